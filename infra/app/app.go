@@ -1,0 +1,53 @@
+// Package app is the composition root shared by the CDK entry point and the snapshot tests: it
+// reads the configuration from the app's context, builds one stack per selected environment and
+// applies the policy checks.
+package app
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/kpilake/kpilake/infra/config"
+	"github.com/kpilake/kpilake/infra/stack"
+)
+
+// EnvContextKey selects one environment: `cdk synth -c env=prod`. Without it, every configured
+// environment is synthesized.
+const EnvContextKey = "env"
+
+// Options are the inputs that do not come from the context.
+type Options struct {
+	// DefaultAccount is used for environments that name no account (the CLI's default).
+	DefaultAccount string
+	// Root is the module's root directory. Default: ".".
+	Root string
+}
+
+// Build adds the selected environments' stacks to app, with cdk-nag's AwsSolutions checks.
+func Build(a awscdk.App, opts Options) ([]*stack.Stack, error) {
+	cfg, err := config.Parse(a.Node().TryGetContext(jsii.String(config.ContextKey)))
+	if err != nil {
+		return nil, err
+	}
+	var selected string
+	if v := a.Node().TryGetContext(jsii.String(EnvContextKey)); v != nil {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("context %q must be an environment name, such as -c env=prod", EnvContextKey)
+		}
+		selected = s
+	}
+	envs, err := cfg.Select(selected)
+	if err != nil {
+		return nil, err
+	}
+	var stacks []*stack.Stack
+	for _, e := range envs {
+		stacks = append(stacks, stack.New(a, &stack.Props{Env: e, DefaultAccount: opts.DefaultAccount, Root: opts.Root}))
+	}
+	awscdk.Aspects_Of(a).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	return stacks, nil
+}

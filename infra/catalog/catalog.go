@@ -1,0 +1,210 @@
+// Package catalog defines the lake's Glue Data Catalog database, its crawlers and the Athena
+// workgroup that queries it.
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsathena"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsglue"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/layout"
+)
+
+// EngineVersion is the Athena engine the workgroup pins.
+const EngineVersion = "Athena engine version 3"
+
+// DefaultBytesScannedCutoffPerQuery cancels a query that would scan more than 100 GiB.
+const DefaultBytesScannedCutoffPerQuery = 100 << 30
+
+// minBytesScannedCutoff is the lowest per-query data usage control Athena accepts (10 MB).
+const minBytesScannedCutoff = 10_000_000
+
+// CatalogProps configures a Catalog.
+type CatalogProps struct {
+	// Lake whose zones are catalogued and queried. Required.
+	Lake *lake.Lake
+	// BytesScannedCutoffPerQuery cancels any workgroup query that scans more; at least 10 MB.
+	// Default: DefaultBytesScannedCutoffPerQuery (100 GiB).
+	BytesScannedCutoffPerQuery int64
+	// RemovalPolicy applies to crawler log groups and to the workgroup's saved queries and history.
+	// Default: awscdk.RemovalPolicy_RETAIN.
+	RemovalPolicy awscdk.RemovalPolicy
+	// LogRetention is how long crawler logs are kept. Default: awslogs.RetentionDays_THREE_MONTHS.
+	LogRetention awslogs.RetentionDays
+}
+
+func (p *CatalogProps) validate() error {
+	var errs []error
+	if p.Lake == nil {
+		errs = append(errs, errors.New("Lake is required; pass the *lake.Lake to catalogue"))
+	}
+	if p.BytesScannedCutoffPerQuery != 0 && p.BytesScannedCutoffPerQuery < minBytesScannedCutoff {
+		errs = append(errs, fmt.Errorf("BytesScannedCutoffPerQuery is %d; Athena needs at least %d (10 MB), or 0 for the default",
+			p.BytesScannedCutoffPerQuery, minBytesScannedCutoff))
+	}
+	return errors.Join(errs...)
+}
+
+// Catalog is the Glue database of the lake, the security configuration its crawlers run with, and
+// the Athena workgroup that queries it.
+type Catalog struct {
+	constructs.Construct
+	Lake *lake.Lake
+	// Database holds the raw tables (created by crawlers) and the KPI tables.
+	Database awsglue.CfnDatabase
+	// DatabaseName is the database's name, derived from the construct path.
+	DatabaseName string
+	// SecurityConfiguration encrypts crawler logs with the lake key.
+	SecurityConfiguration awsglue.CfnSecurityConfiguration
+	// Workgroup runs every lake query: engine v3, enforced settings, encrypted results.
+	Workgroup awsathena.CfnWorkGroup
+	// WorkgroupName is the workgroup's name, derived from the construct path.
+	WorkgroupName string
+
+	removal      awscdk.RemovalPolicy
+	logRetention awslogs.RetentionDays
+}
+
+// NewCatalog creates the database, the crawlers' security configuration and the workgroup.
+func NewCatalog(scope constructs.Construct, id string, props *CatalogProps) *Catalog {
+	if props == nil {
+		props = &CatalogProps{}
+	}
+	if err := props.validate(); err != nil {
+		panic(fmt.Errorf("catalog.NewCatalog %q: %w", id, err))
+	}
+	p := *props
+	if p.BytesScannedCutoffPerQuery == 0 {
+		p.BytesScannedCutoffPerQuery = DefaultBytesScannedCutoffPerQuery
+	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = awslogs.RetentionDays_THREE_MONTHS
+	}
+	c := &Catalog{
+		Construct:    constructs.NewConstruct(scope, &id),
+		Lake:         p.Lake,
+		removal:      p.RemovalPolicy,
+		logRetention: p.LogRetention,
+	}
+	stack := awscdk.Stack_Of(c.Construct)
+
+	// Glue and Athena need names; derive them from the construct path so that two stacks (or
+	// environments) in one account never collide and nothing is hard-coded.
+	c.DatabaseName = strings.ToLower(*awscdk.Names_UniqueResourceName(c.Construct, &awscdk.UniqueResourceNameOptions{
+		MaxLength: jsii.Number(64), Separator: jsii.String("_"),
+	}))
+	c.Database = awsglue.NewCfnDatabase(c.Construct, jsii.String("Database"), &awsglue.CfnDatabaseProps{
+		CatalogId: stack.Account(),
+		DatabaseInput: &awsglue.CfnDatabase_DatabaseInputProperty{
+			Name:        jsii.String(c.DatabaseName),
+			Description: jsii.String("kpilake: raw source tables and KPI aggregates"),
+		},
+	})
+
+	keyArn := p.Lake.Key.KeyArn()
+	c.SecurityConfiguration = awsglue.NewCfnSecurityConfiguration(c.Construct, jsii.String("SecurityConfiguration"), &awsglue.CfnSecurityConfigurationProps{
+		Name: awscdk.Names_UniqueResourceName(c.Construct, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128)}),
+		EncryptionConfiguration: &awsglue.CfnSecurityConfiguration_EncryptionConfigurationProperty{
+			CloudWatchEncryption: &awsglue.CfnSecurityConfiguration_CloudWatchEncryptionProperty{
+				CloudWatchEncryptionMode: jsii.String("SSE-KMS"), KmsKeyArn: keyArn,
+			},
+			JobBookmarksEncryption: &awsglue.CfnSecurityConfiguration_JobBookmarksEncryptionProperty{
+				JobBookmarksEncryptionMode: jsii.String("CSE-KMS"), KmsKeyArn: keyArn,
+			},
+			S3Encryptions: []any{&awsglue.CfnSecurityConfiguration_S3EncryptionProperty{
+				S3EncryptionMode: jsii.String("SSE-KMS"), KmsKeyArn: keyArn,
+			}},
+		},
+	})
+	// CloudWatch Logs encrypts the crawlers' log groups with the lake key.
+	p.Lake.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowCloudWatchLogsForGlueCrawlers"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(fmt.Sprintf("logs.%s.amazonaws.com", *stack.Region())), nil)},
+		Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"ArnLike": map[string]any{"kms:EncryptionContext:aws:logs:arn": crawlerLogGroupArn(stack, "*")},
+		},
+	}), jsii.Bool(true))
+
+	c.WorkgroupName = *awscdk.Names_UniqueResourceName(c.Construct, &awscdk.UniqueResourceNameOptions{
+		MaxLength: jsii.Number(128), Separator: jsii.String("-"),
+	})
+	recursiveDelete := p.RemovalPolicy == awscdk.RemovalPolicy_DESTROY
+	c.Workgroup = awsathena.NewCfnWorkGroup(c.Construct, jsii.String("Workgroup"), &awsathena.CfnWorkGroupProps{
+		Name:                  jsii.String(c.WorkgroupName),
+		Description:           jsii.String("kpilake: every lake query runs here"),
+		State:                 jsii.String("ENABLED"),
+		RecursiveDeleteOption: jsii.Bool(recursiveDelete),
+		WorkGroupConfiguration: &awsathena.CfnWorkGroup_WorkGroupConfigurationProperty{
+			EnforceWorkGroupConfiguration:   jsii.Bool(true),
+			PublishCloudWatchMetricsEnabled: jsii.Bool(true),
+			BytesScannedCutoffPerQuery:      jsii.Number(float64(p.BytesScannedCutoffPerQuery)),
+			RequesterPaysEnabled:            jsii.Bool(false),
+			EngineVersion: &awsathena.CfnWorkGroup_EngineVersionProperty{
+				SelectedEngineVersion: jsii.String(EngineVersion),
+			},
+			ResultConfiguration: &awsathena.CfnWorkGroup_ResultConfigurationProperty{
+				OutputLocation: jsii.String(fmt.Sprintf("s3://%s/%s", *p.Lake.QueryResults.BucketName(), layout.AthenaResultsPrefix)),
+				EncryptionConfiguration: &awsathena.CfnWorkGroup_EncryptionConfigurationProperty{
+					EncryptionOption: jsii.String("SSE_KMS"),
+					KmsKey:           keyArn,
+				},
+				ExpectedBucketOwner: stack.Account(),
+				AclConfiguration: &awsathena.CfnWorkGroup_AclConfigurationProperty{
+					S3AclOption: jsii.String("BUCKET_OWNER_FULL_CONTROL"),
+				},
+			},
+		},
+	})
+	return c
+}
+
+// crawlerLogGroupArn is the ARN of the log group(s) Glue writes a crawler's logs to when it runs
+// with a security configuration: /aws-glue/crawlers-role/<role name>-<security configuration>.
+func crawlerLogGroupArn(stack awscdk.Stack, suffix string) *string {
+	return stack.FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("logs"),
+		Resource:     jsii.String("log-group"),
+		ResourceName: jsii.String("/aws-glue/crawlers-role/" + suffix),
+		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+}
+
+// DatabaseArn is the Glue ARN of the database.
+func (c *Catalog) DatabaseArn() *string {
+	return c.glueArn("database", c.DatabaseName)
+}
+
+// CatalogArn is the Glue ARN of the account's Data Catalog.
+func (c *Catalog) CatalogArn() *string {
+	return c.glueArn("catalog", "")
+}
+
+// TablesArn is the Glue ARN of the database's tables whose names start with prefix.
+func (c *Catalog) TablesArn(prefix string) *string {
+	return c.glueArn("table", c.DatabaseName+"/"+prefix+"*")
+}
+
+func (c *Catalog) glueArn(resource, name string) *string {
+	comp := &awscdk.ArnComponents{Service: jsii.String("glue"), Resource: jsii.String(resource)}
+	if name != "" {
+		comp.ResourceName = jsii.String(name)
+		comp.ArnFormat = awscdk.ArnFormat_SLASH_RESOURCE_NAME
+	} else {
+		comp.ArnFormat = awscdk.ArnFormat_NO_RESOURCE_NAME
+	}
+	return awscdk.Stack_Of(c.Construct).FormatArn(comp)
+}

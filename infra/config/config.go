@@ -1,0 +1,370 @@
+// Package config reads and validates the per-environment configuration that cdk.json carries under
+// the context key "kpilake". A bad value fails synth with one error that lists every problem, each
+// under its full key and with the fix.
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+	_ "time/tzdata" // business time zones must resolve on any machine, with or without zoneinfo
+
+	"github.com/kpilake/kpilake/layout"
+)
+
+// ContextKey is the cdk.json context key that holds the configuration.
+const ContextKey = "kpilake"
+
+// Removal says what happens to stateful resources (buckets, keys, logs) when the stack or the
+// resource is deleted.
+type Removal string
+
+// Removal policies.
+const (
+	Retain  Removal = "retain"
+	Destroy Removal = "destroy"
+)
+
+// Engine is a source database engine.
+type Engine string
+
+// Supported engines.
+const (
+	MySQL      Engine = "mysql"
+	PostgreSQL Engine = "postgresql"
+)
+
+// Environment is one deployment target: one stack.
+type Environment struct {
+	// Name is the environment's key under "environments" (dev, prod, ...).
+	Name string
+	// Account is the 12-digit AWS account; empty means the CDK CLI's default account.
+	Account string
+	// Region is the AWS region, such as ap-northeast-1.
+	Region string
+	// TimeZone is the IANA zone in which business days start and end. Default: Asia/Tokyo.
+	TimeZone string
+	// Location is TimeZone, loaded.
+	Location *time.Location
+	// Production turns on termination protection and forbids Destroy. Default: false.
+	Production bool
+	// RemovalPolicy applies to buckets, the lake key and log groups. Default: Retain.
+	RemovalPolicy Removal
+	// LogRetentionDays is how long Lambda and crawler logs are kept. Default: 90.
+	LogRetentionDays int
+	Lake             Lake
+	Athena           Athena
+	Backfill         Backfill
+	// AlarmEmail receives alarm notifications; empty means no subscription. Default: "".
+	AlarmEmail string
+	// Sources are the databases extracted into the raw zone.
+	Sources []Source
+	// LogStreams are the application log streams delivered through Firehose.
+	LogStreams []LogStream
+}
+
+// Lake holds the lifecycle of the lake's zones, in days.
+type Lake struct {
+	// RawInfrequentAccessAfterDays moves raw objects to S3 Standard-IA. Default: 30 (S3's minimum).
+	RawInfrequentAccessAfterDays int
+	// RawGlacierAfterDays moves raw objects to Glacier Instant Retrieval. Default: 90.
+	RawGlacierAfterDays int
+	// NoncurrentVersionExpireAfterDays deletes replaced raw object versions. Default: 30.
+	NoncurrentVersionExpireAfterDays int
+	// QueryResultsExpireAfterDays deletes Athena query output. Default: 7.
+	QueryResultsExpireAfterDays int
+	// AccessLogsExpireAfterDays deletes S3 server access logs. Default: 365.
+	AccessLogsExpireAfterDays int
+}
+
+// Athena holds the query engine's limits.
+type Athena struct {
+	// BytesScannedCutoffPerQuery cancels a query that scans more. Default: 100 GiB.
+	BytesScannedCutoffPerQuery int64
+	// ActiveQueryQuota is the account's Athena active DML query quota in the region (Service
+	// Quotas). Default: 20.
+	ActiveQueryQuota int
+	// ReservedQueries is headroom kept free for the daily workflow and analysts. Default: 5.
+	ReservedQueries int
+}
+
+// Backfill holds the re-aggregation limits.
+type Backfill struct {
+	// MaxConcurrency bounds the worker Lambdas (the SQS event source's maximum concurrency).
+	// Between 2 and ActiveQueryQuota-ReservedQueries. Default: 10, capped to the headroom.
+	MaxConcurrency int
+	// MaxDays bounds one backfill request. Default: 1096 (three years).
+	MaxDays int
+}
+
+// Source is a database whose tables are extracted daily. Later issues add tables and credentials.
+type Source struct {
+	// Name is the source's snake_case name; it is the raw-zone folder and the table prefix.
+	Name string
+	// Engine is mysql or postgresql.
+	Engine Engine
+}
+
+// LogStream is an application log stream delivered by Firehose into raw/app_logs/<name>/.
+type LogStream struct {
+	// Name is the stream's snake_case name.
+	Name string
+}
+
+// Config is every environment of the app.
+type Config struct {
+	Environments map[string]*Environment
+}
+
+// Names lists the environment names, sorted.
+func (c *Config) Names() []string {
+	names := make([]string, 0, len(c.Environments))
+	for n := range c.Environments {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Select returns the named environments, or all of them when name is empty.
+func (c *Config) Select(name string) ([]*Environment, error) {
+	if name == "" {
+		var all []*Environment
+		for _, n := range c.Names() {
+			all = append(all, c.Environments[n])
+		}
+		return all, nil
+	}
+	e, ok := c.Environments[name]
+	if !ok {
+		return nil, fmt.Errorf("environment %q is not configured; choose one of %s (cdk.json context %q.environments)",
+			name, strings.Join(c.Names(), ", "), ContextKey)
+	}
+	return []*Environment{e}, nil
+}
+
+var (
+	envNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`)
+	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+)
+
+// retentionDays are the values CloudWatch Logs accepts.
+var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// minBytesScannedCutoff is Athena's lowest per-query data usage control (10 MB).
+const minBytesScannedCutoff = 10_000_000
+
+// FromJSON parses the "kpilake" context value given as JSON text.
+func FromJSON(data []byte) (*Config, error) {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("context %q: not valid JSON: %w", ContextKey, err)
+	}
+	return Parse(v)
+}
+
+// Parse validates the "kpilake" context value (as decoded from JSON: maps, slices, float64,
+// string, bool) and returns the typed configuration, or one error listing every problem.
+func Parse(v any) (*Config, error) {
+	errs := &problems{}
+	cfg := &Config{Environments: map[string]*Environment{}}
+	if v == nil {
+		errs.add(ContextKey, `is missing; add a "kpilake": {"environments": {...}} object to the context in cdk.json`)
+		return nil, errs.err()
+	}
+	root, ok := newObject(ContextKey, v, errs)
+	if ok {
+		envs := root.child("environments")
+		if len(envs.m) == 0 {
+			errs.add(envs.path, `must name at least one environment, such as "dev": {"region": "ap-northeast-1"}`)
+		}
+		names := make([]string, 0, len(envs.m))
+		for n := range envs.m {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			envs.seen[n] = true
+			if !envNameRE.MatchString(n) {
+				errs.add(envs.key(n), "environment name must be lowercase letters, digits and -, starting with a letter, at most 20 characters (such as dev, prod)")
+				continue
+			}
+			if o, ok := newObject(envs.key(n), envs.m[n], errs); ok {
+				cfg.Environments[n] = parseEnvironment(n, o)
+			}
+		}
+		root.done()
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func parseEnvironment(name string, o *object) *Environment {
+	e := &Environment{Name: name}
+	e.Region = o.requiredStr("region", `set the AWS region, such as "ap-northeast-1"`)
+	if e.Region != "" && !regionRE.MatchString(e.Region) {
+		o.errs.add(o.key("region"), "%q is not an AWS region; use a code such as \"ap-northeast-1\"", e.Region)
+	}
+	e.Account = o.str("account", "")
+	if e.Account != "" && !accountRE.MatchString(e.Account) {
+		o.errs.add(o.key("account"), "%q is not a 12-digit AWS account ID; fix it or remove the key to use the CLI's default account", e.Account)
+	}
+	e.TimeZone = o.str("timeZone", "Asia/Tokyo")
+	loc, err := time.LoadLocation(e.TimeZone)
+	if err != nil || e.TimeZone == "" || e.TimeZone == "Local" {
+		o.errs.add(o.key("timeZone"), "%q is not an IANA time zone; use a name such as \"Asia/Tokyo\" or \"UTC\"", e.TimeZone)
+		loc = time.UTC
+	}
+	e.Location = loc
+	e.Production = o.boolean("production", false)
+	e.RemovalPolicy = Removal(o.str("removalPolicy", string(Retain)))
+	switch e.RemovalPolicy {
+	case Retain:
+	case Destroy:
+		if e.Production {
+			o.errs.add(o.key("removalPolicy"), `a production environment must keep its data; set "retain" (or set "production": false)`)
+		}
+	default:
+		o.errs.add(o.key("removalPolicy"), `%q is not a removal policy; use "retain" or "destroy"`, e.RemovalPolicy)
+	}
+	e.LogRetentionDays = int(o.integer("logRetentionDays", 90, 1, 3653))
+	if !slices.Contains(retentionDays, e.LogRetentionDays) {
+		o.errs.add(o.key("logRetentionDays"), "%d is not a CloudWatch Logs retention; use one of %v", e.LogRetentionDays, retentionDays)
+	}
+	e.AlarmEmail = o.str("alarmEmail", "")
+	if e.AlarmEmail != "" {
+		if a, err := mail.ParseAddress(e.AlarmEmail); err != nil || a.Address != e.AlarmEmail {
+			o.errs.add(o.key("alarmEmail"), "%q is not an e-mail address; use a plain address such as \"data-alerts@example.com\"", e.AlarmEmail)
+		}
+	}
+	e.Lake = parseLake(o.child("lake"))
+	e.Athena = parseAthena(o.child("athena"))
+	e.Backfill = parseBackfill(o.child("backfill"), e.Athena)
+	e.Sources, e.LogStreams = parseSources(o)
+	o.done()
+	return e
+}
+
+func parseLake(o *object) Lake {
+	l := Lake{
+		RawInfrequentAccessAfterDays:     int(o.integer("rawInfrequentAccessAfterDays", 30, 30, 36500)),
+		RawGlacierAfterDays:              int(o.integer("rawGlacierAfterDays", 90, 1, 36500)),
+		NoncurrentVersionExpireAfterDays: int(o.integer("noncurrentVersionExpireAfterDays", 30, 1, 36500)),
+		QueryResultsExpireAfterDays:      int(o.integer("queryResultsExpireAfterDays", 7, 1, 365)),
+		AccessLogsExpireAfterDays:        int(o.integer("accessLogsExpireAfterDays", 365, 1, 36500)),
+	}
+	// S3 rejects a Glacier transition less than 30 days after the Standard-IA one.
+	if min := l.RawInfrequentAccessAfterDays + 30; l.RawGlacierAfterDays < min {
+		o.errs.add(o.key("rawGlacierAfterDays"), "must be at least 30 days after rawInfrequentAccessAfterDays (%d); set it to %d or more",
+			l.RawInfrequentAccessAfterDays, min)
+	}
+	o.done()
+	return l
+}
+
+func parseAthena(o *object) Athena {
+	a := Athena{
+		BytesScannedCutoffPerQuery: o.integer("bytesScannedCutoffPerQuery", 100<<30, minBytesScannedCutoff, 1<<62),
+		ActiveQueryQuota:           int(o.integer("activeQueryQuota", 20, 1, 10000)),
+		ReservedQueries:            int(o.integer("reservedQueries", 5, 0, 10000)),
+	}
+	if a.ReservedQueries >= a.ActiveQueryQuota {
+		o.errs.add(o.key("reservedQueries"), "must be less than activeQueryQuota (%d), or backfill gets no queries", a.ActiveQueryQuota)
+	}
+	o.done()
+	return a
+}
+
+func parseBackfill(o *object, a Athena) Backfill {
+	headroom := a.ActiveQueryQuota - a.ReservedQueries
+	def := int64(min(10, max(headroom, 2)))
+	b := Backfill{
+		MaxConcurrency: int(o.integer("maxConcurrency", def, 2, 1000)),
+		MaxDays:        int(o.integer("maxDays", 1096, 1, 36600)),
+	}
+	if b.MaxConcurrency > headroom && headroom >= 0 {
+		o.errs.add(o.key("maxConcurrency"), "%d is above the Athena headroom (athena.activeQueryQuota %d - athena.reservedQueries %d = %d); lower it or raise the quota",
+			b.MaxConcurrency, a.ActiveQueryQuota, a.ReservedQueries, headroom)
+	}
+	o.done()
+	return b
+}
+
+func parseSources(o *object) ([]Source, []LogStream) {
+	var sources []Source
+	names := map[string]string{}
+	unique := func(key, name string) {
+		if prev, dup := names[name]; dup {
+			o.errs.add(key+".name", "%q is already used by %s; names must be unique", name, prev)
+		}
+		names[name] = key
+	}
+	for _, so := range o.list("sources") {
+		s := Source{
+			Name:   so.requiredStr("name", `give the source a snake_case name, such as "sales_db"`),
+			Engine: Engine(so.requiredStr("engine", `set "mysql" or "postgresql"`)),
+		}
+		if s.Name != "" {
+			if err := layout.ValidateName("source", s.Name); err != nil {
+				so.errs.add(so.key("name"), "%v", err)
+			} else if s.Name == layout.AppLogsSource {
+				so.errs.add(so.key("name"), "%q is reserved for Firehose log streams; choose another name", s.Name)
+			}
+			unique(so.path, s.Name)
+		}
+		if s.Engine != "" && s.Engine != MySQL && s.Engine != PostgreSQL {
+			so.errs.add(so.key("engine"), `%q is not supported; use "mysql" (Aurora MySQL) or "postgresql" (Aurora PostgreSQL)`, s.Engine)
+		}
+		so.done()
+		sources = append(sources, s)
+	}
+	var streams []LogStream
+	streamNames := map[string]bool{}
+	for _, lo := range o.list("logStreams") {
+		l := LogStream{Name: lo.requiredStr("name", `give the stream a snake_case name, such as "web_access"`)}
+		if l.Name != "" {
+			if err := layout.ValidateName("log stream", l.Name); err != nil {
+				lo.errs.add(lo.key("name"), "%v", err)
+			}
+			if streamNames[l.Name] {
+				lo.errs.add(lo.key("name"), "log stream %q is defined twice; names must be unique", l.Name)
+			}
+			streamNames[l.Name] = true
+		}
+		lo.done()
+		streams = append(streams, l)
+	}
+	return sources, streams
+}
+
+func (p *problems) err() error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	return &Error{Problems: slices.Clone(p.list)}
+}
+
+// Error lists every configuration problem found.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid kpilake configuration in cdk.json (%d problem", len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteString("s")
+	}
+	b.WriteString("):")
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p)
+	}
+	return b.String()
+}

@@ -1,0 +1,160 @@
+// Package golambda turns a Go main package under lambdas/cmd into a Lambda function: built locally
+// with `go build` for provided.al2023 on arm64 (no Docker), with an asset hash derived from the
+// sources so that synth is deterministic, X-Ray tracing, JSON logs with a retention, and its own
+// least-privilege role.
+package golambda
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Defaults of FunctionProps.
+const (
+	DefaultTimeoutSeconds = 60
+	DefaultMemoryMB       = 256
+	DefaultLogRetention   = awslogs.RetentionDays_THREE_MONTHS
+)
+
+// FunctionProps configures a Function.
+type FunctionProps struct {
+	// Entry is the directory of the handler's main package, such as "lambdas/cmd/plan", relative
+	// to the working directory or absolute. Required.
+	Entry string
+	// Description of the function. Default: none.
+	Description string
+	// Environment variables. Default: none.
+	Environment map[string]string
+	// Timeout of one invocation. Default: 60 seconds.
+	Timeout awscdk.Duration
+	// MemoryMB is the function's memory (and so its CPU share), 128 to 10240. Default: 256.
+	MemoryMB int
+	// LogRetention is how long the function's logs are kept. Default: three months.
+	LogRetention awslogs.RetentionDays
+	// LogKey encrypts the function's log group. Default: CloudWatch Logs' own encryption.
+	LogKey awskms.IKey
+	// RemovalPolicy applies to the log group. Default: awscdk.RemovalPolicy_RETAIN.
+	RemovalPolicy awscdk.RemovalPolicy
+}
+
+func (p *FunctionProps) validate() error {
+	var errs []error
+	if p.Entry == "" {
+		errs = append(errs, errors.New(`Entry is required; give the handler's main package directory, such as "lambdas/cmd/plan"`))
+	}
+	if p.MemoryMB != 0 && (p.MemoryMB < 128 || p.MemoryMB > 10240) {
+		errs = append(errs, fmt.Errorf("MemoryMB is %d; Lambda accepts 128 to 10240", p.MemoryMB))
+	}
+	return errors.Join(errs...)
+}
+
+// Function is a Go handler deployed as a Lambda function.
+type Function struct {
+	constructs.Construct
+	// Function is the Lambda function.
+	Function awslambda.Function
+	// Role is the function's execution role; grant to it (or to Function) what the handler needs.
+	Role awsiam.Role
+	// LogGroup receives the function's JSON logs.
+	LogGroup awslogs.LogGroup
+	// AssetHash identifies the sources the binary was built from.
+	AssetHash string
+}
+
+// NewFunction builds the handler and creates the function, its role and its log group.
+func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *Function {
+	if props == nil {
+		props = &FunctionProps{}
+	}
+	if err := props.validate(); err != nil {
+		panic(fmt.Errorf("golambda.NewFunction %q: %w", id, err))
+	}
+	p := *props
+	if p.Timeout == nil {
+		p.Timeout = awscdk.Duration_Seconds(jsii.Number(DefaultTimeoutSeconds))
+	}
+	if p.MemoryMB == 0 {
+		p.MemoryMB = DefaultMemoryMB
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = DefaultLogRetention
+	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	b, err := BuildHandler(p.Entry)
+	if err != nil {
+		panic(fmt.Errorf("golambda.NewFunction %q: %w", id, err))
+	}
+
+	f := &Function{Construct: constructs.NewConstruct(scope, &id), AssetHash: b.Hash}
+	f.LogGroup = awslogs.NewLogGroup(f.Construct, jsii.String("Logs"), &awslogs.LogGroupProps{
+		Retention:     p.LogRetention,
+		EncryptionKey: p.LogKey,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	// An own role instead of AWSLambdaBasicExecutionRole: logs go to this log group only.
+	f.Role = awsiam.NewRole(f.Construct, jsii.String("Role"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+	})
+	f.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: jsii.Strings(*f.LogGroup.LogGroupArn()),
+	}))
+
+	env := map[string]*string{}
+	for k, v := range p.Environment {
+		env[k] = jsii.String(v)
+	}
+	var desc *string
+	if p.Description != "" {
+		desc = jsii.String(p.Description)
+	}
+	f.Function = awslambda.NewFunction(f.Construct, jsii.String("Function"), &awslambda.FunctionProps{
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code: awslambda.Code_FromAsset(jsii.String(b.Dir), &awss3assets.AssetOptions{
+			AssetHash:     jsii.String(b.Hash),
+			AssetHashType: awscdk.AssetHashType_CUSTOM,
+		}),
+		Description:           desc,
+		Environment:           &env,
+		Timeout:               p.Timeout,
+		MemorySize:            jsii.Number(p.MemoryMB),
+		Tracing:               awslambda.Tracing_ACTIVE,
+		Role:                  f.Role,
+		LogGroup:              f.LogGroup,
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
+		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
+	})
+	return f
+}
+
+// RetentionDays maps a CloudWatch Logs retention in days to the CDK enum; ok is false for a value
+// CloudWatch does not accept.
+func RetentionDays(days int) (awslogs.RetentionDays, bool) {
+	r, ok := retention[days]
+	return r, ok
+}
+
+var retention = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
+	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
+	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
+	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
+	3653: awslogs.RetentionDays_TEN_YEARS,
+}

@@ -1,0 +1,283 @@
+// Package lake defines the Lake construct: the S3 zones of the data lake, one KMS key, secure
+// defaults, lifecycle rules and grants scoped to one zone and prefix.
+package lake
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kpilake/kpilake/layout"
+)
+
+// Lifecycle defaults, in days.
+const (
+	DefaultRawInfrequentAccessAfterDays     = 30
+	DefaultRawGlacierAfterDays              = 90
+	DefaultNoncurrentVersionExpireAfterDays = 30
+	DefaultQueryResultsExpireAfterDays      = 7
+	DefaultAccessLogsExpireAfterDays        = 365
+	// abortMultipartAfterDays cleans up uploads that an extraction abandoned.
+	abortMultipartAfterDays = 7
+)
+
+// LakeProps configures a Lake. The zero value is a valid, secure lake that retains its data.
+type LakeProps struct {
+	// EncryptionKey encrypts the raw, aggregated and query-results zones. Default: a new
+	// customer-managed key with yearly rotation.
+	EncryptionKey awskms.IKey
+	// RemovalPolicy applies to the buckets and the key. Default: awscdk.RemovalPolicy_RETAIN.
+	RemovalPolicy awscdk.RemovalPolicy
+	// RawInfrequentAccessAfterDays moves raw objects to Standard-IA; at least 30 (S3's minimum).
+	// Default: 30.
+	RawInfrequentAccessAfterDays int
+	// RawGlacierAfterDays moves raw objects to Glacier Instant Retrieval; at least 30 days after
+	// RawInfrequentAccessAfterDays. Default: 90.
+	RawGlacierAfterDays int
+	// NoncurrentVersionExpireAfterDays deletes replaced versions of raw objects. Default: 30.
+	NoncurrentVersionExpireAfterDays int
+	// QueryResultsExpireAfterDays deletes Athena query output. Default: 7.
+	QueryResultsExpireAfterDays int
+	// AccessLogsExpireAfterDays deletes server access logs. Default: 365.
+	AccessLogsExpireAfterDays int
+}
+
+func (p *LakeProps) withDefaults() LakeProps {
+	out := LakeProps{}
+	if p != nil {
+		out = *p
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&out.RawInfrequentAccessAfterDays, DefaultRawInfrequentAccessAfterDays)
+	def(&out.RawGlacierAfterDays, DefaultRawGlacierAfterDays)
+	def(&out.NoncurrentVersionExpireAfterDays, DefaultNoncurrentVersionExpireAfterDays)
+	def(&out.QueryResultsExpireAfterDays, DefaultQueryResultsExpireAfterDays)
+	def(&out.AccessLogsExpireAfterDays, DefaultAccessLogsExpireAfterDays)
+	if out.RemovalPolicy == "" {
+		out.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	return out
+}
+
+func (p *LakeProps) validate() error {
+	var errs []error
+	positive := func(name string, v int) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s is %d; give a positive number of days, or 0 for the default", name, v))
+		}
+	}
+	positive("RawInfrequentAccessAfterDays", p.RawInfrequentAccessAfterDays)
+	positive("RawGlacierAfterDays", p.RawGlacierAfterDays)
+	positive("NoncurrentVersionExpireAfterDays", p.NoncurrentVersionExpireAfterDays)
+	positive("QueryResultsExpireAfterDays", p.QueryResultsExpireAfterDays)
+	positive("AccessLogsExpireAfterDays", p.AccessLogsExpireAfterDays)
+	if p.RawInfrequentAccessAfterDays > 0 && p.RawInfrequentAccessAfterDays < 30 {
+		errs = append(errs, fmt.Errorf("RawInfrequentAccessAfterDays is %d; S3 requires at least 30", p.RawInfrequentAccessAfterDays))
+	}
+	if p.RawGlacierAfterDays > 0 && p.RawGlacierAfterDays < p.RawInfrequentAccessAfterDays+30 {
+		errs = append(errs, fmt.Errorf("RawGlacierAfterDays is %d; S3 requires at least 30 days after RawInfrequentAccessAfterDays, so %d or more",
+			p.RawGlacierAfterDays, p.RawInfrequentAccessAfterDays+30))
+	}
+	switch p.RemovalPolicy {
+	case awscdk.RemovalPolicy_RETAIN, awscdk.RemovalPolicy_DESTROY:
+	default:
+		errs = append(errs, fmt.Errorf("RemovalPolicy %q is not supported; use RemovalPolicy_RETAIN or RemovalPolicy_DESTROY", p.RemovalPolicy))
+	}
+	return errors.Join(errs...)
+}
+
+// Lake is the data lake's storage: one bucket per zone, one KMS key.
+type Lake struct {
+	constructs.Construct
+	// Key encrypts every zone but the access logs (S3 server access logging needs SSE-S3).
+	Key awskms.IKey
+	// Raw holds extracted tables and application logs; versioned.
+	Raw awss3.Bucket
+	// Aggregated holds KPI tables.
+	Aggregated awss3.Bucket
+	// QueryResults holds Athena's query output.
+	QueryResults awss3.Bucket
+	// AccessLogs receives the other buckets' server access logs.
+	AccessLogs awss3.Bucket
+}
+
+// NewLake creates the lake's buckets and key under a new construct.
+func NewLake(scope constructs.Construct, id string, props *LakeProps) *Lake {
+	p := props.withDefaults()
+	if err := p.validate(); err != nil {
+		panic(fmt.Errorf("lake.NewLake %q: %w", id, err))
+	}
+	l := &Lake{Construct: constructs.NewConstruct(scope, &id)}
+
+	l.Key = p.EncryptionKey
+	if l.Key == nil {
+		l.Key = awskms.NewKey(l.Construct, jsii.String("Key"), &awskms.KeyProps{
+			Description:       jsii.String("kpilake: encrypts the lake's raw, aggregated and query-results zones"),
+			EnableKeyRotation: jsii.Bool(true),
+			RemovalPolicy:     p.RemovalPolicy,
+		})
+	}
+
+	l.AccessLogs = awss3.NewBucket(l.Construct, jsii.String("AccessLogs"), &awss3.BucketProps{
+		// S3 server access logging delivers only to SSE-S3 buckets.
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		MinimumTLSVersion: jsii.Number(1.2),
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		RemovalPolicy:     p.RemovalPolicy,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:                                  jsii.String("ExpireAccessLogs"),
+			Expiration:                          days(p.AccessLogsExpireAfterDays),
+			AbortIncompleteMultipartUploadAfter: days(abortMultipartAfterDays),
+		}},
+	})
+
+	l.Raw = l.zoneBucket("Raw", layout.Raw, p, true, []*awss3.LifecycleRule{{
+		Id: jsii.String("TierRawData"),
+		Transitions: &[]*awss3.Transition{
+			{StorageClass: awss3.StorageClass_INFREQUENT_ACCESS(), TransitionAfter: days(p.RawInfrequentAccessAfterDays)},
+			{StorageClass: awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), TransitionAfter: days(p.RawGlacierAfterDays)},
+		},
+		NoncurrentVersionExpiration:         days(p.NoncurrentVersionExpireAfterDays),
+		AbortIncompleteMultipartUploadAfter: days(abortMultipartAfterDays),
+	}})
+	l.Aggregated = l.zoneBucket("Aggregated", layout.Aggregated, p, false, []*awss3.LifecycleRule{{
+		Id:                                  jsii.String("AbortIncompleteUploads"),
+		AbortIncompleteMultipartUploadAfter: days(abortMultipartAfterDays),
+	}})
+	l.QueryResults = l.zoneBucket("QueryResults", layout.QueryResults, p, false, []*awss3.LifecycleRule{{
+		Id:                                  jsii.String("ExpireQueryResults"),
+		Expiration:                          days(p.QueryResultsExpireAfterDays),
+		AbortIncompleteMultipartUploadAfter: days(abortMultipartAfterDays),
+	}})
+	return l
+}
+
+func (l *Lake) zoneBucket(id string, zone layout.Zone, p LakeProps, versioned bool, rules []*awss3.LifecycleRule) awss3.Bucket {
+	return awss3.NewBucket(l.Construct, jsii.String(id), &awss3.BucketProps{
+		Encryption:             awss3.BucketEncryption_KMS,
+		EncryptionKey:          l.Key,
+		BucketKeyEnabled:       jsii.Bool(true),
+		EnforceSSL:             jsii.Bool(true),
+		MinimumTLSVersion:      jsii.Number(1.2),
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		Versioned:              jsii.Bool(versioned),
+		ServerAccessLogsBucket: l.AccessLogs,
+		ServerAccessLogsPrefix: jsii.String(string(zone) + "/"),
+		LifecycleRules:         &rules,
+		RemovalPolicy:          p.RemovalPolicy,
+	})
+}
+
+func days(n int) awscdk.Duration { return awscdk.Duration_Days(jsii.Number(n)) }
+
+// Bucket returns the bucket of a zone.
+func (l *Lake) Bucket(zone layout.Zone) awss3.Bucket {
+	switch zone {
+	case layout.Raw:
+		return l.Raw
+	case layout.Aggregated:
+		return l.Aggregated
+	case layout.QueryResults:
+		return l.QueryResults
+	case layout.AccessLogs:
+		return l.AccessLogs
+	}
+	panic(fmt.Errorf("lake: unknown zone %q; use one of %v", zone, layout.Zones))
+}
+
+// Actions granted by the zone grants; exported so that tests and reviewers see one list.
+var (
+	ReadObjectActions  = []string{"s3:GetObject"}
+	ListActions        = []string{"s3:ListBucket"}
+	WriteObjectActions = []string{"s3:PutObject", "s3:AbortMultipartUpload"}
+	// DeleteObjectActions lets a writer replace what it wrote (old KPI runs, failed uploads).
+	DeleteObjectActions = []string{"s3:DeleteObject"}
+	KeyReadActions      = []string{"kms:Decrypt"}
+	// KeyWriteActions covers SSE-KMS puts, including multipart uploads (which decrypt parts).
+	KeyWriteActions = []string{"kms:Decrypt", "kms:GenerateDataKey"}
+)
+
+// Access says what a grant allows under its prefix.
+type Access int
+
+// Access levels; each includes listing the prefix.
+const (
+	Read Access = 1 << iota
+	Write
+	Delete
+)
+
+// Grant gives grantee access to the objects under prefix in zone (prefix "" means the whole
+// zone), to list that prefix, and to use the key as needed. Every statement is scoped to the
+// prefix; nothing else in the bucket is reachable.
+func (l *Lake) Grant(grantee awsiam.IGrantable, zone layout.Zone, prefix string, access Access) awsiam.Grant {
+	if access == 0 {
+		panic(fmt.Errorf("lake.Grant on %s/%s: give Read, Write and/or Delete", zone, prefix))
+	}
+	b := l.Bucket(zone)
+	var objectActions, keyActions []string
+	if access&Read != 0 {
+		objectActions = append(objectActions, ReadObjectActions...)
+		keyActions = KeyReadActions
+	}
+	if access&Write != 0 {
+		objectActions = append(objectActions, WriteObjectActions...)
+		keyActions = KeyWriteActions
+	}
+	if access&Delete != 0 {
+		objectActions = append(objectActions, DeleteObjectActions...)
+	}
+	g := awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings(objectActions...),
+		ResourceArns: jsii.Strings(*b.ArnForObjects(jsii.String(prefix + "*"))),
+	})
+	list := &awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings(ListActions...),
+		ResourceArns: jsii.Strings(*b.BucketArn()),
+	}
+	if prefix != "" {
+		list.Conditions = &map[string]*map[string]any{
+			"StringLike": {"s3:prefix": []string{prefix + "*"}},
+		}
+	}
+	g = g.Combine(awsiam.Grant_AddToPrincipal(list))
+	if zone != layout.AccessLogs && len(keyActions) > 0 {
+		g = g.Combine(l.Key.Grant(grantee, *jsii.Strings(keyActions...)...))
+	}
+	return g
+}
+
+// GrantReadSource lets grantee read one source's raw tables (objects and the key).
+func (l *Lake) GrantReadSource(grantee awsiam.IGrantable, source string) awsiam.Grant {
+	return l.Grant(grantee, layout.Raw, layout.SourcePrefix(source), Read)
+}
+
+// GrantWriteSource lets grantee write one source's raw tables, as the extraction does.
+func (l *Lake) GrantWriteSource(grantee awsiam.IGrantable, source string) awsiam.Grant {
+	return l.Grant(grantee, layout.Raw, layout.SourcePrefix(source), Write)
+}
+
+// GrantReadKPI lets grantee read one KPI's aggregates.
+func (l *Lake) GrantReadKPI(grantee awsiam.IGrantable, kpi string) awsiam.Grant {
+	return l.Grant(grantee, layout.Aggregated, layout.KPIPrefix(kpi), Read)
+}
+
+// GrantWriteKPI lets grantee write one KPI's aggregates and delete its superseded runs.
+func (l *Lake) GrantWriteKPI(grantee awsiam.IGrantable, kpi string) awsiam.Grant {
+	return l.Grant(grantee, layout.Aggregated, layout.KPIPrefix(kpi), Read|Write|Delete)
+}

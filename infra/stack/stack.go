@@ -1,0 +1,181 @@
+// Package stack composes the constructs into one kpilake stack per environment.
+package stack
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/kpilake/kpilake/infra/catalog"
+	"github.com/kpilake/kpilake/infra/config"
+	"github.com/kpilake/kpilake/infra/golambda"
+	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/lambdas/plan"
+	"github.com/kpilake/kpilake/layout"
+)
+
+// Props configures one environment's stack.
+type Props struct {
+	// Env is the validated environment. Required.
+	Env *config.Environment
+	// Account to deploy to when Env names none (the CLI's default account). Default: "", which
+	// leaves the stack account-agnostic.
+	DefaultAccount string
+	// Root is the module's root directory, where lambdas/ lives. Default: ".".
+	Root string
+}
+
+// Stack is one environment's kpilake deployment.
+type Stack struct {
+	awscdk.Stack
+	Env      *config.Environment
+	Lake     *lake.Lake
+	Catalog  *catalog.Catalog
+	Crawlers map[string]*catalog.Crawler
+	Plan     *golambda.Function
+}
+
+// Name is the stack name of an environment.
+func Name(env string) string { return "KpiLake-" + env }
+
+// New creates the stack of one environment.
+func New(scope constructs.Construct, props *Props) *Stack {
+	e := props.Env
+	account := e.Account
+	if account == "" {
+		account = props.DefaultAccount
+	}
+	var awsEnv *awscdk.Environment
+	if account != "" {
+		awsEnv = &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(e.Region)}
+	} else {
+		awsEnv = &awscdk.Environment{Region: jsii.String(e.Region)}
+	}
+	s := &Stack{
+		Stack: awscdk.NewStack(scope, jsii.String(Name(e.Name)), &awscdk.StackProps{
+			Env:                   awsEnv,
+			Description:           jsii.String(fmt.Sprintf("kpilake: serverless KPI data lake (%s)", e.Name)),
+			TerminationProtection: jsii.Bool(e.Production),
+		}),
+		Env:      e,
+		Crawlers: map[string]*catalog.Crawler{},
+	}
+	awscdk.Tags_Of(s.Stack).Add(jsii.String("project"), jsii.String("kpilake"), nil)
+	awscdk.Tags_Of(s.Stack).Add(jsii.String("environment"), jsii.String(e.Name), nil)
+
+	removal := awscdk.RemovalPolicy_RETAIN
+	if e.RemovalPolicy == config.Destroy {
+		removal = awscdk.RemovalPolicy_DESTROY
+	}
+	retention, ok := golambda.RetentionDays(e.LogRetentionDays)
+	if !ok {
+		panic(fmt.Errorf("stack %s: logRetentionDays %d has no CloudWatch equivalent", e.Name, e.LogRetentionDays))
+	}
+
+	s.Lake = lake.NewLake(s.Stack, "Lake", &lake.LakeProps{
+		RemovalPolicy:                    removal,
+		RawInfrequentAccessAfterDays:     e.Lake.RawInfrequentAccessAfterDays,
+		RawGlacierAfterDays:              e.Lake.RawGlacierAfterDays,
+		NoncurrentVersionExpireAfterDays: e.Lake.NoncurrentVersionExpireAfterDays,
+		QueryResultsExpireAfterDays:      e.Lake.QueryResultsExpireAfterDays,
+		AccessLogsExpireAfterDays:        e.Lake.AccessLogsExpireAfterDays,
+	})
+	s.Catalog = catalog.NewCatalog(s.Stack, "Catalog", &catalog.CatalogProps{
+		Lake:                       s.Lake,
+		BytesScannedCutoffPerQuery: e.Athena.BytesScannedCutoffPerQuery,
+		RemovalPolicy:              removal,
+		LogRetention:               retention,
+	})
+	for _, src := range e.Sources {
+		s.Crawlers[src.Name] = catalog.NewCrawler(s.Stack, "Crawler-"+src.Name, &catalog.CrawlerProps{
+			Catalog:     s.Catalog,
+			Prefixes:    []string{layout.SourcePrefix(src.Name)},
+			TablePrefix: layout.CrawlerTablePrefix(src.Name),
+			Description: fmt.Sprintf("kpilake: %s tables of source %s", src.Engine, src.Name),
+		})
+	}
+	if len(e.LogStreams) > 0 {
+		s.Crawlers[layout.AppLogsSource] = catalog.NewCrawler(s.Stack, "Crawler-"+layout.AppLogsSource, &catalog.CrawlerProps{
+			Catalog:     s.Catalog,
+			Prefixes:    []string{layout.AppLogsPrefix()},
+			TablePrefix: layout.CrawlerTablePrefix(layout.AppLogsSource),
+			Description: "kpilake: application log streams delivered by Firehose",
+		})
+	}
+
+	root := props.Root
+	if root == "" {
+		root = "."
+	}
+	s.Plan = golambda.NewFunction(s.Stack, "Plan", &golambda.FunctionProps{
+		Entry:         filepath.Join(root, "lambdas", "cmd", "plan"),
+		Description:   "kpilake: resolves the business day a workflow run aggregates",
+		Environment:   map[string]string{plan.EnvTimeZone: e.TimeZone},
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(10)),
+		MemoryMB:      128,
+		LogRetention:  retention,
+		RemovalPolicy: removal,
+	})
+
+	s.outputs()
+	s.suppressions()
+	return s
+}
+
+func (s *Stack) output(id, desc string, value *string) {
+	awscdk.NewCfnOutput(s.Stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
+}
+
+// outputs are what operators and the CLI read from the deployed stack.
+func (s *Stack) outputs() {
+	s.output("RawBucketName", "Raw zone bucket", s.Lake.Raw.BucketName())
+	s.output("AggregatedBucketName", "Aggregated zone bucket", s.Lake.Aggregated.BucketName())
+	s.output("QueryResultsBucketName", "Athena query results bucket", s.Lake.QueryResults.BucketName())
+	s.output("LakeKeyArn", "KMS key of the lake", s.Lake.Key.KeyArn())
+	s.output("DatabaseName", "Glue database of the lake", jsii.String(s.Catalog.DatabaseName))
+	s.output("WorkgroupName", "Athena workgroup for lake queries", jsii.String(s.Catalog.WorkgroupName))
+	s.output("PlanFunctionName", "Lambda that resolves a run's business day", s.Plan.Function.FunctionName())
+	for _, name := range sortedKeys(s.Crawlers) {
+		s.output("CrawlerName"+camel(name), "Glue crawler of "+name, s.Crawlers[name].Name())
+	}
+}
+
+// suppressions lists, with a reason each, the AwsSolutions findings that are by design.
+func (s *Stack) suppressions() {
+	cdknag.NagSuppressions_AddResourceSuppressions(s.Lake.AccessLogs, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-S1"),
+		Reason: jsii.String("This is the server access log target of the other zones; logging it into itself would loop."),
+	}}, jsii.Bool(true))
+	for name, c := range s.Crawlers {
+		prefix := regexp.QuoteMeta(layout.SourcePrefix(name))
+		tables := regexp.QuoteMeta(s.Catalog.DatabaseName + "/" + layout.CrawlerTablePrefix(name))
+		cdknag.NagSuppressions_AddResourceSuppressions(c.Role, &[]*cdknag.NagPackSuppression{
+			suppress("AwsSolutions-IAM5", "The crawler reads every object under its own raw prefix only.",
+				`^Resource::<LakeRaw\w+\.Arn>/`+prefix+`\*$`),
+			suppress("AwsSolutions-IAM5", "The crawler creates and updates only tables with its own table prefix.",
+				`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+tables+`\*$`),
+			suppress("AwsSolutions-IAM5", "The crawler writes streams of its own log group only.",
+				`^Resource::<Crawler\w+Logs\w+\.Arn>:log-stream:\*$`),
+			suppress("AwsSolutions-IAM5", "glue:GetSecurityConfiguration supports no resource-level permissions.",
+				`^Resource::\*$`),
+		}, jsii.Bool(true))
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(s.Plan.Role, &[]*cdknag.NagPackSuppression{
+		suppress("AwsSolutions-IAM5", "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
+			`^Resource::\*$`),
+	}, jsii.Bool(true))
+}
+
+// suppress builds a suppression of one rule for the findings that match pattern only.
+func suppress(rule, reason, pattern string) *cdknag.NagPackSuppression {
+	return &cdknag.NagPackSuppression{
+		Id:        jsii.String(rule),
+		Reason:    jsii.String(reason),
+		AppliesTo: &[]any{map[string]any{"regex": "/" + pattern + "/"}},
+	}
+}

@@ -1,0 +1,166 @@
+// Package layout is the lake's storage contract: zones, object prefixes, the partition key and the
+// catalog table names. The constructs and the Lambdas both import it, so a prefix or a table name
+// is written once, here.
+//
+// Keys inside a zone's bucket look like:
+//
+//	raw          <source>/<table>/dt=YYYY-MM-DD/<object>
+//	raw          app_logs/<stream>/dt=YYYY-MM-DD/<object>
+//	aggregated   <kpi>/dt=YYYY-MM-DD/run=<id>/<object>
+//	query-results athena/<query id>.csv
+package layout
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Zone is one storage area of the lake; each zone is its own bucket.
+type Zone string
+
+// The lake's zones.
+const (
+	// Raw holds extracted source tables and application logs, as delivered.
+	Raw Zone = "raw"
+	// Aggregated holds the KPI tables written by Athena CTAS.
+	Aggregated Zone = "aggregated"
+	// QueryResults holds Athena's query output; it expires after a few days.
+	QueryResults Zone = "query-results"
+	// AccessLogs holds S3 server access logs of the other zones.
+	AccessLogs Zone = "access-logs"
+)
+
+// Zones lists every zone, in a stable order.
+var Zones = []Zone{Raw, Aggregated, QueryResults, AccessLogs}
+
+const (
+	// PartitionKey is the Hive-style partition column of every lake table.
+	PartitionKey = "dt"
+	// DateLayout is the partition value's format (a business day).
+	DateLayout = "2006-01-02"
+	// AppLogsSource is the raw-zone folder under which Firehose log streams land. No database
+	// source may take this name.
+	AppLogsSource = "app_logs"
+	// AthenaResultsPrefix is where the workgroup writes query output in the query-results zone.
+	AthenaResultsPrefix = "athena/"
+	// RunKey names the per-run folder under an aggregated day: <kpi>/dt=D/run=<id>/.
+	RunKey = "run"
+	// TableLevel is the folder depth (top-level folder = 1) at which crawlers create tables:
+	// <source>/<table>/ and app_logs/<stream>/ are both at level 2.
+	TableLevel = 2
+)
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// MaxNameLength bounds source, table, stream and KPI names so that derived catalog names
+// (<source>_<table>) stay within Glue's and Athena's limits.
+const MaxNameLength = 64
+
+// ValidateName reports whether s can name a source, table, log stream or KPI: snake_case, starting
+// with a letter, at most MaxNameLength characters. what names the kind of thing, for the message.
+func ValidateName(what, s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("%s name is empty; use snake_case such as %q", what, "sales_db")
+	case len(s) > MaxNameLength:
+		return fmt.Errorf("%s name %q is %d characters; use at most %d", what, s, len(s), MaxNameLength)
+	case !nameRE.MatchString(s):
+		return fmt.Errorf("%s name %q is not snake_case; use lowercase letters, digits and _ starting with a letter (such as %q)",
+			what, s, suggestName(s))
+	}
+	return nil
+}
+
+func suggestName(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	out := strings.Trim(b.String(), "_")
+	if out == "" || out[0] < 'a' || out[0] > 'z' {
+		out = "x_" + out
+	}
+	return out
+}
+
+// Day is a business day: a calendar date without a time or a zone.
+type Day struct{ t time.Time }
+
+// ParseDay parses a YYYY-MM-DD business day. It rejects anything time.Parse rejects, so a Day is
+// always safe to put in a path or a query.
+func ParseDay(s string) (Day, error) {
+	t, err := time.Parse(DateLayout, s)
+	if err != nil {
+		return Day{}, fmt.Errorf("date %q is not a day in the form YYYY-MM-DD", s)
+	}
+	return Day{t}, nil
+}
+
+// DayOf is the business day that instant t falls on in loc.
+func DayOf(t time.Time, loc *time.Location) Day {
+	y, m, d := t.In(loc).Date()
+	return Day{time.Date(y, m, d, 0, 0, 0, 0, time.UTC)}
+}
+
+// String formats the day as YYYY-MM-DD.
+func (d Day) String() string { return d.t.Format(DateLayout) }
+
+// IsZero reports whether d is the zero Day.
+func (d Day) IsZero() bool { return d.t.IsZero() }
+
+// AddDays returns the day n days after d (before, if n is negative).
+func (d Day) AddDays(n int) Day { return Day{d.t.AddDate(0, 0, n)} }
+
+// Before reports whether d is earlier than e.
+func (d Day) Before(e Day) bool { return d.t.Before(e.t) }
+
+// Start is the first instant of the day in loc.
+func (d Day) Start(loc *time.Location) time.Time {
+	y, m, dd := d.t.Date()
+	return time.Date(y, m, dd, 0, 0, 0, 0, loc)
+}
+
+// Partition renders the day as a partition folder: dt=YYYY-MM-DD.
+func (d Day) Partition() string { return PartitionKey + "=" + d.String() }
+
+// SourcePrefix is the raw-zone folder of one database source: <source>/.
+func SourcePrefix(source string) string { return source + "/" }
+
+// TablePrefix is the raw-zone folder of one source table: <source>/<table>/.
+func TablePrefix(source, table string) string { return source + "/" + table + "/" }
+
+// TablePartitionPrefix is one day of one source table: <source>/<table>/dt=D/.
+func TablePartitionPrefix(source, table string, d Day) string {
+	return TablePrefix(source, table) + d.Partition() + "/"
+}
+
+// AppLogsPrefix is the raw-zone folder of all log streams: app_logs/.
+func AppLogsPrefix() string { return SourcePrefix(AppLogsSource) }
+
+// AppLogStreamPrefix is the raw-zone folder of one log stream: app_logs/<stream>/.
+func AppLogStreamPrefix(stream string) string { return TablePrefix(AppLogsSource, stream) }
+
+// KPIPrefix is the aggregated-zone folder of one KPI: <kpi>/.
+func KPIPrefix(kpi string) string { return kpi + "/" }
+
+// KPIRunPrefix is one run's output for one KPI and day: <kpi>/dt=D/run=<id>/.
+func KPIRunPrefix(kpi string, d Day, runID string) string {
+	return KPIPrefix(kpi) + d.Partition() + "/" + RunKey + "=" + runID + "/"
+}
+
+// SourceTableName is the catalog table the crawler creates for a raw table: <source>_<table>.
+// Crawlers get TablePrefix(source) as their table prefix, which yields this name.
+func SourceTableName(source, table string) string { return CrawlerTablePrefix(source) + table }
+
+// CrawlerTablePrefix is the catalog table-name prefix of a source's crawler: <source>_.
+func CrawlerTablePrefix(source string) string { return source + "_" }
+
+// KPITableName is the catalog table of one KPI's aggregates.
+func KPITableName(kpi string) string { return "kpi_" + kpi }
