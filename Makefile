@@ -1,0 +1,72 @@
+# kpilake: `make help` lists the targets. Every target fetches what it needs (npm packages, Go
+# modules, staticcheck) on first use, so a machine with only Go and Node/npm is enough.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ENV ?=
+# A template to diff against instead of the deployed stack (offline), e.g. a snapshot.
+BASE ?=
+
+BIN := $(CURDIR)/.build/bin
+# The project's Node (>= 22, from package.json) and CDK CLI come first; jsii uses the node on PATH.
+export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
+
+STATICCHECK_VERSION := v0.8.2
+CDK := cdk --no-notices --no-version-reporting
+GO_TEST_FLAGS ?= -timeout 20m
+
+NODE_STAMP := node_modules/.install-stamp
+STATICCHECK := $(BIN)/staticcheck
+
+.PHONY: help setup build synth diff deploy test lint snapshot-update bench clean require-env
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@node -e 'const [maj] = process.versions.node.split("."); if (+maj < 22) { console.error("Node " + process.version + " found; kpilake needs Node 22 or newer (npm ci installs it into node_modules)"); process.exit(1) }'
+	@touch $@
+
+$(STATICCHECK):
+	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+setup: $(NODE_STAMP) $(STATICCHECK) ## install the CDK CLI, Node 24, Go modules and staticcheck
+	go mod download
+
+build: ## compile everything, including the Lambda handlers for arm64
+	go build ./...
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -trimpath -tags lambda.norpc -o /dev/null ./lambdas/cmd/...
+
+synth: $(NODE_STAMP) ## synthesize templates into cdk.out (ENV=prod for one environment)
+	rm -rf cdk.out
+	$(CDK) synth $(if $(ENV),-c env=$(ENV)) --quiet
+	@ls cdk.out/*.template.json
+
+diff: $(NODE_STAMP) require-env ## diff ENV against the deployed stack (or BASE=template.json, offline)
+	$(CDK) diff -c env=$(ENV) $(if $(BASE),--template $(BASE)) KpiLake-$(ENV)
+
+deploy: $(NODE_STAMP) require-env ## deploy ENV (asks before widening IAM or security groups)
+	$(CDK) deploy -c env=$(ENV) --require-approval broadening KpiLake-$(ENV)
+
+test: $(NODE_STAMP) ## run every test: units, constructs, snapshots, cdk-nag, cfn-lint
+	go test $(GO_TEST_FLAGS) ./...
+
+lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	GOFLAGS=-tags=lambda.norpc $(STATICCHECK) ./...
+
+snapshot-update: $(NODE_STAMP) ## rewrite test/testdata/*.template.json after an intended change
+	go test ./test -run 'TestSnapshot' -update
+
+bench: $(NODE_STAMP) ## synth time and peak RSS against an empty CDK Go app
+	scripts/bench-synth.sh
+
+clean: ## remove build output
+	rm -rf cdk.out .build
+
+require-env:
+	@if [ -z "$(ENV)" ]; then echo "give an environment: make $(MAKECMDGOALS) ENV=dev (see cdk.json context kpilake.environments)"; exit 2; fi

@@ -1,0 +1,348 @@
+// Package test synthesizes the real app for every environment and checks the result: snapshots
+// of the templates, cdk-nag (AwsSolutions) and cfn-lint findings, and config errors at synth.
+package test
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kpilake/kpilake/infra/app"
+	"github.com/kpilake/kpilake/infra/config"
+	"github.com/kpilake/kpilake/infra/stack"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden templates in testdata/")
+
+// Fixed target of the snapshots: a placeholder account, never a real one.
+const snapshotAccount = "123456789012"
+
+// root is the module root, relative to this package.
+const root = ".."
+
+// cdkContext is the context of cdk.json: feature flags and the kpilake configuration.
+func cdkContext(t testing.TB) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("cdk.json: %v", err)
+	}
+	return doc.Context
+}
+
+// assembly is the app synthesized once for every environment.
+type assembly struct {
+	dir    string
+	stacks []string
+	err    error
+}
+
+var (
+	synthOnce sync.Once
+	synthed   assembly
+)
+
+// synthAll synthesizes the real app, as `cdk synth` does, into a temporary directory.
+func synthAll(t *testing.T) assembly {
+	t.Helper()
+	synthOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "kpilake-synth-")
+		if err != nil {
+			synthed.err = err
+			return
+		}
+		synthed.dir = dir
+		synthed.err = func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("synth panicked: %v", r)
+				}
+			}()
+			ctx := cdkContext(t)
+			a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
+			stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
+			if err != nil {
+				return err
+			}
+			for _, s := range stacks {
+				synthed.stacks = append(synthed.stacks, *s.StackName())
+			}
+			a.Synth(nil)
+			return nil
+		}()
+	})
+	if synthed.err != nil {
+		t.Fatalf("synth: %v", synthed.err)
+	}
+	return synthed
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if synthed.dir != "" {
+		os.RemoveAll(synthed.dir)
+	}
+	os.Exit(code)
+}
+
+// assetHash matches the content hashes CDK puts in asset keys; they change with any Lambda source
+// change, so snapshots replace them with a placeholder.
+var assetHash = regexp.MustCompile(`[0-9a-f]{64}`)
+
+func normalize(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("template is not JSON: %v", err)
+	}
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(assetHash.ReplaceAll(out, []byte("ASSET_HASH")), '\n')
+}
+
+func TestSynth_OneStackPerEnvironment(t *testing.T) {
+	cfg, err := config.Parse(cdkContext(t)[config.ContextKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, n := range cfg.Names() {
+		want = append(want, stack.Name(n))
+	}
+	got := append([]string(nil), synthAll(t).stacks...)
+	sort.Strings(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("stacks (-want +got):\n%s", diff)
+	}
+	if len(want) < 2 {
+		t.Errorf("cdk.json configures %d environments; dev and prod at least", len(want))
+	}
+}
+
+func TestSnapshot(t *testing.T) {
+	a := synthAll(t)
+	for _, name := range a.stacks {
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(a.dir, name+".template.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := normalize(t, raw)
+			path := filepath.Join("testdata", name+".template.json")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run `make snapshot-update` to create it)", err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("template %s changed (-want +got); if intended, run `make snapshot-update` and review the diff:\n%s", name, diff)
+			}
+		})
+	}
+}
+
+// manifestMessages returns the error and warning annotations of every stack in an assembly.
+func manifestMessages(t *testing.T, dir string) (errs, warnings []string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Artifacts map[string]struct {
+			Metadata map[string][]struct {
+				Type string `json:"type"`
+				Data any    `json:"data"`
+			} `json:"metadata"`
+		} `json:"artifacts"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, art := range m.Artifacts {
+		for path, entries := range art.Metadata {
+			for _, e := range entries {
+				msg := fmt.Sprintf("%s: %v", path, e.Data)
+				switch e.Type {
+				case "aws:cdk:error":
+					errs = append(errs, msg)
+				case "aws:cdk:warning":
+					warnings = append(warnings, msg)
+				}
+			}
+		}
+	}
+	sort.Strings(errs)
+	sort.Strings(warnings)
+	return errs, warnings
+}
+
+func TestNag_NoUnsuppressedFindings(t *testing.T) {
+	errs, warnings := manifestMessages(t, synthAll(t).dir)
+	for _, e := range errs {
+		t.Errorf("error: %s", e)
+	}
+	for _, w := range warnings {
+		t.Errorf("warning: %s", w)
+	}
+}
+
+// The gate must bite: an insecure bucket in the same app is reported by cdk-nag.
+func TestNag_ReportsAnInsecureBucket(t *testing.T) {
+	ctx := cdkContext(t)
+	ctx[app.EnvContextKey] = "dev"
+	dir := t.TempDir()
+	a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
+	stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	awss3.NewBucket(stacks[0].Stack, jsii.String("Insecure"), &awss3.BucketProps{})
+	failed := func() (failed any) {
+		defer func() { failed = recover() }()
+		a.Synth(nil)
+		return nil
+	}()
+	if failed == nil {
+		t.Fatal("synth succeeded with an insecure bucket; cdk-nag findings must fail synth")
+	}
+	report, err := os.ReadFile(filepath.Join(dir, "validation-report.json"))
+	if err != nil {
+		t.Fatalf("synth failed (%v) without a validation report: %v", failed, err)
+	}
+	var r struct {
+		PluginReports []struct {
+			Violations []struct {
+				Description         string `json:"description"`
+				ViolatingConstructs []struct {
+					ConstructPath string `json:"constructPath"`
+				} `json:"violatingConstructs"`
+			} `json:"violations"`
+		} `json:"pluginReports"`
+	}
+	if err := json.Unmarshal(report, &r); err != nil {
+		t.Fatalf("validation report: %v", err)
+	}
+	flagged := map[string]bool{}
+	for _, pr := range r.PluginReports {
+		for _, v := range pr.Violations {
+			rule, _, _ := strings.Cut(v.Description, ":")
+			for _, c := range v.ViolatingConstructs {
+				if c.ConstructPath == "KpiLake-dev/Insecure/Resource" {
+					flagged[rule] = true
+				} else {
+					t.Errorf("finding on a kpilake resource: %s %s", rule, c.ConstructPath)
+				}
+			}
+		}
+	}
+	for _, rule := range []string{"AwsSolutions-S1", "AwsSolutions-S10"} {
+		if !flagged[rule] {
+			t.Errorf("cdk-nag did not report %s on the insecure bucket; report:\n%s", rule, report)
+		}
+	}
+}
+
+// needTool returns the path of a command-line tool; it skips the test when the tool cannot exist
+// here, and fails it in CI, where everything must run.
+func needTool(t *testing.T, name, why string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed, and CI must run every check: %s", name, why)
+		}
+		t.Skipf("%s is not installed (%s); install it to run this check", name, why)
+	}
+	return p
+}
+
+func TestCfnLint_Clean(t *testing.T) {
+	lint := needTool(t, "cfn-lint", "it lints every synthesized template")
+	a := synthAll(t)
+	args := []string{"--config-file", filepath.Join(root, ".cfnlintrc.yaml"), "--"}
+	for _, s := range a.stacks {
+		args = append(args, filepath.Join(a.dir, s+".template.json"))
+	}
+	out, err := exec.Command(lint, args...).CombinedOutput()
+	if err != nil {
+		t.Errorf("cfn-lint found problems (%v):\n%s", err, out)
+	}
+}
+
+// The CDK entry point must fail synth, listing every problem, when cdk.json is wrong. This runs
+// the real app binary the way the CDK CLI does (context in CDK_CONTEXT_JSON).
+func TestApp_FailsSynthOnBadConfig(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "app")
+	if out, err := exec.Command("go", "build", "-o", bin, "../infra/cmd/app").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	bad := map[string]any{config.ContextKey: map[string]any{"environments": map[string]any{
+		"prod": map[string]any{
+			"region": "tokyo", "production": true, "removalPolicy": "destroy",
+			"athena": map[string]any{"bytesScannedCutoffPerQuery": 5},
+			"regoin": "ap-northeast-1",
+		},
+	}}}
+	tests := []struct {
+		name    string
+		context map[string]any
+		want    []string
+	}{
+		{"every problem listed", bad, []string{
+			"4 problems",
+			`kpilake.environments.prod.region: "tokyo" is not an AWS region`,
+			"kpilake.environments.prod.removalPolicy: a production environment must keep its data",
+			"kpilake.environments.prod.athena.bytesScannedCutoffPerQuery: must be between 10000000",
+			"kpilake.environments.prod.regoin: unknown key",
+		}},
+		{"unknown environment", map[string]any{
+			config.ContextKey: cdkContext(t)[config.ContextKey], app.EnvContextKey: "staging",
+		}, []string{`environment "staging" is not configured; choose one of dev, prod`}},
+		{"no configuration", map[string]any{}, []string{`kpilake: is missing`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, _ := json.Marshal(tc.context)
+			cmd := exec.Command(bin)
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "CDK_CONTEXT_JSON="+string(ctx), "CDK_OUTDIR="+t.TempDir())
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("app exited with %v, want exit status 1; output:\n%s", err, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
