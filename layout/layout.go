@@ -87,7 +87,10 @@ func suggestName(s string) string {
 	if out == "" || out[0] < 'a' || out[0] > 'z' {
 		out = "x_" + out
 	}
-	return out
+	if len(out) > MaxNameLength {
+		out = out[:MaxNameLength]
+	}
+	return strings.TrimRight(out, "_")
 }
 
 // Day is a business day: a calendar date without a time or a zone.
@@ -156,7 +159,7 @@ func KPIRunPrefix(kpi string, d Day, runID string) string {
 }
 
 // SourceTableName is the catalog table the crawler creates for a raw table: <source>_<table>.
-// Crawlers get TablePrefix(source) as their table prefix, which yields this name.
+// Crawlers get CrawlerTablePrefix(source) as their table prefix, which yields this name.
 func SourceTableName(source, table string) string { return CrawlerTablePrefix(source) + table }
 
 // CrawlerTablePrefix is the catalog table-name prefix of a source's crawler: <source>_.

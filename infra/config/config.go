@@ -157,6 +157,9 @@ var (
 // retentionDays are the values CloudWatch Logs accepts.
 var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
+// minBackfillConcurrency is the least maximum concurrency an SQS event source mapping accepts.
+const minBackfillConcurrency = 2
+
 // minBytesScannedCutoff is Athena's lowest per-query data usage control (10 MB).
 const minBytesScannedCutoff = 10_000_000
 
@@ -180,8 +183,9 @@ func Parse(v any) (*Config, error) {
 	}
 	root, ok := newObject(ContextKey, v, errs)
 	if ok {
+		_, isObject := root.m["environments"].(map[string]any)
 		envs := root.child("environments")
-		if len(envs.m) == 0 {
+		if len(envs.m) == 0 && (isObject || root.m["environments"] == nil) {
 			errs.add(envs.path, `must name at least one environment, such as "dev": {"region": "ap-northeast-1"}`)
 		}
 		names := make([]string, 0, len(envs.m))
@@ -276,8 +280,9 @@ func parseAthena(o *object) Athena {
 		ActiveQueryQuota:           int(o.integer("activeQueryQuota", 20, 1, 10000)),
 		ReservedQueries:            int(o.integer("reservedQueries", 5, 0, 10000)),
 	}
-	if a.ReservedQueries >= a.ActiveQueryQuota {
-		o.errs.add(o.key("reservedQueries"), "must be less than activeQueryQuota (%d), or backfill gets no queries", a.ActiveQueryQuota)
+	if a.ReservedQueries > a.ActiveQueryQuota-minBackfillConcurrency {
+		o.errs.add(o.key("reservedQueries"), "must leave at least %d of activeQueryQuota (%d) to backfill; set it to %d or less",
+			minBackfillConcurrency, a.ActiveQueryQuota, max(a.ActiveQueryQuota-minBackfillConcurrency, 0))
 	}
 	o.done()
 	return a
@@ -285,12 +290,13 @@ func parseAthena(o *object) Athena {
 
 func parseBackfill(o *object, a Athena) Backfill {
 	headroom := a.ActiveQueryQuota - a.ReservedQueries
-	def := int64(min(10, max(headroom, 2)))
+	def := int64(min(10, max(headroom, minBackfillConcurrency)))
 	b := Backfill{
-		MaxConcurrency: int(o.integer("maxConcurrency", def, 2, 1000)),
+		MaxConcurrency: int(o.integer("maxConcurrency", def, minBackfillConcurrency, 1000)),
 		MaxDays:        int(o.integer("maxDays", 1096, 1, 36600)),
 	}
-	if b.MaxConcurrency > headroom && headroom >= 0 {
+	// Too little headroom is reported once, under athena.reservedQueries.
+	if headroom >= minBackfillConcurrency && b.MaxConcurrency > headroom {
 		o.errs.add(o.key("maxConcurrency"), "%d is above the Athena headroom (athena.activeQueryQuota %d - athena.reservedQueries %d = %d); lower it or raise the quota",
 			b.MaxConcurrency, a.ActiveQueryQuota, a.ReservedQueries, headroom)
 	}

@@ -65,11 +65,10 @@ func (o *object) requiredStr(k, hint string) string {
 		o.errs.add(o.key(k), "is required; %s", hint)
 		return ""
 	}
-	s := o.str(k, "")
-	if s == "" {
+	if v, isStr := o.m[k].(string); isStr && v == "" {
 		o.errs.add(o.key(k), "must not be empty; %s", hint)
 	}
-	return s
+	return o.str(k, "")
 }
 
 // integer reads an optional whole number within [lo, hi]; def applies when the key is absent.
@@ -88,7 +87,7 @@ func (o *object) integer(k string, def, lo, hi int64) int64 {
 		return def
 	}
 	if f < float64(lo) || f > float64(hi) {
-		o.errs.add(o.key(k), "must be between %d and %d, got %v", lo, hi, int64(f))
+		o.errs.add(o.key(k), "must be between %d and %d, got %.0f", lo, hi, f)
 		return def
 	}
 	return int64(f)

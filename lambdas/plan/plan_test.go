@@ -1,0 +1,297 @@
+package plan_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+	_ "time/tzdata" // the tests use Asia/Tokyo; it must resolve without system zoneinfo
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kpilake/kpilake/lambdas/plan"
+)
+
+// newHandler returns a handler for zone and the buffer its JSON logs go to.
+func newHandler(t *testing.T, zone string) (*plan.Handler, *bytes.Buffer) {
+	t.Helper()
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	return plan.NewHandler(loc, slog.New(slog.NewJSONHandler(&buf, nil))), &buf
+}
+
+// logLines decodes the JSON log lines written to buf.
+func logLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %v\n%s", err, line)
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+func TestHandle_ResolvesBusinessDay(t *testing.T) {
+	tests := []struct {
+		name string
+		zone string
+		req  plan.Request
+		want plan.Plan
+	}{
+		{
+			name: "explicit date",
+			zone: "Asia/Tokyo",
+			req:  plan.Request{Date: "2026-11-25"},
+			want: plan.Plan{Date: "2026-11-25", Trigger: "manual"},
+		},
+		{
+			name: "explicit date wins over event time",
+			zone: "Asia/Tokyo",
+			req:  plan.Request{Date: "2026-10-01", Time: "2026-11-24T15:30:00Z", DetailType: "Glue Crawler State Change"},
+			want: plan.Plan{Date: "2026-10-01", Trigger: "manual"},
+		},
+		{
+			name: "event just after local midnight aggregates the day that just ended",
+			zone: "Asia/Tokyo",
+			req:  plan.Request{Time: "2026-11-24T15:30:00Z"},
+			want: plan.Plan{Date: "2026-11-24", Trigger: "event"},
+		},
+		{
+			name: "event just before local midnight aggregates the day before",
+			zone: "Asia/Tokyo",
+			req:  plan.Request{Time: "2026-11-24T14:30:00Z"},
+			want: plan.Plan{Date: "2026-11-23", Trigger: "event"},
+		},
+		{
+			name: "event exactly at local midnight",
+			zone: "Asia/Tokyo",
+			req:  plan.Request{Time: "2026-11-24T15:00:00Z"},
+			want: plan.Plan{Date: "2026-11-24", Trigger: "event"},
+		},
+		{
+			name: "event time with an offset",
+			zone: "Asia/Tokyo",
+			req:  plan.Request{Time: "2026-11-25T00:30:00+09:00"},
+			want: plan.Plan{Date: "2026-11-24", Trigger: "event"},
+		},
+		{
+			name: "same instant in UTC is a day earlier",
+			zone: "UTC",
+			req:  plan.Request{Time: "2026-11-24T15:30:00Z"},
+			want: plan.Plan{Date: "2026-11-23", Trigger: "event"},
+		},
+		{
+			name: "event on New Year's Day aggregates New Year's Eve",
+			zone: "Asia/Tokyo",
+			req:  plan.Request{Time: "2026-12-31T16:00:00Z"},
+			want: plan.Plan{Date: "2026-12-31", Trigger: "event"},
+		},
+		{
+			name: "event on 1 March of a leap year aggregates 29 February",
+			zone: "Asia/Tokyo",
+			req:  plan.Request{Time: "2028-03-01T01:00:00+09:00"},
+			want: plan.Plan{Date: "2028-02-29", Trigger: "event"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, buf := newHandler(t, tt.zone)
+			got, err := h.Handle(context.Background(), tt.req)
+			if err != nil {
+				t.Fatalf("Handle(%+v): %v", tt.req, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Handle(%+v) (-want +got):\n%s", tt.req, diff)
+			}
+
+			lines := logLines(t, buf)
+			if len(lines) != 1 {
+				t.Fatalf("got %d log lines, want 1:\n%s", len(lines), buf)
+			}
+			line := lines[0]
+			for key, want := range map[string]any{
+				"level":       "INFO",
+				"msg":         "plan",
+				"date":        tt.want.Date,
+				"trigger":     tt.want.Trigger,
+				"detail_type": tt.req.DetailType,
+			} {
+				if line[key] != want {
+					t.Errorf("log %q = %v, want %v (line: %s)", key, line[key], want, buf)
+				}
+			}
+			if _, ok := line["err"]; ok {
+				t.Errorf("success log has an err: %s", buf)
+			}
+		})
+	}
+}
+
+func TestHandle_RejectsBadRequest(t *testing.T) {
+	tests := []struct {
+		name string
+		req  plan.Request
+		// want are fragments the error must contain: the field and the fix.
+		want []string
+	}{
+		{"impossible month", plan.Request{Date: "2026-13-01"},
+			[]string{`field "date"`, `"2026-13-01" is not a day in the form YYYY-MM-DD`}},
+		{"date with time", plan.Request{Date: "2026-11-25T00:00:00Z"},
+			[]string{`field "date"`}},
+		{"injection in date", plan.Request{Date: "2026-11-25' OR 1=1"},
+			[]string{`field "date"`}},
+		{"bad date is not rescued by a good time", plan.Request{Date: "yesterday", Time: "2026-11-24T15:30:00Z"},
+			[]string{`field "date"`, `"yesterday"`}},
+		{"time without zone", plan.Request{Time: "2026-11-24T15:30:00"},
+			[]string{`field "time"`, `"2026-11-24T15:30:00" is not an RFC 3339 time`, `"2026-11-25T01:30:00Z"`}},
+		{"time as a day", plan.Request{Time: "2026-11-24"},
+			[]string{`field "time"`, "RFC 3339"}},
+		{"empty request", plan.Request{},
+			[]string{`give "date" (YYYY-MM-DD)`, `"time"`}},
+		{"only a detail type", plan.Request{DetailType: "Scheduled Event"},
+			[]string{`give "date"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, buf := newHandler(t, "Asia/Tokyo")
+			got, err := h.Handle(context.Background(), tt.req)
+			if err == nil {
+				t.Fatalf("Handle(%+v) = %+v, want an error", tt.req, got)
+			}
+			if !errors.Is(err, plan.ErrBadRequest) {
+				t.Errorf("Handle(%+v) error %q is not ErrBadRequest", tt.req, err)
+			}
+			if got != (plan.Plan{}) {
+				t.Errorf("Handle(%+v) returned plan %+v along with the error, want the zero Plan", tt.req, got)
+			}
+			for _, f := range tt.want {
+				if !strings.Contains(err.Error(), f) {
+					t.Errorf("error %q does not contain %q", err, f)
+				}
+			}
+
+			lines := logLines(t, buf)
+			if len(lines) != 1 {
+				t.Fatalf("got %d log lines, want 1:\n%s", len(lines), buf)
+			}
+			line := lines[0]
+			if line["level"] != "ERROR" {
+				t.Errorf("log level = %v, want ERROR", line["level"])
+			}
+			if line["err"] != err.Error() {
+				t.Errorf("log err = %v, want %q", line["err"], err)
+			}
+			// The rejected request is logged as it came in, so the bad input can be found.
+			var logged plan.Request
+			if s, ok := line["request"].(string); !ok {
+				t.Errorf("log request = %v, want the request as a JSON string", line["request"])
+			} else if err := json.Unmarshal([]byte(s), &logged); err != nil {
+				t.Errorf("log request %q is not JSON: %v", s, err)
+			} else if diff := cmp.Diff(tt.req, logged); diff != "" {
+				t.Errorf("logged request (-want +got):\n%s", diff)
+			}
+			if _, ok := line["date"]; ok {
+				t.Errorf("rejection log has a date: %s", buf)
+			}
+		})
+	}
+}
+
+// glueCrawlerSucceeded is an EventBridge event as the rule delivers it to the workflow.
+const glueCrawlerSucceeded = `{
+	"version": "0",
+	"id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+	"detail-type": "Glue Crawler State Change",
+	"source": "aws.glue",
+	"account": "123456789012",
+	"time": "2026-11-24T15:30:00Z",
+	"region": "ap-northeast-1",
+	"resources": [],
+	"detail": {
+		"tablesCreated": "0",
+		"warningMessage": "N/A",
+		"partitionsUpdated": "0",
+		"tablesUpdated": "0",
+		"message": "Crawler Succeeded",
+		"partitionsDeleted": "0",
+		"accountId": "123456789012",
+		"runningTime (sec)": "42",
+		"tablesDeleted": "0",
+		"crawlerName": "kpilake-prod-social",
+		"completionDate": "2026-11-24T15:29:58Z",
+		"state": "Succeeded",
+		"partitionsCreated": "1",
+		"cloudWatchLogLink": "https://console.aws.amazon.com/cloudwatch/home?region=ap-northeast-1#logEventViewer:group=/aws-glue/crawlers;stream=kpilake-prod-social"
+	}
+}`
+
+func TestRequest_UnmarshalsWireShape(t *testing.T) {
+	tests := []struct {
+		name     string
+		input    string
+		want     plan.Request
+		wantPlan plan.Plan
+	}{
+		{
+			name:     "EventBridge Glue crawler event",
+			input:    glueCrawlerSucceeded,
+			want:     plan.Request{Time: "2026-11-24T15:30:00Z", DetailType: "Glue Crawler State Change"},
+			wantPlan: plan.Plan{Date: "2026-11-24", Trigger: "event"},
+		},
+		{
+			name:     "EventBridge scheduled event",
+			input:    `{"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-24T16:00:00Z", "detail": {}}`,
+			want:     plan.Request{Time: "2026-11-24T16:00:00Z", DetailType: "Scheduled Event"},
+			wantPlan: plan.Plan{Date: "2026-11-24", Trigger: "event"},
+		},
+		{
+			name:     "manual run",
+			input:    `{"date": "2026-11-20"}`,
+			want:     plan.Request{Date: "2026-11-20"},
+			wantPlan: plan.Plan{Date: "2026-11-20", Trigger: "manual"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var req plan.Request
+			if err := json.Unmarshal([]byte(tt.input), &req); err != nil {
+				t.Fatalf("json.Unmarshal: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, req); diff != "" {
+				t.Errorf("Request (-want +got):\n%s", diff)
+			}
+			h, _ := newHandler(t, "Asia/Tokyo")
+			got, err := h.Handle(context.Background(), req)
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if diff := cmp.Diff(tt.wantPlan, got); diff != "" {
+				t.Errorf("Plan (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestPlan_MarshalsWireShape pins the output the workflow's next states read with JSONPath.
+func TestPlan_MarshalsWireShape(t *testing.T) {
+	got, err := json.Marshal(plan.Plan{Date: "2026-11-24", Trigger: "event"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"date":"2026-11-24","trigger":"event"}`; string(got) != want {
+		t.Errorf("json.Marshal(Plan) = %s, want %s", got, want)
+	}
+}
