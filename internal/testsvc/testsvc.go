@@ -1,0 +1,180 @@
+// Package testsvc starts the real services that tests talk to — MariaDB, PostgreSQL and moto's
+// AWS server — on loopback ports, once per test binary, and stops them by process when the binary
+// ends. A test that needs a service that cannot exist on this machine is skipped with the reason;
+// under CI (CI set) it fails instead, because CI installs every service.
+//
+// Use it from a package's TestMain:
+//
+//	func TestMain(m *testing.M) { testsvc.Main(m) }
+package testsvc
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Main runs the tests, then stops every service they started.
+func Main(m *testing.M) {
+	code := m.Run()
+	StopAll()
+	os.Exit(code)
+}
+
+var (
+	mu      sync.Mutex
+	running []*proc
+)
+
+// proc is one started server process and the directory it owns.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	dir  string
+	stop func() error // graceful stop, if the server has one
+	done chan struct{}
+}
+
+// StopAll stops every service started by this process and removes their directories.
+func StopAll() {
+	mu.Lock()
+	defer mu.Unlock()
+	for i := len(running) - 1; i >= 0; i-- {
+		running[i].shutdown()
+	}
+	running = nil
+}
+
+func (p *proc) shutdown() {
+	if p.stop != nil {
+		_ = p.stop()
+	}
+	if p.cmd != nil && p.cmd.Process != nil {
+		// The whole process group: runuser and the server it started.
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+		}
+	}
+	if p.dir != "" {
+		_ = os.RemoveAll(p.dir)
+	}
+}
+
+func register(p *proc) {
+	mu.Lock()
+	running = append(running, p)
+	mu.Unlock()
+}
+
+// start launches cmd in its own process group, logging to dir/<name>.log.
+func start(name, dir string, cmd *exec.Cmd) (*proc, error) {
+	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, dir: dir, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitTCP waits until addr accepts connections, the process exits, or the timeout passes.
+func waitTCP(p *proc, addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited before listening on %s; log:\n%s", p.name, addr, tail(filepath.Join(p.dir, p.name+".log")))
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not listen on %s within %s; log:\n%s", p.name, addr, timeout, tail(filepath.Join(p.dir, p.name+".log")))
+}
+
+func tail(path string) string {
+	data, _ := os.ReadFile(path)
+	if len(data) > 4000 {
+		data = data[len(data)-4000:]
+	}
+	return string(data)
+}
+
+// errMissing marks a service whose programs are not installed.
+var errMissing = errors.New("not installed")
+
+func lookPath(names ...string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, n := range names {
+		p, err := exec.LookPath(n)
+		if err != nil {
+			for _, dir := range []string{"/usr/sbin", "/usr/lib/postgresql/15/bin", "/usr/local/bin"} {
+				if _, serr := os.Stat(filepath.Join(dir, n)); serr == nil {
+					p, err = filepath.Join(dir, n), nil
+					break
+				}
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n, errMissing)
+		}
+		out[n] = p
+	}
+	return out, nil
+}
+
+// once starts a service at most once per process and remembers the outcome.
+type once[T any] struct {
+	sync.Once
+	v   T
+	err error
+}
+
+func (o *once[T]) get(t testing.TB, what string, startFn func() (T, error)) T {
+	t.Helper()
+	o.Do(func() { o.v, o.err = startFn() })
+	if o.err != nil {
+		if errors.Is(o.err, errMissing) && os.Getenv("CI") == "" {
+			t.Skipf("%s is not available on this machine (%v); `.ci/run` installs it", what, o.err)
+		}
+		t.Fatalf("%s: %v", what, o.err)
+	}
+	return o.v
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
