@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // business time zones must resolve on any machine, with or without zoneinfo
-
-	"github.com/kpilake/kpilake/layout"
 )
 
 // ContextKey is the cdk.json context key that holds the configuration.
@@ -100,20 +98,6 @@ type Backfill struct {
 	MaxConcurrency int
 	// MaxDays bounds one backfill request. Default: 1096 (three years).
 	MaxDays int
-}
-
-// Source is a database whose tables are extracted daily. Later issues add tables and credentials.
-type Source struct {
-	// Name is the source's snake_case name; it is the raw-zone folder and the table prefix.
-	Name string
-	// Engine is mysql or postgresql.
-	Engine Engine
-}
-
-// LogStream is an application log stream delivered by Firehose into raw/app_logs/<name>/.
-type LogStream struct {
-	// Name is the stream's snake_case name.
-	Name string
 }
 
 // Config is every environment of the app.
@@ -302,53 +286,6 @@ func parseBackfill(o *object, a Athena) Backfill {
 	}
 	o.done()
 	return b
-}
-
-func parseSources(o *object) ([]Source, []LogStream) {
-	var sources []Source
-	names := map[string]string{}
-	unique := func(key, name string) {
-		if prev, dup := names[name]; dup {
-			o.errs.add(key+".name", "%q is already used by %s; names must be unique", name, prev)
-		}
-		names[name] = key
-	}
-	for _, so := range o.list("sources") {
-		s := Source{
-			Name:   so.requiredStr("name", `give the source a snake_case name, such as "sales_db"`),
-			Engine: Engine(so.requiredStr("engine", `set "mysql" or "postgresql"`)),
-		}
-		if s.Name != "" {
-			if err := layout.ValidateName("source", s.Name); err != nil {
-				so.errs.add(so.key("name"), "%v", err)
-			} else if s.Name == layout.AppLogsSource {
-				so.errs.add(so.key("name"), "%q is reserved for Firehose log streams; choose another name", s.Name)
-			}
-			unique(so.path, s.Name)
-		}
-		if s.Engine != "" && s.Engine != MySQL && s.Engine != PostgreSQL {
-			so.errs.add(so.key("engine"), `%q is not supported; use "mysql" (Aurora MySQL) or "postgresql" (Aurora PostgreSQL)`, s.Engine)
-		}
-		so.done()
-		sources = append(sources, s)
-	}
-	var streams []LogStream
-	streamNames := map[string]bool{}
-	for _, lo := range o.list("logStreams") {
-		l := LogStream{Name: lo.requiredStr("name", `give the stream a snake_case name, such as "web_access"`)}
-		if l.Name != "" {
-			if err := layout.ValidateName("log stream", l.Name); err != nil {
-				lo.errs.add(lo.key("name"), "%v", err)
-			}
-			if streamNames[l.Name] {
-				lo.errs.add(lo.key("name"), "log stream %q is defined twice; names must be unique", l.Name)
-			}
-			streamNames[l.Name] = true
-		}
-		lo.done()
-		streams = append(streams, l)
-	}
-	return sources, streams
 }
 
 func (p *problems) err() error {

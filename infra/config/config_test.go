@@ -3,6 +3,7 @@ package config_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,6 +25,22 @@ func dev(body string) string {
 }
 
 const region = `"region": "ap-northeast-1"`
+
+// source is the configuration that the minimal source JSON of these tests parses to.
+func source(name string, engine config.Engine) config.Source {
+	return config.Source{
+		Name:             name,
+		Engine:           engine,
+		SecretArn:        "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf",
+		StoredTimeZone:   "UTC",
+		Schedule:         config.DefaultSchedule,
+		MaxConcurrency:   4,
+		MemoryMB:         1024,
+		SubnetIDs:        []string{"subnet-0123456789abcdef0"},
+		SecurityGroupIDs: []string{"sg-0123456789abcdef0"},
+		Tables:           []config.Table{{Name: "users", Mode: config.Snapshot}},
+	}
+}
 
 // mustParse parses JSON text that must be a valid configuration.
 func mustParse(t *testing.T, text string) *config.Config {
@@ -120,7 +137,7 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 		},
 		"athena": {"bytesScannedCutoffPerQuery": 10000000, "activeQueryQuota": 50, "reservedQueries": 8},
 		"backfill": {"maxConcurrency": 42, "maxDays": 30},
-		"sources": [{"name": "sales_db", "engine": "postgresql"}, {"name": "social", "engine": "mysql"}],
+		"sources": [{"name": "sales_db", "engine": "postgresql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}, {"name": "social", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}],
 		"logStreams": [{"name": "web_access"}, {"name": "api2"}]
 	}}}`)
 	ny, err := time.LoadLocation("America/New_York")
@@ -146,7 +163,7 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 		},
 		Athena:     config.Athena{BytesScannedCutoffPerQuery: 10_000_000, ActiveQueryQuota: 50, ReservedQueries: 8},
 		Backfill:   config.Backfill{MaxConcurrency: 42, MaxDays: 30},
-		Sources:    []config.Source{{Name: "sales_db", Engine: config.PostgreSQL}, {Name: "social", Engine: config.MySQL}},
+		Sources:    []config.Source{source("sales_db", config.PostgreSQL), source("social", config.MySQL)},
 		LogStreams: []config.LogStream{{Name: "web_access"}, {Name: "api2"}},
 	}}
 	if diff := cmp.Diff(want, cfg.Environments, sameZone); diff != "" {
@@ -175,7 +192,7 @@ func TestParse_AcceptsBoundaryValues(t *testing.T) {
 		{"concurrency equal to headroom", dev(region + `, "athena": {"activeQueryQuota": 20, "reservedQueries": 5}, "backfill": {"maxConcurrency": 15}`)},
 		{"lowest concurrency", dev(region + `, "athena": {"activeQueryQuota": 20, "reservedQueries": 18}, "backfill": {"maxConcurrency": 2}`)},
 		{"empty sources and streams", dev(region + `, "sources": [], "logStreams": []`)},
-		{"source and stream sharing a name", dev(region + `, "sources": [{"name": "web", "engine": "mysql"}], "logStreams": [{"name": "web"}]`)},
+		{"source and stream sharing a name", dev(region + `, "sources": [{"name": "web", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}], "logStreams": [{"name": "web"}]`)},
 		{"environment name with digits and hyphen", `{"environments": {"dev-2": {"region": "ap-northeast-1"}}}`},
 		{"environment name of 20 characters", `{"environments": {"abcdefghijklmnopqrst": {"region": "ap-northeast-1"}}}`},
 	}
@@ -310,22 +327,22 @@ func TestParse_FailsOnInvalidValue(t *testing.T) {
 
 		{"sources not an array", dev(region + `, "sources": {"name": "social"}`), env + ".sources", []string{"must be a JSON array, got an object"}},
 		{"source not an object", dev(region + `, "sources": ["social"]`), env + ".sources[0]", []string{`must be a JSON object, got string "social"`}},
-		{"source without name", dev(region + `, "sources": [{"engine": "mysql"}]`), env + ".sources[0].name",
+		{"source without name", dev(region + `, "sources": [{"engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}]`), env + ".sources[0].name",
 			[]string{"is required", `"sales_db"`}},
-		{"source with empty name", dev(region + `, "sources": [{"name": "", "engine": "mysql"}]`), env + ".sources[0].name",
+		{"source with empty name", dev(region + `, "sources": [{"name": "", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}]`), env + ".sources[0].name",
 			[]string{"must not be empty"}},
-		{"source without engine", dev(region + `, "sources": [{"name": "social"}]`), env + ".sources[0].engine",
+		{"source without engine", dev(region + `, "sources": [{"name": "social", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}]`), env + ".sources[0].engine",
 			[]string{"is required", `"mysql" or "postgresql"`}},
-		{"source with unsupported engine", dev(region + `, "sources": [{"name": "social", "engine": "oracle"}]`), env + ".sources[0].engine",
+		{"source with unsupported engine", dev(region + `, "sources": [{"name": "social", "engine": "oracle", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}]`), env + ".sources[0].engine",
 			[]string{`"oracle" is not supported`, `"mysql"`, `"postgresql"`}},
-		{"source name not snake_case", dev(region + `, "sources": [{"name": "Sales-DB", "engine": "mysql"}]`), env + ".sources[0].name",
+		{"source name not snake_case", dev(region + `, "sources": [{"name": "Sales-DB", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}]`), env + ".sources[0].name",
 			[]string{`source name "Sales-DB" is not snake_case`, `"sales_db"`}},
-		{"source name reserved for logs", dev(region + `, "sources": [{"name": "app_logs", "engine": "mysql"}]`), env + ".sources[0].name",
+		{"source name reserved for logs", dev(region + `, "sources": [{"name": "app_logs", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}]`), env + ".sources[0].name",
 			[]string{`"app_logs" is reserved for Firehose log streams`}},
-		{"duplicate source names", dev(region + `, "sources": [{"name": "social", "engine": "mysql"}, {"name": "social", "engine": "postgresql"}]`),
+		{"duplicate source names", dev(region + `, "sources": [{"name": "social", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}, {"name": "social", "engine": "postgresql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}]`),
 			env + ".sources[1].name", []string{`"social" is already used by ` + env + ".sources[0]", "unique"}},
-		{"unknown source key", dev(region + `, "sources": [{"name": "social", "engine": "mysql", "host": "db"}]`),
-			env + ".sources[0].host", []string{"unknown key; remove it or use one of: engine, name"}},
+		{"unknown source key", dev(region + `, "sources": [{"name": "social", "engine": "mysql", "host": "db", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}]`),
+			env + ".sources[0].host", []string{"unknown key; remove it or use one of: database, engine, maxConcurrency, memoryMB, name, schedule, secretArn, secretKeyArn, securityGroupIds, storedTimeZone, subnetIds, tables"}},
 
 		{"log stream without name", dev(region + `, "logStreams": [{}]`), env + ".logStreams[0].name", []string{"is required", `"web_access"`}},
 		{"log stream name not snake_case", dev(region + `, "logStreams": [{"name": "web-access"}]`), env + ".logStreams[0].name",
@@ -410,6 +427,10 @@ func TestParse_ReportsEveryProblemAtOnce(t *testing.T) {
 		"kpilake.environments.dev.logStreams[1].name",
 		"kpilake.environments.dev.sources[0].engine",
 		"kpilake.environments.dev.sources[0].name",
+		"kpilake.environments.dev.sources[0].secretArn",
+		"kpilake.environments.dev.sources[0].securityGroupIds",
+		"kpilake.environments.dev.sources[0].subnetIds",
+		"kpilake.environments.dev.sources[0].tables",
 		"kpilake.environments.prod.athena.reservedQueries",
 		"kpilake.environments.prod.backfill.maxConcurrency",
 		"kpilake.environments.prod.lake.rawGlacierAfterDays",
@@ -438,7 +459,7 @@ func TestParse_ReportsEveryProblemAtOnce(t *testing.T) {
 	}
 
 	msg := err.Error()
-	if want := "invalid kpilake configuration in cdk.json (12 problems):"; !strings.HasPrefix(msg, want) {
+	if want := "invalid kpilake configuration in cdk.json (16 problems):"; !strings.HasPrefix(msg, want) {
 		t.Errorf("Error() starts %q, want prefix %q", firstLine(msg), want)
 	}
 	for _, p := range cerr.Problems {
@@ -605,4 +626,107 @@ func TestConfig_NamesAreSorted(t *testing.T) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+func TestParse_FailsOnInvalidSource(t *testing.T) {
+	const key = "kpilake.environments.dev.sources[0]"
+	// with builds a source from the valid minimal one, with some keys replaced or added.
+	with := func(fields map[string]string) string {
+		base := map[string]string{
+			"name":             `"social"`,
+			"engine":           `"mysql"`,
+			"secretArn":        `"arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf"`,
+			"subnetIds":        `["subnet-0123456789abcdef0"]`,
+			"securityGroupIds": `["sg-0123456789abcdef0"]`,
+			"tables":           `[{"name": "users"}]`,
+		}
+		for k, v := range fields {
+			if v == "" {
+				delete(base, k)
+			} else {
+				base[k] = v
+			}
+		}
+		var parts []string
+		for k, v := range base {
+			parts = append(parts, fmt.Sprintf("%q: %s", k, v))
+		}
+		sort.Strings(parts)
+		return dev(region + `, "sources": [{` + strings.Join(parts, ", ") + `}]`)
+	}
+	tests := []struct {
+		name   string
+		fields map[string]string
+		key    string
+		fix    []string
+	}{
+		{"no secret", map[string]string{"secretArn": ""}, ".secretArn", []string{"is required", "read-only user's credentials"}},
+		{"secret not an ARN", map[string]string{"secretArn": `"social-db"`}, ".secretArn", []string{`"social-db" is not a Secrets Manager secret ARN`}},
+		{"secret key not a KMS ARN", map[string]string{"secretKeyArn": `"alias/db"`}, ".secretKeyArn", []string{"is not a KMS key ARN", "AWS managed key"}},
+		{"database name with a space", map[string]string{"database": `"my db"`}, ".database", []string{`"my db" is not a database name`}},
+		{"stored zone unknown", map[string]string{"storedTimeZone": `"JST"`}, ".storedTimeZone", []string{`"JST" is not an IANA time zone`}},
+		{"schedule not cron", map[string]string{"schedule": `"rate(1 day)"`}, ".schedule", []string{"not an EventBridge Scheduler cron expression", "cron(0 2 * * ? *)"}},
+		{"no table parallelism", map[string]string{"maxConcurrency": `0`}, ".maxConcurrency", []string{"between 1 and 40"}},
+		{"too little memory", map[string]string{"memoryMB": `128`}, ".memoryMB", []string{"between 256 and 10240"}},
+		{"no subnets", map[string]string{"subnetIds": `[]`}, ".subnetIds", []string{"give at least one ID", "subnet-0123456789abcdef0"}},
+		{"subnet not an ID", map[string]string{"subnetIds": `["private-a"]`}, ".subnetIds[0]", []string{`"private-a" is not an ID`}},
+		{"no security groups", map[string]string{"securityGroupIds": ""}, ".securityGroupIds", []string{"give at least one ID", "sg-0123456789abcdef0"}},
+		{"security group not a string", map[string]string{"securityGroupIds": `[5]`}, ".securityGroupIds[0]", []string{"must be a string, got number 5"}},
+		{"no tables", map[string]string{"tables": `[]`}, ".tables", []string{"give at least one table"}},
+		{"table listed twice", map[string]string{"tables": `[{"name": "users"}, {"name": "users"}]`}, ".tables[1].name", []string{`table "users" is listed twice`}},
+		{"table name not snake_case", map[string]string{"tables": `[{"name": "Users"}]`}, ".tables[0].name", []string{`table name "Users" is not snake_case`}},
+		{"unknown mode", map[string]string{"tables": `[{"name": "users", "mode": "full"}]`}, ".tables[0].mode", []string{`"full" is not a mode`, `"snapshot"`, `"incremental"`}},
+		{"incremental without column", map[string]string{"tables": `[{"name": "posts", "mode": "incremental"}]`}, ".tables[0].timestampColumn", []string{"is required for an incremental table", `"updated_at"`}},
+		{"snapshot with column", map[string]string{"tables": `[{"name": "users", "timestampColumn": "updated_at"}]`}, ".tables[0].timestampColumn", []string{"applies to incremental tables only"}},
+		{"column name injection", map[string]string{"tables": `[{"name": "users", "exclude": ["email; DROP TABLE users"]}]`}, ".tables[0].exclude[0]", []string{"is not a column name"}},
+		{"hashed and excluded", map[string]string{"tables": `[{"name": "users", "exclude": ["email"], "hash": ["email"]}]`}, ".tables[0].hash", []string{`column "email" is also excluded`}},
+		{"timestamp column excluded", map[string]string{"tables": `[{"name": "posts", "mode": "incremental", "timestampColumn": "updated_at", "exclude": ["updated_at"]}]`}, ".tables[0].exclude", []string{"cannot be excluded"}},
+		{"column listed twice", map[string]string{"tables": `[{"name": "users", "hash": ["code", "code"]}]`}, ".tables[0].hash[1]", []string{`column "code" is listed twice`}},
+		{"unknown table key", map[string]string{"tables": `[{"name": "users", "columns": ["id"]}]`}, ".tables[0].columns", []string{"unknown key; remove it or use one of: exclude, hash, mode, name, timestampColumn"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := problems(t, with(tt.fields))
+			if len(got) != 1 {
+				t.Fatalf("got %d problems, want 1:\n%s", len(got), strings.Join(got, "\n"))
+			}
+			if !strings.HasPrefix(got[0], key+tt.key+": ") {
+				t.Errorf("problem %q does not name key %s", got[0], key+tt.key)
+			}
+			for _, f := range tt.fix {
+				if !strings.Contains(got[0], f) {
+					t.Errorf("problem %q does not contain %q", got[0], f)
+				}
+			}
+		})
+	}
+}
+
+func TestParse_ReadsSourceTables(t *testing.T) {
+	cfg := mustParse(t, dev(region+`, "sources": [{"name": "social", "engine": "postgresql",
+		"secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf",
+		"secretKeyArn": "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		"database": "social", "storedTimeZone": "Asia/Tokyo", "schedule": "cron(30 1 * * ? *)",
+		"maxConcurrency": 8, "memoryMB": 2048,
+		"subnetIds": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"], "securityGroupIds": ["sg-0123456789abcdef0"],
+		"tables": [
+			{"name": "users", "exclude": ["email"], "hash": ["employee_code"]},
+			{"name": "posts", "mode": "incremental", "timestampColumn": "updated_at"}
+		]}]`))
+	want := config.Source{
+		Name: "social", Engine: config.PostgreSQL,
+		SecretArn:    "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf",
+		SecretKeyArn: "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		Database:     "social", StoredTimeZone: "Asia/Tokyo", Schedule: "cron(30 1 * * ? *)",
+		MaxConcurrency: 8, MemoryMB: 2048,
+		SubnetIDs:        []string{"subnet-0123456789abcdef0", "subnet-0fedcba9876543210"},
+		SecurityGroupIDs: []string{"sg-0123456789abcdef0"},
+		Tables: []config.Table{
+			{Name: "users", Mode: config.Snapshot, Exclude: []string{"email"}, Hash: []string{"employee_code"}},
+			{Name: "posts", Mode: config.Incremental, TimestampColumn: "updated_at"},
+		},
+	}
+	if diff := cmp.Diff([]config.Source{want}, cfg.Environments["dev"].Sources); diff != "" {
+		t.Errorf("sources (-want +got):\n%s", diff)
+	}
 }

@@ -176,3 +176,26 @@ func describe(v any) string {
 		return fmt.Sprintf("%T", v)
 	}
 }
+
+// strings reads an optional array of strings.
+func (o *object) strings(k string) []string {
+	v, ok := o.get(k)
+	if !ok {
+		return nil
+	}
+	items, isList := v.([]any)
+	if !isList {
+		o.errs.add(o.key(k), "must be a JSON array of strings, got %s", describe(v))
+		return nil
+	}
+	out := make([]string, 0, len(items))
+	for i, it := range items {
+		s, isStr := it.(string)
+		if !isStr {
+			o.errs.add(fmt.Sprintf("%s[%d]", o.key(k), i), "must be a string, got %s", describe(it))
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}

@@ -1,0 +1,246 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/kpilake/kpilake/layout"
+)
+
+// Source is a database whose tables are extracted into the raw zone every day.
+type Source struct {
+	// Name is the source's snake_case name; it is the raw-zone folder and the table prefix.
+	Name string
+	// Engine is mysql (Aurora MySQL) or postgresql (Aurora PostgreSQL).
+	Engine Engine
+	// SecretArn is the Secrets Manager secret with the read-only user's credentials, in the RDS
+	// JSON shape (username, password, host, port, dbname).
+	SecretArn string
+	// SecretKeyArn is the KMS key that encrypts the secret, when it is not the AWS managed key.
+	// Default: "".
+	SecretKeyArn string
+	// Database is the database (schema) to read. Default: the secret's dbname.
+	Database string
+	// StoredTimeZone is the zone in which the database stores zone-less DATETIME / timestamp
+	// values. Default: UTC.
+	StoredTimeZone string
+	// Schedule is the daily EventBridge Scheduler cron expression, in the business time zone.
+	// Default: cron(0 2 * * ? *) (02:00).
+	Schedule string
+	// MaxConcurrency bounds the tables extracted at once. Default: 4.
+	MaxConcurrency int
+	// MemoryMB of the extraction function. Default: 1024.
+	MemoryMB int
+	// SubnetIDs and SecurityGroupIDs place the extraction function where it can reach the
+	// database. Required.
+	SubnetIDs        []string
+	SecurityGroupIDs []string
+	// Tables to extract. Required, at least one.
+	Tables []Table
+}
+
+// TableMode says which rows of a table a daily run exports.
+type TableMode string
+
+// Table modes.
+const (
+	// Snapshot exports the whole table, as of the run.
+	Snapshot TableMode = "snapshot"
+	// Incremental exports the rows whose TimestampColumn falls in the business day.
+	Incremental TableMode = "incremental"
+)
+
+// Table is one extracted table.
+type Table struct {
+	Name string
+	// Mode is snapshot or incremental. Default: snapshot.
+	Mode TableMode
+	// TimestampColumn is the last-changed column of an incremental table.
+	TimestampColumn string
+	// Exclude lists columns that never leave the database.
+	Exclude []string
+	// Hash lists columns replaced by a salted HMAC-SHA256, so they can be joined but not read.
+	Hash []string
+}
+
+// LogStream is an application log stream delivered by Firehose into raw/app_logs/<name>/.
+type LogStream struct {
+	// Name is the stream's snake_case name.
+	Name string
+}
+
+var (
+	secretArnRE = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
+	kmsArnRE    = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$`)
+	subnetRE    = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
+	sgRE        = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
+	dbNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]{0,63}$`)
+	columnRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]{0,63}$`)
+	cronRE      = regexp.MustCompile(`^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$`)
+)
+
+// DefaultSchedule runs the extraction at 02:00 in the business time zone.
+const DefaultSchedule = "cron(0 2 * * ? *)"
+
+func parseSources(o *object) ([]Source, []LogStream) {
+	var sources []Source
+	names := map[string]string{}
+	for _, so := range o.list("sources") {
+		s := parseSource(so)
+		if s.Name != "" {
+			if prev, dup := names[s.Name]; dup {
+				so.errs.add(so.key("name"), "%q is already used by %s; names must be unique", s.Name, prev)
+			}
+			names[s.Name] = so.path
+		}
+		sources = append(sources, s)
+	}
+	var streams []LogStream
+	streamNames := map[string]bool{}
+	for _, lo := range o.list("logStreams") {
+		l := LogStream{Name: lo.requiredStr("name", `give the stream a snake_case name, such as "web_access"`)}
+		if l.Name != "" {
+			if err := layout.ValidateName("log stream", l.Name); err != nil {
+				lo.errs.add(lo.key("name"), "%v", err)
+			}
+			if streamNames[l.Name] {
+				lo.errs.add(lo.key("name"), "log stream %q is defined twice; names must be unique", l.Name)
+			}
+			streamNames[l.Name] = true
+		}
+		lo.done()
+		streams = append(streams, l)
+	}
+	return sources, streams
+}
+
+func parseSource(so *object) Source {
+	s := Source{
+		Name:   so.requiredStr("name", `give the source a snake_case name, such as "sales_db"`),
+		Engine: Engine(so.requiredStr("engine", `set "mysql" or "postgresql"`)),
+	}
+	if s.Name != "" {
+		if err := layout.ValidateName("source", s.Name); err != nil {
+			so.errs.add(so.key("name"), "%v", err)
+		} else if s.Name == layout.AppLogsSource {
+			so.errs.add(so.key("name"), "%q is reserved for Firehose log streams; choose another name", s.Name)
+		}
+	}
+	if s.Engine != "" && s.Engine != MySQL && s.Engine != PostgreSQL {
+		so.errs.add(so.key("engine"), `%q is not supported; use "mysql" (Aurora MySQL) or "postgresql" (Aurora PostgreSQL)`, s.Engine)
+	}
+	s.SecretArn = so.requiredStr("secretArn", "give the ARN of the Secrets Manager secret with the read-only user's credentials")
+	if s.SecretArn != "" && !secretArnRE.MatchString(s.SecretArn) {
+		so.errs.add(so.key("secretArn"), "%q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)", s.SecretArn)
+	}
+	s.SecretKeyArn = so.str("secretKeyArn", "")
+	if s.SecretKeyArn != "" && !kmsArnRE.MatchString(s.SecretKeyArn) {
+		so.errs.add(so.key("secretKeyArn"), "%q is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); remove it if the secret uses the AWS managed key", s.SecretKeyArn)
+	}
+	s.Database = so.str("database", "")
+	if s.Database != "" && !dbNameRE.MatchString(s.Database) {
+		so.errs.add(so.key("database"), "%q is not a database name; use letters, digits, _ and $ (or remove it to use the secret's dbname)", s.Database)
+	}
+	s.StoredTimeZone = so.str("storedTimeZone", "UTC")
+	if _, err := time.LoadLocation(s.StoredTimeZone); err != nil || s.StoredTimeZone == "" || s.StoredTimeZone == "Local" {
+		so.errs.add(so.key("storedTimeZone"), "%q is not an IANA time zone; use the zone the database stores DATETIME values in, such as \"UTC\"", s.StoredTimeZone)
+	}
+	s.Schedule = so.str("schedule", DefaultSchedule)
+	if !cronRE.MatchString(s.Schedule) {
+		so.errs.add(so.key("schedule"), "%q is not an EventBridge Scheduler cron expression; use six fields such as %q (in the business time zone)", s.Schedule, DefaultSchedule)
+	}
+	s.MaxConcurrency = int(so.integer("maxConcurrency", 4, 1, 40))
+	s.MemoryMB = int(so.integer("memoryMB", 1024, 256, 10240))
+	s.SubnetIDs = idList(so, "subnetIds", subnetRE, `"subnet-0123456789abcdef0"`, "subnets the function runs in (private, with a route to the database)")
+	s.SecurityGroupIDs = idList(so, "securityGroupIds", sgRE, `"sg-0123456789abcdef0"`, "security groups the database accepts connections from")
+	s.Tables = parseTables(so)
+	so.done()
+	return s
+}
+
+func idList(o *object, k string, re *regexp.Regexp, example, what string) []string {
+	ids := o.strings(k)
+	if raw, _ := o.m[k].([]any); len(raw) == 0 && (o.m[k] == nil || raw != nil) {
+		o.errs.add(o.key(k), "give at least one ID: the %s, such as [%s]", what, example)
+	}
+	for i, id := range ids {
+		if !re.MatchString(id) {
+			o.errs.add(fmt.Sprintf("%s[%d]", o.key(k), i), "%q is not an ID such as %s", id, example)
+		}
+	}
+	return ids
+}
+
+func parseTables(so *object) []Table {
+	items := so.list("tables")
+	if len(items) == 0 {
+		so.errs.add(so.key("tables"), `give at least one table, such as [{"name": "users"}]`)
+	}
+	var tables []Table
+	seen := map[string]bool{}
+	for _, to := range items {
+		t := Table{Name: to.requiredStr("name", `give the table's name, such as "users"`)}
+		if t.Name != "" {
+			if err := layout.ValidateName("table", t.Name); err != nil {
+				to.errs.add(to.key("name"), "%v", err)
+			}
+			if seen[t.Name] {
+				to.errs.add(to.key("name"), "table %q is listed twice; list each table once", t.Name)
+			}
+			seen[t.Name] = true
+		}
+		t.Mode = TableMode(to.str("mode", string(Snapshot)))
+		t.TimestampColumn = to.str("timestampColumn", "")
+		switch t.Mode {
+		case Snapshot:
+			if t.TimestampColumn != "" {
+				to.errs.add(to.key("timestampColumn"), `applies to incremental tables only; remove it or set "mode": "incremental"`)
+			}
+		case Incremental:
+			if t.TimestampColumn == "" {
+				to.errs.add(to.key("timestampColumn"), `is required for an incremental table; name its last-changed column, such as "updated_at"`)
+			}
+		default:
+			to.errs.add(to.key("mode"), `%q is not a mode; use "snapshot" (whole table) or "incremental" (rows changed that day)`, t.Mode)
+		}
+		if t.TimestampColumn != "" && !columnRE.MatchString(t.TimestampColumn) {
+			to.errs.add(to.key("timestampColumn"), "%q is not a column name", t.TimestampColumn)
+		}
+		t.Exclude = columns(to, "exclude")
+		t.Hash = columns(to, "hash")
+		for _, c := range t.Hash {
+			for _, x := range t.Exclude {
+				if c == x {
+					to.errs.add(to.key("hash"), "column %q is also excluded; keep it in one list", c)
+				}
+			}
+			if c == t.TimestampColumn {
+				to.errs.add(to.key("hash"), "column %q is the timestampColumn; it cannot be hashed", c)
+			}
+		}
+		for _, x := range t.Exclude {
+			if x == t.TimestampColumn {
+				to.errs.add(to.key("exclude"), "column %q is the timestampColumn; it cannot be excluded", x)
+			}
+		}
+		to.done()
+		tables = append(tables, t)
+	}
+	return tables
+}
+
+func columns(o *object, k string) []string {
+	cols := o.strings(k)
+	seen := map[string]bool{}
+	for i, c := range cols {
+		if !columnRE.MatchString(c) {
+			o.errs.add(fmt.Sprintf("%s[%d]", o.key(k), i), "%q is not a column name", c)
+		}
+		if seen[c] {
+			o.errs.add(fmt.Sprintf("%s[%d]", o.key(k), i), "column %q is listed twice", c)
+		}
+		seen[c] = true
+	}
+	return cols
+}
