@@ -150,6 +150,15 @@ func AppLogsPrefix() string { return SourcePrefix(AppLogsSource) }
 // AppLogStreamPrefix is the raw-zone folder of one log stream: app_logs/<stream>/.
 func AppLogStreamPrefix(stream string) string { return TablePrefix(AppLogsSource, stream) }
 
+// FirehoseErrorPrefix is where Firehose writes the records of one log stream that it could not
+// deliver: _errors/app_logs/<stream>/. It starts with "_", which no source name can, so that no
+// crawler reads it as data.
+func FirehoseErrorPrefix(stream string) string { return "_errors/" + AppLogStreamPrefix(stream) }
+
+// FirehosePartitionPattern is the Firehose prefix expression that files a record under its day of
+// arrival: dt=!{timestamp:yyyy-MM-dd}/. With the stream's CustomTimeZone, that is the business day.
+const FirehosePartitionPattern = PartitionKey + "=!{timestamp:yyyy-MM-dd}/"
+
 // KPIPrefix is the aggregated-zone folder of one KPI: <kpi>/.
 func KPIPrefix(kpi string) string { return kpi + "/" }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/golambda"
+	"github.com/kpilake/kpilake/infra/ingest"
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
@@ -37,7 +38,9 @@ type Stack struct {
 	Lake     *lake.Lake
 	Catalog  *catalog.Catalog
 	Crawlers map[string]*catalog.Crawler
-	Plan     *golambda.Function
+	// LogStreams are the Firehose streams of application logs, by name.
+	LogStreams map[string]*ingest.LogStream
+	Plan       *golambda.Function
 }
 
 // Name is the stack name of an environment.
@@ -62,8 +65,9 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			Description:           jsii.String(fmt.Sprintf("kpilake: serverless KPI data lake (%s)", e.Name)),
 			TerminationProtection: jsii.Bool(e.Production),
 		}),
-		Env:      e,
-		Crawlers: map[string]*catalog.Crawler{},
+		Env:        e,
+		Crawlers:   map[string]*catalog.Crawler{},
+		LogStreams: map[string]*ingest.LogStream{},
 	}
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("project"), jsii.String("kpilake"), nil)
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("environment"), jsii.String(e.Name), nil)
@@ -97,6 +101,15 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			Prefixes:    []string{layout.SourcePrefix(src.Name)},
 			TablePrefix: layout.CrawlerTablePrefix(src.Name),
 			Description: fmt.Sprintf("kpilake: %s tables of source %s", src.Engine, src.Name),
+		})
+	}
+	for _, ls := range e.LogStreams {
+		s.LogStreams[ls.Name] = ingest.NewLogStream(s.Stack, "LogStream-"+ls.Name, &ingest.LogStreamProps{
+			Lake:          s.Lake,
+			Name:          ls.Name,
+			TimeZone:      e.TimeZone,
+			LogRetention:  retention,
+			RemovalPolicy: removal,
 		})
 	}
 	if len(e.LogStreams) > 0 {
@@ -140,6 +153,9 @@ func (s *Stack) outputs() {
 	s.output("DatabaseName", "Glue database of the lake", jsii.String(s.Catalog.DatabaseName))
 	s.output("WorkgroupName", "Athena workgroup for lake queries", jsii.String(s.Catalog.WorkgroupName))
 	s.output("PlanFunctionName", "Lambda that resolves a run's business day", s.Plan.Function.FunctionName())
+	for _, name := range sortedKeys(s.LogStreams) {
+		s.output("LogStreamName"+camel(name), "Firehose delivery stream of log stream "+name, s.LogStreams[name].Name())
+	}
 	for _, name := range sortedKeys(s.Crawlers) {
 		s.output("CrawlerName"+camel(name), "Glue crawler of "+name, s.Crawlers[name].Name())
 	}
@@ -163,6 +179,13 @@ func (s *Stack) suppressions() {
 				`^Resource::<Crawler\w+Logs\w+\.Arn>:log-stream:\*$`),
 			suppress("AwsSolutions-IAM5", "glue:GetSecurityConfiguration supports no resource-level permissions.",
 				`^Resource::\*$`),
+		}, jsii.Bool(true))
+	}
+	for name, ls := range s.LogStreams {
+		cdknag.NagSuppressions_AddResourceSuppressions(ls.Role, &[]*cdknag.NagPackSuppression{
+			suppress("AwsSolutions-IAM5", "Firehose writes objects under its own stream's data and error prefixes only.",
+				`^Resource::<LakeRaw\w+\.Arn>/(`+regexp.QuoteMeta(layout.AppLogStreamPrefix(name))+`|`+
+					regexp.QuoteMeta(layout.FirehoseErrorPrefix(name))+`)\*$`),
 		}, jsii.Bool(true))
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(s.Plan.Role, &[]*cdknag.NagPackSuppression{

@@ -1,0 +1,180 @@
+// Package ingest defines the constructs that land data in the raw zone: the daily database
+// extraction workflow and the Firehose delivery streams of application logs.
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesisfirehose"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/layout"
+)
+
+// Buffering defaults: Firehose writes an object when either is reached.
+const (
+	DefaultBufferMB       = 64
+	DefaultBufferInterval = 300 * time.Second
+)
+
+// LogStreamProps configures a LogStream.
+type LogStreamProps struct {
+	// Lake whose raw zone receives the records. Required.
+	Lake *lake.Lake
+	// Name of the stream: records land in raw/app_logs/<Name>/dt=YYYY-MM-DD/. Required.
+	Name string
+	// TimeZone in which the dt= partition (the record's arrival day) is computed, IANA name.
+	// Default: "UTC".
+	TimeZone string
+	// BufferMB is the object size at which Firehose delivers, 1 to 128. Default: 64.
+	BufferMB int
+	// BufferInterval is the longest a record waits, 0 to 900 s. Default: 300 s.
+	BufferInterval time.Duration
+	// LogRetention of the delivery error logs. Default: three months.
+	LogRetention awslogs.RetentionDays
+	// RemovalPolicy of the log group. Default: awscdk.RemovalPolicy_RETAIN.
+	RemovalPolicy awscdk.RemovalPolicy
+}
+
+func (p *LogStreamProps) validate() error {
+	var errs []error
+	if p.Lake == nil {
+		errs = append(errs, errors.New("Lake is required; pass the *lake.Lake whose raw zone receives the logs"))
+	}
+	if err := layout.ValidateName("log stream", p.Name); err != nil {
+		errs = append(errs, fmt.Errorf("Name: %w", err))
+	}
+	if p.TimeZone != "" {
+		if _, err := time.LoadLocation(p.TimeZone); err != nil || p.TimeZone == "Local" {
+			errs = append(errs, fmt.Errorf("TimeZone %q is not an IANA time zone; use a name such as \"Asia/Tokyo\"", p.TimeZone))
+		}
+	}
+	if p.BufferMB < 0 || p.BufferMB > 128 {
+		errs = append(errs, fmt.Errorf("BufferMB is %d; Firehose buffers 1 to 128 MB (0 for the default)", p.BufferMB))
+	}
+	if p.BufferInterval < 0 || p.BufferInterval > 900*time.Second || p.BufferInterval%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("BufferInterval is %s; give whole seconds up to 900 (0 for the default)", p.BufferInterval))
+	}
+	return errors.Join(errs...)
+}
+
+// LogStream is a Direct PUT Firehose delivery stream that lands application log records, gzipped
+// JSON lines, in the raw zone under the business day of their arrival.
+type LogStream struct {
+	constructs.Construct
+	// DeliveryStream is the Firehose stream; its Ref is the stream name producers put records to.
+	DeliveryStream awskinesisfirehose.CfnDeliveryStream
+	// Role is the role Firehose delivers with.
+	Role awsiam.Role
+	// LogGroup receives delivery errors.
+	LogGroup awslogs.LogGroup
+}
+
+// NewLogStream creates the delivery stream, its role and its error log.
+func NewLogStream(scope constructs.Construct, id string, props *LogStreamProps) *LogStream {
+	if props == nil {
+		props = &LogStreamProps{}
+	}
+	if err := props.validate(); err != nil {
+		panic(fmt.Errorf("ingest.NewLogStream %q: %w", id, err))
+	}
+	p := *props
+	if p.TimeZone == "" {
+		p.TimeZone = "UTC"
+	}
+	if p.BufferMB == 0 {
+		p.BufferMB = DefaultBufferMB
+	}
+	if p.BufferInterval == 0 {
+		p.BufferInterval = DefaultBufferInterval
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = awslogs.RetentionDays_THREE_MONTHS
+	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	node := constructs.NewConstruct(scope, &id)
+	s := &LogStream{Construct: node}
+	stack := awscdk.Stack_Of(node)
+
+	s.Role = awsiam.NewRole(node, jsii.String("Role"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("firehose.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+			// Only Firehose acting for this account may assume the role (confused deputy).
+			Conditions: &map[string]any{"StringEquals": map[string]any{"sts:ExternalId": stack.Account()}},
+		}),
+		Description: jsii.String("kpilake: Firehose delivers log stream " + p.Name + " into the raw zone"),
+	})
+	dataPrefix := layout.AppLogStreamPrefix(p.Name)
+	errorPrefix := layout.FirehoseErrorPrefix(p.Name)
+	p.Lake.Grant(s.Role, layout.Raw, dataPrefix, lake.Write)
+	p.Lake.Grant(s.Role, layout.Raw, errorPrefix, lake.Write)
+	s.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		// Firehose checks the bucket before it writes.
+		Actions:   jsii.Strings("s3:GetBucketLocation", "s3:ListBucketMultipartUploads"),
+		Resources: jsii.Strings(*p.Lake.Raw.BucketArn()),
+	}))
+
+	s.LogGroup = awslogs.NewLogGroup(node, jsii.String("Logs"), &awslogs.LogGroupProps{
+		Retention:     p.LogRetention,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	logStream := awslogs.NewLogStream(node, jsii.String("DeliveryErrors"), &awslogs.LogStreamProps{
+		LogGroup:      s.LogGroup,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	s.LogGroup.GrantWrite(s.Role)
+
+	s.DeliveryStream = awskinesisfirehose.NewCfnDeliveryStream(node, jsii.String("DeliveryStream"), &awskinesisfirehose.CfnDeliveryStreamProps{
+		DeliveryStreamType: jsii.String("DirectPut"),
+		DeliveryStreamEncryptionConfigurationInput: &awskinesisfirehose.CfnDeliveryStream_DeliveryStreamEncryptionConfigurationInputProperty{
+			KeyType: jsii.String("CUSTOMER_MANAGED_CMK"),
+			KeyArn:  p.Lake.Key.KeyArn(),
+		},
+		ExtendedS3DestinationConfiguration: &awskinesisfirehose.CfnDeliveryStream_ExtendedS3DestinationConfigurationProperty{
+			BucketArn:         p.Lake.Raw.BucketArn(),
+			RoleArn:           s.Role.RoleArn(),
+			Prefix:            jsii.String(dataPrefix + layout.FirehosePartitionPattern),
+			ErrorOutputPrefix: jsii.String(errorPrefix + "!{firehose:error-output-type}/" + layout.FirehosePartitionPattern),
+			CustomTimeZone:    jsii.String(p.TimeZone),
+			CompressionFormat: jsii.String("GZIP"),
+			FileExtension:     jsii.String(".json.gz"),
+			BufferingHints: &awskinesisfirehose.CfnDeliveryStream_BufferingHintsProperty{
+				SizeInMBs:         jsii.Number(p.BufferMB),
+				IntervalInSeconds: jsii.Number(p.BufferInterval.Seconds()),
+			},
+			EncryptionConfiguration: &awskinesisfirehose.CfnDeliveryStream_EncryptionConfigurationProperty{
+				KmsEncryptionConfig: &awskinesisfirehose.CfnDeliveryStream_KMSEncryptionConfigProperty{
+					AwskmsKeyArn: p.Lake.Key.KeyArn(),
+				},
+			},
+			CloudWatchLoggingOptions: &awskinesisfirehose.CfnDeliveryStream_CloudWatchLoggingOptionsProperty{
+				Enabled:       jsii.Bool(true),
+				LogGroupName:  s.LogGroup.LogGroupName(),
+				LogStreamName: logStream.LogStreamName(),
+			},
+		},
+	})
+	// Firehose validates its role when the stream is created.
+	s.DeliveryStream.Node().AddDependency(s.Role)
+	return s
+}
+
+// Name is the delivery stream's name, for producers' PutRecord calls.
+func (s *LogStream) Name() *string { return s.DeliveryStream.Ref() }
+
+// GrantPutRecords lets grantee put records into the stream.
+func (s *LogStream) GrantPutRecords(grantee awsiam.IGrantable) awsiam.Grant {
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("firehose:PutRecord", "firehose:PutRecordBatch"),
+		ResourceArns: jsii.Strings(*s.DeliveryStream.AttrArn()),
+	})
+}
