@@ -44,6 +44,10 @@ type FunctionProps struct {
 	LogKey awskms.IKey
 	// RemovalPolicy applies to the log group. Default: awscdk.RemovalPolicy_RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
+	// SubnetIDs and SecurityGroupIDs put the function in a VPC (to reach a database); both or
+	// neither. Default: no VPC.
+	SubnetIDs        []string
+	SecurityGroupIDs []string
 }
 
 func (p *FunctionProps) validate() error {
@@ -53,6 +57,9 @@ func (p *FunctionProps) validate() error {
 	}
 	if p.MemoryMB != 0 && (p.MemoryMB < 128 || p.MemoryMB > 10240) {
 		errs = append(errs, fmt.Errorf("MemoryMB is %d; Lambda accepts 128 to 10240", p.MemoryMB))
+	}
+	if (len(p.SubnetIDs) == 0) != (len(p.SecurityGroupIDs) == 0) {
+		errs = append(errs, errors.New("SubnetIDs and SecurityGroupIDs: give both to run in a VPC, or neither"))
 	}
 	return errors.Join(errs...)
 }
@@ -138,7 +145,36 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
 		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
 	})
+	if len(p.SubnetIDs) > 0 {
+		f.inVPC(p.SubnetIDs, p.SecurityGroupIDs)
+	}
 	return f
+}
+
+// VPCActions are what Lambda needs to attach a function to its subnets (as in the managed
+// AWSLambdaVPCAccessExecutionRole); EC2 supports no resource-level permissions for them.
+var VPCActions = []string{
+	"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+	"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+}
+
+// inVPC attaches the function to existing subnets and security groups by ID. The L2 function
+// wants an IVpc for that, which would mean a lookup at synth; the IDs are all Lambda needs.
+func (f *Function) inVPC(subnets, groups []string) {
+	policy := awsiam.NewPolicy(f.Construct, jsii.String("VpcAccess"), &awsiam.PolicyProps{
+		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings(VPCActions...),
+			Resources: jsii.Strings("*"),
+		})},
+		Roles: &[]awsiam.IRole{f.Role},
+	})
+	cfn := f.Function.Node().DefaultChild().(awslambda.CfnFunction)
+	cfn.AddPropertyOverride(jsii.String("VpcConfig"), map[string]any{
+		"SubnetIds":        subnets,
+		"SecurityGroupIds": groups,
+	})
+	// Lambda checks the ENI permissions when it creates the function.
+	cfn.Node().AddDependency(policy)
 }
 
 // RetentionDays maps a CloudWatch Logs retention in days to the CDK enum; ok is false for a value
