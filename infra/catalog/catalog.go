@@ -35,8 +35,8 @@ type CatalogProps struct {
 	// BytesScannedCutoffPerQuery cancels any workgroup query that scans more; at least 10 MB.
 	// Default: DefaultBytesScannedCutoffPerQuery (100 GiB).
 	BytesScannedCutoffPerQuery int64
-	// RemovalPolicy applies to crawler log groups and to the workgroup's saved queries and history.
-	// Default: awscdk.RemovalPolicy_RETAIN.
+	// RemovalPolicy applies to the database, the workgroup (with its saved queries and history)
+	// and the crawler log groups. Default: awscdk.RemovalPolicy_RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
 	// LogRetention is how long crawler logs are kept. Default: awslogs.RetentionDays_THREE_MONTHS.
 	LogRetention awslogs.RetentionDays
@@ -46,6 +46,11 @@ func (p *CatalogProps) validate() error {
 	var errs []error
 	if p.Lake == nil {
 		errs = append(errs, errors.New("Lake is required; pass the *lake.Lake to catalogue"))
+	}
+	switch p.RemovalPolicy {
+	case "", awscdk.RemovalPolicy_RETAIN, awscdk.RemovalPolicy_DESTROY:
+	default:
+		errs = append(errs, fmt.Errorf("RemovalPolicy %q is not supported; use RemovalPolicy_RETAIN or RemovalPolicy_DESTROY", p.RemovalPolicy))
 	}
 	if p.BytesScannedCutoffPerQuery != 0 && p.BytesScannedCutoffPerQuery < minBytesScannedCutoff {
 		errs = append(errs, fmt.Errorf("BytesScannedCutoffPerQuery is %d; Athena needs at least %d (10 MB), or 0 for the default",
@@ -113,6 +118,9 @@ func NewCatalog(scope constructs.Construct, id string, props *CatalogProps) *Cat
 		},
 	})
 
+	// Retaining the database keeps the tables and the KPI partition pointers when the stack goes.
+	c.Database.ApplyRemovalPolicy(p.RemovalPolicy, nil)
+
 	keyArn := p.Lake.Key.KeyArn()
 	c.SecurityConfiguration = awsglue.NewCfnSecurityConfiguration(c.Construct, jsii.String("SecurityConfiguration"), &awsglue.CfnSecurityConfigurationProps{
 		Name: awscdk.Names_UniqueResourceName(c.Construct, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128)}),
@@ -169,6 +177,7 @@ func NewCatalog(scope constructs.Construct, id string, props *CatalogProps) *Cat
 			},
 		},
 	})
+	c.Workgroup.ApplyRemovalPolicy(p.RemovalPolicy, nil)
 	return c
 }
 

@@ -233,7 +233,10 @@ func TestNewCrawler_PartitionsInheritTheTableSchema(t *testing.T) {
 		CrawlerOutput struct {
 			Partitions struct{ AddOrUpdateBehavior string }
 		}
-		Grouping struct{ TableGroupingPolicy string }
+		Grouping struct {
+			TableGroupingPolicy     string
+			TableLevelConfiguration int
+		}
 	}
 	if err := json.Unmarshal([]byte(raw), &conf); err != nil {
 		t.Fatalf("crawler Configuration %q: %v", raw, err)
@@ -246,6 +249,26 @@ func TestNewCrawler_PartitionsInheritTheTableSchema(t *testing.T) {
 	}
 	if got := conf.Grouping.TableGroupingPolicy; got != "CombineCompatibleSchemas" {
 		t.Errorf("Grouping.TableGroupingPolicy is %q, want CombineCompatibleSchemas", got)
+	}
+	// Glue counts the bucket as level 1: s3://bucket/<source>/<table>/ is level 3.
+	if got := conf.Grouping.TableLevelConfiguration; got != 3 {
+		t.Errorf("Grouping.TableLevelConfiguration is %d, want 3 (tables at <bucket>/<source>/<table>/)", got)
+	}
+}
+
+func TestNewCatalog_DatabaseAndWorkgroupFollowTheRemovalPolicy(t *testing.T) {
+	for name, tc := range map[string]struct {
+		get  func() (*catalogStack, error)
+		want string
+	}{"default retains": {defaultCatalog, "Retain"}, "destroy": {customCatalog, "Delete"}} {
+		t.Run(name, func(t *testing.T) {
+			s := mustCatalog(t, tc.get)
+			for _, id := range []string{s.database, s.wg} {
+				if got := s.tmpl.Resource(t, id)["DeletionPolicy"]; got != tc.want {
+					t.Errorf("%s DeletionPolicy is %v, want %s", id, got, tc.want)
+				}
+			}
+		})
 	}
 }
 
@@ -372,6 +395,10 @@ func TestNewCatalog_FailsIf(t *testing.T) {
 	for _, tc := range []failure[catalog.CatalogProps]{{
 		name: "no lake",
 		want: []string{"Lake is required", "*lake.Lake"},
+	}, {
+		name:  "snapshot removal policy",
+		props: catalog.CatalogProps{RemovalPolicy: awscdk.RemovalPolicy_SNAPSHOT},
+		want:  []string{`RemovalPolicy "SNAPSHOT" is not supported`, "RemovalPolicy_RETAIN"},
 	}, {
 		name:  "cutoff below 10 MB",
 		props: catalog.CatalogProps{BytesScannedCutoffPerQuery: 9_999_999},

@@ -85,7 +85,8 @@ func crawlerConfiguration() string {
 	c.Version = 1.0
 	c.CrawlerOutput.Partitions.AddOrUpdateBehavior = "InheritFromTable"
 	c.Grouping.TableGroupingPolicy = "CombineCompatibleSchemas"
-	c.Grouping.TableLevelConfiguration = layout.TableLevel
+	// Glue counts the bucket as level 1, so <source>/<table>/ is one deeper than in the layout.
+	c.Grouping.TableLevelConfiguration = layout.TableLevel + 1
 	c.CreatePartitionIndex = true
 	b, err := json.Marshal(c)
 	if err != nil {

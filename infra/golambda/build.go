@@ -52,6 +52,13 @@ func BuildHandler(dir string) (Build, error) {
 	if err != nil {
 		return Build{}, err
 	}
+	name, err := run(goCmd(root, "list", "-f", "{{.Name}}", abs))
+	if err != nil {
+		return Build{}, err
+	}
+	if pkg := strings.TrimSpace(string(name)); pkg != "main" {
+		return Build{}, fmt.Errorf("golambda: entry %q is package %s, not a main package; give the handler's main package, such as \"lambdas/cmd/plan\"", dir, pkg)
+	}
 	hash, err := sourceHash(root, abs)
 	if err != nil {
 		return Build{}, err

@@ -40,7 +40,8 @@ type FunctionProps struct {
 	MemoryMB int
 	// LogRetention is how long the function's logs are kept. Default: three months.
 	LogRetention awslogs.RetentionDays
-	// LogKey encrypts the function's log group. Default: CloudWatch Logs' own encryption.
+	// LogKey encrypts the function's log group; its key policy gets a statement that lets
+	// CloudWatch Logs use it. Default: CloudWatch Logs' own encryption.
 	LogKey awskms.IKey
 	// RemovalPolicy applies to the log group. Default: awscdk.RemovalPolicy_RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
@@ -57,6 +58,11 @@ func (p *FunctionProps) validate() error {
 	}
 	if p.MemoryMB != 0 && (p.MemoryMB < 128 || p.MemoryMB > 10240) {
 		errs = append(errs, fmt.Errorf("MemoryMB is %d; Lambda accepts 128 to 10240", p.MemoryMB))
+	}
+	switch p.RemovalPolicy {
+	case "", awscdk.RemovalPolicy_RETAIN, awscdk.RemovalPolicy_DESTROY:
+	default:
+		errs = append(errs, fmt.Errorf("RemovalPolicy %q is not supported; use RemovalPolicy_RETAIN or RemovalPolicy_DESTROY", p.RemovalPolicy))
 	}
 	if (len(p.SubnetIDs) == 0) != (len(p.SecurityGroupIDs) == 0) {
 		errs = append(errs, errors.New("SubnetIDs and SecurityGroupIDs: give both to run in a VPC, or neither"))
@@ -104,6 +110,21 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 	}
 
 	f := &Function{Construct: constructs.NewConstruct(scope, &id), AssetHash: b.Hash}
+	if p.LogKey != nil {
+		// CloudWatch Logs encrypts as a service; the key must let it, for this account's groups.
+		stack := awscdk.Stack_Of(f.Construct)
+		p.LogKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(fmt.Sprintf("logs.%s.amazonaws.com", *stack.Region())), nil)},
+			Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
+			Resources:  jsii.Strings("*"),
+			Conditions: &map[string]any{"ArnLike": map[string]any{
+				"kms:EncryptionContext:aws:logs:arn": stack.FormatArn(&awscdk.ArnComponents{
+					Service: jsii.String("logs"), Resource: jsii.String("log-group"), ResourceName: jsii.String("*"),
+					ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+				}),
+			}},
+		}), jsii.Bool(true))
+	}
 	f.LogGroup = awslogs.NewLogGroup(f.Construct, jsii.String("Logs"), &awslogs.LogGroupProps{
 		Retention:     p.LogRetention,
 		EncryptionKey: p.LogKey,

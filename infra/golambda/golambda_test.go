@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -421,6 +422,9 @@ func TestNewFunction_FailsIf(t *testing.T) {
 		{"memory above 10240 MB", &golambda.FunctionProps{Entry: entry, MemoryMB: 10241}, []string{"MemoryMB is 10241", "128 to 10240"}},
 		{"both, all reported", &golambda.FunctionProps{MemoryMB: 64}, []string{"Entry is required", "MemoryMB is 64"}},
 		{"entry is not a directory", &golambda.FunctionProps{Entry: filepath.Join(entry, "main.go")}, []string{"main.go", "is not a directory"}},
+		{"entry is a library", &golambda.FunctionProps{Entry: filepath.Join(entry, "..", "..", "plan")}, []string{"is package plan, not a main package"}},
+		{"snapshot removal policy", &golambda.FunctionProps{Entry: entry, RemovalPolicy: awscdk.RemovalPolicy_SNAPSHOT}, []string{`RemovalPolicy "SNAPSHOT" is not supported`}},
+		{"subnets without security groups", &golambda.FunctionProps{Entry: entry, SubnetIDs: []string{"subnet-0123456789abcdef0"}}, []string{"SubnetIDs and SecurityGroupIDs: give both"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stack := cdktest.TestStack(t)
@@ -527,4 +531,67 @@ func TestRetentionDays_KeepsLogsThatManyDays(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestNewFunction_RunsInTheGivenSubnets(t *testing.T) {
+	stack := cdktest.TestStack(t)
+	var f *golambda.Function
+	cdktest.Setup(t, func() {
+		f = golambda.NewFunction(stack, "Fn", &golambda.FunctionProps{
+			Entry:            planEntry(t),
+			SubnetIDs:        []string{"subnet-0123456789abcdef0", "subnet-0fedcba9876543210"},
+			SecurityGroupIDs: []string{"sg-0123456789abcdef0"},
+		})
+	})
+	tp, err := cdktest.Synth(stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := tp.LogicalID(f.Function.FunctionName())
+	tp.HasProperties(t, fn, map[string]any{"VpcConfig": map[string]any{
+		"SubnetIds":        []any{"subnet-0123456789abcdef0", "subnet-0fedcba9876543210"},
+		"SecurityGroupIds": []any{"sg-0123456789abcdef0"},
+	}})
+	deps, _ := tp.Resource(t, fn)["DependsOn"].([]any)
+	var policy string
+	for id := range tp.Resources("AWS::IAM::Policy") {
+		if strings.Contains(id, "VpcAccess") {
+			policy = id
+		}
+	}
+	if policy == "" || !slices.Contains(deps, any(policy)) {
+		t.Errorf("function does not depend on its VPC access policy %q (DependsOn %v)", policy, deps)
+	}
+	var want []string
+	for _, a := range golambda.VPCActions {
+		want = append(want, cdktest.Permission("Allow", a, "*", nil))
+	}
+	got := tp.Permissions(tp.LogicalID(f.Role.RoleName()))
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("role lacks %s; has:\n%s", w, strings.Join(got, "\n"))
+		}
+	}
+}
+
+func TestNewFunction_LetsCloudWatchLogsUseTheLogKey(t *testing.T) {
+	stack := cdktest.TestStack(t)
+	key := awskms.NewKey(stack, jsii.String("Key"), &awskms.KeyProps{EnableKeyRotation: jsii.Bool(true)})
+	cdktest.Setup(t, func() {
+		golambda.NewFunction(stack, "Fn", &golambda.FunctionProps{Entry: planEntry(t), LogKey: key})
+	})
+	tp, err := cdktest.Synth(stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdktest.Check(t, "key policy", func() {
+		tp.Assert.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{
+			"KeyPolicy": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Principal": map[string]any{"Service": "logs.ap-northeast-1.amazonaws.com"},
+				"Condition": map[string]any{"ArnLike": map[string]any{
+					"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:ap-northeast-1:123456789012:log-group:*",
+				}},
+			})})},
+		})
+	})
 }
