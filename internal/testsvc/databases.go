@@ -1,12 +1,17 @@
 package testsvc
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
 )
 
 // Database is a running database server with TLS, reachable as its superuser.
@@ -71,6 +76,20 @@ func StartMariaDB() (*Database, error) {
 	if err := waitTCP(p, fmt.Sprintf("127.0.0.1:%d", port), 60*time.Second); err != nil {
 		return nil, err
 	}
+	err = waitReady(p, func(ctx context.Context) error {
+		cfg := mysql.NewConfig()
+		cfg.User, cfg.Net, cfg.Addr = "root", "tcp", fmt.Sprintf("127.0.0.1:%d", port)
+		conn, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return err
+		}
+		db := sql.OpenDB(conn)
+		defer db.Close()
+		return db.PingContext(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
 	return &Database{Host: "127.0.0.1", Port: port, User: "root", TLS: tlsFiles}, nil
 }
 
@@ -131,5 +150,38 @@ func StartPostgreSQL() (*Database, error) {
 	if err := waitTCP(p, fmt.Sprintf("127.0.0.1:%d", port), 60*time.Second); err != nil {
 		return nil, err
 	}
+	err = waitReady(p, func(ctx context.Context) error {
+		conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port))
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		return conn.Ping(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
 	return &Database{Host: "127.0.0.1", Port: port, User: "postgres", TLS: tlsFiles}, nil
+}
+
+// waitReady retries ping until the server answers queries (a server listens before it has
+// finished starting up), the process exits, or a minute passes.
+func waitReady(p *proc, ping func(context.Context) error) error {
+	deadline := time.Now().Add(60 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited while starting; log:\n%s", p.name, tail(filepath.Join(p.dir, p.name+".log")))
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err = ping(ctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("%s is not ready after a minute: %v; log:\n%s", p.name, err, tail(filepath.Join(p.dir, p.name+".log")))
 }
