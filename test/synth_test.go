@@ -346,3 +346,93 @@ func TestApp_FailsSynthOnBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// stateMachineDefinitions returns each state machine's definition from a synthesized template,
+// with every CloudFormation reference replaced by a fixed, well-formed ARN.
+func stateMachineDefinitions(t *testing.T, template []byte) map[string]string {
+	t.Helper()
+	var tmpl struct {
+		Resources map[string]struct {
+			Type       string
+			Properties map[string]any
+		}
+	}
+	if err := json.Unmarshal(template, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for id, r := range tmpl.Resources {
+		if r.Type != "AWS::StepFunctions::StateMachine" {
+			continue
+		}
+		out[id] = resolveJoin(t, r.Properties["DefinitionString"])
+	}
+	return out
+}
+
+// resolveJoin renders {"Fn::Join": ["", [...]]} with references replaced by placeholders that
+// are valid where they stand: ARNs (inside JSON strings) named after the referenced resource.
+func resolveJoin(t *testing.T, v any) string {
+	t.Helper()
+	switch x := v.(type) {
+	case string:
+		return x
+	case map[string]any:
+		if join, ok := x["Fn::Join"].([]any); ok && len(join) == 2 {
+			parts, _ := join[1].([]any)
+			var b strings.Builder
+			for _, p := range parts {
+				b.WriteString(resolveJoin(t, p))
+			}
+			return b.String()
+		}
+		if ref, ok := x["Ref"].(string); ok {
+			switch ref {
+			case "AWS::Partition":
+				return "aws"
+			case "AWS::Region":
+				return "ap-northeast-1"
+			case "AWS::AccountId":
+				return snapshotAccount
+			}
+			return "arn:aws:lambda:ap-northeast-1:" + snapshotAccount + ":function:" + ref
+		}
+		if att, ok := x["Fn::GetAtt"].([]any); ok && len(att) == 2 {
+			return fmt.Sprintf("arn:aws:lambda:ap-northeast-1:%s:function:%v", snapshotAccount, att[0])
+		}
+	}
+	t.Fatalf("cannot resolve %v in a state machine definition", v)
+	return ""
+}
+
+func TestStateMachines_PassASLValidator(t *testing.T) {
+	validator := filepath.Join(root, "node_modules", ".bin", "asl-validator")
+	if _, err := os.Stat(validator); err != nil {
+		t.Fatalf("asl-validator is not installed (%v); run `make setup`", err)
+	}
+	a := synthAll(t)
+	count := 0
+	for _, name := range a.stacks {
+		raw, err := os.ReadFile(filepath.Join(a.dir, name+".template.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, def := range stateMachineDefinitions(t, raw) {
+			count++
+			path := filepath.Join(t.TempDir(), id+".json")
+			if err := os.WriteFile(path, []byte(def), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(validator, "--json-path", path).CombinedOutput()
+			if err != nil {
+				t.Errorf("%s %s: asl-validator: %v\n%s\n%s", name, id, err, out, def)
+			}
+			if strings.Contains(def, `"QueryLanguage":"JSONata"`) {
+				t.Errorf("%s %s uses JSONata; keep definitions in JSONPath so they run locally", name, id)
+			}
+		}
+	}
+	if count == 0 {
+		t.Error("no state machine found in the synthesized templates")
+	}
+}

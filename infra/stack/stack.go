@@ -7,10 +7,12 @@ import (
 	"regexp"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/kpilake/kpilake/infra/alerts"
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/golambda"
@@ -40,7 +42,12 @@ type Stack struct {
 	Crawlers map[string]*catalog.Crawler
 	// LogStreams are the Firehose streams of application logs, by name.
 	LogStreams map[string]*ingest.LogStream
-	Plan       *golambda.Function
+	// Extractions are the daily database extractions, by source name.
+	Extractions map[string]*ingest.DatabaseExtraction
+	Alerts      *alerts.Alerts
+	// Salt salts the hashed columns of every source, so hashed keys join across sources.
+	Salt awssecretsmanager.Secret
+	Plan *golambda.Function
 }
 
 // Name is the stack name of an environment.
@@ -65,9 +72,10 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			Description:           jsii.String(fmt.Sprintf("kpilake: serverless KPI data lake (%s)", e.Name)),
 			TerminationProtection: jsii.Bool(e.Production),
 		}),
-		Env:        e,
-		Crawlers:   map[string]*catalog.Crawler{},
-		LogStreams: map[string]*ingest.LogStream{},
+		Env:         e,
+		Crawlers:    map[string]*catalog.Crawler{},
+		LogStreams:  map[string]*ingest.LogStream{},
+		Extractions: map[string]*ingest.DatabaseExtraction{},
 	}
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("project"), jsii.String("kpilake"), nil)
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("environment"), jsii.String(e.Name), nil)
@@ -121,6 +129,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		})
 	}
 
+	s.Alerts = alerts.NewAlerts(s.Stack, "Alerts", &alerts.AlertsProps{Email: e.AlarmEmail, RemovalPolicy: removal})
 	root := props.Root
 	if root == "" {
 		root = "."
@@ -135,6 +144,30 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		RemovalPolicy: removal,
 	})
 
+	if len(e.Sources) > 0 {
+		s.Salt = awssecretsmanager.NewSecret(s.Stack, jsii.String("HashSalt"), &awssecretsmanager.SecretProps{
+			Description: jsii.String("kpilake: salt of the hashed personal-data columns (never rotate: hashes must stay joinable)"),
+			GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+				PasswordLength: jsii.Number(64), ExcludePunctuation: jsii.Bool(true),
+			},
+			EncryptionKey: s.Lake.Key,
+			RemovalPolicy: removal,
+		})
+	}
+	for _, src := range e.Sources {
+		s.Extractions[src.Name] = ingest.NewDatabaseExtraction(s.Stack, "Extraction-"+src.Name, &ingest.DatabaseExtractionProps{
+			Source:        src,
+			Lake:          s.Lake,
+			Crawler:       s.Crawlers[src.Name],
+			Alerts:        s.Alerts,
+			Plan:          s.Plan,
+			Salt:          s.Salt,
+			TimeZone:      e.TimeZone,
+			Root:          root,
+			LogRetention:  retention,
+			RemovalPolicy: removal,
+		})
+	}
 	s.outputs()
 	s.suppressions()
 	return s
@@ -155,6 +188,12 @@ func (s *Stack) outputs() {
 	s.output("PlanFunctionName", "Lambda that resolves a run's business day", s.Plan.Function.FunctionName())
 	for _, name := range sortedKeys(s.LogStreams) {
 		s.output("LogStreamName"+camel(name), "Firehose delivery stream of log stream "+name, s.LogStreams[name].Name())
+	}
+	s.output("AlertTopicArn", "SNS topic of failures and alarms", s.Alerts.Topic.TopicArn())
+	for _, name := range sortedKeys(s.Extractions) {
+		x := s.Extractions[name]
+		s.output("ExtractionStateMachineArn"+camel(name), "Extraction workflow of source "+name, x.StateMachine.StateMachineArn())
+		s.output("ExtractionFunctionName"+camel(name), "Extraction function of source "+name, x.Function.Function.FunctionName())
 	}
 	for _, name := range sortedKeys(s.Crawlers) {
 		s.output("CrawlerName"+camel(name), "Glue crawler of "+name, s.Crawlers[name].Name())
@@ -188,10 +227,34 @@ func (s *Stack) suppressions() {
 					regexp.QuoteMeta(layout.FirehoseErrorPrefix(name))+`)\*$`),
 		}, jsii.Bool(true))
 	}
-	cdknag.NagSuppressions_AddResourceSuppressions(s.Plan.Role, &[]*cdknag.NagPackSuppression{
-		suppress("AwsSolutions-IAM5", "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
-			`^Resource::\*$`),
-	}, jsii.Bool(true))
+	xray := suppress("AwsSolutions-IAM5", "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
+		`^Resource::\*$`)
+	cdknag.NagSuppressions_AddResourceSuppressions(s.Plan.Role, &[]*cdknag.NagPackSuppression{xray}, jsii.Bool(true))
+	if s.Salt != nil {
+		cdknag.NagSuppressions_AddResourceSuppressions(s.Salt, &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-SMG4"),
+			Reason: jsii.String("The hash salt must never change: rotating it would break joins on hashed columns across days."),
+		}}, jsii.Bool(true))
+	}
+	for name, x := range s.Extractions {
+		cdknag.NagSuppressions_AddResourceSuppressions(x.Function.Construct, &[]*cdknag.NagPackSuppression{
+			xray,
+			suppress("AwsSolutions-IAM5", "The extraction writes objects under its own source's raw prefix only.",
+				`^Resource::<LakeRaw\w+\.Arn>/`+regexp.QuoteMeta(layout.SourcePrefix(name))+`\*$`),
+			suppress("AwsSolutions-IAM5", "Attaching a function to its subnets needs EC2 network-interface actions, which support no resource-level permissions.",
+				`^Resource::\*$`),
+		}, jsii.Bool(true))
+		cdknag.NagSuppressions_AddResourceSuppressions(x.StateMachine, &[]*cdknag.NagPackSuppression{
+			suppress("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
+				`^Resource::<(Extraction\w+Extract|Plan)Function\w+\.Arn>:\*$`),
+			suppress("AwsSolutions-IAM5", "X-Ray tracing and CloudWatch Logs delivery actions of a state machine support no resource-level permissions.",
+				`^Resource::\*$`),
+		}, jsii.Bool(true))
+		cdknag.NagSuppressions_AddResourceSuppressions(x.ScheduleDeadLetters, &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-SQS3"),
+			Reason: jsii.String("This queue is the dead-letter queue of the schedule's target; it has none of its own."),
+		}}, jsii.Bool(true))
+	}
 }
 
 // suppress builds a suppression of one rule for the findings that match pattern only.

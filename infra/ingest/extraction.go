@@ -1,0 +1,402 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsschedulertargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctionstasks"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kpilake/kpilake/infra/alerts"
+	"github.com/kpilake/kpilake/infra/catalog"
+	"github.com/kpilake/kpilake/infra/config"
+	"github.com/kpilake/kpilake/infra/golambda"
+	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/lambdas/extract"
+	"github.com/kpilake/kpilake/layout"
+)
+
+// InputErrors are the Lambda error types that no retry can fix (a bad request, or a table spec
+// that does not match the database): the workflow fails on them at once. Anything else (a
+// database or network hiccup, a timeout) is retried with backoff.
+var InputErrors = []string{"InputError"}
+
+// lambdaServiceErrors are the errors of the Lambda service itself, always worth retrying.
+var lambdaServiceErrors = []string{
+	"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+	"Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException",
+}
+
+// DatabaseExtractionProps configures a DatabaseExtraction.
+type DatabaseExtractionProps struct {
+	// Source describes the database, its credentials, network and tables. Required.
+	Source config.Source
+	// Lake whose raw zone receives the tables. Required.
+	Lake *lake.Lake
+	// Crawler catalogues the source's tables once every table is extracted. Required.
+	Crawler *catalog.Crawler
+	// Alerts receives failures. Required.
+	Alerts *alerts.Alerts
+	// Plan is the function that turns a trigger into the business day. Required.
+	Plan *golambda.Function
+	// Salt is the secret whose value salts the hashed columns. Required.
+	Salt awssecretsmanager.ISecret
+	// TimeZone of the business day and of the schedule, IANA name. Required.
+	TimeZone string
+	// Root is the module's root directory (where lambdas/ lives). Default: ".".
+	Root string
+	// LogRetention of the function's and the workflow's logs. Default: three months.
+	LogRetention awslogs.RetentionDays
+	// RemovalPolicy of log groups. Default: awscdk.RemovalPolicy_RETAIN.
+	RemovalPolicy awscdk.RemovalPolicy
+}
+
+func (p *DatabaseExtractionProps) validate() error {
+	var errs []error
+	for name, missing := range map[string]bool{
+		"Lake": p.Lake == nil, "Crawler": p.Crawler == nil, "Alerts": p.Alerts == nil, "Plan": p.Plan == nil, "Salt": p.Salt == nil,
+	} {
+		if missing {
+			errs = append(errs, fmt.Errorf("%s is required", name))
+		}
+	}
+	if p.TimeZone == "" {
+		errs = append(errs, errors.New(`TimeZone is required; give the business time zone, such as "Asia/Tokyo"`))
+	}
+	if err := layout.ValidateName("source", p.Source.Name); err != nil {
+		errs = append(errs, fmt.Errorf("Source.Name: %w", err))
+	}
+	if len(p.Source.Tables) == 0 {
+		errs = append(errs, errors.New("Source.Tables: give at least one table"))
+	}
+	if len(p.Source.SubnetIDs) == 0 || len(p.Source.SecurityGroupIDs) == 0 {
+		errs = append(errs, errors.New("Source.SubnetIDs and Source.SecurityGroupIDs are required: the function must reach the database"))
+	}
+	if p.Source.SecretArn == "" {
+		errs = append(errs, errors.New("Source.SecretArn is required"))
+	}
+	if p.Source.MaxConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("Source.MaxConcurrency is %d; give a positive number or 0 for the default", p.Source.MaxConcurrency))
+	}
+	return errors.Join(errs...)
+}
+
+// DatabaseExtraction is the daily export of one source database into the raw zone: a schedule in
+// the business time zone starts a workflow that exports the tables in parallel (bounded), retries
+// transient failures, starts the source's crawler once every table is done, and alerts on failure.
+// A manual execution names the day and a subset of tables: {"date": "2026-11-24", "tables": ["users"]}.
+type DatabaseExtraction struct {
+	constructs.Construct
+	// Function exports one table for one day.
+	Function *golambda.Function
+	// StateMachine is the extraction workflow.
+	StateMachine awsstepfunctions.StateMachine
+	// Schedule starts the workflow daily.
+	Schedule awsscheduler.Schedule
+	// ScheduleDeadLetters keeps schedule invocations that could not start the workflow.
+	ScheduleDeadLetters awssqs.Queue
+}
+
+// Defaults of the extraction.
+const (
+	DefaultTableConcurrency = 4
+	extractTimeoutMinutes   = 15
+	workflowTimeoutHours    = 6
+)
+
+// NewDatabaseExtraction creates the function, the workflow and the schedule of one source.
+func NewDatabaseExtraction(scope constructs.Construct, id string, props *DatabaseExtractionProps) *DatabaseExtraction {
+	if props == nil {
+		props = &DatabaseExtractionProps{}
+	}
+	if err := props.validate(); err != nil {
+		panic(fmt.Errorf("ingest.NewDatabaseExtraction %q: %w", id, err))
+	}
+	p := *props
+	src := p.Source
+	if src.MaxConcurrency == 0 {
+		src.MaxConcurrency = DefaultTableConcurrency
+	}
+	if src.Schedule == "" {
+		src.Schedule = config.DefaultSchedule
+	}
+	if p.Root == "" {
+		p.Root = "."
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = awslogs.RetentionDays_THREE_MONTHS
+	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	spec, err := json.Marshal(SourceSpec(src, p.TimeZone))
+	if err != nil {
+		panic(fmt.Errorf("ingest.NewDatabaseExtraction %q: %w", id, err))
+	}
+	node := constructs.NewConstruct(scope, &id)
+	x := &DatabaseExtraction{Construct: node}
+
+	x.Function = golambda.NewFunction(node, "Extract", &golambda.FunctionProps{
+		Entry:       filepath.Join(p.Root, "lambdas", "cmd", "extract"),
+		Description: "kpilake: exports one table of source " + src.Name + " for one business day into the raw zone",
+		Environment: map[string]string{
+			extract.EnvSource:        string(spec),
+			extract.EnvSecretARN:     src.SecretArn,
+			extract.EnvSaltSecretARN: *p.Salt.SecretArn(),
+			extract.EnvBucket:        *p.Lake.Raw.BucketName(),
+		},
+		Timeout:          awscdk.Duration_Minutes(jsii.Number(extractTimeoutMinutes)),
+		MemoryMB:         src.MemoryMB,
+		LogRetention:     p.LogRetention,
+		RemovalPolicy:    p.RemovalPolicy,
+		SubnetIDs:        src.SubnetIDs,
+		SecurityGroupIDs: src.SecurityGroupIDs,
+	})
+	fn := x.Function.Role
+	p.Lake.GrantWriteSource(fn, src.Name)
+	fn.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+		Resources: jsii.Strings(src.SecretArn),
+	}))
+	if src.SecretKeyArn != "" {
+		fn.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("kms:Decrypt"),
+			Resources: jsii.Strings(src.SecretKeyArn),
+			Conditions: &map[string]any{"StringEquals": map[string]any{
+				"kms:ViaService": fmt.Sprintf("secretsmanager.%s.amazonaws.com", *awscdk.Stack_Of(node).Region()),
+			}},
+		}))
+	}
+	p.Salt.GrantRead(fn, nil)
+
+	x.StateMachine = x.workflow(node, p, src)
+	x.Schedule, x.ScheduleDeadLetters = x.schedule(node, p, src)
+
+	// Failures inside the workflow are caught and published with their reason; a timed-out or
+	// aborted execution never reaches that step, so EventBridge reports those.
+	awsevents.NewRule(node, jsii.String("ExecutionEnded"), &awsevents.RuleProps{
+		Description: jsii.String("kpilake: extraction of " + src.Name + " timed out or was aborted"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.states"),
+			DetailType: jsii.Strings("Step Functions Execution Status Change"),
+			Detail: &map[string]any{
+				"status":          []string{"TIMED_OUT", "ABORTED"},
+				"stateMachineArn": []string{*x.StateMachine.StateMachineArn()},
+			},
+		},
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSnsTopic(p.Alerts.Topic, &awseventstargets.SnsTopicProps{
+			Message: awsevents.RuleTargetInput_FromText(jsii.String(fmt.Sprintf(
+				"kpilake: extraction of source %s %s (execution %s)", src.Name,
+				*awsevents.EventField_FromPath(jsii.String("$.detail.status")),
+				*awsevents.EventField_FromPath(jsii.String("$.detail.executionArn"))))),
+		})},
+	})
+	return x
+}
+
+// SourceSpec is what the extraction function is told about its source (its EnvSource variable).
+func SourceSpec(src config.Source, timeZone string) extract.SourceSpec {
+	spec := extract.SourceSpec{
+		Name:           src.Name,
+		Engine:         extract.Engine(src.Engine),
+		Database:       src.Database,
+		TimeZone:       timeZone,
+		StoredTimeZone: src.StoredTimeZone,
+	}
+	for _, t := range src.Tables {
+		spec.Tables = append(spec.Tables, extract.TableSpec{
+			Name:            t.Name,
+			Mode:            extract.Mode(t.Mode),
+			TimestampColumn: t.TimestampColumn,
+			Exclude:         t.Exclude,
+			Hash:            t.Hash,
+		})
+	}
+	return spec
+}
+
+func (x *DatabaseExtraction) workflow(node constructs.Construct, p DatabaseExtractionProps, src config.Source) awsstepfunctions.StateMachine {
+	tables := make([]string, 0, len(src.Tables))
+	for _, t := range src.Tables {
+		tables = append(tables, t.Name)
+	}
+	notify := awsstepfunctionstasks.NewSnsPublish(node, jsii.String("NotifyFailure"), &awsstepfunctionstasks.SnsPublishProps{
+		Topic:   p.Alerts.Topic,
+		Subject: jsii.String("kpilake: extraction of " + src.Name + " failed"),
+		Message: awsstepfunctions.TaskInput_FromObject(&map[string]any{
+			"source":    src.Name,
+			"execution": awsstepfunctions.JsonPath_ExecutionId(),
+			"error":     awsstepfunctions.JsonPath_StringAt(jsii.String("$.failure.Error")),
+			"cause":     awsstepfunctions.JsonPath_StringAt(jsii.String("$.failure.Cause")),
+		}),
+		ResultPath: awsstepfunctions.JsonPath_DISCARD(),
+	})
+	failed := awsstepfunctions.NewFail(node, jsii.String("Failed"), &awsstepfunctions.FailProps{
+		Error:     jsii.String("ExtractionFailed"),
+		CausePath: jsii.String("$.failure.Cause"),
+	})
+	notify.Next(failed)
+	catch := func(s interface {
+		AddCatch(awsstepfunctions.IChainable, *awsstepfunctions.CatchProps) awsstepfunctions.TaskStateBase
+	}) {
+		s.AddCatch(notify, &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: jsii.String("$.failure")})
+	}
+
+	planDay := awsstepfunctionstasks.NewLambdaInvoke(node, jsii.String("PlanDay"), &awsstepfunctionstasks.LambdaInvokeProps{
+		LambdaFunction:           p.Plan.Function,
+		Comment:                  jsii.String("The business day: the given date, or the day before the scheduled time"),
+		Payload:                  awsstepfunctions.TaskInput_FromJsonPathAt(jsii.String("$")),
+		ResultSelector:           &map[string]any{"date": awsstepfunctions.JsonPath_StringAt(jsii.String("$.Payload.date"))},
+		ResultPath:               jsii.String("$.plan"),
+		RetryOnServiceExceptions: jsii.Bool(false),
+	})
+	planDay.AddRetry(serviceRetry())
+	catch(planDay)
+
+	extractTable := awsstepfunctionstasks.NewLambdaInvoke(node, jsii.String("ExtractTable"), &awsstepfunctionstasks.LambdaInvokeProps{
+		LambdaFunction:           x.Function.Function,
+		Payload:                  awsstepfunctions.TaskInput_FromJsonPathAt(jsii.String("$")),
+		ResultSelector:           &map[string]any{"result": awsstepfunctions.JsonPath_ObjectAt(jsii.String("$.Payload"))},
+		OutputPath:               jsii.String("$.result"),
+		RetryOnServiceExceptions: jsii.Bool(false),
+	})
+	extractTable.AddRetry(&awsstepfunctions.RetryProps{Errors: jsii.Strings(InputErrors...), MaxAttempts: jsii.Number(0)})
+	extractTable.AddRetry(serviceRetry())
+	extractTable.AddRetry(&awsstepfunctions.RetryProps{
+		Errors:         jsii.Strings("States.ALL"),
+		Interval:       awscdk.Duration_Seconds(jsii.Number(30)),
+		BackoffRate:    jsii.Number(2),
+		MaxAttempts:    jsii.Number(3),
+		JitterStrategy: awsstepfunctions.JitterType_FULL,
+	})
+	extractAll := awsstepfunctions.NewMap(node, jsii.String("ExtractTables"), &awsstepfunctions.MapProps{
+		Comment:        jsii.String(fmt.Sprintf("At most %d tables at once", src.MaxConcurrency)),
+		ItemsPath:      jsii.String("$.tables"),
+		MaxConcurrency: jsii.Number(src.MaxConcurrency),
+		ItemSelector: &map[string]any{
+			"source": src.Name,
+			"table":  awsstepfunctions.JsonPath_StringAt(jsii.String("$$.Map.Item.Value")),
+			"date":   awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.date")),
+		},
+		ResultPath: jsii.String("$.extracted"),
+	})
+	extractAll.ItemProcessor(extractTable, nil)
+	extractAll.AddCatch(notify, &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: jsii.String("$.failure")})
+
+	allTables := awsstepfunctions.NewPass(node, jsii.String("AllTables"), &awsstepfunctions.PassProps{
+		Comment:    jsii.String("No tables given: extract every configured table"),
+		Result:     awsstepfunctions.Result_FromArray(toAny(tables)),
+		ResultPath: jsii.String("$.tables"),
+	})
+	allTables.Next(extractAll)
+	chooseTables := awsstepfunctions.NewChoice(node, jsii.String("TablesGiven"), nil).
+		When(awsstepfunctions.Condition_IsPresent(jsii.String("$.tables")), extractAll, nil).
+		Otherwise(allTables)
+
+	crawl := awsstepfunctionstasks.NewCallAwsService(node, jsii.String("StartCrawler"), &awsstepfunctionstasks.CallAwsServiceProps{
+		Service:      jsii.String("glue"),
+		Action:       jsii.String("startCrawler"),
+		Parameters:   &map[string]any{"Name": p.Crawler.Name()},
+		IamResources: jsii.Strings(*p.Crawler.Arn()),
+		ResultPath:   awsstepfunctions.JsonPath_DISCARD(),
+	})
+	// A crawler that is still running (say, from a manual run) is waited for, then started again
+	// so that it sees today's folders.
+	crawl.AddRetry(&awsstepfunctions.RetryProps{
+		Errors:      jsii.Strings("Glue.CrawlerRunningException"),
+		Interval:    awscdk.Duration_Seconds(jsii.Number(60)),
+		BackoffRate: jsii.Number(1),
+		MaxAttempts: jsii.Number(30),
+	})
+	crawl.AddRetry(&awsstepfunctions.RetryProps{
+		Errors:         jsii.Strings("Glue.OperationTimeoutException", "Glue.ThrottlingException", "Glue.InternalServiceException"),
+		Interval:       awscdk.Duration_Seconds(jsii.Number(5)),
+		BackoffRate:    jsii.Number(2),
+		MaxAttempts:    jsii.Number(5),
+		JitterStrategy: awsstepfunctions.JitterType_FULL,
+	})
+	crawl.AddCatch(notify, &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: jsii.String("$.failure")})
+	extractAll.Next(crawl)
+	crawl.Next(awsstepfunctions.NewSucceed(node, jsii.String("Done"), nil))
+
+	logs := awslogs.NewLogGroup(node, jsii.String("WorkflowLogs"), &awslogs.LogGroupProps{
+		Retention:     p.LogRetention,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	return awsstepfunctions.NewStateMachine(node, jsii.String("Workflow"), &awsstepfunctions.StateMachineProps{
+		Comment:          jsii.String("kpilake: daily extraction of source " + src.Name),
+		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(planDay.Next(chooseTables)),
+		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
+		TracingEnabled:   jsii.Bool(true),
+		Timeout:          awscdk.Duration_Hours(jsii.Number(workflowTimeoutHours)),
+		Logs: &awsstepfunctions.LogOptions{
+			Destination:          logs,
+			Level:                awsstepfunctions.LogLevel_ALL,
+			IncludeExecutionData: jsii.Bool(true),
+		},
+	})
+}
+
+func serviceRetry() *awsstepfunctions.RetryProps {
+	return &awsstepfunctions.RetryProps{
+		Errors:         jsii.Strings(lambdaServiceErrors...),
+		Interval:       awscdk.Duration_Seconds(jsii.Number(2)),
+		BackoffRate:    jsii.Number(2),
+		MaxAttempts:    jsii.Number(6),
+		JitterStrategy: awsstepfunctions.JitterType_FULL,
+	}
+}
+
+var cronFields = regexp.MustCompile(`^cron\((.*)\)$`)
+
+func (x *DatabaseExtraction) schedule(node constructs.Construct, p DatabaseExtractionProps, src config.Source) (awsscheduler.Schedule, awssqs.Queue) {
+	if !cronFields.MatchString(src.Schedule) {
+		panic(fmt.Errorf("ingest.NewDatabaseExtraction: Source.Schedule %q is not a cron(...) expression", src.Schedule))
+	}
+	dlq := awssqs.NewQueue(node, jsii.String("ScheduleDeadLetters"), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	tables := make([]string, 0, len(src.Tables))
+	for _, t := range src.Tables {
+		tables = append(tables, t.Name)
+	}
+	sched := awsscheduler.NewSchedule(node, jsii.String("Daily"), &awsscheduler.ScheduleProps{
+		Description: jsii.String("kpilake: daily extraction of source " + src.Name),
+		Schedule:    awsscheduler.ScheduleExpression_Expression(jsii.String(src.Schedule), awscdk.TimeZone_Of(jsii.String(p.TimeZone))),
+		Target: awsschedulertargets.NewStepFunctionsStartExecution(x.StateMachine, &awsschedulertargets.ScheduleTargetBaseProps{
+			Input: awsscheduler.ScheduleTargetInput_FromObject(map[string]any{
+				// The plan step turns the scheduled time into the business day before it.
+				"time":   awsscheduler.ContextAttribute_ScheduledTime(),
+				"tables": tables,
+			}),
+			DeadLetterQueue: dlq,
+			RetryAttempts:   jsii.Number(3),
+			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
+		}),
+	})
+	return sched, dlq
+}
+
+func toAny(s []string) *[]any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return &out
+}
