@@ -20,7 +20,7 @@ GO_TEST_FLAGS ?= -timeout 20m
 NODE_STAMP := node_modules/.install-stamp
 STATICCHECK := $(BIN)/staticcheck
 
-.PHONY: help setup build synth diff deploy test lint snapshot-update bench clean require-env
+.PHONY: help setup build synth diff deploy test lint snapshot-update bench bench-synth bench-extract clean require-env
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -62,8 +62,14 @@ lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 snapshot-update: $(NODE_STAMP) ## rewrite test/testdata/*.template.json after an intended change
 	go test ./test -run 'TestSnapshot' -update
 
-bench: $(NODE_STAMP) ## synth time and peak RSS against an empty CDK Go app
+bench: bench-synth bench-extract ## every benchmark (figures as ratios against a baseline of the same run)
+
+bench-synth: $(NODE_STAMP) ## make synth: time and peak RSS against an empty CDK Go app
 	scripts/bench-synth.sh
+
+bench-extract: ## extraction: rows/s and MB/s against `mariadb -B`, peak RSS at 100k and 1M rows
+	KPILAKE_BENCH_ROWS=100000 go test ./lambdas/extract -run '^$$' -bench BenchmarkExtract -benchtime 1x -timeout 30m
+	KPILAKE_BENCH_ROWS=1000000 go test ./lambdas/extract -run '^$$' -bench BenchmarkExtract -benchtime 1x -timeout 30m
 
 clean: ## remove build output
 	rm -rf cdk.out .build
