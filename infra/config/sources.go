@@ -80,6 +80,9 @@ var (
 	cronRE      = regexp.MustCompile(`^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$`)
 )
 
+// DefaultExtractionMemoryMB is the extraction function's memory (and so CPU share).
+const DefaultExtractionMemoryMB = 1024
+
 // DefaultSchedule runs the extraction at 02:00 in the business time zone.
 const DefaultSchedule = "cron(0 2 * * ? *)"
 
@@ -151,7 +154,7 @@ func parseSource(so *object) Source {
 		so.errs.add(so.key("schedule"), "%q is not an EventBridge Scheduler cron expression; use six fields such as %q (in the business time zone)", s.Schedule, DefaultSchedule)
 	}
 	s.MaxConcurrency = int(so.integer("maxConcurrency", 4, 1, 40))
-	s.MemoryMB = int(so.integer("memoryMB", 1024, 256, 10240))
+	s.MemoryMB = int(so.integer("memoryMB", DefaultExtractionMemoryMB, 256, 10240))
 	s.SubnetIDs = idList(so, "subnetIds", subnetRE, `"subnet-0123456789abcdef0"`, "subnets the function runs in (private, with a route to the database)")
 	s.SecurityGroupIDs = idList(so, "securityGroupIds", sgRE, `"sg-0123456789abcdef0"`, "security groups the database accepts connections from")
 	s.Tables = parseTables(so)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -27,7 +28,6 @@ import (
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/lambdas/extract"
-	"github.com/kpilake/kpilake/layout"
 )
 
 // InputErrors are the Lambda error types that no retry can fix (a bad request, or a table spec
@@ -67,21 +67,28 @@ type DatabaseExtractionProps struct {
 
 func (p *DatabaseExtractionProps) validate() error {
 	var errs []error
-	for name, missing := range map[string]bool{
-		"Lake": p.Lake == nil, "Crawler": p.Crawler == nil, "Alerts": p.Alerts == nil, "Plan": p.Plan == nil, "Salt": p.Salt == nil,
+	for _, req := range []struct {
+		name    string
+		missing bool
+	}{
+		{"Lake", p.Lake == nil}, {"Crawler", p.Crawler == nil}, {"Alerts", p.Alerts == nil},
+		{"Plan", p.Plan == nil}, {"Salt", p.Salt == nil},
 	} {
-		if missing {
-			errs = append(errs, fmt.Errorf("%s is required", name))
+		if req.missing {
+			errs = append(errs, fmt.Errorf("%s is required", req.name))
 		}
 	}
-	if p.TimeZone == "" {
-		errs = append(errs, errors.New(`TimeZone is required; give the business time zone, such as "Asia/Tokyo"`))
-	}
-	if err := layout.ValidateName("source", p.Source.Name); err != nil {
-		errs = append(errs, fmt.Errorf("Source.Name: %w", err))
-	}
-	if len(p.Source.Tables) == 0 {
-		errs = append(errs, errors.New("Source.Tables: give at least one table"))
+	// What the function itself would refuse at start-up (including a missing or unknown time
+	// zone) must fail synth instead.
+	spec := SourceSpec(p.Source, p.TimeZone)
+	if err := spec.Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if strings.HasPrefix(line, "TimeZone") {
+				errs = append(errs, errors.New(line))
+			} else {
+				errs = append(errs, errors.New("Source."+line))
+			}
+		}
 	}
 	if len(p.Source.SubnetIDs) == 0 || len(p.Source.SecurityGroupIDs) == 0 {
 		errs = append(errs, errors.New("Source.SubnetIDs and Source.SecurityGroupIDs are required: the function must reach the database"))
@@ -91,6 +98,9 @@ func (p *DatabaseExtractionProps) validate() error {
 	}
 	if p.Source.MaxConcurrency < 0 {
 		errs = append(errs, fmt.Errorf("Source.MaxConcurrency is %d; give a positive number or 0 for the default", p.Source.MaxConcurrency))
+	}
+	if p.Source.Schedule != "" && !cronFields.MatchString(p.Source.Schedule) {
+		errs = append(errs, fmt.Errorf("Source.Schedule %q is not a cron(...) expression such as %q", p.Source.Schedule, config.DefaultSchedule))
 	}
 	return errors.Join(errs...)
 }
@@ -133,6 +143,9 @@ func NewDatabaseExtraction(scope constructs.Construct, id string, props *Databas
 	}
 	if src.Schedule == "" {
 		src.Schedule = config.DefaultSchedule
+	}
+	if src.MemoryMB == 0 {
+		src.MemoryMB = config.DefaultExtractionMemoryMB
 	}
 	if p.Root == "" {
 		p.Root = "."
@@ -337,7 +350,7 @@ func (x *DatabaseExtraction) workflow(node constructs.Construct, p DatabaseExtra
 		Retention:     p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
 	})
-	return awsstepfunctions.NewStateMachine(node, jsii.String("Workflow"), &awsstepfunctions.StateMachineProps{
+	sm := awsstepfunctions.NewStateMachine(node, jsii.String("Workflow"), &awsstepfunctions.StateMachineProps{
 		Comment:          jsii.String("kpilake: daily extraction of source " + src.Name),
 		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(planDay.Next(chooseTables)),
 		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
@@ -349,6 +362,9 @@ func (x *DatabaseExtraction) workflow(node constructs.Construct, p DatabaseExtra
 			IncludeExecutionData: jsii.Bool(true),
 		},
 	})
+	// The topic is encrypted: publishing needs its key as well as sns:Publish.
+	p.Alerts.Topic.GrantPublish(sm)
+	return sm
 }
 
 func serviceRetry() *awsstepfunctions.RetryProps {
@@ -364,9 +380,6 @@ func serviceRetry() *awsstepfunctions.RetryProps {
 var cronFields = regexp.MustCompile(`^cron\((.*)\)$`)
 
 func (x *DatabaseExtraction) schedule(node constructs.Construct, p DatabaseExtractionProps, src config.Source) (awsscheduler.Schedule, awssqs.Queue) {
-	if !cronFields.MatchString(src.Schedule) {
-		panic(fmt.Errorf("ingest.NewDatabaseExtraction: Source.Schedule %q is not a cron(...) expression", src.Schedule))
-	}
 	dlq := awssqs.NewQueue(node, jsii.String("ScheduleDeadLetters"), &awssqs.QueueProps{
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:      jsii.Bool(true),

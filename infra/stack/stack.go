@@ -249,6 +249,8 @@ func (s *Stack) suppressions() {
 				`^Resource::<(Extraction\w+Extract|Plan)Function\w+\.Arn>:\*$`),
 			suppress("AwsSolutions-IAM5", "X-Ray tracing and CloudWatch Logs delivery actions of a state machine support no resource-level permissions.",
 				`^Resource::\*$`),
+			suppress("AwsSolutions-IAM5", "Publishing to the encrypted alert topic needs kms:GenerateDataKey*, on the alert topic's key only.",
+				`^Action::kms:GenerateDataKey\*$`),
 		}, jsii.Bool(true))
 		cdknag.NagSuppressions_AddResourceSuppressions(x.ScheduleDeadLetters, &[]*cdknag.NagPackSuppression{{
 			Id:     jsii.String("AwsSolutions-SQS3"),
