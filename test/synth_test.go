@@ -326,6 +326,10 @@ func TestApp_FailsSynthOnBadConfig(t *testing.T) {
 			config.ContextKey: cdkContext(t)[config.ContextKey], app.EnvContextKey: "staging",
 		}, []string{`environment "staging" is not configured; choose one of dev, prod`}},
 		{"no configuration", map[string]any{}, []string{`kpilake: is missing`}},
+		{"a KPI reads a table the environment lacks", withoutTable(t, "posts"), []string{
+			"the KPI catalog (queries/) does not fit the configuration",
+			`department_activity.sql: kpi "department_activity" reads social.posts, which this environment does not have`,
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -435,4 +439,23 @@ func TestStateMachines_PassASLValidator(t *testing.T) {
 	if count == 0 {
 		t.Error("no state machine found in the synthesized templates")
 	}
+}
+
+// withoutTable is the cdk.json context with one table removed from every source, for dev only.
+func withoutTable(t *testing.T, table string) map[string]any {
+	t.Helper()
+	ctx := cdkContext(t)
+	cfg := ctx[config.ContextKey].(map[string]any)
+	env := cfg["environments"].(map[string]any)["dev"].(map[string]any)
+	for _, src := range env["sources"].([]any) {
+		s := src.(map[string]any)
+		var kept []any
+		for _, tb := range s["tables"].([]any) {
+			if tb.(map[string]any)["name"] != table {
+				kept = append(kept, tb)
+			}
+		}
+		s["tables"] = kept
+	}
+	return map[string]any{config.ContextKey: cfg, app.EnvContextKey: "dev"}
 }

@@ -4,6 +4,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/stack"
+	"github.com/kpilake/kpilake/queries"
 )
 
 // EnvContextKey selects one environment: `cdk synth -c env=prod`. Without it, every configured
@@ -44,10 +46,38 @@ func Build(a awscdk.App, opts Options) ([]*stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	kpis, err := queries.Load()
+	if err != nil {
+		return nil, err
+	}
+	var problems []error
+	for _, e := range envs {
+		if err := kpis.Validate(KnownSources(e)); err != nil {
+			problems = append(problems, fmt.Errorf("environment %s: %w", e.Name, err))
+		}
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, fmt.Errorf("the KPI catalog (queries/) does not fit the configuration:\n%w", err)
+	}
 	var stacks []*stack.Stack
 	for _, e := range envs {
 		stacks = append(stacks, stack.New(a, &stack.Props{Env: e, DefaultAccount: opts.DefaultAccount, Root: opts.Root}))
 	}
 	awscdk.Aspects_Of(a).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return stacks, nil
+}
+
+// KnownSources are the raw tables an environment's KPIs may read: its sources' tables and its
+// log streams.
+func KnownSources(e *config.Environment) queries.Sources {
+	known := queries.Sources{}
+	for _, src := range e.Sources {
+		for _, t := range src.Tables {
+			known.Add(src.Name, t.Name)
+		}
+	}
+	for _, ls := range e.LogStreams {
+		known[queries.LogStream(ls.Name)] = struct{}{}
+	}
+	return known
 }

@@ -1,0 +1,580 @@
+package queries_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kpilake/kpilake/infra/config"
+	"github.com/kpilake/kpilake/layout"
+	"github.com/kpilake/kpilake/queries"
+)
+
+// kpiFile is a KPI file with a valid header around body.
+func kpiFile(name, dependsOn, sources, body string) string {
+	return fmt.Sprintf("-- name: %s\n-- description: test KPI %s\n-- depends_on: %s\n-- sources: %s\n%s\n",
+		name, name, dependsOn, sources, body)
+}
+
+// parseErr parses files and returns the error's text, failing the test if there is none.
+func parseErr(t *testing.T, files map[string]string) string {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	for name, text := range files {
+		fsys[name] = &fstest.MapFile{Data: []byte(text)}
+	}
+	c, err := queries.Parse(fsys)
+	if err == nil {
+		t.Fatalf("Parse succeeded with KPIs %v; want an error", c.Names())
+	}
+	return err.Error()
+}
+
+func mustParse(t *testing.T, files map[string]string) *queries.Catalog {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	for name, text := range files {
+		fsys[name] = &fstest.MapFile{Data: []byte(text)}
+	}
+	c, err := queries.Parse(fsys)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return c
+}
+
+func wantContains(t *testing.T, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Errorf("error does not contain %q:\n%s", w, got)
+		}
+	}
+}
+
+func TestLoad_EmbeddedCatalogDeclaresEveryKPI(t *testing.T) {
+	c, err := queries.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type summary struct {
+		Name      string
+		DependsOn []string
+		Sources   []string
+		File      string
+		Lookback  int
+	}
+	want := []summary{
+		{"active_users_by_department", nil, []string{"app_logs.web_access"}, "queries/active_users_by_department.sql", 1},
+		{"department_activity", nil, []string{"social.users", "social.posts", "social.comments", "social.reactions"}, "queries/department_activity.sql", 1},
+		{"engagement_score", []string{"active_users_by_department", "department_activity"}, []string{"social.departments"}, "queries/engagement_score.sql", 1},
+		{"reactions_given_received", nil, []string{"social.posts", "social.reactions"}, "queries/reactions_given_received.sql", 90},
+		{"weekly_active_users_by_department", nil, []string{"app_logs.web_access"}, "queries/weekly_active_users_by_department.sql", 7},
+	}
+	var got []summary
+	for _, n := range c.Names() {
+		k, ok := c.KPI(n)
+		if !ok {
+			t.Fatalf("KPI(%q) not found", n)
+		}
+		if k.Description == "" {
+			t.Errorf("%s has no description", n)
+		}
+		var srcs []string
+		for _, s := range k.Sources {
+			srcs = append(srcs, s.String())
+		}
+		got = append(got, summary{k.Name, k.DependsOn, srcs, k.File, k.Lookback})
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("catalog (-want +got):\n%s", diff)
+	}
+	if _, ok := c.KPI("nope"); ok {
+		t.Error(`KPI("nope") found`)
+	}
+	wantSources := []queries.SourceTable{
+		queries.LogStream("web_access"),
+		{Source: "social", Table: "comments"}, {Source: "social", Table: "departments"}, {Source: "social", Table: "posts"},
+		{Source: "social", Table: "reactions"}, {Source: "social", Table: "users"},
+	}
+	if diff := cmp.Diff(wantSources, c.Sources()); diff != "" {
+		t.Errorf("Sources (-want +got):\n%s", diff)
+	}
+}
+
+// The infra validates the catalog against each environment at synth; this is the same check, so
+// that a KPI reading a table an environment lacks fails `go test` already.
+func TestLoad_CatalogReadsOnlyTablesEveryEnvironmentInCDKJSONHas(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(file.Context[config.ContextKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := queries.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range cfg.Names() {
+		env := cfg.Environments[name]
+		known := queries.Sources{}
+		for _, s := range env.Sources {
+			for _, tb := range s.Tables {
+				known.Add(s.Name, tb.Name)
+			}
+		}
+		for _, l := range env.LogStreams {
+			known.Add(layout.AppLogsSource, l.Name)
+		}
+		if err := c.Validate(known); err != nil {
+			t.Errorf("environment %s: %v", name, err)
+		}
+	}
+}
+
+func TestValidate_ReportsEverySourceTheEnvironmentLacks(t *testing.T) {
+	c := mustParse(t, map[string]string{
+		"a.sql": kpiFile("a", "", "social.posts, app_logs.web_access",
+			`SELECT 1 AS x FROM {{ source "social" "posts" }} AS p JOIN {{ source "app_logs" "web_access" }} AS l ON true`),
+	})
+	err := c.Validate(queries.NewSources(queries.SourceTable{Source: "social", Table: "users"}))
+	if err == nil {
+		t.Fatal("Validate succeeded; want an error")
+	}
+	wantContains(t, err.Error(),
+		`a.sql: kpi "a" reads social.posts, which this environment does not have (it has social.users)`,
+		`a.sql: kpi "a" reads app_logs.web_access`)
+	if err := c.Validate(queries.NewSources(
+		queries.SourceTable{Source: "social", Table: "posts"}, queries.LogStream("web_access"))); err != nil {
+		t.Errorf("Validate with both tables: %v", err)
+	}
+	err = c.Validate(nil)
+	if err == nil || !strings.Contains(err.Error(), "it has no sources") {
+		t.Errorf("Validate(nil) = %v; want a message that the environment has no sources", err)
+	}
+}
+
+func TestParse_Header(t *testing.T) {
+	const body = `SELECT p.id FROM {{ source "social" "posts" }} AS p`
+	tests := []struct {
+		name string
+		file string // the content of k.sql
+		want []string
+	}{
+		{"minimal", "-- name: k\n-- description: d\n-- sources: social.posts\n" + body, nil},
+		{"keys in any order, empty depends_on, continuation, notes",
+			"-- sources: social.posts\n-- depends_on:\n-- description: first line\n--   second line\n-- name: k\n--\n-- free notes: anything\n" + body, nil},
+		{"CRLF line endings", "-- name: k\r\n-- description: d\r\n-- sources: social.posts\r\n" + body, nil},
+		{"no header", body, []string{"k.sql:1: the header has no name", "k.sql:1: the header has no description"}},
+		{"no description", "-- name: k\n-- sources: social.posts\n" + body, []string{"k.sql:1: the header has no description"}},
+		{"empty name", "-- name:\n-- description: d\n-- sources: social.posts\n" + body, []string{"k.sql:1: name is empty"}},
+		{"name not snake_case", "-- name: Daily-Users\n-- description: d\n-- sources: social.posts\n" + body,
+			[]string{`k.sql:1: KPI name "Daily-Users" is not snake_case`, `such as "daily_users"`}},
+		{"name differs from file", "-- name: other\n-- description: d\n-- sources: social.posts\n" + body,
+			[]string{`k.sql:1: name "other" does not match the file name; name the file other.sql or the KPI "k"`}},
+		{"unknown key", "-- name: k\n-- descripton: d\n-- sources: social.posts\n" + body,
+			[]string{`k.sql:2: unknown header key "descripton"; use name, description, depends_on, sources`}},
+		{"duplicate key", "-- name: k\n-- description: d\n-- name: k\n-- sources: social.posts\n" + body,
+			[]string{`k.sql:3: header key "name" is given twice (first on line 1)`}},
+		{"not key: value", "-- name: k\n-- description: d\n-- this is prose\n-- sources: social.posts\n" + body,
+			[]string{`k.sql:3: header line "-- this is prose" is not "-- key: value"`}},
+		{"continuation first", "--   stray\n-- name: k\n-- description: d\n-- sources: social.posts\n" + body,
+			[]string{"k.sql:1: indented header line continues no key"}},
+		{"source without table", "-- name: k\n-- description: d\n-- sources: posts\n" + body,
+			[]string{`k.sql:3: sources: "posts" is not <source>.<table>`}},
+		{"source with two dots", "-- name: k\n-- description: d\n-- sources: social.posts.x\n" + body,
+			[]string{`k.sql:3: sources: "social.posts.x" is not <source>.<table>`}},
+		{"bad source name", "-- name: k\n-- description: d\n-- sources: Social.posts\n" + body,
+			[]string{`k.sql:3: sources: source name "Social" is not snake_case`}},
+		{"empty list item", "-- name: k\n-- description: d\n-- depends_on: a,,b\n-- sources: social.posts\n" + body,
+			[]string{"k.sql:3: depends_on has an empty item"}},
+		{"duplicate source", "-- name: k\n-- description: d\n-- sources: social.posts, social.posts\n" + body,
+			[]string{"k.sql:3: sources lists social.posts twice"}},
+		{"duplicate dependency", "-- name: k\n-- description: d\n-- depends_on: a, a\n-- sources: social.posts\n" + body,
+			[]string{`k.sql:3: depends_on lists "a" twice`}},
+		{"reads nothing", "-- name: k\n-- description: d\nSELECT 1 AS one",
+			[]string{"k.sql:1: the header lists neither sources nor depends_on"}},
+		{"every problem at once", "-- name: K\n-- sources: posts\n" + body,
+			[]string{`k.sql:1: KPI name "K" is not snake_case`, "k.sql:1: the header has no description", `k.sql:2: sources: "posts"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := fstest.MapFS{"k.sql": {Data: []byte(tt.file)}}
+			c, err := queries.Parse(fsys)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				k, _ := c.KPI("k")
+				if k == nil || k.Description == "" {
+					t.Fatalf("KPI k = %+v", k)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Parse succeeded; want an error")
+			}
+			wantContains(t, err.Error(), tt.want...)
+		})
+	}
+}
+
+func TestParse_JoinsContinuationLinesOfTheDescription(t *testing.T) {
+	c := mustParse(t, map[string]string{"k.sql": "-- name: k\n-- description: Daily users\n--   per department.\n-- sources: social.posts\n" +
+		`SELECT p.id FROM {{ source "social" "posts" }} AS p`})
+	k, _ := c.KPI("k")
+	if k.Description != "Daily users per department." {
+		t.Errorf("Description = %q", k.Description)
+	}
+}
+
+func TestParse_FailsWithoutKPIFiles(t *testing.T) {
+	_, err := queries.Parse(fstest.MapFS{"README.md": {Data: []byte("# no KPIs")}, "testdata/x.sql": {Data: []byte("x")}})
+	if err == nil || !strings.Contains(err.Error(), "no KPI files") {
+		t.Errorf("Parse = %v; want a message that there are no KPI files", err)
+	}
+}
+
+func TestParse_RejectsDuplicateNamesAcrossFiles(t *testing.T) {
+	// Two files cannot both be a.sql, so a duplicate name shows up as a name/file mismatch.
+	got := parseErr(t, map[string]string{
+		"a.sql": kpiFile("a", "", "social.posts", `SELECT p.id FROM {{ source "social" "posts" }} AS p`),
+		"b.sql": kpiFile("a", "", "social.posts", `SELECT p.id FROM {{ source "social" "posts" }} AS p`),
+	})
+	wantContains(t, got, `b.sql:1: name "a" does not match the file name`)
+}
+
+func TestParse_RejectsUnknownDependency(t *testing.T) {
+	got := parseErr(t, map[string]string{
+		"a.sql": kpiFile("a", "missing", "", `SELECT m.x FROM {{ kpi "missing" }} AS m`),
+		"b.sql": kpiFile("b", "", "social.posts", `SELECT p.id FROM {{ source "social" "posts" }} AS p`),
+	})
+	wantContains(t, got, `a.sql: kpi "a" depends on "missing", which is not in the catalog (a, b); add missing.sql or fix depends_on`)
+}
+
+func TestParse_NamesEveryDependencyCycle(t *testing.T) {
+	got := parseErr(t, map[string]string{
+		"a.sql": kpiFile("a", "c", "", `SELECT c.x FROM {{ kpi "c" }} AS c`),
+		"b.sql": kpiFile("b", "a", "", `SELECT a.x FROM {{ kpi "a" }} AS a`),
+		"c.sql": kpiFile("c", "b", "social.posts", `SELECT b.x FROM {{ kpi "b" }} AS b JOIN {{ source "social" "posts" }} AS p ON true`),
+		"d.sql": kpiFile("d", "e", "", `SELECT e.x FROM {{ kpi "e" }} AS e`),
+		"e.sql": kpiFile("e", "d", "", `SELECT d.x FROM {{ kpi "d" }} AS d`),
+	})
+	wantContains(t, got,
+		"dependency cycle: a -> c -> b -> a (a.sql, c.sql, b.sql)",
+		"dependency cycle: d -> e -> d (d.sql, e.sql)")
+	if n := strings.Count(got, "dependency cycle"); n != 2 {
+		t.Errorf("%d cycles reported; want each of the 2 once:\n%s", n, got)
+	}
+}
+
+func TestParse_RejectsAKPIThatReadsItself(t *testing.T) {
+	got := parseErr(t, map[string]string{
+		"a.sql": kpiFile("a", "a", "", `SELECT a.x FROM {{ kpi_window "a" 2 }} AS a`),
+	})
+	wantContains(t, got, `a.sql:5: the query reads its own KPI "a"`, "dependency cycle: a -> a (a.sql)")
+}
+
+func TestParse_HeaderAndQueryMustNameTheSameTables(t *testing.T) {
+	tests := []struct {
+		name, deps, sources, body string
+		want                      []string
+	}{
+		{"source read but not declared", "", "social.users",
+			`SELECT u.id FROM {{ source "social" "users" }} AS u JOIN {{ source "social" "posts" }} AS p ON p.user_id = u.id`,
+			[]string{"a.sql:5: the query reads source social.posts, which the header does not list; add it to sources"}},
+		{"source declared but not read", "", "social.users, social.posts",
+			`SELECT u.id FROM {{ source "social" "users" }} AS u`,
+			[]string{"a.sql:4: the header lists source social.posts, which the query never reads; remove it from sources"}},
+		{"KPI read but not declared", "", "social.users",
+			`SELECT u.id FROM {{ source "social" "users" }} AS u JOIN {{ kpi "b" }} AS b ON true`,
+			[]string{`a.sql:5: the query reads KPI "b", which the header does not list; add it to depends_on`}},
+		{"KPI declared but not read", "b", "social.users",
+			`SELECT u.id FROM {{ source "social" "users" }} AS u`,
+			[]string{`a.sql:3: the header lists "b" in depends_on, which the query never reads`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := parseErr(t, map[string]string{
+				"a.sql": kpiFile("a", tt.deps, tt.sources, tt.body),
+				"b.sql": kpiFile("b", "", "social.posts", `SELECT p.id FROM {{ source "social" "posts" }} AS p`),
+			})
+			wantContains(t, got, tt.want...)
+		})
+	}
+}
+
+// A query that would scan every partition of a table is rejected, naming the file and the table
+// and saying how to read it.
+func TestParse_RejectsTablesReadWithoutTheirPartitionFilter(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       []string
+	}{
+		{"bare table", `SELECT p.id FROM social_posts AS p`,
+			[]string{`a.sql:5: table "social_posts" is read without its partition filter; reference it as {{ source "social" "posts" }}, or define a CTE named social_posts`}},
+		{"qualified", `SELECT p.id FROM kpilake_prod.social_posts p`,
+			[]string{`table "kpilake_prod.social_posts" is read without its partition filter; reference it as {{ source "social" "posts" }}`}},
+		{"quoted and qualified", `SELECT p.id FROM "kpilake_prod"."social_posts" p`,
+			[]string{`table "kpilake_prod.social_posts"`}},
+		{"KPI table", `SELECT k.x FROM kpi_engagement_score AS k`,
+			[]string{`table "kpi_engagement_score" is read without its partition filter; reference it as {{ kpi "engagement_score" }}`}},
+		{"log stream", `SELECT l.x FROM app_logs_web_access AS l`,
+			[]string{`reference it as {{ source "app_logs" "web_access" }}`}},
+		{"in a join", `SELECT p.id FROM {{ source "social" "posts" }} AS p LEFT OUTER JOIN social_users u ON u.id = p.user_id`,
+			[]string{`table "social_users" is read without its partition filter`}},
+		{"after a comma", `SELECT p.id FROM {{ source "social" "posts" }} AS p, social_users AS u WHERE u.id = p.user_id`,
+			[]string{`table "social_users"`}},
+		{"in a subquery", `SELECT p.id FROM {{ source "social" "posts" }} AS p WHERE p.user_id IN (SELECT id FROM social_users)`,
+			[]string{`table "social_users"`}},
+		{"in EXISTS", `SELECT p.id FROM {{ source "social" "posts" }} AS p WHERE EXISTS (SELECT 1 FROM social_users u WHERE u.id = p.user_id)`,
+			[]string{`table "social_users"`}},
+		{"in a CTE", "WITH u AS (SELECT id FROM social_users)\nSELECT p.id FROM {{ source \"social\" \"posts\" }} AS p JOIN u ON u.id = p.user_id",
+			[]string{`a.sql:5: table "social_users"`}},
+		{"in a parenthesized join", `SELECT p.id FROM (social_users u JOIN {{ source "social" "posts" }} p ON u.id = p.user_id)`,
+			[]string{`table "social_users"`}},
+		{"second in a parenthesized join", `SELECT p.id FROM ({{ source "social" "posts" }} p JOIN social_users u ON u.id = p.user_id)`,
+			[]string{`table "social_users"`}},
+		{"inside EXTRACT's subquery", `SELECT EXTRACT(YEAR FROM (SELECT max(created_at) FROM social_users)) AS y FROM {{ source "social" "posts" }} AS p`,
+			[]string{`table "social_users"`}},
+		{"DuckDB FROM-first", `SELECT p.id FROM {{ source "social" "posts" }} AS p WHERE p.id IN (FROM social_users SELECT id)`,
+			[]string{`table "social_users"`}},
+		{"TABLE", `SELECT p.id FROM {{ source "social" "posts" }} AS p UNION ALL TABLE social_users`,
+			[]string{"TABLE reads a table without its partition filter"}},
+		{"table function", `SELECT x.id FROM read_parquet('s3://raw/social/posts/*/*.parquet') AS x JOIN {{ source "social" "posts" }} p ON true`,
+			[]string{"table function read_parquet(...) reads data without its partition filter"}},
+		{"file path", `SELECT x.id FROM 's3://raw/social/posts/x.parquet' AS x JOIN {{ source "social" "posts" }} p ON true`,
+			[]string{`'s3://raw/social/posts/x.parquet' where a table was expected`}},
+		{"day function as a table", `SELECT p.id FROM {{ day_start }} AS p JOIN {{ source "social" "posts" }} q ON true`,
+			[]string{"{{ day_start }} is not a table"}},
+		{"table function outside FROM", `SELECT {{ source "social" "users" }} AS u, p.id FROM {{ source "social" "posts" }} AS p`,
+			[]string{`{{ source "social" "users" }} reads a table; put it after FROM or JOIN`}},
+		{"ends after FROM", `SELECT p.id FROM {{ source "social" "posts" }} AS p JOIN`,
+			[]string{"the query ends where a table was expected"}},
+		{"CTE name used as a schema", "WITH social AS (SELECT 1 AS x)\nSELECT p.id FROM social.users p JOIN {{ source \"social\" \"posts\" }} q ON true",
+			[]string{`table "social.users"`}},
+		{"not a SELECT", `DELETE FROM social_posts`,
+			[]string{`a.sql:5: the query starts with "DELETE"; a KPI file holds one SELECT`}},
+		{"unbalanced", `SELECT p.id FROM {{ source "social" "posts" }} AS p)`,
+			[]string{"')' without a matching '('"}},
+		{"unclosed", `SELECT (p.id FROM {{ source "social" "posts" }} AS p`,
+			[]string{"'(' is never closed with ')'"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := parseErr(t, map[string]string{
+				"a.sql": kpiFile("a", "", "social.posts, social.users", tt.body),
+			})
+			wantContains(t, got, tt.want...)
+			if strings.Contains(tt.want[0], "partition filter") && !strings.Contains(got, "a.sql") {
+				t.Errorf("the message does not name the file: %s", got)
+			}
+		})
+	}
+}
+
+func TestParse_AcceptsEveryWayOfReadingThroughTemplates(t *testing.T) {
+	bodies := map[string]string{
+		"comma join":          `SELECT p.id FROM {{ source "social" "posts" }} AS p, {{ source "social" "users" }} u WHERE u.id = p.user_id`,
+		"CTEs, quoted, upper": "WITH \"Users\" (id) AS (SELECT u.id FROM {{ source \"social\" \"users\" }} u), posts AS (SELECT * FROM {{ source \"social\" \"posts\" }})\nSELECT p.id FROM posts p JOIN users ON users.id = p.user_id",
+		"recursive CTE":       `WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT p.id FROM {{ source "social" "posts" }} p, {{ source "social" "users" }} u, r`,
+		"subquery in FROM":    `SELECT q.id FROM (SELECT p.id FROM {{ source "social" "posts" }} AS p) AS q JOIN {{ source "social" "users" }} u ON true`,
+		"parenthesized join":  `SELECT p.id FROM ({{ source "social" "posts" }} p JOIN {{ source "social" "users" }} u ON u.id = p.user_id)`,
+		"FROM inside calls":   `SELECT EXTRACT(HOUR FROM p.created_at) AS h, substring(p.body FROM 2 FOR 3) AS s, trim(BOTH 'x' FROM p.body) AS t FROM {{ source "social" "posts" }} p JOIN {{ source "social" "users" }} u ON u.id IS NOT DISTINCT FROM p.user_id`,
+		"UNNEST and LATERAL":  `SELECT p.id, x FROM {{ source "social" "posts" }} p CROSS JOIN UNNEST(ARRAY[1, 2]) WITH ORDINALITY AS t (x, n) JOIN LATERAL (SELECT u.id FROM {{ source "social" "users" }} u WHERE u.id = p.user_id) AS l ON true`,
+		"VALUES":              `SELECT v.a FROM (VALUES (1, 'x'), (2, 'y')) AS v (a, b) JOIN {{ source "social" "posts" }} p ON p.id = v.a JOIN {{ source "social" "users" }} u ON true`,
+		"comments and text":   "SELECT -- FROM social_posts in a comment\n'FROM social_users' AS s /* FROM x */, p.\"from\" FROM {{ source \"social\" \"posts\" }} p JOIN {{ source \"social\" \"users\" }} u ON true",
+		"windows and days":    `SELECT p.id FROM {{ source_window "social" "posts" 7 }} p JOIN {{ source "social" "users" }} u ON p.created_at >= {{ day_start -6 }} AND p.created_at < {{ day_end }} AND u.joined_on <= {{ day }}`,
+	}
+	for name, body := range bodies {
+		t.Run(name, func(t *testing.T) {
+			mustParse(t, map[string]string{"a.sql": kpiFile("a", "", "social.posts, social.users", body)})
+		})
+	}
+}
+
+func TestParse_RejectsNonPortableOrAmbiguousSQL(t *testing.T) {
+	tests := []struct{ name, body, want string }{
+		{"semicolon", `SELECT p.id FROM {{ source "social" "posts" }} p; DROP TABLE social_posts`, "a.sql:5: semicolon"},
+		{"trailing semicolon", `SELECT p.id FROM {{ source "social" "posts" }} p;`, "semicolon"},
+		{"parameter", `SELECT p.id FROM {{ source "social" "posts" }} p WHERE p.id = ?`, "query parameters are not supported"},
+		{"dollar parameter", `SELECT p.id FROM {{ source "social" "posts" }} p WHERE p.id = $1`, "query parameters are not supported"},
+		{"DuckDB cast", `SELECT p.id::VARCHAR AS id FROM {{ source "social" "posts" }} p`, "'::' casts are DuckDB-only"},
+		{"E string", `SELECT E'\'' AS x FROM {{ source "social" "posts" }} p`, "E'...' escape strings are DuckDB-only"},
+		{"backquote", "SELECT `id` FROM {{ source \"social\" \"posts\" }} p", "backquote"},
+		{"nested comment", `SELECT /* a /* b */ FROM social_users */ p.id FROM {{ source "social" "posts" }} p`, "nested block comment"},
+		{"unclosed comment", `SELECT p.id FROM {{ source "social" "posts" }} p /* open`, "block comment /* is never closed"},
+		{"unclosed string", `SELECT 'abc FROM {{ source "social" "posts" }} p`, "string literal starting here is never closed"},
+		{"unclosed quoted identifier", `SELECT "abc FROM {{ source "social" "posts" }} p`, "quoted identifier"},
+		{"template in a string", `SELECT '{{ day }}' AS d FROM {{ source "social" "posts" }} p`, "template call inside a string literal"},
+		{"template in a comment", "SELECT p.id -- {{ day }}\nFROM {{ source \"social\" \"posts\" }} p", "template call inside a comment"},
+		{"template in an identifier", `SELECT p."{{ day }}" FROM {{ source "social" "posts" }} p`, "template call inside a quoted identifier"},
+		{"unclosed template", `SELECT p.id FROM {{ source "social" "posts" p`, "template call {{ is not closed with }} on the same line"},
+		{"stray closing braces", `SELECT p.id }} FROM {{ source "social" "posts" }} p`, "}} without a matching {{"},
+		{"non-ASCII identifier", `SELECT p.id AS 件数 FROM {{ source "social" "posts" }} p`, "non-ASCII character outside a string literal"},
+		{"output column dt", `SELECT p.id, '2026-01-01' AS dt FROM {{ source "social" "posts" }} p`, `a column or alias is named "dt"`},
+		{"quoted output column dt", `SELECT p.id AS "DT" FROM {{ source "social" "posts" }} p`, `named "dt"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := parseErr(t, map[string]string{"a.sql": kpiFile("a", "", "social.posts", tt.body)})
+			wantContains(t, got, tt.want)
+		})
+	}
+}
+
+func TestParse_RejectsMalformedTemplateCalls(t *testing.T) {
+	tests := []struct{ name, call, want string }{
+		{"unknown function", `{{ table "social" "posts" }}`, `unknown template function "table"; use one of source, source_window, kpi, kpi_window, day, day_start, day_end`},
+		{"Go template syntax", `{{ .Day }}`, `".Day" is not a template function`},
+		{"pipeline", `{{ source "social" "posts" | printf }}`, "argument | is neither"},
+		{"empty", `{{ }}`, "empty template call"},
+		{"too few arguments", `{{ source "social" }}`, `{{ source "social" }}: takes 2 arguments, not 1; write it as {{ source "<source>" "<table>" }}`},
+		{"too many arguments", `{{ source "social" "posts" 7 }}`, "takes 2 arguments, not 3"},
+		{"number for a name", `{{ source 1 "posts" }}`, "argument 1 must be the source name in double quotes"},
+		{"window of zero days", `{{ source_window "social" "posts" 0 }}`, "argument 3 must be a number of days from 1 to 366"},
+		{"window too long", `{{ source_window "social" "posts" 400 }}`, "from 1 to 366"},
+		{"window without days", `{{ source_window "social" "posts" "7" }}`, "argument 3 must be a number of days"},
+		{"huge number", `{{ source_window "social" "posts" 99999999999999999999 }}`, "neither a \"string\" nor a small integer"},
+		{"unclosed argument", `{{ source "social" "posts }}`, "string argument is never closed"},
+		{"arguments run together", `{{ source "social""posts" }}`, "put a space between arguments"},
+		{"name not snake_case", `{{ source "Social" "posts" }}`, `source name "Social" is not snake_case`},
+		{"day_start with a name", `{{ day_start "x" }}`, "the argument must be a number of days"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `SELECT p.id FROM ` + tt.call + ` AS p`
+			if strings.Contains(tt.call, "day_start") {
+				body = `SELECT p.id FROM {{ source "social" "posts" }} AS p WHERE p.created_at >= ` + tt.call
+			}
+			got := parseErr(t, map[string]string{"a.sql": kpiFile("a", "", "social.posts", body)})
+			wantContains(t, got, "a.sql:5: ", tt.want)
+		})
+	}
+}
+
+// Nothing from a header or a template call reaches the SQL unvalidated: names are snake_case,
+// so quotes, semicolons and comments cannot get through.
+func TestParse_RejectsInjectionAttempts(t *testing.T) {
+	tests := []struct{ name, file, want string }{
+		{"in the header name",
+			"-- name: x\"; DROP TABLE y; --\n-- description: d\n-- sources: social.posts\nSELECT p.id FROM {{ source \"social\" \"posts\" }} p",
+			`KPI name "x\"; DROP TABLE y; --" is not snake_case`},
+		{"in the header sources",
+			"-- name: a\n-- description: d\n-- sources: social.posts\"; DROP TABLE y; --\nSELECT p.id FROM {{ source \"social\" \"posts\" }} p",
+			`is not snake_case`},
+		{"in depends_on",
+			"-- name: a\n-- description: d\n-- depends_on: b' OR '1'='1\n-- sources: social.posts\nSELECT p.id FROM {{ source \"social\" \"posts\" }} p",
+			`is not snake_case`},
+		{"in a source call",
+			kpiFile("a", "", "social.posts", `SELECT p.id FROM {{ source "social" "posts\" WHERE 1=1 --" }} p`),
+			"a.sql:5: "},
+		{"quote in a table name",
+			kpiFile("a", "", "social.posts", `SELECT p.id FROM {{ source "social" "x'; DROP TABLE y; --" }} p`),
+			`table name "x'; DROP TABLE y; --" is not snake_case`},
+		{"in a kpi call",
+			kpiFile("a", "", "social.posts", `SELECT p.id FROM {{ source "social" "posts" }} p JOIN {{ kpi "x\"; DROP TABLE y; --" }} k ON true`),
+			"a.sql:5: "},
+		{"space in a kpi name",
+			kpiFile("a", "", "social.posts", `SELECT p.id FROM {{ source "social" "posts" }} p JOIN {{ kpi "a b" }} k ON true`),
+			`KPI name "a b" is not snake_case`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := parseErr(t, map[string]string{"a.sql": tt.file})
+			wantContains(t, got, tt.want)
+		})
+	}
+}
+
+func TestWaves(t *testing.T) {
+	// a, b <- c <- e;  b <- d <- e;  f alone.  (x <- y: y depends on x)
+	c := mustParse(t, map[string]string{
+		"a.sql": kpiFile("a", "", "social.posts", `SELECT p.id FROM {{ source "social" "posts" }} p`),
+		"b.sql": kpiFile("b", "", "social.users", `SELECT u.id FROM {{ source "social" "users" }} u`),
+		"c.sql": kpiFile("c", "a, b", "", `SELECT a.id FROM {{ kpi "a" }} a JOIN {{ kpi "b" }} b ON a.id = b.id`),
+		"d.sql": kpiFile("d", "b", "", `SELECT b.id FROM {{ kpi_window "b" 7 }} b`),
+		"e.sql": kpiFile("e", "c, d", "", `SELECT c.id FROM {{ kpi "c" }} c JOIN {{ kpi "d" }} d ON c.id = d.id`),
+		"f.sql": kpiFile("f", "", "social.posts", `SELECT p.id FROM {{ source "social" "posts" }} p`),
+	})
+	tests := []struct {
+		name string
+		kpis []string
+		want [][]string
+	}{
+		{"all", nil, [][]string{{"a", "b", "f"}, {"c", "d"}, {"e"}}},
+		{"empty means all", []string{}, [][]string{{"a", "b", "f"}, {"c", "d"}, {"e"}}},
+		{"a root and its dependents", []string{"a"}, [][]string{{"a"}, {"c"}, {"e"}}},
+		{"b and its dependents", []string{"b"}, [][]string{{"b"}, {"c", "d"}, {"e"}}},
+		{"a leaf", []string{"e"}, [][]string{{"e"}}},
+		{"a middle KPI starts the first wave", []string{"d"}, [][]string{{"d"}, {"e"}}},
+		{"several, in any order, repeated", []string{"f", "d", "a", "d"}, [][]string{{"a", "d", "f"}, {"c"}, {"e"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.Waves(tt.kpis)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Waves(%v) (-want +got):\n%s", tt.kpis, diff)
+			}
+		})
+	}
+	_, err := c.Waves([]string{"a", "zz", "yy"})
+	if err == nil {
+		t.Fatal("Waves with unknown names succeeded")
+	}
+	wantContains(t, err.Error(), `unknown KPI "zz", "yy"; the catalog has a, b, c, d, e, f`)
+}
+
+func TestWaves_EmbeddedCatalogRunsEngagementScoreLast(t *testing.T) {
+	c, err := queries.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Waves(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		{"active_users_by_department", "department_activity", "reactions_given_received", "weekly_active_users_by_department"},
+		{"engagement_score"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Waves(nil) (-want +got):\n%s", diff)
+	}
+	got, err = c.Waves([]string{"department_activity"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]string{{"department_activity"}, {"engagement_score"}}, got); diff != "" {
+		t.Errorf("Waves(department_activity) (-want +got):\n%s", diff)
+	}
+}
+
+func TestCatalog_NamesReturnsASortedCopy(t *testing.T) {
+	c, err := queries.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := c.Names()
+	names[0] = "changed"
+	if c.Names()[0] == "changed" {
+		t.Error("Names shares its slice with the catalog")
+	}
+}

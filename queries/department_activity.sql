@@ -1,0 +1,60 @@
+-- name: department_activity
+-- description: Posts, comments, reactions and thanks per department on the day: the live rows
+--   created that day, counted under the department of the user who acted.
+-- depends_on:
+-- sources: social.users, social.posts, social.comments, social.reactions
+--
+-- Created on the day: created_at within [day_start, day_end), the business day's bounds as UTC
+-- instants. Live: not soft-deleted by the end of the day, as the day's partitions record it; a
+-- row deleted on a later day still counts here, because history is not rewritten. A comment or
+-- a reaction counts only if its post was not deleted by the end of the day either. The
+-- department is the acting user's department_id in the day's users snapshot (the author, the
+-- commenter, the giver); a user missing from the snapshot counts under a NULL department
+-- rather than not at all. Departments without activity are absent.
+WITH day_users AS (
+  SELECT u.id, u.department_id
+  FROM {{ source "social" "users" }} AS u
+),
+deleted_posts AS (
+  -- Posts deleted during the day. Nobody can comment on or react to a post deleted earlier, so
+  -- these are the only posts that disqualify a comment or a reaction of the day.
+  SELECT DISTINCT p.id
+  FROM {{ source "social" "posts" }} AS p
+  WHERE p.deleted_at IS NOT NULL
+),
+new_posts AS (
+  SELECT p.user_id
+  FROM {{ source "social" "posts" }} AS p
+  WHERE p.deleted_at IS NULL
+    AND p.created_at >= {{ day_start }} AND p.created_at < {{ day_end }}
+),
+new_comments AS (
+  SELECT c.user_id
+  FROM {{ source "social" "comments" }} AS c
+  LEFT JOIN deleted_posts AS dp ON dp.id = c.post_id
+  WHERE c.deleted_at IS NULL AND dp.id IS NULL
+    AND c.created_at >= {{ day_start }} AND c.created_at < {{ day_end }}
+),
+new_reactions AS (
+  SELECT r.user_id, r.kind
+  FROM {{ source "social" "reactions" }} AS r
+  LEFT JOIN deleted_posts AS dp ON dp.id = r.post_id
+  WHERE r.deleted_at IS NULL AND dp.id IS NULL
+    AND r.created_at >= {{ day_start }} AND r.created_at < {{ day_end }}
+),
+acts AS (
+  SELECT user_id, 'post' AS act, CAST(NULL AS VARCHAR) AS kind FROM new_posts
+  UNION ALL
+  SELECT user_id, 'comment', NULL FROM new_comments
+  UNION ALL
+  SELECT user_id, 'reaction', kind FROM new_reactions
+)
+SELECT
+  u.department_id,
+  COUNT(CASE WHEN a.act = 'post' THEN 1 END) AS posts,
+  COUNT(CASE WHEN a.act = 'comment' THEN 1 END) AS comments,
+  COUNT(CASE WHEN a.act = 'reaction' THEN 1 END) AS reactions,
+  COUNT(CASE WHEN a.act = 'reaction' AND a.kind = 'thanks' THEN 1 END) AS thanks
+FROM acts AS a
+LEFT JOIN day_users AS u ON u.id = a.user_id
+GROUP BY u.department_id

@@ -1,0 +1,44 @@
+-- name: reactions_given_received
+-- description: Reactions given and received per user on the day, with the thanks among them:
+--   the live reactions on live posts given that day, counted for the giver and for the author.
+-- depends_on:
+-- sources: social.posts, social.reactions
+--
+-- Given on the day: created_at within [day_start, day_end). Both sides count on the day the
+-- reaction was given, whatever the day of the post; live means not soft-deleted by the end of
+-- the day (reaction and post). The post's author comes from the posts partitions of the 90 days
+-- ending with the day: posts are extracted incrementally (a partition holds the rows changed that
+-- day), so a reaction on a post unchanged for 90 days counts as given but not as received.
+-- Reading 90 partitions scans little: only the id, user_id and deleted_at columns are read.
+-- Users with no reaction are absent.
+WITH recent_posts AS (
+  -- One row per post changed in the window: its author, and whether it was deleted by the end
+  -- of the day (a deletion is final, so any deleted version means deleted).
+  SELECT p.id, MAX(p.user_id) AS author_id, COUNT(p.deleted_at) AS deletions
+  FROM {{ source_window "social" "posts" 90 }} AS p
+  GROUP BY p.id
+),
+day_reactions AS (
+  SELECT
+    r.user_id AS giver_id,
+    rp.author_id,
+    CASE WHEN r.kind = 'thanks' THEN 1 ELSE 0 END AS is_thanks
+  FROM {{ source "social" "reactions" }} AS r
+  LEFT JOIN recent_posts AS rp ON rp.id = r.post_id
+  WHERE r.deleted_at IS NULL
+    AND COALESCE(rp.deletions, 0) = 0
+    AND r.created_at >= {{ day_start }} AND r.created_at < {{ day_end }}
+),
+sides AS (
+  SELECT giver_id AS user_id, 'given' AS side, is_thanks FROM day_reactions
+  UNION ALL
+  SELECT author_id, 'received', is_thanks FROM day_reactions WHERE author_id IS NOT NULL
+)
+SELECT
+  s.user_id,
+  COUNT(CASE WHEN s.side = 'given' THEN 1 END) AS reactions_given,
+  COUNT(CASE WHEN s.side = 'received' THEN 1 END) AS reactions_received,
+  COUNT(CASE WHEN s.side = 'given' AND s.is_thanks = 1 THEN 1 END) AS thanks_given,
+  COUNT(CASE WHEN s.side = 'received' AND s.is_thanks = 1 THEN 1 END) AS thanks_received
+FROM sides AS s
+GROUP BY s.user_id

@@ -1,0 +1,6 @@
+SELECT
+  CAST(l.department_id AS BIGINT) AS department_id,
+  COUNT(DISTINCT l.user_id) AS active_users
+FROM (SELECT * FROM "kpilake_prod"."app_logs_web_access" WHERE "dt" = '2026-11-24') AS l
+WHERE l.user_id IS NOT NULL
+GROUP BY CAST(l.department_id AS BIGINT)
