@@ -1,0 +1,480 @@
+package ctas
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/athena"
+	atypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	gtypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kpilake/kpilake/internal/testsvc"
+	"github.com/kpilake/kpilake/layout"
+)
+
+func TestStatement_WritesParquetZstdIntoTheRunPrefix(t *testing.T) {
+	runID := "20261125T050615123Z-1f2e3d4c"
+	tmp := TempTableName(testKPI, testDay, runID)
+	loc := "s3://kpilake-prod-aggregated/" + layout.KPIRunPrefix(testKPI, testDay, runID)
+	got := Statement("kpilake_prod", tmp, loc, "SELECT 1 AS x")
+	want := `CREATE TABLE "kpilake_prod"."tmp_ctas_daily_active_users_20261124_20261125t050615123z_1f2e3d4c"
+WITH (format = 'PARQUET', write_compression = 'ZSTD', external_location = 's3://kpilake-prod-aggregated/daily_active_users/dt=2026-11-24/run=20261125T050615123Z-1f2e3d4c/')
+AS
+SELECT 1 AS x`
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("statement (-want +got):\n%s", diff)
+	}
+}
+
+func TestNewRunID_IsTimeOrderedAndUnique(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 5, 6, 15, 123e6, time.UTC)
+	a, b, c := NewRunID(t0), NewRunID(t0), NewRunID(t0.Add(time.Millisecond))
+	for _, id := range []string{a, b, c} {
+		if !runIDRE.MatchString(id) {
+			t.Errorf("run id %q does not match %s", id, runIDRE)
+		}
+		if tmp := TempTableName(testKPI, testDay, id); !identRE.MatchString(tmp) {
+			t.Errorf("temporary table %q is not an identifier", tmp)
+		}
+	}
+	if a == b {
+		t.Errorf("two runs in the same millisecond got the same id %q", a)
+	}
+	if !(a < c && b < c) {
+		t.Errorf("ids do not sort by time: %q, %q then %q", a, b, c)
+	}
+	if !strings.HasPrefix(a, "20261125T050615123Z-") {
+		t.Errorf("id %q does not start with the UTC time", a)
+	}
+}
+
+func TestNew_ListsEveryConfigProblem(t *testing.T) {
+	_, err := New(&faultyAthena{}, &faultyGlue{}, nil, Config{Database: "Bad-DB", AggregatedBucket: "s3://b", StopMargin: -1})
+	if err == nil {
+		t.Fatal("New accepted an invalid config")
+	}
+	for _, want := range []string{"Database", "Workgroup", "AggregatedBucket", "negative"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
+
+func TestRun_RejectsInvalidRequestsBeforeCallingAWS(t *testing.T) {
+	r, err := New(&faultyAthena{}, &faultyGlue{}, nil, Config{Database: "db", Workgroup: "wg", AggregatedBucket: "bucket"})
+	if err == nil {
+		t.Fatal("New accepted a nil S3 client")
+	}
+	r, err = New(&faultyAthena{}, &faultyGlue{}, &nopS3{}, Config{Database: "db", Workgroup: "wg", AggregatedBucket: "bucket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		req  Request
+		want string
+	}{
+		{"KPI not snake_case", Request{KPI: "Daily-Users", Date: testDay, Select: "SELECT 1"}, "not snake_case"},
+		{"KPI injection", Request{KPI: `x"; DROP TABLE y; --`, Date: testDay, Select: "SELECT 1"}, "not snake_case"},
+		{"no date", Request{KPI: testKPI, Select: "SELECT 1"}, "Date is required"},
+		{"empty select", Request{KPI: testKPI, Date: testDay, Select: " ;\n"}, "Select is empty"},
+		{"table injection", Request{KPI: testKPI, Date: testDay, Select: "SELECT 1", Table: `t" AS SELECT`}, "not a catalog identifier"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := r.Run(context.Background(), tc.req)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCompatible_NamesEveryChangedColumn(t *testing.T) {
+	table := cols("department string", "users bigint")
+	for _, tc := range []struct {
+		name string
+		got  []string
+		want []string // substrings of the error; nil means compatible
+	}{
+		{"same", []string{"department string", "users bigint"}, nil},
+		{"same, other case", []string{"Department STRING", "users BIGINT"}, nil},
+		{"extra column", []string{"department string", "users bigint", "sessions bigint"}, []string{"new column sessions bigint"}},
+		{"missing column", []string{"department string"}, []string{"missing column users bigint"}},
+		{"changed type", []string{"department string", "users int"}, []string{"column users changed type from bigint to int"}},
+		{"reordered", []string{"users bigint", "department string"}, []string{"reordered", "(department, users)", "(users, department)"}},
+		{"renamed", []string{"dept string", "users bigint"}, []string{"new column dept string", "missing column department string"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := compatible("kpi_x", table, cols(tc.got...))
+			if tc.want == nil {
+				if err != nil {
+					t.Errorf("compatible: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrIncompatibleSchema) {
+				t.Fatalf("error = %v, want ErrIncompatibleSchema", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// recTracer records the one span of a run.
+type recTracer struct {
+	mu                sync.Mutex
+	name              string
+	start, end        map[string]string
+	metadata          map[string]any
+	err               error
+	started, finished int
+}
+
+func (r *recTracer) Start(ctx context.Context, name string, ann map[string]string) (context.Context, EndFunc) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.name, r.start, r.started = name, ann, r.started+1
+	return ctx, func(ann map[string]string, md map[string]any, err error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.end, r.metadata, r.err, r.finished = ann, md, err, r.finished+1
+	}
+}
+
+func TestRunner_FirstRunCreatesTableAndPublishesPartition(t *testing.T) {
+	t.Parallel()
+	l := newLake(t)
+	var logs bytes.Buffer
+	tr := &recTracer{}
+	r := l.runner(t, nil, nil, func(c *Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+		c.Tracer = tr
+	})
+	ctx := context.Background()
+	res := mustRun(t, r, ctx)
+
+	if got, want := l.partition(t), l.location(res); got != want {
+		t.Errorf("partition dt=%s at %q, want %q", testDay, got, want)
+	}
+	if res.Location != l.location(res) || res.KPI != testKPI || res.Date != testDay.String() || res.QueryID == "" {
+		t.Errorf("result %+v", res)
+	}
+	if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
+		t.Errorf("tables %v, want %v (the temporary table dropped)", got, want)
+	}
+	if got := l.keys(t); len(got) != 1 || !strings.HasPrefix(got[0], layout.KPIRunPrefix(testKPI, testDay, res.RunID)) {
+		t.Errorf("objects %v, want the run's output kept after the temporary table is dropped", got)
+	}
+
+	out, err := l.glue.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(l.db), Name: aws.String(layout.KPITableName(testKPI))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := out.Table
+	sd := tb.StorageDescriptor
+	if aws.ToString(tb.TableType) != "EXTERNAL_TABLE" ||
+		len(tb.PartitionKeys) != 1 || aws.ToString(tb.PartitionKeys[0].Name) != "dt" || aws.ToString(tb.PartitionKeys[0].Type) != "string" ||
+		aws.ToString(sd.Location) != "s3://"+l.bucket+"/"+testKPI+"/" ||
+		aws.ToString(sd.InputFormat) != parquetInput || aws.ToString(sd.OutputFormat) != parquetOutput ||
+		aws.ToString(sd.SerdeInfo.SerializationLibrary) != parquetSerDe {
+		t.Errorf("KPI table not an external Parquet table partitioned by dt at the KPI prefix: %+v / %+v", tb, sd)
+	}
+	if err := compatible("kpi", sd.Columns, cols("department string", "users bigint")); err != nil {
+		t.Errorf("KPI table columns: %v", err)
+	}
+
+	if q := l.sim.queries; len(q) != 1 || !strings.Contains(q[0], "GROUP BY department") || !strings.Contains(q[0], "external_location = '"+res.Location+"'") {
+		t.Errorf("queries sent: %q", q)
+	}
+
+	var line map[string]any
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+		t.Fatalf("log is not one JSON line: %v\n%s", err, logs.String())
+	}
+	for _, k := range []string{"kpi", "date", "query_id", "bytes_scanned", "engine_time_ms", "location", "run_id"} {
+		if _, ok := line[k]; !ok {
+			t.Errorf("log line lacks %q: %s", k, logs.String())
+		}
+	}
+	if tr.started != 1 || tr.finished != 1 || tr.err != nil ||
+		tr.start["kpi"] != testKPI || tr.start["date"] != testDay.String() || tr.end["query_id"] != res.QueryID {
+		t.Errorf("span: %+v", tr)
+	}
+	if _, ok := tr.metadata["bytes_scanned"]; !ok {
+		t.Errorf("span metadata lacks bytes_scanned: %v", tr.metadata)
+	}
+	if _, ok := tr.metadata["engine_time_ms"]; !ok {
+		t.Errorf("span metadata lacks engine_time_ms: %v", tr.metadata)
+	}
+}
+
+func TestRunner_RerunIsIdempotentAndKeepsOnlyTheLatestRun(t *testing.T) {
+	t.Parallel()
+	l := newLake(t)
+	r := l.runner(t, nil, nil, nil)
+	// Leftovers of an older, failed run and another day, which must stay.
+	stale := layout.KPIRunPrefix(testKPI, testDay, "20200101T000000000Z-00000000") + "part-0.parquet"
+	otherDay := layout.KPIRunPrefix(testKPI, testDay.AddDays(-1), "20200101T000000000Z-00000000") + "part-0.parquet"
+	l.put(t, stale)
+	l.put(t, otherDay)
+
+	first := mustRun(t, r, context.Background())
+	second := mustRun(t, r, context.Background())
+
+	if first.RunID == second.RunID {
+		t.Fatalf("two runs share the id %q", first.RunID)
+	}
+	if got, want := l.partition(t), l.location(second); got != want {
+		t.Errorf("partition at %q, want the second run's %q", got, want)
+	}
+	if n := l.partitionCount(t); n != 1 {
+		t.Errorf("%d partitions, want 1", n)
+	}
+	keys := l.keys(t)
+	if len(keys) != 1 || !strings.HasPrefix(keys[0], layout.KPIRunPrefix(testKPI, testDay, second.RunID)) {
+		t.Errorf("objects of the day %v, want only the second run's", keys)
+	}
+	if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
+		t.Errorf("tables %v, want %v", got, want)
+	}
+	out, err := l.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(l.bucket), Key: aws.String(otherDay)})
+	if err != nil || out == nil {
+		t.Errorf("another day's object was touched: %v", err)
+	}
+}
+
+func TestRunner_LeavesNewerRunsObjectsAlone(t *testing.T) {
+	t.Parallel()
+	l := newLake(t)
+	r := l.runner(t, nil, nil, nil)
+	newer := layout.KPIRunPrefix(testKPI, testDay, "99991231T235959999Z-ffffffff") + "part-0.parquet"
+	l.put(t, newer)
+	res := mustRun(t, r, context.Background())
+	if keys := l.keys(t); !slices.Contains(keys, newer) || len(keys) != 2 {
+		t.Errorf("objects %v: want the run's output and the concurrent newer run's %q", keys, newer)
+	}
+	if got := l.partition(t); got != l.location(res) {
+		t.Errorf("partition at %q", got)
+	}
+}
+
+func TestRunner_IncompatibleSchemaFailsAndKeepsPreviousPartition(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		columns []string
+		want    []string
+	}{
+		{"extra column", []string{"department string", "users bigint", "sessions bigint"}, []string{"new column sessions bigint"}},
+		{"missing column", []string{"department string"}, []string{"missing column users bigint"}},
+		{"changed type", []string{"department string", "users double"}, []string{"column users changed type from bigint to double"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLake(t)
+			r := l.runner(t, nil, nil, nil)
+			first := mustRun(t, r, context.Background())
+
+			l.sim.setColumns(cols(tc.columns...))
+			_, err := r.Run(context.Background(), request())
+			if !errors.Is(err, ErrIncompatibleSchema) {
+				t.Fatalf("error = %v, want ErrIncompatibleSchema", err)
+			}
+			for _, w := range append(tc.want, "kpi_"+testKPI, "previous run") {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if got := l.partition(t); got != l.location(first) {
+				t.Errorf("partition moved to %q; want the first run's %q", got, l.location(first))
+			}
+			if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
+				t.Errorf("tables %v, want %v (temporary table dropped)", got, want)
+			}
+			if keys := l.keys(t); !slices.ContainsFunc(keys, func(k string) bool {
+				return strings.HasPrefix(k, layout.KPIRunPrefix(testKPI, testDay, first.RunID))
+			}) {
+				t.Errorf("the served run's objects were deleted: %v", keys)
+			}
+		})
+	}
+}
+
+func TestRunner_RetriesThrottlingAndSucceeds(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		startThrottles int
+		getThrottles   int
+		glueConflicts  int
+	}{
+		{"athena TooManyRequestsException on start", 3, 0, 0},
+		{"athena ThrottlingException while polling", 0, 2, 0},
+		{"glue ConcurrentModificationException on the partition", 0, 0, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLake(t)
+			fa := &faultyAthena{athenaAPI: l.sim, startThrottles: tc.startThrottles, getThrottles: tc.getThrottles}
+			fg := &faultyGlue{glueAPI: l.glue, conflicts: tc.glueConflicts}
+			r := l.runner(t, fa, fg, nil)
+			res := mustRun(t, r, context.Background())
+			if got := l.partition(t); got != l.location(res) {
+				t.Errorf("partition at %q, want %q", got, l.location(res))
+			}
+			if fa.starts != tc.startThrottles+1 {
+				t.Errorf("%d StartQueryExecution calls, want %d", fa.starts, tc.startThrottles+1)
+			}
+			if len(l.sim.queries) != 1 {
+				t.Errorf("%d queries reached Athena, want 1", len(l.sim.queries))
+			}
+			if fg.conflicts != 0 {
+				t.Errorf("%d conflicts left: not retried", fg.conflicts)
+			}
+		})
+	}
+}
+
+func TestRunner_FailsClearlyWhenThrottlingOutlastsRetries(t *testing.T) {
+	t.Parallel()
+	l := newLake(t)
+	fa := &faultyAthena{athenaAPI: l.sim, startThrottles: 100}
+	r := l.runner(t, fa, nil, func(c *Config) { c.RetryAttempts = 4 })
+	_, err := r.Run(context.Background(), request())
+	if !errors.Is(err, ErrThrottled) || !strings.Contains(err.Error(), "TooManyRequestsException") {
+		t.Fatalf("error = %v, want ErrThrottled naming TooManyRequestsException", err)
+	}
+	if fa.starts != 4 {
+		t.Errorf("%d attempts, want 4", fa.starts)
+	}
+	if got := l.partition(t); got != "" {
+		t.Errorf("a partition was created at %q", got)
+	}
+}
+
+func TestRunner_KeepsPreviousPartitionWhenQueryFails(t *testing.T) {
+	t.Parallel()
+	l := newLake(t)
+	ctx := context.Background()
+	first := mustRun(t, l.runner(t, nil, nil, nil), ctx)
+
+	fa := &faultyAthena{athenaAPI: l.sim, status: &atypes.QueryExecutionStatus{
+		State:             atypes.QueryExecutionStateFailed,
+		StateChangeReason: aws.String("COLUMN_NOT_FOUND: line 1:8: Column 'user_id' cannot be resolved"),
+		AthenaError:       &atypes.AthenaError{ErrorCategory: aws.Int32(2), ErrorType: aws.Int32(1006), ErrorMessage: aws.String("Column 'user_id' cannot be resolved")},
+	}}
+	_, err := l.runner(t, fa, nil, nil).Run(ctx, request())
+	if !errors.Is(err, ErrQueryFailed) {
+		t.Fatalf("error = %v, want ErrQueryFailed", err)
+	}
+	for _, w := range []string{"FAILED", "COLUMN_NOT_FOUND", "category 2 type 1006", testKPI, testDay.String()} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+	if got := l.partition(t); got != l.location(first) {
+		t.Errorf("partition moved to %q; want the first run's %q", got, l.location(first))
+	}
+	if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
+		t.Errorf("tables %v, want %v (temporary table dropped)", got, want)
+	}
+	if len(fa.stopped) != 0 {
+		t.Errorf("a failed query was stopped: %v", fa.stopped)
+	}
+}
+
+func TestRunner_StopsQueryNearDeadlineAndKeepsPreviousPartition(t *testing.T) {
+	t.Parallel()
+	l := newLake(t)
+	first := mustRun(t, l.runner(t, nil, nil, nil), context.Background())
+
+	fa := &faultyAthena{athenaAPI: l.sim, status: &atypes.QueryExecutionStatus{State: atypes.QueryExecutionStateRunning}}
+	r := l.runner(t, fa, nil, func(c *Config) { c.StopMargin = 1200 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	res, err := r.Run(ctx, request())
+	if !errors.Is(err, ErrDeadline) {
+		t.Fatalf("error = %v, want ErrDeadline", err)
+	}
+	if took := time.Since(began); took > time.Second {
+		t.Errorf("Run returned after %s, past the stop margin", took)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("Run returned after the deadline itself")
+	}
+	if !slices.Equal(fa.stopped, []string{res.QueryID}) {
+		t.Errorf("stopped %v, want [%s]", fa.stopped, res.QueryID)
+	}
+	out, gerr := l.athena.GetQueryExecution(context.Background(), &athena.GetQueryExecutionInput{QueryExecutionId: aws.String(res.QueryID)})
+	if gerr != nil || out.QueryExecution.Status.State != atypes.QueryExecutionStateCancelled {
+		t.Errorf("query not cancelled in Athena: %v %v", gerr, out)
+	}
+	if got := l.partition(t); got != l.location(first) {
+		t.Errorf("partition moved to %q; want the first run's %q", got, l.location(first))
+	}
+	if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
+		t.Errorf("tables %v, want %v (temporary table dropped)", got, want)
+	}
+}
+
+func TestRunner_DoesNotStartAQueryInsideTheStopMargin(t *testing.T) {
+	fa := &faultyAthena{}
+	r, err := New(fa, &faultyGlue{}, &nopS3{}, Config{Database: "db", Workgroup: "wg", AggregatedBucket: "bucket", StopMargin: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := r.Run(ctx, request()); !errors.Is(err, ErrDeadline) {
+		t.Errorf("error = %v, want ErrDeadline", err)
+	}
+	if fa.starts != 0 {
+		t.Errorf("a query was started %d times", fa.starts)
+	}
+}
+
+func TestRunner_RefusesAKPITableNotPartitionedByDay(t *testing.T) {
+	t.Parallel()
+	l := newLake(t)
+	if _, err := l.glue.CreateTable(context.Background(), &glue.CreateTableInput{DatabaseName: aws.String(l.db), TableInput: &gtypes.TableInput{
+		Name: aws.String(layout.KPITableName(testKPI)), TableType: aws.String("EXTERNAL_TABLE"),
+		StorageDescriptor: &gtypes.StorageDescriptor{Columns: cols("department string", "users bigint")},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.runner(t, nil, nil, nil).Run(context.Background(), request())
+	if !errors.Is(err, ErrIncompatibleSchema) || !strings.Contains(err.Error(), "not partitioned by dt") {
+		t.Fatalf("error = %v, want ErrIncompatibleSchema naming dt", err)
+	}
+	if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
+		t.Errorf("tables %v, want %v (temporary table dropped)", got, want)
+	}
+}
+
+func TestNewFromConfig_RaisesTheSDKRetryBudget(t *testing.T) {
+	r, err := NewFromConfig(aws.Config{Region: testsvc.Region}, Config{Database: "db", Workgroup: "wg", AggregatedBucket: "bucket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.athena.(*athena.Client).Options().Retryer.MaxAttempts(); got != SDKRetryAttempts {
+		t.Errorf("athena retryer makes %d attempts, want %d", got, SDKRetryAttempts)
+	}
+	if got := r.glue.(*glue.Client).Options().Retryer.MaxAttempts(); got != SDKRetryAttempts {
+		t.Errorf("glue retryer makes %d attempts, want %d", got, SDKRetryAttempts)
+	}
+}

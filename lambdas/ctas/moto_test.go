@@ -1,0 +1,344 @@
+package ctas
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/athena"
+	atypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	gtypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/kpilake/kpilake/internal/testsvc"
+	"github.com/kpilake/kpilake/layout"
+)
+
+func TestMain(m *testing.M) { testsvc.Main(m) }
+
+const testKPI = "daily_active_users"
+
+var testDay, _ = layout.ParseDay("2026-11-24")
+
+// lake is one test's slice of the moto server: its own Glue database and aggregated bucket, so
+// tests can share the server and run in parallel.
+type lake struct {
+	db, bucket string
+	athena     *athena.Client
+	glue       *glue.Client
+	s3         *s3.Client
+	sim        *ctasSim
+}
+
+var (
+	lakeSeq      atomic.Int64
+	motoSettings sync.Once
+)
+
+func newLake(t *testing.T) *lake {
+	t.Helper()
+	m := testsvc.MotoServer(t)
+	motoSettings.Do(func() {
+		// Queries go QUEUED -> RUNNING -> SUCCEEDED one GetQueryExecution at a time, so the runner polls.
+		if err := m.Post("/moto-api/state-manager/set-transition",
+			`{"model_name":"athena::execution","transition":{"progression":"manual","times":1}}`); err != nil {
+			t.Fatal(err)
+		}
+	})
+	cfg := aws.Config{
+		Region:      testsvc.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(testsvc.AccessKeyID, testsvc.SecretAccessKey, ""),
+	}
+	n := lakeSeq.Add(1)
+	l := &lake{
+		db:     fmt.Sprintf("lake_%d", n),
+		bucket: fmt.Sprintf("aggregated-%d", n),
+		athena: athena.NewFromConfig(cfg, func(o *athena.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
+		glue:   glue.NewFromConfig(cfg, func(o *glue.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
+		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.BaseEndpoint = aws.String(m.Endpoint)
+			o.UsePathStyle = true
+		}),
+	}
+	ctx := context.Background()
+	if _, err := l.glue.CreateDatabase(ctx, &glue.CreateDatabaseInput{DatabaseInput: &gtypes.DatabaseInput{Name: aws.String(l.db)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(l.bucket),
+		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(testsvc.Region)}}); err != nil {
+		t.Fatal(err)
+	}
+	l.sim = &ctasSim{athenaAPI: l.athena, glue: l.glue, s3: l.s3, columns: cols("department string", "users bigint")}
+	return l
+}
+
+// runner returns a Runner over the lake, with a simulated CTAS under faults (nil: none).
+func (l *lake) runner(t *testing.T, a athenaAPI, g glueAPI, tweak func(*Config)) *Runner {
+	t.Helper()
+	if a == nil {
+		a = l.sim
+	}
+	if g == nil {
+		g = l.glue
+	}
+	cfg := Config{
+		Database: l.db, Workgroup: "primary", AggregatedBucket: l.bucket,
+		PollInitial: 5 * time.Millisecond, PollMax: 20 * time.Millisecond,
+		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	r, err := New(a, g, l.s3, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func request() Request {
+	return Request{KPI: testKPI, Date: testDay,
+		Select: "SELECT department, count(DISTINCT user_id) AS users\nFROM raw.app_logs_access\nWHERE dt = '2026-11-24'\nGROUP BY department"}
+}
+
+// partition returns the location of the KPI table's partition for testDay, or "" if there is none.
+func (l *lake) partition(t *testing.T) string {
+	t.Helper()
+	out, err := l.glue.GetPartition(context.Background(), &glue.GetPartitionInput{DatabaseName: aws.String(l.db),
+		TableName: aws.String(layout.KPITableName(testKPI)), PartitionValues: []string{testDay.String()}})
+	if hasCode(err, "EntityNotFoundException") {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.Partition.StorageDescriptor.Location)
+}
+
+func (l *lake) partitionCount(t *testing.T) int {
+	t.Helper()
+	out, err := l.glue.GetPartitions(context.Background(), &glue.GetPartitionsInput{DatabaseName: aws.String(l.db),
+		TableName: aws.String(layout.KPITableName(testKPI))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Partitions)
+}
+
+// tables lists the database's tables.
+func (l *lake) tables(t *testing.T) []string {
+	t.Helper()
+	out, err := l.glue.GetTables(context.Background(), &glue.GetTablesInput{DatabaseName: aws.String(l.db)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tb := range out.TableList {
+		names = append(names, aws.ToString(tb.Name))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// keys lists the objects of the KPI's day.
+func (l *lake) keys(t *testing.T) []string {
+	t.Helper()
+	out, err := l.s3.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(l.bucket),
+		Prefix: aws.String(layout.KPIPrefix(testKPI) + testDay.Partition() + "/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (l *lake) put(t *testing.T, key string) {
+	t.Helper()
+	if _, err := l.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(l.bucket), Key: aws.String(key),
+		Body: strings.NewReader("x")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func cols(specs ...string) []gtypes.Column {
+	out := make([]gtypes.Column, len(specs))
+	for i, s := range specs {
+		name, typ, _ := strings.Cut(s, " ")
+		out[i] = gtypes.Column{Name: aws.String(name), Type: aws.String(typ)}
+	}
+	return out
+}
+
+// ctasSim stands in for the part of CTAS that moto's Athena does not do: on a CREATE TABLE AS it
+// registers the temporary table in Glue with the test's columns and writes an object under the
+// external_location, as Athena would; then moto runs the query through its states.
+type ctasSim struct {
+	athenaAPI
+	glue    *glue.Client
+	s3      *s3.Client
+	mu      sync.Mutex
+	columns []gtypes.Column
+	queries []string
+}
+
+var ctasRE = regexp.MustCompile(`^CREATE TABLE "([a-z0-9_]+)"\."([a-z0-9_]+)"\nWITH \(.*external_location = 's3://([^/']+)/([^']+)'\)\nAS\n`)
+
+func (s *ctasSim) setColumns(c []gtypes.Column) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.columns = c
+}
+
+func (s *ctasSim) StartQueryExecution(ctx context.Context, in *athena.StartQueryExecutionInput, opts ...func(*athena.Options)) (*athena.StartQueryExecutionOutput, error) {
+	q := aws.ToString(in.QueryString)
+	s.mu.Lock()
+	s.queries = append(s.queries, q)
+	columns := s.columns
+	s.mu.Unlock()
+	m := ctasRE.FindStringSubmatch(q)
+	if m == nil {
+		return nil, fmt.Errorf("ctasSim: not a CTAS the runner would send:\n%s", q)
+	}
+	db, table, bucket, prefix := m[1], m[2], m[3], m[4]
+	if _, err := s.glue.CreateTable(ctx, &glue.CreateTableInput{DatabaseName: aws.String(db), TableInput: &gtypes.TableInput{
+		Name: aws.String(table), TableType: aws.String("EXTERNAL_TABLE"),
+		StorageDescriptor: &gtypes.StorageDescriptor{Columns: columns, Location: aws.String("s3://" + bucket + "/" + prefix)},
+	}}); err != nil {
+		return nil, fmt.Errorf("ctasSim: register %s: %w", table, err)
+	}
+	if _, err := s.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + "20261125_000000_00001_part-0.parquet"),
+		Body: bytes.NewReader([]byte("PAR1"))}); err != nil {
+		return nil, fmt.Errorf("ctasSim: write output: %w", err)
+	}
+	return s.athenaAPI.StartQueryExecution(ctx, in, opts...)
+}
+
+// faultyAthena injects the answers moto cannot give: throttling, FAILED queries, queries that never end.
+type faultyAthena struct {
+	athenaAPI
+	mu             sync.Mutex
+	startThrottles int                          // StartQueryExecution answers TooManyRequestsException this many times
+	getThrottles   int                          // GetQueryExecution answers ThrottlingException this many times
+	status         *atypes.QueryExecutionStatus // if set, GetQueryExecution answers it instead of moto's
+	starts, gets   int
+	stopped        []string
+}
+
+func (f *faultyAthena) StartQueryExecution(ctx context.Context, in *athena.StartQueryExecutionInput, opts ...func(*athena.Options)) (*athena.StartQueryExecutionOutput, error) {
+	f.mu.Lock()
+	f.starts++
+	throttle := f.starts <= f.startThrottles
+	f.mu.Unlock()
+	if throttle {
+		return nil, &atypes.TooManyRequestsException{Message: aws.String("Rate exceeded"), Reason: atypes.ThrottleReasonConcurrentQueryLimitExceeded}
+	}
+	return f.athenaAPI.StartQueryExecution(ctx, in, opts...)
+}
+
+func (f *faultyAthena) GetQueryExecution(ctx context.Context, in *athena.GetQueryExecutionInput, opts ...func(*athena.Options)) (*athena.GetQueryExecutionOutput, error) {
+	f.mu.Lock()
+	f.gets++
+	throttle, status := f.gets <= f.getThrottles, f.status
+	f.mu.Unlock()
+	if throttle {
+		return nil, &apiError{code: "ThrottlingException"}
+	}
+	out, err := f.athenaAPI.GetQueryExecution(ctx, in, opts...)
+	if err != nil || status == nil {
+		return out, err
+	}
+	out.QueryExecution.Status = status
+	return out, nil
+}
+
+func (f *faultyAthena) StopQueryExecution(ctx context.Context, in *athena.StopQueryExecutionInput, opts ...func(*athena.Options)) (*athena.StopQueryExecutionOutput, error) {
+	f.mu.Lock()
+	f.stopped = append(f.stopped, aws.ToString(in.QueryExecutionId))
+	f.mu.Unlock()
+	return f.athenaAPI.StopQueryExecution(ctx, in, opts...)
+}
+
+// faultyGlue answers ConcurrentModificationException to the first partition updates or creates.
+type faultyGlue struct {
+	glueAPI
+	mu        sync.Mutex
+	conflicts int
+}
+
+func (f *faultyGlue) conflict() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.conflicts > 0 {
+		f.conflicts--
+		return &gtypes.ConcurrentModificationException{Message: aws.String("partition changed")}
+	}
+	return nil
+}
+
+func (f *faultyGlue) CreatePartition(ctx context.Context, in *glue.CreatePartitionInput, opts ...func(*glue.Options)) (*glue.CreatePartitionOutput, error) {
+	if err := f.conflict(); err != nil {
+		return nil, err
+	}
+	return f.glueAPI.CreatePartition(ctx, in, opts...)
+}
+
+func (f *faultyGlue) UpdatePartition(ctx context.Context, in *glue.UpdatePartitionInput, opts ...func(*glue.Options)) (*glue.UpdatePartitionOutput, error) {
+	if err := f.conflict(); err != nil {
+		return nil, err
+	}
+	return f.glueAPI.UpdatePartition(ctx, in, opts...)
+}
+
+// apiError is a service error with only a code, as the SDK returns for codes it has no type for.
+type apiError struct{ code string }
+
+func (e *apiError) Error() string                 { return "api error " + e.code }
+func (e *apiError) ErrorCode() string             { return e.code }
+func (e *apiError) ErrorMessage() string          { return e.code }
+func (e *apiError) ErrorFault() smithy.ErrorFault { return smithy.FaultServer }
+
+var _ smithy.APIError = (*apiError)(nil)
+
+// location is where res's run wrote, as the partition should point.
+func (l *lake) location(res Result) string {
+	return "s3://" + l.bucket + "/" + layout.KPIRunPrefix(testKPI, testDay, res.RunID)
+}
+
+// nopS3 is an empty bucket, for tests that never reach the cleanup.
+type nopS3 struct{}
+
+func (nopS3) ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	return &s3.ListObjectsV2Output{}, nil
+}
+
+func (nopS3) DeleteObjects(context.Context, *s3.DeleteObjectsInput, ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error) {
+	return &s3.DeleteObjectsOutput{}, nil
+}
+
+func mustRun(t *testing.T, r *Runner, ctx context.Context) Result {
+	t.Helper()
+	res, err := r.Run(ctx, request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}

@@ -1,0 +1,487 @@
+package ctas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/athena"
+	atypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	gtypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/kpilake/kpilake/layout"
+)
+
+// Parquet storage of the KPI tables, as Athena CTAS writes it.
+const (
+	parquetSerDe  = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+	parquetInput  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+	parquetOutput = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+)
+
+// cleanupTimeout bounds the best-effort calls made after ctx is cancelled or its deadline is near.
+const cleanupTimeout = 10 * time.Second
+
+// Run publishes req.KPI for req.Date: CTAS into a new run prefix, then the partition switch, then
+// cleanup. On any error before the switch, the previous dt=Date partition is untouched. ctx's
+// deadline (a Lambda's) is honoured: the query is stopped Config.StopMargin before it.
+func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
+	if err := r.check(&req); err != nil {
+		return Result{}, fmt.Errorf("ctas: %w", err)
+	}
+	if at, ok := r.stopAt(ctx); ok && !r.now().Before(at) {
+		return Result{}, fmt.Errorf("ctas %s %s: %w before the query started", req.KPI, req.Date, ErrDeadline)
+	}
+	runID := r.newRun(r.now())
+	if !runIDRE.MatchString(runID) {
+		return Result{}, fmt.Errorf("ctas: run id %q is not of the form 20060102T150405000Z-0a1b2c3d", runID)
+	}
+	tmp := TempTableName(req.KPI, req.Date, runID)
+	if !identRE.MatchString(tmp) {
+		return Result{}, fmt.Errorf("ctas: temporary table name %q is not a catalog identifier", tmp)
+	}
+	res = Result{
+		KPI:      req.KPI,
+		Date:     req.Date.String(),
+		RunID:    runID,
+		Location: "s3://" + r.cfg.AggregatedBucket + "/" + layout.KPIRunPrefix(req.KPI, req.Date, runID),
+	}
+	log := r.cfg.Logger.With("kpi", res.KPI, "date", res.Date, "run_id", runID)
+
+	ctx, end := r.cfg.Tracer.Start(ctx, "ctas "+req.KPI, map[string]string{"kpi": res.KPI, "date": res.Date})
+	defer func() {
+		end(map[string]string{"query_id": res.QueryID},
+			map[string]any{"bytes_scanned": res.BytesScanned, "engine_time_ms": res.EngineTimeMs}, err)
+		attrs := []any{"query_id", res.QueryID, "bytes_scanned", res.BytesScanned,
+			"engine_time_ms", res.EngineTimeMs, "location", res.Location}
+		if err != nil {
+			log.Error("ctas failed", append(attrs, "err", err.Error())...)
+			return
+		}
+		log.Info("ctas published", attrs...)
+	}()
+
+	stmt := Statement(r.cfg.Database, tmp, res.Location, req.Select)
+	if err := r.retry(ctx, "athena StartQueryExecution", func(ctx context.Context) error {
+		out, err := r.athena.StartQueryExecution(ctx, &athena.StartQueryExecutionInput{
+			QueryString:           aws.String(stmt),
+			WorkGroup:             aws.String(r.cfg.Workgroup),
+			QueryExecutionContext: &atypes.QueryExecutionContext{Database: aws.String(r.cfg.Database)},
+			// A retried start must not run the query twice.
+			ClientRequestToken: aws.String(requestToken(runID, req)),
+		})
+		if err == nil {
+			res.QueryID = aws.ToString(out.QueryExecutionId)
+		}
+		return err
+	}); err != nil {
+		return res, fmt.Errorf("ctas %s %s: start query: %w", req.KPI, res.Date, err)
+	}
+
+	stats, err := r.wait(ctx, res.QueryID)
+	if err != nil {
+		// A failed or stopped CTAS may still have registered the table; its data stays unreferenced
+		// until the next successful run of the day deletes it.
+		r.dropTemp(ctx, log, tmp)
+		return res, fmt.Errorf("ctas %s %s: query %s: %w", req.KPI, res.Date, res.QueryID, err)
+	}
+	if stats != nil {
+		res.BytesScanned = aws.ToInt64(stats.DataScannedInBytes)
+		res.EngineTimeMs = aws.ToInt64(stats.EngineExecutionTimeInMillis)
+	}
+
+	if err := r.publish(ctx, req, tmp, res.Location); err != nil {
+		r.dropTemp(ctx, log, tmp)
+		return res, fmt.Errorf("ctas %s %s: %w", req.KPI, res.Date, err)
+	}
+	// The day is served from the new run from here on: cleanup failures are logged, not returned,
+	// so that a retry does not redo a published day for nothing; the next run cleans up again.
+	r.dropTemp(ctx, log, tmp)
+	if err := r.deleteEarlierRuns(ctx, req, runID); err != nil {
+		log.Warn("ctas cleanup: earlier runs not deleted", "err", err.Error())
+	}
+	return res, nil
+}
+
+// requestToken is Athena's idempotency token for one run (32 to 128 characters).
+func requestToken(runID string, req Request) string {
+	t := runID + "-" + req.Date.String() + "-" + req.KPI
+	if len(t) > 128 {
+		t = t[:128]
+	}
+	return t
+}
+
+// wait polls the query until it ends, stopping it when ctx's deadline is near.
+func (r *Runner) wait(ctx context.Context, queryID string) (*atypes.QueryExecutionStatistics, error) {
+	delay := r.cfg.PollInitial
+	for {
+		var out *athena.GetQueryExecutionOutput
+		err := r.retry(ctx, "athena GetQueryExecution", func(ctx context.Context) error {
+			var err error
+			out, err = r.athena.GetQueryExecution(ctx, &athena.GetQueryExecutionInput{QueryExecutionId: aws.String(queryID)})
+			return err
+		})
+		if err != nil {
+			r.stop(ctx, queryID)
+			return nil, fmt.Errorf("query stopped: %w", err)
+		}
+		var st atypes.QueryExecutionStatus
+		if out.QueryExecution != nil && out.QueryExecution.Status != nil {
+			st = *out.QueryExecution.Status
+		}
+		switch st.State {
+		case atypes.QueryExecutionStateSucceeded:
+			return out.QueryExecution.Statistics, nil
+		case atypes.QueryExecutionStateFailed, atypes.QueryExecutionStateCancelled:
+			return nil, fmt.Errorf("%w: %s", ErrQueryFailed, describeFailure(st))
+		}
+		if err := r.sleep(ctx, delay); err != nil {
+			r.stop(ctx, queryID)
+			return nil, fmt.Errorf("query stopped: %w", err)
+		}
+		delay = min(2*delay, r.cfg.PollMax)
+	}
+}
+
+func describeFailure(st atypes.QueryExecutionStatus) string {
+	msg := string(st.State)
+	if reason := aws.ToString(st.StateChangeReason); reason != "" {
+		msg += ": " + reason
+	}
+	if e := st.AthenaError; e != nil {
+		msg += fmt.Sprintf(" (AthenaError category %d type %d retryable %t: %s)",
+			aws.ToInt32(e.ErrorCategory), aws.ToInt32(e.ErrorType), e.Retryable, aws.ToString(e.ErrorMessage))
+	}
+	return msg
+}
+
+// stop stops the query, best effort, even when ctx is already done.
+func (r *Runner) stop(ctx context.Context, queryID string) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if _, err := r.athena.StopQueryExecution(sctx, &athena.StopQueryExecutionInput{QueryExecutionId: aws.String(queryID)}); err != nil {
+		r.cfg.Logger.Warn("ctas: stop query failed", "query_id", queryID, "err", err.Error())
+	}
+}
+
+// stopAt is when the runner must give up: StopMargin before ctx's deadline.
+func (r *Runner) stopAt(ctx context.Context) (time.Time, bool) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return time.Time{}, false
+	}
+	return d.Add(-r.cfg.StopMargin), true
+}
+
+// sleep waits d, or less if the deadline margin comes first (then ErrDeadline), or ctx ends.
+func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
+	if at, ok := r.stopAt(ctx); ok {
+		left := at.Sub(r.now())
+		if left <= 0 {
+			return fmt.Errorf("%w (stop margin %s)", ErrDeadline, r.cfg.StopMargin)
+		}
+		if left < d {
+			d = left
+		}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+	}
+	if at, ok := r.stopAt(ctx); ok && !r.now().Before(at) {
+		return fmt.Errorf("%w (stop margin %s)", ErrDeadline, r.cfg.StopMargin)
+	}
+	return nil
+}
+
+// throttleCodes are the error codes retried with backoff: Athena's and Glue's rate limits, and
+// Glue's optimistic-locking conflict on concurrent catalog updates.
+var throttleCodes = map[string]bool{
+	"TooManyRequestsException":        true,
+	"ThrottlingException":             true,
+	"Throttling":                      true,
+	"RequestLimitExceeded":            true,
+	"SlowDown":                        true,
+	"ConcurrentModificationException": true,
+}
+
+func isThrottle(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && throttleCodes[ae.ErrorCode()]
+}
+
+// retry calls fn until it succeeds, fails with a non-throttling error, runs out of attempts, or
+// the deadline margin leaves no time to wait (full-jitter exponential backoff).
+func (r *Runner) retry(ctx context.Context, op string, fn func(context.Context) error) error {
+	var err error
+	for attempt := 0; attempt < r.cfg.RetryAttempts; attempt++ {
+		if err = fn(ctx); err == nil || !isThrottle(err) {
+			return err
+		}
+		if attempt == r.cfg.RetryAttempts-1 {
+			break
+		}
+		ceiling := min(r.cfg.RetryBase<<attempt, r.cfg.RetryMax)
+		if ceiling <= 0 { // shifted past the int64 range
+			ceiling = r.cfg.RetryMax
+		}
+		wait := time.Duration(rand.Int64N(int64(ceiling) + 1))
+		r.cfg.Logger.Debug("ctas: throttled, retrying", "op", op, "attempt", attempt+1, "wait", wait.String())
+		if serr := r.sleep(ctx, wait); serr != nil {
+			return fmt.Errorf("%s: %w after %d attempts; last: %w", op, serr, attempt+1, err)
+		}
+	}
+	return fmt.Errorf("%s: %w after %d attempts: %w", op, ErrThrottled, r.cfg.RetryAttempts, err)
+}
+
+func hasCode(err error, code string) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == code
+}
+
+// publish makes the KPI table ready for the temp table's columns and switches dt=Date to loc.
+func (r *Runner) publish(ctx context.Context, req Request, tmp, loc string) error {
+	var tmpTable *gtypes.Table
+	if err := r.retry(ctx, "glue GetTable", func(ctx context.Context) error {
+		out, err := r.glue.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(r.cfg.Database), Name: aws.String(tmp)})
+		if err == nil {
+			tmpTable = out.Table
+		}
+		return err
+	}); err != nil {
+		return fmt.Errorf("read the output schema from temporary table %q: %w", tmp, err)
+	}
+	if tmpTable == nil || tmpTable.StorageDescriptor == nil || len(tmpTable.StorageDescriptor.Columns) == 0 {
+		return fmt.Errorf("temporary table %q has no columns; the CTAS produced no schema", tmp)
+	}
+	cols := tmpTable.StorageDescriptor.Columns
+
+	table, err := r.kpiTable(ctx, req, cols)
+	if err != nil {
+		return err
+	}
+	if pk := table.PartitionKeys; len(pk) != 1 || aws.ToString(pk[0].Name) != layout.PartitionKey {
+		return fmt.Errorf("%w: KPI table %q is not partitioned by %s alone; drop it and backfill, or fix its definition",
+			ErrIncompatibleSchema, req.Table, layout.PartitionKey)
+	}
+	if err := compatible(req.Table, table.StorageDescriptor.Columns, cols); err != nil {
+		return fmt.Errorf("%w; the dt=%s partition still serves the previous run (new output left at %s)", err, req.Date, loc)
+	}
+	return r.switchPartition(ctx, req, table, loc)
+}
+
+// kpiTable returns the KPI table, creating it with cols on the KPI's first run.
+func (r *Runner) kpiTable(ctx context.Context, req Request, cols []gtypes.Column) (*gtypes.Table, error) {
+	get := func() (*gtypes.Table, error) {
+		var t *gtypes.Table
+		err := r.retry(ctx, "glue GetTable", func(ctx context.Context) error {
+			out, err := r.glue.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(r.cfg.Database), Name: aws.String(req.Table)})
+			if err == nil {
+				t = out.Table
+			}
+			return err
+		})
+		return t, err
+	}
+	t, err := get()
+	if err == nil {
+		if t == nil || t.StorageDescriptor == nil {
+			return nil, fmt.Errorf("KPI table %q has no storage descriptor; repair or delete it", req.Table)
+		}
+		return t, nil
+	}
+	if !hasCode(err, "EntityNotFoundException") {
+		return nil, fmt.Errorf("read KPI table %q: %w", req.Table, err)
+	}
+	input := &gtypes.TableInput{
+		Name:        aws.String(req.Table),
+		Description: aws.String("KPI " + req.KPI + ", one partition per business day, written by Athena CTAS"),
+		TableType:   aws.String("EXTERNAL_TABLE"),
+		Parameters:  map[string]string{"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "ZSTD"},
+		PartitionKeys: []gtypes.Column{{Name: aws.String(layout.PartitionKey), Type: aws.String("string"),
+			Comment: aws.String("business day, YYYY-MM-DD")}},
+		StorageDescriptor: &gtypes.StorageDescriptor{
+			Columns:      cols,
+			Location:     aws.String("s3://" + r.cfg.AggregatedBucket + "/" + layout.KPIPrefix(req.KPI)),
+			InputFormat:  aws.String(parquetInput),
+			OutputFormat: aws.String(parquetOutput),
+			SerdeInfo: &gtypes.SerDeInfo{
+				SerializationLibrary: aws.String(parquetSerDe),
+				Parameters:           map[string]string{"serialization.format": "1"},
+			},
+		},
+	}
+	err = r.retry(ctx, "glue CreateTable", func(ctx context.Context) error {
+		_, err := r.glue.CreateTable(ctx, &glue.CreateTableInput{DatabaseName: aws.String(r.cfg.Database), TableInput: input})
+		return err
+	})
+	// Another run of the same KPI created it first: use theirs, and check the schema against it.
+	if err != nil && !hasCode(err, "AlreadyExistsException") {
+		return nil, fmt.Errorf("create KPI table %q: %w", req.Table, err)
+	}
+	if t, err = get(); err != nil {
+		return nil, fmt.Errorf("read KPI table %q after creating it: %w", req.Table, err)
+	}
+	if t == nil || t.StorageDescriptor == nil {
+		return nil, fmt.Errorf("KPI table %q has no storage descriptor; repair or delete it", req.Table)
+	}
+	return t, nil
+}
+
+// compatible reports whether got (the query's output) has the same column names and types, in the
+// same order, as the KPI table's want, naming every difference.
+func compatible(table string, want, got []gtypes.Column) error {
+	norm := func(cs []gtypes.Column) ([]col, map[string]string) {
+		out, byName := make([]col, len(cs)), map[string]string{}
+		for i, c := range cs {
+			out[i] = col{strings.ToLower(aws.ToString(c.Name)), strings.ToLower(aws.ToString(c.Type))}
+			byName[out[i].name] = out[i].typ
+		}
+		return out, byName
+	}
+	w, wByName := norm(want)
+	g, gByName := norm(got)
+	var problems []string
+	for _, c := range g {
+		if t, ok := wByName[c.name]; !ok {
+			problems = append(problems, fmt.Sprintf("new column %s %s", c.name, c.typ))
+		} else if t != c.typ {
+			problems = append(problems, fmt.Sprintf("column %s changed type from %s to %s", c.name, t, c.typ))
+		}
+	}
+	for _, c := range w {
+		if _, ok := gByName[c.name]; !ok {
+			problems = append(problems, fmt.Sprintf("missing column %s %s", c.name, c.typ))
+		}
+	}
+	if len(problems) == 0 {
+		for i := range w {
+			if w[i].name != g[i].name {
+				problems = append(problems, fmt.Sprintf("columns reordered: table has %s, query gives %s", names(w), names(g)))
+				break
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: the query's output does not match KPI table %q: %s; keep the KPI's columns "+
+		"(add new ones as a new KPI) or drop the table and backfill every day",
+		ErrIncompatibleSchema, table, strings.Join(problems, "; "))
+}
+
+// col is a catalog column, lowercased.
+type col struct{ name, typ string }
+
+func names(cs []col) string {
+	ns := make([]string, len(cs))
+	for i, c := range cs {
+		ns[i] = c.name
+	}
+	return "(" + strings.Join(ns, ", ") + ")"
+}
+
+// switchPartition points dt=Date at loc: one CreatePartition or UpdatePartition, which readers see
+// as the switch from the previous run to this one.
+func (r *Runner) switchPartition(ctx context.Context, req Request, table *gtypes.Table, loc string) error {
+	sd := *table.StorageDescriptor
+	sd.Location = aws.String(loc)
+	input := &gtypes.PartitionInput{Values: []string{req.Date.String()}, StorageDescriptor: &sd}
+	db, name := aws.String(r.cfg.Database), aws.String(req.Table)
+
+	err := r.retry(ctx, "glue GetPartition", func(ctx context.Context) error {
+		_, err := r.glue.GetPartition(ctx, &glue.GetPartitionInput{DatabaseName: db, TableName: name, PartitionValues: input.Values})
+		return err
+	})
+	exists := err == nil
+	if err != nil && !hasCode(err, "EntityNotFoundException") {
+		return fmt.Errorf("read partition %s of %q: %w", req.Date.Partition(), req.Table, err)
+	}
+	if !exists {
+		err = r.retry(ctx, "glue CreatePartition", func(ctx context.Context) error {
+			_, err := r.glue.CreatePartition(ctx, &glue.CreatePartitionInput{DatabaseName: db, TableName: name, PartitionInput: input})
+			return err
+		})
+		if err == nil {
+			return nil
+		}
+		if !hasCode(err, "AlreadyExistsException") {
+			return fmt.Errorf("create partition %s of %q: %w", req.Date.Partition(), req.Table, err)
+		}
+	}
+	if err := r.retry(ctx, "glue UpdatePartition", func(ctx context.Context) error {
+		_, err := r.glue.UpdatePartition(ctx, &glue.UpdatePartitionInput{DatabaseName: db, TableName: name,
+			PartitionValueList: input.Values, PartitionInput: input})
+		return err
+	}); err != nil {
+		return fmt.Errorf("update partition %s of %q: %w", req.Date.Partition(), req.Table, err)
+	}
+	return nil
+}
+
+// dropTemp deletes the temporary table from the catalog, best effort. Glue's DeleteTable leaves
+// the data in S3, which is what the KPI partition now points at.
+func (r *Runner) dropTemp(ctx context.Context, log *slog.Logger, tmp string) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	err := r.retry(dctx, "glue DeleteTable", func(ctx context.Context) error {
+		_, err := r.glue.DeleteTable(ctx, &glue.DeleteTableInput{DatabaseName: aws.String(r.cfg.Database), Name: aws.String(tmp)})
+		return err
+	})
+	if err != nil && !hasCode(err, "EntityNotFoundException") {
+		log.Warn("ctas cleanup: temporary table not dropped", "table", tmp, "err", err.Error())
+	}
+}
+
+// deleteEarlierRuns deletes the day's objects that belong to no run or to a run older than runID.
+// A newer run's objects are left alone: that run is concurrent with this one and may be the one
+// the partition ends at.
+func (r *Runner) deleteEarlierRuns(ctx context.Context, req Request, runID string) error {
+	dayPrefix := layout.KPIPrefix(req.KPI) + req.Date.Partition() + "/"
+	runFolder := layout.RunKey + "="
+	var keys []s3types.ObjectIdentifier
+	p := s3.NewListObjectsV2Paginator(r.s3, &s3.ListObjectsV2Input{Bucket: aws.String(r.cfg.AggregatedBucket), Prefix: aws.String(dayPrefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", dayPrefix, err)
+		}
+		for _, o := range page.Contents {
+			rest := strings.TrimPrefix(aws.ToString(o.Key), dayPrefix)
+			if id, _, ok := strings.Cut(strings.TrimPrefix(rest, runFolder), "/"); ok && strings.HasPrefix(rest, runFolder) && id >= runID {
+				continue
+			}
+			keys = append(keys, s3types.ObjectIdentifier{Key: o.Key})
+		}
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		out, err := r.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			Bucket: aws.String(r.cfg.AggregatedBucket),
+			Delete: &s3types.Delete{Objects: keys[:n], Quiet: aws.Bool(true)},
+		})
+		if err != nil {
+			return fmt.Errorf("delete earlier runs under %s: %w", dayPrefix, err)
+		}
+		if len(out.Errors) > 0 {
+			e := out.Errors[0]
+			return fmt.Errorf("delete earlier runs under %s: %d objects not deleted, first %s: %s",
+				dayPrefix, len(out.Errors), aws.ToString(e.Key), aws.ToString(e.Message))
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
