@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kpilake/kpilake/lambdas/plan"
+	"github.com/kpilake/kpilake/queries"
 )
 
 // newHandler returns a handler for zone and the buffer its JSON logs go to.
@@ -24,7 +26,7 @@ func newHandler(t *testing.T, zone string) (*plan.Handler, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	return plan.NewHandler(loc, slog.New(slog.NewJSONHandler(&buf, nil))), &buf
+	return plan.NewHandler(loc, slog.New(slog.NewJSONHandler(&buf, nil)), nil), &buf
 }
 
 // logLines decodes the JSON log lines written to buf.
@@ -174,7 +176,7 @@ func TestHandle_RejectsBadRequest(t *testing.T) {
 			if !errors.Is(err, plan.ErrBadRequest) {
 				t.Errorf("Handle(%+v) error %q is not ErrBadRequest", tt.req, err)
 			}
-			if got != (plan.Plan{}) {
+			if !cmp.Equal(got, plan.Plan{}) {
 				t.Errorf("Handle(%+v) returned plan %+v along with the error, want the zero Plan", tt.req, got)
 			}
 			for _, f := range tt.want {
@@ -293,5 +295,76 @@ func TestPlan_MarshalsWireShape(t *testing.T) {
 	}
 	if want := `{"date":"2026-11-24","trigger":"event"}`; string(got) != want {
 		t.Errorf("json.Marshal(Plan) = %s, want %s", got, want)
+	}
+}
+
+// fakePlanner answers Waves with fixed waves and records what it was asked.
+type fakePlanner struct {
+	waves [][]string
+	err   error
+	asked [][]string
+}
+
+func (f *fakePlanner) Waves(kpis []string) ([][]string, error) {
+	f.asked = append(f.asked, kpis)
+	return f.waves, f.err
+}
+
+func TestHandle_PlansTheKPIWavesOfTheDay(t *testing.T) {
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	fp := &fakePlanner{waves: [][]string{{"a", "b"}, {"c"}}}
+	h := plan.NewHandler(tokyo, slog.New(slog.NewJSONHandler(io.Discard, nil)), fp)
+	got, err := h.Handle(context.Background(), plan.Request{Date: "2026-11-24", KPIs: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := plan.Plan{Date: "2026-11-24", Trigger: "manual", Waves: [][]string{{"a", "b"}, {"c"}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([][]string{{"a"}}, fp.asked); diff != "" {
+		t.Errorf("planner asked (-want +got):\n%s", diff)
+	}
+}
+
+func TestHandle_UnknownKPIIsAnInputError(t *testing.T) {
+	fp := &fakePlanner{err: errors.New(`unknown KPI "nope"`)}
+	h := plan.NewHandler(time.UTC, slog.New(slog.NewJSONHandler(io.Discard, nil)), fp)
+	_, err := h.Handle(context.Background(), plan.Request{Date: "2026-11-24", KPIs: []string{"nope"}})
+	var input *plan.InputError
+	if !errors.As(err, &input) || !strings.Contains(err.Error(), `field "kpis": unknown KPI "nope"`) {
+		t.Errorf("err = %v, want an *plan.InputError naming the kpis field", err)
+	}
+}
+
+// The real catalog plans every KPI, upstream KPIs in earlier waves.
+func TestHandle_PlansTheRealCatalog(t *testing.T) {
+	kpis, err := queries.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := plan.NewHandler(time.UTC, slog.New(slog.NewJSONHandler(io.Discard, nil)), kpis)
+	got, err := h.Handle(context.Background(), plan.Request{Date: "2026-11-24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wave := map[string]int{}
+	n := 0
+	for i, w := range got.Waves {
+		for _, k := range w {
+			wave[k] = i
+			n++
+		}
+	}
+	if n != len(kpis.Names()) {
+		t.Errorf("planned %d KPIs, the catalog has %d", n, len(kpis.Names()))
+	}
+	for _, name := range kpis.Names() {
+		k, _ := kpis.KPI(name)
+		for _, dep := range k.DependsOn {
+			if wave[dep] >= wave[name] {
+				t.Errorf("%s (wave %d) depends on %s (wave %d)", name, wave[name], dep, wave[dep])
+			}
+		}
 	}
 }

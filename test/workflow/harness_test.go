@@ -42,6 +42,7 @@ import (
 	"github.com/kpilake/kpilake/lambdas/extract"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
+	"github.com/kpilake/kpilake/queries"
 	"github.com/kpilake/kpilake/sample"
 )
 
@@ -530,7 +531,11 @@ func planMain(env map[string]string, log *slog.Logger) func(context.Context) (la
 		if err != nil || zone == "" {
 			return nil, fmt.Errorf("config: %s must be an IANA time zone, is %q: %v", plan.EnvTimeZone, zone, err)
 		}
-		return lambda.NewHandler(plan.NewHandler(loc, log).Handle), nil
+		kpis, err := queries.Load()
+		if err != nil {
+			return nil, err
+		}
+		return lambda.NewHandler(plan.NewHandler(loc, log, kpis).Handle), nil
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/kpilake/kpilake/lambdas/plan"
+	"github.com/kpilake/kpilake/queries"
 )
 
 func main() {
@@ -20,5 +21,10 @@ func main() {
 		log.Error("config: BUSINESS_TIME_ZONE must be an IANA time zone such as Asia/Tokyo", "value", zone, "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(plan.NewHandler(loc, log).Handle)
+	kpis, err := queries.Load()
+	if err != nil {
+		log.Error("config: the embedded KPI catalog does not load", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(plan.NewHandler(loc, log, kpis).Handle)
 }

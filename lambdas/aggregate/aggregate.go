@@ -1,0 +1,107 @@
+// Package aggregate is the Lambda handler that aggregates one KPI for one business day: it renders
+// the KPI's SQL from the catalog and runs it through the CTAS runner. Its errors are typed so that
+// the workflow can tell what to retry by the error's name.
+package aggregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/layout"
+	"github.com/kpilake/kpilake/queries"
+)
+
+// Environment of the function; the infra sets these.
+const (
+	EnvDatabase         = "KPILAKE_DATABASE"
+	EnvWorkgroup        = "KPILAKE_WORKGROUP"
+	EnvAggregatedBucket = "KPILAKE_AGGREGATED_BUCKET"
+	EnvTimeZone         = "BUSINESS_TIME_ZONE"
+)
+
+// Request is one (KPI, day).
+type Request struct {
+	KPI  string `json:"kpi"`
+	Date string `json:"date"`
+}
+
+// Error types, named for the workflow's Retry and Catch rules (Lambda reports an error by its
+// Go type name).
+type (
+	// InputError is a request no retry can fix: an unknown KPI, a bad date.
+	InputError struct{ Err error }
+	// QueryFailed is a query that Athena ran and failed, or whose output does not fit the KPI
+	// table; retrying runs the same query again, so the workflow does not.
+	QueryFailed struct{ Err error }
+	// AthenaThrottled means Athena's quota stayed full through the runner's own retries; the
+	// workflow retries later, with a longer backoff.
+	AthenaThrottled struct{ Err error }
+)
+
+func (e *InputError) Error() string      { return e.Err.Error() }
+func (e *InputError) Unwrap() error      { return e.Err }
+func (e *QueryFailed) Error() string     { return e.Err.Error() }
+func (e *QueryFailed) Unwrap() error     { return e.Err }
+func (e *AthenaThrottled) Error() string { return e.Err.Error() }
+func (e *AthenaThrottled) Unwrap() error { return e.Err }
+
+// Runner runs one CTAS; *ctas.Runner is one.
+type Runner interface {
+	Run(ctx context.Context, req ctas.Request) (ctas.Result, error)
+}
+
+var _ Runner = (*ctas.Runner)(nil)
+
+// Handler aggregates KPIs of one catalog into one database.
+type Handler struct {
+	kpis  *queries.Catalog
+	names queries.Names
+	run   Runner
+	log   *slog.Logger
+}
+
+// NewHandler returns a handler that renders KPIs of kpis for database in the business zone loc.
+func NewHandler(kpis *queries.Catalog, database string, loc *time.Location, run Runner, log *slog.Logger) *Handler {
+	return &Handler{kpis: kpis, names: queries.Names{Database: database, Location: loc}, run: run, log: log}
+}
+
+// Handle aggregates one KPI for one day and returns what the runner published.
+func (h *Handler) Handle(ctx context.Context, req Request) (ctas.Result, error) {
+	res, err := h.handle(ctx, req)
+	if err != nil {
+		h.log.ErrorContext(ctx, "aggregate failed", "kpi", req.KPI, "date", req.Date, "err", err,
+			"error_type", fmt.Sprintf("%T", err))
+	}
+	return res, err
+}
+
+func (h *Handler) handle(ctx context.Context, req Request) (ctas.Result, error) {
+	day, err := layout.ParseDay(req.Date)
+	if err != nil {
+		return ctas.Result{}, &InputError{fmt.Errorf("field \"date\": %w", err)}
+	}
+	k, ok := h.kpis.KPI(req.KPI)
+	if !ok {
+		return ctas.Result{}, &InputError{fmt.Errorf("field \"kpi\": %q is not a KPI of the catalog (%s)",
+			req.KPI, strings.Join(h.kpis.Names(), ", "))}
+	}
+	sql, err := k.Render(day, h.names)
+	if err != nil {
+		return ctas.Result{}, &InputError{fmt.Errorf("render %s for %s: %w", k.Name, day, err)}
+	}
+	res, err := h.run.Run(ctx, ctas.Request{KPI: k.Name, Date: day, Select: sql})
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.Is(err, ctas.ErrThrottled):
+		return res, &AthenaThrottled{err}
+	case errors.Is(err, ctas.ErrQueryFailed), errors.Is(err, ctas.ErrIncompatibleSchema):
+		return res, &QueryFailed{err}
+	}
+	return res, err
+}

@@ -1,0 +1,113 @@
+package aggregate_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kpilake/kpilake/lambdas/aggregate"
+	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/queries"
+)
+
+// fakeRunner records the requests and answers with err.
+type fakeRunner struct {
+	got []ctas.Request
+	err error
+}
+
+func (f *fakeRunner) Run(_ context.Context, req ctas.Request) (ctas.Result, error) {
+	f.got = append(f.got, req)
+	if f.err != nil {
+		return ctas.Result{}, f.err
+	}
+	return ctas.Result{KPI: req.KPI, Date: req.Date.String(), QueryID: "q-1"}, nil
+}
+
+func handler(t *testing.T, run aggregate.Runner) *aggregate.Handler {
+	t.Helper()
+	kpis, err := queries.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aggregate.NewHandler(kpis, "kpilake_dev", tokyo, run, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+}
+
+func TestHandle_RendersTheKPIForTheDayAndRunsIt(t *testing.T) {
+	run := &fakeRunner{}
+	res, err := handler(t, run).Handle(context.Background(), aggregate.Request{KPI: "active_users_by_department", Date: "2026-11-24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.QueryID != "q-1" || len(run.got) != 1 {
+		t.Fatalf("result %+v after %d runs", res, len(run.got))
+	}
+	req := run.got[0]
+	if req.KPI != "active_users_by_department" || req.Date.String() != "2026-11-24" {
+		t.Errorf("runner got %s/%s", req.KPI, req.Date)
+	}
+	for _, want := range []string{`"kpilake_dev"."app_logs_web_access"`, `"dt" = '2026-11-24'`} {
+		if !strings.Contains(req.Select, want) {
+			t.Errorf("rendered SQL lacks %s:\n%s", want, req.Select)
+		}
+	}
+}
+
+func TestHandle_TypesErrorsForTheWorkflow(t *testing.T) {
+	tests := []struct {
+		name    string
+		req     aggregate.Request
+		runErr  error
+		want    any
+		message string
+	}{
+		{"bad date", aggregate.Request{KPI: "engagement_score", Date: "2026-02-30"}, nil, &aggregate.InputError{}, `field "date"`},
+		{"unknown KPI", aggregate.Request{KPI: "nope", Date: "2026-11-24"}, nil, &aggregate.InputError{}, `"nope" is not a KPI of the catalog (active_users_by_department,`},
+		{"throttled", aggregate.Request{KPI: "engagement_score", Date: "2026-11-24"}, ctas.ErrThrottled, &aggregate.AthenaThrottled{}, "throttled"},
+		{"query failed", aggregate.Request{KPI: "engagement_score", Date: "2026-11-24"}, errors.Join(ctas.ErrQueryFailed, errors.New("SYNTAX_ERROR")), &aggregate.QueryFailed{}, "SYNTAX_ERROR"},
+		{"schema changed", aggregate.Request{KPI: "engagement_score", Date: "2026-11-24"}, ctas.ErrIncompatibleSchema, &aggregate.QueryFailed{}, "incompatible schema"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := &fakeRunner{err: tt.runErr}
+			_, err := handler(t, run).Handle(context.Background(), tt.req)
+			if err == nil {
+				t.Fatal("Handle succeeded")
+			}
+			var ok bool
+			switch tt.want.(type) {
+			case *aggregate.InputError:
+				_, ok = err.(*aggregate.InputError)
+				if len(run.got) != 0 {
+					t.Errorf("bad input reached the runner")
+				}
+			case *aggregate.QueryFailed:
+				_, ok = err.(*aggregate.QueryFailed)
+			case *aggregate.AthenaThrottled:
+				_, ok = err.(*aggregate.AthenaThrottled)
+			}
+			if !ok {
+				t.Errorf("error is %T (%v), want %T", err, err, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.message) {
+				t.Errorf("error %q lacks %q", err, tt.message)
+			}
+		})
+	}
+}
+
+func TestHandle_PassesOtherErrorsThrough(t *testing.T) {
+	run := &fakeRunner{err: ctas.ErrDeadline}
+	_, err := handler(t, run).Handle(context.Background(), aggregate.Request{KPI: "engagement_score", Date: "2026-11-24"})
+	if !errors.Is(err, ctas.ErrDeadline) {
+		t.Errorf("err = %v, want the deadline error as is (the workflow retries it)", err)
+	}
+}
