@@ -259,6 +259,35 @@ func TestRunner_RerunIsIdempotentAndKeepsOnlyTheLatestRun(t *testing.T) {
 	}
 }
 
+func TestRunner_NeverSwitchesBackToAnOlderRun(t *testing.T) {
+	t.Parallel()
+	l := newLake(t)
+	r := l.runner(t, nil, nil, nil)
+	first := mustRun(t, r, context.Background())
+	// A newer run (say, a duplicate job) published while this one was still running.
+	newer := "s3://" + l.bucket + "/" + layout.KPIRunPrefix(testKPI, testDay, "99991231T235959999Z-ffffffff")
+	in := &glue.GetPartitionInput{DatabaseName: aws.String(l.db), TableName: aws.String(layout.KPITableName(testKPI)),
+		PartitionValues: []string{testDay.String()}}
+	out, err := l.glue.GetPartition(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := *out.Partition.StorageDescriptor
+	sd.Location = aws.String(newer)
+	if _, err := l.glue.UpdatePartition(context.Background(), &glue.UpdatePartitionInput{DatabaseName: in.DatabaseName,
+		TableName: in.TableName, PartitionValueList: in.PartitionValues,
+		PartitionInput: &gtypes.PartitionInput{Values: in.PartitionValues, StorageDescriptor: &sd}}); err != nil {
+		t.Fatal(err)
+	}
+	second := mustRun(t, r, context.Background())
+	if second.RunID <= first.RunID {
+		t.Fatalf("run ids not increasing: %s then %s", first.RunID, second.RunID)
+	}
+	if got := l.partition(t); got != newer {
+		t.Errorf("partition at %q, want it to stay at the newer run's %q", got, newer)
+	}
+}
+
 func TestRunner_LeavesNewerRunsObjectsAlone(t *testing.T) {
 	t.Parallel()
 	l := newLake(t)

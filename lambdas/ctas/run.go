@@ -402,13 +402,24 @@ func (r *Runner) switchPartition(ctx context.Context, req Request, table *gtypes
 	input := &gtypes.PartitionInput{Values: []string{req.Date.String()}, StorageDescriptor: &sd}
 	db, name := aws.String(r.cfg.Database), aws.String(req.Table)
 
+	var current string
 	err := r.retry(ctx, "glue GetPartition", func(ctx context.Context) error {
-		_, err := r.glue.GetPartition(ctx, &glue.GetPartitionInput{DatabaseName: db, TableName: name, PartitionValues: input.Values})
+		out, err := r.glue.GetPartition(ctx, &glue.GetPartitionInput{DatabaseName: db, TableName: name, PartitionValues: input.Values})
+		if err == nil && out.Partition != nil && out.Partition.StorageDescriptor != nil {
+			current = aws.ToString(out.Partition.StorageDescriptor.Location)
+		}
 		return err
 	})
 	exists := err == nil
 	if err != nil && !hasCode(err, "EntityNotFoundException") {
 		return fmt.Errorf("read partition %s of %q: %w", req.Date.Partition(), req.Table, err)
+	}
+	// Two runs of one day may overlap (a retry, a duplicate backfill job); the partition only
+	// moves forward, so an older run finishing last never replaces a newer run's output.
+	if exists && runOf(current) > runOf(loc) {
+		r.cfg.Logger.InfoContext(ctx, "ctas superseded: a newer run already serves the day",
+			"kpi", req.KPI, "date", req.Date.String(), "serving", current, "this_run", loc)
+		return nil
 	}
 	if !exists {
 		err = r.retry(ctx, "glue CreatePartition", func(ctx context.Context) error {
@@ -484,4 +495,15 @@ func (r *Runner) deleteEarlierRuns(ctx context.Context, req Request, runID strin
 		keys = keys[n:]
 	}
 	return nil
+}
+
+// runOf is the run id in a run location (…/run=<id>/), or "" for any other location. Run ids
+// sort in time order (NewRunID).
+func runOf(location string) string {
+	_, after, ok := strings.Cut(location, "/"+layout.RunKey+"=")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(after, "/")
+	return id
 }
