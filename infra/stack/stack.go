@@ -12,6 +12,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/kpilake/kpilake/infra/aggregate"
 	"github.com/kpilake/kpilake/infra/alerts"
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/config"
@@ -20,6 +21,7 @@ import (
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
+	"github.com/kpilake/kpilake/queries"
 )
 
 // Props configures one environment's stack.
@@ -45,6 +47,8 @@ type Stack struct {
 	// Extractions are the daily database extractions, by source name.
 	Extractions map[string]*ingest.DatabaseExtraction
 	Alerts      *alerts.Alerts
+	// Aggregation runs every KPI per day once the crawlers succeed.
+	Aggregation *aggregate.Workflow
 	// Salt salts the hashed columns of every source, so hashed keys join across sources.
 	Salt awssecretsmanager.Secret
 	Plan *golambda.Function
@@ -168,6 +172,28 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			RemovalPolicy: removal,
 		})
 	}
+	kpis, err := queries.Load()
+	if err != nil {
+		panic(fmt.Errorf("stack %s: %w", e.Name, err))
+	}
+	if len(s.Crawlers) > 0 && len(kpis.Names()) > 0 {
+		crawlers := make([]*catalog.Crawler, 0, len(s.Crawlers))
+		for _, name := range sortedKeys(s.Crawlers) {
+			crawlers = append(crawlers, s.Crawlers[name])
+		}
+		s.Aggregation = aggregate.NewWorkflow(s.Stack, "Aggregation", &aggregate.WorkflowProps{
+			Catalog:       s.Catalog,
+			Lake:          s.Lake,
+			Crawlers:      crawlers,
+			Alerts:        s.Alerts,
+			Plan:          s.Plan,
+			KPIs:          kpis.Names(),
+			TimeZone:      e.TimeZone,
+			Root:          root,
+			LogRetention:  retention,
+			RemovalPolicy: removal,
+		})
+	}
 	s.outputs()
 	s.suppressions()
 	return s
@@ -188,6 +214,10 @@ func (s *Stack) outputs() {
 	s.output("PlanFunctionName", "Lambda that resolves a run's business day", s.Plan.Function.FunctionName())
 	for _, name := range sortedKeys(s.LogStreams) {
 		s.output("LogStreamName"+camel(name), "Firehose delivery stream of log stream "+name, s.LogStreams[name].Name())
+	}
+	if s.Aggregation != nil {
+		s.output("AggregationStateMachineArn", "Daily KPI aggregation workflow", s.Aggregation.StateMachine.StateMachineArn())
+		s.output("AggregateFunctionName", "Lambda that aggregates one KPI for one day", s.Aggregation.Function.Function.FunctionName())
 	}
 	s.output("AlertTopicArn", "SNS topic of failures and alarms", s.Alerts.Topic.TopicArn())
 	for _, name := range sortedKeys(s.Extractions) {
@@ -234,6 +264,34 @@ func (s *Stack) suppressions() {
 		cdknag.NagSuppressions_AddResourceSuppressions(s.Salt, &[]*cdknag.NagPackSuppression{{
 			Id:     jsii.String("AwsSolutions-SMG4"),
 			Reason: jsii.String("The hash salt must never change: rotating it would break joins on hashed columns across days."),
+		}}, jsii.Bool(true))
+	}
+	if w := s.Aggregation; w != nil {
+		db := regexp.QuoteMeta(s.Catalog.DatabaseName)
+		cdknag.NagSuppressions_AddResourceSuppressions(w.Function.Construct, &[]*cdknag.NagPackSuppression{
+			xray,
+			suppress("AwsSolutions-IAM5", "KPI queries read any source and upstream KPI table of the lake's database (read-only Glue actions).",
+				`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/\*$`),
+			suppress("AwsSolutions-IAM5", "Athena CTAS creates a uniquely named temporary table per run; create/delete is limited to tmp_ctas_<kpi>_* of the KPIs.",
+				`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/`+regexp.QuoteMeta(aggregate.TempTablePrefix)+`[a-z0-9_]+_\*$`),
+			suppress("AwsSolutions-IAM5", "KPI queries read the raw zone (every source a KPI declares); read-only.",
+				`^Resource::<LakeRaw\w+\.Arn>/\*$`),
+			suppress("AwsSolutions-IAM5", "Each KPI writes its new runs and deletes superseded ones under its own aggregated prefix only.",
+				`^Resource::<LakeAggregated\w+\.Arn>/[a-z0-9_]+/\*$`),
+			suppress("AwsSolutions-IAM5", "Athena writes query output with the caller's credentials, under the workgroup's athena/ prefix only.",
+				`^Resource::<LakeQueryResults\w+\.Arn>/`+regexp.QuoteMeta(layout.AthenaResultsPrefix)+`\*$`),
+		}, jsii.Bool(true))
+		cdknag.NagSuppressions_AddResourceSuppressions(w.StateMachine, &[]*cdknag.NagPackSuppression{
+			suppress("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
+				`^Resource::<(AggregationAggregate|Plan)Function\w+\.Arn>:\*$`),
+			suppress("AwsSolutions-IAM5", "X-Ray tracing and CloudWatch Logs delivery actions of a state machine support no resource-level permissions.",
+				`^Resource::\*$`),
+			suppress("AwsSolutions-IAM5", "Publishing to the encrypted alert topic needs kms:GenerateDataKey*, on the alert topic's key only.",
+				`^Action::kms:GenerateDataKey\*$`),
+		}, jsii.Bool(true))
+		cdknag.NagSuppressions_AddResourceSuppressions(w.DeadLetters, &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-SQS3"),
+			Reason: jsii.String("This queue is the dead-letter queue of the crawler-success rule's target; it has none of its own."),
 		}}, jsii.Bool(true))
 	}
 	for name, x := range s.Extractions {

@@ -1,0 +1,492 @@
+// Package aggregate builds the daily KPI workflow: when one of the environment's crawlers has
+// catalogued a day's raw data, a Standard state machine plans the business day and its KPI
+// dependency waves, runs an Athena CTAS per (KPI, day) through the aggregate function, wave after
+// wave, and alerts on any failure.
+package aggregate
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctionstasks"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kpilake/kpilake/infra/alerts"
+	"github.com/kpilake/kpilake/infra/catalog"
+	"github.com/kpilake/kpilake/infra/golambda"
+	"github.com/kpilake/kpilake/infra/lake"
+	handler "github.com/kpilake/kpilake/lambdas/aggregate"
+	"github.com/kpilake/kpilake/layout"
+)
+
+// Environment variables of the aggregate function, as its handler package (lambdas/aggregate)
+// defines them: the Lambda binary imports that package, never this one, so no CDK code ends up in
+// it.
+const (
+	// EnvDatabase is the Glue database of the source, KPI and temporary tables.
+	EnvDatabase = handler.EnvDatabase
+	// EnvWorkgroup is the Athena workgroup the CTAS queries run in.
+	EnvWorkgroup = handler.EnvWorkgroup
+	// EnvAggregatedBucket is the aggregated zone's bucket name.
+	EnvAggregatedBucket = handler.EnvAggregatedBucket
+	// EnvTimeZone is the business time zone (IANA name).
+	EnvTimeZone = handler.EnvTimeZone
+)
+
+// Error types the aggregate function reports (Lambda names an error after its Go type, so these
+// are the type names of lambdas/aggregate's errors) and the workflow treats apart.
+const (
+	// ErrorAthenaThrottled: Athena was still throttling after the function's own retries; the
+	// workflow waits long, jittered intervals before trying again.
+	ErrorAthenaThrottled = "AthenaThrottled"
+	// ErrorQueryFailed: Athena ran the query and it failed, or its output no longer fits the KPI
+	// table; rerunning it would fail the same way.
+	ErrorQueryFailed = "QueryFailed"
+	// ErrorInput: a request no retry can fix (unknown KPI, bad date).
+	ErrorInput = "InputError"
+	// ErrorKPIFailed is the error a failed KPI's branch ends with, once it has published its alert.
+	ErrorKPIFailed = "KPIFailed"
+	// ErrorAggregationFailed is the error a failed execution ends with.
+	ErrorAggregationFailed = "AggregationFailed"
+)
+
+// NonRetryableErrors are the aggregate function's error types that the workflow never retries.
+var NonRetryableErrors = []string{ErrorInput, ErrorQueryFailed}
+
+// LambdaServiceErrors are the errors of the Lambda service itself, always worth retrying.
+var LambdaServiceErrors = []string{
+	"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+	"Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException",
+}
+
+// TempTablePrefix starts the name of every temporary CTAS table (ctas.TempTableName); the function
+// may create and drop only tables named so, besides the KPI tables.
+const TempTablePrefix = "tmp_ctas_"
+
+// IAM actions of the aggregate function, exported so that tests and reviewers see one list. It
+// reads anywhere in the database (the queries read source tables and upstream KPI tables), creates
+// and repartitions only its KPI tables, and creates and drops only its temporary tables.
+var (
+	GlueReadActions      = []string{"glue:GetDatabase", "glue:GetTable", "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition"}
+	GlueKPITableActions  = []string{"glue:CreateTable", "glue:CreatePartition", "glue:UpdatePartition"}
+	GlueTempTableActions = []string{"glue:CreateTable", "glue:DeleteTable"}
+	AthenaActions        = []string{"athena:StartQueryExecution", "athena:GetQueryExecution", "athena:StopQueryExecution"}
+)
+
+// Defaults of the workflow.
+const (
+	DefaultMaxConcurrency = 4
+	// aggregateTimeoutMinutes is Lambda's maximum: a CTAS over a day can take minutes.
+	aggregateTimeoutMinutes = 15
+	aggregateMemoryMB       = 512
+	workflowTimeoutHours    = 12
+	// Target retry policy of the crawler rule: EventBridge retries starting the workflow.
+	startRetryAttempts    = 8
+	startMaxEventAgeHours = 6
+)
+
+// CrawlerEventSource and CrawlerEventDetailType match Glue's crawler events on EventBridge.
+const (
+	CrawlerEventSource     = "aws.glue"
+	CrawlerEventDetailType = "Glue Crawler State Change"
+)
+
+// WorkflowProps configures a Workflow.
+type WorkflowProps struct {
+	// Catalog whose database and workgroup the queries use. Required.
+	Catalog *catalog.Catalog
+	// Lake whose raw zone is read and whose aggregated zone is written. Required.
+	Lake *lake.Lake
+	// Crawlers of the environment: a successful crawl of any of them starts the workflow, a
+	// failed one alerts. Required, at least one.
+	Crawlers []*catalog.Crawler
+	// Alerts receives failures. Required.
+	Alerts *alerts.Alerts
+	// Plan is the function that turns the trigger into the business day and the KPI waves.
+	// Required.
+	Plan *golambda.Function
+	// KPIs are the catalog names of every KPI the workflow may aggregate; the function may write
+	// only these KPIs' prefixes and tables. Required, at least one.
+	KPIs []string
+	// TimeZone of the business day, IANA name. Required.
+	TimeZone string
+	// Root is the module's root directory (where lambdas/ lives). Default: ".".
+	Root string
+	// AggregateEntry is the aggregate function's main package directory.
+	// Default: filepath.Join(Root, "lambdas/cmd/aggregate").
+	AggregateEntry string
+	// MaxConcurrency is how many KPIs of one wave run at once. Default: DefaultMaxConcurrency (4).
+	MaxConcurrency int
+	// LogRetention of the function's and the workflow's logs. Default: three months.
+	LogRetention awslogs.RetentionDays
+	// RemovalPolicy of the log groups. Default: awscdk.RemovalPolicy_RETAIN.
+	RemovalPolicy awscdk.RemovalPolicy
+}
+
+func (p *WorkflowProps) validate() error {
+	var errs []error
+	for _, req := range []struct {
+		name    string
+		missing bool
+	}{
+		{"Catalog", p.Catalog == nil}, {"Lake", p.Lake == nil}, {"Alerts", p.Alerts == nil}, {"Plan", p.Plan == nil},
+	} {
+		if req.missing {
+			errs = append(errs, fmt.Errorf("%s is required", req.name))
+		}
+	}
+	if len(p.Crawlers) == 0 {
+		errs = append(errs, errors.New("Crawlers: give at least one crawler; its successful crawls start the workflow"))
+	}
+	for i, c := range p.Crawlers {
+		if c == nil {
+			errs = append(errs, fmt.Errorf("Crawlers[%d] is nil", i))
+		}
+	}
+	if len(p.KPIs) == 0 {
+		errs = append(errs, errors.New("KPIs: give the catalog's KPI names (queries.Catalog.Names()); the function may write only their prefixes"))
+	}
+	for i, k := range p.KPIs {
+		if err := layout.ValidateName("KPI", k); err != nil {
+			errs = append(errs, fmt.Errorf("KPIs[%d]: %w", i, err))
+		} else if slices.Index(p.KPIs, k) != i {
+			errs = append(errs, fmt.Errorf("KPIs[%d] %q is given twice", i, k))
+		}
+	}
+	if p.TimeZone == "" {
+		errs = append(errs, errors.New(`TimeZone is required; give the business time zone's IANA name, such as "Asia/Tokyo"`))
+	} else if _, err := time.LoadLocation(p.TimeZone); err != nil {
+		errs = append(errs, fmt.Errorf("TimeZone %q is not an IANA time zone such as \"Asia/Tokyo\": %v", p.TimeZone, err))
+	}
+	if p.MaxConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("MaxConcurrency is %d; give a positive number, or 0 for the default (%d)", p.MaxConcurrency, DefaultMaxConcurrency))
+	}
+	switch p.RemovalPolicy {
+	case "", awscdk.RemovalPolicy_RETAIN, awscdk.RemovalPolicy_DESTROY:
+	default:
+		errs = append(errs, fmt.Errorf("RemovalPolicy %q is not supported; use RemovalPolicy_RETAIN or RemovalPolicy_DESTROY", p.RemovalPolicy))
+	}
+	return errors.Join(errs...)
+}
+
+// Workflow is the daily aggregation: crawler events start a state machine that runs the KPIs'
+// CTAS queries in dependency waves. A manual execution names the day and, optionally, KPIs:
+// {"date": "2026-11-24", "kpis": ["daily_active_users"]}.
+type Workflow struct {
+	constructs.Construct
+	// Function runs the CTAS of one KPI for one day.
+	Function *golambda.Function
+	// StateMachine is the workflow.
+	StateMachine awsstepfunctions.StateMachine
+	// SucceededRule starts the workflow when a crawler succeeds.
+	SucceededRule awsevents.Rule
+	// FailedRule alerts when a crawler fails.
+	FailedRule awsevents.Rule
+	// DeadLetters keeps crawler events that could not start the workflow.
+	DeadLetters awssqs.Queue
+}
+
+// NewWorkflow creates the aggregate function, the state machine and the rules.
+func NewWorkflow(scope constructs.Construct, id string, props *WorkflowProps) *Workflow {
+	if props == nil {
+		props = &WorkflowProps{}
+	}
+	if err := props.validate(); err != nil {
+		panic(fmt.Errorf("aggregate.NewWorkflow %q: %w", id, err))
+	}
+	p := *props
+	if p.Root == "" {
+		p.Root = "."
+	}
+	if p.AggregateEntry == "" {
+		p.AggregateEntry = filepath.Join(p.Root, "lambdas", "cmd", "aggregate")
+	}
+	if p.MaxConcurrency == 0 {
+		p.MaxConcurrency = DefaultMaxConcurrency
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = awslogs.RetentionDays_THREE_MONTHS
+	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	node := constructs.NewConstruct(scope, &id)
+	w := &Workflow{Construct: node}
+
+	w.Function = golambda.NewFunction(node, "Aggregate", &golambda.FunctionProps{
+		Entry:       p.AggregateEntry,
+		Description: "kpilake: runs the Athena CTAS of one KPI for one business day and publishes its partition",
+		Environment: map[string]string{
+			EnvDatabase:         p.Catalog.DatabaseName,
+			EnvWorkgroup:        p.Catalog.WorkgroupName,
+			EnvAggregatedBucket: *p.Lake.Aggregated.BucketName(),
+			EnvTimeZone:         p.TimeZone,
+		},
+		Timeout:       awscdk.Duration_Minutes(jsii.Number(aggregateTimeoutMinutes)),
+		MemoryMB:      aggregateMemoryMB,
+		LogRetention:  p.LogRetention,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	w.grant(node, p)
+	w.StateMachine = w.workflow(node, p)
+	w.rules(node, p)
+	return w
+}
+
+// grant gives the function what Athena needs with the caller's credentials for a CTAS: run queries
+// in the workgroup, read the catalog and the raw zone, write the KPI tables and prefixes, and
+// write query results.
+func (w *Workflow) grant(node constructs.Construct, p WorkflowProps) {
+	stack := awscdk.Stack_Of(node)
+	role := w.Function.Role
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings(AthenaActions...),
+		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("athena"), Resource: jsii.String("workgroup"),
+			ResourceName: jsii.String(p.Catalog.WorkgroupName), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		})),
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(GlueReadActions...),
+		Resources: jsii.Strings(*p.Catalog.CatalogArn(), *p.Catalog.DatabaseArn(), *p.Catalog.TablesArn("")),
+	}))
+	kpiTables := []string{*p.Catalog.CatalogArn(), *p.Catalog.DatabaseArn()}
+	tempTables := []string{*p.Catalog.CatalogArn(), *p.Catalog.DatabaseArn()}
+	for _, k := range p.KPIs {
+		kpiTables = append(kpiTables, *tableArn(stack, p.Catalog.DatabaseName, layout.KPITableName(k)))
+		tempTables = append(tempTables, *p.Catalog.TablesArn(TempTablePrefix + k + "_"))
+	}
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(GlueKPITableActions...),
+		Resources: jsii.Strings(kpiTables...),
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(GlueTempTableActions...),
+		Resources: jsii.Strings(tempTables...),
+	}))
+	p.Lake.Grant(role, layout.Raw, "", lake.Read)
+	for _, k := range p.KPIs {
+		p.Lake.GrantWriteKPI(role, k)
+	}
+	p.Lake.Grant(role, layout.QueryResults, layout.AthenaResultsPrefix, lake.Read|lake.Write)
+	// Athena looks up the region of every bucket a query reads or writes.
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:GetBucketLocation"),
+		Resources: jsii.Strings(*p.Lake.Raw.BucketArn(), *p.Lake.Aggregated.BucketArn(), *p.Lake.QueryResults.BucketArn()),
+	}))
+}
+
+func tableArn(stack awscdk.Stack, database, table string) *string {
+	return stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("glue"), Resource: jsii.String("table"),
+		ResourceName: jsii.String(database + "/" + table), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+	})
+}
+
+func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepfunctions.StateMachine {
+	failed := awsstepfunctions.NewFail(node, jsii.String("Failed"), &awsstepfunctions.FailProps{
+		Error:     jsii.String(ErrorAggregationFailed),
+		CausePath: jsii.String("$.failure.Cause"),
+	})
+	notify := func(id string, message map[string]any) awsstepfunctionstasks.SnsPublish {
+		message["execution"] = awsstepfunctions.JsonPath_ExecutionId()
+		message["error"] = awsstepfunctions.JsonPath_StringAt(jsii.String("$.failure.Error"))
+		message["cause"] = awsstepfunctions.JsonPath_StringAt(jsii.String("$.failure.Cause"))
+		return awsstepfunctionstasks.NewSnsPublish(node, jsii.String(id), &awsstepfunctionstasks.SnsPublishProps{
+			Topic:      p.Alerts.Topic,
+			Subject:    jsii.String("kpilake: KPI aggregation failed"),
+			Message:    awsstepfunctions.TaskInput_FromObject(&message),
+			ResultPath: awsstepfunctions.JsonPath_DISCARD(),
+		})
+	}
+	catchAll := &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: jsii.String("$.failure")}
+
+	// The plan fails only on a bad trigger or a broken KPI catalog: no retry fixes either, so
+	// only Lambda's own errors are retried. The day is not known when it fails.
+	planRun := awsstepfunctionstasks.NewLambdaInvoke(node, jsii.String("PlanRun"), &awsstepfunctionstasks.LambdaInvokeProps{
+		LambdaFunction: p.Plan.Function,
+		Comment:        jsii.String("The business day (the given date, or the day before the event) and its KPI waves"),
+		Payload:        awsstepfunctions.TaskInput_FromJsonPathAt(jsii.String("$")),
+		ResultSelector: &map[string]any{
+			"date":    awsstepfunctions.JsonPath_StringAt(jsii.String("$.Payload.date")),
+			"trigger": awsstepfunctions.JsonPath_StringAt(jsii.String("$.Payload.trigger")),
+			"waves":   awsstepfunctions.JsonPath_ListAt(jsii.String("$.Payload.waves")),
+		},
+		ResultPath:               jsii.String("$.plan"),
+		RetryOnServiceExceptions: jsii.Bool(false),
+	})
+	planRun.AddRetry(serviceRetry())
+	planRun.AddCatch(notify("NotifyPlanFailure", map[string]any{"stage": "plan"}).Next(failed), catchAll)
+
+	// One KPI: its failure is published from inside the wave, where the KPI is known, and ends
+	// the branch with ErrorKPIFailed so that the waves' catch does not publish it again.
+	aggregateKPI := awsstepfunctionstasks.NewLambdaInvoke(node, jsii.String("AggregateKPI"), &awsstepfunctionstasks.LambdaInvokeProps{
+		LambdaFunction: w.Function.Function,
+		Payload: awsstepfunctions.TaskInput_FromObject(&map[string]any{
+			"kpi":  awsstepfunctions.JsonPath_StringAt(jsii.String("$.kpi")),
+			"date": awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
+		}),
+		ResultSelector:           &map[string]any{"result": awsstepfunctions.JsonPath_ObjectAt(jsii.String("$.Payload"))},
+		OutputPath:               jsii.String("$.result"),
+		RetryOnServiceExceptions: jsii.Bool(false),
+	})
+	// Retriers match in order: the errors that must not be retried come first.
+	aggregateKPI.AddRetry(&awsstepfunctions.RetryProps{Errors: jsii.Strings(NonRetryableErrors...), MaxAttempts: jsii.Number(0)})
+	aggregateKPI.AddRetry(serviceRetry())
+	// The account's active-query quota is full: wait long, and spread the KPIs' retries.
+	aggregateKPI.AddRetry(&awsstepfunctions.RetryProps{
+		Errors:         jsii.Strings(ErrorAthenaThrottled),
+		Interval:       awscdk.Duration_Seconds(jsii.Number(10)),
+		BackoffRate:    jsii.Number(2),
+		MaxAttempts:    jsii.Number(6),
+		JitterStrategy: awsstepfunctions.JitterType_FULL,
+	})
+	aggregateKPI.AddRetry(&awsstepfunctions.RetryProps{
+		Errors:         jsii.Strings("States.ALL"),
+		Interval:       awscdk.Duration_Seconds(jsii.Number(30)),
+		BackoffRate:    jsii.Number(2),
+		MaxAttempts:    jsii.Number(2),
+		JitterStrategy: awsstepfunctions.JitterType_FULL,
+	})
+	kpiFailed := awsstepfunctions.NewFail(node, jsii.String("KPIFailed"), &awsstepfunctions.FailProps{
+		Error:     jsii.String(ErrorKPIFailed),
+		CausePath: jsii.String("$.failure.Cause"),
+	})
+	aggregateKPI.AddCatch(notify("NotifyKPIFailure", map[string]any{
+		"kpi":  awsstepfunctions.JsonPath_StringAt(jsii.String("$.kpi")),
+		"date": awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
+	}).Next(kpiFailed), catchAll)
+
+	wave := awsstepfunctions.NewMap(node, jsii.String("AggregateWave"), &awsstepfunctions.MapProps{
+		Comment:        jsii.String(fmt.Sprintf("The KPIs of one wave are independent: at most %d at once", p.MaxConcurrency)),
+		ItemsPath:      jsii.String("$.kpis"),
+		MaxConcurrency: jsii.Number(p.MaxConcurrency),
+		ItemSelector: &map[string]any{
+			"kpi":  awsstepfunctions.JsonPath_StringAt(jsii.String("$$.Map.Item.Value")),
+			"date": awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
+		},
+	})
+	wave.ItemProcessor(aggregateKPI, nil)
+
+	waves := awsstepfunctions.NewMap(node, jsii.String("AggregateWaves"), &awsstepfunctions.MapProps{
+		Comment:        jsii.String("Waves in dependency order, one at a time"),
+		ItemsPath:      jsii.String("$.plan.waves"),
+		MaxConcurrency: jsii.Number(1),
+		ItemSelector: &map[string]any{
+			"kpis": awsstepfunctions.JsonPath_ListAt(jsii.String("$$.Map.Item.Value")),
+			"date": awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.date")),
+		},
+		ResultPath: jsii.String("$.aggregated"),
+	})
+	waves.ItemProcessor(wave, nil)
+	waves.AddCatch(failed, &awsstepfunctions.CatchProps{Errors: jsii.Strings(ErrorKPIFailed), ResultPath: jsii.String("$.failure")})
+	waves.AddCatch(notify("NotifyFailure", map[string]any{
+		"date": awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.date")),
+	}).Next(failed), catchAll)
+	waves.Next(awsstepfunctions.NewSucceed(node, jsii.String("Done"), nil))
+
+	logs := awslogs.NewLogGroup(node, jsii.String("WorkflowLogs"), &awslogs.LogGroupProps{
+		Retention:     p.LogRetention,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	sm := awsstepfunctions.NewStateMachine(node, jsii.String("Workflow"), &awsstepfunctions.StateMachineProps{
+		Comment:          jsii.String("kpilake: daily KPI aggregation in dependency waves"),
+		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(planRun.Next(waves)),
+		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
+		TracingEnabled:   jsii.Bool(true),
+		Timeout:          awscdk.Duration_Hours(jsii.Number(workflowTimeoutHours)),
+		Logs: &awsstepfunctions.LogOptions{
+			Destination:          logs,
+			Level:                awsstepfunctions.LogLevel_ALL,
+			IncludeExecutionData: jsii.Bool(true),
+		},
+	})
+	// The topic is encrypted: publishing needs its key as well as sns:Publish.
+	p.Alerts.Topic.GrantPublish(sm)
+	return sm
+}
+
+func serviceRetry() *awsstepfunctions.RetryProps {
+	return &awsstepfunctions.RetryProps{
+		Errors:         jsii.Strings(LambdaServiceErrors...),
+		Interval:       awscdk.Duration_Seconds(jsii.Number(2)),
+		BackoffRate:    jsii.Number(2),
+		MaxAttempts:    jsii.Number(6),
+		JitterStrategy: awsstepfunctions.JitterType_FULL,
+	}
+}
+
+// rules starts the workflow on crawler success, alerts on crawler failure and on executions that
+// end without reaching their own alert (timed out, aborted).
+func (w *Workflow) rules(node constructs.Construct, p WorkflowProps) {
+	names := make([]string, len(p.Crawlers))
+	for i, c := range p.Crawlers {
+		names[i] = *c.Name()
+	}
+	crawlerPattern := func(state string) *awsevents.EventPattern {
+		return &awsevents.EventPattern{
+			Source:     jsii.Strings(CrawlerEventSource),
+			DetailType: jsii.Strings(CrawlerEventDetailType),
+			Detail: &map[string]any{
+				"state":       []string{state},
+				"crawlerName": names,
+			},
+		}
+	}
+	w.DeadLetters = awssqs.NewQueue(node, jsii.String("StartDeadLetters"), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	w.SucceededRule = awsevents.NewRule(node, jsii.String("CrawlerSucceeded"), &awsevents.RuleProps{
+		Description:  jsii.String("kpilake: a crawler catalogued new raw data; aggregate the day before the event"),
+		EventPattern: crawlerPattern("Succeeded"),
+		// The whole event is the input: the plan step reads its time.
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSfnStateMachine(w.StateMachine, &awseventstargets.SfnStateMachineProps{
+			DeadLetterQueue: w.DeadLetters,
+			RetryAttempts:   jsii.Number(startRetryAttempts),
+			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(startMaxEventAgeHours)),
+		})},
+	})
+	w.FailedRule = awsevents.NewRule(node, jsii.String("CrawlerFailed"), &awsevents.RuleProps{
+		Description:  jsii.String("kpilake: a crawler failed; the day's KPIs will not be aggregated"),
+		EventPattern: crawlerPattern("Failed"),
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSnsTopic(p.Alerts.Topic, &awseventstargets.SnsTopicProps{
+			Message: awsevents.RuleTargetInput_FromText(jsii.String(fmt.Sprintf(
+				"kpilake: crawler %s failed at %s, so the KPIs were not aggregated: %s",
+				*awsevents.EventField_FromPath(jsii.String("$.detail.crawlerName")),
+				*awsevents.EventField_Time(),
+				*awsevents.EventField_FromPath(jsii.String("$.detail.errorMessage"))))),
+		})},
+	})
+	// Failures inside the workflow are caught and published with their reason; a timed-out or
+	// aborted execution never reaches that step, so EventBridge reports those.
+	awsevents.NewRule(node, jsii.String("ExecutionEnded"), &awsevents.RuleProps{
+		Description: jsii.String("kpilake: KPI aggregation timed out or was aborted"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.states"),
+			DetailType: jsii.Strings("Step Functions Execution Status Change"),
+			Detail: &map[string]any{
+				"status":          []string{"TIMED_OUT", "ABORTED"},
+				"stateMachineArn": []string{*w.StateMachine.StateMachineArn()},
+			},
+		},
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSnsTopic(p.Alerts.Topic, &awseventstargets.SnsTopicProps{
+			Message: awsevents.RuleTargetInput_FromText(jsii.String(fmt.Sprintf(
+				"kpilake: KPI aggregation %s (execution %s)",
+				*awsevents.EventField_FromPath(jsii.String("$.detail.status")),
+				*awsevents.EventField_FromPath(jsii.String("$.detail.executionArn"))))),
+		})},
+	})
+}

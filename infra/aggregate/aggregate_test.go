@@ -1,0 +1,590 @@
+package aggregate_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kpilake/kpilake/infra/aggregate"
+	"github.com/kpilake/kpilake/infra/alerts"
+	"github.com/kpilake/kpilake/infra/catalog"
+	"github.com/kpilake/kpilake/infra/golambda"
+	"github.com/kpilake/kpilake/infra/internal/cdktest"
+	"github.com/kpilake/kpilake/infra/lake"
+	handler "github.com/kpilake/kpilake/lambdas/aggregate"
+	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/lambdas/plan"
+	"github.com/kpilake/kpilake/layout"
+)
+
+func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
+
+// moduleRoot is the module's root relative to this package: where lambdas/ lives.
+const moduleRoot = "../.."
+
+const businessZone = "Asia/Tokyo"
+
+var kpis = []string{"active_users", "posts_per_department", "engagement_score"}
+
+// deps are the constructs a workflow needs, as the stack wires them.
+type deps struct {
+	lake     *lake.Lake
+	catalog  *catalog.Catalog
+	crawlers []*catalog.Crawler
+	alerts   *alerts.Alerts
+	plan     *golambda.Function
+}
+
+func newDeps(stack awscdk.Stack) *deps {
+	d := &deps{lake: lake.NewLake(stack, "Lake", nil)}
+	d.catalog = catalog.NewCatalog(stack, "Catalog", &catalog.CatalogProps{Lake: d.lake})
+	for _, src := range []string{"social", "app_logs"} {
+		d.crawlers = append(d.crawlers, catalog.NewCrawler(stack, "Crawler_"+src, &catalog.CrawlerProps{
+			Catalog: d.catalog, Prefixes: []string{layout.SourcePrefix(src)}, TablePrefix: layout.CrawlerTablePrefix(src),
+		}))
+	}
+	d.alerts = alerts.NewAlerts(stack, "Alerts", nil)
+	d.plan = golambda.NewFunction(stack, "Plan", &golambda.FunctionProps{
+		Entry:       filepath.Join(moduleRoot, "lambdas", "cmd", "plan"),
+		Environment: map[string]string{plan.EnvTimeZone: businessZone},
+	})
+	return d
+}
+
+func (d *deps) props() *aggregate.WorkflowProps {
+	p := &aggregate.WorkflowProps{
+		Catalog: d.catalog, Lake: d.lake, Crawlers: d.crawlers, Alerts: d.alerts, Plan: d.plan,
+		KPIs: kpis, TimeZone: businessZone, Root: moduleRoot,
+	}
+	// Until lambdas/cmd/aggregate lands, any Go main builds an asset; the construct's default
+	// entry is what the tests check whenever it exists.
+	if _, err := os.Stat(filepath.Join(moduleRoot, "lambdas", "cmd", "aggregate", "main.go")); err != nil {
+		p.AggregateEntry = filepath.Join(moduleRoot, "lambdas", "cmd", "plan")
+	}
+	return p
+}
+
+type synthesized struct {
+	tp *cdktest.Template
+	w  *aggregate.Workflow
+	*deps
+	fn, fnRole, sm, smRole string
+	def                    map[string]any
+}
+
+func synth(change func(*aggregate.WorkflowProps)) (*synthesized, error) {
+	s := &synthesized{}
+	err := cdktest.Recover(func() {
+		stack := cdktest.NewStack("Test")
+		s.deps = newDeps(stack)
+		p := s.props()
+		if change != nil {
+			change(p)
+		}
+		s.w = aggregate.NewWorkflow(stack, "Aggregate", p)
+		tp, err := cdktest.Synth(stack)
+		if err != nil {
+			panic(err)
+		}
+		s.tp = tp
+		s.fn = tp.LogicalID(s.w.Function.Function.FunctionName())
+		s.fnRole = tp.LogicalID(s.w.Function.Role.RoleName())
+		s.sm = tp.LogicalID(s.w.StateMachine.StateMachineArn())
+		s.smRole = tp.LogicalID(s.w.StateMachine.Role().RoleName())
+		if s.def, err = tp.StateMachineDefinition(s.sm); err != nil {
+			panic(err)
+		}
+	})
+	return s, err
+}
+
+var configured = sync.OnceValues(func() (*synthesized, error) {
+	return synth(func(p *aggregate.WorkflowProps) { p.MaxConcurrency = 3 })
+})
+
+var defaults = sync.OnceValues(func() (*synthesized, error) { return synth(nil) })
+
+func must(t *testing.T, get func() (*synthesized, error)) *synthesized {
+	t.Helper()
+	s, err := get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// state returns a state of the definition, nested in Map item processors along path.
+func (s *synthesized) state(t *testing.T, path ...string) map[string]any {
+	t.Helper()
+	states, _ := s.def["States"].(map[string]any)
+	var st map[string]any
+	for i, name := range path {
+		st, _ = states[name].(map[string]any)
+		if st == nil {
+			t.Fatalf("workflow has no state %s; definition:\n%s", strings.Join(path[:i+1], "/"), pretty(s.def))
+		}
+		proc, _ := st["ItemProcessor"].(map[string]any)
+		states, _ = proc["States"].(map[string]any)
+	}
+	return st
+}
+
+func pretty(v any) string {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
+}
+
+func decodeJSON(t *testing.T, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("bad JSON in test: %v\n%s", err, s)
+	}
+	return v
+}
+
+func sortedLines(lines []string) []string {
+	return slices.Compact(slices.Sorted(slices.Values(lines)))
+}
+
+func TestWorkflow_FunctionRunsOnArm64AL2023For15Minutes(t *testing.T) {
+	s := must(t, configured)
+	s.tp.HasProperties(t, s.fn, map[string]any{
+		"Runtime":       "provided.al2023",
+		"Architectures": []any{"arm64"},
+		"Timeout":       15 * 60,
+		"TracingConfig": map[string]any{"Mode": "Active"},
+	})
+	env, _ := s.tp.Properties(t, s.fn)["Environment"].(map[string]any)
+	if diff := cmp.Diff(map[string]any{
+		aggregate.EnvDatabase:         s.catalog.DatabaseName,
+		aggregate.EnvWorkgroup:        s.catalog.WorkgroupName,
+		aggregate.EnvAggregatedBucket: s.tp.Resolve(s.lake.Aggregated.BucketName()),
+		aggregate.EnvTimeZone:         businessZone,
+	}, env["Variables"]); diff != "" {
+		t.Errorf("function environment (-want +got):\n%s", diff)
+	}
+}
+
+// Lambda reports a handler's error by its Go type name; the workflow's Retry and Catch rules name
+// the handler's error types.
+func TestWorkflow_ErrorNamesAreTheHandlersErrorTypes(t *testing.T) {
+	for want, err := range map[string]error{
+		aggregate.ErrorAthenaThrottled: &handler.AthenaThrottled{},
+		aggregate.ErrorQueryFailed:     &handler.QueryFailed{},
+		aggregate.ErrorInput:           &handler.InputError{},
+	} {
+		if got := reflect.TypeOf(err).Elem().Name(); got != want {
+			t.Errorf("handler error type %s, workflow expects %s", got, want)
+		}
+	}
+	if got := reflect.TypeOf(&plan.InputError{}).Elem().Name(); got != aggregate.ErrorInput {
+		t.Errorf("plan error type %s, workflow expects %s", got, aggregate.ErrorInput)
+	}
+}
+
+// The temporary tables the function may create are those the CTAS runner names.
+func TestWorkflow_TempTablePrefixMatchesTheRunner(t *testing.T) {
+	d, _ := layout.ParseDay("2026-11-24")
+	for _, k := range kpis {
+		name := ctas.TempTableName(k, d, ctas.NewRunID(time.Now()))
+		if !strings.HasPrefix(name, aggregate.TempTablePrefix+k+"_") {
+			t.Errorf("ctas.TempTableName(%q) = %q, outside the granted %s%s_*", k, name, aggregate.TempTablePrefix, k)
+		}
+	}
+}
+
+func TestWorkflow_FunctionMayQueryTheWorkgroupAndWriteOnlyItsKPIs(t *testing.T) {
+	s := must(t, configured)
+	tp := s.tp
+	db := s.catalog.DatabaseName
+	var want []string
+	add := func(actions []string, resources ...any) {
+		for _, a := range actions {
+			for _, r := range resources {
+				want = append(want, cdktest.Permission("Allow", a, r, nil))
+			}
+		}
+	}
+	workgroup := "arn:aws:athena:ap-northeast-1:123456789012:workgroup/" + s.catalog.WorkgroupName
+	add(aggregate.AthenaActions, workgroup)
+	res := func(v *string) any { return tp.Resolve(v) }
+	add(aggregate.GlueReadActions, res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn()), res(s.catalog.TablesArn("")))
+	kpiTables := []any{res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn())}
+	tempTables := []any{res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn())}
+	for _, k := range kpis {
+		kpiTables = append(kpiTables, "arn:aws:glue:ap-northeast-1:123456789012:table/"+db+"/kpi_"+k)
+		tempTables = append(tempTables, res(s.catalog.TablesArn("tmp_ctas_"+k+"_")))
+	}
+	add(aggregate.GlueKPITableActions, kpiTables...)
+	add(aggregate.GlueTempTableActions, tempTables...)
+
+	objects := func(bucket any, prefix string) any {
+		return map[string]any{"Fn::Join": []any{"", []any{bucket, "/" + prefix + "*"}}}
+	}
+	raw, agg, results := res(s.lake.Raw.BucketArn()), res(s.lake.Aggregated.BucketArn()), res(s.lake.QueryResults.BucketArn())
+	key := res(s.lake.Key.KeyArn())
+	add([]string{"s3:GetObject"}, objects(raw, ""))
+	add([]string{"s3:ListBucket", "s3:GetBucketLocation"}, raw)
+	for _, k := range kpis {
+		add([]string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"}, objects(agg, k+"/"))
+		want = append(want, cdktest.Permission("Allow", "s3:ListBucket", agg, map[string]any{"StringLike": map[string]any{"s3:prefix": k + "/*"}}))
+	}
+	add([]string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}, objects(results, "athena/"))
+	want = append(want, cdktest.Permission("Allow", "s3:ListBucket", results, map[string]any{"StringLike": map[string]any{"s3:prefix": "athena/*"}}))
+	add([]string{"s3:GetBucketLocation"}, agg, results)
+	add([]string{"kms:Decrypt", "kms:GenerateDataKey"}, key)
+	logs := res(s.w.Function.LogGroup.LogGroupArn())
+	add([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs)
+	add([]string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "*")
+	if diff := cmp.Diff(sortedLines(want), sortedLines(tp.Permissions(s.fnRole))); diff != "" {
+		t.Errorf("permissions of the aggregate function (-want +got):\n%s", diff)
+	}
+}
+
+func TestWorkflow_StateMachineIsStandardTracedAndLogsEverything(t *testing.T) {
+	s := must(t, configured)
+	s.tp.HasProperties(t, s.sm, map[string]any{
+		"StateMachineType":     "STANDARD",
+		"TracingConfiguration": map[string]any{"Enabled": true},
+		"LoggingConfiguration": map[string]any{"Level": "ALL", "IncludeExecutionData": true},
+	})
+	if v, _ := s.def["TimeoutSeconds"].(float64); v <= 0 {
+		t.Errorf("TimeoutSeconds = %v, want a bound", s.def["TimeoutSeconds"])
+	}
+	if _, ok := s.def["QueryLanguage"]; ok {
+		t.Errorf("QueryLanguage %v; keep JSONPath so that it runs locally", s.def["QueryLanguage"])
+	}
+}
+
+func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) {
+	for name, tc := range map[string]struct {
+		get  func() (*synthesized, error)
+		want int
+	}{"configured": {configured, 3}, "default": {defaults, aggregate.DefaultMaxConcurrency}} {
+		t.Run(name, func(t *testing.T) {
+			s := must(t, tc.get)
+			if s.def["StartAt"] != "PlanRun" {
+				t.Errorf("StartAt = %v, want PlanRun", s.def["StartAt"])
+			}
+			planRun := s.state(t, "PlanRun")
+			for k, want := range map[string]any{
+				"Resource":       "arn:aws:states:::lambda:invoke",
+				"Parameters":     map[string]any{"FunctionName": s.tp.Placeholder(s.plan.Function.FunctionArn()), "Payload.$": "$"},
+				"ResultSelector": map[string]any{"date.$": "$.Payload.date", "trigger.$": "$.Payload.trigger", "waves.$": "$.Payload.waves"},
+				"ResultPath":     "$.plan",
+				"Next":           "AggregateWaves",
+			} {
+				if diff := cmp.Diff(want, planRun[k]); diff != "" {
+					t.Errorf("PlanRun.%s (-want +got):\n%s", k, diff)
+				}
+			}
+			waves := s.state(t, "AggregateWaves")
+			for k, want := range map[string]any{
+				"Type":           "Map",
+				"MaxConcurrency": float64(1),
+				"ItemsPath":      "$.plan.waves",
+				"ItemSelector":   map[string]any{"kpis.$": "$$.Map.Item.Value", "date.$": "$.plan.date"},
+				"ResultPath":     "$.aggregated",
+				"Next":           "Done",
+			} {
+				if diff := cmp.Diff(want, waves[k]); diff != "" {
+					t.Errorf("AggregateWaves.%s (-want +got):\n%s", k, diff)
+				}
+			}
+			wave := s.state(t, "AggregateWaves", "AggregateWave")
+			for k, want := range map[string]any{
+				"Type":           "Map",
+				"MaxConcurrency": float64(tc.want),
+				"ItemsPath":      "$.kpis",
+				"ItemSelector":   map[string]any{"kpi.$": "$$.Map.Item.Value", "date.$": "$.date"},
+			} {
+				if diff := cmp.Diff(want, wave[k]); diff != "" {
+					t.Errorf("AggregateWave.%s (-want +got):\n%s", k, diff)
+				}
+			}
+			task := s.state(t, "AggregateWaves", "AggregateWave", "AggregateKPI")
+			if diff := cmp.Diff(map[string]any{
+				"FunctionName": s.tp.Placeholder(s.w.Function.Function.FunctionArn()),
+				"Payload":      map[string]any{"kpi.$": "$.kpi", "date.$": "$.date"},
+			}, task["Parameters"]); diff != "" {
+				t.Errorf("AggregateKPI.Parameters (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestWorkflow_RetriesThrottlingLongAndNeverRetriesFailedQueries(t *testing.T) {
+	s := must(t, configured)
+	retry, _ := s.state(t, "AggregateWaves", "AggregateWave", "AggregateKPI")["Retry"].([]any)
+	want := decodeJSON(t, `[
+		{"ErrorEquals": ["InputError", "QueryFailed"], "MaxAttempts": 0},
+		{"ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+		                 "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException"],
+		 "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2, "JitterStrategy": "FULL"},
+		{"ErrorEquals": ["AthenaThrottled"], "IntervalSeconds": 10, "MaxAttempts": 6, "BackoffRate": 2, "JitterStrategy": "FULL"},
+		{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 30, "MaxAttempts": 2, "BackoffRate": 2, "JitterStrategy": "FULL"}
+	]`)
+	if diff := cmp.Diff(want, any(retry)); diff != "" {
+		t.Errorf("AggregateKPI.Retry (-want +got):\n%s", diff)
+	}
+	planRetry, _ := s.state(t, "PlanRun")["Retry"].([]any)
+	if len(planRetry) != 1 || !slices.Contains(planRetry[0].(map[string]any)["ErrorEquals"].([]any), any("Lambda.ServiceException")) {
+		t.Errorf("PlanRun.Retry = %s, want Lambda service errors only (a bad trigger does not get better)", pretty(planRetry))
+	}
+}
+
+func TestWorkflow_AlertsOnceOnEveryFailureWithTheKPIWhereKnown(t *testing.T) {
+	s := must(t, configured)
+	topic := s.tp.Placeholder(s.alerts.Topic.TopicArn())
+	catch := func(next string) any {
+		return map[string]any{"ErrorEquals": []any{"States.ALL"}, "ResultPath": "$.failure", "Next": next}
+	}
+	if diff := cmp.Diff([]any{catch("NotifyPlanFailure")}, s.state(t, "PlanRun")["Catch"]); diff != "" {
+		t.Errorf("PlanRun.Catch (-want +got):\n%s", diff)
+	}
+	// A KPI's branch has published already: the waves' catch must not publish it again.
+	if diff := cmp.Diff([]any{
+		map[string]any{"ErrorEquals": []any{"KPIFailed"}, "ResultPath": "$.failure", "Next": "Failed"},
+		catch("NotifyFailure"),
+	}, s.state(t, "AggregateWaves")["Catch"]); diff != "" {
+		t.Errorf("AggregateWaves.Catch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]any{catch("NotifyKPIFailure")}, s.state(t, "AggregateWaves", "AggregateWave", "AggregateKPI")["Catch"]); diff != "" {
+		t.Errorf("AggregateKPI.Catch (-want +got):\n%s", diff)
+	}
+	notify := func(next string, fields map[string]any) map[string]any {
+		msg := map[string]any{"execution.$": "$$.Execution.Id", "error.$": "$.failure.Error", "cause.$": "$.failure.Cause"}
+		for k, v := range fields {
+			msg[k] = v
+		}
+		return map[string]any{
+			"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "ResultPath": nil, "Next": next,
+			"Parameters": map[string]any{"TopicArn": topic, "Subject": "kpilake: KPI aggregation failed", "Message": msg},
+		}
+	}
+	for _, tc := range []struct {
+		path []string
+		want map[string]any
+	}{
+		{[]string{"NotifyPlanFailure"}, notify("Failed", map[string]any{"stage": "plan"})},
+		{[]string{"NotifyFailure"}, notify("Failed", map[string]any{"date.$": "$.plan.date"})},
+		{[]string{"AggregateWaves", "AggregateWave", "NotifyKPIFailure"}, notify("KPIFailed", map[string]any{"kpi.$": "$.kpi", "date.$": "$.date"})},
+	} {
+		if diff := cmp.Diff(tc.want, s.state(t, tc.path...)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", strings.Join(tc.path, "/"), diff)
+		}
+	}
+	if diff := cmp.Diff(map[string]any{"Type": "Fail", "Error": "KPIFailed", "CausePath": "$.failure.Cause"},
+		s.state(t, "AggregateWaves", "AggregateWave", "KPIFailed")); diff != "" {
+		t.Errorf("KPIFailed (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]any{"Type": "Fail", "Error": "AggregationFailed", "CausePath": "$.failure.Cause"},
+		s.state(t, "Failed")); diff != "" {
+		t.Errorf("Failed (-want +got):\n%s", diff)
+	}
+}
+
+func TestWorkflow_StateMachineRoleInvokesItsFunctionsAndPublishesAlerts(t *testing.T) {
+	s := must(t, configured)
+	tp := s.tp
+	var want []string
+	for _, fn := range []*golambda.Function{s.plan, s.w.Function} {
+		arn := tp.Resolve(fn.Function.FunctionArn())
+		want = append(want,
+			cdktest.Permission("Allow", "lambda:InvokeFunction", arn, nil),
+			cdktest.Permission("Allow", "lambda:InvokeFunction", map[string]any{"Fn::Join": []any{"", []any{arn, ":*"}}}, nil))
+	}
+	want = append(want,
+		cdktest.Permission("Allow", "sns:Publish", tp.Resolve(s.alerts.Topic.TopicArn()), nil),
+		cdktest.Permission("Allow", "kms:Decrypt", tp.Resolve(s.alerts.Key.KeyArn()), nil),
+		cdktest.Permission("Allow", "kms:GenerateDataKey*", tp.Resolve(s.alerts.Key.KeyArn()), nil),
+	)
+	for _, a := range []string{
+		"logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
+		"logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
+		"xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
+	} {
+		want = append(want, cdktest.Permission("Allow", a, "*", nil))
+	}
+	if diff := cmp.Diff(sortedLines(want), sortedLines(tp.Permissions(s.smRole))); diff != "" {
+		t.Errorf("permissions of the state machine (-want +got):\n%s", diff)
+	}
+}
+
+func (s *synthesized) crawlerNames() []any {
+	var names []any
+	for _, c := range s.crawlers {
+		names = append(names, s.tp.Resolve(c.Name()))
+	}
+	return names
+}
+
+func TestWorkflow_CrawlerSuccessStartsTheWorkflowWithRetriesAndADeadLetterQueue(t *testing.T) {
+	s := must(t, configured)
+	tp := s.tp
+	id := tp.LogicalID(s.w.SucceededRule.RuleName())
+	tp.HasProperties(t, id, map[string]any{
+		"State": "ENABLED",
+		"EventPattern": map[string]any{
+			"source":      []any{"aws.glue"},
+			"detail-type": []any{"Glue Crawler State Change"},
+			"detail":      map[string]any{"state": []any{"Succeeded"}, "crawlerName": s.crawlerNames()},
+		},
+	})
+	targets, _ := tp.Properties(t, id)["Targets"].([]any)
+	if len(targets) != 1 {
+		t.Fatalf("targets %v, want the state machine", targets)
+	}
+	target, _ := targets[0].(map[string]any)
+	dlq := tp.Resolve(s.w.DeadLetters.QueueArn())
+	for k, want := range map[string]any{
+		"Arn":              tp.Resolve(s.w.StateMachine.StateMachineArn()),
+		"DeadLetterConfig": map[string]any{"Arn": dlq},
+		"RetryPolicy":      map[string]any{"MaximumRetryAttempts": float64(8), "MaximumEventAgeInSeconds": float64(6 * 3600)},
+	} {
+		if diff := cmp.Diff(want, target[k]); diff != "" {
+			t.Errorf("target %s (-want +got):\n%s", k, diff)
+		}
+	}
+	if target["Input"] != nil || target["InputPath"] != nil || target["InputTransformer"] != nil {
+		t.Errorf("target %s changes the input; the plan step reads the event itself", pretty(target))
+	}
+	roleArn, _ := target["RoleArn"].(map[string]any)["Fn::GetAtt"].([]any)
+	if len(roleArn) != 2 {
+		t.Fatalf("target RoleArn = %v, want a role of the stack", target["RoleArn"])
+	}
+	if diff := cmp.Diff([]string{cdktest.Permission("Allow", "states:StartExecution", tp.Resolve(s.w.StateMachine.StateMachineArn()), nil)},
+		tp.Permissions(roleArn[0].(string))); diff != "" {
+		t.Errorf("permissions of the rule's role (-want +got):\n%s", diff)
+	}
+	q := tp.LogicalID(s.w.DeadLetters.QueueUrl())
+	tp.HasProperties(t, q, map[string]any{"SqsManagedSseEnabled": true, "MessageRetentionPeriod": 14 * 24 * 3600})
+	// TLS only, and EventBridge may send to it.
+	for _, pol := range tp.Resources("AWS::SQS::QueuePolicy") {
+		doc, _ := json.Marshal(pol)
+		if !strings.Contains(string(doc), q) {
+			continue
+		}
+		for _, w := range []string{`"aws:SecureTransport":"false"`, `"Effect":"Deny"`, `"events.amazonaws.com"`, `"sqs:SendMessage"`} {
+			if !strings.Contains(string(doc), w) {
+				t.Errorf("dead-letter queue policy lacks %s:\n%s", w, doc)
+			}
+		}
+		return
+	}
+	t.Errorf("no queue policy on the dead-letter queue %s", q)
+}
+
+func TestWorkflow_CrawlerFailureAlertsWithAReadableMessage(t *testing.T) {
+	s := must(t, configured)
+	tp := s.tp
+	id := tp.LogicalID(s.w.FailedRule.RuleName())
+	tp.HasProperties(t, id, map[string]any{
+		"EventPattern": map[string]any{
+			"source":      []any{"aws.glue"},
+			"detail-type": []any{"Glue Crawler State Change"},
+			"detail":      map[string]any{"state": []any{"Failed"}, "crawlerName": s.crawlerNames()},
+		},
+	})
+	targets, _ := tp.Properties(t, id)["Targets"].([]any)
+	if len(targets) != 1 {
+		t.Fatalf("targets %v, want the alert topic", targets)
+	}
+	target, _ := targets[0].(map[string]any)
+	if diff := cmp.Diff(tp.Resolve(s.alerts.Topic.TopicArn()), target["Arn"]); diff != "" {
+		t.Errorf("target (-want +got):\n%s", diff)
+	}
+	transformer, _ := target["InputTransformer"].(map[string]any)
+	if diff := cmp.Diff(map[string]any{"detail-crawlerName": "$.detail.crawlerName", "time": "$.time", "detail-errorMessage": "$.detail.errorMessage"},
+		transformer["InputPathsMap"]); diff != "" {
+		t.Errorf("message fields (-want +got):\n%s", diff)
+	}
+	if msg, _ := transformer["InputTemplate"].(string); !strings.Contains(msg, "crawler <detail-crawlerName> failed at <time>") {
+		t.Errorf("message %q does not say which crawler failed and when", msg)
+	}
+}
+
+func TestWorkflow_AlertsWhenAnExecutionTimesOutOrIsAborted(t *testing.T) {
+	s := must(t, configured)
+	tp := s.tp
+	found := false
+	for id, r := range tp.Resources("AWS::Events::Rule") {
+		props, _ := r["Properties"].(map[string]any)
+		pattern, _ := props["EventPattern"].(map[string]any)
+		if diff := cmp.Diff([]any{"aws.states"}, pattern["source"]); diff != "" {
+			continue
+		}
+		found = true
+		tp.HasProperties(t, id, map[string]any{"EventPattern": map[string]any{
+			"detail-type": []any{"Step Functions Execution Status Change"},
+			"detail": map[string]any{
+				"status":          []any{"TIMED_OUT", "ABORTED"},
+				"stateMachineArn": []any{tp.Resolve(s.w.StateMachine.StateMachineArn())},
+			},
+		}})
+		targets, _ := props["Targets"].([]any)
+		if len(targets) != 1 || targets[0].(map[string]any)["Arn"] == nil {
+			t.Errorf("targets %v, want the alert topic", targets)
+		}
+	}
+	if !found {
+		t.Error("no rule on the workflow's TIMED_OUT/ABORTED executions")
+	}
+}
+
+func TestNewWorkflow_FailsIf(t *testing.T) {
+	id := `aggregate.NewWorkflow "Aggregate"`
+	for _, tc := range []struct {
+		name   string
+		change func(*aggregate.WorkflowProps)
+		want   []string
+	}{
+		{"no catalog", func(p *aggregate.WorkflowProps) { p.Catalog = nil }, []string{id, "Catalog is required"}},
+		{"no lake", func(p *aggregate.WorkflowProps) { p.Lake = nil }, []string{"Lake is required"}},
+		{"no alerts", func(p *aggregate.WorkflowProps) { p.Alerts = nil }, []string{"Alerts is required"}},
+		{"no plan", func(p *aggregate.WorkflowProps) { p.Plan = nil }, []string{"Plan is required"}},
+		{"no crawlers", func(p *aggregate.WorkflowProps) { p.Crawlers = nil }, []string{"Crawlers: give at least one crawler"}},
+		{"nil crawler", func(p *aggregate.WorkflowProps) { p.Crawlers = append(p.Crawlers, nil) }, []string{"Crawlers[2] is nil"}},
+		{"no KPIs", func(p *aggregate.WorkflowProps) { p.KPIs = nil }, []string{"KPIs: give the catalog's KPI names"}},
+		{"bad KPI name", func(p *aggregate.WorkflowProps) { p.KPIs = []string{"Active-Users"} }, []string{"KPIs[0]", "Active-Users", "snake_case"}},
+		{"KPI twice", func(p *aggregate.WorkflowProps) { p.KPIs = []string{"a", "b", "a"} }, []string{`KPIs[2] "a" is given twice`}},
+		{"no time zone", func(p *aggregate.WorkflowProps) { p.TimeZone = "" }, []string{"TimeZone is required", `"Asia/Tokyo"`}},
+		{"unknown time zone", func(p *aggregate.WorkflowProps) { p.TimeZone = "Tokyo" }, []string{`TimeZone "Tokyo" is not an IANA time zone`}},
+		{"negative concurrency", func(p *aggregate.WorkflowProps) { p.MaxConcurrency = -1 }, []string{"MaxConcurrency is -1"}},
+		{"snapshot removal", func(p *aggregate.WorkflowProps) { p.RemovalPolicy = awscdk.RemovalPolicy_SNAPSHOT }, []string{"RemovalPolicy", "not supported"}},
+		{"every problem at once", func(p *aggregate.WorkflowProps) { *p = aggregate.WorkflowProps{MaxConcurrency: -2} },
+			[]string{"Catalog is required", "Lake is required", "Alerts is required", "Plan is required", "Crawlers", "KPIs", "TimeZone is required", "MaxConcurrency is -2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stack := cdktest.TestStack(t)
+			var p *aggregate.WorkflowProps
+			cdktest.Setup(t, func() { p = newDeps(stack).props() })
+			tc.change(p)
+			err := cdktest.Recover(func() { aggregate.NewWorkflow(stack, "Aggregate", p) })
+			if err == nil {
+				t.Fatalf("NewWorkflow succeeded, want an error mentioning %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+	t.Run("nil props", func(t *testing.T) {
+		err := cdktest.Recover(func() { aggregate.NewWorkflow(cdktest.TestStack(t), "Aggregate", nil) })
+		if err == nil || !strings.Contains(err.Error(), "Catalog is required") {
+			t.Errorf("NewWorkflow(nil) = %v, want a validation error", err)
+		}
+	})
+}

@@ -1,0 +1,350 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kpilake/kpilake/internal/testsvc"
+	"github.com/kpilake/kpilake/lambdas/ctas"
+)
+
+// aggregationOutput is the part of a successful execution's output that the tests read.
+type aggregationOutput struct {
+	Plan struct {
+		Date    string     `json:"date"`
+		Trigger string     `json:"trigger"`
+		Waves   [][]string `json:"waves"`
+	} `json:"plan"`
+	Aggregated [][]struct {
+		KPI  string `json:"kpi"`
+		Date string `json:"date"`
+	} `json:"aggregated"`
+}
+
+func succeededAggregation(t *testing.T, d *aggregation, arn string, ex execution) aggregationOutput {
+	t.Helper()
+	if ex.Status != "SUCCEEDED" {
+		t.Fatalf("execution %s, want SUCCEEDED (error %q, cause %q); history:\n%s", ex.Status, ex.Error, ex.Cause, d.history(arn))
+	}
+	var out aggregationOutput
+	if err := json.Unmarshal([]byte(ex.Output), &out); err != nil {
+		t.Fatalf("execution output is not JSON: %v\n%s", err, ex.Output)
+	}
+	return out
+}
+
+func succeed(string, int) error { return nil }
+
+// catalogWaves are the project's KPIs in dependency waves, as the plan orders them.
+func catalogWaves(t *testing.T, kpis []string) [][]string {
+	t.Helper()
+	c, err := kpiCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waves, err := c.Waves(kpis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(waves) < 2 {
+		t.Fatalf("the KPI catalog has %d waves %v; these tests need a KPI that depends on another", len(waves), waves)
+	}
+	return waves
+}
+
+func TestAggregation_RunsEveryKPIWaveAfterWaveAndTheKPIsOfAWaveTogether(t *testing.T) {
+	w := setupAggregation(t)
+	waves := catalogWaves(t, nil)
+	if len(waves[0]) < 2 || len(waves[0]) > w.app.maxConcurrency {
+		t.Fatalf("first wave %v: this test needs 2 to %d independent KPIs", waves[0], w.app.maxConcurrency)
+	}
+	d := w.deploy(t, 300*time.Millisecond, succeed, nil)
+	const day = "2026-11-24"
+	arn, ex := d.run(t, map[string]any{"date": day})
+	out := succeededAggregation(t, d, arn, ex)
+
+	if out.Plan.Date != day || out.Plan.Trigger != "manual" {
+		t.Errorf("plan = %+v, want the manual day %s", out.Plan, day)
+	}
+	if diff := cmp.Diff(waves, out.Plan.Waves); diff != "" {
+		t.Errorf("planned waves (-want +got):\n%s", diff)
+	}
+	var got [][]string
+	for _, wave := range out.Aggregated {
+		var kpis []string
+		for _, r := range wave {
+			kpis = append(kpis, r.KPI)
+			if r.Date != day {
+				t.Errorf("result of %s for %q, want %s", r.KPI, r.Date, day)
+			}
+		}
+		got = append(got, kpis)
+	}
+	if diff := cmp.Diff(waves, got); diff != "" {
+		t.Errorf("$.aggregated, one list of results per wave (-want +got):\n%s", diff)
+	}
+
+	byKPI := map[string]kpiCall{}
+	for _, c := range d.kpiCalls() {
+		if _, dup := byKPI[c.KPI]; dup {
+			t.Errorf("%s aggregated twice", c.KPI)
+		}
+		byKPI[c.KPI] = c
+		if c.Date != day || c.Err != nil {
+			t.Errorf("%s ran for %q with error %v, want %s without error", c.KPI, c.Date, c.Err, day)
+		}
+	}
+	for i := 1; i < len(waves); i++ {
+		var lastEnd time.Time
+		for _, k := range waves[i-1] {
+			lastEnd = maxTime(lastEnd, byKPI[k].End)
+		}
+		for _, k := range waves[i] {
+			if c, ok := byKPI[k]; !ok || c.Start.Before(lastEnd) {
+				t.Errorf("%s (wave %d) started at %s, before wave %d finished at %s", k, i+1, c.Start.Format(time.StampMilli), i, lastEnd.Format(time.StampMilli))
+			}
+		}
+	}
+	// The first wave's KPIs are independent and within the bound: they overlap.
+	var latestStart, earliestEnd time.Time
+	for i, k := range waves[0] {
+		c := byKPI[k]
+		if i == 0 || c.Start.After(latestStart) {
+			latestStart = c.Start
+		}
+		if i == 0 || c.End.Before(earliestEnd) {
+			earliestEnd = c.End
+		}
+	}
+	if !latestStart.Before(earliestEnd) {
+		t.Errorf("the KPIs of wave 1 ran one after another (last start %s, first end %s), want them in parallel",
+			latestStart.Format(time.StampMilli), earliestEnd.Format(time.StampMilli))
+	}
+	if n := len(d.plan.invocations()); n != 1 {
+		t.Errorf("plan invoked %d times, want once", n)
+	}
+	if msgs := d.alerts(t, 2*time.Second); len(msgs) != 0 {
+		t.Errorf("alerts on a successful run: %v", msgs)
+	}
+}
+
+// A manual run of some KPIs also reruns what depends on them, wave after wave.
+func TestAggregation_ManualRunOfAKPIRerunsItsDependents(t *testing.T) {
+	w := setupAggregation(t)
+	first := catalogWaves(t, nil)[0][0]
+	waves := catalogWaves(t, []string{first})
+	d := w.deploy(t, 0, succeed, nil)
+	arn, ex := d.run(t, map[string]any{"date": "2026-11-20", "kpis": []string{first}})
+	out := succeededAggregation(t, d, arn, ex)
+	if diff := cmp.Diff(waves, out.Plan.Waves); diff != "" {
+		t.Errorf("planned waves (-want +got):\n%s", diff)
+	}
+	var ran []string
+	for _, c := range d.kpiCalls() {
+		ran = append(ran, c.KPI)
+	}
+	var want []string
+	for _, wave := range waves {
+		want = append(want, wave...)
+	}
+	if diff := cmp.Diff(want, ran); diff != "" {
+		t.Errorf("KPIs run, in order (-want +got):\n%s", diff)
+	}
+}
+
+// The crawler rule passes the whole EventBridge event; the plan step aggregates the business day
+// before the event's time.
+func TestAggregation_CrawlerEventAggregatesTheBusinessDayBefore(t *testing.T) {
+	w := setupAggregation(t)
+	d := w.deploy(t, 0, succeed, nil)
+	event := map[string]any{
+		"version": "0", "id": "7e5d1a5e-1111-2222-3333-444455556666", "detail-type": "Glue Crawler State Change",
+		"source": "aws.glue", "account": account, "time": "2026-11-24T16:30:00Z", "region": "ap-northeast-1",
+		"resources": []any{}, "detail": map[string]any{"crawlerName": "social", "state": "Succeeded"},
+	}
+	arn, ex := d.run(t, event)
+	out := succeededAggregation(t, d, arn, ex)
+	// 16:30 UTC on the 24th is 01:30 on the 25th in Tokyo: the day before is the 24th.
+	if out.Plan.Date != "2026-11-24" || out.Plan.Trigger != "event" {
+		t.Errorf("plan = %+v, want the event's business day before, 2026-11-24", out.Plan)
+	}
+	for _, c := range d.kpiCalls() {
+		if c.Date != "2026-11-24" {
+			t.Errorf("%s aggregated for %s, want 2026-11-24", c.KPI, c.Date)
+		}
+	}
+}
+
+// The throttle retrier waits 10 s (x2, full jitter) in the synthesized definition; this test's
+// copy waits 1 s and changes nothing else.
+func TestAggregation_RetriesAThrottledKPIAndSucceeds(t *testing.T) {
+	w := setupAggregation(t)
+	throttled := catalogWaves(t, nil)[0][0]
+	script := func(kpi string, attempt int) error {
+		if kpi == throttled && attempt == 1 {
+			return fmt.Errorf("start query: %w after 8 attempts: TooManyRequestsException", ctas.ErrThrottled)
+		}
+		return nil
+	}
+	d := w.deploy(t, 0, script, setRetryInterval("AthenaThrottled", 1))
+	arn, ex := d.run(t, map[string]any{"date": "2026-11-24"})
+	succeededAggregation(t, d, arn, ex)
+	var attempts []bool
+	for _, c := range d.kpiCalls() {
+		if c.KPI == throttled {
+			attempts = append(attempts, c.Err != nil)
+		}
+	}
+	if diff := cmp.Diff([]bool{true, false}, attempts); diff != "" {
+		t.Errorf("runs of %s (failed?, -want +got):\n%s", throttled, diff)
+	}
+	if diff := cmp.Diff([]string{"AthenaThrottled"}, taskFailures(t, d, arn)); diff != "" {
+		t.Errorf("failed task attempts (-want +got):\n%s", diff)
+	}
+	if msgs := d.alerts(t, 2*time.Second); len(msgs) != 0 {
+		t.Errorf("alerts on a run that recovered: %v", msgs)
+	}
+}
+
+func TestAggregation_FailedQueryIsNotRetriedAlertsOnceAndFailsTheExecution(t *testing.T) {
+	w := setupAggregation(t)
+	waves := catalogWaves(t, nil)
+	broken := waves[0][len(waves[0])-1]
+	const reason = "COLUMN_NOT_FOUND: line 3:8: Column 'dept' cannot be resolved"
+	script := func(kpi string, attempt int) error {
+		if kpi == broken {
+			return fmt.Errorf("%w: %s", ctas.ErrQueryFailed, reason)
+		}
+		return nil
+	}
+	d := w.deploy(t, 0, script, nil)
+	const day = "2026-11-23"
+	arn, ex := d.run(t, map[string]any{"date": day})
+	if ex.Status != "FAILED" || ex.Error != "AggregationFailed" || !strings.Contains(ex.Cause, "COLUMN_NOT_FOUND") {
+		t.Fatalf("execution %s (error %q, cause %q), want FAILED with AggregationFailed and the query's reason; history:\n%s",
+			ex.Status, ex.Error, ex.Cause, d.history(arn))
+	}
+	runs := 0
+	for _, c := range d.kpiCalls() {
+		if c.KPI == broken {
+			runs++
+		}
+		for _, later := range waves[1:] {
+			if slices.Contains(later, c.KPI) {
+				t.Errorf("%s (a later wave) ran although wave 1 failed", c.KPI)
+			}
+		}
+	}
+	if runs != 1 {
+		t.Errorf("%s ran %d times, want once: a failed query is not retried", broken, runs)
+	}
+	if diff := cmp.Diff([]string{"QueryFailed"}, taskFailures(t, d, arn)); diff != "" {
+		t.Errorf("failed task attempts (-want +got):\n%s", diff)
+	}
+
+	msgs := d.alerts(t, 3*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("alert topic delivered %d messages, want 1: %v", len(msgs), msgs)
+	}
+	var alert map[string]string
+	if err := json.Unmarshal([]byte(msgs[0]["Message"]), &alert); err != nil {
+		t.Fatalf("alert message %q is not the JSON the workflow publishes: %v", msgs[0]["Message"], err)
+	}
+	for k, v := range map[string]string{"kpi": broken, "date": day, "error": "QueryFailed", "execution": arn} {
+		if alert[k] != v {
+			t.Errorf("alert %s = %q, want %q (alert %v)", k, alert[k], v, alert)
+		}
+	}
+	if !strings.Contains(alert["cause"], "COLUMN_NOT_FOUND") {
+		t.Errorf("alert cause %q does not carry the query's reason", alert["cause"])
+	}
+	if subject := msgs[0]["Subject"]; !strings.Contains(subject, "aggregation failed") {
+		t.Errorf("alert subject %q", subject)
+	}
+}
+
+func TestAggregation_BadRequestFailsInThePlanAndAlerts(t *testing.T) {
+	w := setupAggregation(t)
+	d := w.deploy(t, 0, succeed, nil)
+	arn, ex := d.run(t, map[string]any{"date": "2026-13-45"})
+	if ex.Status != "FAILED" || ex.Error != "AggregationFailed" {
+		t.Fatalf("execution %s (error %q), want FAILED with AggregationFailed; history:\n%s", ex.Status, ex.Error, d.history(arn))
+	}
+	if n := len(d.plan.invocations()); n != 1 {
+		t.Errorf("plan invoked %d times, want once: a bad request is not retried", n)
+	}
+	if calls := d.kpiCalls(); len(calls) != 0 {
+		t.Errorf("KPIs aggregated after a failed plan: %v", calls)
+	}
+	msgs := d.alerts(t, 3*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("alert topic delivered %d messages, want 1: %v", len(msgs), msgs)
+	}
+	var alert map[string]string
+	if err := json.Unmarshal([]byte(msgs[0]["Message"]), &alert); err != nil {
+		t.Fatal(err)
+	}
+	if alert["stage"] != "plan" || alert["error"] != "InputError" || !strings.Contains(alert["cause"], "2026-13-45") {
+		t.Errorf("alert %v, want stage plan, error InputError and the bad date in the cause", alert)
+	}
+}
+
+// taskFailures lists the errors of an execution's failed task attempts, in order.
+func taskFailures(t *testing.T, d *aggregation, arn string) []string {
+	t.Helper()
+	events, err := d.w.api.executionHistory(context.Background(), arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []string
+	for _, e := range events {
+		if details, ok := e["taskFailedEventDetails"].(map[string]any); ok {
+			name, _ := details["error"].(string)
+			errs = append(errs, name)
+		}
+	}
+	return errs
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// test/synth_test.go validates every state machine of the app; until the stack wires the
+// aggregation in, this checks its definition on its own.
+func TestAggregation_DefinitionPassesASLValidator(t *testing.T) {
+	validator := filepath.Join(root, "node_modules", ".bin", "asl-validator")
+	if _, err := os.Stat(validator); err != nil {
+		t.Skipf("asl-validator is not installed (%v); run `make setup`", err)
+	}
+	w := setupAggregation(t)
+	a := w.app
+	fn := "arn:aws:lambda:" + testsvc.Region + ":" + account + ":function:"
+	def, err := resolve(a.properties(a.stateMachine)["DefinitionString"], refs{
+		a.planFn + ".Arn": fn + "plan", a.aggregateFn + ".Arn": fn + "aggregate",
+		a.topic: "arn:aws:sns:" + testsvc.Region + ":" + account + ":alerts",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "aggregation.json")
+	if err := os.WriteFile(path, []byte(def), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(validator, "--json-path", path).CombinedOutput(); err != nil {
+		t.Errorf("asl-validator: %v\n%s\n%s", err, out, def)
+	}
+}
