@@ -13,6 +13,7 @@ import (
 
 	"github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/lambdas/tracing"
 	"github.com/kpilake/kpilake/queries"
 )
 
@@ -37,12 +38,14 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	tracing.InstrumentAWS(&awsCfg)
 	database := os.Getenv(aggregate.EnvDatabase)
 	runner, err := ctas.NewFromConfig(awsCfg, ctas.Config{
 		Database:         database,
 		Workgroup:        os.Getenv(aggregate.EnvWorkgroup),
 		AggregatedBucket: os.Getenv(aggregate.EnvAggregatedBucket),
 		Logger:           log,
+		Tracer:           tracing.XRay{},
 	})
 	if err != nil {
 		return err
