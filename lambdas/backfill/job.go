@@ -1,0 +1,97 @@
+// Package backfill re-aggregates past days: a Job is one SQS message (one business day and the
+// KPIs to rebuild for it), written by the operator CLI and worked by the backfill Lambda.
+package backfill
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kpilake/kpilake/layout"
+	"github.com/kpilake/kpilake/queries"
+)
+
+// Stack outputs that locate the backfill queues; the CLI reads them from the deployed stack.
+const (
+	OutputQueueURL           = "BackfillQueueUrl"
+	OutputDeadLetterQueueURL = "BackfillDeadLetterQueueUrl"
+)
+
+// Environment of the worker function, besides the aggregate package's.
+const (
+	// EnvDeadLetterQueueURL is where the worker sends a malformed job, so it is never retried.
+	EnvDeadLetterQueueURL = "KPILAKE_BACKFILL_DLQ_URL"
+)
+
+// Job is one message on the backfill queue.
+type Job struct {
+	// RequestID identifies the operator's request (one `kpilake backfill` run); every job of a
+	// request carries it, so logs and traces of one backfill can be found together.
+	RequestID string `json:"request_id"`
+	// Date is the business day, YYYY-MM-DD.
+	Date string `json:"date"`
+	// KPIs to rebuild for the day. The worker runs them in dependency waves; KPIs that depend on
+	// them are rebuilt too (queries.Catalog.Waves). Empty means the whole catalog.
+	KPIs []string `json:"kpis,omitempty"`
+}
+
+// MalformedError is a job no retry can fix: not JSON, unknown fields, a bad date, an unknown KPI.
+// The worker sends it to the dead-letter queue at once.
+type MalformedError struct{ Err error }
+
+func (e *MalformedError) Error() string { return "malformed backfill job: " + e.Err.Error() }
+func (e *MalformedError) Unwrap() error { return e.Err }
+
+// maxRequestID bounds request ids: they go into logs, traces and message attributes.
+const maxRequestID = 128
+
+// ParseJob decodes and validates one message body against the catalog. It returns the job, its
+// day and the waves to run, or a *MalformedError that names the field and the fix.
+func ParseJob(body []byte, cat *queries.Catalog) (Job, layout.Day, [][]string, error) {
+	var j Job
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return j, layout.Day{}, nil, &MalformedError{fmt.Errorf(`body is not a job {"request_id": ..., "date": "YYYY-MM-DD", "kpis": [...]}: %w`, err)}
+	}
+	if dec.More() {
+		return j, layout.Day{}, nil, &MalformedError{errors.New("body holds more than one JSON value; send one job per message")}
+	}
+	if err := j.validateRequestID(); err != nil {
+		return j, layout.Day{}, nil, &MalformedError{err}
+	}
+	day, err := layout.ParseDay(j.Date)
+	if err != nil {
+		return j, layout.Day{}, nil, &MalformedError{fmt.Errorf(`field "date": %w`, err)}
+	}
+	waves, err := cat.Waves(j.KPIs)
+	if err != nil {
+		return j, day, nil, &MalformedError{fmt.Errorf(`field "kpis": %w`, err)}
+	}
+	return j, day, waves, nil
+}
+
+func (j Job) validateRequestID() error {
+	switch {
+	case j.RequestID == "":
+		return errors.New(`field "request_id" is empty; the CLI sets one per backfill request`)
+	case len(j.RequestID) > maxRequestID:
+		return fmt.Errorf(`field "request_id" is %d bytes long; use at most %d`, len(j.RequestID), maxRequestID)
+	case strings.IndexFunc(j.RequestID, func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) >= 0:
+		return fmt.Errorf(`field "request_id" %q may hold only letters, digits, '-', '_' and '.'`, j.RequestID)
+	}
+	return nil
+}
+
+// Body encodes the job as a message body.
+func (j Job) Body() (string, error) {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return "", fmt.Errorf("encode backfill job for %s: %w", j.Date, err)
+	}
+	return string(b), nil
+}

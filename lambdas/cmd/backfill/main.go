@@ -1,0 +1,63 @@
+// Command backfill is the Lambda that works backfill jobs from SQS: one business day's KPIs per
+// message, through the same CTAS runner as the daily workflow.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+	_ "time/tzdata" // provided.al2023 ships no zoneinfo
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/kpilake/kpilake/lambdas/aggregate"
+	"github.com/kpilake/kpilake/lambdas/backfill"
+	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/lambdas/tracing"
+	"github.com/kpilake/kpilake/queries"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	if err := run(log); err != nil {
+		log.Error("backfill: start-up failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	loc, err := time.LoadLocation(os.Getenv(aggregate.EnvTimeZone))
+	if err != nil {
+		return err
+	}
+	kpis, err := queries.Load()
+	if err != nil {
+		return err
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		return err
+	}
+	tracing.InstrumentAWS(&awsCfg)
+	database := os.Getenv(aggregate.EnvDatabase)
+	runner, err := ctas.NewFromConfig(awsCfg, ctas.Config{
+		Database:         database,
+		Workgroup:        os.Getenv(aggregate.EnvWorkgroup),
+		AggregatedBucket: os.Getenv(aggregate.EnvAggregatedBucket),
+		Logger:           log,
+		Tracer:           tracing.XRay{},
+	})
+	if err != nil {
+		return err
+	}
+	w, err := backfill.NewWorker(kpis, aggregate.NewHandler(kpis, database, loc, runner, log),
+		sqs.NewFromConfig(awsCfg), os.Getenv(backfill.EnvDeadLetterQueueURL), log)
+	if err != nil {
+		return err
+	}
+	lambda.Start(w.Handle)
+	return nil
+}
