@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/layout"
 )
 
@@ -94,6 +95,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Tracer records a span per run. Default: no tracing.
 	Tracer Tracer
+	// Metrics receives one EMF record per published run (bytes scanned, engine time, published
+	// day and its age). Default: nil, no metrics.
+	Metrics *metrics.EMF
+	// TimeZone is the business time zone, in which a published day's age is measured. Default: UTC.
+	TimeZone *time.Location
 }
 
 var (
@@ -144,6 +150,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.Tracer == nil {
 		c.Tracer = NopTracer{}
+	}
+	if c.TimeZone == nil {
+		c.TimeZone = time.UTC
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/layout"
 )
 
@@ -109,7 +110,24 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 	if err := r.deleteEarlierRuns(ctx, req, runID); err != nil {
 		log.Warn("ctas cleanup: earlier runs not deleted", "err", err.Error())
 	}
+	r.record(log, req, res)
 	return res, nil
+}
+
+// record emits the run's metrics; a failure to write them is logged, never returned.
+func (r *Runner) record(log *slog.Logger, req Request, res Result) {
+	dayStart := req.Date.Start(time.UTC)
+	age := r.now().Sub(req.Date.AddDays(1).Start(r.cfg.TimeZone))
+	err := r.cfg.Metrics.Record(map[string]string{metrics.DimKPI: req.KPI},
+		map[string]any{"date": res.Date, "query_id": res.QueryID, "run_id": res.RunID, "location": res.Location},
+		metrics.Value{Name: metrics.BytesScanned, Unit: metrics.Bytes, Value: float64(res.BytesScanned)},
+		metrics.Value{Name: metrics.QueryEngineTime, Unit: metrics.Milliseconds, Value: float64(res.EngineTimeMs)},
+		metrics.Value{Name: metrics.PublishedDay, Unit: metrics.Seconds, Value: float64(dayStart.Unix())},
+		metrics.Value{Name: metrics.PublishedDayAge, Unit: metrics.Seconds, Value: age.Seconds()},
+	)
+	if err != nil {
+		log.Warn("ctas metrics not written", "err", err.Error())
+	}
 }
 
 // requestToken is Athena's idempotency token for one run (32 to 128 characters).

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/layout"
 )
 
@@ -72,6 +73,17 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// CleanupMargin: see DefaultCleanupMargin. Default: DefaultCleanupMargin.
 	CleanupMargin time.Duration
+	// Metrics receives one EMF record per extracted table (rows, bytes, duration). Default: nil,
+	// no metrics.
+	Metrics *metrics.EMF
+	// Tracer records a span per extraction, annotated with source, table and date. Default: no
+	// tracing.
+	Tracer Tracer
+}
+
+// Tracer opens a span around one extraction; lambdas/tracing implements it with X-Ray.
+type Tracer interface {
+	Start(ctx context.Context, name string, annotations map[string]string) (context.Context, func(annotations map[string]string, metadata map[string]any, err error))
 }
 
 func (c *Config) validate() error {
@@ -178,8 +190,14 @@ func inputErrorf(format string, args ...any) error {
 func (e *Extractor) Handle(ctx context.Context, req Request) (Result, error) {
 	start := time.Now()
 	log := e.log.With("source", req.Source, "table", req.Table, "date", req.Date)
+	end := func(map[string]string, map[string]any, error) {}
+	if e.cfg.Tracer != nil {
+		ctx, end = e.cfg.Tracer.Start(ctx, "extract "+req.Source+"."+req.Table,
+			map[string]string{"source": req.Source, "table": req.Table, "date": req.Date})
+	}
 	res, err := e.handle(ctx, req)
 	res.DurationMs = time.Since(start).Milliseconds()
+	end(nil, map[string]any{"rows": res.Rows, "bytes": res.Bytes, "duration_ms": res.DurationMs}, err)
 	if err != nil {
 		log.ErrorContext(ctx, "extract failed", "err", err, "rows", res.Rows, "bytes", res.Bytes,
 			"duration_ms", res.DurationMs, "bad_request", errors.Is(err, ErrBadRequest))
@@ -187,6 +205,14 @@ func (e *Extractor) Handle(ctx context.Context, req Request) (Result, error) {
 	}
 	log.InfoContext(ctx, "extracted", "key", res.Key, "mode", res.Mode, "rows", res.Rows,
 		"bytes", res.Bytes, "duration_ms", res.DurationMs)
+	if err := e.cfg.Metrics.Record(map[string]string{metrics.DimSource: res.Source, metrics.DimTable: res.Table},
+		map[string]any{"date": res.Date, "key": res.Key, "mode": string(res.Mode)},
+		metrics.Value{Name: metrics.RowsExtracted, Unit: metrics.Count, Value: float64(res.Rows)},
+		metrics.Value{Name: metrics.BytesExtracted, Unit: metrics.Bytes, Value: float64(res.Bytes)},
+		metrics.Value{Name: metrics.ExtractionDuration, Unit: metrics.Milliseconds, Value: float64(res.DurationMs)},
+	); err != nil {
+		log.WarnContext(ctx, "extract metrics not written", "err", err)
+	}
 	return res, nil
 }
 

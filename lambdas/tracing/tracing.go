@@ -1,6 +1,6 @@
 // Package tracing is the one place that knows the tracing backend. Code elsewhere depends on the
-// small Tracer interfaces of its own packages (ctas.Tracer); XRay implements them with AWS X-Ray
-// subsegments, so that a filter expression such as annotation.kpi = "engagement_score" finds every
+// small Tracer interfaces of its own packages (ctas.Tracer, extract.Tracer); XRay implements them
+// with AWS X-Ray subsegments, so that a filter expression such as annotation.kpi = "engagement_score" finds every
 // run of a KPI and its slowest query. The X-Ray SDK reaches end of support on 2027-02-25: an
 // OpenTelemetry implementation of the same interfaces replaces this file, nothing else.
 package tracing
@@ -11,18 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-xray-sdk-go/instrumentation/awsv2"
 	"github.com/aws/aws-xray-sdk-go/xray"
-
-	"github.com/kpilake/kpilake/lambdas/ctas"
 )
 
 // XRay opens X-Ray subsegments of the current segment (Lambda's facade segment in a function).
 type XRay struct{}
 
-var _ ctas.Tracer = XRay{}
-
 // Start opens a subsegment named name with the given annotations; without a segment in ctx (no
 // tracing), it records nothing.
-func (XRay) Start(ctx context.Context, name string, annotations map[string]string) (context.Context, ctas.EndFunc) {
+func (XRay) Start(ctx context.Context, name string, annotations map[string]string) (context.Context, func(map[string]string, map[string]any, error)) {
 	if xray.GetSegment(ctx) == nil {
 		return ctx, func(map[string]string, map[string]any, error) {}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/backfill"
 	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/lambdas/tracing"
 	"github.com/kpilake/kpilake/queries"
 )
@@ -49,6 +50,8 @@ func run(log *slog.Logger) error {
 		AggregatedBucket: os.Getenv(aggregate.EnvAggregatedBucket),
 		Logger:           log,
 		Tracer:           tracing.XRay{},
+		Metrics:          metrics.FromEnv(),
+		TimeZone:         loc,
 	})
 	if err != nil {
 		return err

@@ -15,7 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/kpilake/kpilake/lambdas/extract"
+	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/lambdas/rdsca"
+	"github.com/kpilake/kpilake/lambdas/tracing"
 )
 
 func main() {
@@ -36,6 +38,7 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	tracing.InstrumentAWS(&awsCfg)
 	secrets := secretsmanager.NewFromConfig(awsCfg)
 	var salt []byte
 	if id := os.Getenv(extract.EnvSaltSecretARN); id != "" {
@@ -50,6 +53,8 @@ func run(log *slog.Logger) error {
 		RootCAs:  rdsca.Pool(),
 		Salt:     salt,
 		Logger:   log,
+		Metrics:  metrics.FromEnv(),
+		Tracer:   tracing.XRay{},
 	}, secrets, s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.RetryMaxAttempts = 5 }))
 	if err != nil {
 		return err
