@@ -238,52 +238,59 @@ func NewWorkflow(scope constructs.Construct, id string, props *WorkflowProps) *W
 		LogRetention:  p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
 	})
-	w.grant(node, p)
+	w.grant(p)
 	w.StateMachine = w.workflow(node, p)
 	w.rules(node, p)
 	return w
 }
 
-// grant gives the function what Athena needs with the caller's credentials for a CTAS: run queries
-// in the workgroup, read the catalog and the raw zone, write the KPI tables and prefixes, and
-// write query results.
-func (w *Workflow) grant(node constructs.Construct, p WorkflowProps) {
-	stack := awscdk.Stack_Of(node)
-	role := w.Function.Role
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+// grant gives the function what its CTAS queries need (GrantAggregate).
+func (w *Workflow) grant(p WorkflowProps) {
+	GrantAggregate(w.Function.Role, p.Catalog, p.Lake, p.KPIs)
+}
+
+// GrantAggregate gives grantee what the aggregate handler (lambdas/aggregate) needs to run the
+// CTAS of the given KPIs, since Athena acts with the caller's credentials: run queries in the
+// catalog's workgroup, read the catalog and the raw zone, create and repartition only the KPIs'
+// tables and their temporary tables, write and delete only the KPIs' prefixes, and write query
+// results. The daily workflow's function and the backfill worker both run that handler.
+func GrantAggregate(grantee awsiam.IGrantable, cat *catalog.Catalog, lk *lake.Lake, kpis []string) {
+	stack := awscdk.Stack_Of(cat.Database)
+	principal := grantee.GrantPrincipal()
+	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions: jsii.Strings(AthenaActions...),
 		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
 			Service: jsii.String("athena"), Resource: jsii.String("workgroup"),
-			ResourceName: jsii.String(p.Catalog.WorkgroupName), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+			ResourceName: jsii.String(cat.WorkgroupName), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
 		})),
 	}))
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(GlueReadActions...),
-		Resources: jsii.Strings(*p.Catalog.CatalogArn(), *p.Catalog.DatabaseArn(), *p.Catalog.TablesArn("")),
+		Resources: jsii.Strings(*cat.CatalogArn(), *cat.DatabaseArn(), *cat.TablesArn("")),
 	}))
-	kpiTables := []string{*p.Catalog.CatalogArn(), *p.Catalog.DatabaseArn()}
-	tempTables := []string{*p.Catalog.CatalogArn(), *p.Catalog.DatabaseArn()}
-	for _, k := range p.KPIs {
-		kpiTables = append(kpiTables, *tableArn(stack, p.Catalog.DatabaseName, layout.KPITableName(k)))
-		tempTables = append(tempTables, *p.Catalog.TablesArn(TempTablePrefix + k + "_"))
+	kpiTables := []string{*cat.CatalogArn(), *cat.DatabaseArn()}
+	tempTables := []string{*cat.CatalogArn(), *cat.DatabaseArn()}
+	for _, k := range kpis {
+		kpiTables = append(kpiTables, *tableArn(stack, cat.DatabaseName, layout.KPITableName(k)))
+		tempTables = append(tempTables, *cat.TablesArn(TempTablePrefix + k + "_"))
 	}
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(GlueKPITableActions...),
 		Resources: jsii.Strings(kpiTables...),
 	}))
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(GlueTempTableActions...),
 		Resources: jsii.Strings(tempTables...),
 	}))
-	p.Lake.Grant(role, layout.Raw, "", lake.Read)
-	for _, k := range p.KPIs {
-		p.Lake.GrantWriteKPI(role, k)
+	lk.Grant(grantee, layout.Raw, "", lake.Read)
+	for _, k := range kpis {
+		lk.GrantWriteKPI(grantee, k)
 	}
-	p.Lake.Grant(role, layout.QueryResults, layout.AthenaResultsPrefix, lake.Read|lake.Write)
+	lk.Grant(grantee, layout.QueryResults, layout.AthenaResultsPrefix, lake.Read|lake.Write)
 	// Athena looks up the region of every bucket a query reads or writes.
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("s3:GetBucketLocation"),
-		Resources: jsii.Strings(*p.Lake.Raw.BucketArn(), *p.Lake.Aggregated.BucketArn(), *p.Lake.QueryResults.BucketArn()),
+		Resources: jsii.Strings(*lk.Raw.BucketArn(), *lk.Aggregated.BucketArn(), *lk.QueryResults.BucketArn()),
 	}))
 }
 

@@ -98,6 +98,10 @@ type Backfill struct {
 	MaxConcurrency int
 	// MaxDays bounds one backfill request. Default: 1096 (three years).
 	MaxDays int
+	// MaxMessageAgeHours is the age of the oldest waiting job at which the backfill queue alarms:
+	// the workers are stuck or far behind. Between 1 and 312 (13 days: the queue keeps a job 14
+	// days, so the alarm leaves a day before SQS deletes it). Default: 72.
+	MaxMessageAgeHours int
 }
 
 // Config is every environment of the app.
@@ -143,6 +147,10 @@ var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 5
 
 // minBackfillConcurrency is the least maximum concurrency an SQS event source mapping accepts.
 const minBackfillConcurrency = 2
+
+// maxBackfillMessageAgeHours leaves a day between the oldest-job alarm and the backfill queue's
+// 14-day retention, after which SQS deletes a job that no worker took.
+const maxBackfillMessageAgeHours = 13 * 24
 
 // minBytesScannedCutoff is Athena's lowest per-query data usage control (10 MB).
 const minBytesScannedCutoff = 10_000_000
@@ -276,8 +284,13 @@ func parseBackfill(o *object, a Athena) Backfill {
 	headroom := a.ActiveQueryQuota - a.ReservedQueries
 	def := int64(min(10, max(headroom, minBackfillConcurrency)))
 	b := Backfill{
-		MaxConcurrency: int(o.integer("maxConcurrency", def, minBackfillConcurrency, 1000)),
-		MaxDays:        int(o.integer("maxDays", 1096, 1, 36600)),
+		MaxConcurrency:     int(o.integer("maxConcurrency", def, minBackfillConcurrency, 1000)),
+		MaxDays:            int(o.integer("maxDays", 1096, 1, 36600)),
+		MaxMessageAgeHours: int(o.integer("maxMessageAgeHours", 72, 1, 1<<20)),
+	}
+	if b.MaxMessageAgeHours > maxBackfillMessageAgeHours {
+		o.errs.add(o.key("maxMessageAgeHours"), "%d hours would alarm too late: the backfill queue deletes a job after 14 days; set it to %d or less",
+			b.MaxMessageAgeHours, maxBackfillMessageAgeHours)
 	}
 	// Too little headroom is reported once, under athena.reservedQueries.
 	if headroom >= minBackfillConcurrency && b.MaxConcurrency > headroom {

@@ -94,7 +94,7 @@ func defaults() *config.Environment {
 			ActiveQueryQuota:           20,
 			ReservedQueries:            5,
 		},
-		Backfill: config.Backfill{MaxConcurrency: 10, MaxDays: 1096},
+		Backfill: config.Backfill{MaxConcurrency: 10, MaxDays: 1096, MaxMessageAgeHours: 72},
 	}
 }
 
@@ -136,7 +136,7 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 			"accessLogsExpireAfterDays": 400
 		},
 		"athena": {"bytesScannedCutoffPerQuery": 10000000, "activeQueryQuota": 50, "reservedQueries": 8},
-		"backfill": {"maxConcurrency": 42, "maxDays": 30},
+		"backfill": {"maxConcurrency": 42, "maxDays": 30, "maxMessageAgeHours": 12},
 		"sources": [{"name": "sales_db", "engine": "postgresql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}, {"name": "social", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}],
 		"logStreams": [{"name": "web_access"}, {"name": "api2"}]
 	}}}`)
@@ -162,7 +162,7 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 			AccessLogsExpireAfterDays:        400,
 		},
 		Athena:     config.Athena{BytesScannedCutoffPerQuery: 10_000_000, ActiveQueryQuota: 50, ReservedQueries: 8},
-		Backfill:   config.Backfill{MaxConcurrency: 42, MaxDays: 30},
+		Backfill:   config.Backfill{MaxConcurrency: 42, MaxDays: 30, MaxMessageAgeHours: 12},
 		Sources:    []config.Source{source("sales_db", config.PostgreSQL), source("social", config.MySQL)},
 		LogStreams: []config.LogStream{{Name: "web_access"}, {Name: "api2"}},
 	}}
@@ -191,6 +191,8 @@ func TestParse_AcceptsBoundaryValues(t *testing.T) {
 		{"no reserved queries", dev(region + `, "athena": {"activeQueryQuota": 20, "reservedQueries": 0}, "backfill": {"maxConcurrency": 20}`)},
 		{"concurrency equal to headroom", dev(region + `, "athena": {"activeQueryQuota": 20, "reservedQueries": 5}, "backfill": {"maxConcurrency": 15}`)},
 		{"lowest concurrency", dev(region + `, "athena": {"activeQueryQuota": 20, "reservedQueries": 18}, "backfill": {"maxConcurrency": 2}`)},
+		{"shortest backfill message age", dev(region + `, "backfill": {"maxMessageAgeHours": 1}`)},
+		{"backfill message age a day before retention", dev(region + `, "backfill": {"maxMessageAgeHours": 312}`)},
 		{"empty sources and streams", dev(region + `, "sources": [], "logStreams": []`)},
 		{"source and stream sharing a name", dev(region + `, "sources": [{"name": "web", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}], "logStreams": [{"name": "web"}]`)},
 		{"environment name with digits and hyphen", `{"environments": {"dev-2": {"region": "ap-northeast-1"}}}`},
@@ -324,6 +326,14 @@ func TestParse_FailsOnInvalidValue(t *testing.T) {
 			env + ".backfill.maxDays", []string{"must be a whole number, got 1.5"}},
 		{"backfill days zero", dev(region + `, "backfill": {"maxDays": 0}`),
 			env + ".backfill.maxDays", []string{"must be between 1 and 36600, got 0"}},
+		{"backfill message age zero", dev(region + `, "backfill": {"maxMessageAgeHours": 0}`),
+			env + ".backfill.maxMessageAgeHours", []string{"must be between 1 and", "got 0"}},
+		{"backfill message age not whole", dev(region + `, "backfill": {"maxMessageAgeHours": 1.5}`),
+			env + ".backfill.maxMessageAgeHours", []string{"must be a whole number, got 1.5"}},
+		{"backfill message age within the last day of retention", dev(region + `, "backfill": {"maxMessageAgeHours": 313}`),
+			env + ".backfill.maxMessageAgeHours", []string{"313 hours would alarm too late", "deletes a job after 14 days", "set it to 312 or less"}},
+		{"backfill message age past retention", dev(region + `, "backfill": {"maxMessageAgeHours": 1000}`),
+			env + ".backfill.maxMessageAgeHours", []string{"1000 hours", "set it to 312 or less"}},
 
 		{"sources not an array", dev(region + `, "sources": {"name": "social"}`), env + ".sources", []string{"must be a JSON array, got an object"}},
 		{"source not an object", dev(region + `, "sources": ["social"]`), env + ".sources[0]", []string{`must be a JSON object, got string "social"`}},
@@ -382,7 +392,7 @@ func TestParse_ReportsMisspeltKeyWithKnownKeys(t *testing.T) {
 		{"athena key", dev(region + `, "athena": {"reservedQuery": 5}`),
 			"kpilake.environments.dev.athena.reservedQuery: unknown key; remove it or use one of: activeQueryQuota, bytesScannedCutoffPerQuery, reservedQueries"},
 		{"backfill key", dev(region + `, "backfill": {"maxConcurency": 5}`),
-			"kpilake.environments.dev.backfill.maxConcurency: unknown key; remove it or use one of: maxConcurrency, maxDays"},
+			"kpilake.environments.dev.backfill.maxConcurency: unknown key; remove it or use one of: maxConcurrency, maxDays, maxMessageAgeHours"},
 		{"log stream key", dev(region + `, "logStreams": [{"name": "web", "format": "json"}]`),
 			"kpilake.environments.dev.logStreams[0].format: unknown key; remove it or use one of: name"},
 		{"top-level key", `{"enviroments": {}}`,

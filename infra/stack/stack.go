@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/kpilake/kpilake/infra/aggregate"
 	"github.com/kpilake/kpilake/infra/alerts"
+	"github.com/kpilake/kpilake/infra/backfill"
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/golambda"
@@ -49,6 +51,8 @@ type Stack struct {
 	Alerts      *alerts.Alerts
 	// Aggregation runs every KPI per day once the crawlers succeed.
 	Aggregation *aggregate.Workflow
+	// Backfill re-aggregates past days from jobs the operator CLI enqueues.
+	Backfill *backfill.Backfill
 	// Salt salts the hashed columns of every source, so hashed keys join across sources.
 	Salt awssecretsmanager.Secret
 	Plan *golambda.Function
@@ -194,6 +198,20 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			RemovalPolicy: removal,
 		})
 	}
+	if len(kpis.Names()) > 0 {
+		s.Backfill = backfill.NewBackfill(s.Stack, "Backfill", &backfill.BackfillProps{
+			Catalog:        s.Catalog,
+			Lake:           s.Lake,
+			Alerts:         s.Alerts,
+			KPIs:           kpis.Names(),
+			TimeZone:       e.TimeZone,
+			MaxConcurrency: e.Backfill.MaxConcurrency,
+			MaxMessageAge:  time.Duration(e.Backfill.MaxMessageAgeHours) * time.Hour,
+			Root:           root,
+			LogRetention:   retention,
+			RemovalPolicy:  removal,
+		})
+	}
 	s.outputs()
 	s.suppressions()
 	return s
@@ -218,6 +236,11 @@ func (s *Stack) outputs() {
 	if s.Aggregation != nil {
 		s.output("AggregationStateMachineArn", "Daily KPI aggregation workflow", s.Aggregation.StateMachine.StateMachineArn())
 		s.output("AggregateFunctionName", "Lambda that aggregates one KPI for one day", s.Aggregation.Function.Function.FunctionName())
+	}
+	if b := s.Backfill; b != nil {
+		s.output(backfill.OutputQueueURL, "Backfill queue: one job per business day", b.Queue.QueueUrl())
+		s.output(backfill.OutputDeadLetterQueueURL, "Backfill jobs that failed or were malformed", b.DeadLetterQueue.QueueUrl())
+		s.output("BackfillWorkerFunctionName", "Lambda that works backfill jobs", b.Worker.Function.FunctionName())
 	}
 	s.output("AlertTopicArn", "SNS topic of failures and alarms", s.Alerts.Topic.TopicArn())
 	for _, name := range sortedKeys(s.Extractions) {
@@ -266,21 +289,26 @@ func (s *Stack) suppressions() {
 			Reason: jsii.String("The hash salt must never change: rotating it would break joins on hashed columns across days."),
 		}}, jsii.Bool(true))
 	}
+	// The aggregate function and the backfill worker hold aggregate.GrantAggregate.
+	db := regexp.QuoteMeta(s.Catalog.DatabaseName)
+	aggregating := []*cdknag.NagPackSuppression{
+		xray,
+		suppress("AwsSolutions-IAM5", "KPI queries read any source and upstream KPI table of the lake's database (read-only Glue actions).",
+			`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/\*$`),
+		suppress("AwsSolutions-IAM5", "Athena CTAS creates a uniquely named temporary table per run; create/delete is limited to tmp_ctas_<kpi>_* of the KPIs.",
+			`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/`+regexp.QuoteMeta(aggregate.TempTablePrefix)+`[a-z0-9_]+_\*$`),
+		suppress("AwsSolutions-IAM5", "KPI queries read the raw zone (every source a KPI declares); read-only.",
+			`^Resource::<LakeRaw\w+\.Arn>/\*$`),
+		suppress("AwsSolutions-IAM5", "Each KPI writes its new runs and deletes superseded ones under its own aggregated prefix only.",
+			`^Resource::<LakeAggregated\w+\.Arn>/[a-z0-9_]+/\*$`),
+		suppress("AwsSolutions-IAM5", "Athena writes query output with the caller's credentials, under the workgroup's athena/ prefix only.",
+			`^Resource::<LakeQueryResults\w+\.Arn>/`+regexp.QuoteMeta(layout.AthenaResultsPrefix)+`\*$`),
+	}
+	if b := s.Backfill; b != nil {
+		cdknag.NagSuppressions_AddResourceSuppressions(b.Worker.Construct, &aggregating, jsii.Bool(true))
+	}
 	if w := s.Aggregation; w != nil {
-		db := regexp.QuoteMeta(s.Catalog.DatabaseName)
-		cdknag.NagSuppressions_AddResourceSuppressions(w.Function.Construct, &[]*cdknag.NagPackSuppression{
-			xray,
-			suppress("AwsSolutions-IAM5", "KPI queries read any source and upstream KPI table of the lake's database (read-only Glue actions).",
-				`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/\*$`),
-			suppress("AwsSolutions-IAM5", "Athena CTAS creates a uniquely named temporary table per run; create/delete is limited to tmp_ctas_<kpi>_* of the KPIs.",
-				`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/`+regexp.QuoteMeta(aggregate.TempTablePrefix)+`[a-z0-9_]+_\*$`),
-			suppress("AwsSolutions-IAM5", "KPI queries read the raw zone (every source a KPI declares); read-only.",
-				`^Resource::<LakeRaw\w+\.Arn>/\*$`),
-			suppress("AwsSolutions-IAM5", "Each KPI writes its new runs and deletes superseded ones under its own aggregated prefix only.",
-				`^Resource::<LakeAggregated\w+\.Arn>/[a-z0-9_]+/\*$`),
-			suppress("AwsSolutions-IAM5", "Athena writes query output with the caller's credentials, under the workgroup's athena/ prefix only.",
-				`^Resource::<LakeQueryResults\w+\.Arn>/`+regexp.QuoteMeta(layout.AthenaResultsPrefix)+`\*$`),
-		}, jsii.Bool(true))
+		cdknag.NagSuppressions_AddResourceSuppressions(w.Function.Construct, &aggregating, jsii.Bool(true))
 		cdknag.NagSuppressions_AddResourceSuppressions(w.StateMachine, &[]*cdknag.NagPackSuppression{
 			suppress("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
 				`^Resource::<(AggregationAggregate|Plan)Function\w+\.Arn>:\*$`),
