@@ -1,0 +1,19 @@
+// Command kpilake operates a deployed kpilake environment: backfills (plan, enqueue, watch,
+// redrive). Run `kpilake --help`; exit codes are listed there.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/kpilake/kpilake/cmd/kpilake/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.New(os.Stdout, os.Stderr).Run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
