@@ -62,7 +62,12 @@ lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 snapshot-update: $(NODE_STAMP) ## rewrite test/testdata/*.template.json after an intended change
 	go test ./test -run 'TestSnapshot' -update
 
-bench: bench-synth bench-extract ## every benchmark (figures as ratios against a baseline of the same run)
+.PHONY: diagram
+diagram: $(NODE_STAMP) ## draw docs/architecture.svg (and .dot) from the synthesized dev stack; needs Graphviz
+	@command -v dot >/dev/null || { echo "make diagram needs Graphviz's dot command: apt-get install graphviz (macOS: brew install graphviz)"; exit 1; }
+	go run ./infra/cmd/diagram -env dev -out docs/architecture.dot -svg docs/architecture.svg
+
+bench: bench-synth bench-extract bench-backfill ## every benchmark (figures as ratios against a baseline of the same run)
 
 bench-synth: $(NODE_STAMP) ## make synth: time and peak RSS against an empty CDK Go app
 	scripts/bench-synth.sh
@@ -70,6 +75,10 @@ bench-synth: $(NODE_STAMP) ## make synth: time and peak RSS against an empty CDK
 bench-extract: ## extraction: rows/s and MB/s against `mariadb -B`, peak RSS at 100k and 1M rows
 	KPILAKE_BENCH_ROWS=100000 go test ./lambdas/extract -run '^$$' -bench BenchmarkExtract -benchtime 1x -timeout 30m
 	KPILAKE_BENCH_ROWS=1000000 go test ./lambdas/extract -run '^$$' -bench BenchmarkExtract -benchtime 1x -timeout 30m
+
+.PHONY: bench-backfill
+bench-backfill: ## backfill simulation (365 days x 5 KPIs, Athena quota 20): makespan vs ideal and sequential, lost/duplicated
+	go test ./lambdas/backfill/backfillsim -run '^$$' -bench '^BenchmarkBackfill$$' -benchtime 1x -timeout 30m
 
 clean: ## remove build output
 	rm -rf cdk.out .build

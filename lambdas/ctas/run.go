@@ -100,15 +100,20 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 		res.EngineTimeMs = aws.ToInt64(stats.EngineExecutionTimeInMillis)
 	}
 
-	if err := r.publish(ctx, req, tmp, res.Location); err != nil {
+	serving, err := r.publish(ctx, req, tmp, res.Location)
+	if err != nil {
 		r.dropTemp(ctx, log, tmp)
 		return res, fmt.Errorf("ctas %s %s: %w", req.KPI, res.Date, err)
 	}
 	// The day is served from the new run from here on: cleanup failures are logged, not returned,
 	// so that a retry does not redo a published day for nothing; the next run cleans up again.
 	r.dropTemp(ctx, log, tmp)
-	if err := r.deleteEarlierRuns(ctx, req, runID); err != nil {
+	// A superseded run deletes its own output too: only the serving run and newer ones stay.
+	if err := r.deleteEarlierRuns(ctx, req, serving); err != nil {
 		log.Warn("ctas cleanup: earlier runs not deleted", "err", err.Error())
+	}
+	if serving == runID {
+		r.reassert(ctx, req, res.Location)
 	}
 	r.record(log, req, res)
 	return res, nil
@@ -271,7 +276,7 @@ func hasCode(err error, code string) bool {
 }
 
 // publish makes the KPI table ready for the temp table's columns and switches dt=Date to loc.
-func (r *Runner) publish(ctx context.Context, req Request, tmp, loc string) error {
+func (r *Runner) publish(ctx context.Context, req Request, tmp, loc string) (serving string, err error) {
 	var tmpTable *gtypes.Table
 	if err := r.retry(ctx, "glue GetTable", func(ctx context.Context) error {
 		out, err := r.glue.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(r.cfg.Database), Name: aws.String(tmp)})
@@ -280,23 +285,23 @@ func (r *Runner) publish(ctx context.Context, req Request, tmp, loc string) erro
 		}
 		return err
 	}); err != nil {
-		return fmt.Errorf("read the output schema from temporary table %q: %w", tmp, err)
+		return "", fmt.Errorf("read the output schema from temporary table %q: %w", tmp, err)
 	}
 	if tmpTable == nil || tmpTable.StorageDescriptor == nil || len(tmpTable.StorageDescriptor.Columns) == 0 {
-		return fmt.Errorf("temporary table %q has no columns; the CTAS produced no schema", tmp)
+		return "", fmt.Errorf("temporary table %q has no columns; the CTAS produced no schema", tmp)
 	}
 	cols := tmpTable.StorageDescriptor.Columns
 
 	table, err := r.kpiTable(ctx, req, cols)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if pk := table.PartitionKeys; len(pk) != 1 || aws.ToString(pk[0].Name) != layout.PartitionKey {
-		return fmt.Errorf("%w: KPI table %q is not partitioned by %s alone; drop it and backfill, or fix its definition",
+		return "", fmt.Errorf("%w: KPI table %q is not partitioned by %s alone; drop it and backfill, or fix its definition",
 			ErrIncompatibleSchema, req.Table, layout.PartitionKey)
 	}
 	if err := compatible(req.Table, table.StorageDescriptor.Columns, cols); err != nil {
-		return fmt.Errorf("%w; the dt=%s partition still serves the previous run (new output left at %s)", err, req.Date, loc)
+		return "", fmt.Errorf("%w; the dt=%s partition still serves the previous run (new output left at %s)", err, req.Date, loc)
 	}
 	return r.switchPartition(ctx, req, table, loc)
 }
@@ -414,30 +419,31 @@ func names(cs []col) string {
 
 // switchPartition points dt=Date at loc: one CreatePartition or UpdatePartition, which readers see
 // as the switch from the previous run to this one.
-func (r *Runner) switchPartition(ctx context.Context, req Request, table *gtypes.Table, loc string) error {
+func (r *Runner) switchPartition(ctx context.Context, req Request, table *gtypes.Table, loc string) (serving string, err error) {
 	sd := *table.StorageDescriptor
 	sd.Location = aws.String(loc)
 	input := &gtypes.PartitionInput{Values: []string{req.Date.String()}, StorageDescriptor: &sd}
 	db, name := aws.String(r.cfg.Database), aws.String(req.Table)
 
-	var current string
-	err := r.retry(ctx, "glue GetPartition", func(ctx context.Context) error {
-		out, err := r.glue.GetPartition(ctx, &glue.GetPartitionInput{DatabaseName: db, TableName: name, PartitionValues: input.Values})
-		if err == nil && out.Partition != nil && out.Partition.StorageDescriptor != nil {
-			current = aws.ToString(out.Partition.StorageDescriptor.Location)
+	read := func() (current string, exists bool, err error) {
+		err = r.retry(ctx, "glue GetPartition", func(ctx context.Context) error {
+			out, err := r.glue.GetPartition(ctx, &glue.GetPartitionInput{DatabaseName: db, TableName: name, PartitionValues: input.Values})
+			if err == nil && out.Partition != nil && out.Partition.StorageDescriptor != nil {
+				current = aws.ToString(out.Partition.StorageDescriptor.Location)
+			}
+			return err
+		})
+		if hasCode(err, "EntityNotFoundException") {
+			return "", false, nil
 		}
-		return err
-	})
-	exists := err == nil
-	if err != nil && !hasCode(err, "EntityNotFoundException") {
-		return fmt.Errorf("read partition %s of %q: %w", req.Date.Partition(), req.Table, err)
+		if err != nil {
+			return "", false, fmt.Errorf("read partition %s of %q: %w", req.Date.Partition(), req.Table, err)
+		}
+		return current, true, nil
 	}
-	// Two runs of one day may overlap (a retry, a duplicate backfill job); the partition only
-	// moves forward, so an older run finishing last never replaces a newer run's output.
-	if exists && runOf(current) > runOf(loc) {
-		r.cfg.Logger.InfoContext(ctx, "ctas superseded: a newer run already serves the day",
-			"kpi", req.KPI, "date", req.Date.String(), "serving", current, "this_run", loc)
-		return nil
+	current, exists, err := read()
+	if err != nil {
+		return "", err
 	}
 	if !exists {
 		err = r.retry(ctx, "glue CreatePartition", func(ctx context.Context) error {
@@ -445,20 +451,31 @@ func (r *Runner) switchPartition(ctx context.Context, req Request, table *gtypes
 			return err
 		})
 		if err == nil {
-			return nil
+			return runOf(loc), nil
 		}
 		if !hasCode(err, "AlreadyExistsException") {
-			return fmt.Errorf("create partition %s of %q: %w", req.Date.Partition(), req.Table, err)
+			return "", fmt.Errorf("create partition %s of %q: %w", req.Date.Partition(), req.Table, err)
 		}
+		// Another run of the day created it meanwhile; it may be newer than this one.
+		if current, _, err = read(); err != nil {
+			return "", err
+		}
+	}
+	// Two runs of one day may overlap (a retry, a duplicate backfill job); the partition only
+	// moves forward, so an older run finishing last never replaces a newer run's output.
+	if newer := runOf(current); newer > runOf(loc) {
+		r.cfg.Logger.InfoContext(ctx, "ctas superseded: a newer run already serves the day",
+			"kpi", req.KPI, "date", req.Date.String(), "serving", current, "this_run", loc)
+		return newer, nil
 	}
 	if err := r.retry(ctx, "glue UpdatePartition", func(ctx context.Context) error {
 		_, err := r.glue.UpdatePartition(ctx, &glue.UpdatePartitionInput{DatabaseName: db, TableName: name,
 			PartitionValueList: input.Values, PartitionInput: input})
 		return err
 	}); err != nil {
-		return fmt.Errorf("update partition %s of %q: %w", req.Date.Partition(), req.Table, err)
+		return "", fmt.Errorf("update partition %s of %q: %w", req.Date.Partition(), req.Table, err)
 	}
-	return nil
+	return runOf(loc), nil
 }
 
 // dropTemp deletes the temporary table from the catalog, best effort. Glue's DeleteTable leaves
@@ -524,4 +541,32 @@ func runOf(location string) string {
 	}
 	id, _, _ := strings.Cut(after, "/")
 	return id
+}
+
+// reassert moves the partition forward to loc again if an older run switched it back after this
+// run's switch (it read the partition before this run switched it): that older run's output may
+// be gone, deleted by this run's cleanup.
+func (r *Runner) reassert(ctx context.Context, req Request, loc string) {
+	db, name := aws.String(r.cfg.Database), aws.String(req.Table)
+	values := []string{req.Date.String()}
+	var p *gtypes.Partition
+	if err := r.retry(ctx, "glue GetPartition", func(ctx context.Context) error {
+		out, err := r.glue.GetPartition(ctx, &glue.GetPartitionInput{DatabaseName: db, TableName: name, PartitionValues: values})
+		if err == nil {
+			p = out.Partition
+		}
+		return err
+	}); err != nil || p == nil || p.StorageDescriptor == nil {
+		return
+	}
+	if runOf(aws.ToString(p.StorageDescriptor.Location)) >= runOf(loc) {
+		return
+	}
+	sd := *p.StorageDescriptor
+	sd.Location = aws.String(loc)
+	_ = r.retry(ctx, "glue UpdatePartition", func(ctx context.Context) error {
+		_, err := r.glue.UpdatePartition(ctx, &glue.UpdatePartitionInput{DatabaseName: db, TableName: name,
+			PartitionValueList: values, PartitionInput: &gtypes.PartitionInput{Values: values, StorageDescriptor: &sd}})
+		return err
+	})
 }

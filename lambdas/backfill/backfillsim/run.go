@@ -1,0 +1,173 @@
+package backfillsim
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kpilake/kpilake/lambdas/aggregate"
+	"github.com/kpilake/kpilake/lambdas/backfill"
+	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/layout"
+	"github.com/kpilake/kpilake/queries"
+)
+
+// Names of the simulated resources.
+const (
+	Database  = "kpilake_sim"
+	Bucket    = "kpilake-aggregated-sim"
+	Workgroup = "kpilake-sim"
+	DLQURL    = "https://sqs.ap-northeast-1.amazonaws.com/123456789012/kpilake-backfill-dlq"
+)
+
+// Run sends the scenario's jobs, works them with the real worker until the queue is empty, waits
+// for the queries still running (those of crashed invocations) and accounts for every (KPI, day).
+// It blocks for about Makespan × Scale of wall time.
+func Run(ctx context.Context, sc Scenario) (Report, error) {
+	sc.withDefaults()
+	if err := sc.validate(); err != nil {
+		return Report{}, fmt.Errorf("backfillsim: %w", err)
+	}
+	first, err := layout.ParseDay(sc.FirstDay)
+	if err != nil {
+		return Report{}, fmt.Errorf("backfillsim: FirstDay: %w", err)
+	}
+	cat, err := queries.Load()
+	if err != nil {
+		return Report{}, err
+	}
+	waves, err := cat.Waves(sc.KPIs)
+	if err != nil {
+		return Report{}, fmt.Errorf("backfillsim: KPIs: %w", err)
+	}
+	kpis := slices.Concat(waves...)
+
+	discard := slog.New(slog.DiscardHandler)
+	w := newWorld(&sc, Database, Bucket)
+	rc := ctas.Config{
+		Database: Database, Workgroup: Workgroup, AggregatedBucket: Bucket,
+		StopMargin:    sc.wall(sc.Runner.StopMargin),
+		PollInitial:   sc.wall(sc.Runner.PollInitial),
+		PollMax:       sc.wall(sc.Runner.PollMax),
+		RetryAttempts: sc.Runner.RetryAttempts,
+		RetryBase:     sc.wall(sc.Runner.RetryBase),
+		RetryMax:      sc.wall(sc.Runner.RetryMax),
+		Logger:        discard,
+	}
+	runner, err := ctas.New(athenaClient{w}, glueClient{w}, s3Client{w}, rc)
+	if err != nil {
+		return Report{}, err
+	}
+	q := newQueue(&sc)
+	worker, err := backfill.NewWorker(cat, aggregate.NewHandler(cat, Database, time.FixedZone("JST", 9*60*60), runner, discard),
+		dlqSender{q: q, w: w}, DLQURL, discard)
+	if err != nil {
+		return Report{}, err
+	}
+
+	start := time.Now()
+	requestID := fmt.Sprintf("sim-%d", sc.Seed)
+	for i := range sc.Days {
+		body, err := backfill.Job{RequestID: requestID, Date: first.AddDays(i).String()}.Body()
+		if err != nil {
+			return Report{}, err
+		}
+		q.send(body, start)
+	}
+	for i := range sc.Malformed {
+		q.send(fmt.Sprintf("not a job %d", i), start)
+	}
+	e := &esm{sc: &sc, q: q, worker: worker, rng: rand.New(rand.NewPCG(sc.Seed, 0xe5))}
+	e.run(ctx)
+	end := time.Now()
+	if err := ctx.Err(); err != nil {
+		return Report{}, fmt.Errorf("backfillsim: stopped after %s of simulated time: %w", sc.sim(end.Sub(start)), err)
+	}
+
+	// Queries of crashed invocations run on; let them end, then look at what is left.
+	w.mu.Lock()
+	var last time.Time
+	for _, q := range w.active {
+		if q.end.After(last) {
+			last = q.end
+		}
+	}
+	w.mu.Unlock()
+	if err := sleep(ctx, time.Until(last)); err != nil {
+		return Report{}, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.settle(time.Now().Add(time.Hour)) // every query has ended; the margin covers timer slack
+
+	r := Report{
+		Scenario:   sc,
+		Jobs:       sc.Days + sc.Malformed,
+		Partitions: sc.Days * len(kpis),
+		Makespan:   sc.sim(end.Sub(start)),
+	}
+	for _, kpi := range kpis {
+		for i := range sc.Days {
+			day := first.AddDays(i)
+			r.QueryTime += BaseQueryTime(sc, kpi, day.String())
+			r.account(w, kpi, day)
+		}
+	}
+	r.Ideal = r.QueryTime / time.Duration(sc.Quota)
+	// Every table besides the KPI tables is a CTAS's temporary table.
+	r.LeakedTempTables = len(w.tables)
+	for _, kpi := range kpis {
+		if _, ok := w.tables[layout.KPITableName(kpi)]; ok {
+			r.LeakedTempTables--
+		}
+	}
+	q.mu.Lock()
+	r.DLQ = len(q.dlq)
+	q.mu.Unlock()
+	r.Invocations, r.Crashed, r.TimedOut, r.Failed = e.invocations, e.crashed, e.timedOut, e.failed
+	r.Queries, r.QuotaThrottles, r.InjectedThrottles, r.MaxActive = w.stats.queries, w.stats.quotaThrottles, w.stats.injectedThrottles, w.stats.maxActive
+	r.ObserveLag, r.ThrottleWait, r.Idle = sc.sim(w.stats.observeLag), sc.sim(w.stats.throttleWait), sc.sim(e.idle)
+	r.Utilization = float64(sc.sim(w.stats.queryTime)) / float64(time.Duration(sc.Quota)*r.Makespan)
+	return r, nil
+}
+
+// account checks one (KPI, day): its partition, its run prefixes and its publications.
+func (r *Report) account(w *world, kpi string, day layout.Day) {
+	table := layout.KPITableName(kpi)
+	dayPrefix := layout.KPIPrefix(kpi) + day.Partition() + "/"
+	runs, stray := map[string]bool{}, false
+	i, _ := slices.BinarySearch(w.keys, dayPrefix)
+	for ; i < len(w.keys) && strings.HasPrefix(w.keys[i], dayPrefix); i++ {
+		rest, ok := strings.CutPrefix(strings.TrimPrefix(w.keys[i], dayPrefix), layout.RunKey+"=")
+		id, _, inRun := strings.Cut(rest, "/")
+		if !ok || !inRun {
+			stray = true
+			continue
+		}
+		runs[id] = true
+	}
+	p := w.partitions[table][day.String()]
+	if p == nil || !runs[runOf(*p.StorageDescriptor.Location)] {
+		r.Lost++
+	}
+	if len(runs) > 1 || stray {
+		r.Duplicated++
+	}
+	if n := w.published[table+"/"+day.String()]; n > 1 {
+		r.Republished += n - 1
+	}
+}
+
+// runOf is the run id of a run location (…/run=<id>/), or "".
+func runOf(location string) string {
+	_, after, ok := strings.Cut(location, "/"+layout.RunKey+"=")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(after, "/")
+	return id
+}
