@@ -58,6 +58,7 @@ type Environment struct {
 	Lake             Lake
 	Athena           Athena
 	Backfill         Backfill
+	Observe          Observe
 	// AlarmEmail receives alarm notifications; empty means no subscription. Default: "".
 	AlarmEmail string
 	// Sources are the databases extracted into the raw zone.
@@ -102,6 +103,17 @@ type Backfill struct {
 	// the workers are stuck or far behind. Between 1 and 312 (13 days: the queue keeps a job 14
 	// days, so the alarm leaves a day before SQS deletes it). Default: 72.
 	MaxMessageAgeHours int
+}
+
+// Observe holds the thresholds of the alarms (infra/observe).
+type Observe struct {
+	// FreshnessLagHours is how long after the end of a business day (in TimeZone) its KPIs must
+	// be published: a KPI alarms when for this many hours no run has published a day that ended
+	// at most this long before. Between 25 (the daily run publishes once a day) and 168 (CloudWatch
+	// evaluates an alarm over at most 7 days). Default: 36.
+	FreshnessLagHours int
+	// LambdaErrorsThreshold is how many errors of one function in 5 minutes alarm. Default: 1.
+	LambdaErrorsThreshold int
 }
 
 // Config is every environment of the app.
@@ -151,6 +163,14 @@ const minBackfillConcurrency = 2
 // maxBackfillMessageAgeHours leaves a day between the oldest-job alarm and the backfill queue's
 // 14-day retention, after which SQS deletes a job that no worker took.
 const maxBackfillMessageAgeHours = 13 * 24
+
+// Bounds of observe.freshnessLagHours: a daily run publishes a day once a day, so a lag of a day
+// or less would alarm every day; CloudWatch evaluates an alarm of hourly periods over at most 7
+// days.
+const (
+	minFreshnessLagHours = 25
+	maxFreshnessLagHours = 7 * 24
+)
 
 // minBytesScannedCutoff is Athena's lowest per-query data usage control (10 MB).
 const minBytesScannedCutoff = 10_000_000
@@ -244,6 +264,7 @@ func parseEnvironment(name string, o *object) *Environment {
 	e.Lake = parseLake(o.child("lake"))
 	e.Athena = parseAthena(o.child("athena"))
 	e.Backfill = parseBackfill(o.child("backfill"), e.Athena)
+	e.Observe = parseObserve(o.child("observe"))
 	e.Sources, e.LogStreams = parseSources(o)
 	o.done()
 	return e
@@ -299,6 +320,23 @@ func parseBackfill(o *object, a Athena) Backfill {
 	}
 	o.done()
 	return b
+}
+
+func parseObserve(o *object) Observe {
+	ob := Observe{
+		FreshnessLagHours:     int(o.integer("freshnessLagHours", 36, 1, 1<<20)),
+		LambdaErrorsThreshold: int(o.integer("lambdaErrorsThreshold", 1, 1, 100000)),
+	}
+	switch lag := ob.FreshnessLagHours; {
+	case lag < minFreshnessLagHours:
+		o.errs.add(o.key("freshnessLagHours"), "%d hours would alarm every day: the daily run publishes each KPI once a day; set it to %d or more",
+			lag, minFreshnessLagHours)
+	case lag > maxFreshnessLagHours:
+		o.errs.add(o.key("freshnessLagHours"), "%d hours is beyond what CloudWatch can evaluate (7 days of hourly periods); set it to %d or less",
+			lag, maxFreshnessLagHours)
+	}
+	o.done()
+	return ob
 }
 
 func (p *problems) err() error {

@@ -95,6 +95,7 @@ func defaults() *config.Environment {
 			ReservedQueries:            5,
 		},
 		Backfill: config.Backfill{MaxConcurrency: 10, MaxDays: 1096, MaxMessageAgeHours: 72},
+		Observe:  config.Observe{FreshnessLagHours: 36, LambdaErrorsThreshold: 1},
 	}
 }
 
@@ -106,8 +107,9 @@ func TestParse_AppliesDefaultsWhenOptionalKeysAreAbsent(t *testing.T) {
 		{"only region", region},
 		{"null optional keys", region + `, "account": null, "timeZone": null, "production": null,
 			"removalPolicy": null, "logRetentionDays": null, "alarmEmail": null, "lake": null,
-			"athena": null, "backfill": null, "sources": null, "logStreams": null`},
-		{"empty nested objects", region + `, "lake": {}, "athena": {}, "backfill": {}`},
+			"athena": null, "backfill": null, "observe": null, "sources": null, "logStreams": null`},
+		{"empty nested objects", region + `, "lake": {}, "athena": {}, "backfill": {}, "observe": {}`},
+		{"null observe keys", region + `, "observe": {"freshnessLagHours": null, "lambdaErrorsThreshold": null}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,6 +139,7 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 		},
 		"athena": {"bytesScannedCutoffPerQuery": 10000000, "activeQueryQuota": 50, "reservedQueries": 8},
 		"backfill": {"maxConcurrency": 42, "maxDays": 30, "maxMessageAgeHours": 12},
+		"observe": {"freshnessLagHours": 48, "lambdaErrorsThreshold": 3},
 		"sources": [{"name": "sales_db", "engine": "postgresql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}, {"name": "social", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}],
 		"logStreams": [{"name": "web_access"}, {"name": "api2"}]
 	}}}`)
@@ -163,6 +166,7 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 		},
 		Athena:     config.Athena{BytesScannedCutoffPerQuery: 10_000_000, ActiveQueryQuota: 50, ReservedQueries: 8},
 		Backfill:   config.Backfill{MaxConcurrency: 42, MaxDays: 30, MaxMessageAgeHours: 12},
+		Observe:    config.Observe{FreshnessLagHours: 48, LambdaErrorsThreshold: 3},
 		Sources:    []config.Source{source("sales_db", config.PostgreSQL), source("social", config.MySQL)},
 		LogStreams: []config.LogStream{{Name: "web_access"}, {Name: "api2"}},
 	}}
@@ -193,6 +197,10 @@ func TestParse_AcceptsBoundaryValues(t *testing.T) {
 		{"lowest concurrency", dev(region + `, "athena": {"activeQueryQuota": 20, "reservedQueries": 18}, "backfill": {"maxConcurrency": 2}`)},
 		{"shortest backfill message age", dev(region + `, "backfill": {"maxMessageAgeHours": 1}`)},
 		{"backfill message age a day before retention", dev(region + `, "backfill": {"maxMessageAgeHours": 312}`)},
+		{"shortest freshness lag", dev(region + `, "observe": {"freshnessLagHours": 25}`)},
+		{"longest freshness lag", dev(region + `, "observe": {"freshnessLagHours": 168}`)},
+		{"lowest Lambda errors threshold", dev(region + `, "observe": {"lambdaErrorsThreshold": 1}`)},
+		{"highest Lambda errors threshold", dev(region + `, "observe": {"lambdaErrorsThreshold": 100000}`)},
 		{"empty sources and streams", dev(region + `, "sources": [], "logStreams": []`)},
 		{"source and stream sharing a name", dev(region + `, "sources": [{"name": "web", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}], "logStreams": [{"name": "web"}]`)},
 		{"environment name with digits and hyphen", `{"environments": {"dev-2": {"region": "ap-northeast-1"}}}`},
@@ -335,6 +343,22 @@ func TestParse_FailsOnInvalidValue(t *testing.T) {
 		{"backfill message age past retention", dev(region + `, "backfill": {"maxMessageAgeHours": 1000}`),
 			env + ".backfill.maxMessageAgeHours", []string{"1000 hours", "set it to 312 or less"}},
 
+		{"observe not an object", dev(region + `, "observe": 36`), env + ".observe", []string{"must be a JSON object, got number 36"}},
+		{"freshness lag of a day", dev(region + `, "observe": {"freshnessLagHours": 24}`),
+			env + ".observe.freshnessLagHours", []string{"24 hours would alarm every day", "publishes each KPI once a day", "set it to 25 or more"}},
+		{"freshness lag of zero", dev(region + `, "observe": {"freshnessLagHours": 0}`),
+			env + ".observe.freshnessLagHours", []string{"must be between 1 and", "got 0"}},
+		{"freshness lag beyond a week", dev(region + `, "observe": {"freshnessLagHours": 169}`),
+			env + ".observe.freshnessLagHours", []string{"169 hours is beyond what CloudWatch can evaluate", "7 days", "set it to 168 or less"}},
+		{"freshness lag not whole", dev(region + `, "observe": {"freshnessLagHours": 36.5}`),
+			env + ".observe.freshnessLagHours", []string{"must be a whole number, got 36.5"}},
+		{"freshness lag as string", dev(region + `, "observe": {"freshnessLagHours": "36"}`),
+			env + ".observe.freshnessLagHours", []string{`must be a number, got string "36"`}},
+		{"Lambda errors threshold of zero", dev(region + `, "observe": {"lambdaErrorsThreshold": 0}`),
+			env + ".observe.lambdaErrorsThreshold", []string{"must be between 1 and 100000, got 0"}},
+		{"Lambda errors threshold not whole", dev(region + `, "observe": {"lambdaErrorsThreshold": 2.5}`),
+			env + ".observe.lambdaErrorsThreshold", []string{"must be a whole number, got 2.5"}},
+
 		{"sources not an array", dev(region + `, "sources": {"name": "social"}`), env + ".sources", []string{"must be a JSON array, got an object"}},
 		{"source not an object", dev(region + `, "sources": ["social"]`), env + ".sources[0]", []string{`must be a JSON object, got string "social"`}},
 		{"source without name", dev(region + `, "sources": [{"engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}]`), env + ".sources[0].name",
@@ -379,7 +403,7 @@ func TestParse_FailsOnInvalidValue(t *testing.T) {
 }
 
 func TestParse_ReportsMisspeltKeyWithKnownKeys(t *testing.T) {
-	const envKeys = "account, alarmEmail, athena, backfill, lake, logRetentionDays, logStreams, production, region, removalPolicy, sources, timeZone"
+	const envKeys = "account, alarmEmail, athena, backfill, lake, logRetentionDays, logStreams, observe, production, region, removalPolicy, sources, timeZone"
 	tests := []struct {
 		name string
 		text string
@@ -393,6 +417,8 @@ func TestParse_ReportsMisspeltKeyWithKnownKeys(t *testing.T) {
 			"kpilake.environments.dev.athena.reservedQuery: unknown key; remove it or use one of: activeQueryQuota, bytesScannedCutoffPerQuery, reservedQueries"},
 		{"backfill key", dev(region + `, "backfill": {"maxConcurency": 5}`),
 			"kpilake.environments.dev.backfill.maxConcurency: unknown key; remove it or use one of: maxConcurrency, maxDays, maxMessageAgeHours"},
+		{"observe key", dev(region + `, "observe": {"freshnessLag": 36}`),
+			"kpilake.environments.dev.observe.freshnessLag: unknown key; remove it or use one of: freshnessLagHours, lambdaErrorsThreshold"},
 		{"log stream key", dev(region + `, "logStreams": [{"name": "web", "format": "json"}]`),
 			"kpilake.environments.dev.logStreams[0].format: unknown key; remove it or use one of: name"},
 		{"top-level key", `{"enviroments": {}}`,
@@ -427,7 +453,8 @@ func TestParse_ReportsEveryProblemAtOnce(t *testing.T) {
 			"logRetentionDays": 10,
 			"lake": {"rawGlacierAfterDays": 40},
 			"athena": {"activeQueryQuota": 20, "reservedQueries": 30},
-			"backfill": {"maxConcurrency": 1}
+			"backfill": {"maxConcurrency": 1},
+			"observe": {"freshnessLagHours": 200}
 		},
 		"Staging": {"region": "ap-northeast-1"}
 	}}`
@@ -445,6 +472,7 @@ func TestParse_ReportsEveryProblemAtOnce(t *testing.T) {
 		"kpilake.environments.prod.backfill.maxConcurrency",
 		"kpilake.environments.prod.lake.rawGlacierAfterDays",
 		"kpilake.environments.prod.logRetentionDays",
+		"kpilake.environments.prod.observe.freshnessLagHours",
 		"kpilake.environments.prod.region",
 		"kpilake.environments.prod.regoin",
 		"kpilake.environments.prod.removalPolicy",
@@ -469,7 +497,7 @@ func TestParse_ReportsEveryProblemAtOnce(t *testing.T) {
 	}
 
 	msg := err.Error()
-	if want := "invalid kpilake configuration in cdk.json (16 problems):"; !strings.HasPrefix(msg, want) {
+	if want := "invalid kpilake configuration in cdk.json (17 problems):"; !strings.HasPrefix(msg, want) {
 		t.Errorf("Error() starts %q, want prefix %q", firstLine(msg), want)
 	}
 	for _, p := range cerr.Problems {

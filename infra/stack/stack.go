@@ -21,6 +21,7 @@ import (
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/ingest"
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/observe"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
@@ -56,6 +57,8 @@ type Stack struct {
 	// Salt salts the hashed columns of every source, so hashed keys join across sources.
 	Salt awssecretsmanager.Secret
 	Plan *golambda.Function
+	// Observe holds the alarms and the dashboard.
+	Observe *observe.Observe
 }
 
 // Name is the stack name of an environment.
@@ -212,9 +215,58 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			RemovalPolicy:  removal,
 		})
 	}
+	s.observe(kpis.Names())
 	s.outputs()
 	s.suppressions()
 	return s
+}
+
+// observe alarms on every workflow, function, log stream and dead-letter queue of the stack and
+// on each KPI's freshness, and draws the dashboard.
+func (s *Stack) observe(kpis []string) {
+	e := s.Env
+	props := &observe.ObserveProps{
+		Environment:           e.Name,
+		TimeZone:              e.TimeZone,
+		Alerts:                s.Alerts,
+		Backfill:              s.Backfill,
+		FreshnessLag:          time.Duration(e.Observe.FreshnessLagHours) * time.Hour,
+		LambdaErrorsThreshold: e.Observe.LambdaErrorsThreshold,
+		Functions:             []observe.Function{{Name: "Plan", Function: s.Plan}},
+	}
+	for _, name := range sortedKeys(s.Extractions) {
+		x := s.Extractions[name]
+		props.Workflows = append(props.Workflows, observe.Workflow{Name: "Extraction-" + name, StateMachine: x.StateMachine})
+		props.Functions = append(props.Functions, observe.Function{Name: "Extract-" + name, Function: x.Function})
+		props.DeadLetterQueues = append(props.DeadLetterQueues, observe.Queue{
+			Name: "ExtractionSchedule-" + name, Queue: x.ScheduleDeadLetters,
+			Holds: "daily schedule invocations that could not start the extraction of " + name,
+		})
+	}
+	if w := s.Aggregation; w != nil {
+		props.Workflows = append(props.Workflows, observe.Workflow{Name: "Aggregation", StateMachine: w.StateMachine})
+		props.Functions = append(props.Functions, observe.Function{Name: "Aggregate", Function: w.Function})
+		props.DeadLetterQueues = append(props.DeadLetterQueues, observe.Queue{
+			Name: "AggregationStart", Queue: w.DeadLetters,
+			Holds: "crawler events that could not start the aggregation",
+		})
+		props.CrawlerFailedRule = w.FailedRule
+		props.CrawlerSucceededRule = w.SucceededRule
+		// Only the daily workflow publishes the newest day; without it every KPI would be stale.
+		props.KPIs = kpis
+	}
+	if b := s.Backfill; b != nil {
+		props.Functions = append(props.Functions, observe.Function{Name: "BackfillWorker", Function: b.Worker})
+	}
+	for _, ls := range e.LogStreams {
+		props.LogStreams = append(props.LogStreams, observe.LogStream{Name: ls.Name, Stream: s.LogStreams[ls.Name]})
+	}
+	for _, src := range e.Sources {
+		for _, t := range src.Tables {
+			props.Tables = append(props.Tables, observe.Table{Source: src.Name, Table: t.Name})
+		}
+	}
+	s.Observe = observe.NewObserve(s.Stack, "Observe", props)
 }
 
 func (s *Stack) output(id, desc string, value *string) {
@@ -243,6 +295,7 @@ func (s *Stack) outputs() {
 		s.output("BackfillWorkerFunctionName", "Lambda that works backfill jobs", b.Worker.Function.FunctionName())
 	}
 	s.output("AlertTopicArn", "SNS topic of failures and alarms", s.Alerts.Topic.TopicArn())
+	s.output("DashboardName", "CloudWatch dashboard of the environment", s.Observe.Dashboard.DashboardName())
 	for _, name := range sortedKeys(s.Extractions) {
 		x := s.Extractions[name]
 		s.output("ExtractionStateMachineArn"+camel(name), "Extraction workflow of source "+name, x.StateMachine.StateMachineArn())

@@ -1,0 +1,235 @@
+package observe
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kpilake/kpilake/lambdas/metrics"
+)
+
+// Widget titles, which tests and readers find the widgets by.
+const (
+	TitleAlarms          = "Alarms"
+	TitleRunsPrefix      = "Daily runs: "
+	TitleCrawls          = "Crawls"
+	TitleFreshness       = "Freshness: hours since the newest published day ended"
+	TitleBytesScanned    = "Athena: data scanned per KPI and day"
+	TitleEngineTime      = "Athena: longest query per KPI and day (engine time)"
+	TitleRowsExtracted   = "Extraction: rows per table and day"
+	TitleBytesExtracted  = "Extraction: bytes per table and day"
+	TitleLogStreams      = "Log streams: records in, oldest undelivered record"
+	TitleBackfill        = "Backfill: jobs waiting, in progress, done"
+	TitleDeadLetters     = "Dead-letter queues"
+	TitleLambdaErrors    = "Lambda: errors per hour"
+	TitleLambdaThrottles = "Lambda: throttles per hour"
+)
+
+// Grid sizes: the dashboard is 24 units wide.
+const (
+	fullWidth    = 24
+	halfWidth    = 12
+	runWidth     = 8
+	graphHeight  = 6
+	headerHeight = 3
+)
+
+// dashboard builds the environment's dashboard, row by row: what is wrong (alarm status), the
+// daily run, freshness, queries, extraction, log streams, backfill and dead letters, functions.
+// A widget with nothing to show (no KPIs, no log streams, ...) is left out.
+func (o *Observe) dashboard() {
+	p := o.props
+	o.Dashboard = awscloudwatch.NewDashboard(o.Construct, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		DefaultInterval: duration(dashboardRange),
+		// Each graph keeps its own period: daily counts stay daily over any range.
+		PeriodOverride: awscloudwatch.PeriodOverride_INHERIT,
+	})
+	add := func(widgets ...awscloudwatch.IWidget) {
+		var row []awscloudwatch.IWidget
+		for _, w := range widgets {
+			if w != nil {
+				row = append(row, w)
+			}
+		}
+		if len(row) > 0 {
+			o.Dashboard.AddWidgets(row...)
+		}
+	}
+
+	add(awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
+		Markdown: jsii.String(o.header()),
+		Width:    jsii.Number(fullWidth),
+		Height:   jsii.Number(headerHeight),
+	}))
+
+	alarms := make([]interfacesawscloudwatch.IAlarmRef, 0, len(o.Alarms)+2)
+	for _, a := range o.Alarms {
+		alarms = append(alarms, a)
+	}
+	if b := p.Backfill; b != nil {
+		alarms = append(alarms, b.DeadLetterAlarm, b.MessageAgeAlarm)
+	}
+	if len(alarms) > 0 {
+		add(awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
+			Title:  jsii.String(TitleAlarms),
+			Alarms: &alarms,
+			Width:  jsii.Number(fullWidth),
+			// About four alarms fit in a line of a full-width widget.
+			Height: jsii.Number(float64(2 + (len(alarms)+3)/4)),
+			SortBy: awscloudwatch.AlarmStatusWidgetSortBy_STATE_UPDATED_TIMESTAMP,
+		}))
+	}
+
+	var runs []awscloudwatch.IWidget
+	for _, w := range p.Workflows {
+		sm := w.StateMachine
+		runs = append(runs, graph(TitleRunsPrefix+w.Name, runWidth, []awscloudwatch.IMetric{
+			sm.MetricStarted(labelled(statSum, dashboardRunPeriod, "started")),
+			sm.MetricSucceeded(labelled(statSum, dashboardRunPeriod, "succeeded")),
+			sm.MetricFailed(labelled(statSum, dashboardRunPeriod, "failed")),
+			sm.MetricTimedOut(labelled(statSum, dashboardRunPeriod, "timed out")),
+		}, nil))
+	}
+	var crawls []awscloudwatch.IMetric
+	if r := p.CrawlerSucceededRule; r != nil {
+		crawls = append(crawls, ruleMatches(r, statSum, dashboardRunPeriod, "succeeded"))
+	}
+	if r := p.CrawlerFailedRule; r != nil {
+		crawls = append(crawls, ruleMatches(r, statSum, dashboardRunPeriod, "failed"))
+	}
+	if len(crawls) > 0 {
+		runs = append(runs, graph(TitleCrawls, runWidth, crawls, nil))
+	}
+	add(runs...)
+
+	if len(p.KPIs) > 0 {
+		add(o.freshnessWidget())
+		var scanned, engine []awscloudwatch.IMetric
+		for _, k := range p.KPIs {
+			scanned = append(scanned, o.kpiMetric(metrics.BytesScanned, k, statSum, dashboardRunPeriod))
+			engine = append(engine, o.kpiMetric(metrics.QueryEngineTime, k, statMaximum, dashboardRunPeriod))
+		}
+		add(graph(TitleBytesScanned, halfWidth, scanned, nil), graph(TitleEngineTime, halfWidth, engine, nil))
+	}
+
+	if len(p.Tables) > 0 {
+		var rows, bytes []awscloudwatch.IMetric
+		for _, t := range p.Tables {
+			rows = append(rows, o.tableMetric(metrics.RowsExtracted, t, statSum, dashboardRunPeriod))
+			bytes = append(bytes, o.tableMetric(metrics.BytesExtracted, t, statSum, dashboardRunPeriod))
+		}
+		add(graph(TitleRowsExtracted, halfWidth, rows, nil), graph(TitleBytesExtracted, halfWidth, bytes, nil))
+	}
+
+	if len(p.LogStreams) > 0 {
+		var in, late []awscloudwatch.IMetric
+		for _, s := range p.LogStreams {
+			in = append(in, firehose(s, firehoseIncoming, statSum, time.Hour, s.Name+" records in"))
+			late = append(late, firehose(s, deliveryFreshness, statMaximum, dashboardQueuePeriod, s.Name+" oldest record (s)"))
+		}
+		add(graph(TitleLogStreams, fullWidth, in, late))
+	}
+
+	var backfillWidget, deadLetterWidget awscloudwatch.IWidget
+	var dead []awscloudwatch.IMetric
+	if b := p.Backfill; b != nil {
+		backfillWidget = graph(TitleBackfill, halfWidth, []awscloudwatch.IMetric{
+			b.Queue.MetricApproximateNumberOfMessagesVisible(labelled(statMaximum, dashboardQueuePeriod, "waiting")),
+			b.Queue.MetricApproximateNumberOfMessagesNotVisible(labelled(statMaximum, dashboardQueuePeriod, "in progress")),
+			b.Queue.MetricNumberOfMessagesDeleted(labelled(statSum, dashboardQueuePeriod, "done")),
+		}, nil)
+		dead = append(dead, b.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(labelled(statMaximum, dashboardQueuePeriod, "Backfill")))
+	}
+	for _, q := range p.DeadLetterQueues {
+		dead = append(dead, q.Queue.MetricApproximateNumberOfMessagesVisible(labelled(statMaximum, dashboardQueuePeriod, q.Name)))
+	}
+	if len(dead) > 0 {
+		deadLetterWidget = graph(TitleDeadLetters, halfWidth, dead, nil)
+	}
+	add(backfillWidget, deadLetterWidget)
+
+	if len(p.Functions) > 0 {
+		var errs, throttles []awscloudwatch.IMetric
+		for _, f := range p.Functions {
+			errs = append(errs, f.Function.Function.MetricErrors(labelled(statSum, time.Hour, f.Name)))
+			throttles = append(throttles, f.Function.Function.MetricThrottles(labelled(statSum, time.Hour, f.Name)))
+		}
+		add(graph(TitleLambdaErrors, halfWidth, errs, nil), graph(TitleLambdaThrottles, halfWidth, throttles, nil))
+	}
+}
+
+func (o *Observe) header() string {
+	p := o.props
+	lag := int(p.FreshnessLag.Hours())
+	var b strings.Builder
+	fmt.Fprintf(&b, "# kpilake %s\n", p.Environment)
+	fmt.Fprintf(&b, "Every alarm below notifies the alert topic. **Freshness**: a KPI alarms when for %d hours no run published a day "+
+		"that ended (%s) at most %d hours before; backfills of older days do not count. ", lag, p.TimeZone, lag)
+	b.WriteString("Crawler failures and failed workflow steps also alert with their reason, straight from EventBridge and Step Functions. ")
+	b.WriteString("Daily counts are per UTC day.")
+	return b.String()
+}
+
+// freshnessWidget shows, per KPI, the hours since the end of the newest day that a run published
+// while it was fresh, the quantity the freshness alarm compares with the lag (the annotation).
+// The newest fresh day is carried forward between publications (FILL REPEAT), so the line rises
+// by one an hour and drops when the next day is published; hours before the first fresh
+// publication in the range show nothing.
+func (o *Observe) freshnessWidget() awscloudwatch.IWidget {
+	freshFor := int64(o.FreshFor.Seconds())
+	dayEnd := int64((o.FreshFor - o.props.FreshnessLag).Seconds())
+	period := duration(FreshnessPeriod)
+	var lines []awscloudwatch.IMetric
+	for _, k := range o.props.KPIs {
+		pd, fresh, last := "pd_"+k, "fresh_"+k, "last_"+k
+		day := o.kpiMetric(metrics.PublishedDay, k, statMaximum, FreshnessPeriod)
+		freshDays := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression:   jsii.String(fmt.Sprintf("IF(EPOCH(%s) - %s <= %d, %s)", pd, pd, freshFor, pd)),
+			UsingMetrics: &map[string]awscloudwatch.IMetric{pd: day},
+			Period:       period,
+		})
+		newest := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression:   jsii.String(fmt.Sprintf("FILL(%s, REPEAT)", fresh)),
+			UsingMetrics: &map[string]awscloudwatch.IMetric{fresh: freshDays},
+			Period:       period,
+		})
+		lines = append(lines, awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression:   jsii.String(fmt.Sprintf("IF(%s > 0, (EPOCH(%s) - %s - %d) / 3600)", last, pd, last, dayEnd)),
+			UsingMetrics: &map[string]awscloudwatch.IMetric{pd: day, last: newest},
+			Period:       period,
+			Label:        jsii.String(k),
+		}))
+	}
+	lag := o.props.FreshnessLag.Hours()
+	return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+		Title:  jsii.String(TitleFreshness),
+		Width:  jsii.Number(fullWidth),
+		Height: jsii.Number(graphHeight),
+		Left:   &lines,
+		LeftYAxis: &awscloudwatch.YAxisProps{
+			Min: jsii.Number(0), Label: jsii.String("hours"), ShowUnits: jsii.Bool(false),
+		},
+		LeftAnnotations: &[]*awscloudwatch.HorizontalAnnotation{{
+			Value: jsii.Number(lag),
+			Label: jsii.String(fmt.Sprintf("lag: alarm after %g hours", lag)),
+			Color: jsii.String("#d62728"),
+		}},
+	})
+}
+
+func graph(title string, width float64, left, right []awscloudwatch.IMetric) awscloudwatch.IWidget {
+	props := &awscloudwatch.GraphWidgetProps{
+		Title:  jsii.String(title),
+		Width:  jsii.Number(width),
+		Height: jsii.Number(graphHeight),
+		Left:   &left,
+	}
+	if len(right) > 0 {
+		props.Right = &right
+	}
+	return awscloudwatch.NewGraphWidget(props)
+}

@@ -1,0 +1,630 @@
+// Package observe builds what the people who run kpilake watch: CloudWatch alarms on every
+// failure and on the freshness of every KPI, all sent to the environment's encrypted alert topic,
+// and one CloudWatch dashboard per environment.
+//
+// The alarms, and why each is set as it is:
+//   - Workflows (each source's extraction, the aggregation): ExecutionsFailed >= 1 and
+//     ExecutionsTimedOut >= 1, Sum over 5 minutes. A failure inside a workflow is also published
+//     by the workflow itself, with its reason; the alarm is the signal that survives a broken
+//     publish step and shows on the dashboard.
+//   - Go functions: Errors >= the configured threshold and Throttles >= 1, Sum over 5 minutes.
+//   - Crawler failures: a Glue crawler publishes no CloudWatch metric, so no alarm can watch the
+//     crawler itself. A failed crawl is an EventBridge event that the aggregation's crawler-failure
+//     rule already turns into an alert naming the crawler and its error; this alarm counts that
+//     rule's matched events (AWS/Events MatchedEvents >= 1), so a failure also shows as an alarm
+//     state, and reaches the topic even if the rule's own delivery fails.
+//   - Firehose log streams: delivery to S3 failing (DeliveryToS3.Success Average < 1 over 15
+//     minutes) and late (DeliveryToS3.DataFreshness Maximum above twice the buffer interval).
+//   - Dead-letter queues other than the backfill's (whose alarms the backfill construct owns): a
+//     message there is a schedule or crawler event that could not start its workflow, so a day is
+//     not processed; ApproximateNumberOfMessagesVisible >= 1.
+//   - Freshness, per KPI: see FreshnessExpression.
+//
+// Every alarm except freshness treats missing data as not breaching: these metrics exist only
+// while something runs, and nothing running is not a failure. Freshness treats missing data as
+// breaching: a KPI that nobody publishes is exactly what it must catch. So, right after a new
+// environment is deployed and until its first daily run publishes, every freshness alarm is in
+// ALARM.
+//
+// NewObserve also sets the Environment variable (metrics.EnvEnvironment) of every function it
+// watches: the kpilake metrics carry the Environment dimension only when it is set, and the alarms
+// and the dashboard select that dimension.
+package observe
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kpilake/kpilake/infra/alerts"
+	"github.com/kpilake/kpilake/infra/backfill"
+	"github.com/kpilake/kpilake/infra/golambda"
+	"github.com/kpilake/kpilake/infra/ingest"
+	"github.com/kpilake/kpilake/lambdas/metrics"
+	"github.com/kpilake/kpilake/layout"
+)
+
+// Defaults and bounds of ObserveProps.
+const (
+	// DefaultFreshnessLag is how long after the end of its business day a KPI's day must be
+	// published: the daily run publishes it within a few hours, so 36 hours leaves a failed run
+	// half a day to be fixed before anyone is woken.
+	DefaultFreshnessLag = 36 * time.Hour
+	// MinFreshnessLag is more than a day: a day is published once a day, so a shorter lag would
+	// alarm between two daily runs.
+	MinFreshnessLag = 25 * time.Hour
+	// MaxFreshnessLag is the longest CloudWatch evaluates an alarm of hourly periods: 7 days.
+	MaxFreshnessLag = 7 * 24 * time.Hour
+	// DefaultLambdaErrorsThreshold is how many errors of one function in AlarmPeriod alarm.
+	DefaultLambdaErrorsThreshold = 1
+)
+
+// Periods of the alarms.
+const (
+	// AlarmPeriod is the period of the failure alarms: workflows, functions, crawler failures,
+	// dead letters and late log delivery.
+	AlarmPeriod = 5 * time.Minute
+	// DeliveryPeriod is the period over which a log stream's S3 deliveries must all succeed.
+	DeliveryPeriod = 15 * time.Minute
+	// FreshnessPeriod is the period of the freshness alarms; their evaluation periods are the
+	// lag in hours.
+	FreshnessPeriod = time.Hour
+	// DeliveryLateFactor times the buffer interval is the age of the oldest undelivered record at
+	// which a log stream alarms: Firehose delivers at least once per buffer interval.
+	DeliveryLateFactor = 2
+)
+
+// Firehose's CloudWatch namespace and metrics, and EventBridge's.
+const (
+	firehoseNamespace    = "AWS/Firehose"
+	firehoseStream       = "DeliveryStreamName"
+	deliverySuccess      = "DeliveryToS3.Success"
+	deliveryFreshness    = "DeliveryToS3.DataFreshness"
+	firehoseIncoming     = "IncomingRecords"
+	eventsNamespace      = "AWS/Events"
+	eventsMatched        = "MatchedEvents"
+	eventsRuleName       = "RuleName"
+	statSum              = "Sum"
+	statMaximum          = "Maximum"
+	statAverage          = "Average"
+	dashboardRunPeriod   = 24 * time.Hour
+	dashboardQueuePeriod = 5 * time.Minute
+	dashboardRange       = 7 * 24 * time.Hour
+)
+
+// Workflow is a state machine whose failed and timed-out executions alarm.
+type Workflow struct {
+	// Name tells the workflow apart in construct ids, labels and descriptions, such as
+	// "Extraction-social". Required.
+	Name string
+	// StateMachine is the workflow. Required.
+	StateMachine awsstepfunctions.IStateMachine
+}
+
+// Function is a Go Lambda function whose errors and throttles alarm.
+type Function struct {
+	// Name tells the function apart, such as "Plan". Required.
+	Name string
+	// Function is the function. Required.
+	Function *golambda.Function
+}
+
+// LogStream is a Firehose log stream whose delivery to S3 alarms when failing or late.
+type LogStream struct {
+	// Name is the stream's name in the configuration, such as "web_access". Required.
+	Name string
+	// Stream is the delivery stream. Required.
+	Stream *ingest.LogStream
+	// BufferInterval is the stream's buffer interval (ingest.LogStreamProps.BufferInterval).
+	// Default: ingest.DefaultBufferInterval.
+	BufferInterval time.Duration
+}
+
+// Table is an extracted table, shown by its volume.
+type Table struct {
+	Source, Table string
+}
+
+// Queue is a dead-letter queue that alarms when it holds a message.
+type Queue struct {
+	// Name tells the queue apart, such as "AggregationStart". Required.
+	Name string
+	// Queue is the dead-letter queue. Required.
+	Queue awssqs.IQueue
+	// Holds says what a message in the queue is, for the alarm's description, such as "crawler
+	// events that could not start the aggregation". Required.
+	Holds string
+}
+
+// ObserveProps configures Observe.
+type ObserveProps struct {
+	// Environment is the environment's name: the Environment dimension of the kpilake metrics
+	// (lambdas/metrics). NewObserve sets it as the metrics.EnvEnvironment variable of every
+	// function in Functions, so that their records carry the dimension the alarms select.
+	// Required.
+	Environment string
+	// TimeZone of the business day, IANA name; a day is fresh until lag hours after it ends
+	// there. Required.
+	TimeZone string
+	// Alerts receives every alarm. Required.
+	Alerts *alerts.Alerts
+	// Workflows alarm when an execution fails or times out. Default: none.
+	Workflows []Workflow
+	// Functions alarm on errors and throttles. Default: none.
+	Functions []Function
+	// CrawlerFailedRule is the rule that matches failed crawls (aggregate.Workflow.FailedRule);
+	// its matched events alarm. Default: nil, no alarm.
+	CrawlerFailedRule awsevents.IRule
+	// CrawlerSucceededRule is the rule that matches successful crawls; the dashboard counts its
+	// events beside the failures. Default: nil.
+	CrawlerSucceededRule awsevents.IRule
+	// LogStreams alarm when delivery to S3 fails or falls behind. Default: none.
+	LogStreams []LogStream
+	// KPIs are the catalog's KPI names: each alarms when it is not fresh. Default: none.
+	KPIs []string
+	// Tables are the extracted tables, shown by rows and bytes per day. Default: none.
+	Tables []Table
+	// Backfill is shown by its progress and dead letters; its own alarms join the dashboard's
+	// alarm status. Default: nil.
+	Backfill *backfill.Backfill
+	// DeadLetterQueues (other than the backfill's) alarm when they hold a message. Default: none.
+	DeadLetterQueues []Queue
+	// FreshnessLag: a KPI alarms when for this long no run has published a day that ended (in
+	// TimeZone) at most this long before. Whole hours, between MinFreshnessLag (25 hours) and
+	// MaxFreshnessLag (7 days). Default: DefaultFreshnessLag (36 hours).
+	FreshnessLag time.Duration
+	// LambdaErrorsThreshold is how many errors of one function in AlarmPeriod (5 minutes) alarm.
+	// Default: DefaultLambdaErrorsThreshold (1).
+	LambdaErrorsThreshold int
+	// NotifyOnRecovery also sends each alarm's return to OK to the alert topic. Default: false.
+	NotifyOnRecovery bool
+}
+
+// nameRE is what a Workflow, Function or Queue name may be: it becomes part of construct ids.
+var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
+
+func (p *ObserveProps) validate() error {
+	var errs []error
+	if p.Alerts == nil {
+		errs = append(errs, errors.New("Alerts is required; pass the environment's *alerts.Alerts, whose topic receives the alarms"))
+	}
+	if p.Environment == "" {
+		errs = append(errs, errors.New(`Environment is required; give the environment's name (such as "prod"), the Environment dimension of the kpilake metrics`))
+	} else if strings.ContainsFunc(p.Environment, func(r rune) bool { return r < ' ' || r > '~' }) {
+		errs = append(errs, fmt.Errorf("Environment %q must be printable ASCII, such as \"prod\"", p.Environment))
+	}
+	if p.TimeZone == "" {
+		errs = append(errs, errors.New(`TimeZone is required; give the business time zone's IANA name, such as "Asia/Tokyo"`))
+	} else if _, err := time.LoadLocation(p.TimeZone); err != nil || p.TimeZone == "Local" {
+		errs = append(errs, fmt.Errorf("TimeZone %q is not an IANA time zone such as \"Asia/Tokyo\"", p.TimeZone))
+	}
+	names := func(field string, n int, name func(int) string, missing func(int) string) {
+		seen := map[string]int{}
+		for i := range n {
+			nm := name(i)
+			switch j, dup := seen[nm]; {
+			case !nameRE.MatchString(nm):
+				errs = append(errs, fmt.Errorf("%s[%d].Name %q: use letters, digits, - and _, starting with a letter, at most 64 characters (such as \"Extraction-social\")", field, i, nm))
+			case dup:
+				errs = append(errs, fmt.Errorf("%s[%d].Name %q is already used by %s[%d]; give each a unique name", field, i, nm, field, j))
+			default:
+				seen[nm] = i
+			}
+			if m := missing(i); m != "" {
+				errs = append(errs, fmt.Errorf("%s[%d].%s is required", field, i, m))
+			}
+		}
+	}
+	names("Workflows", len(p.Workflows), func(i int) string { return p.Workflows[i].Name }, func(i int) string {
+		return when(p.Workflows[i].StateMachine == nil, "StateMachine")
+	})
+	names("Functions", len(p.Functions), func(i int) string { return p.Functions[i].Name }, func(i int) string {
+		return when(p.Functions[i].Function == nil, "Function")
+	})
+	names("DeadLetterQueues", len(p.DeadLetterQueues), func(i int) string { return p.DeadLetterQueues[i].Name }, func(i int) string {
+		return when(p.DeadLetterQueues[i].Queue == nil, "Queue") + when(p.DeadLetterQueues[i].Holds == "", "Holds")
+	})
+	for i, s := range p.LogStreams {
+		if err := layout.ValidateName("log stream", s.Name); err != nil {
+			errs = append(errs, fmt.Errorf("LogStreams[%d].Name: %w", i, err))
+		} else if slices.IndexFunc(p.LogStreams, func(o LogStream) bool { return o.Name == s.Name }) != i {
+			errs = append(errs, fmt.Errorf("LogStreams[%d].Name %q is given twice", i, s.Name))
+		}
+		if s.Stream == nil {
+			errs = append(errs, fmt.Errorf("LogStreams[%d].Stream is required", i))
+		}
+		if s.BufferInterval < 0 || s.BufferInterval > 900*time.Second || s.BufferInterval%time.Second != 0 {
+			errs = append(errs, fmt.Errorf("LogStreams[%d].BufferInterval is %v; give the stream's whole-second buffer interval, up to 900 s (0 for the default, %v)",
+				i, s.BufferInterval, ingest.DefaultBufferInterval))
+		}
+	}
+	for i, k := range p.KPIs {
+		if err := layout.ValidateName("KPI", k); err != nil {
+			errs = append(errs, fmt.Errorf("KPIs[%d]: %w", i, err))
+		} else if slices.Index(p.KPIs, k) != i {
+			errs = append(errs, fmt.Errorf("KPIs[%d] %q is given twice", i, k))
+		}
+	}
+	for i, t := range p.Tables {
+		if t.Source == "" || t.Table == "" {
+			errs = append(errs, fmt.Errorf("Tables[%d]: give both Source and Table, such as {\"social\", \"users\"}", i))
+		} else if slices.Index(p.Tables, t) != i {
+			errs = append(errs, fmt.Errorf("Tables[%d] %s.%s is given twice", i, t.Source, t.Table))
+		}
+	}
+	if lag := p.FreshnessLag; lag != 0 && (lag < MinFreshnessLag || lag > MaxFreshnessLag || lag%time.Hour != 0) {
+		errs = append(errs, fmt.Errorf("FreshnessLag is %v; give whole hours from %v (a day is published once a day) to %v (the longest CloudWatch evaluates), or 0 for the default (%v)",
+			lag, MinFreshnessLag, MaxFreshnessLag, DefaultFreshnessLag))
+	}
+	if p.LambdaErrorsThreshold < 0 {
+		errs = append(errs, fmt.Errorf("LambdaErrorsThreshold is %d; give the errors per 5 minutes that alarm (1 or more), or 0 for the default (%d)",
+			p.LambdaErrorsThreshold, DefaultLambdaErrorsThreshold))
+	}
+	return errors.Join(errs...)
+}
+
+func when(missing bool, field string) string {
+	if missing {
+		return field
+	}
+	return ""
+}
+
+// Observe is the alarms and the dashboard of one environment.
+type Observe struct {
+	constructs.Construct
+	// Alarms is every alarm created here, in creation order (the backfill's own are not in it).
+	Alarms []awscloudwatch.Alarm
+	// ExecutionsFailed and ExecutionsTimedOut alarm per workflow, by Workflow.Name.
+	ExecutionsFailed   map[string]awscloudwatch.Alarm
+	ExecutionsTimedOut map[string]awscloudwatch.Alarm
+	// Errors and Throttles alarm per function, by Function.Name.
+	Errors    map[string]awscloudwatch.Alarm
+	Throttles map[string]awscloudwatch.Alarm
+	// CrawlerFailed alarms on the crawler-failure rule's matched events (nil without the rule).
+	CrawlerFailed awscloudwatch.Alarm
+	// DeliveryFailing and DeliveryLate alarm per log stream, by LogStream.Name.
+	DeliveryFailing map[string]awscloudwatch.Alarm
+	DeliveryLate    map[string]awscloudwatch.Alarm
+	// DeadLetters alarm per dead-letter queue, by Queue.Name.
+	DeadLetters map[string]awscloudwatch.Alarm
+	// Freshness alarms per KPI, by KPI name.
+	Freshness map[string]awscloudwatch.Alarm
+	// Dashboard is the environment's dashboard.
+	Dashboard awscloudwatch.Dashboard
+	// FreshFor is how long after UTC midnight of its date a published day still counts as fresh:
+	// DayEnd of the time zone plus the lag (the T of FreshnessExpression).
+	FreshFor time.Duration
+
+	props ObserveProps
+}
+
+// NewObserve creates the alarms and the dashboard, and sets the Environment variable of the
+// functions.
+func NewObserve(scope constructs.Construct, id string, props *ObserveProps) *Observe {
+	if props == nil {
+		props = &ObserveProps{}
+	}
+	if err := props.validate(); err != nil {
+		panic(fmt.Errorf("observe.NewObserve %q: %w", id, err))
+	}
+	p := *props
+	if p.FreshnessLag == 0 {
+		p.FreshnessLag = DefaultFreshnessLag
+	}
+	if p.LambdaErrorsThreshold == 0 {
+		p.LambdaErrorsThreshold = DefaultLambdaErrorsThreshold
+	}
+	for i := range p.LogStreams {
+		if p.LogStreams[i].BufferInterval == 0 {
+			p.LogStreams[i].BufferInterval = ingest.DefaultBufferInterval
+		}
+	}
+	loc, _ := time.LoadLocation(p.TimeZone) // validated
+	o := &Observe{
+		Construct:          constructs.NewConstruct(scope, &id),
+		ExecutionsFailed:   map[string]awscloudwatch.Alarm{},
+		ExecutionsTimedOut: map[string]awscloudwatch.Alarm{},
+		Errors:             map[string]awscloudwatch.Alarm{},
+		Throttles:          map[string]awscloudwatch.Alarm{},
+		DeliveryFailing:    map[string]awscloudwatch.Alarm{},
+		DeliveryLate:       map[string]awscloudwatch.Alarm{},
+		DeadLetters:        map[string]awscloudwatch.Alarm{},
+		Freshness:          map[string]awscloudwatch.Alarm{},
+		FreshFor:           DayEnd(loc) + p.FreshnessLag,
+		props:              p,
+	}
+	for _, f := range p.Functions {
+		f.Function.Function.AddEnvironment(jsii.String(metrics.EnvEnvironment), jsii.String(p.Environment), nil)
+	}
+	o.workflowAlarms()
+	o.functionAlarms()
+	o.crawlerAlarm()
+	o.logStreamAlarms()
+	o.deadLetterAlarms()
+	o.freshnessAlarms()
+	o.dashboard()
+	return o
+}
+
+// alarm is one alarm's settings.
+type alarm struct {
+	id, description string
+	metric          awscloudwatch.IMetric
+	threshold       float64
+	comparison      awscloudwatch.ComparisonOperator
+	// periods is both EvaluationPeriods and DatapointsToAlarm: every period must breach.
+	periods int
+	missing awscloudwatch.TreatMissingData
+}
+
+func (o *Observe) alarm(a alarm) awscloudwatch.Alarm {
+	al := awscloudwatch.NewAlarm(o.Construct, jsii.String(a.id), &awscloudwatch.AlarmProps{
+		AlarmDescription:   jsii.String(fmt.Sprintf("kpilake %s: %s", o.props.Environment, a.description)),
+		Metric:             a.metric,
+		Threshold:          jsii.Number(a.threshold),
+		ComparisonOperator: a.comparison,
+		EvaluationPeriods:  jsii.Number(a.periods),
+		DatapointsToAlarm:  jsii.Number(a.periods),
+		TreatMissingData:   a.missing,
+	})
+	notify := awscloudwatchactions.NewSnsAction(o.props.Alerts.Topic)
+	al.AddAlarmAction(notify)
+	if o.props.NotifyOnRecovery {
+		al.AddOkAction(notify)
+	}
+	o.Alarms = append(o.Alarms, al)
+	return al
+}
+
+func (o *Observe) workflowAlarms() {
+	for _, w := range o.props.Workflows {
+		opts := metricOptions(statSum, AlarmPeriod)
+		o.ExecutionsFailed[w.Name] = o.alarm(alarm{
+			id: w.Name + "-ExecutionsFailed",
+			description: fmt.Sprintf("an execution of workflow %s failed. Its alert on this topic names the failed step and the cause; "+
+				"find the execution in the Step Functions console, fix the cause, then start the workflow again for the day: {\"date\": \"YYYY-MM-DD\"}.", w.Name),
+			metric:     w.StateMachine.MetricFailed(opts),
+			threshold:  1,
+			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			periods:    1,
+			missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		o.ExecutionsTimedOut[w.Name] = o.alarm(alarm{
+			id: w.Name + "-ExecutionsTimedOut",
+			description: fmt.Sprintf("an execution of workflow %s timed out: a step hung or waited too long (Athena or database slow, quota full). "+
+				"Look at the execution's last steps in the Step Functions console, then start the workflow again for the day: {\"date\": \"YYYY-MM-DD\"}.", w.Name),
+			metric:     w.StateMachine.MetricTimedOut(opts),
+			threshold:  1,
+			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			periods:    1,
+			missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+	}
+}
+
+func (o *Observe) functionAlarms() {
+	for _, f := range o.props.Functions {
+		opts := metricOptions(statSum, AlarmPeriod)
+		o.Errors[f.Name] = o.alarm(alarm{
+			id: f.Name + "-Errors",
+			description: fmt.Sprintf("function %s failed %d or more times in 5 minutes. Its JSON logs (level ERROR) say why; "+
+				"the workflows retry transient errors, so check whether a workflow failed as well.", f.Name, o.props.LambdaErrorsThreshold),
+			metric:     f.Function.Function.MetricErrors(opts),
+			threshold:  float64(o.props.LambdaErrorsThreshold),
+			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			periods:    1,
+			missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		o.Throttles[f.Name] = o.alarm(alarm{
+			id: f.Name + "-Throttles",
+			description: fmt.Sprintf("Lambda throttled function %s: the account's concurrency is exhausted or the function's reserved concurrency is too low. "+
+				"Check the account's ConcurrentExecutions and raise the quota, or lower the backfill's maxConcurrency.", f.Name),
+			metric:     f.Function.Function.MetricThrottles(opts),
+			threshold:  1,
+			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			periods:    1,
+			missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+	}
+}
+
+func (o *Observe) crawlerAlarm() {
+	r := o.props.CrawlerFailedRule
+	if r == nil {
+		return
+	}
+	o.CrawlerFailed = o.alarm(alarm{
+		id: "CrawlerFailed",
+		description: "a Glue crawler failed, so the day's KPIs were not aggregated. The crawler-failure alert on this topic names the crawler and its error; " +
+			"see the crawler's log group (/aws-glue/crawlers-role/...), fix the cause, then start the crawler again: a successful crawl starts the aggregation.",
+		metric:     ruleMatches(r, statSum, AlarmPeriod, ""),
+		threshold:  1,
+		comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		periods:    1,
+		missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+}
+
+func (o *Observe) logStreamAlarms() {
+	for _, s := range o.props.LogStreams {
+		o.DeliveryFailing[s.Name] = o.alarm(alarm{
+			id: "LogStream-" + s.Name + "-DeliveryFailing",
+			description: fmt.Sprintf("Firehose failed to deliver log stream %s to the raw bucket in the last 15 minutes; records wait in Firehose (up to 24 hours) and then go to the error prefix. "+
+				"The stream's delivery-error log says why (S3 or KMS permissions, a disabled key, a deleted bucket).", s.Name),
+			metric:     firehose(s, deliverySuccess, statAverage, DeliveryPeriod, ""),
+			threshold:  1,
+			comparison: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
+			periods:    1,
+			missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		late := DeliveryLateFactor * s.BufferInterval
+		o.DeliveryLate[s.Name] = o.alarm(alarm{
+			id: "LogStream-" + s.Name + "-DeliveryLate",
+			description: fmt.Sprintf("the oldest record of log stream %s has waited more than %g minutes (twice the buffer interval) for delivery to S3: deliveries are failing or throttled. "+
+				"Check the stream's delivery-error log and its DeliveryToS3 metrics.", s.Name, late.Minutes()),
+			metric:     firehose(s, deliveryFreshness, statMaximum, AlarmPeriod, ""),
+			threshold:  late.Seconds(),
+			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			periods:    1,
+			missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+	}
+}
+
+func (o *Observe) deadLetterAlarms() {
+	for _, q := range o.props.DeadLetterQueues {
+		o.DeadLetters[q.Name] = o.alarm(alarm{
+			id: q.Name + "-DeadLetters",
+			description: fmt.Sprintf("dead-letter queue %s holds %s, so a day was not processed. Read the message (its attributes carry the error), "+
+				"fix the cause, then start the workflow for that day by hand and delete the message.", q.Name, q.Holds),
+			metric:     q.Queue.MetricApproximateNumberOfMessagesVisible(metricOptions(statMaximum, AlarmPeriod)),
+			threshold:  1,
+			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			periods:    1,
+			missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+	}
+}
+
+// FreshnessExpression is the metric math of a KPI's freshness alarm, over m, the hourly Maximum of
+// its PublishedDay metric (the UTC midnight of the day a run published, as Unix seconds):
+//
+//	IF(EPOCH(m) - m <= T, 0, 1)
+//
+// EPOCH(m) is the time of each hourly data point, so a point is 0 when a run published, in that
+// hour, a day whose UTC midnight is at most T = freshFor seconds earlier: a day that ended in the
+// business time zone at most the lag before. Every other hour is 1: an hour without a publication
+// (metric math takes a missing value of m as 0, and EPOCH(m) has a value every hour) and an hour
+// that published only old days (a backfill), which therefore never masks a stale KPI. The alarm
+// fires when every one of the last lag-hours points is 1, or missing: for the whole lag no fresh
+// day was published.
+func FreshnessExpression(freshFor time.Duration) string {
+	return fmt.Sprintf("IF(EPOCH(m) - m <= %d, 0, 1)", int64(freshFor.Seconds()))
+}
+
+func (o *Observe) freshnessAlarms() {
+	hours := int(o.props.FreshnessLag.Hours())
+	for _, k := range o.props.KPIs {
+		o.Freshness[k] = o.alarm(alarm{
+			id: "Freshness-" + k,
+			description: fmt.Sprintf("KPI %s is stale: for %d hours no run published a day that ended (%s) at most %d hours before. "+
+				"Check the daily run (extraction, crawler, aggregation) for that day and its alerts; once the workflow has published the newest day, the alarm clears. "+
+				"A backfill of older days does not clear it.", k, hours, o.props.TimeZone, hours),
+			metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+				Expression:   jsii.String(FreshnessExpression(o.FreshFor)),
+				UsingMetrics: &map[string]awscloudwatch.IMetric{"m": o.kpiMetric(metrics.PublishedDay, k, statMaximum, FreshnessPeriod)},
+				Period:       duration(FreshnessPeriod),
+				Label:        jsii.String(k + " not fresh (1)"),
+			}),
+			threshold:  1,
+			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			periods:    hours,
+			missing:    awscloudwatch.TreatMissingData_BREACHING,
+		})
+	}
+}
+
+// DayEnd is how long after UTC midnight of a date the business day of that date ends in loc: a
+// day minus the zone's UTC offset (15 hours in Asia/Tokyo). A zone with daylight saving time has
+// two offsets; the smaller (standard time) is taken, so that a day counts as fresh at least as
+// long as the lag, at most an hour longer in summer time. The offsets are those of one fixed year,
+// so that synth does not depend on the day it runs.
+func DayEnd(loc *time.Location) time.Duration {
+	offset := math.MaxInt
+	for m := time.January; m <= time.December; m++ {
+		for _, d := range []int{1, 15} {
+			_, off := time.Date(offsetYear, m, d, 12, 0, 0, 0, loc).Zone()
+			offset = min(offset, off)
+		}
+	}
+	return 24*time.Hour - time.Duration(offset)*time.Second
+}
+
+// offsetYear is the year whose UTC offsets DayEnd reads.
+const offsetYear = 2026
+
+func (o *Observe) kpiMetric(name, kpi, stat string, period time.Duration) awscloudwatch.Metric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace:  jsii.String(metrics.Namespace),
+		MetricName: jsii.String(name),
+		DimensionsMap: &map[string]*string{
+			metrics.DimEnvironment: jsii.String(o.props.Environment),
+			metrics.DimKPI:         jsii.String(kpi),
+		},
+		Statistic: jsii.String(stat),
+		Period:    duration(period),
+		Label:     jsii.String(kpi),
+	})
+}
+
+func (o *Observe) tableMetric(name string, t Table, stat string, period time.Duration) awscloudwatch.Metric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace:  jsii.String(metrics.Namespace),
+		MetricName: jsii.String(name),
+		DimensionsMap: &map[string]*string{
+			metrics.DimEnvironment: jsii.String(o.props.Environment),
+			metrics.DimSource:      jsii.String(t.Source),
+			metrics.DimTable:       jsii.String(t.Table),
+		},
+		Statistic: jsii.String(stat),
+		Period:    duration(period),
+		Label:     jsii.String(t.Source + "." + t.Table),
+	})
+}
+
+// firehose is a metric of a log stream; label names it on graphs (an alarm's metric has none).
+func firehose(s LogStream, name, stat string, period time.Duration, label string) awscloudwatch.Metric {
+	props := &awscloudwatch.MetricProps{
+		Namespace:     jsii.String(firehoseNamespace),
+		MetricName:    jsii.String(name),
+		DimensionsMap: &map[string]*string{firehoseStream: s.Stream.Name()},
+		Statistic:     jsii.String(stat),
+		Period:        duration(period),
+	}
+	if label != "" {
+		props.Label = jsii.String(label)
+	}
+	return awscloudwatch.NewMetric(props)
+}
+
+func ruleMatches(r awsevents.IRule, stat string, period time.Duration, label string) awscloudwatch.Metric {
+	props := &awscloudwatch.MetricProps{
+		Namespace:     jsii.String(eventsNamespace),
+		MetricName:    jsii.String(eventsMatched),
+		DimensionsMap: &map[string]*string{eventsRuleName: r.RuleName()},
+		Statistic:     jsii.String(stat),
+		Period:        duration(period),
+	}
+	if label != "" {
+		props.Label = jsii.String(label)
+	}
+	return awscloudwatch.NewMetric(props)
+}
+
+func metricOptions(stat string, period time.Duration) *awscloudwatch.MetricOptions {
+	return &awscloudwatch.MetricOptions{Statistic: jsii.String(stat), Period: duration(period)}
+}
+
+func labelled(stat string, period time.Duration, label string) *awscloudwatch.MetricOptions {
+	opts := metricOptions(stat, period)
+	opts.Label = jsii.String(label)
+	return opts
+}
+
+func duration(d time.Duration) awscdk.Duration {
+	return awscdk.Duration_Seconds(jsii.Number(d.Seconds()))
+}

@@ -1,0 +1,873 @@
+package observe_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kpilake/kpilake/infra/alerts"
+	"github.com/kpilake/kpilake/infra/backfill"
+	"github.com/kpilake/kpilake/infra/catalog"
+	"github.com/kpilake/kpilake/infra/golambda"
+	"github.com/kpilake/kpilake/infra/ingest"
+	"github.com/kpilake/kpilake/infra/internal/cdktest"
+	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/observe"
+	"github.com/kpilake/kpilake/lambdas/metrics"
+)
+
+func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
+
+// moduleRoot is the module's root relative to this package: where lambdas/ lives.
+const moduleRoot = "../.."
+
+const (
+	env          = "staging"
+	businessZone = "Asia/Tokyo"
+)
+
+var kpis = []string{"active_users", "engagement_score"}
+
+// entry is any Go main package: the functions' code does not matter to these tests.
+var entry = filepath.Join(moduleRoot, "lambdas", "cmd", "plan")
+
+// synthesized is a stack with every kind of resource Observe watches, and Observe.
+type synthesized struct {
+	tp *cdktest.Template
+	o  *observe.Observe
+	// Logical IDs.
+	topic, extraction, aggregation, plan, worker, failedRule, succeededRule, stream, scheduleDLQ, startDLQ string
+	backfillQueue, backfillDLQ, backfillDLQAlarm, backfillAgeAlarm                                         string
+}
+
+func synth(change func(*observe.ObserveProps)) (*synthesized, error) {
+	s := &synthesized{}
+	err := cdktest.Recover(func() {
+		stack := cdktest.NewStack("Test")
+		lk := lake.NewLake(stack, "Lake", nil)
+		cat := catalog.NewCatalog(stack, "Catalog", &catalog.CatalogProps{Lake: lk})
+		al := alerts.NewAlerts(stack, "Alerts", nil)
+		flow := func(id string) awsstepfunctions.StateMachine {
+			return awsstepfunctions.NewStateMachine(stack, jsii.String(id), &awsstepfunctions.StateMachineProps{
+				DefinitionBody: awsstepfunctions.DefinitionBody_FromChainable(awsstepfunctions.NewPass(stack, jsii.String(id+"Pass"), nil)),
+			})
+		}
+		extraction, aggregation := flow("Extraction"), flow("Aggregation")
+		plan := golambda.NewFunction(stack, "Plan", &golambda.FunctionProps{Entry: entry})
+		rule := func(id, state string) awsevents.Rule {
+			return awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{EventPattern: &awsevents.EventPattern{
+				Source: jsii.Strings("aws.glue"), Detail: &map[string]any{"state": []string{state}},
+			}})
+		}
+		failed, succeeded := rule("CrawlerFailed", "Failed"), rule("CrawlerSucceeded", "Succeeded")
+		stream := ingest.NewLogStream(stack, "LogStream", &ingest.LogStreamProps{Lake: lk, Name: "web_access", BufferInterval: 120 * time.Second})
+		scheduleDLQ := awssqs.NewQueue(stack, jsii.String("ScheduleDLQ"), nil)
+		startDLQ := awssqs.NewQueue(stack, jsii.String("StartDLQ"), nil)
+		bf := backfill.NewBackfill(stack, "Backfill", &backfill.BackfillProps{
+			Catalog: cat, Lake: lk, Alerts: al, KPIs: kpis, TimeZone: businessZone, Root: moduleRoot, WorkerEntry: entry,
+		})
+		p := &observe.ObserveProps{
+			Environment: env,
+			TimeZone:    businessZone,
+			Alerts:      al,
+			Workflows: []observe.Workflow{
+				{Name: "Extraction-social", StateMachine: extraction}, {Name: "Aggregation", StateMachine: aggregation},
+			},
+			Functions: []observe.Function{
+				{Name: "Plan", Function: plan}, {Name: "BackfillWorker", Function: bf.Worker},
+			},
+			CrawlerFailedRule:    failed,
+			CrawlerSucceededRule: succeeded,
+			LogStreams:           []observe.LogStream{{Name: "web_access", Stream: stream, BufferInterval: 120 * time.Second}},
+			KPIs:                 kpis,
+			Tables:               []observe.Table{{Source: "social", Table: "users"}, {Source: "social", Table: "posts"}},
+			Backfill:             bf,
+			DeadLetterQueues: []observe.Queue{
+				{Name: "ExtractionSchedule-social", Queue: scheduleDLQ, Holds: "schedule invocations"},
+				{Name: "AggregationStart", Queue: startDLQ, Holds: "crawler events"},
+			},
+			FreshnessLag:          30 * time.Hour,
+			LambdaErrorsThreshold: 3,
+		}
+		if change != nil {
+			change(p)
+		}
+		s.o = observe.NewObserve(stack, "Observe", p)
+		tp, err := cdktest.Synth(stack)
+		if err != nil {
+			panic(err)
+		}
+		s.tp = tp
+		s.topic = tp.LogicalID(al.Topic.TopicArn())
+		s.extraction = tp.LogicalID(extraction.StateMachineArn())
+		s.aggregation = tp.LogicalID(aggregation.StateMachineArn())
+		s.plan = tp.LogicalID(plan.Function.FunctionName())
+		s.worker = tp.LogicalID(bf.Worker.Function.FunctionName())
+		s.failedRule = tp.LogicalID(failed.RuleName())
+		s.succeededRule = tp.LogicalID(succeeded.RuleName())
+		s.stream = tp.LogicalID(stream.Name())
+		s.scheduleDLQ = tp.LogicalID(scheduleDLQ.QueueUrl())
+		s.startDLQ = tp.LogicalID(startDLQ.QueueUrl())
+		s.backfillQueue = tp.LogicalID(bf.Queue.QueueUrl())
+		s.backfillDLQ = tp.LogicalID(bf.DeadLetterQueue.QueueUrl())
+		s.backfillDLQAlarm = alarmID(tp, bf.DeadLetterAlarm)
+		s.backfillAgeAlarm = alarmID(tp, bf.MessageAgeAlarm)
+	})
+	return s, err
+}
+
+// alarmID is the logical ID of an alarm (whose Ref is its name).
+func alarmID(tp *cdktest.Template, a awscloudwatch.Alarm) string {
+	return tp.LogicalID(a.AlarmName())
+}
+
+var full = sync.OnceValues(func() (*synthesized, error) { return synth(nil) })
+
+func must(t *testing.T, get func() (*synthesized, error)) *synthesized {
+	t.Helper()
+	s, err := get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func ref(id string) map[string]any          { return map[string]any{"Ref": id} }
+func getAtt(id, attr string) map[string]any { return map[string]any{"Fn::GetAtt": []any{id, attr}} }
+
+func dims(kv ...any) []any {
+	var out []any
+	for i := 0; i < len(kv); i += 2 {
+		out = append(out, map[string]any{"Name": kv[i], "Value": kv[i+1]})
+	}
+	return out
+}
+
+// plainAlarm is the exact shape of a single-metric alarm of Observe.
+type plainAlarm struct {
+	namespace, metric, stat string
+	dimensions              []any
+	period, threshold       float64
+	comparison, missing     string
+}
+
+func (s *synthesized) checkPlainAlarm(t *testing.T, a awscloudwatch.Alarm, want plainAlarm) {
+	t.Helper()
+	id := alarmID(s.tp, a)
+	props := s.tp.Properties(t, id)
+	got := map[string]any{}
+	for _, k := range []string{"Namespace", "MetricName", "Statistic", "Dimensions", "Period", "Threshold", "ComparisonOperator",
+		"EvaluationPeriods", "DatapointsToAlarm", "TreatMissingData", "AlarmActions", "OKActions", "AlarmName", "Metrics"} {
+		if v, ok := props[k]; ok {
+			got[k] = v
+		}
+	}
+	w := map[string]any{
+		"Namespace": want.namespace, "MetricName": want.metric, "Statistic": want.stat, "Dimensions": want.dimensions,
+		"Period": want.period, "Threshold": want.threshold, "ComparisonOperator": want.comparison,
+		"EvaluationPeriods": float64(1), "DatapointsToAlarm": float64(1), "TreatMissingData": want.missing,
+		"AlarmActions": []any{ref(s.topic)},
+	}
+	if diff := cmp.Diff(w, got); diff != "" {
+		t.Errorf("alarm %s (-want +got):\n%s", id, diff)
+	}
+	desc, _ := props["AlarmDescription"].(string)
+	if !strings.HasPrefix(desc, "kpilake "+env+": ") || len(desc) < 100 {
+		t.Errorf("alarm %s: description %q should start with %q and say what happened and what to do", id, desc, "kpilake "+env+": ")
+	}
+}
+
+func TestObserve_AlarmsOnFailedAndTimedOutExecutionsOfEveryWorkflow(t *testing.T) {
+	s := must(t, full)
+	for name, sm := range map[string]string{"Extraction-social": s.extraction, "Aggregation": s.aggregation} {
+		t.Run(name, func(t *testing.T) {
+			for metric, a := range map[string]awscloudwatch.Alarm{
+				"ExecutionsFailed": s.o.ExecutionsFailed[name], "ExecutionsTimedOut": s.o.ExecutionsTimedOut[name],
+			} {
+				if a == nil {
+					t.Fatalf("no %s alarm", metric)
+				}
+				s.checkPlainAlarm(t, a, plainAlarm{
+					namespace: "AWS/States", metric: metric, stat: "Sum", dimensions: dims("StateMachineArn", ref(sm)),
+					period: 300, threshold: 1, comparison: "GreaterThanOrEqualToThreshold", missing: "notBreaching",
+				})
+			}
+		})
+	}
+}
+
+func TestObserve_AlarmsOnErrorsAndThrottlesOfEveryFunction(t *testing.T) {
+	s := must(t, full)
+	for name, fn := range map[string]string{"Plan": s.plan, "BackfillWorker": s.worker} {
+		t.Run(name, func(t *testing.T) {
+			s.checkPlainAlarm(t, s.o.Errors[name], plainAlarm{
+				namespace: "AWS/Lambda", metric: "Errors", stat: "Sum", dimensions: dims("FunctionName", ref(fn)),
+				period: 300, threshold: 3, comparison: "GreaterThanOrEqualToThreshold", missing: "notBreaching",
+			})
+			s.checkPlainAlarm(t, s.o.Throttles[name], plainAlarm{
+				namespace: "AWS/Lambda", metric: "Throttles", stat: "Sum", dimensions: dims("FunctionName", ref(fn)),
+				period: 300, threshold: 1, comparison: "GreaterThanOrEqualToThreshold", missing: "notBreaching",
+			})
+		})
+	}
+}
+
+// The Lambdas' metric records carry the Environment dimension only when the variable is set.
+func TestObserve_SetsTheEnvironmentOfEveryFunction(t *testing.T) {
+	s := must(t, full)
+	for _, fn := range []string{s.plan, s.worker} {
+		vars, _ := s.tp.Properties(t, fn)["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if got := vars[metrics.EnvEnvironment]; got != env {
+			t.Errorf("function %s: %s = %v, want %q", fn, metrics.EnvEnvironment, got, env)
+		}
+	}
+}
+
+func TestObserve_AlarmsOnTheCrawlerFailureRulesMatches(t *testing.T) {
+	s := must(t, full)
+	s.checkPlainAlarm(t, s.o.CrawlerFailed, plainAlarm{
+		namespace: "AWS/Events", metric: "MatchedEvents", stat: "Sum", dimensions: dims("RuleName", ref(s.failedRule)),
+		period: 300, threshold: 1, comparison: "GreaterThanOrEqualToThreshold", missing: "notBreaching",
+	})
+}
+
+func TestObserve_AlarmsOnFailingAndLateLogDelivery(t *testing.T) {
+	s := must(t, full)
+	stream := dims("DeliveryStreamName", ref(s.stream))
+	s.checkPlainAlarm(t, s.o.DeliveryFailing["web_access"], plainAlarm{
+		namespace: "AWS/Firehose", metric: "DeliveryToS3.Success", stat: "Average", dimensions: stream,
+		period: 900, threshold: 1, comparison: "LessThanThreshold", missing: "notBreaching",
+	})
+	// Twice the stream's 120-second buffer interval.
+	s.checkPlainAlarm(t, s.o.DeliveryLate["web_access"], plainAlarm{
+		namespace: "AWS/Firehose", metric: "DeliveryToS3.DataFreshness", stat: "Maximum", dimensions: stream,
+		period: 300, threshold: 240, comparison: "GreaterThanThreshold", missing: "notBreaching",
+	})
+}
+
+func TestObserve_AlarmsOnEveryOtherDeadLetterQueue(t *testing.T) {
+	s := must(t, full)
+	for name, q := range map[string]string{"ExtractionSchedule-social": s.scheduleDLQ, "AggregationStart": s.startDLQ} {
+		s.checkPlainAlarm(t, s.o.DeadLetters[name], plainAlarm{
+			namespace: "AWS/SQS", metric: "ApproximateNumberOfMessagesVisible", stat: "Maximum",
+			dimensions: dims("QueueName", getAtt(q, "QueueName")),
+			period:     300, threshold: 1, comparison: "GreaterThanOrEqualToThreshold", missing: "notBreaching",
+		})
+	}
+	if _, ok := s.o.DeadLetters["Backfill"]; ok {
+		t.Error("the backfill's dead-letter queue has its own alarm (backfill.Backfill.DeadLetterAlarm); Observe must not add another")
+	}
+}
+
+func TestObserve_AlarmsWhenAKPIIsNotFresh(t *testing.T) {
+	s := must(t, full)
+	// Asia/Tokyo is UTC+9: a date's day ends 15 hours after its UTC midnight; lag 30 hours.
+	const freshFor = (15 + 30) * 3600
+	if got := s.o.FreshFor; got != freshFor*time.Second {
+		t.Errorf("FreshFor = %v, want %v", got, freshFor*time.Second)
+	}
+	for _, k := range kpis {
+		t.Run(k, func(t *testing.T) {
+			id := alarmID(s.tp, s.o.Freshness[k])
+			props := s.tp.Properties(t, id)
+			want := map[string]any{
+				"ComparisonOperator": "GreaterThanOrEqualToThreshold",
+				"Threshold":          float64(1),
+				"EvaluationPeriods":  float64(30),
+				"DatapointsToAlarm":  float64(30),
+				"TreatMissingData":   "breaching",
+				"AlarmActions":       []any{ref(s.topic)},
+				"Metrics": []any{
+					map[string]any{
+						"Id":         "expr_1",
+						"Expression": fmt.Sprintf("IF(EPOCH(m) - m <= %d, 0, 1)", freshFor),
+						"Label":      k + " not fresh (1)",
+						"ReturnData": true,
+					},
+					map[string]any{
+						"Id":    "m",
+						"Label": k,
+						"MetricStat": map[string]any{
+							"Metric": map[string]any{
+								"Namespace":  metrics.Namespace,
+								"MetricName": metrics.PublishedDay,
+								"Dimensions": dims(metrics.DimEnvironment, env, metrics.DimKPI, k),
+							},
+							"Period": float64(3600),
+							"Stat":   "Maximum",
+						},
+						"ReturnData": false,
+					},
+				},
+			}
+			got := map[string]any{}
+			for key := range want {
+				got[key] = props[key]
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("freshness alarm (-want +got):\n%s", diff)
+			}
+			for _, single := range []string{"MetricName", "Namespace", "Statistic", "Period", "Dimensions", "OKActions"} {
+				if v, ok := props[single]; ok {
+					t.Errorf("freshness alarm has %s %v; want only the metric math", single, v)
+				}
+			}
+			if desc, _ := props["AlarmDescription"].(string); !strings.Contains(desc, "KPI "+k+" is stale") || !strings.Contains(desc, "backfill") {
+				t.Errorf("description %q should name the KPI and say that a backfill does not clear it", desc)
+			}
+		})
+	}
+}
+
+func TestObserve_CreatesOneAlarmPerCheckAndNoOther(t *testing.T) {
+	s := must(t, full)
+	// 2 workflows x 2, 2 functions x 2, crawler, 1 stream x 2, 2 dead-letter queues, 2 KPIs.
+	const want = 4 + 4 + 1 + 2 + 2 + 2
+	if got := len(s.o.Alarms); got != want {
+		t.Errorf("Observe created %d alarms, want %d", got, want)
+	}
+	// Plus the backfill's own two.
+	if got := len(s.tp.Resources("AWS::CloudWatch::Alarm")); got != want+2 {
+		t.Errorf("template has %d alarms, want %d", got, want+2)
+	}
+	for id, res := range s.tp.Resources("AWS::CloudWatch::Alarm") {
+		props, _ := res["Properties"].(map[string]any)
+		if props["AlarmName"] != nil {
+			t.Errorf("alarm %s has a physical name %v; let CloudFormation name it", id, props["AlarmName"])
+		}
+	}
+}
+
+func TestObserve_NotifiesRecoveryWhenAsked(t *testing.T) {
+	s, err := synth(func(p *observe.ObserveProps) { p.NotifyOnRecovery = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range s.o.Alarms {
+		id := alarmID(s.tp, a)
+		if diff := cmp.Diff([]any{ref(s.topic)}, s.tp.Properties(t, id)["OKActions"]); diff != "" {
+			t.Errorf("alarm %s OKActions (-want +got):\n%s", id, diff)
+		}
+	}
+}
+
+func TestObserve_AppliesDefaults(t *testing.T) {
+	s, err := synth(func(p *observe.ObserveProps) {
+		p.FreshnessLag = 0
+		p.LambdaErrorsThreshold = 0
+		p.LogStreams[0].BufferInterval = 0
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(a awscloudwatch.Alarm, key string, want float64) {
+		t.Helper()
+		id := alarmID(s.tp, a)
+		if got := s.tp.Properties(t, id)[key]; got != want {
+			t.Errorf("alarm %s %s = %v, want %v", id, key, got, want)
+		}
+	}
+	check(s.o.Freshness[kpis[0]], "EvaluationPeriods", observe.DefaultFreshnessLag.Hours())
+	check(s.o.Freshness[kpis[0]], "DatapointsToAlarm", observe.DefaultFreshnessLag.Hours())
+	check(s.o.Errors["Plan"], "Threshold", observe.DefaultLambdaErrorsThreshold)
+	check(s.o.DeliveryLate["web_access"], "Threshold", 2*ingest.DefaultBufferInterval.Seconds())
+}
+
+func TestDayEnd(t *testing.T) {
+	tests := []struct {
+		zone string
+		want time.Duration
+	}{
+		{"UTC", 24 * time.Hour},
+		{"Asia/Tokyo", 15 * time.Hour},
+		{"Asia/Kolkata", 18*time.Hour + 30*time.Minute},
+		// Daylight saving time: the standard offset, so a day counts as fresh at least the lag.
+		{"America/New_York", 29 * time.Hour},
+		{"Europe/Berlin", 23 * time.Hour},
+		{"Australia/Sydney", 14 * time.Hour},
+		{"Australia/Lord_Howe", 13*time.Hour + 30*time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.zone, func(t *testing.T) {
+			loc, err := time.LoadLocation(tt.zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := observe.DayEnd(loc); got != tt.want {
+				t.Errorf("DayEnd(%s) = %v, want %v", tt.zone, got, tt.want)
+			}
+		})
+	}
+}
+
+// evaluate plays the freshness alarm over hourly points: published[h] is the UTC midnight (Unix
+// seconds) of the newest day published in hour h, if any. It applies FreshnessExpression as
+// CloudWatch does (a missing m counts as 0 in the arithmetic, EPOCH(m) has a value every hour) and
+// returns, per hour, whether the alarm is in ALARM: every one of the last lag points is 1.
+func evaluate(t *testing.T, expr string, start time.Time, hours int, published map[int]time.Time, lag int) []bool {
+	t.Helper()
+	var limit int64
+	if _, err := fmt.Sscanf(expr, "IF(EPOCH(m) - m <= %d, 0, 1)", &limit); err != nil {
+		t.Fatalf("FreshnessExpression %q is not of the form the model plays: %v", expr, err)
+	}
+	points := make([]int, hours)
+	for h := range points {
+		epoch := start.Add(time.Duration(h) * time.Hour).Unix()
+		var m int64
+		if d, ok := published[h]; ok {
+			m = d.Unix()
+		}
+		if epoch-m <= limit {
+			points[h] = 0
+		} else {
+			points[h] = 1
+		}
+	}
+	alarm := make([]bool, hours)
+	for h := lag - 1; h < hours; h++ {
+		alarm[h] = !slices.Contains(points[h-lag+1:h+1], 0)
+	}
+	return alarm
+}
+
+// The freshness design, played over three weeks of hourly points in Asia/Tokyo with a lag of 36
+// hours and the daily run publishing yesterday at 04:00 local time.
+func TestFreshnessExpression_AlarmsOnlyWhenNoFreshDayWasPublishedForTheLag(t *testing.T) {
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	const lag = 36
+	expr := observe.FreshnessExpression(observe.DayEnd(tokyo) + lag*time.Hour)
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, tokyo).UTC()
+	const hours = 21 * 24
+	utcMidnight := func(localDay time.Time) time.Time {
+		y, m, d := localDay.Date()
+		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	}
+	// daily returns the daily run's publications from 03-02 to 03-21, skipping the runs of the
+	// given days of March.
+	daily := func(skip ...int) map[int]time.Time {
+		out := map[int]time.Time{}
+		for day := 2; day <= 21; day++ {
+			if slices.Contains(skip, day) {
+				continue
+			}
+			run := time.Date(2026, 3, day, 4, 0, 0, 0, tokyo)
+			out[int(run.Sub(start).Hours())] = utcMidnight(run.AddDate(0, 0, -1))
+		}
+		return out
+	}
+	firstAlarm := func(alarm []bool, from int) int {
+		for h := from; h < len(alarm); h++ {
+			if alarm[h] {
+				return h
+			}
+		}
+		return -1
+	}
+	hourOf := func(local time.Time) int { return int(local.Sub(start).Hours()) }
+
+	t.Run("daily runs keep it OK", func(t *testing.T) {
+		alarm := evaluate(t, expr, start, hours, daily(), lag)
+		// Until the first run and for the lag after it the history is short; after that, never.
+		if h := firstAlarm(alarm, hourOf(time.Date(2026, 3, 2, 4, 0, 0, 0, tokyo))); h >= 0 {
+			t.Errorf("alarm at hour %d (%v) with a run every day", h, start.Add(time.Duration(h)*time.Hour).In(tokyo))
+		}
+	})
+	t.Run("a missed run alarms a lag after the last fresh publication", func(t *testing.T) {
+		alarm := evaluate(t, expr, start, hours, daily(10), lag)
+		lastRun := hourOf(time.Date(2026, 3, 9, 4, 0, 0, 0, tokyo))
+		if got := firstAlarm(alarm, lastRun); got != lastRun+lag {
+			t.Errorf("first alarm at hour %d, want %d (36 hours after the run of 03-09)", got, lastRun+lag)
+		}
+		if alarm[hourOf(time.Date(2026, 3, 11, 4, 0, 0, 0, tokyo))] {
+			t.Error("still in alarm after the run of 03-11 published a fresh day")
+		}
+	})
+	t.Run("a backfill of old days does not mask a stale KPI", func(t *testing.T) {
+		pub := daily(10, 11, 12)
+		// An operator backfills a month-old day every hour from 03-10 00:00 to 03-13.
+		for h := hourOf(time.Date(2026, 3, 10, 0, 0, 0, 0, tokyo)); h < hourOf(time.Date(2026, 3, 13, 0, 0, 0, 0, tokyo)); h++ {
+			pub[h] = utcMidnight(time.Date(2026, 2, 1, 0, 0, 0, 0, tokyo))
+		}
+		alarm := evaluate(t, expr, start, hours, pub, lag)
+		lastRun := hourOf(time.Date(2026, 3, 9, 4, 0, 0, 0, tokyo))
+		if got := firstAlarm(alarm, lastRun); got != lastRun+lag {
+			t.Errorf("first alarm at hour %d, want %d: the backfill hid the stale KPI", got, lastRun+lag)
+		}
+	})
+	t.Run("a late rerun of the newest day clears it", func(t *testing.T) {
+		pub := daily(10)
+		// The run of 03-10 fails; the operator reruns it at 14:00 the same day.
+		pub[hourOf(time.Date(2026, 3, 10, 14, 0, 0, 0, tokyo))] = utcMidnight(time.Date(2026, 3, 9, 0, 0, 0, 0, tokyo))
+		if h := firstAlarm(evaluate(t, expr, start, hours, pub, lag), hourOf(time.Date(2026, 3, 3, 0, 0, 0, 0, tokyo))); h >= 0 {
+			t.Errorf("alarm at hour %d although the day was published 10 hours late", h)
+		}
+	})
+	t.Run("a KPI never published alarms", func(t *testing.T) {
+		alarm := evaluate(t, expr, start, hours, nil, lag)
+		if got := firstAlarm(alarm, 0); got != lag-1 {
+			t.Errorf("first alarm at hour %d, want %d", got, lag-1)
+		}
+	})
+}
+
+func TestObserve_FailsOnInvalidProps(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(p *observe.ObserveProps)
+		want   []string
+	}{
+		{"no alerts", func(p *observe.ObserveProps) { p.Alerts = nil }, []string{"Alerts is required"}},
+		{"no environment", func(p *observe.ObserveProps) { p.Environment = "" }, []string{"Environment is required", `"prod"`}},
+		{"environment with a newline", func(p *observe.ObserveProps) { p.Environment = "a\nb" }, []string{"printable ASCII"}},
+		{"no time zone", func(p *observe.ObserveProps) { p.TimeZone = "" }, []string{"TimeZone is required", "Asia/Tokyo"}},
+		{"unknown time zone", func(p *observe.ObserveProps) { p.TimeZone = "Asia/Tokio" }, []string{`TimeZone "Asia/Tokio" is not an IANA time zone`}},
+		{"workflow without a name", func(p *observe.ObserveProps) { p.Workflows[1].Name = "" }, []string{`Workflows[1].Name ""`, "starting with a letter"}},
+		{"workflow name with a slash", func(p *observe.ObserveProps) { p.Workflows[0].Name = "a/b" }, []string{`Workflows[0].Name "a/b"`}},
+		{"workflows sharing a name", func(p *observe.ObserveProps) { p.Workflows[1].Name = p.Workflows[0].Name },
+			[]string{`Workflows[1].Name "Extraction-social" is already used by Workflows[0]`}},
+		{"workflow without a state machine", func(p *observe.ObserveProps) { p.Workflows[0].StateMachine = nil },
+			[]string{"Workflows[0].StateMachine is required"}},
+		{"function without a function", func(p *observe.ObserveProps) { p.Functions[1].Function = nil }, []string{"Functions[1].Function is required"}},
+		{"functions sharing a name", func(p *observe.ObserveProps) { p.Functions[1].Name = "Plan" }, []string{`Functions[1].Name "Plan" is already used by Functions[0]`}},
+		{"queue without what it holds", func(p *observe.ObserveProps) { p.DeadLetterQueues[0].Holds = "" }, []string{"DeadLetterQueues[0].Holds is required"}},
+		{"log stream name not snake_case", func(p *observe.ObserveProps) { p.LogStreams[0].Name = "Web" }, []string{"LogStreams[0].Name", "not snake_case"}},
+		{"log stream without a stream", func(p *observe.ObserveProps) { p.LogStreams[0].Stream = nil }, []string{"LogStreams[0].Stream is required"}},
+		{"log buffer over 900 s", func(p *observe.ObserveProps) { p.LogStreams[0].BufferInterval = 901 * time.Second },
+			[]string{"LogStreams[0].BufferInterval is 15m1s", "up to 900 s"}},
+		{"KPI not snake_case", func(p *observe.ObserveProps) { p.KPIs = []string{"ActiveUsers"} }, []string{"KPIs[0]", "not snake_case"}},
+		{"KPI given twice", func(p *observe.ObserveProps) { p.KPIs = []string{"a", "a"} }, []string{`KPIs[1] "a" is given twice`}},
+		{"table without a source", func(p *observe.ObserveProps) { p.Tables[0].Source = "" }, []string{"Tables[0]: give both Source and Table"}},
+		{"table given twice", func(p *observe.ObserveProps) { p.Tables[1] = p.Tables[0] }, []string{"Tables[1] social.users is given twice"}},
+		{"lag of a day", func(p *observe.ObserveProps) { p.FreshnessLag = 24 * time.Hour },
+			[]string{"FreshnessLag is 24h0m0s", "from 25h0m0s (a day is published once a day) to 168h0m0s"}},
+		{"lag beyond a week", func(p *observe.ObserveProps) { p.FreshnessLag = 169 * time.Hour }, []string{"FreshnessLag is 169h0m0s", "168h0m0s"}},
+		{"lag in part hours", func(p *observe.ObserveProps) { p.FreshnessLag = 30*time.Hour + time.Minute }, []string{"FreshnessLag is 30h1m0s", "whole hours"}},
+		{"negative errors threshold", func(p *observe.ObserveProps) { p.LambdaErrorsThreshold = -1 }, []string{"LambdaErrorsThreshold is -1", "1 or more"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := synth(tt.change)
+			if err == nil {
+				t.Fatal("NewObserve succeeded, want an error")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, `observe.NewObserve "Observe"`) {
+				t.Errorf("error %q does not name the construct", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not contain %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestObserve_ReportsEveryProblemAtOnce(t *testing.T) {
+	err := cdktest.Recover(func() {
+		observe.NewObserve(cdktest.NewStack("Test"), "Observe", &observe.ObserveProps{FreshnessLag: time.Hour, LambdaErrorsThreshold: -1})
+	})
+	if err == nil {
+		t.Fatal("NewObserve succeeded, want an error")
+	}
+	for _, w := range []string{"Alerts is required", "Environment is required", "TimeZone is required", "FreshnessLag is 1h0m0s", "LambdaErrorsThreshold is -1"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+}
+
+// body is the dashboard's DashboardBody with its Fn::Join resolved: a Ref becomes "${Id}", a
+// GetAtt "${Id.Attr}".
+func body(t *testing.T, s *synthesized) map[string]any {
+	t.Helper()
+	id := s.tp.LogicalID(s.o.Dashboard.DashboardName())
+	props := s.tp.Properties(t, id)
+	if props["DashboardName"] != nil {
+		t.Errorf("dashboard has a physical name %v; let CloudFormation name it", props["DashboardName"])
+	}
+	var parts []any
+	switch v := props["DashboardBody"].(type) {
+	case string:
+		parts = []any{v}
+	case map[string]any:
+		join, _ := v["Fn::Join"].([]any)
+		if len(join) != 2 {
+			t.Fatalf("DashboardBody is not an Fn::Join: %v", v)
+		}
+		parts, _ = join[1].([]any)
+	}
+	var b strings.Builder
+	for _, part := range parts {
+		switch v := part.(type) {
+		case string:
+			b.WriteString(v)
+		case map[string]any:
+			if r, ok := v["Ref"].(string); ok {
+				b.WriteString("${" + r + "}")
+			} else if g, ok := v["Fn::GetAtt"].([]any); ok {
+				b.WriteString(fmt.Sprintf("${%s.%s}", g[0], g[1]))
+			} else {
+				t.Fatalf("unexpected intrinsic in DashboardBody: %v", v)
+			}
+		}
+	}
+	var out map[string]any
+	if err := json.Unmarshal([]byte(b.String()), &out); err != nil {
+		t.Fatalf("DashboardBody is not JSON once resolved: %v\n%s", err, b.String())
+	}
+	return out
+}
+
+type widget struct {
+	Type                string
+	X, Y, Width, Height float64
+	Properties          map[string]any
+}
+
+func widgets(t *testing.T, s *synthesized) []widget {
+	t.Helper()
+	raw, _ := json.Marshal(body(t, s)["widgets"])
+	var ws []widget
+	if err := json.Unmarshal(raw, &ws); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+func find(t *testing.T, ws []widget, title string) widget {
+	t.Helper()
+	for _, w := range ws {
+		if w.Properties["title"] == title {
+			return w
+		}
+	}
+	t.Fatalf("dashboard has no widget %q", title)
+	return widget{}
+}
+
+// metricLines renders each metric line of a graph as one string: "Namespace MetricName Dim=Value
+// ... {options}", or "expr: <expression> {options}".
+func metricLines(w widget) []string {
+	var out []string
+	for _, m := range w.Properties["metrics"].([]any) {
+		parts := m.([]any)
+		opts, _ := parts[len(parts)-1].(map[string]any)
+		var fields []string
+		if len(parts) == 1 {
+			fields = append(fields, "expr: "+fmt.Sprint(opts["expression"]))
+		} else {
+			fields = append(fields, fmt.Sprint(parts[0]), fmt.Sprint(parts[1]))
+			for i := 2; i+1 < len(parts); i += 2 {
+				fields = append(fields, fmt.Sprintf("%v=%v", parts[i], parts[i+1]))
+			}
+		}
+		var keys []string
+		for k := range opts {
+			if k != "expression" {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		var o []string
+		for _, k := range keys {
+			o = append(o, fmt.Sprintf("%s:%v", k, opts[k]))
+		}
+		out = append(out, strings.Join(fields, " ")+" {"+strings.Join(o, " ")+"}")
+	}
+	return out
+}
+
+func TestDashboard_HasTheWidgetsInOrder(t *testing.T) {
+	s := must(t, full)
+	var got []string
+	for _, w := range widgets(t, s) {
+		title, _ := w.Properties["title"].(string)
+		got = append(got, w.Type+" "+title)
+	}
+	want := []string{
+		"text ",
+		"alarm " + observe.TitleAlarms,
+		"metric " + observe.TitleRunsPrefix + "Extraction-social",
+		"metric " + observe.TitleRunsPrefix + "Aggregation",
+		"metric " + observe.TitleCrawls,
+		"metric " + observe.TitleFreshness,
+		"metric " + observe.TitleBytesScanned,
+		"metric " + observe.TitleEngineTime,
+		"metric " + observe.TitleRowsExtracted,
+		"metric " + observe.TitleBytesExtracted,
+		"metric " + observe.TitleLogStreams,
+		"metric " + observe.TitleBackfill,
+		"metric " + observe.TitleDeadLetters,
+		"metric " + observe.TitleLambdaErrors,
+		"metric " + observe.TitleLambdaThrottles,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("widgets (-want +got):\n%s", diff)
+	}
+	b := body(t, s)
+	if b["start"] != "-P7D" || b["periodOverride"] != "inherit" {
+		t.Errorf("dashboard start %v, periodOverride %v; want -P7D and inherit (daily graphs stay daily)", b["start"], b["periodOverride"])
+	}
+	for _, w := range widgets(t, s) {
+		if w.X+w.Width > 24 {
+			t.Errorf("widget %v overflows the 24-unit grid: x %v width %v", w.Properties["title"], w.X, w.Width)
+		}
+	}
+}
+
+func TestDashboard_ShowsTheStatusOfEveryAlarm(t *testing.T) {
+	s := must(t, full)
+	w := find(t, widgets(t, s), observe.TitleAlarms)
+	var want []any
+	for _, a := range s.o.Alarms {
+		want = append(want, "${"+alarmID(s.tp, a)+".Arn}")
+	}
+	want = append(want, "${"+s.backfillDLQAlarm+".Arn}", "${"+s.backfillAgeAlarm+".Arn}")
+	if diff := cmp.Diff(want, w.Properties["alarms"]); diff != "" {
+		t.Errorf("alarm status widget (-want +got):\n%s", diff)
+	}
+}
+
+func TestDashboard_ShowsTheDailyRuns(t *testing.T) {
+	s := must(t, full)
+	ws := widgets(t, s)
+	for name, sm := range map[string]string{"Extraction-social": s.extraction, "Aggregation": s.aggregation} {
+		want := []string{
+			"AWS/States ExecutionsStarted StateMachineArn=${" + sm + "} {label:started period:86400 stat:Sum}",
+			"AWS/States ExecutionsSucceeded StateMachineArn=${" + sm + "} {label:succeeded period:86400 stat:Sum}",
+			"AWS/States ExecutionsFailed StateMachineArn=${" + sm + "} {label:failed period:86400 stat:Sum}",
+			"AWS/States ExecutionsTimedOut StateMachineArn=${" + sm + "} {label:timed out period:86400 stat:Sum}",
+		}
+		if diff := cmp.Diff(want, metricLines(find(t, ws, observe.TitleRunsPrefix+name))); diff != "" {
+			t.Errorf("%s run status (-want +got):\n%s", name, diff)
+		}
+	}
+	want := []string{
+		"AWS/Events MatchedEvents RuleName=${" + s.succeededRule + "} {label:succeeded period:86400 stat:Sum}",
+		"AWS/Events MatchedEvents RuleName=${" + s.failedRule + "} {label:failed period:86400 stat:Sum}",
+	}
+	if diff := cmp.Diff(want, metricLines(find(t, ws, observe.TitleCrawls))); diff != "" {
+		t.Errorf("crawls (-want +got):\n%s", diff)
+	}
+}
+
+func TestDashboard_ShowsFreshnessPerKPIAgainstTheLag(t *testing.T) {
+	s := must(t, full)
+	w := find(t, widgets(t, s), observe.TitleFreshness)
+	const freshFor, dayEnd = (15 + 30) * 3600, 15 * 3600
+	var want []string
+	for _, k := range kpis {
+		want = append(want,
+			fmt.Sprintf("expr: IF(last_%s > 0, (EPOCH(pd_%s) - last_%s - %d) / 3600) {label:%s period:3600}", k, k, k, dayEnd, k),
+			fmt.Sprintf("expr: FILL(fresh_%s, REPEAT) {id:last_%s period:3600 visible:false}", k, k),
+			fmt.Sprintf("expr: IF(EPOCH(pd_%s) - pd_%s <= %d, pd_%s) {id:fresh_%s period:3600 visible:false}", k, k, freshFor, k, k),
+			fmt.Sprintf("KpiLake PublishedDay Environment=%s KPI=%s {id:pd_%s label:%s period:3600 stat:Maximum visible:false}", env, k, k, k),
+		)
+	}
+	if diff := cmp.Diff(want, metricLines(w)); diff != "" {
+		t.Errorf("freshness lines (-want +got):\n%s", diff)
+	}
+	wantAnnotations := map[string]any{"horizontal": []any{map[string]any{
+		"value": float64(30), "label": "lag: alarm after 30 hours", "color": "#d62728", "yAxis": "left",
+	}}}
+	if diff := cmp.Diff(wantAnnotations, w.Properties["annotations"]); diff != "" {
+		t.Errorf("annotations (-want +got):\n%s", diff)
+	}
+}
+
+func TestDashboard_ShowsAthenaPerKPIAndExtractionPerTable(t *testing.T) {
+	s := must(t, full)
+	ws := widgets(t, s)
+	var scanned, engine []string
+	for _, k := range kpis {
+		scanned = append(scanned, fmt.Sprintf("KpiLake BytesScanned Environment=%s KPI=%s {label:%s period:86400 stat:Sum}", env, k, k))
+		engine = append(engine, fmt.Sprintf("KpiLake QueryEngineTime Environment=%s KPI=%s {label:%s period:86400 stat:Maximum}", env, k, k))
+	}
+	var rows, bytes []string
+	for _, tb := range []string{"users", "posts"} {
+		rows = append(rows, fmt.Sprintf("KpiLake RowsExtracted Environment=%s Source=social Table=%s {label:social.%s period:86400 stat:Sum}", env, tb, tb))
+		bytes = append(bytes, fmt.Sprintf("KpiLake BytesExtracted Environment=%s Source=social Table=%s {label:social.%s period:86400 stat:Sum}", env, tb, tb))
+	}
+	for title, want := range map[string][]string{
+		observe.TitleBytesScanned: scanned, observe.TitleEngineTime: engine,
+		observe.TitleRowsExtracted: rows, observe.TitleBytesExtracted: bytes,
+	} {
+		if diff := cmp.Diff(want, metricLines(find(t, ws, title))); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", title, diff)
+		}
+	}
+}
+
+func TestDashboard_ShowsLogStreamsBackfillAndDeadLetters(t *testing.T) {
+	s := must(t, full)
+	ws := widgets(t, s)
+	stream := "DeliveryStreamName=${" + s.stream + "}"
+	for title, want := range map[string][]string{
+		observe.TitleLogStreams: {
+			"AWS/Firehose IncomingRecords " + stream + " {label:web_access records in period:3600 stat:Sum}",
+			"AWS/Firehose DeliveryToS3.DataFreshness " + stream + " {label:web_access oldest record (s) stat:Maximum yAxis:right}",
+		},
+		observe.TitleBackfill: {
+			"AWS/SQS ApproximateNumberOfMessagesVisible QueueName=${" + s.backfillQueue + ".QueueName} {label:waiting stat:Maximum}",
+			"AWS/SQS ApproximateNumberOfMessagesNotVisible QueueName=${" + s.backfillQueue + ".QueueName} {label:in progress stat:Maximum}",
+			"AWS/SQS NumberOfMessagesDeleted QueueName=${" + s.backfillQueue + ".QueueName} {label:done stat:Sum}",
+		},
+		observe.TitleDeadLetters: {
+			"AWS/SQS ApproximateNumberOfMessagesVisible QueueName=${" + s.backfillDLQ + ".QueueName} {label:Backfill stat:Maximum}",
+			"AWS/SQS ApproximateNumberOfMessagesVisible QueueName=${" + s.scheduleDLQ + ".QueueName} {label:ExtractionSchedule-social stat:Maximum}",
+			"AWS/SQS ApproximateNumberOfMessagesVisible QueueName=${" + s.startDLQ + ".QueueName} {label:AggregationStart stat:Maximum}",
+		},
+		observe.TitleLambdaErrors: {
+			"AWS/Lambda Errors FunctionName=${" + s.plan + "} {label:Plan period:3600 stat:Sum}",
+			"AWS/Lambda Errors FunctionName=${" + s.worker + "} {label:BackfillWorker period:3600 stat:Sum}",
+		},
+		observe.TitleLambdaThrottles: {
+			"AWS/Lambda Throttles FunctionName=${" + s.plan + "} {label:Plan period:3600 stat:Sum}",
+			"AWS/Lambda Throttles FunctionName=${" + s.worker + "} {label:BackfillWorker period:3600 stat:Sum}",
+		},
+	} {
+		if diff := cmp.Diff(want, metricLines(find(t, ws, title))); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", title, diff)
+		}
+	}
+}
+
+// With nothing to watch, Observe creates no alarm and a dashboard of its header only.
+func TestObserve_LeavesOutWhatHasNothingToShow(t *testing.T) {
+	var o *observe.Observe
+	var tp *cdktest.Template
+	cdktest.Setup(t, func() {
+		stack := cdktest.NewStack("Test")
+		o = observe.NewObserve(stack, "Observe", &observe.ObserveProps{
+			Environment: env, TimeZone: "UTC", Alerts: alerts.NewAlerts(stack, "Alerts", nil),
+		})
+		var err error
+		if tp, err = cdktest.Synth(stack); err != nil {
+			panic(err)
+		}
+	})
+	if n := len(tp.Resources("AWS::CloudWatch::Alarm")); n != 0 || len(o.Alarms) != 0 {
+		t.Errorf("%d alarms, want none", n)
+	}
+	ws := widgets(t, &synthesized{tp: tp, o: o})
+	if len(ws) != 1 || ws[0].Type != "text" {
+		t.Errorf("widgets %+v, want the header only", ws)
+	}
+	if md, _ := ws[0].Properties["markdown"].(string); !strings.Contains(md, "kpilake "+env) || !strings.Contains(md, "36 hours") {
+		t.Errorf("header %q should name the environment and the default lag", md)
+	}
+}
