@@ -56,8 +56,9 @@ func ParseJob(body []byte, cat *queries.Catalog) (Job, layout.Day, [][]string, e
 	if err := dec.Decode(&j); err != nil {
 		return j, layout.Day{}, nil, &MalformedError{fmt.Errorf(`body is not a job {"request_id": ..., "date": "YYYY-MM-DD", "kpis": [...]}: %w`, err)}
 	}
-	if dec.More() {
-		return j, layout.Day{}, nil, &MalformedError{errors.New("body holds more than one JSON value; send one job per message")}
+	// Decoder.More would let a trailing ']' or '}' through: only white space may follow the job.
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
+		return j, layout.Day{}, nil, &MalformedError{errors.New("body holds more than one JSON value, or text after the job; send one job per message")}
 	}
 	if err := j.validateRequestID(); err != nil {
 		return j, layout.Day{}, nil, &MalformedError{err}

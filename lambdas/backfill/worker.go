@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -117,12 +118,24 @@ func (w *Worker) work(ctx context.Context, rec events.SQSMessage) error {
 	return nil
 }
 
+// maxAttrError bounds the reason attached to a dead-lettered job, in bytes.
+const maxAttrError = 1024
+
+// truncate shortens s to at most n bytes without splitting a UTF-8 sequence: SQS refuses an
+// attribute that is not valid Unicode, and the reason quotes the job (an unknown KPI name, say).
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // deadLetter sends the record's body to the dead-letter queue with the reason attached.
 func (w *Worker) deadLetter(ctx context.Context, rec events.SQSMessage, reason error) error {
-	msg := reason.Error()
-	if len(msg) > 1024 {
-		msg = msg[:1024]
-	}
+	msg := truncate(reason.Error(), maxAttrError)
 	_, err := w.dlq.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:    aws.String(w.dlqURL),
 		MessageBody: aws.String(rec.Body),

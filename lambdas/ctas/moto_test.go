@@ -1,12 +1,10 @@
 package ctas
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +22,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/kpilake/kpilake/internal/ctassim"
 	"github.com/kpilake/kpilake/internal/testsvc"
 	"github.com/kpilake/kpilake/layout"
 )
@@ -82,7 +81,7 @@ func newLake(t *testing.T) *lake {
 		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(testsvc.Region)}}); err != nil {
 		t.Fatal(err)
 	}
-	l.sim = &ctasSim{athenaAPI: l.athena, glue: l.glue, s3: l.s3, columns: cols("department string", "users bigint")}
+	l.sim = &ctasSim{Athena: &ctassim.Athena{Client: l.athena, Glue: l.glue, S3: l.s3, Columns: cols("department string", "users bigint")}}
 	return l
 }
 
@@ -179,57 +178,24 @@ func (l *lake) put(t *testing.T, key string) {
 	}
 }
 
-func cols(specs ...string) []gtypes.Column {
-	out := make([]gtypes.Column, len(specs))
-	for i, s := range specs {
-		name, typ, _ := strings.Cut(s, " ")
-		out[i] = gtypes.Column{Name: aws.String(name), Type: aws.String(typ)}
-	}
-	return out
-}
+// cols returns catalog columns from "name type" specs.
+func cols(specs ...string) []gtypes.Column { return ctassim.Columns(specs...) }
 
-// ctasSim stands in for the part of CTAS that moto's Athena does not do: on a CREATE TABLE AS it
-// registers the temporary table in Glue with the test's columns and writes an object under the
-// external_location, as Athena would; then moto runs the query through its states.
+// ctasSim is the shared CTAS stand-in (moto's Athena does not run SQL), recording the statements
+// that reach it.
 type ctasSim struct {
-	athenaAPI
-	glue    *glue.Client
-	s3      *s3.Client
+	*ctassim.Athena
 	mu      sync.Mutex
-	columns []gtypes.Column
 	queries []string
 }
 
-var ctasRE = regexp.MustCompile(`^CREATE TABLE "([a-z0-9_]+)"\."([a-z0-9_]+)"\nWITH \(.*external_location = 's3://([^/']+)/([^']+)'\)\nAS\n`)
-
-func (s *ctasSim) setColumns(c []gtypes.Column) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.columns = c
-}
+func (s *ctasSim) setColumns(c []gtypes.Column) { s.SetColumns(c) }
 
 func (s *ctasSim) StartQueryExecution(ctx context.Context, in *athena.StartQueryExecutionInput, opts ...func(*athena.Options)) (*athena.StartQueryExecutionOutput, error) {
-	q := aws.ToString(in.QueryString)
 	s.mu.Lock()
-	s.queries = append(s.queries, q)
-	columns := s.columns
+	s.queries = append(s.queries, aws.ToString(in.QueryString))
 	s.mu.Unlock()
-	m := ctasRE.FindStringSubmatch(q)
-	if m == nil {
-		return nil, fmt.Errorf("ctasSim: not a CTAS the runner would send:\n%s", q)
-	}
-	db, table, bucket, prefix := m[1], m[2], m[3], m[4]
-	if _, err := s.glue.CreateTable(ctx, &glue.CreateTableInput{DatabaseName: aws.String(db), TableInput: &gtypes.TableInput{
-		Name: aws.String(table), TableType: aws.String("EXTERNAL_TABLE"),
-		StorageDescriptor: &gtypes.StorageDescriptor{Columns: columns, Location: aws.String("s3://" + bucket + "/" + prefix)},
-	}}); err != nil {
-		return nil, fmt.Errorf("ctasSim: register %s: %w", table, err)
-	}
-	if _, err := s.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + "20261125_000000_00001_part-0.parquet"),
-		Body: bytes.NewReader([]byte("PAR1"))}); err != nil {
-		return nil, fmt.Errorf("ctasSim: write output: %w", err)
-	}
-	return s.athenaAPI.StartQueryExecution(ctx, in, opts...)
+	return s.Athena.StartQueryExecution(ctx, in, opts...)
 }
 
 // faultyAthena injects the answers moto cannot give: throttling, FAILED queries, queries that never end.
