@@ -14,11 +14,13 @@ BIN := $(CURDIR)/.build/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 
 STATICCHECK_VERSION := v0.8.2
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 CDK := cdk --no-notices --no-version-reporting
 GO_TEST_FLAGS ?= -timeout 20m
 
 NODE_STAMP := node_modules/.install-stamp
 STATICCHECK := $(BIN)/staticcheck
+RIE := $(BIN)/aws-lambda-rie
 
 .PHONY: help setup build synth diff deploy test lint snapshot-update bench bench-synth bench-extract clean require-env
 
@@ -30,6 +32,9 @@ $(NODE_STAMP): package.json package-lock.json
 	@node -e 'const [maj] = process.versions.node.split("."); if (+maj < 22) { console.error("Node " + process.version + " found; kpilake needs Node 22 or newer (npm ci installs it into node_modules)"); process.exit(1) }'
 	@touch $@
 
+$(RIE):
+	GOBIN=$(BIN) go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
 $(STATICCHECK):
 	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
@@ -38,7 +43,7 @@ setup: $(NODE_STAMP) $(STATICCHECK) ## install the CDK CLI, Node 24, Go modules 
 
 build: ## compile everything, including the Lambda handlers for arm64
 	go build ./...
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -trimpath -tags lambda.norpc -o /dev/null ./lambdas/cmd/...
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -trimpath -tags lambda.norpc,grpcnotrace -o /dev/null ./lambdas/cmd/...
 
 synth: $(NODE_STAMP) ## synthesize templates into cdk.out (ENV=prod for one environment)
 	rm -rf cdk.out
@@ -67,7 +72,7 @@ diagram: $(NODE_STAMP) ## draw docs/architecture.svg (and .dot) from the synthes
 	@command -v dot >/dev/null || { echo "make diagram needs Graphviz's dot command: apt-get install graphviz (macOS: brew install graphviz)"; exit 1; }
 	go run ./infra/cmd/diagram -env dev -out docs/architecture.dot -svg docs/architecture.svg
 
-bench: bench-synth bench-extract bench-backfill ## every benchmark (figures as ratios against a baseline of the same run)
+bench: bench-synth bench-extract bench-backfill bench-coldstart ## every benchmark (figures as ratios against a baseline of the same run)
 
 bench-synth: $(NODE_STAMP) ## make synth: time and peak RSS against an empty CDK Go app
 	scripts/bench-synth.sh
@@ -75,6 +80,10 @@ bench-synth: $(NODE_STAMP) ## make synth: time and peak RSS against an empty CDK
 bench-extract: ## extraction: rows/s and MB/s against `mariadb -B`, peak RSS at 100k and 1M rows
 	KPILAKE_BENCH_ROWS=100000 go test ./lambdas/extract -run '^$$' -bench BenchmarkExtract -benchtime 1x -timeout 30m
 	KPILAKE_BENCH_ROWS=1000000 go test ./lambdas/extract -run '^$$' -bench BenchmarkExtract -benchtime 1x -timeout 30m
+
+.PHONY: bench-coldstart
+bench-coldstart: $(RIE) ## each Lambda: zipped arm64 size, cold-start init under aws-lambda-rie, with and without tracing, vs a minimal Go function
+	KPILAKE_RIE=$(RIE) go test ./lambdas/coldstart -run '^$$' -bench '^BenchmarkColdStart$$' -benchtime 1x -timeout 30m
 
 .PHONY: bench-backfill
 bench-backfill: ## backfill simulation (365 days x 5 KPIs, Athena quota 20): makespan vs ideal and sequential, lost/duplicated

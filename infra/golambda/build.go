@@ -14,10 +14,22 @@ import (
 )
 
 // Build settings of every function (DESIGN §4): a static linux/arm64 binary named bootstrap.
+// grpcnotrace keeps golang.org/x/net/trace (and html/template) out of the functions that link
+// gRPC through the X-Ray SDK without calling it: a smaller bundle and less init.
 var (
 	buildEnv   = []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0"}
-	buildFlags = []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-tags=lambda.norpc"}
+	buildTags  = []string{"lambda.norpc", "grpcnotrace"}
+	buildFlags = []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-tags=" + strings.Join(buildTags, ",")}
 )
+
+// BuildArgs returns the environment and `go build` flags of every function, for goarch instead
+// of arm64 and with extra build tags, so that a benchmark can build the same binary for the
+// machine it runs on (and a variant of it).
+func BuildArgs(goarch string, tags ...string) (env, flags []string) {
+	env = []string{"GOOS=linux", "GOARCH=" + goarch, "CGO_ENABLED=0"}
+	flags = append([]string(nil), buildFlags[:len(buildFlags)-1]...)
+	return env, append(flags, "-tags="+strings.Join(append(append([]string(nil), buildTags...), tags...), ","))
+}
 
 // Build is one built handler: a directory that holds only bootstrap, and the hash of the sources
 // it was built from.

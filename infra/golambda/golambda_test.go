@@ -595,3 +595,25 @@ func TestNewFunction_LetsCloudWatchLogsUseTheLogKey(t *testing.T) {
 		})
 	})
 }
+
+func TestBuildArgs_AreTheFunctionBuildForAnotherArchitecture(t *testing.T) {
+	cases := []struct {
+		goarch   string
+		tags     []string
+		wantEnv  []string
+		wantTags string
+	}{
+		{"arm64", nil, []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0"}, "-tags=lambda.norpc,grpcnotrace"},
+		{"amd64", []string{"kpilake_notrace"}, []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0"}, "-tags=lambda.norpc,grpcnotrace,kpilake_notrace"},
+	}
+	for _, c := range cases {
+		env, flags := golambda.BuildArgs(c.goarch, c.tags...)
+		if !slices.Equal(env, c.wantEnv) {
+			t.Errorf("BuildArgs(%s, %v) env = %v, want %v", c.goarch, c.tags, env, c.wantEnv)
+		}
+		want := []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w", c.wantTags}
+		if !slices.Equal(flags, want) {
+			t.Errorf("BuildArgs(%s, %v) flags = %q, want %q", c.goarch, c.tags, flags, want)
+		}
+	}
+}

@@ -1,3 +1,5 @@
+//go:build !kpilake_notrace
+
 package tracing_test
 
 import (

@@ -46,7 +46,7 @@ func run(log *slog.Logger) error {
 		Workgroup:        os.Getenv(aggregate.EnvWorkgroup),
 		AggregatedBucket: os.Getenv(aggregate.EnvAggregatedBucket),
 		Logger:           log,
-		Tracer:           tracing.XRay{},
+		Tracer:           tracing.Backend{},
 		Metrics:          metrics.FromEnv(),
 		TimeZone:         loc,
 	})

@@ -54,7 +54,7 @@ func run(log *slog.Logger) error {
 		Salt:     salt,
 		Logger:   log,
 		Metrics:  metrics.FromEnv(),
-		Tracer:   tracing.XRay{},
+		Tracer:   tracing.Backend{},
 	}, secrets, s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.RetryMaxAttempts = 5 }))
 	if err != nil {
 		return err
