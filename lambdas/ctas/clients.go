@@ -19,10 +19,12 @@ type athenaOps struct {
 	start func(context.Context, *athena.StartQueryExecutionInput, ...func(*athena.Options)) (*athena.StartQueryExecutionOutput, error)
 	get   func(context.Context, *athena.GetQueryExecutionInput, ...func(*athena.Options)) (*athena.GetQueryExecutionOutput, error)
 	stop  func(context.Context, *athena.StopQueryExecutionInput, ...func(*athena.Options)) (*athena.StopQueryExecutionOutput, error)
+	// options are the client's (its retryer, for tests).
+	options func() athena.Options
 }
 
 func newAthenaOps(c *athena.Client) athenaOps {
-	return athenaOps{c.StartQueryExecution, c.GetQueryExecution, c.StopQueryExecution}
+	return athenaOps{c.StartQueryExecution, c.GetQueryExecution, c.StopQueryExecution, c.Options}
 }
 
 func (o athenaOps) StartQueryExecution(ctx context.Context, in *athena.StartQueryExecutionInput, opts ...func(*athena.Options)) (*athena.StartQueryExecutionOutput, error) {
@@ -44,10 +46,11 @@ type glueOps struct {
 	getPartition    func(context.Context, *glue.GetPartitionInput, ...func(*glue.Options)) (*glue.GetPartitionOutput, error)
 	createPartition func(context.Context, *glue.CreatePartitionInput, ...func(*glue.Options)) (*glue.CreatePartitionOutput, error)
 	updatePartition func(context.Context, *glue.UpdatePartitionInput, ...func(*glue.Options)) (*glue.UpdatePartitionOutput, error)
+	options         func() glue.Options
 }
 
 func newGlueOps(c *glue.Client) glueOps {
-	return glueOps{c.GetTable, c.CreateTable, c.DeleteTable, c.GetPartition, c.CreatePartition, c.UpdatePartition}
+	return glueOps{c.GetTable, c.CreateTable, c.DeleteTable, c.GetPartition, c.CreatePartition, c.UpdatePartition, c.Options}
 }
 
 func (o glueOps) GetTable(ctx context.Context, in *glue.GetTableInput, opts ...func(*glue.Options)) (*glue.GetTableOutput, error) {
