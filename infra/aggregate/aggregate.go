@@ -5,6 +5,7 @@
 package aggregate
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -27,6 +28,7 @@ import (
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
 	handler "github.com/kpilake/kpilake/lambdas/aggregate"
+	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
 )
 
@@ -99,7 +101,7 @@ const (
 // CrawlerEventSource and CrawlerEventDetailType match Glue's crawler events on EventBridge.
 const (
 	CrawlerEventSource     = "aws.glue"
-	CrawlerEventDetailType = "Glue Crawler State Change"
+	CrawlerEventDetailType = plan.CrawlerEventDetailType
 )
 
 // WorkflowProps configures a Workflow.
@@ -108,13 +110,15 @@ type WorkflowProps struct {
 	Catalog *catalog.Catalog
 	// Lake whose raw zone is read and whose aggregated zone is written. Required.
 	Lake *lake.Lake
-	// Crawlers of the environment: a successful crawl of any of them starts the workflow, a
-	// failed one alerts. Required, at least one.
+	// Crawlers of the environment: a successful crawl of any of them starts the workflow, which
+	// then aggregates only the KPIs that read what that crawler catalogues (its Prefixes) and
+	// their dependents; a failed one alerts. Together they must catalogue every raw table a KPI
+	// reads. Required, at least one.
 	Crawlers []*catalog.Crawler
 	// Alerts receives failures. Required.
 	Alerts *alerts.Alerts
-	// Plan is the function that turns the trigger into the business day and the KPI waves.
-	// Required.
+	// Plan is the function that turns the trigger into the business day and the KPI waves. The
+	// workflow tells it which prefixes each crawler catalogues (plan.EnvCrawlers). Required.
 	Plan *golambda.Function
 	// KPIs are the catalog names of every KPI the workflow may aggregate; the function may write
 	// only these KPIs' prefixes and tables. Required, at least one.
@@ -150,8 +154,13 @@ func (p *WorkflowProps) validate() error {
 		errs = append(errs, errors.New("Crawlers: give at least one crawler; its successful crawls start the workflow"))
 	}
 	for i, c := range p.Crawlers {
-		if c == nil {
+		switch {
+		case c == nil:
 			errs = append(errs, fmt.Errorf("Crawlers[%d] is nil", i))
+		case len(c.Prefixes) == 0:
+			errs = append(errs, fmt.Errorf("Crawlers[%d] has no Prefixes; create it with catalog.NewCrawler, which records what it crawls", i))
+		case slices.Contains(p.Crawlers[:i], c):
+			errs = append(errs, fmt.Errorf("Crawlers[%d] is given twice", i))
 		}
 	}
 	if len(p.KPIs) == 0 {
@@ -241,7 +250,22 @@ func NewWorkflow(scope constructs.Construct, id string, props *WorkflowProps) *W
 	w.grant(p)
 	w.StateMachine = w.workflow(node, p)
 	w.rules(node, p)
+	p.Plan.Function.AddEnvironment(jsii.String(plan.EnvCrawlers), jsii.String(CrawlerPrefixes(p.Crawlers)), nil)
 	return w
+}
+
+// CrawlerPrefixes is the value of the plan function's plan.EnvCrawlers: each crawler's name (a
+// token that CloudFormation resolves) and the raw-zone prefixes it catalogues.
+func CrawlerPrefixes(crawlers []*catalog.Crawler) string {
+	m := plan.Crawlers{}
+	for _, c := range crawlers {
+		m[*c.Name()] = c.Prefixes
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		panic(fmt.Errorf("aggregate: %w", err))
+	}
+	return string(data)
 }
 
 // grant gives the function what its CTAS queries need (GrantAggregate).

@@ -555,6 +555,9 @@ func TestNewWorkflow_FailsIf(t *testing.T) {
 		{"no plan", func(p *aggregate.WorkflowProps) { p.Plan = nil }, []string{"Plan is required"}},
 		{"no crawlers", func(p *aggregate.WorkflowProps) { p.Crawlers = nil }, []string{"Crawlers: give at least one crawler"}},
 		{"nil crawler", func(p *aggregate.WorkflowProps) { p.Crawlers = append(p.Crawlers, nil) }, []string{"Crawlers[2] is nil"}},
+		{"crawler twice", func(p *aggregate.WorkflowProps) { p.Crawlers = append(p.Crawlers, p.Crawlers[0]) }, []string{"Crawlers[2] is given twice"}},
+		{"crawler not built by catalog.NewCrawler", func(p *aggregate.WorkflowProps) { p.Crawlers = []*catalog.Crawler{{}} },
+			[]string{"Crawlers[0] has no Prefixes", "catalog.NewCrawler"}},
 		{"no KPIs", func(p *aggregate.WorkflowProps) { p.KPIs = nil }, []string{"KPIs: give the catalog's KPI names"}},
 		{"bad KPI name", func(p *aggregate.WorkflowProps) { p.KPIs = []string{"Active-Users"} }, []string{"KPIs[0]", "Active-Users", "snake_case"}},
 		{"KPI twice", func(p *aggregate.WorkflowProps) { p.KPIs = []string{"a", "b", "a"} }, []string{`KPIs[2] "a" is given twice`}},
@@ -587,4 +590,44 @@ func TestNewWorkflow_FailsIf(t *testing.T) {
 			t.Errorf("NewWorkflow(nil) = %v, want a validation error", err)
 		}
 	})
+}
+
+// The plan function learns which raw prefixes each crawler catalogues from the crawlers that
+// start the workflow, so that a crawler's event aggregates only the KPIs that read them.
+func TestWorkflow_TellsThePlanWhatEachCrawlerCatalogues(t *testing.T) {
+	s := must(t, defaults)
+	id := s.tp.LogicalID(s.plan.Function.FunctionName())
+	env, _ := s.tp.Properties(t, id)["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	if vars[plan.EnvTimeZone] != businessZone {
+		t.Errorf("%s = %v, want %s", plan.EnvTimeZone, vars[plan.EnvTimeZone], businessZone)
+	}
+	// Render the crawlers' names, which CloudFormation resolves, as their logical IDs.
+	var value strings.Builder
+	switch v := vars[plan.EnvCrawlers].(type) {
+	case map[string]any:
+		join, _ := v["Fn::Join"].([]any)
+		parts, _ := join[1].([]any)
+		for _, part := range parts {
+			if str, ok := part.(string); ok {
+				value.WriteString(str)
+			} else {
+				ref, _ := part.(map[string]any)["Ref"].(string)
+				value.WriteString("REF:" + ref)
+			}
+		}
+	default:
+		t.Fatalf("%s = %v, want the crawlers' names joined into JSON", plan.EnvCrawlers, vars[plan.EnvCrawlers])
+	}
+	got, err := plan.ParseCrawlers(value.String())
+	if err != nil {
+		t.Fatalf("the plan function would refuse %s: %v", plan.EnvCrawlers, err)
+	}
+	want := plan.Crawlers{}
+	for i, src := range []string{"social", "app_logs"} {
+		want["REF:"+s.tp.LogicalID(s.crawlers[i].Name())] = []string{src + "/"}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", plan.EnvCrawlers, diff)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -63,6 +64,8 @@ type Crawler struct {
 	Crawler awsglue.CfnCrawler
 	// LogGroup receives the crawler's encrypted logs.
 	LogGroup awslogs.LogGroup
+	// Prefixes are the raw-zone folders the crawler catalogues (CrawlerProps.Prefixes).
+	Prefixes []string
 }
 
 // CrawlerConfiguration is the crawler's output and grouping policy (Glue's Configuration JSON).
@@ -113,7 +116,7 @@ func NewCrawler(scope constructs.Construct, id string, props *CrawlerProps) *Cra
 		panic(fmt.Errorf("catalog.NewCrawler %q: %w", id, err))
 	}
 	cat := props.Catalog
-	c := &Crawler{Construct: constructs.NewConstruct(scope, &id)}
+	c := &Crawler{Construct: constructs.NewConstruct(scope, &id), Prefixes: slices.Clone(props.Prefixes)}
 	c.Role = awsiam.NewRole(c.Construct, jsii.String("Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("glue.amazonaws.com"), nil),
 		Description: jsii.String("kpilake crawler: reads its raw prefixes, writes its tables"),

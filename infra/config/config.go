@@ -65,6 +65,9 @@ type Environment struct {
 	Sources []Source
 	// LogStreams are the application log streams delivered through Firehose.
 	LogStreams []LogStream
+	// LogCrawlTime is when the app_logs crawler starts every day, "HH:MM" in TimeZone, between
+	// MinLogCrawlTime and MaxLogCrawlTime. Only with LogStreams. Default: DefaultLogCrawlTime.
+	LogCrawlTime string
 }
 
 // Lake holds the lifecycle of the lake's zones, in days.
@@ -266,6 +269,7 @@ func parseEnvironment(name string, o *object) *Environment {
 	e.Backfill = parseBackfill(o.child("backfill"), e.Athena)
 	e.Observe = parseObserve(o.child("observe"))
 	e.Sources, e.LogStreams = parseSources(o)
+	e.LogCrawlTime = parseLogCrawlTime(o, len(e.LogStreams) > 0)
 	o.done()
 	return e
 }

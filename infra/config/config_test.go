@@ -94,8 +94,9 @@ func defaults() *config.Environment {
 			ActiveQueryQuota:           20,
 			ReservedQueries:            5,
 		},
-		Backfill: config.Backfill{MaxConcurrency: 10, MaxDays: 1096, MaxMessageAgeHours: 72},
-		Observe:  config.Observe{FreshnessLagHours: 36, LambdaErrorsThreshold: 1},
+		Backfill:     config.Backfill{MaxConcurrency: 10, MaxDays: 1096, MaxMessageAgeHours: 72},
+		Observe:      config.Observe{FreshnessLagHours: 36, LambdaErrorsThreshold: 1},
+		LogCrawlTime: config.DefaultLogCrawlTime,
 	}
 }
 
@@ -107,7 +108,8 @@ func TestParse_AppliesDefaultsWhenOptionalKeysAreAbsent(t *testing.T) {
 		{"only region", region},
 		{"null optional keys", region + `, "account": null, "timeZone": null, "production": null,
 			"removalPolicy": null, "logRetentionDays": null, "alarmEmail": null, "lake": null,
-			"athena": null, "backfill": null, "observe": null, "sources": null, "logStreams": null`},
+			"athena": null, "backfill": null, "observe": null, "sources": null, "logStreams": null,
+			"logCrawlTime": null`},
 		{"empty nested objects", region + `, "lake": {}, "athena": {}, "backfill": {}, "observe": {}`},
 		{"null observe keys", region + `, "observe": {"freshnessLagHours": null, "lambdaErrorsThreshold": null}`},
 	}
@@ -141,7 +143,8 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 		"backfill": {"maxConcurrency": 42, "maxDays": 30, "maxMessageAgeHours": 12},
 		"observe": {"freshnessLagHours": 48, "lambdaErrorsThreshold": 3},
 		"sources": [{"name": "sales_db", "engine": "postgresql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}, {"name": "social", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}],
-		"logStreams": [{"name": "web_access"}, {"name": "api2"}]
+		"logStreams": [{"name": "web_access"}, {"name": "api2"}],
+		"logCrawlTime": "01:05"
 	}}}`)
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
@@ -164,11 +167,12 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 			QueryResultsExpireAfterDays:      2,
 			AccessLogsExpireAfterDays:        400,
 		},
-		Athena:     config.Athena{BytesScannedCutoffPerQuery: 10_000_000, ActiveQueryQuota: 50, ReservedQueries: 8},
-		Backfill:   config.Backfill{MaxConcurrency: 42, MaxDays: 30, MaxMessageAgeHours: 12},
-		Observe:    config.Observe{FreshnessLagHours: 48, LambdaErrorsThreshold: 3},
-		Sources:    []config.Source{source("sales_db", config.PostgreSQL), source("social", config.MySQL)},
-		LogStreams: []config.LogStream{{Name: "web_access"}, {Name: "api2"}},
+		Athena:       config.Athena{BytesScannedCutoffPerQuery: 10_000_000, ActiveQueryQuota: 50, ReservedQueries: 8},
+		Backfill:     config.Backfill{MaxConcurrency: 42, MaxDays: 30, MaxMessageAgeHours: 12},
+		Observe:      config.Observe{FreshnessLagHours: 48, LambdaErrorsThreshold: 3},
+		Sources:      []config.Source{source("sales_db", config.PostgreSQL), source("social", config.MySQL)},
+		LogStreams:   []config.LogStream{{Name: "web_access"}, {Name: "api2"}},
+		LogCrawlTime: "01:05",
 	}}
 	if diff := cmp.Diff(want, cfg.Environments, sameZone); diff != "" {
 		t.Errorf("environments (-want +got):\n%s", diff)
@@ -202,6 +206,8 @@ func TestParse_AcceptsBoundaryValues(t *testing.T) {
 		{"lowest Lambda errors threshold", dev(region + `, "observe": {"lambdaErrorsThreshold": 1}`)},
 		{"highest Lambda errors threshold", dev(region + `, "observe": {"lambdaErrorsThreshold": 100000}`)},
 		{"empty sources and streams", dev(region + `, "sources": [], "logStreams": []`)},
+		{"earliest log crawl", dev(region + `, "logStreams": [{"name": "web"}], "logCrawlTime": "00:15"`)},
+		{"latest log crawl", dev(region + `, "logStreams": [{"name": "web"}], "logCrawlTime": "23:00"`)},
 		{"source and stream sharing a name", dev(region + `, "sources": [{"name": "web", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}], "logStreams": [{"name": "web"}]`)},
 		{"environment name with digits and hyphen", `{"environments": {"dev-2": {"region": "ap-northeast-1"}}}`},
 		{"environment name of 20 characters", `{"environments": {"abcdefghijklmnopqrst": {"region": "ap-northeast-1"}}}`},
@@ -383,6 +389,21 @@ func TestParse_FailsOnInvalidValue(t *testing.T) {
 			[]string{`log stream name "web-access" is not snake_case`, `"web_access"`}},
 		{"duplicate log stream names", dev(region + `, "logStreams": [{"name": "web_access"}, {"name": "web_access"}]`),
 			env + ".logStreams[1].name", []string{`log stream "web_access" is defined twice`, "unique"}},
+
+		{"log crawl time not HH:MM", dev(region + `, "logStreams": [{"name": "web"}], "logCrawlTime": "0:30"`), env + ".logCrawlTime",
+			[]string{`"0:30" is not a time of day`, "HH:MM", `"00:30"`}},
+		{"log crawl time past 23:59", dev(region + `, "logStreams": [{"name": "web"}], "logCrawlTime": "24:00"`), env + ".logCrawlTime",
+			[]string{`"24:00" is not a time of day`}},
+		{"log crawl time as a cron", dev(region + `, "logStreams": [{"name": "web"}], "logCrawlTime": "cron(30 0 * * ? *)"`), env + ".logCrawlTime",
+			[]string{"is not a time of day", "HH:MM"}},
+		{"log crawl time as a number", dev(region + `, "logStreams": [{"name": "web"}], "logCrawlTime": 30`), env + ".logCrawlTime",
+			[]string{"must be a string"}},
+		{"log crawl before Firehose has flushed the day", dev(region + `, "logStreams": [{"name": "web"}], "logCrawlTime": "00:14"`), env + ".logCrawlTime",
+			[]string{`"00:14" is too early`, "Firehose", "set 00:15 or later"}},
+		{"log crawl too late to end on the same day", dev(region + `, "logStreams": [{"name": "web"}], "logCrawlTime": "23:01"`), env + ".logCrawlTime",
+			[]string{`"23:01" is too late`, "before midnight", "set 23:00 or earlier"}},
+		{"log crawl time without log streams", dev(region + `, "logCrawlTime": "00:30"`), env + ".logCrawlTime",
+			[]string{"there are none", `remove it or add a log stream to "logStreams"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -403,7 +424,7 @@ func TestParse_FailsOnInvalidValue(t *testing.T) {
 }
 
 func TestParse_ReportsMisspeltKeyWithKnownKeys(t *testing.T) {
-	const envKeys = "account, alarmEmail, athena, backfill, lake, logRetentionDays, logStreams, observe, production, region, removalPolicy, sources, timeZone"
+	const envKeys = "account, alarmEmail, athena, backfill, lake, logCrawlTime, logRetentionDays, logStreams, observe, production, region, removalPolicy, sources, timeZone"
 	tests := []struct {
 		name string
 		text string

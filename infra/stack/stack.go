@@ -49,7 +49,9 @@ type Stack struct {
 	LogStreams map[string]*ingest.LogStream
 	// Extractions are the daily database extractions, by source name.
 	Extractions map[string]*ingest.DatabaseExtraction
-	Alerts      *alerts.Alerts
+	// LogCrawl starts the app_logs crawler every day; nil without log streams.
+	LogCrawl *ingest.CrawlerSchedule
+	Alerts   *alerts.Alerts
 	// Aggregation runs every KPI per day once the crawlers succeed.
 	Aggregation *aggregate.Workflow
 	// Backfill re-aggregates past days from jobs the operator CLI enqueues.
@@ -137,6 +139,13 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			Prefixes:    []string{layout.AppLogsPrefix()},
 			TablePrefix: layout.CrawlerTablePrefix(layout.AppLogsSource),
 			Description: "kpilake: application log streams delivered by Firehose",
+		})
+		// Nothing else starts it: the database workflows start their own crawlers only.
+		s.LogCrawl = ingest.NewCrawlerSchedule(s.Stack, "LogCrawlSchedule", &ingest.CrawlerScheduleProps{
+			Crawler:     s.Crawlers[layout.AppLogsSource],
+			TimeZone:    e.TimeZone,
+			At:          e.LogCrawlTime,
+			Description: "kpilake: daily crawl of the application log streams, once Firehose has delivered the day before",
 		})
 	}
 
@@ -241,6 +250,12 @@ func (s *Stack) observe(kpis []string) {
 		props.DeadLetterQueues = append(props.DeadLetterQueues, observe.Queue{
 			Name: "ExtractionSchedule-" + name, Queue: x.ScheduleDeadLetters,
 			Holds: "daily schedule invocations that could not start the extraction of " + name,
+		})
+	}
+	if c := s.LogCrawl; c != nil {
+		props.DeadLetterQueues = append(props.DeadLetterQueues, observe.Queue{
+			Name: "LogCrawlSchedule", Queue: c.DeadLetters,
+			Holds: "daily starts of the app_logs crawler that failed",
 		})
 	}
 	if w := s.Aggregation; w != nil {
@@ -373,6 +388,12 @@ func (s *Stack) suppressions() {
 		cdknag.NagSuppressions_AddResourceSuppressions(w.DeadLetters, &[]*cdknag.NagPackSuppression{{
 			Id:     jsii.String("AwsSolutions-SQS3"),
 			Reason: jsii.String("This queue is the dead-letter queue of the crawler-success rule's target; it has none of its own."),
+		}}, jsii.Bool(true))
+	}
+	if c := s.LogCrawl; c != nil {
+		cdknag.NagSuppressions_AddResourceSuppressions(c.DeadLetters, &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-SQS3"),
+			Reason: jsii.String("This queue is the dead-letter queue of the log crawl schedule's target; it has none of its own."),
 		}}, jsii.Bool(true))
 	}
 	for name, x := range s.Extractions {

@@ -4,12 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"math"
 	"math/big"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -204,10 +204,39 @@ func HashValue(salt, value []byte) string {
 
 func typeError(v any, want string) error {
 	if inf, ok := v.(pgtype.InfinityModifier); ok {
-		return fmt.Errorf("PostgreSQL %s has no Parquet representation; "+
-			"exclude the column or store NULL instead of infinity", inf)
+		return &unrepresentableError{value: "PostgreSQL " + inf.String(), as: want,
+			views: []string{"NULLIF(%[1]s, '" + inf.String() + "') AS %[1]s, which gives NULL instead"}}
 	}
 	return fmt.Errorf("driver returned %T where %s was expected", v, want)
+}
+
+// unrepresentableError is a value that the column's Parquet type cannot hold: PostgreSQL's NaN
+// (and infinities) in a numeric with precision, and its infinite dates and timestamps. The data,
+// not the run, is at fault, so retrying cannot help: writeParquet makes it an *InputError that
+// names the table, the column and the row, and says how to extract the table anyway.
+type unrepresentableError struct {
+	// value is the value as the database shows it, such as "PostgreSQL numeric NaN".
+	value string
+	// as is what the column is written as, such as "a DECIMAL(10,2)" or "a timestamp".
+	as string
+	// views are select-list expressions of a view that reads the column, with %[1]s for its
+	// quoted name.
+	views []string
+}
+
+func (e *unrepresentableError) Error() string {
+	return fmt.Sprintf("%s has no Parquet representation as %s", e.value, e.as)
+}
+
+// fix says how to extract the table despite the value, for column col.
+func (e *unrepresentableError) fix(col string) string {
+	views := make([]string, len(e.views))
+	quoted := `"` + strings.ReplaceAll(col, `"`, `""`) + `"`
+	for i, v := range e.views {
+		views[i] = fmt.Sprintf(v, quoted)
+	}
+	return fmt.Sprintf(`exclude the column ("exclude": [%q]) or hash it ("hash": [%q]) in the table's configuration, `+
+		"or extract a view of the table that selects %s", col, col, strings.Join(views, "; or "))
 }
 
 func toInt64(v any) (int64, error) {
@@ -402,18 +431,24 @@ func decimalConverter(p, s int) converter {
 	}
 }
 
-var errNaN = errors.New("NaN has no DECIMAL representation")
-
 // unscaledDigits turns "-12.3" at scale 2 into "1230", negative. It rejects values with more
 // fractional digits than scale or more digits than precision rather than rounding them.
+// PostgreSQL's NaN and infinities are an *unrepresentableError.
 func unscaledDigits(text []byte, scale, precision int) (digits []byte, neg bool, err error) {
 	s := text
 	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
 		neg = s[0] == '-'
 		s = s[1:]
 	}
-	if string(s) == "NaN" {
-		return nil, false, errNaN
+	if string(s) == "NaN" || string(s) == "Infinity" {
+		return nil, false, &unrepresentableError{
+			value: "PostgreSQL numeric " + string(text),
+			as:    fmt.Sprintf("a DECIMAL(%d,%d)", precision, scale),
+			views: []string{
+				"%[1]s::double precision AS %[1]s, which keeps it",
+				fmt.Sprintf("CAST(NULLIF(%%[1]s, '%s') AS numeric(%d,%d)) AS %%[1]s, which gives NULL instead", text, precision, scale),
+			},
+		}
 	}
 	intPart, frac := s, []byte(nil)
 	for i, c := range s {

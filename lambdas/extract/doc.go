@@ -78,8 +78,10 @@
 //     before 1970). A zone-less value is read in StoredTimeZone with the IANA rules of its date
 //     (so Asia/Tokyo before 1888 is local mean time, +09:18:59).
 //   - MySQL zero dates ('0000-00-00', '2026-00-00') become NULL. PostgreSQL 'infinity' dates and
-//     timestamps and numeric 'NaN' have no Parquet form: the run fails naming table, column and
-//     row, and the column must be excluded (or the value replaced in the database).
+//     timestamps and 'NaN' (or an infinity) in a numeric with precision have no Parquet form: the
+//     run fails with an *InputError (the workflow does not retry it) that names the table, the
+//     column and the row and the fixes: exclude or hash the column, or extract a view that casts
+//     it (numeric to double precision, which keeps NaN, or NULLIF to NULL).
 //   - char(n) loses its trailing padding in both engines. PostgreSQL numeric text, jsonb, inet
 //     and timetz are in PostgreSQL's own text form (jsonb normalizes key order and spacing).
 //   - A decimal that has more digits than its declared precision cannot occur; one that did

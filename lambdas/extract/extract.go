@@ -335,6 +335,10 @@ func (e *Extractor) writeParquet(ctx context.Context, db source, p *tablePlan, w
 			}
 			pv, err := c.conv(v)
 			if err != nil {
+				var u *unrepresentableError
+				if errors.As(err, &u) {
+					return &InputError{Err: fmt.Errorf("table %s, column %q, row %d: %w; %s", p.qualified, c.name, rows+1, err, u.fix(c.name))}
+				}
 				return fmt.Errorf("table %s, column %q, row %d: %w", p.qualified, c.name, rows+1, err)
 			}
 			if pv.IsNull() {

@@ -1,6 +1,8 @@
 package extract
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"strings"
@@ -202,6 +204,18 @@ func TestDecimalConverter_WritesUnscaledTwosComplement(t *testing.T) {
 	for _, bad := range []string{"NaN", "1.234", "123456.7", "1e5", "abc", ""} {
 		if _, err := decimalConverter(5, 2)([]byte(bad)); err == nil {
 			t.Errorf("%q as DECIMAL(5,2): no error", bad)
+		}
+	}
+	// PostgreSQL's special numerics are the data's fault, not the run's: they must end as an
+	// InputError, which retrying cannot fix. (A numeric with precision holds NaN only; the
+	// infinities reach here through a domain or a view.)
+	for _, special := range []string{"NaN", "Infinity", "-Infinity"} {
+		for _, p := range []int{5, 18, 30} {
+			_, err := decimalConverter(p, 2)([]byte(special))
+			var u *unrepresentableError
+			if !errors.As(err, &u) || !strings.Contains(err.Error(), fmt.Sprintf("PostgreSQL numeric %s has no Parquet representation as a DECIMAL(%d,2)", special, p)) {
+				t.Errorf("%q as DECIMAL(%d,2): err = %v, want an *unrepresentableError", special, p, err)
+			}
 		}
 	}
 }

@@ -26,7 +26,7 @@ func newHandler(t *testing.T, zone string) (*plan.Handler, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	return plan.NewHandler(loc, slog.New(slog.NewJSONHandler(&buf, nil)), nil), &buf
+	return plan.NewHandler(loc, slog.New(slog.NewJSONHandler(&buf, nil)), nil, nil), &buf
 }
 
 // logLines decodes the JSON log lines written to buf.
@@ -248,10 +248,11 @@ func TestRequest_UnmarshalsWireShape(t *testing.T) {
 		wantPlan plan.Plan
 	}{
 		{
-			name:     "EventBridge Glue crawler event",
-			input:    glueCrawlerSucceeded,
-			want:     plan.Request{Time: "2026-11-24T15:30:00Z", DetailType: "Glue Crawler State Change"},
-			wantPlan: plan.Plan{Date: "2026-11-24", Trigger: "event"},
+			name:  "EventBridge Glue crawler event",
+			input: glueCrawlerSucceeded,
+			want: plan.Request{Time: "2026-11-24T15:30:00Z", DetailType: "Glue Crawler State Change",
+				Detail: plan.Detail{CrawlerName: "kpilake-prod-social"}},
+			wantPlan: plan.Plan{Date: "2026-11-24", Trigger: "event", Crawler: "kpilake-prod-social"},
 		},
 		{
 			name:     "EventBridge scheduled event",
@@ -275,7 +276,9 @@ func TestRequest_UnmarshalsWireShape(t *testing.T) {
 			if diff := cmp.Diff(tt.want, req); diff != "" {
 				t.Errorf("Request (-want +got):\n%s", diff)
 			}
-			h, _ := newHandler(t, "Asia/Tokyo")
+			tokyo, _ := time.LoadLocation("Asia/Tokyo")
+			h := plan.NewHandler(tokyo, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil,
+				plan.Triggers{"kpilake-prod-social": {"department_activity"}})
 			got, err := h.Handle(context.Background(), req)
 			if err != nil {
 				t.Fatalf("Handle: %v", err)
@@ -287,14 +290,27 @@ func TestRequest_UnmarshalsWireShape(t *testing.T) {
 	}
 }
 
-// TestPlan_MarshalsWireShape pins the output the workflow's next states read with JSONPath.
+// TestPlan_MarshalsWireShape pins the output the workflow's next states read with JSONPath:
+// "waves" is always there, even when there is nothing to aggregate, or the workflow's
+// ResultSelector would fail on a missing path.
 func TestPlan_MarshalsWireShape(t *testing.T) {
-	got, err := json.Marshal(plan.Plan{Date: "2026-11-24", Trigger: "event"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := `{"date":"2026-11-24","trigger":"event"}`; string(got) != want {
-		t.Errorf("json.Marshal(Plan) = %s, want %s", got, want)
+	for _, tt := range []struct {
+		plan plan.Plan
+		want string
+	}{
+		{plan.Plan{Date: "2026-11-24", Trigger: "manual", Waves: [][]string{{"a", "b"}, {"c"}}},
+			`{"date":"2026-11-24","trigger":"manual","waves":[["a","b"],["c"]]}`},
+		{plan.Plan{Date: "2026-11-24", Trigger: "event", Crawler: "logs", Waves: [][]string{}},
+			`{"date":"2026-11-24","trigger":"event","crawler":"logs","waves":[]}`},
+		{plan.Plan{Date: "2026-11-24", Trigger: "event"}, `{"date":"2026-11-24","trigger":"event","waves":null}`},
+	} {
+		got, err := json.Marshal(tt.plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != tt.want {
+			t.Errorf("json.Marshal(%+v) = %s, want %s", tt.plan, got, tt.want)
+		}
 	}
 }
 
@@ -313,7 +329,7 @@ func (f *fakePlanner) Waves(kpis []string) ([][]string, error) {
 func TestHandle_PlansTheKPIWavesOfTheDay(t *testing.T) {
 	tokyo, _ := time.LoadLocation("Asia/Tokyo")
 	fp := &fakePlanner{waves: [][]string{{"a", "b"}, {"c"}}}
-	h := plan.NewHandler(tokyo, slog.New(slog.NewJSONHandler(io.Discard, nil)), fp)
+	h := plan.NewHandler(tokyo, slog.New(slog.NewJSONHandler(io.Discard, nil)), fp, nil)
 	got, err := h.Handle(context.Background(), plan.Request{Date: "2026-11-24", KPIs: []string{"a"}})
 	if err != nil {
 		t.Fatal(err)
@@ -329,7 +345,7 @@ func TestHandle_PlansTheKPIWavesOfTheDay(t *testing.T) {
 
 func TestHandle_UnknownKPIIsAnInputError(t *testing.T) {
 	fp := &fakePlanner{err: errors.New(`unknown KPI "nope"`)}
-	h := plan.NewHandler(time.UTC, slog.New(slog.NewJSONHandler(io.Discard, nil)), fp)
+	h := plan.NewHandler(time.UTC, slog.New(slog.NewJSONHandler(io.Discard, nil)), fp, nil)
 	_, err := h.Handle(context.Background(), plan.Request{Date: "2026-11-24", KPIs: []string{"nope"}})
 	var input *plan.InputError
 	if !errors.As(err, &input) || !strings.Contains(err.Error(), `field "kpis": unknown KPI "nope"`) {
@@ -343,7 +359,7 @@ func TestHandle_PlansTheRealCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := plan.NewHandler(time.UTC, slog.New(slog.NewJSONHandler(io.Discard, nil)), kpis)
+	h := plan.NewHandler(time.UTC, slog.New(slog.NewJSONHandler(io.Discard, nil)), kpis, nil)
 	got, err := h.Handle(context.Background(), plan.Request{Date: "2026-11-24"})
 	if err != nil {
 		t.Fatal(err)

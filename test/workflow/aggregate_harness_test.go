@@ -43,12 +43,22 @@ const aggregateZone = "Asia/Tokyo"
 // handler renders their SQL, as in the Lambda functions.
 var kpiCatalog = sync.OnceValues(queries.Load)
 
+// idleSource is a source of the synthesized aggregation that no KPI reads: its crawler's
+// success has nothing to aggregate.
+const idleSource = "hr"
+
+// aggregationSources are the sources whose crawlers start the synthesized aggregation: a
+// database source, the log streams (the stack's two kinds), and a source no KPI reads.
+var aggregationSources = []string{sourceName, layout.AppLogsSource, idleSource}
+
 // synthesizedAggregation is the aggregation's template with the logical IDs the definition
-// refers to.
+// and the plan function's environment refer to.
 type synthesizedAggregation struct {
 	resources                                map[string]map[string]any
 	stateMachine, planFn, aggregateFn, topic string
-	maxConcurrency                           int
+	// crawlers are the crawlers' logical IDs, by source.
+	crawlers       map[string]string
+	maxConcurrency int
 }
 
 func (s *synthesizedAggregation) properties(id string) map[string]any {
@@ -83,9 +93,12 @@ func synthesizeAggregation() (s *synthesizedAggregation, err error) {
 	})
 	lk := lake.NewLake(stack, "Lake", nil)
 	cat := catalog.NewCatalog(stack, "Catalog", &catalog.CatalogProps{Lake: lk})
-	crawler := catalog.NewCrawler(stack, "Crawler", &catalog.CrawlerProps{
-		Catalog: cat, Prefixes: []string{layout.SourcePrefix(sourceName)}, TablePrefix: layout.CrawlerTablePrefix(sourceName),
-	})
+	var crawlers []*catalog.Crawler
+	for _, src := range aggregationSources {
+		crawlers = append(crawlers, catalog.NewCrawler(stack, "Crawler-"+src, &catalog.CrawlerProps{
+			Catalog: cat, Prefixes: []string{layout.SourcePrefix(src)}, TablePrefix: layout.CrawlerTablePrefix(src),
+		}))
+	}
 	al := alerts.NewAlerts(stack, "Alerts", nil)
 	planFn := golambda.NewFunction(stack, "Plan", &golambda.FunctionProps{
 		Entry:       filepath.Join(root, "lambdas", "cmd", "plan"),
@@ -96,7 +109,7 @@ func synthesizeAggregation() (s *synthesizedAggregation, err error) {
 		return nil, err
 	}
 	props := &aggregate.WorkflowProps{
-		Catalog: cat, Lake: lk, Crawlers: []*catalog.Crawler{crawler}, Alerts: al, Plan: planFn,
+		Catalog: cat, Lake: lk, Crawlers: crawlers, Alerts: al, Plan: planFn,
 		KPIs: kpis.Names(), TimeZone: aggregateZone, Root: root,
 	}
 	// The handlers are scripted here; any Go main builds the asset until lambdas/cmd/aggregate lands.
@@ -116,7 +129,12 @@ func synthesizeAggregation() (s *synthesizedAggregation, err error) {
 	if err := json.Unmarshal(data, &decoded); err != nil {
 		return nil, err
 	}
-	s = &synthesizedAggregation{resources: decoded.Resources, maxConcurrency: aggregate.DefaultMaxConcurrency}
+	s = &synthesizedAggregation{resources: decoded.Resources, maxConcurrency: aggregate.DefaultMaxConcurrency, crawlers: map[string]string{}}
+	for i, src := range aggregationSources {
+		if s.crawlers[src], err = logicalID(stack.Resolve(crawlers[i].Name())); err != nil {
+			return nil, err
+		}
+	}
 	for _, ref := range []struct {
 		id    *string
 		token any
@@ -248,8 +266,10 @@ type aggregation struct {
 	alertQueue      string
 	stateMachineArn string
 	plan, aggregate *function
-	executions      int
-	logs            *syncBuffer
+	// crawlers are the crawlers' names in this deployment, by source.
+	crawlers   map[string]string
+	executions int
+	logs       *syncBuffer
 
 	mu       sync.Mutex
 	calls    []kpiCall
@@ -286,6 +306,11 @@ func (w *aggregationWorld) deploy(t *testing.T, busy time.Duration, script runSc
 	planName, aggregateName := d.id+"-plan", d.id+"-aggregate"
 	a := w.app
 	r := refs{a.planFn + ".Arn": fnArn(planName), a.aggregateFn + ".Arn": fnArn(aggregateName), a.topic: d.topicArn}
+	d.crawlers = map[string]string{}
+	for src, id := range a.crawlers {
+		d.crawlers[src] = src + "-crawler-" + d.id
+		r[id] = d.crawlers[src]
+	}
 	def, err := resolve(a.properties(a.stateMachine)["DefinitionString"], r)
 	if err != nil {
 		t.Fatalf("definition of %s: %v", a.stateMachine, err)
@@ -312,9 +337,20 @@ func (w *aggregationWorld) deploy(t *testing.T, busy time.Duration, script runSc
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.plan = proxy.register(planName, time.Minute, func(context.Context) (lambda.Handler, error) {
-		return lambda.NewHandler(plan.NewHandler(loc, log, kpis).Handle), nil
-	})
+	// The plan function starts from its synthesized environment: the crawlers' prefixes come
+	// from the workflow construct.
+	env := map[string]string{}
+	planEnv, _ := a.properties(a.planFn)["Environment"].(map[string]any)
+	vars, _ := planEnv["Variables"].(map[string]any)
+	for k, v := range vars {
+		if env[k], err = resolve(v, r); err != nil {
+			t.Fatalf("plan function, variable %s: %v", k, err)
+		}
+	}
+	if _, ok := env[plan.EnvCrawlers]; !ok {
+		t.Fatalf("the plan function has no %s: %v", plan.EnvCrawlers, vars)
+	}
+	d.plan = proxy.register(planName, time.Minute, planMain(env, log))
 	runner := scriptedRunner{d: d, busy: busy, script: script}
 	d.aggregate = proxy.register(aggregateName, time.Minute, func(context.Context) (lambda.Handler, error) {
 		return lambda.NewHandler(handler.NewHandler(kpis, "kpilake_test", loc, runner, log).Handle), nil

@@ -16,6 +16,8 @@ import (
 
 	"github.com/kpilake/kpilake/internal/testsvc"
 	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/layout"
+	"github.com/kpilake/kpilake/queries"
 )
 
 // aggregationOutput is the part of a successful execution's output that the tests read.
@@ -162,26 +164,125 @@ func TestAggregation_ManualRunOfAKPIRerunsItsDependents(t *testing.T) {
 	}
 }
 
+// crawlerEvent is the EventBridge event the crawler rule passes on when crawler succeeds at
+// time (RFC 3339).
+func crawlerEvent(crawler, time string) map[string]any {
+	return map[string]any{
+		"version": "0", "id": "7e5d1a5e-1111-2222-3333-444455556666", "detail-type": "Glue Crawler State Change",
+		"source": "aws.glue", "account": account, "time": time, "region": "ap-northeast-1",
+		"resources": []any{}, "detail": map[string]any{"crawlerName": crawler, "state": "Succeeded", "message": "Crawler Succeeded"},
+	}
+}
+
+// readersOf are the waves of the KPIs that read source directly, with their dependents: what a
+// crawl of source must aggregate, worked out from the KPI files' headers.
+func readersOf(t *testing.T, source string) [][]string {
+	t.Helper()
+	c, err := kpiCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var direct []string
+	for _, name := range c.Names() {
+		k, _ := c.KPI(name)
+		if slices.ContainsFunc(k.Sources, func(s queries.SourceTable) bool { return s.Source == source }) {
+			direct = append(direct, name)
+		}
+	}
+	if len(direct) == 0 {
+		return [][]string{}
+	}
+	waves, err := c.Waves(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return waves
+}
+
 // The crawler rule passes the whole EventBridge event; the plan step aggregates the business day
-// before the event's time.
-func TestAggregation_CrawlerEventAggregatesTheBusinessDayBefore(t *testing.T) {
+// before the event's time, and only the KPIs that read what that crawler catalogues, directly or
+// through upstream KPIs. A KPI that reads both sources runs after each crawl.
+func TestAggregation_CrawlerEventAggregatesTheKPIsOfItsSourceForTheBusinessDayBefore(t *testing.T) {
+	w := setupAggregation(t)
+	ran := map[string][]string{}
+	for _, source := range []string{sourceName, layout.AppLogsSource} {
+		t.Run(source, func(t *testing.T) {
+			d := w.deploy(t, 0, succeed, nil)
+			arn, ex := d.run(t, crawlerEvent(d.crawlers[source], "2026-11-24T16:30:00Z"))
+			out := succeededAggregation(t, d, arn, ex)
+			// 16:30 UTC on the 24th is 01:30 on the 25th in Tokyo: the day before is the 24th.
+			if out.Plan.Date != "2026-11-24" || out.Plan.Trigger != "event" {
+				t.Errorf("plan = %+v, want the event's business day before, 2026-11-24", out.Plan)
+			}
+			want := readersOf(t, source)
+			if diff := cmp.Diff(want, out.Plan.Waves); diff != "" {
+				t.Errorf("planned waves (-want +got):\n%s", diff)
+			}
+			var got []string
+			for _, c := range d.kpiCalls() {
+				got = append(got, c.KPI)
+				if c.Date != "2026-11-24" {
+					t.Errorf("%s aggregated for %s, want 2026-11-24", c.KPI, c.Date)
+				}
+			}
+			ran[source] = got
+			// The KPIs of a wave end in any order; the waves' order is checked above.
+			if diff := cmp.Diff(slices.Sorted(slices.Values(slices.Concat(want...))), slices.Sorted(slices.Values(got))); diff != "" {
+				t.Errorf("KPIs run (-want +got):\n%s", diff)
+			}
+		})
+	}
+	all := catalogWaves(t, nil)
+	if n := len(slices.Concat(all...)); len(ran[sourceName])+len(ran[layout.AppLogsSource]) <= n {
+		t.Errorf("the two crawls ran %v and %v: this test needs a KPI that reads both sources", ran[sourceName], ran[layout.AppLogsSource])
+	}
+	for _, k := range slices.Concat(all...) {
+		if !slices.Contains(ran[sourceName], k) && !slices.Contains(ran[layout.AppLogsSource], k) {
+			t.Errorf("%s ran after neither crawl", k)
+		}
+	}
+}
+
+// A crawler whose tables no KPI reads starts an execution that plans nothing and succeeds.
+func TestAggregation_CrawlOfASourceNoKPIReadsAggregatesNothing(t *testing.T) {
 	w := setupAggregation(t)
 	d := w.deploy(t, 0, succeed, nil)
-	event := map[string]any{
-		"version": "0", "id": "7e5d1a5e-1111-2222-3333-444455556666", "detail-type": "Glue Crawler State Change",
-		"source": "aws.glue", "account": account, "time": "2026-11-24T16:30:00Z", "region": "ap-northeast-1",
-		"resources": []any{}, "detail": map[string]any{"crawlerName": "social", "state": "Succeeded"},
-	}
-	arn, ex := d.run(t, event)
+	arn, ex := d.run(t, crawlerEvent(d.crawlers[idleSource], "2026-11-24T16:30:00Z"))
 	out := succeededAggregation(t, d, arn, ex)
-	// 16:30 UTC on the 24th is 01:30 on the 25th in Tokyo: the day before is the 24th.
-	if out.Plan.Date != "2026-11-24" || out.Plan.Trigger != "event" {
-		t.Errorf("plan = %+v, want the event's business day before, 2026-11-24", out.Plan)
+	if out.Plan.Waves == nil || len(out.Plan.Waves) != 0 || len(out.Aggregated) != 0 {
+		t.Errorf("plan %+v, aggregated %v; want no waves and nothing aggregated", out.Plan, out.Aggregated)
 	}
-	for _, c := range d.kpiCalls() {
-		if c.Date != "2026-11-24" {
-			t.Errorf("%s aggregated for %s, want 2026-11-24", c.KPI, c.Date)
-		}
+	if calls := d.kpiCalls(); len(calls) != 0 {
+		t.Errorf("KPIs aggregated: %v", calls)
+	}
+}
+
+// An event of a crawler that the plan function does not know (the rule and the function's
+// configuration disagree) fails in the plan, without retries, and alerts with the crawler's name.
+func TestAggregation_EventOfAnUnknownCrawlerFailsInThePlanAndAlerts(t *testing.T) {
+	w := setupAggregation(t)
+	d := w.deploy(t, 0, succeed, nil)
+	arn, ex := d.run(t, crawlerEvent("kpilake-dev-stranger", "2026-11-24T16:30:00Z"))
+	if ex.Status != "FAILED" || ex.Error != "AggregationFailed" {
+		t.Fatalf("execution %s (error %q), want FAILED with AggregationFailed; history:\n%s", ex.Status, ex.Error, d.history(arn))
+	}
+	if n := len(d.plan.invocations()); n != 1 {
+		t.Errorf("plan invoked %d times, want once", n)
+	}
+	if calls := d.kpiCalls(); len(calls) != 0 {
+		t.Errorf("KPIs aggregated after a failed plan: %v", calls)
+	}
+	msgs := d.alerts(t, 3*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("alert topic delivered %d messages, want 1: %v", len(msgs), msgs)
+	}
+	var alert map[string]string
+	if err := json.Unmarshal([]byte(msgs[0]["Message"]), &alert); err != nil {
+		t.Fatal(err)
+	}
+	if alert["stage"] != "plan" || alert["error"] != "InputError" || !strings.Contains(alert["cause"], "kpilake-dev-stranger") ||
+		!strings.Contains(alert["cause"], "is not one the plan knows") {
+		t.Errorf("alert %v, want stage plan, error InputError and the unknown crawler in the cause", alert)
 	}
 }
 

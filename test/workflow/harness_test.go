@@ -73,8 +73,8 @@ func TestMain(m *testing.M) {
 type synthesized struct {
 	resources map[string]map[string]any
 	// Logical IDs.
-	stateMachine, schedule, extractFn, planFn, crawler, topic, raw, salt string
-	timeZone                                                             string
+	stateMachine, schedule, extractFn, planFn, crawler, logsCrawler, topic, raw, salt string
+	timeZone                                                                          string
 }
 
 // synthesize builds the app with cdk.json's context for one environment, as `cdk synth -c
@@ -127,6 +127,7 @@ func synthesize() (s *synthesized, err error) {
 		{&s.extractFn, x.Function.Function.FunctionArn()},
 		{&s.planFn, st.Plan.Function.FunctionArn()},
 		{&s.crawler, st.Crawlers[sourceName].Name()},
+		{&s.logsCrawler, st.Crawlers[layout.AppLogsSource].Name()},
 		{&s.topic, st.Alerts.Topic.TopicArn()},
 		{&s.raw, st.Lake.Raw.BucketName()},
 		{&s.salt, st.Salt.SecretArn()},
@@ -489,9 +490,11 @@ func (w *world) deploy(t *testing.T, edit func(t *testing.T, def map[string]any)
 		a.planFn + ".Arn":    fnArn(planName),
 		a.extractFn + ".Arn": fnArn(extractName),
 		a.crawler:            d.crawler,
-		a.topic:              d.topicArn,
-		a.raw:                d.bucket,
-		a.salt:               w.saltARN,
+		// The plan function knows every crawler of the stack; this one is never started here.
+		a.logsCrawler: layout.AppLogsSource + "-" + d.id,
+		a.topic:       d.topicArn,
+		a.raw:         d.bucket,
+		a.salt:        w.saltARN,
 	}
 	def, err := resolve(a.properties(a.stateMachine)["DefinitionString"], r)
 	if err != nil {
@@ -535,7 +538,17 @@ func planMain(env map[string]string, log *slog.Logger) func(context.Context) (la
 		if err != nil {
 			return nil, err
 		}
-		return lambda.NewHandler(plan.NewHandler(loc, log, kpis).Handle), nil
+		var triggers plan.Triggers
+		if value, ok := env[plan.EnvCrawlers]; ok {
+			crawlers, err := plan.ParseCrawlers(value)
+			if err != nil {
+				return nil, fmt.Errorf("config: %w", err)
+			}
+			if triggers, err = plan.NewTriggers(crawlers, kpis); err != nil {
+				return nil, fmt.Errorf("config: %w", err)
+			}
+		}
+		return lambda.NewHandler(plan.NewHandler(loc, log, kpis, triggers).Handle), nil
 	}
 }
 

@@ -1,7 +1,9 @@
-// Command plan is the Lambda that turns a workflow trigger into the business day to aggregate.
+// Command plan is the Lambda that turns a workflow trigger into the business day to aggregate and
+// the KPI waves of that day.
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -15,16 +17,37 @@ import (
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	zone := os.Getenv(plan.EnvTimeZone)
+	h, err := newHandler(log, os.LookupEnv)
+	if err != nil {
+		log.Error("plan: start-up failed", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+// newHandler reads the configuration once, as the Lambda starts: the business time zone, the
+// embedded KPI catalog and, when the aggregation workflow set it, the crawlers' prefixes, which
+// must cover every raw table a KPI reads.
+func newHandler(log *slog.Logger, env func(string) (string, bool)) (*plan.Handler, error) {
+	zone, _ := env(plan.EnvTimeZone)
 	loc, err := time.LoadLocation(zone)
 	if err != nil || zone == "" {
-		log.Error("config: BUSINESS_TIME_ZONE must be an IANA time zone such as Asia/Tokyo", "value", zone, "err", err)
-		os.Exit(1)
+		return nil, fmt.Errorf("config: %s must be an IANA time zone such as Asia/Tokyo, is %q", plan.EnvTimeZone, zone)
 	}
 	kpis, err := queries.Load()
 	if err != nil {
-		log.Error("config: the embedded KPI catalog does not load", "err", err)
-		os.Exit(1)
+		return nil, fmt.Errorf("config: the embedded KPI catalog does not load: %w", err)
 	}
-	lambda.Start(plan.NewHandler(loc, log, kpis).Handle)
+	// Without it (a stack without aggregation), only manual runs and schedules are planned.
+	var triggers plan.Triggers
+	if value, ok := env(plan.EnvCrawlers); ok {
+		crawlers, err := plan.ParseCrawlers(value)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if triggers, err = plan.NewTriggers(crawlers, kpis); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+	}
+	return plan.NewHandler(loc, log, kpis, triggers), nil
 }

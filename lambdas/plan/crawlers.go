@@ -1,0 +1,132 @@
+package plan
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/kpilake/kpilake/layout"
+	"github.com/kpilake/kpilake/queries"
+)
+
+// EnvCrawlers carries Crawlers as JSON, {"<crawler name>": ["social/"], ...}. The aggregation
+// workflow (infra/aggregate) sets it from the crawlers whose events start it, so that the plan
+// knows what each crawl brought up to date.
+const EnvCrawlers = "KPILAKE_CRAWLER_PREFIXES"
+
+// Crawlers maps each crawler's name to the raw-zone prefixes it catalogues: its S3 targets,
+// relative to the raw bucket, such as "social/" (layout.SourcePrefix) or "app_logs/".
+type Crawlers map[string][]string
+
+// ParseCrawlers decodes the value of EnvCrawlers and checks its shape: at least one crawler,
+// each with at least one prefix that is a raw-zone folder such as "social/".
+func ParseCrawlers(value string) (Crawlers, error) {
+	var c Crawlers
+	if err := json.Unmarshal([]byte(value), &c); err != nil {
+		return nil, fmt.Errorf("%s is not a JSON object of crawler names to prefix lists, such as {\"crawler\": [\"social/\"]}: %w", EnvCrawlers, err)
+	}
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvCrawlers, err)
+	}
+	return c, nil
+}
+
+func (c Crawlers) validate() error {
+	if len(c) == 0 {
+		return errors.New("names no crawler; the aggregation workflow sets it from the crawlers that start it")
+	}
+	var errs []error
+	for _, name := range c.names() {
+		if strings.TrimSpace(name) == "" {
+			errs = append(errs, errors.New("a crawler name is empty"))
+		}
+		prefixes := c[name]
+		if len(prefixes) == 0 {
+			errs = append(errs, fmt.Errorf("crawler %q has no prefixes; give the raw-zone folders it crawls, such as \"social/\"", name))
+		}
+		for _, p := range prefixes {
+			if err := checkPrefix(p); err != nil {
+				errs = append(errs, fmt.Errorf("crawler %q: %w", name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkPrefix accepts a folder of the raw zone: relative, ending in "/", whose first segment
+// could name a source.
+func checkPrefix(p string) error {
+	first, _, _ := strings.Cut(p, "/")
+	if !strings.HasSuffix(p, "/") || strings.Contains(p, "//") || layout.ValidateName("source", first) != nil {
+		return fmt.Errorf("prefix %q is not a raw-zone folder such as %q", p, layout.SourcePrefix("social"))
+	}
+	return nil
+}
+
+func (c Crawlers) names() []string {
+	names := make([]string, 0, len(c))
+	for n := range c {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// catalogues reports whether a crawler with these prefixes catalogues raw table t.
+func catalogues(prefixes []string, t queries.SourceTable) bool {
+	folder := layout.TablePrefix(t.Source, t.Table)
+	return slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(folder, p) })
+}
+
+// Triggers maps each crawler's name to the KPIs that read, directly, a raw table it catalogues,
+// sorted: the KPIs that its successful crawl makes stale. The KPIs downstream of them (which
+// read them) are stale too; Catalog.Waves adds those.
+type Triggers map[string][]string
+
+// NewTriggers matches the crawlers against the KPI catalog. Every raw table that a KPI reads must
+// be catalogued by some crawler: otherwise no crawl would ever aggregate that KPI.
+func NewTriggers(crawlers Crawlers, kpis *queries.Catalog) (Triggers, error) {
+	if err := crawlers.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvCrawlers, err)
+	}
+	t := Triggers{}
+	for name := range crawlers {
+		t[name] = []string{}
+	}
+	var errs []error
+	for _, name := range kpis.Names() {
+		k, _ := kpis.KPI(name)
+		for _, src := range k.Sources {
+			found := false
+			for _, c := range crawlers.names() {
+				if catalogues(crawlers[c], src) {
+					found = true
+					if !slices.Contains(t[c], name) {
+						t[c] = append(t[c], name)
+					}
+				}
+			}
+			if !found {
+				errs = append(errs, fmt.Errorf("%s: kpi %q reads %s (raw folder %s), which no crawler of %s catalogues (%s); "+
+					"give the aggregation workflow the crawler of that folder",
+					k.File, name, src, layout.TablePrefix(src.Source, src.Table), EnvCrawlers, crawlers))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// String lists the crawlers and their prefixes, sorted, for messages.
+func (c Crawlers) String() string {
+	var parts []string
+	for _, n := range c.names() {
+		parts = append(parts, fmt.Sprintf("%s: %s", n, strings.Join(c[n], ", ")))
+	}
+	return strings.Join(parts, "; ")
+}
