@@ -278,16 +278,7 @@ func snapshotEnvironments(b *testing.B, root string) map[string][]string {
 				continue
 			}
 			for k, v := range res.Properties.Environment.Variables {
-				s, ok := v.(string)
-				switch {
-				case k == saltSecretEnv:
-					s = "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:salt-AbCdEf"
-				case !ok && strings.HasSuffix(k, "_URL"):
-					s = "https://sqs.ap-northeast-1.amazonaws.com/123456789012/placeholder"
-				case !ok: // a bucket name
-					s = "placeholder-" + strings.ToLower(strings.ReplaceAll(k, "_", "-"))
-				}
-				out[fn.resource] = append(out[fn.resource], k+"="+s)
+				out[fn.resource] = append(out[fn.resource], k+"="+resolve(k, v))
 			}
 		}
 		if out[fn.resource] == nil {
@@ -308,6 +299,34 @@ func secretsStandIn(b *testing.B) string {
 	}))
 	b.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// resolve turns the template value of the environment variable key into a string: references
+// become placeholders of the right shape, joins are joined.
+func resolve(key string, v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case map[string]any:
+		if join, ok := v["Fn::Join"].([]any); ok && len(join) == 2 {
+			sep, _ := join[0].(string)
+			parts, _ := join[1].([]any)
+			var out []string
+			for _, p := range parts {
+				out = append(out, resolve("", p))
+			}
+			return strings.Join(out, sep)
+		}
+	}
+	switch {
+	case key == saltSecretEnv:
+		return "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:salt-AbCdEf"
+	case strings.HasSuffix(key, "_URL"):
+		return "https://sqs.ap-northeast-1.amazonaws.com/123456789012/placeholder"
+	default: // a bucket or crawler name
+		b, _ := json.Marshal(v)
+		return "placeholder-" + strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(string(b), ""))
+	}
 }
 
 // checkEveryFunctionIsMeasured fails when lambdas/cmd has a function this benchmark leaves out.
