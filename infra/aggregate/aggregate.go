@@ -36,8 +36,13 @@ import (
 const (
 	// EnvDatabase is the Glue database of the source, KPI and temporary tables.
 	EnvDatabase = handler.EnvDatabase
-	// EnvWorkgroup is the Athena workgroup the CTAS queries run in.
+	// EnvWorkgroup is the Athena workgroup the CTAS queries run in: the catalog's aggregation
+	// workgroup, which does not enforce its settings (catalog.Catalog.AggregationWorkgroup).
 	EnvWorkgroup = handler.EnvWorkgroup
+	// EnvResultLocation and EnvResultKMSKey are the results location and key the runner sends
+	// with every query, so that results and KPI data are encrypted with the lake key.
+	EnvResultLocation = handler.EnvResultLocation
+	EnvResultKMSKey   = handler.EnvResultKMSKey
 	// EnvAggregatedBucket is the aggregated zone's bucket name.
 	EnvAggregatedBucket = handler.EnvAggregatedBucket
 	// EnvTimeZone is the business time zone (IANA name).
@@ -225,14 +230,9 @@ func NewWorkflow(scope constructs.Construct, id string, props *WorkflowProps) *W
 	w := &Workflow{Construct: node}
 
 	w.Function = golambda.NewFunction(node, "Aggregate", &golambda.FunctionProps{
-		Entry:       p.AggregateEntry,
-		Description: "kpilake: runs the Athena CTAS of one KPI for one business day and publishes its partition",
-		Environment: map[string]string{
-			EnvDatabase:         p.Catalog.DatabaseName,
-			EnvWorkgroup:        p.Catalog.WorkgroupName,
-			EnvAggregatedBucket: *p.Lake.Aggregated.BucketName(),
-			EnvTimeZone:         p.TimeZone,
-		},
+		Entry:         p.AggregateEntry,
+		Description:   "kpilake: runs the Athena CTAS of one KPI for one business day and publishes its partition",
+		Environment:   AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone),
 		Timeout:       awscdk.Duration_Minutes(jsii.Number(aggregateTimeoutMinutes)),
 		MemoryMB:      aggregateMemoryMB,
 		LogRetention:  p.LogRetention,
@@ -244,6 +244,20 @@ func NewWorkflow(scope constructs.Construct, id string, props *WorkflowProps) *W
 	return w
 }
 
+// AggregateEnvironment is the environment of a function that runs the aggregate handler (the
+// daily aggregate function and the backfill worker): the database, the aggregation workgroup, the
+// aggregated bucket, the result settings and the business time zone.
+func AggregateEnvironment(cat *catalog.Catalog, lk *lake.Lake, timeZone string) map[string]string {
+	return map[string]string{
+		EnvDatabase:         cat.DatabaseName,
+		EnvWorkgroup:        cat.AggregationWorkgroupName,
+		EnvAggregatedBucket: *lk.Aggregated.BucketName(),
+		EnvResultLocation:   *cat.ResultsLocation,
+		EnvResultKMSKey:     *lk.Key.KeyArn(),
+		EnvTimeZone:         timeZone,
+	}
+}
+
 // grant gives the function what its CTAS queries need (GrantAggregate).
 func (w *Workflow) grant(p WorkflowProps) {
 	GrantAggregate(w.Function.Role, p.Catalog, p.Lake, p.KPIs)
@@ -251,18 +265,15 @@ func (w *Workflow) grant(p WorkflowProps) {
 
 // GrantAggregate gives grantee what the aggregate handler (lambdas/aggregate) needs to run the
 // CTAS of the given KPIs, since Athena acts with the caller's credentials: run queries in the
-// catalog's workgroup, read the catalog and the raw zone, create and repartition only the KPIs'
+// catalog's aggregation workgroup (and no other), read the catalog and the raw zone, create and repartition only the KPIs'
 // tables and their temporary tables, write and delete only the KPIs' prefixes, and write query
 // results. The daily workflow's function and the backfill worker both run that handler.
 func GrantAggregate(grantee awsiam.IGrantable, cat *catalog.Catalog, lk *lake.Lake, kpis []string) {
 	stack := awscdk.Stack_Of(cat.Database)
 	principal := grantee.GrantPrincipal()
 	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings(AthenaActions...),
-		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("athena"), Resource: jsii.String("workgroup"),
-			ResourceName: jsii.String(cat.WorkgroupName), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
-		})),
+		Actions:   jsii.Strings(AthenaActions...),
+		Resources: jsii.Strings(*cat.AggregationWorkgroupArn()),
 	}))
 	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(GlueReadActions...),

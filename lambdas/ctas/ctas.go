@@ -79,6 +79,11 @@ type Config struct {
 	Workgroup string
 	// AggregatedBucket is the aggregated zone's bucket name (no s3:// prefix). Required.
 	AggregatedBucket string
+	// ResultLocation (s3://bucket/prefix/) and ResultKMSKey (a KMS key ARN), when set, are sent
+	// with every query as its result configuration: output under ResultLocation, encrypted with
+	// SSE_KMS and ResultKMSKey. Give both or neither; neither leaves both to the workgroup.
+	// Default: "", the workgroup's.
+	ResultLocation, ResultKMSKey string
 	// StopMargin is how long before the context's deadline the runner stops a running query and
 	// fails, leaving time to stop it and clean up. Default: 30s.
 	StopMargin time.Duration
@@ -111,6 +116,8 @@ var (
 	identRE   = regexp.MustCompile(`^[a-z][a-z0-9_]{0,254}$`)
 	runIDRE   = regexp.MustCompile(`^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$`)
 	workgrpRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,128}$`)
+	s3URIRE   = regexp.MustCompile(`^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+/)?$`)
+	kmsKeyRE  = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$`)
 )
 
 func (c *Config) validate() error {
@@ -123,6 +130,13 @@ func (c *Config) validate() error {
 	}
 	if !bucketRE.MatchString(c.AggregatedBucket) {
 		errs = append(errs, fmt.Errorf("AggregatedBucket %q: give the bucket name without s3://", c.AggregatedBucket))
+	}
+	switch {
+	case c.ResultLocation == "" && c.ResultKMSKey == "":
+	case !s3URIRE.MatchString(c.ResultLocation):
+		errs = append(errs, fmt.Errorf("ResultLocation %q: give the query results location as s3://bucket/prefix/ (with ResultKMSKey)", c.ResultLocation))
+	case !kmsKeyRE.MatchString(c.ResultKMSKey):
+		errs = append(errs, fmt.Errorf("ResultKMSKey %q: give the ARN of the KMS key that encrypts query results (with ResultLocation)", c.ResultKMSKey))
 	}
 	if c.StopMargin < 0 || c.PollInitial < 0 || c.PollMax < 0 || c.RetryBase < 0 || c.RetryMax < 0 || c.RetryAttempts < 0 {
 		errs = append(errs, errors.New("durations and RetryAttempts must not be negative"))

@@ -19,6 +19,7 @@ import (
 	gtypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/kpilake/kpilake/internal/testsvc"
 	"github.com/kpilake/kpilake/layout"
@@ -69,6 +70,74 @@ func TestNew_ListsEveryConfigProblem(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
+	}
+}
+
+func TestNew_AcceptsResultSettingsOnlyInPairs(t *testing.T) {
+	const (
+		loc = "s3://query-results-1/athena/"
+		key = "arn:aws:kms:ap-northeast-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000000"
+	)
+	for _, tc := range []struct {
+		name          string
+		location, key string
+		want          string // "" if valid
+	}{
+		{name: "neither"},
+		{name: "both", location: loc, key: key},
+		{name: "location without key", location: loc, want: "ResultKMSKey"},
+		{name: "key without location", key: key, want: "ResultLocation"},
+		{name: "location without trailing slash", location: "s3://query-results-1/athena", key: key, want: "ResultLocation"},
+		{name: "bucket name, not a location", location: "query-results-1", key: key, want: "ResultLocation"},
+		{name: "key id, not an ARN", location: loc, key: "0a1b2c3d-0000-4000-8000-000000000000", want: "ResultKMSKey"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(&faultyAthena{}, &faultyGlue{}, &nopS3{}, Config{Database: "db", Workgroup: "wg", AggregatedBucket: "bucket",
+				ResultLocation: tc.location, ResultKMSKey: tc.key})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("New: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("New error = %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunner_SendsTheEncryptedResultConfigurationWithTheQuery(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name          string
+		location, key string
+		want          *atypes.ResultConfiguration
+	}{
+		{name: "configured", location: "s3://query-results-1/athena/", key: "arn:aws:kms:ap-northeast-1:123456789012:key/k-1",
+			want: &atypes.ResultConfiguration{OutputLocation: aws.String("s3://query-results-1/athena/"),
+				EncryptionConfiguration: &atypes.EncryptionConfiguration{EncryptionOption: atypes.EncryptionOptionSseKms,
+					KmsKey: aws.String("arn:aws:kms:ap-northeast-1:123456789012:key/k-1")}}},
+		{name: "left to the workgroup"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLake(t)
+			r := l.runner(t, nil, nil, func(c *Config) { c.ResultLocation, c.ResultKMSKey = tc.location, tc.key })
+			res := mustRun(t, r, context.Background())
+			// moto keeps the result configuration a query was started with.
+			out, err := l.athena.GetQueryExecution(context.Background(), &athena.GetQueryExecutionInput{QueryExecutionId: aws.String(res.QueryID)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out.QueryExecution.ResultConfiguration
+			if got != nil && got.OutputLocation == nil && got.EncryptionConfiguration == nil {
+				got = nil
+			}
+			// Athena (and moto) answer with the query's own file under the location.
+			if got != nil && tc.location != "" && strings.HasPrefix(aws.ToString(got.OutputLocation), tc.location+res.QueryID) {
+				got.OutputLocation = aws.String(tc.location)
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreUnexported(atypes.ResultConfiguration{}, atypes.EncryptionConfiguration{})); diff != "" {
+				t.Errorf("result configuration of query %s (-want +got):\n%s", res.QueryID, diff)
+			}
+		})
 	}
 }
 

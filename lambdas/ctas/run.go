@@ -77,6 +77,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 			QueryString:           aws.String(stmt),
 			WorkGroup:             aws.String(r.cfg.Workgroup),
 			QueryExecutionContext: &atypes.QueryExecutionContext{Database: aws.String(r.cfg.Database)},
+			ResultConfiguration:   r.resultConfiguration(),
 			// A retried start must not run the query twice.
 			ClientRequestToken: aws.String(requestToken(runID, req)),
 		})
@@ -117,6 +118,26 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 	}
 	r.record(log, req, res)
 	return res, nil
+}
+
+// resultConfiguration is the query's result configuration, or nil to leave it to the workgroup.
+//
+// A CTAS with external_location cannot run in a workgroup that enforces its settings, so the
+// runner's workgroup does not, and in such a workgroup a client's settings win over the
+// workgroup's. Athena encrypts a CTAS's table data with the query's result encryption; sending it
+// with each query keeps the KPI data SSE-KMS with the lake key even if someone removes the
+// workgroup's default, instead of trusting a setting the workgroup no longer enforces.
+func (r *Runner) resultConfiguration() *atypes.ResultConfiguration {
+	if r.cfg.ResultLocation == "" {
+		return nil
+	}
+	return &atypes.ResultConfiguration{
+		OutputLocation: aws.String(r.cfg.ResultLocation),
+		EncryptionConfiguration: &atypes.EncryptionConfiguration{
+			EncryptionOption: atypes.EncryptionOptionSseKms,
+			KmsKey:           aws.String(r.cfg.ResultKMSKey),
+		},
+	}
 }
 
 // record emits the run's metrics; a failure to write them is logged, never returned.
