@@ -2,7 +2,10 @@
 // (aggregated/<kpi>/dt=D/run=<id>/) through a uniquely named temporary table, then points the KPI
 // table's dt=D partition at that prefix with one Glue catalog call, drops the temporary table and
 // deletes the day's earlier runs. Readers see the previous day's output or the new one, never a mix;
-// a failed, stopped or incompatible run leaves the previous partition in place.
+// a failed, stopped or incompatible run leaves the previous partition in place. Runs of one day may
+// overlap: each marks its output ready (ReadyMarker) before its switch, and after its cleanup
+// settles the partition on the newest ready run, so that an older run's late write never leaves
+// the day at output another run has deleted.
 //
 // The daily workflow Lambda and the backfill worker both use Runner.
 package ctas
@@ -47,9 +50,11 @@ type glueAPI interface {
 	UpdatePartition(context.Context, *glue.UpdatePartitionInput, ...func(*glue.Options)) (*glue.UpdatePartitionOutput, error)
 }
 
-// s3API is the part of S3 the runner calls: listing a day and deleting earlier runs.
+// s3API is the part of S3 the runner calls: listing a day, marking a run ready and deleting
+// earlier runs.
 type s3API interface {
 	ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	DeleteObjects(context.Context, *s3.DeleteObjectsInput, ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/kpilake/kpilake/internal/ctassim"
 	"github.com/kpilake/kpilake/internal/testsvc"
 	"github.com/kpilake/kpilake/layout"
 )
@@ -247,8 +248,9 @@ func TestRunner_FirstRunCreatesTableAndPublishesPartition(t *testing.T) {
 	if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
 		t.Errorf("tables %v, want %v (the temporary table dropped)", got, want)
 	}
-	if got := l.keys(t); len(got) != 1 || !strings.HasPrefix(got[0], layout.KPIRunPrefix(testKPI, testDay, res.RunID)) {
-		t.Errorf("objects %v, want the run's output kept after the temporary table is dropped", got)
+	run := layout.KPIRunPrefix(testKPI, testDay, res.RunID)
+	if got, want := l.keys(t), []string{run + ctassim.OutputObject, run + ReadyMarker}; !slices.Equal(got, want) {
+		t.Errorf("objects %v, want %v: the run's output kept after the temporary table is dropped, marked ready", got, want)
 	}
 
 	out, err := l.glue.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(l.db), Name: aws.String(layout.KPITableName(testKPI))})
@@ -315,9 +317,9 @@ func TestRunner_RerunIsIdempotentAndKeepsOnlyTheLatestRun(t *testing.T) {
 	if n := l.partitionCount(t); n != 1 {
 		t.Errorf("%d partitions, want 1", n)
 	}
-	keys := l.keys(t)
-	if len(keys) != 1 || !strings.HasPrefix(keys[0], layout.KPIRunPrefix(testKPI, testDay, second.RunID)) {
-		t.Errorf("objects of the day %v, want only the second run's", keys)
+	run := layout.KPIRunPrefix(testKPI, testDay, second.RunID)
+	if got, want := l.keys(t), []string{run + ctassim.OutputObject, run + ReadyMarker}; !slices.Equal(got, want) {
+		t.Errorf("objects of the day %v, want only the second run's %v", got, want)
 	}
 	if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
 		t.Errorf("tables %v, want %v", got, want)
@@ -364,8 +366,9 @@ func TestRunner_LeavesNewerRunsObjectsAlone(t *testing.T) {
 	newer := layout.KPIRunPrefix(testKPI, testDay, "99991231T235959999Z-ffffffff") + "part-0.parquet"
 	l.put(t, newer)
 	res := mustRun(t, r, context.Background())
-	if keys := l.keys(t); !slices.Contains(keys, newer) || len(keys) != 2 {
-		t.Errorf("objects %v: want the run's output and the concurrent newer run's %q", keys, newer)
+	run := layout.KPIRunPrefix(testKPI, testDay, res.RunID)
+	if got, want := l.keys(t), []string{run + ctassim.OutputObject, run + ReadyMarker, newer}; !slices.Equal(got, want) {
+		t.Errorf("objects %v, want %v: the run's output and the concurrent newer run's", got, want)
 	}
 	if got := l.partition(t); got != l.location(res) {
 		t.Errorf("partition at %q", got)

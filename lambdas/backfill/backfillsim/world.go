@@ -501,6 +501,16 @@ func (c s3Client) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, 
 	return do(ctx, c.w, func(time.Time) (*s3.ListObjectsV2Output, error) { return c.w.list(in) })
 }
 
+func (c s3Client) PutObject(ctx context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	return do(ctx, c.w, func(time.Time) (*s3.PutObjectOutput, error) {
+		if aws.ToString(in.Bucket) != c.w.bucket {
+			return nil, &s3types.NoSuchBucket{Message: aws.String("The specified bucket does not exist")}
+		}
+		c.w.put(aws.ToString(in.Key))
+		return &s3.PutObjectOutput{}, nil
+	})
+}
+
 func (c s3Client) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, _ ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error) {
 	return do(ctx, c.w, func(time.Time) (*s3.DeleteObjectsOutput, error) { return c.w.deleteObjects(in) })
 }
