@@ -80,10 +80,12 @@ var LambdaServiceErrors = []string{
 const TempTablePrefix = "tmp_ctas_"
 
 // IAM actions of the aggregate function, exported so that tests and reviewers see one list. It
-// reads anywhere in the database (the queries read source tables and upstream KPI tables), creates
-// and repartitions only its KPI tables, and creates and drops only its temporary tables.
+// reads anywhere in the database (the queries read source tables and upstream KPI tables; the
+// runner lists its KPI's temporary tables to drop those of crashed runs), creates and repartitions
+// only its KPI tables, and creates and drops only its temporary tables.
 var (
-	GlueReadActions      = []string{"glue:GetDatabase", "glue:GetTable", "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition"}
+	GlueReadActions = []string{"glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions",
+		"glue:BatchGetPartition"}
 	GlueKPITableActions  = []string{"glue:CreateTable", "glue:CreatePartition", "glue:UpdatePartition"}
 	GlueTempTableActions = []string{"glue:CreateTable", "glue:DeleteTable"}
 	AthenaActions        = []string{"athena:StartQueryExecution", "athena:GetQueryExecution", "athena:StopQueryExecution"}

@@ -205,6 +205,16 @@ func TestWorkflow_TempTablePrefixMatchesTheRunner(t *testing.T) {
 	}
 }
 
+// Every Glue call of the CTAS runner (lambdas/ctas) is allowed on some resource.
+func TestWorkflow_GlueActionsCoverTheRunnersCalls(t *testing.T) {
+	granted := slices.Concat(aggregate.GlueReadActions, aggregate.GlueKPITableActions, aggregate.GlueTempTableActions)
+	for _, op := range []string{"GetTable", "GetTables", "CreateTable", "DeleteTable", "GetPartition", "CreatePartition", "UpdatePartition"} {
+		if !slices.Contains(granted, "glue:"+op) {
+			t.Errorf("the runner calls Glue %s, which no action list grants", op)
+		}
+	}
+}
+
 // Athena fails a CTAS with external_location in a workgroup that enforces its settings; moto does
 // not, so this is the guard: the function's workgroup lets the runner set the location, and keeps
 // the cutoff, the metrics and encrypted results as its defaults.

@@ -45,6 +45,7 @@ type glueAPI interface {
 	GetTable(context.Context, *glue.GetTableInput, ...func(*glue.Options)) (*glue.GetTableOutput, error)
 	CreateTable(context.Context, *glue.CreateTableInput, ...func(*glue.Options)) (*glue.CreateTableOutput, error)
 	DeleteTable(context.Context, *glue.DeleteTableInput, ...func(*glue.Options)) (*glue.DeleteTableOutput, error)
+	GetTables(context.Context, *glue.GetTablesInput, ...func(*glue.Options)) (*glue.GetTablesOutput, error)
 	GetPartition(context.Context, *glue.GetPartitionInput, ...func(*glue.Options)) (*glue.GetPartitionOutput, error)
 	CreatePartition(context.Context, *glue.CreatePartitionInput, ...func(*glue.Options)) (*glue.CreatePartitionOutput, error)
 	UpdatePartition(context.Context, *glue.UpdatePartitionInput, ...func(*glue.Options)) (*glue.UpdatePartitionOutput, error)
@@ -112,7 +113,21 @@ type Config struct {
 	Metrics *metrics.EMF
 	// TimeZone is the business time zone, in which a published day's age is measured. Default: UTC.
 	TimeZone *time.Location
+	// StaleTempAfter is the age (by run id) past which a temporary table of the same KPI and day
+	// is left over from a run that crashed, and is dropped by the next run's cleanup. At least
+	// MinStaleTempAfter. Default: DefaultStaleTempAfter.
+	StaleTempAfter time.Duration
 }
+
+// A run's temporary table exists from its CTAS to its cleanup, all within its Lambda invocation,
+// which Lambda ends after 15 minutes at most. Older temporary tables belong to runs that cannot be
+// in flight any more: a crashed invocation's, or one whose process was killed.
+const (
+	// MinStaleTempAfter is Lambda's longest invocation plus a margin for clock skew.
+	MinStaleTempAfter = 20 * time.Minute
+	// DefaultStaleTempAfter leaves plenty of room beyond MinStaleTempAfter.
+	DefaultStaleTempAfter = time.Hour
+)
 
 var (
 	dbRE     = regexp.MustCompile(`^[a-z0-9_]{1,255}$`)
@@ -143,6 +158,10 @@ func (c *Config) validate() error {
 	case !kmsKeyRE.MatchString(c.ResultKMSKey):
 		errs = append(errs, fmt.Errorf("ResultKMSKey %q: give the ARN of the KMS key that encrypts query results (with ResultLocation)", c.ResultKMSKey))
 	}
+	if c.StaleTempAfter != 0 && c.StaleTempAfter < MinStaleTempAfter {
+		errs = append(errs, fmt.Errorf("StaleTempAfter is %v; give at least %v (a run may be in flight for 15 minutes), or 0 for the default (%v)",
+			c.StaleTempAfter, MinStaleTempAfter, DefaultStaleTempAfter))
+	}
 	if c.StopMargin < 0 || c.PollInitial < 0 || c.PollMax < 0 || c.RetryBase < 0 || c.RetryMax < 0 || c.RetryAttempts < 0 {
 		errs = append(errs, errors.New("durations and RetryAttempts must not be negative"))
 	}
@@ -160,6 +179,7 @@ func (c *Config) withDefaults() {
 	def(&c.PollMax, time.Second)
 	def(&c.RetryBase, 500*time.Millisecond)
 	def(&c.RetryMax, 20*time.Second)
+	def(&c.StaleTempAfter, DefaultStaleTempAfter)
 	if c.PollMax < c.PollInitial {
 		c.PollMax = c.PollInitial
 	}

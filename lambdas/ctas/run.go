@@ -109,6 +109,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 	// The day is served from the new run from here on: cleanup failures are logged, not returned,
 	// so that a retry does not redo a published day for nothing; the next run cleans up again.
 	r.dropTemp(ctx, log, tmp)
+	r.dropStaleTemps(ctx, log, req)
 	// A superseded run deletes its own output too: only the serving run and newer ones stay.
 	if err := r.deleteEarlierRuns(ctx, req, serving); err != nil {
 		log.Warn("ctas cleanup: earlier runs not deleted", "err", err.Error())
@@ -493,6 +494,60 @@ func (r *Runner) dropTemp(ctx context.Context, log *slog.Logger, tmp string) {
 	if err != nil && !hasCode(err, "EntityNotFoundException") {
 		log.Warn("ctas cleanup: temporary table not dropped", "table", tmp, "err", err.Error())
 	}
+}
+
+// dropStaleTemps drops, best effort, the temporary tables of req's KPI and day that runs left
+// behind when they crashed (a Lambda timeout, a killed process): those whose run started more than
+// StaleTempAfter ago. Such a run cannot be in flight any more, unlike a superseded run, which may
+// still be reading its temporary table's schema; dropping that one would fail it for nothing.
+// Their output in S3 goes with the day's earlier runs (deleteEarlierRuns).
+func (r *Runner) dropStaleTemps(ctx context.Context, log *slog.Logger, req Request) {
+	prefix := TempTableName(req.KPI, req.Date, "")
+	cutoff := r.now().Add(-r.cfg.StaleTempAfter)
+	var stale []string
+	p := glue.NewGetTablesPaginator(r.glue, &glue.GetTablesInput{DatabaseName: aws.String(r.cfg.Database),
+		Expression: aws.String(prefix + ".*")})
+	for p.HasMorePages() {
+		var page *glue.GetTablesOutput
+		err := r.retry(ctx, "glue GetTables", func(ctx context.Context) error {
+			var err error
+			page, err = p.NextPage(ctx)
+			return err
+		})
+		if err != nil {
+			log.Warn("ctas cleanup: stale temporary tables not listed", "err", err.Error())
+			return
+		}
+		for _, t := range page.TableList {
+			name := aws.ToString(t.Name)
+			// The expression is a pattern; only the exact form of TempTableName counts, so that
+			// another KPI whose name extends this one's is never touched.
+			rest, ok := strings.CutPrefix(name, prefix)
+			if !ok {
+				continue
+			}
+			if started, ok := tempRunStart(rest); ok && started.Before(cutoff) {
+				stale = append(stale, name)
+			}
+		}
+	}
+	for _, name := range stale {
+		r.dropTemp(ctx, log, name)
+	}
+	if len(stale) > 0 {
+		log.Info("ctas cleanup: dropped temporary tables of crashed runs", "tables", stale)
+	}
+}
+
+// tempRunStart is when the run of a temporary table started, from the run id part of its name
+// (TempTableName: the run id lowercased, - as _); ok is false if it is not one.
+func tempRunStart(part string) (time.Time, bool) {
+	id := strings.ToUpper(part[:min(len(part), 19)]) + strings.ReplaceAll(part[min(len(part), 19):], "_", "-")
+	if !runIDRE.MatchString(id) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102T150405.000Z", id[:15]+"."+id[15:19])
+	return t, err == nil
 }
 
 // deleteEarlierRuns deletes the day's objects that belong to no run or to a run older than runID,
