@@ -38,8 +38,13 @@ import (
 const (
 	// EnvDatabase is the Glue database of the source, KPI and temporary tables.
 	EnvDatabase = handler.EnvDatabase
-	// EnvWorkgroup is the Athena workgroup the CTAS queries run in.
+	// EnvWorkgroup is the Athena workgroup the CTAS queries run in: the catalog's aggregation
+	// workgroup, which does not enforce its settings (catalog.Catalog.AggregationWorkgroup).
 	EnvWorkgroup = handler.EnvWorkgroup
+	// EnvResultLocation and EnvResultKMSKey are the results location and key the runner sends
+	// with every query, so that results and KPI data are encrypted with the lake key.
+	EnvResultLocation = handler.EnvResultLocation
+	EnvResultKMSKey   = handler.EnvResultKMSKey
 	// EnvAggregatedBucket is the aggregated zone's bucket name.
 	EnvAggregatedBucket = handler.EnvAggregatedBucket
 	// EnvTimeZone is the business time zone (IANA name).
@@ -77,10 +82,12 @@ var LambdaServiceErrors = []string{
 const TempTablePrefix = "tmp_ctas_"
 
 // IAM actions of the aggregate function, exported so that tests and reviewers see one list. It
-// reads anywhere in the database (the queries read source tables and upstream KPI tables), creates
-// and repartitions only its KPI tables, and creates and drops only its temporary tables.
+// reads anywhere in the database (the queries read source tables and upstream KPI tables; the
+// runner lists its KPI's temporary tables to drop those of crashed runs), creates and repartitions
+// only its KPI tables, and creates and drops only its temporary tables.
 var (
-	GlueReadActions      = []string{"glue:GetDatabase", "glue:GetTable", "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition"}
+	GlueReadActions = []string{"glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions",
+		"glue:BatchGetPartition"}
 	GlueKPITableActions  = []string{"glue:CreateTable", "glue:CreatePartition", "glue:UpdatePartition"}
 	GlueTempTableActions = []string{"glue:CreateTable", "glue:DeleteTable"}
 	AthenaActions        = []string{"athena:StartQueryExecution", "athena:GetQueryExecution", "athena:StopQueryExecution"}
@@ -234,14 +241,9 @@ func NewWorkflow(scope constructs.Construct, id string, props *WorkflowProps) *W
 	w := &Workflow{Construct: node}
 
 	w.Function = golambda.NewFunction(node, "Aggregate", &golambda.FunctionProps{
-		Entry:       p.AggregateEntry,
-		Description: "kpilake: runs the Athena CTAS of one KPI for one business day and publishes its partition",
-		Environment: map[string]string{
-			EnvDatabase:         p.Catalog.DatabaseName,
-			EnvWorkgroup:        p.Catalog.WorkgroupName,
-			EnvAggregatedBucket: *p.Lake.Aggregated.BucketName(),
-			EnvTimeZone:         p.TimeZone,
-		},
+		Entry:         p.AggregateEntry,
+		Description:   "kpilake: runs the Athena CTAS of one KPI for one business day and publishes its partition",
+		Environment:   AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone),
 		Timeout:       awscdk.Duration_Minutes(jsii.Number(aggregateTimeoutMinutes)),
 		MemoryMB:      aggregateMemoryMB,
 		LogRetention:  p.LogRetention,
@@ -268,6 +270,20 @@ func CrawlerPrefixes(crawlers []*catalog.Crawler) string {
 	return string(data)
 }
 
+// AggregateEnvironment is the environment of a function that runs the aggregate handler (the
+// daily aggregate function and the backfill worker): the database, the aggregation workgroup, the
+// aggregated bucket, the result settings and the business time zone.
+func AggregateEnvironment(cat *catalog.Catalog, lk *lake.Lake, timeZone string) map[string]string {
+	return map[string]string{
+		EnvDatabase:         cat.DatabaseName,
+		EnvWorkgroup:        cat.AggregationWorkgroupName,
+		EnvAggregatedBucket: *lk.Aggregated.BucketName(),
+		EnvResultLocation:   *cat.ResultsLocation,
+		EnvResultKMSKey:     *lk.Key.KeyArn(),
+		EnvTimeZone:         timeZone,
+	}
+}
+
 // grant gives the function what its CTAS queries need (GrantAggregate).
 func (w *Workflow) grant(p WorkflowProps) {
 	GrantAggregate(w.Function.Role, p.Catalog, p.Lake, p.KPIs)
@@ -275,18 +291,15 @@ func (w *Workflow) grant(p WorkflowProps) {
 
 // GrantAggregate gives grantee what the aggregate handler (lambdas/aggregate) needs to run the
 // CTAS of the given KPIs, since Athena acts with the caller's credentials: run queries in the
-// catalog's workgroup, read the catalog and the raw zone, create and repartition only the KPIs'
+// catalog's aggregation workgroup (and no other), read the catalog and the raw zone, create and repartition only the KPIs'
 // tables and their temporary tables, write and delete only the KPIs' prefixes, and write query
 // results. The daily workflow's function and the backfill worker both run that handler.
 func GrantAggregate(grantee awsiam.IGrantable, cat *catalog.Catalog, lk *lake.Lake, kpis []string) {
 	stack := awscdk.Stack_Of(cat.Database)
 	principal := grantee.GrantPrincipal()
 	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings(AthenaActions...),
-		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("athena"), Resource: jsii.String("workgroup"),
-			ResourceName: jsii.String(cat.WorkgroupName), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
-		})),
+		Actions:   jsii.Strings(AthenaActions...),
+		Resources: jsii.Strings(*cat.AggregationWorkgroupArn()),
 	}))
 	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(GlueReadActions...),

@@ -167,8 +167,10 @@ func TestWorkflow_FunctionRunsOnArm64AL2023For15Minutes(t *testing.T) {
 	env, _ := s.tp.Properties(t, s.fn)["Environment"].(map[string]any)
 	if diff := cmp.Diff(map[string]any{
 		aggregate.EnvDatabase:         s.catalog.DatabaseName,
-		aggregate.EnvWorkgroup:        s.catalog.WorkgroupName,
+		aggregate.EnvWorkgroup:        s.catalog.AggregationWorkgroupName,
 		aggregate.EnvAggregatedBucket: s.tp.Resolve(s.lake.Aggregated.BucketName()),
+		aggregate.EnvResultLocation:   s.tp.Resolve(s.catalog.ResultsLocation),
+		aggregate.EnvResultKMSKey:     s.tp.Resolve(s.lake.Key.KeyArn()),
 		aggregate.EnvTimeZone:         businessZone,
 	}, env["Variables"]); diff != "" {
 		t.Errorf("function environment (-want +got):\n%s", diff)
@@ -203,6 +205,46 @@ func TestWorkflow_TempTablePrefixMatchesTheRunner(t *testing.T) {
 	}
 }
 
+// Every Glue call of the CTAS runner (lambdas/ctas) is allowed on some resource.
+func TestWorkflow_GlueActionsCoverTheRunnersCalls(t *testing.T) {
+	granted := slices.Concat(aggregate.GlueReadActions, aggregate.GlueKPITableActions, aggregate.GlueTempTableActions)
+	for _, op := range []string{"GetTable", "GetTables", "CreateTable", "DeleteTable", "GetPartition", "CreatePartition", "UpdatePartition"} {
+		if !slices.Contains(granted, "glue:"+op) {
+			t.Errorf("the runner calls Glue %s, which no action list grants", op)
+		}
+	}
+}
+
+// Athena fails a CTAS with external_location in a workgroup that enforces its settings; moto does
+// not, so this is the guard: the function's workgroup lets the runner set the location, and keeps
+// the cutoff, the metrics and encrypted results as its defaults.
+func TestWorkflow_FunctionRunsInAWorkgroupThatAllowsExternalLocation(t *testing.T) {
+	s := must(t, configured)
+	env, _ := s.tp.Properties(t, s.fn)["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	byName := map[any]map[string]any{}
+	for _, wg := range s.tp.Resources("AWS::Athena::WorkGroup") {
+		props, _ := wg["Properties"].(map[string]any)
+		byName[props["Name"]] = props
+	}
+	props, ok := byName[vars[aggregate.EnvWorkgroup]]
+	if !ok {
+		t.Fatalf("%s is %v, not the name of a workgroup of the stack", aggregate.EnvWorkgroup, vars[aggregate.EnvWorkgroup])
+	}
+	conf, _ := props["WorkGroupConfiguration"].(map[string]any)
+	results, _ := conf["ResultConfiguration"].(map[string]any)
+	if conf["EnforceWorkGroupConfiguration"] != false || conf["PublishCloudWatchMetricsEnabled"] != true ||
+		conf["BytesScannedCutoffPerQuery"] != float64(catalog.DefaultBytesScannedCutoffPerQuery) ||
+		!cmp.Equal(results["EncryptionConfiguration"], map[string]any{"EncryptionOption": "SSE_KMS", "KmsKey": vars[aggregate.EnvResultKMSKey]}) ||
+		!cmp.Equal(results["OutputLocation"], vars[aggregate.EnvResultLocation]) {
+		t.Errorf("workgroup %v: want it not to enforce its settings, with metrics, the default cutoff and the function's "+
+			"result settings as defaults; got %s", vars[aggregate.EnvWorkgroup], pretty(props))
+	}
+	if vars[aggregate.EnvWorkgroup] == s.catalog.WorkgroupName {
+		t.Errorf("the function runs in the analysts' workgroup %s", s.catalog.WorkgroupName)
+	}
+}
+
 func TestWorkflow_FunctionMayQueryTheWorkgroupAndWriteOnlyItsKPIs(t *testing.T) {
 	s := must(t, configured)
 	tp := s.tp
@@ -215,7 +257,8 @@ func TestWorkflow_FunctionMayQueryTheWorkgroupAndWriteOnlyItsKPIs(t *testing.T) 
 			}
 		}
 	}
-	workgroup := "arn:aws:athena:ap-northeast-1:123456789012:workgroup/" + s.catalog.WorkgroupName
+	// Only the aggregation workgroup: the analysts' one enforces its settings, which CTAS cannot run in.
+	workgroup := "arn:aws:athena:ap-northeast-1:123456789012:workgroup/" + s.catalog.AggregationWorkgroupName
 	add(aggregate.AthenaActions, workgroup)
 	res := func(v *string) any { return tp.Resolve(v) }
 	add(aggregate.GlueReadActions, res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn()), res(s.catalog.TablesArn("")))

@@ -234,15 +234,9 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 	})
 
 	b.Worker = golambda.NewFunction(node, "Worker", &golambda.FunctionProps{
-		Entry:       p.WorkerEntry,
-		Description: "kpilake: backfill worker; runs every KPI of one business day from the backfill queue",
-		Environment: map[string]string{
-			aggregate.EnvDatabase:         p.Catalog.DatabaseName,
-			aggregate.EnvWorkgroup:        p.Catalog.WorkgroupName,
-			aggregate.EnvAggregatedBucket: *p.Lake.Aggregated.BucketName(),
-			aggregate.EnvTimeZone:         p.TimeZone,
-			EnvDeadLetterQueueURL:         *b.DeadLetterQueue.QueueUrl(),
-		},
+		Entry:         p.WorkerEntry,
+		Description:   "kpilake: backfill worker; runs every KPI of one business day from the backfill queue",
+		Environment:   workerEnvironment(p, *b.DeadLetterQueue.QueueUrl()),
 		Timeout:       seconds(FunctionTimeout),
 		MemoryMB:      workerMemoryMB,
 		LogRetention:  p.LogRetention,
@@ -264,6 +258,13 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 
 	b.alarms(node, p)
 	return b
+}
+
+// workerEnvironment is the aggregate handler's environment and the dead-letter queue.
+func workerEnvironment(p BackfillProps, deadLetterQueueURL string) map[string]string {
+	env := aggregate.AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone)
+	env[EnvDeadLetterQueueURL] = deadLetterQueueURL
+	return env
 }
 
 func (b *Backfill) alarms(node constructs.Construct, p BackfillProps) {

@@ -232,8 +232,10 @@ func TestBackfill_WorkerRunsOnArm64AL2023WithTheAggregateEnvironment(t *testing.
 	env, _ := s.tp.Properties(t, s.fn)["Environment"].(map[string]any)
 	if diff := cmp.Diff(map[string]any{
 		aggregate.EnvDatabase:         s.catalog.DatabaseName,
-		aggregate.EnvWorkgroup:        s.catalog.WorkgroupName,
+		aggregate.EnvWorkgroup:        s.catalog.AggregationWorkgroupName,
 		aggregate.EnvAggregatedBucket: s.tp.Resolve(s.lake.Aggregated.BucketName()),
+		aggregate.EnvResultLocation:   s.tp.Resolve(s.catalog.ResultsLocation),
+		aggregate.EnvResultKMSKey:     s.tp.Resolve(s.lake.Key.KeyArn()),
 		aggregate.EnvTimeZone:         businessZone,
 		handler.EnvDeadLetterQueueURL: map[string]any{"Ref": s.dlq},
 	}, env["Variables"]); diff != "" {
@@ -256,7 +258,7 @@ func TestBackfill_WorkerMayAggregateItsKPIsConsumeTheQueueAndOnlySendDeadLetters
 		}
 	}
 	res := func(v *string) any { return tp.Resolve(v) }
-	add(aggregate.AthenaActions, "arn:aws:athena:ap-northeast-1:123456789012:workgroup/"+s.catalog.WorkgroupName)
+	add(aggregate.AthenaActions, "arn:aws:athena:ap-northeast-1:123456789012:workgroup/"+s.catalog.AggregationWorkgroupName)
 	add(aggregate.GlueReadActions, res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn()), res(s.catalog.TablesArn("")))
 	kpiTables := []any{res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn())}
 	tempTables := []any{res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn())}

@@ -1,5 +1,5 @@
 // Package catalog defines the lake's Glue Data Catalog database, its crawlers and the Athena
-// workgroup that queries it.
+// workgroups that query it.
 package catalog
 
 import (
@@ -19,7 +19,7 @@ import (
 	"github.com/kpilake/kpilake/layout"
 )
 
-// EngineVersion is the Athena engine the workgroup pins.
+// EngineVersion is the Athena engine the workgroups pin.
 const EngineVersion = "Athena engine version 3"
 
 // DefaultBytesScannedCutoffPerQuery cancels a query that would scan more than 100 GiB.
@@ -32,11 +32,12 @@ const minBytesScannedCutoff = 10_000_000
 type CatalogProps struct {
 	// Lake whose zones are catalogued and queried. Required.
 	Lake *lake.Lake
-	// BytesScannedCutoffPerQuery cancels any workgroup query that scans more; at least 10 MB.
+	// BytesScannedCutoffPerQuery cancels any query of either workgroup that scans more; at least
+	// 10 MB.
 	// Default: DefaultBytesScannedCutoffPerQuery (100 GiB).
 	BytesScannedCutoffPerQuery int64
-	// RemovalPolicy applies to the database, the workgroup (with its saved queries and history)
-	// and the crawler log groups. Default: awscdk.RemovalPolicy_RETAIN.
+	// RemovalPolicy applies to the database, the workgroups (with their saved queries and
+	// history) and the crawler log groups. Default: awscdk.RemovalPolicy_RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
 	// LogRetention is how long crawler logs are kept. Default: awslogs.RetentionDays_THREE_MONTHS.
 	LogRetention awslogs.RetentionDays
@@ -60,7 +61,7 @@ func (p *CatalogProps) validate() error {
 }
 
 // Catalog is the Glue database of the lake, the security configuration its crawlers run with, and
-// the Athena workgroup that queries it.
+// the Athena workgroups that query it.
 type Catalog struct {
 	constructs.Construct
 	Lake *lake.Lake
@@ -70,10 +71,23 @@ type Catalog struct {
 	DatabaseName string
 	// SecurityConfiguration encrypts crawler logs with the lake key.
 	SecurityConfiguration awsglue.CfnSecurityConfiguration
-	// Workgroup runs every lake query: engine v3, enforced settings, encrypted results.
+	// Workgroup runs analysts' and operators' queries: engine v3, the bytes-scanned cutoff and
+	// encrypted results, all enforced (a client cannot override them).
 	Workgroup awsathena.CfnWorkGroup
 	// WorkgroupName is the workgroup's name, derived from the construct path.
 	WorkgroupName string
+	// AggregationWorkgroup runs the aggregation functions' CTAS queries. It does not enforce its
+	// settings, because Athena fails a CTAS that sets external_location in a workgroup that
+	// enforces its query-results location, and every KPI run writes into a run prefix of its
+	// own. Its defaults are Workgroup's (engine v3, cutoff, metrics, results encrypted with the
+	// lake key); the runner also sends the results settings with each query (lambdas/ctas), and
+	// only the aggregation functions may use it (aggregate.GrantAggregate).
+	AggregationWorkgroup awsathena.CfnWorkGroup
+	// AggregationWorkgroupName is AggregationWorkgroup's name, derived from the construct path.
+	AggregationWorkgroupName string
+	// ResultsLocation is where both workgroups write query results by default:
+	// s3://<query-results bucket>/athena/.
+	ResultsLocation *string
 
 	removal      awscdk.RemovalPolicy
 	logRetention awslogs.RetentionDays
@@ -147,17 +161,28 @@ func NewCatalog(scope constructs.Construct, id string, props *CatalogProps) *Cat
 		},
 	}), jsii.Bool(true))
 
-	c.WorkgroupName = *awscdk.Names_UniqueResourceName(c.Construct, &awscdk.UniqueResourceNameOptions{
+	c.ResultsLocation = jsii.String(fmt.Sprintf("s3://%s/%s", *p.Lake.QueryResults.BucketName(), layout.AthenaResultsPrefix))
+	c.Workgroup, c.WorkgroupName = c.workgroup(c.Construct, p, true,
+		"kpilake: analysts' and operators' lake queries (settings enforced)")
+	c.AggregationWorkgroup, c.AggregationWorkgroupName = c.workgroup(
+		constructs.NewConstruct(c.Construct, jsii.String("Aggregation")), p, false,
+		"kpilake: CTAS queries of the KPI aggregation (client settings allowed for external_location)")
+	return c
+}
+
+// workgroup creates a workgroup named after scope: engine v3, CloudWatch metrics, the cutoff, and
+// results in the query-results zone encrypted with the lake key, enforced or as defaults.
+func (c *Catalog) workgroup(scope constructs.Construct, p CatalogProps, enforce bool, description string) (awsathena.CfnWorkGroup, string) {
+	name := *awscdk.Names_UniqueResourceName(scope, &awscdk.UniqueResourceNameOptions{
 		MaxLength: jsii.Number(128), Separator: jsii.String("-"),
 	})
-	recursiveDelete := p.RemovalPolicy == awscdk.RemovalPolicy_DESTROY
-	c.Workgroup = awsathena.NewCfnWorkGroup(c.Construct, jsii.String("Workgroup"), &awsathena.CfnWorkGroupProps{
-		Name:                  jsii.String(c.WorkgroupName),
-		Description:           jsii.String("kpilake: every lake query runs here"),
+	wg := awsathena.NewCfnWorkGroup(scope, jsii.String("Workgroup"), &awsathena.CfnWorkGroupProps{
+		Name:                  jsii.String(name),
+		Description:           jsii.String(description),
 		State:                 jsii.String("ENABLED"),
-		RecursiveDeleteOption: jsii.Bool(recursiveDelete),
+		RecursiveDeleteOption: jsii.Bool(p.RemovalPolicy == awscdk.RemovalPolicy_DESTROY),
 		WorkGroupConfiguration: &awsathena.CfnWorkGroup_WorkGroupConfigurationProperty{
-			EnforceWorkGroupConfiguration:   jsii.Bool(true),
+			EnforceWorkGroupConfiguration:   jsii.Bool(enforce),
 			PublishCloudWatchMetricsEnabled: jsii.Bool(true),
 			BytesScannedCutoffPerQuery:      jsii.Number(float64(p.BytesScannedCutoffPerQuery)),
 			RequesterPaysEnabled:            jsii.Bool(false),
@@ -165,20 +190,20 @@ func NewCatalog(scope constructs.Construct, id string, props *CatalogProps) *Cat
 				SelectedEngineVersion: jsii.String(EngineVersion),
 			},
 			ResultConfiguration: &awsathena.CfnWorkGroup_ResultConfigurationProperty{
-				OutputLocation: jsii.String(fmt.Sprintf("s3://%s/%s", *p.Lake.QueryResults.BucketName(), layout.AthenaResultsPrefix)),
+				OutputLocation: c.ResultsLocation,
 				EncryptionConfiguration: &awsathena.CfnWorkGroup_EncryptionConfigurationProperty{
 					EncryptionOption: jsii.String("SSE_KMS"),
-					KmsKey:           keyArn,
+					KmsKey:           p.Lake.Key.KeyArn(),
 				},
-				ExpectedBucketOwner: stack.Account(),
+				ExpectedBucketOwner: awscdk.Stack_Of(scope).Account(),
 				AclConfiguration: &awsathena.CfnWorkGroup_AclConfigurationProperty{
 					S3AclOption: jsii.String("BUCKET_OWNER_FULL_CONTROL"),
 				},
 			},
 		},
 	})
-	c.Workgroup.ApplyRemovalPolicy(p.RemovalPolicy, nil)
-	return c
+	wg.ApplyRemovalPolicy(p.RemovalPolicy, nil)
+	return wg, name
 }
 
 // crawlerLogGroupArn is the ARN of the log group(s) Glue writes a crawler's logs to when it runs
@@ -189,6 +214,14 @@ func crawlerLogGroupArn(stack awscdk.Stack, suffix string) *string {
 		Resource:     jsii.String("log-group"),
 		ResourceName: jsii.String("/aws-glue/crawlers-role/" + suffix),
 		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+}
+
+// AggregationWorkgroupArn is the ARN of AggregationWorkgroup.
+func (c *Catalog) AggregationWorkgroupArn() *string {
+	return awscdk.Stack_Of(c.Construct).FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("athena"), Resource: jsii.String("workgroup"),
+		ResourceName: jsii.String(c.AggregationWorkgroupName), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
 	})
 }
 

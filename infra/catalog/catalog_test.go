@@ -31,7 +31,7 @@ type catalogStack struct {
 	// Logical IDs of the lake's resources,
 	key, raw, queryResults string
 	// of the catalog's,
-	database, securityConfiguration, wg string
+	database, securityConfiguration, wg, aggregationWG string
 	// and of the crawler's.
 	crawlerID, crawlerRole, crawlerLogGroup string
 }
@@ -59,6 +59,7 @@ func synthCatalog(lakeProps *lake.LakeProps, props catalog.CatalogProps, crawler
 			database:              tmpl.LogicalID(c.Database.Ref()),
 			securityConfiguration: tmpl.LogicalID(c.SecurityConfiguration.Ref()),
 			wg:                    tmpl.LogicalID(c.Workgroup.Ref()),
+			aggregationWG:         tmpl.LogicalID(c.AggregationWorkgroup.Ref()),
 			crawlerID:             tmpl.LogicalID(cr.Crawler.Ref()),
 			crawlerRole:           tmpl.LogicalID(cr.Role.RoleName()),
 			crawlerLogGroup:       tmpl.LogicalID(cr.LogGroup.LogGroupName()),
@@ -155,15 +156,16 @@ func TestNewCatalog_LetsRegionalLogsServiceUseLakeKeyForCrawlerLogs(t *testing.T
 	})
 }
 
-// workgroup is the workgroup every test expects, with cutoff and recursiveDelete varying.
-func workgroup(s *catalogStack, cutoff float64, recursiveDelete bool) map[string]any {
+// workgroup is the workgroup every test expects, with its name, whether it enforces its settings,
+// the cutoff and recursiveDelete varying.
+func workgroup(s *catalogStack, name string, enforce bool, cutoff float64, recursiveDelete bool) map[string]any {
 	return map[string]any{
-		"Name":                  s.catalog.WorkgroupName,
+		"Name":                  name,
 		"State":                 "ENABLED",
 		"RecursiveDeleteOption": recursiveDelete,
 		"WorkGroupConfiguration": map[string]any{
 			"EngineVersion":                   map[string]any{"SelectedEngineVersion": "Athena engine version 3"},
-			"EnforceWorkGroupConfiguration":   true,
+			"EnforceWorkGroupConfiguration":   enforce,
 			"PublishCloudWatchMetricsEnabled": true,
 			"BytesScannedCutoffPerQuery":      cutoff,
 			"ResultConfiguration": map[string]any{
@@ -178,17 +180,41 @@ func workgroup(s *catalogStack, cutoff float64, recursiveDelete bool) map[string
 	}
 }
 
-func TestNewCatalog_WorkgroupEnforcesEngineCutoffAndEncryptedResults(t *testing.T) {
-	s := mustCatalog(t, defaultCatalog)
+func TestNewCatalog_WorkgroupsPinEngineCutoffMetricsAndEncryptedResults(t *testing.T) {
 	if catalog.DefaultBytesScannedCutoffPerQuery != 100*1024*1024*1024 {
 		t.Errorf("DefaultBytesScannedCutoffPerQuery is %d, want 100 GiB", catalog.DefaultBytesScannedCutoffPerQuery)
 	}
-	s.tmpl.HasProperties(t, s.wg, workgroup(s, 107374182400, false))
+	for name, tc := range map[string]struct {
+		get             func() (*catalogStack, error)
+		cutoff          float64
+		recursiveDelete bool
+	}{
+		"defaults":           {defaultCatalog, 107374182400, false},
+		"cutoff and destroy": {customCatalog, 10737418240, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := mustCatalog(t, tc.get)
+			// Analysts cannot override the results location, its encryption or the cutoff.
+			s.tmpl.HasProperties(t, s.wg, workgroup(s, s.catalog.WorkgroupName, true, tc.cutoff, tc.recursiveDelete))
+			// Athena fails a CTAS with external_location in a workgroup that enforces its settings.
+			s.tmpl.HasProperties(t, s.aggregationWG, workgroup(s, s.catalog.AggregationWorkgroupName, false, tc.cutoff, tc.recursiveDelete))
+		})
+	}
 }
 
-func TestNewCatalog_WorkgroupHonoursCutoffAndDestroy(t *testing.T) {
-	s := mustCatalog(t, customCatalog)
-	s.tmpl.HasProperties(t, s.wg, workgroup(s, 10737418240, true))
+func TestNewCatalog_WorkgroupsHaveDistinctNamesAndTheAggregationOneItsArn(t *testing.T) {
+	s := mustCatalog(t, defaultCatalog)
+	c := s.catalog
+	if c.WorkgroupName == c.AggregationWorkgroupName || c.AggregationWorkgroupName == "" || len(c.AggregationWorkgroupName) > 128 {
+		t.Errorf("workgroup names %q and %q: want two distinct names of at most 128 characters", c.WorkgroupName, c.AggregationWorkgroupName)
+	}
+	want := "arn:aws:athena:" + cdktest.Region + ":" + cdktest.Account + ":workgroup/" + c.AggregationWorkgroupName
+	if got := s.tmpl.Resolve(c.AggregationWorkgroupArn()); got != want {
+		t.Errorf("AggregationWorkgroupArn() is %v, want %s", got, want)
+	}
+	if got, want := s.tmpl.Resolve(c.ResultsLocation), join("s3://", ref(s.queryResults), "/athena/"); !cmp.Equal(got, want) {
+		t.Errorf("ResultsLocation is %v, want %v", got, want)
+	}
 }
 
 func TestNewCrawler_CrawlsNewFoldersOfItsPrefixesOnly(t *testing.T) {
@@ -263,7 +289,7 @@ func TestNewCatalog_DatabaseAndWorkgroupFollowTheRemovalPolicy(t *testing.T) {
 	}{"default retains": {defaultCatalog, "Retain"}, "destroy": {customCatalog, "Delete"}} {
 		t.Run(name, func(t *testing.T) {
 			s := mustCatalog(t, tc.get)
-			for _, id := range []string{s.database, s.wg} {
+			for _, id := range []string{s.database, s.wg, s.aggregationWG} {
 				if got := s.tmpl.Resource(t, id)["DeletionPolicy"]; got != tc.want {
 					t.Errorf("%s DeletionPolicy is %v, want %s", id, got, tc.want)
 				}

@@ -63,6 +63,10 @@ type Stack struct {
 	Observe *observe.Observe
 }
 
+// OutputAggregationWorkgroupName is the output naming the workgroup the aggregation functions run
+// their CTAS queries in.
+const OutputAggregationWorkgroupName = "AggregationWorkgroupName"
+
 // Name is the stack name of an environment.
 func Name(env string) string { return "KpiLake-" + env }
 
@@ -295,7 +299,9 @@ func (s *Stack) outputs() {
 	s.output("QueryResultsBucketName", "Athena query results bucket", s.Lake.QueryResults.BucketName())
 	s.output("LakeKeyArn", "KMS key of the lake", s.Lake.Key.KeyArn())
 	s.output("DatabaseName", "Glue database of the lake", jsii.String(s.Catalog.DatabaseName))
-	s.output("WorkgroupName", "Athena workgroup for lake queries", jsii.String(s.Catalog.WorkgroupName))
+	s.output("WorkgroupName", "Athena workgroup for analysts' and operators' lake queries (settings enforced)", jsii.String(s.Catalog.WorkgroupName))
+	s.output(OutputAggregationWorkgroupName, "Athena workgroup of the aggregation functions' CTAS queries (settings not enforced; only they may use it)",
+		jsii.String(s.Catalog.AggregationWorkgroupName))
 	s.output("PlanFunctionName", "Lambda that resolves a run's business day", s.Plan.Function.FunctionName())
 	for _, name := range sortedKeys(s.LogStreams) {
 		s.output("LogStreamName"+camel(name), "Firehose delivery stream of log stream "+name, s.LogStreams[name].Name())

@@ -22,7 +22,36 @@ const (
 	EnvWorkgroup        = "KPILAKE_WORKGROUP"
 	EnvAggregatedBucket = "KPILAKE_AGGREGATED_BUCKET"
 	EnvTimeZone         = "BUSINESS_TIME_ZONE"
+	// EnvResultLocation and EnvResultKMSKey are the query results location (s3://bucket/prefix/)
+	// and the ARN of the key that encrypts results, which the runner sends with every query.
+	EnvResultLocation = "KPILAKE_RESULT_LOCATION"
+	EnvResultKMSKey   = "KPILAKE_RESULT_KMS_KEY"
 )
+
+// RunnerConfig is the CTAS runner's configuration from the function's environment (getenv is
+// os.Getenv). It fails naming every variable that is unset, so that a function deployed without
+// its result settings does not start and run queries with whatever the workgroup holds.
+func RunnerConfig(getenv func(string) string) (ctas.Config, error) {
+	var missing []string
+	get := func(name string) string {
+		v := getenv(name)
+		if v == "" {
+			missing = append(missing, name)
+		}
+		return v
+	}
+	cfg := ctas.Config{
+		Database:         get(EnvDatabase),
+		Workgroup:        get(EnvWorkgroup),
+		AggregatedBucket: get(EnvAggregatedBucket),
+		ResultLocation:   get(EnvResultLocation),
+		ResultKMSKey:     get(EnvResultKMSKey),
+	}
+	if len(missing) > 0 {
+		return ctas.Config{}, fmt.Errorf("environment: %s not set; the stack sets them on the function", strings.Join(missing, ", "))
+	}
+	return cfg, nil
+}
 
 // Request is one (KPI, day).
 type Request struct {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +111,53 @@ func TestHandle_PassesOtherErrorsThrough(t *testing.T) {
 	_, err := handler(t, run).Handle(context.Background(), aggregate.Request{KPI: "engagement_score", Date: "2026-11-24"})
 	if !errors.Is(err, ctas.ErrDeadline) {
 		t.Errorf("err = %v, want the deadline error as is (the workflow retries it)", err)
+	}
+}
+
+func TestRunnerConfig_ReadsTheEnvironmentAndNamesEveryMissingVariable(t *testing.T) {
+	full := map[string]string{
+		aggregate.EnvDatabase:         "kpilake_dev",
+		aggregate.EnvWorkgroup:        "kpilake-dev-aggregation",
+		aggregate.EnvAggregatedBucket: "aggregated-1",
+		aggregate.EnvResultLocation:   "s3://query-results-1/athena/",
+		aggregate.EnvResultKMSKey:     "arn:aws:kms:ap-northeast-1:123456789012:key/k-1",
+	}
+	without := func(names ...string) map[string]string {
+		env := maps.Clone(full)
+		for _, n := range names {
+			delete(env, n)
+		}
+		return env
+	}
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		missing []string
+	}{
+		{name: "complete", env: full},
+		{name: "no result settings", env: without(aggregate.EnvResultLocation, aggregate.EnvResultKMSKey),
+			missing: []string{aggregate.EnvResultLocation, aggregate.EnvResultKMSKey}},
+		{name: "no workgroup", env: without(aggregate.EnvWorkgroup), missing: []string{aggregate.EnvWorkgroup}},
+		{name: "empty", env: map[string]string{}, missing: slices.Sorted(maps.Keys(full))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := aggregate.RunnerConfig(func(k string) string { return tc.env[k] })
+			if len(tc.missing) == 0 {
+				want := ctas.Config{Database: "kpilake_dev", Workgroup: "kpilake-dev-aggregation", AggregatedBucket: "aggregated-1",
+					ResultLocation: "s3://query-results-1/athena/", ResultKMSKey: "arn:aws:kms:ap-northeast-1:123456789012:key/k-1"}
+				if err != nil || cfg != want {
+					t.Errorf("RunnerConfig = %+v, %v; want %+v", cfg, err, want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("RunnerConfig accepted an environment without %v", tc.missing)
+			}
+			for _, name := range tc.missing {
+				if !strings.Contains(err.Error(), name) {
+					t.Errorf("error %q does not name %s", err, name)
+				}
+			}
+		})
 	}
 }

@@ -41,6 +41,7 @@ func (o athenaOps) StopQueryExecution(ctx context.Context, in *athena.StopQueryE
 
 type glueOps struct {
 	getTable        func(context.Context, *glue.GetTableInput, ...func(*glue.Options)) (*glue.GetTableOutput, error)
+	getTables       func(context.Context, *glue.GetTablesInput, ...func(*glue.Options)) (*glue.GetTablesOutput, error)
 	createTable     func(context.Context, *glue.CreateTableInput, ...func(*glue.Options)) (*glue.CreateTableOutput, error)
 	deleteTable     func(context.Context, *glue.DeleteTableInput, ...func(*glue.Options)) (*glue.DeleteTableOutput, error)
 	getPartition    func(context.Context, *glue.GetPartitionInput, ...func(*glue.Options)) (*glue.GetPartitionOutput, error)
@@ -50,11 +51,15 @@ type glueOps struct {
 }
 
 func newGlueOps(c *glue.Client) glueOps {
-	return glueOps{c.GetTable, c.CreateTable, c.DeleteTable, c.GetPartition, c.CreatePartition, c.UpdatePartition, c.Options}
+	return glueOps{c.GetTable, c.GetTables, c.CreateTable, c.DeleteTable, c.GetPartition, c.CreatePartition, c.UpdatePartition, c.Options}
 }
 
 func (o glueOps) GetTable(ctx context.Context, in *glue.GetTableInput, opts ...func(*glue.Options)) (*glue.GetTableOutput, error) {
 	return o.getTable(ctx, in, opts...)
+}
+
+func (o glueOps) GetTables(ctx context.Context, in *glue.GetTablesInput, opts ...func(*glue.Options)) (*glue.GetTablesOutput, error) {
+	return o.getTables(ctx, in, opts...)
 }
 
 func (o glueOps) CreateTable(ctx context.Context, in *glue.CreateTableInput, opts ...func(*glue.Options)) (*glue.CreateTableOutput, error) {
@@ -79,13 +84,18 @@ func (o glueOps) UpdatePartition(ctx context.Context, in *glue.UpdatePartitionIn
 
 type s3Ops struct {
 	list   func(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	put    func(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	delete func(context.Context, *s3.DeleteObjectsInput, ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
 }
 
-func newS3Ops(c *s3.Client) s3Ops { return s3Ops{c.ListObjectsV2, c.DeleteObjects} }
+func newS3Ops(c *s3.Client) s3Ops { return s3Ops{c.ListObjectsV2, c.PutObject, c.DeleteObjects} }
 
 func (o s3Ops) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
 	return o.list(ctx, in, opts...)
+}
+
+func (o s3Ops) PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	return o.put(ctx, in, opts...)
 }
 
 func (o s3Ops) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, opts ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error) {

@@ -2,7 +2,10 @@
 // (aggregated/<kpi>/dt=D/run=<id>/) through a uniquely named temporary table, then points the KPI
 // table's dt=D partition at that prefix with one Glue catalog call, drops the temporary table and
 // deletes the day's earlier runs. Readers see the previous day's output or the new one, never a mix;
-// a failed, stopped or incompatible run leaves the previous partition in place.
+// a failed, stopped or incompatible run leaves the previous partition in place. Runs of one day may
+// overlap: each marks its output ready (ReadyMarker) before its switch, and after its cleanup
+// settles the partition on the newest ready run, so that an older run's late write never leaves
+// the day at output another run has deleted.
 //
 // The daily workflow Lambda and the backfill worker both use Runner.
 package ctas
@@ -42,14 +45,17 @@ type glueAPI interface {
 	GetTable(context.Context, *glue.GetTableInput, ...func(*glue.Options)) (*glue.GetTableOutput, error)
 	CreateTable(context.Context, *glue.CreateTableInput, ...func(*glue.Options)) (*glue.CreateTableOutput, error)
 	DeleteTable(context.Context, *glue.DeleteTableInput, ...func(*glue.Options)) (*glue.DeleteTableOutput, error)
+	GetTables(context.Context, *glue.GetTablesInput, ...func(*glue.Options)) (*glue.GetTablesOutput, error)
 	GetPartition(context.Context, *glue.GetPartitionInput, ...func(*glue.Options)) (*glue.GetPartitionOutput, error)
 	CreatePartition(context.Context, *glue.CreatePartitionInput, ...func(*glue.Options)) (*glue.CreatePartitionOutput, error)
 	UpdatePartition(context.Context, *glue.UpdatePartitionInput, ...func(*glue.Options)) (*glue.UpdatePartitionOutput, error)
 }
 
-// s3API is the part of S3 the runner calls: listing a day and deleting earlier runs.
+// s3API is the part of S3 the runner calls: listing a day, marking a run ready and deleting
+// earlier runs.
 type s3API interface {
 	ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	DeleteObjects(context.Context, *s3.DeleteObjectsInput, ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
 }
 
@@ -79,6 +85,11 @@ type Config struct {
 	Workgroup string
 	// AggregatedBucket is the aggregated zone's bucket name (no s3:// prefix). Required.
 	AggregatedBucket string
+	// ResultLocation (s3://bucket/prefix/) and ResultKMSKey (a KMS key ARN), when set, are sent
+	// with every query as its result configuration: output under ResultLocation, encrypted with
+	// SSE_KMS and ResultKMSKey. Give both or neither; neither leaves both to the workgroup.
+	// Default: "", the workgroup's.
+	ResultLocation, ResultKMSKey string
 	// StopMargin is how long before the context's deadline the runner stops a running query and
 	// fails, leaving time to stop it and clean up. Default: 30s.
 	StopMargin time.Duration
@@ -102,7 +113,21 @@ type Config struct {
 	Metrics *metrics.EMF
 	// TimeZone is the business time zone, in which a published day's age is measured. Default: UTC.
 	TimeZone *time.Location
+	// StaleTempAfter is the age (by run id) past which a temporary table of the same KPI and day
+	// is left over from a run that crashed, and is dropped by the next run's cleanup. At least
+	// MinStaleTempAfter. Default: DefaultStaleTempAfter.
+	StaleTempAfter time.Duration
 }
+
+// A run's temporary table exists from its CTAS to its cleanup, all within its Lambda invocation,
+// which Lambda ends after 15 minutes at most. Older temporary tables belong to runs that cannot be
+// in flight any more: a crashed invocation's, or one whose process was killed.
+const (
+	// MinStaleTempAfter is Lambda's longest invocation plus a margin for clock skew.
+	MinStaleTempAfter = 20 * time.Minute
+	// DefaultStaleTempAfter leaves plenty of room beyond MinStaleTempAfter.
+	DefaultStaleTempAfter = time.Hour
+)
 
 var (
 	dbRE     = regexp.MustCompile(`^[a-z0-9_]{1,255}$`)
@@ -111,6 +136,8 @@ var (
 	identRE   = regexp.MustCompile(`^[a-z][a-z0-9_]{0,254}$`)
 	runIDRE   = regexp.MustCompile(`^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$`)
 	workgrpRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,128}$`)
+	s3URIRE   = regexp.MustCompile(`^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+/)?$`)
+	kmsKeyRE  = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$`)
 )
 
 func (c *Config) validate() error {
@@ -123,6 +150,17 @@ func (c *Config) validate() error {
 	}
 	if !bucketRE.MatchString(c.AggregatedBucket) {
 		errs = append(errs, fmt.Errorf("AggregatedBucket %q: give the bucket name without s3://", c.AggregatedBucket))
+	}
+	switch {
+	case c.ResultLocation == "" && c.ResultKMSKey == "":
+	case !s3URIRE.MatchString(c.ResultLocation):
+		errs = append(errs, fmt.Errorf("ResultLocation %q: give the query results location as s3://bucket/prefix/ (with ResultKMSKey)", c.ResultLocation))
+	case !kmsKeyRE.MatchString(c.ResultKMSKey):
+		errs = append(errs, fmt.Errorf("ResultKMSKey %q: give the ARN of the KMS key that encrypts query results (with ResultLocation)", c.ResultKMSKey))
+	}
+	if c.StaleTempAfter != 0 && c.StaleTempAfter < MinStaleTempAfter {
+		errs = append(errs, fmt.Errorf("StaleTempAfter is %v; give at least %v (a run may be in flight for 15 minutes), or 0 for the default (%v)",
+			c.StaleTempAfter, MinStaleTempAfter, DefaultStaleTempAfter))
 	}
 	if c.StopMargin < 0 || c.PollInitial < 0 || c.PollMax < 0 || c.RetryBase < 0 || c.RetryMax < 0 || c.RetryAttempts < 0 {
 		errs = append(errs, errors.New("durations and RetryAttempts must not be negative"))
@@ -141,6 +179,7 @@ func (c *Config) withDefaults() {
 	def(&c.PollMax, time.Second)
 	def(&c.RetryBase, 500*time.Millisecond)
 	def(&c.RetryMax, 20*time.Second)
+	def(&c.StaleTempAfter, DefaultStaleTempAfter)
 	if c.PollMax < c.PollInitial {
 		c.PollMax = c.PollInitial
 	}

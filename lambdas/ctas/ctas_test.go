@@ -19,7 +19,9 @@ import (
 	gtypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/kpilake/kpilake/internal/ctassim"
 	"github.com/kpilake/kpilake/internal/testsvc"
 	"github.com/kpilake/kpilake/layout"
 )
@@ -69,6 +71,74 @@ func TestNew_ListsEveryConfigProblem(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
+	}
+}
+
+func TestNew_AcceptsResultSettingsOnlyInPairs(t *testing.T) {
+	const (
+		loc = "s3://query-results-1/athena/"
+		key = "arn:aws:kms:ap-northeast-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000000"
+	)
+	for _, tc := range []struct {
+		name          string
+		location, key string
+		want          string // "" if valid
+	}{
+		{name: "neither"},
+		{name: "both", location: loc, key: key},
+		{name: "location without key", location: loc, want: "ResultKMSKey"},
+		{name: "key without location", key: key, want: "ResultLocation"},
+		{name: "location without trailing slash", location: "s3://query-results-1/athena", key: key, want: "ResultLocation"},
+		{name: "bucket name, not a location", location: "query-results-1", key: key, want: "ResultLocation"},
+		{name: "key id, not an ARN", location: loc, key: "0a1b2c3d-0000-4000-8000-000000000000", want: "ResultKMSKey"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(&faultyAthena{}, &faultyGlue{}, &nopS3{}, Config{Database: "db", Workgroup: "wg", AggregatedBucket: "bucket",
+				ResultLocation: tc.location, ResultKMSKey: tc.key})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("New: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("New error = %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunner_SendsTheEncryptedResultConfigurationWithTheQuery(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name          string
+		location, key string
+		want          *atypes.ResultConfiguration
+	}{
+		{name: "configured", location: "s3://query-results-1/athena/", key: "arn:aws:kms:ap-northeast-1:123456789012:key/k-1",
+			want: &atypes.ResultConfiguration{OutputLocation: aws.String("s3://query-results-1/athena/"),
+				EncryptionConfiguration: &atypes.EncryptionConfiguration{EncryptionOption: atypes.EncryptionOptionSseKms,
+					KmsKey: aws.String("arn:aws:kms:ap-northeast-1:123456789012:key/k-1")}}},
+		{name: "left to the workgroup"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLake(t)
+			r := l.runner(t, nil, nil, func(c *Config) { c.ResultLocation, c.ResultKMSKey = tc.location, tc.key })
+			res := mustRun(t, r, context.Background())
+			// moto keeps the result configuration a query was started with.
+			out, err := l.athena.GetQueryExecution(context.Background(), &athena.GetQueryExecutionInput{QueryExecutionId: aws.String(res.QueryID)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out.QueryExecution.ResultConfiguration
+			if got != nil && got.OutputLocation == nil && got.EncryptionConfiguration == nil {
+				got = nil
+			}
+			// Athena (and moto) answer with the query's own file under the location.
+			if got != nil && tc.location != "" && strings.HasPrefix(aws.ToString(got.OutputLocation), tc.location+res.QueryID) {
+				got.OutputLocation = aws.String(tc.location)
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreUnexported(atypes.ResultConfiguration{}, atypes.EncryptionConfiguration{})); diff != "" {
+				t.Errorf("result configuration of query %s (-want +got):\n%s", res.QueryID, diff)
+			}
+		})
 	}
 }
 
@@ -178,8 +248,9 @@ func TestRunner_FirstRunCreatesTableAndPublishesPartition(t *testing.T) {
 	if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
 		t.Errorf("tables %v, want %v (the temporary table dropped)", got, want)
 	}
-	if got := l.keys(t); len(got) != 1 || !strings.HasPrefix(got[0], layout.KPIRunPrefix(testKPI, testDay, res.RunID)) {
-		t.Errorf("objects %v, want the run's output kept after the temporary table is dropped", got)
+	run := layout.KPIRunPrefix(testKPI, testDay, res.RunID)
+	if got, want := l.keys(t), []string{run + ctassim.OutputObject, run + ReadyMarker}; !slices.Equal(got, want) {
+		t.Errorf("objects %v, want %v: the run's output kept after the temporary table is dropped, marked ready", got, want)
 	}
 
 	out, err := l.glue.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(l.db), Name: aws.String(layout.KPITableName(testKPI))})
@@ -246,9 +317,9 @@ func TestRunner_RerunIsIdempotentAndKeepsOnlyTheLatestRun(t *testing.T) {
 	if n := l.partitionCount(t); n != 1 {
 		t.Errorf("%d partitions, want 1", n)
 	}
-	keys := l.keys(t)
-	if len(keys) != 1 || !strings.HasPrefix(keys[0], layout.KPIRunPrefix(testKPI, testDay, second.RunID)) {
-		t.Errorf("objects of the day %v, want only the second run's", keys)
+	run := layout.KPIRunPrefix(testKPI, testDay, second.RunID)
+	if got, want := l.keys(t), []string{run + ctassim.OutputObject, run + ReadyMarker}; !slices.Equal(got, want) {
+		t.Errorf("objects of the day %v, want only the second run's %v", got, want)
 	}
 	if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
 		t.Errorf("tables %v, want %v", got, want)
@@ -295,8 +366,9 @@ func TestRunner_LeavesNewerRunsObjectsAlone(t *testing.T) {
 	newer := layout.KPIRunPrefix(testKPI, testDay, "99991231T235959999Z-ffffffff") + "part-0.parquet"
 	l.put(t, newer)
 	res := mustRun(t, r, context.Background())
-	if keys := l.keys(t); !slices.Contains(keys, newer) || len(keys) != 2 {
-		t.Errorf("objects %v: want the run's output and the concurrent newer run's %q", keys, newer)
+	run := layout.KPIRunPrefix(testKPI, testDay, res.RunID)
+	if got, want := l.keys(t), []string{run + ctassim.OutputObject, run + ReadyMarker, newer}; !slices.Equal(got, want) {
+		t.Errorf("objects %v, want %v: the run's output and the concurrent newer run's", got, want)
 	}
 	if got := l.partition(t); got != l.location(res) {
 		t.Errorf("partition at %q", got)

@@ -296,6 +296,10 @@ func (nopS3) ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.
 	return &s3.ListObjectsV2Output{}, nil
 }
 
+func (nopS3) PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	return &s3.PutObjectOutput{}, nil
+}
+
 func (nopS3) DeleteObjects(context.Context, *s3.DeleteObjectsInput, ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error) {
 	return &s3.DeleteObjectsOutput{}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"regexp"
@@ -335,6 +336,29 @@ func (w *world) createTable(now time.Time, in *glue.CreateTableInput) (*glue.Cre
 	return &glue.CreateTableOutput{}, nil
 }
 
+// getTables lists the tables whose names match in's Expression, as Glue reads it: a regular
+// expression in which * also stands for any characters.
+func (w *world) getTables(in *glue.GetTablesInput) (*glue.GetTablesOutput, error) {
+	if aws.ToString(in.DatabaseName) != w.db {
+		return nil, notFound("Database " + aws.ToString(in.DatabaseName))
+	}
+	var match *regexp.Regexp
+	if e := aws.ToString(in.Expression); e != "" {
+		re, err := regexp.Compile("^(?:" + strings.ReplaceAll(strings.ReplaceAll(e, ".*", "*"), "*", ".*") + ")$")
+		if err != nil {
+			return nil, &gtypes.InvalidInputException{Message: aws.String(err.Error())}
+		}
+		match = re
+	}
+	out := &glue.GetTablesOutput{}
+	for _, name := range slices.Sorted(maps.Keys(w.tables)) {
+		if match == nil || match.MatchString(name) {
+			out.TableList = append(out.TableList, *copyTable(w.tables[name]))
+		}
+	}
+	return out, nil
+}
+
 func (w *world) deleteTable(in *glue.DeleteTableInput) (*glue.DeleteTableOutput, error) {
 	name := aws.ToString(in.Name)
 	if _, err := w.getTable(aws.ToString(in.DatabaseName), name); err != nil {
@@ -469,6 +493,10 @@ func (c glueClient) DeleteTable(ctx context.Context, in *glue.DeleteTableInput, 
 	return do(ctx, c.w, func(time.Time) (*glue.DeleteTableOutput, error) { return c.w.deleteTable(in) })
 }
 
+func (c glueClient) GetTables(ctx context.Context, in *glue.GetTablesInput, _ ...func(*glue.Options)) (*glue.GetTablesOutput, error) {
+	return do(ctx, c.w, func(time.Time) (*glue.GetTablesOutput, error) { return c.w.getTables(in) })
+}
+
 func (c glueClient) GetPartition(ctx context.Context, in *glue.GetPartitionInput, _ ...func(*glue.Options)) (*glue.GetPartitionOutput, error) {
 	return do(ctx, c.w, func(time.Time) (*glue.GetPartitionOutput, error) { return c.w.getPartition(in) })
 }
@@ -499,6 +527,16 @@ func (c glueClient) UpdatePartition(ctx context.Context, in *glue.UpdatePartitio
 
 func (c s3Client) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
 	return do(ctx, c.w, func(time.Time) (*s3.ListObjectsV2Output, error) { return c.w.list(in) })
+}
+
+func (c s3Client) PutObject(ctx context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	return do(ctx, c.w, func(time.Time) (*s3.PutObjectOutput, error) {
+		if aws.ToString(in.Bucket) != c.w.bucket {
+			return nil, &s3types.NoSuchBucket{Message: aws.String("The specified bucket does not exist")}
+		}
+		c.w.put(aws.ToString(in.Key))
+		return &s3.PutObjectOutput{}, nil
+	})
 }
 
 func (c s3Client) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, _ ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error) {

@@ -40,19 +40,15 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	tracing.InstrumentAWS(&awsCfg)
-	database := os.Getenv(aggregate.EnvDatabase)
-	runner, err := ctas.NewFromConfig(awsCfg, ctas.Config{
-		Database:         database,
-		Workgroup:        os.Getenv(aggregate.EnvWorkgroup),
-		AggregatedBucket: os.Getenv(aggregate.EnvAggregatedBucket),
-		Logger:           log,
-		Tracer:           tracing.Backend{},
-		Metrics:          metrics.FromEnv(),
-		TimeZone:         loc,
-	})
+	cfg, err := aggregate.RunnerConfig(os.Getenv)
 	if err != nil {
 		return err
 	}
-	lambda.Start(aggregate.NewHandler(kpis, database, loc, runner, log).Handle)
+	cfg.Logger, cfg.Tracer, cfg.Metrics, cfg.TimeZone = log, tracing.Backend{}, metrics.FromEnv(), loc
+	runner, err := ctas.NewFromConfig(awsCfg, cfg)
+	if err != nil {
+		return err
+	}
+	lambda.Start(aggregate.NewHandler(kpis, cfg.Database, loc, runner, log).Handle)
 	return nil
 }

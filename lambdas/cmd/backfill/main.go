@@ -43,20 +43,16 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	tracing.InstrumentAWS(&awsCfg)
-	database := os.Getenv(aggregate.EnvDatabase)
-	runner, err := ctas.NewFromConfig(awsCfg, ctas.Config{
-		Database:         database,
-		Workgroup:        os.Getenv(aggregate.EnvWorkgroup),
-		AggregatedBucket: os.Getenv(aggregate.EnvAggregatedBucket),
-		Logger:           log,
-		Tracer:           tracing.Backend{},
-		Metrics:          metrics.FromEnv(),
-		TimeZone:         loc,
-	})
+	cfg, err := aggregate.RunnerConfig(os.Getenv)
 	if err != nil {
 		return err
 	}
-	w, err := backfill.NewWorker(kpis, aggregate.NewHandler(kpis, database, loc, runner, log),
+	cfg.Logger, cfg.Tracer, cfg.Metrics, cfg.TimeZone = log, tracing.Backend{}, metrics.FromEnv(), loc
+	runner, err := ctas.NewFromConfig(awsCfg, cfg)
+	if err != nil {
+		return err
+	}
+	w, err := backfill.NewWorker(kpis, aggregate.NewHandler(kpis, cfg.Database, loc, runner, log),
 		sqs.NewFromConfig(awsCfg), os.Getenv(backfill.EnvDeadLetterQueueURL), log)
 	if err != nil {
 		return err
