@@ -10,9 +10,15 @@
 //     so an operator (or the CLI's role) needs no use of the lake key.
 //   - The worker's timeout is Lambda's maximum, 15 minutes (one job runs every KPI of a day one
 //     after the other), and the queue's visibility timeout is 6 times that, 90 minutes, as Lambda
-//     recommends for SQS event sources: a job that fails is retried after 90 minutes.
+//     recommends for SQS event sources. The worker does not wait for it: it leases the message it
+//     works (ChangeMessageVisibility, handler.DefaultLease of 2 minutes at a time, renewed while
+//     it lives), so the job of a worker that died comes back within 2 minutes, and it gives a
+//     failed job back after handler.DefaultRetryDelay (1 minute, doubling with each failed
+//     delivery). It needs sqs:ChangeMessageVisibility on the queue, which the event source's
+//     grant includes.
 //   - A job received MaxReceiveCount (3) times without success moves to the dead-letter queue;
-//     the worker sends a malformed job there itself, at once, with its reason attached.
+//     the worker sends a job no retry can fix there itself, at once, with its reason attached: a
+//     malformed job, a query Athena ran and failed.
 //   - Both queues keep messages 14 days, SQS's maximum: a long backfill at low concurrency may
 //     wait days, and a dead letter waits for an operator.
 //   - The queues hold only jobs that the CLI can enqueue again, so they follow CDK's default
@@ -48,8 +54,9 @@ import (
 // The contract with the worker and the operator CLI, as the handler package (lambdas/backfill)
 // defines it: the Lambda binary and the CLI import that package, never this one.
 const (
-	// EnvDeadLetterQueueURL is the worker's environment variable that names the dead-letter
-	// queue; the worker also reads the aggregate function's (aggregate.EnvDatabase, ...).
+	// EnvQueueURL and EnvDeadLetterQueueURL are the worker's environment variables that name the
+	// queues; the worker also reads the aggregate function's (aggregate.EnvDatabase, ...).
+	EnvQueueURL           = handler.EnvQueueURL
 	EnvDeadLetterQueueURL = handler.EnvDeadLetterQueueURL
 	// OutputQueueURL and OutputDeadLetterQueueURL name the stack outputs the CLI reads.
 	OutputQueueURL           = handler.OutputQueueURL
@@ -241,6 +248,7 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 			aggregate.EnvWorkgroup:        p.Catalog.WorkgroupName,
 			aggregate.EnvAggregatedBucket: *p.Lake.Aggregated.BucketName(),
 			aggregate.EnvTimeZone:         p.TimeZone,
+			EnvQueueURL:                   *b.Queue.QueueUrl(),
 			EnvDeadLetterQueueURL:         *b.DeadLetterQueue.QueueUrl(),
 		},
 		Timeout:       seconds(FunctionTimeout),
@@ -249,7 +257,7 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 		RemovalPolicy: p.RemovalPolicy,
 	})
 	aggregate.GrantAggregate(b.Worker.Role, p.Catalog, p.Lake, p.KPIs)
-	// A malformed job goes to the dead-letter queue at once; SQS-managed encryption needs no key.
+	// A job no retry can fix goes to the dead-letter queue at once; SQS-managed encryption needs no key.
 	b.Worker.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("sqs:SendMessage"),
 		Resources: jsii.Strings(*b.DeadLetterQueue.QueueArn()),
@@ -269,9 +277,10 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 func (b *Backfill) alarms(node constructs.Construct, p BackfillProps) {
 	notify := awscloudwatchactions.NewSnsAction(p.Alerts.Topic)
 	b.DeadLetterAlarm = awscloudwatch.NewAlarm(node, jsii.String("DeadLetterAlarm"), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String(fmt.Sprintf("kpilake: backfill jobs are in the dead-letter queue (malformed, or failed %d times). "+
-			"A malformed job carries its reason in the message attribute %s; the worker's logs name the failed KPI and error. "+
-			"Fix the cause, then move the jobs back to the backfill queue.", MaxReceiveCount, handler.AttrError)),
+		AlarmDescription: jsii.String(fmt.Sprintf("kpilake: backfill jobs are in the dead-letter queue (malformed, a query Athena failed, or failed %d times). "+
+			"A job the worker moved itself carries its reason in the message attribute %s (and %s: malformed, query-failed, input-error); "+
+			"the worker's logs name the failed KPI and error. Fix the cause, then move the jobs back to the backfill queue.",
+			MaxReceiveCount, handler.AttrError, handler.AttrErrorKind)),
 		Metric: b.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 			Statistic: jsii.String("Maximum"),
 			Period:    seconds(AlarmPeriod),

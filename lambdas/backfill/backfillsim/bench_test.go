@@ -37,10 +37,9 @@ var benchScenarios = []struct {
 	{"before_a_mean15s_pollmax5s", "sequential_mean15s", func(s *backfillsim.Scenario) {
 		s.MeanQuery, s.Runner.PollMax = 15*time.Second, 5*time.Second
 	}},
-	// What-if: the worker keeps its message invisible in 2-minute steps (visibility heartbeat),
-	// so a crashed job reappears within 2 minutes instead of 90.
-	{"whatif_bc_heartbeat2m", "sequential", func(s *backfillsim.Scenario) {
-		s.ThrottleRate, s.CrashRate, s.VisibilityHeartbeat = 0.2, 0.02, 2*time.Minute
+	// Before: the worker held no lease, so a crashed job waited for the visibility timeout.
+	{"before_bc_nolease", "sequential", func(s *backfillsim.Scenario) {
+		s.ThrottleRate, s.CrashRate, s.IgnoreVisibilityChanges = 0.2, 0.02, true
 	}},
 	// SQS standard queues deliver at least once: 5% of receives hand a second worker a copy.
 	{"dup5", "sequential", func(s *backfillsim.Scenario) { s.DuplicateRate = 0.05 }},
