@@ -77,7 +77,7 @@ bench-extract: ## extraction: rows/s and MB/s against `mariadb -B`, peak RSS at 
 	KPILAKE_BENCH_ROWS=1000000 go test ./lambdas/extract -run '^$$' -bench BenchmarkExtract -benchtime 1x -timeout 30m
 
 .PHONY: bench-backfill
-bench-backfill: ## backfill simulation (365 days x 5 KPIs, Athena quota 20): makespan vs ideal and sequential, lost/duplicated
+bench-backfill: ## backfill simulation (365 days x 5 KPIs, quota 20, 20 workers; throttling, crashes): x ideal and x sequential; fails a missed goal
 	go test ./lambdas/backfill/backfillsim -run '^$$' -bench '^BenchmarkBackfill$$' -benchtime 1x -timeout 30m
 
 clean: ## remove build output
