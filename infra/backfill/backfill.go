@@ -10,9 +10,15 @@
 //     so an operator (or the CLI's role) needs no use of the lake key.
 //   - The worker's timeout is Lambda's maximum, 15 minutes (one job runs every KPI of a day one
 //     after the other), and the queue's visibility timeout is 6 times that, 90 minutes, as Lambda
-//     recommends for SQS event sources: a job that fails is retried after 90 minutes.
+//     recommends for SQS event sources. The worker does not wait for it: it leases the message it
+//     works (ChangeMessageVisibility, handler.DefaultLease of 2 minutes at a time, renewed while
+//     it lives), so the job of a worker that died comes back within 2 minutes, and it gives a
+//     failed job back after handler.DefaultRetryDelay (1 minute, doubling with each failed
+//     delivery). It needs sqs:ChangeMessageVisibility on the queue, which the event source's
+//     grant includes.
 //   - A job received MaxReceiveCount (3) times without success moves to the dead-letter queue;
-//     the worker sends a malformed job there itself, at once, with its reason attached.
+//     the worker sends a job no retry can fix there itself, at once, with its reason attached: a
+//     malformed job, a query Athena ran and failed.
 //   - Both queues keep messages 14 days, SQS's maximum: a long backfill at low concurrency may
 //     wait days, and a dead letter waits for an operator.
 //   - The queues hold only jobs that the CLI can enqueue again, so they follow CDK's default
@@ -48,8 +54,9 @@ import (
 // The contract with the worker and the operator CLI, as the handler package (lambdas/backfill)
 // defines it: the Lambda binary and the CLI import that package, never this one.
 const (
-	// EnvDeadLetterQueueURL is the worker's environment variable that names the dead-letter
-	// queue; the worker also reads the aggregate function's (aggregate.EnvDatabase, ...).
+	// EnvQueueURL and EnvDeadLetterQueueURL are the worker's environment variables that name the
+	// queues; the worker also reads the aggregate function's (aggregate.EnvDatabase, ...).
+	EnvQueueURL           = handler.EnvQueueURL
 	EnvDeadLetterQueueURL = handler.EnvDeadLetterQueueURL
 	// OutputQueueURL and OutputDeadLetterQueueURL name the stack outputs the CLI reads.
 	OutputQueueURL           = handler.OutputQueueURL
@@ -236,14 +243,14 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 	b.Worker = golambda.NewFunction(node, "Worker", &golambda.FunctionProps{
 		Entry:         p.WorkerEntry,
 		Description:   "kpilake: backfill worker; runs every KPI of one business day from the backfill queue",
-		Environment:   workerEnvironment(p, *b.DeadLetterQueue.QueueUrl()),
+		Environment:   workerEnvironment(p, *b.Queue.QueueUrl(), *b.DeadLetterQueue.QueueUrl()),
 		Timeout:       seconds(FunctionTimeout),
 		MemoryMB:      workerMemoryMB,
 		LogRetention:  p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
 	})
 	aggregate.GrantAggregate(b.Worker.Role, p.Catalog, p.Lake, p.KPIs)
-	// A malformed job goes to the dead-letter queue at once; SQS-managed encryption needs no key.
+	// A job no retry can fix goes to the dead-letter queue at once; SQS-managed encryption needs no key.
 	b.Worker.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("sqs:SendMessage"),
 		Resources: jsii.Strings(*b.DeadLetterQueue.QueueArn()),
@@ -261,8 +268,9 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 }
 
 // workerEnvironment is the aggregate handler's environment and the dead-letter queue.
-func workerEnvironment(p BackfillProps, deadLetterQueueURL string) map[string]string {
+func workerEnvironment(p BackfillProps, queueURL, deadLetterQueueURL string) map[string]string {
 	env := aggregate.AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone)
+	env[EnvQueueURL] = queueURL
 	env[EnvDeadLetterQueueURL] = deadLetterQueueURL
 	return env
 }
@@ -270,9 +278,10 @@ func workerEnvironment(p BackfillProps, deadLetterQueueURL string) map[string]st
 func (b *Backfill) alarms(node constructs.Construct, p BackfillProps) {
 	notify := awscloudwatchactions.NewSnsAction(p.Alerts.Topic)
 	b.DeadLetterAlarm = awscloudwatch.NewAlarm(node, jsii.String("DeadLetterAlarm"), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String(fmt.Sprintf("kpilake: backfill jobs are in the dead-letter queue (malformed, or failed %d times). "+
-			"A malformed job carries its reason in the message attribute %s; the worker's logs name the failed KPI and error. "+
-			"Fix the cause, then move the jobs back to the backfill queue.", MaxReceiveCount, handler.AttrError)),
+		AlarmDescription: jsii.String(fmt.Sprintf("kpilake: backfill jobs are in the dead-letter queue (malformed, a query Athena failed, or failed %d times). "+
+			"A job the worker moved itself carries its reason in the message attribute %s (and %s: malformed, query-failed, input-error); "+
+			"the worker's logs name the failed KPI and error. Fix the cause, then move the jobs back to the backfill queue.",
+			MaxReceiveCount, handler.AttrError, handler.AttrErrorKind)),
 		Metric: b.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 			Statistic: jsii.String("Maximum"),
 			Period:    seconds(AlarmPeriod),

@@ -237,6 +237,7 @@ func TestBackfill_WorkerRunsOnArm64AL2023WithTheAggregateEnvironment(t *testing.
 		aggregate.EnvResultLocation:   s.tp.Resolve(s.catalog.ResultsLocation),
 		aggregate.EnvResultKMSKey:     s.tp.Resolve(s.lake.Key.KeyArn()),
 		aggregate.EnvTimeZone:         businessZone,
+		handler.EnvQueueURL:           map[string]any{"Ref": s.queue},
 		handler.EnvDeadLetterQueueURL: map[string]any{"Ref": s.dlq},
 	}, env["Variables"]); diff != "" {
 		t.Errorf("worker environment (-want +got):\n%s", diff)
@@ -285,6 +286,7 @@ func TestBackfill_WorkerMayAggregateItsKPIsConsumeTheQueueAndOnlySendDeadLetters
 	add([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, res(s.b.Worker.LogGroup.LogGroupArn()))
 	add([]string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "*")
 
+	// The event source's grant; the worker's lease (lambdas/backfill) needs sqs:ChangeMessageVisibility.
 	add([]string{"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
 		res(s.b.Queue.QueueArn()))
 	add([]string{"sqs:SendMessage"}, res(s.b.DeadLetterQueue.QueueArn()))

@@ -21,7 +21,10 @@ const (
 
 // Environment of the worker function, besides the aggregate package's.
 const (
-	// EnvDeadLetterQueueURL is where the worker sends a malformed job, so it is never retried.
+	// EnvQueueURL is the backfill queue, whose messages the worker leases while it works them.
+	EnvQueueURL = "KPILAKE_BACKFILL_QUEUE_URL"
+	// EnvDeadLetterQueueURL is where the worker sends a job no retry can fix (malformed, a query
+	// Athena failed), so it is not retried.
 	EnvDeadLetterQueueURL = "KPILAKE_BACKFILL_DLQ_URL"
 )
 

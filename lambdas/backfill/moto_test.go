@@ -96,6 +96,10 @@ type envOptions struct {
 	athena func(*ctassim.Athena) ctassim.AthenaAPI
 	// glue, if set, wraps the Glue client the runner calls.
 	glue func(*glue.Client) catalogAPI
+	// queue, if set, wraps the SQS client the worker calls.
+	queue func(backfill.Queue) backfill.Queue
+	// lease and retryDelay configure the worker; zero: its defaults.
+	lease, retryDelay time.Duration
 }
 
 // newEnv builds an env.
@@ -188,7 +192,12 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.worker, err = backfill.NewWorker(kpis, aggregate.NewHandler(kpis, e.db, tokyo, runner, discard), e.sqs, e.dlqURL, discard)
+	var queue backfill.Queue = e.sqs
+	if opts.queue != nil {
+		queue = opts.queue(e.sqs)
+	}
+	e.worker, err = backfill.NewWorker(kpis, aggregate.NewHandler(kpis, e.db, tokyo, runner, discard), queue, backfill.Config{
+		QueueURL: e.queueURL, DeadLetterQueueURL: e.dlqURL, Lease: opts.lease, RetryDelay: opts.retryDelay, Logger: discard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -712,22 +721,86 @@ func (f *failingAthena) GetQueryExecution(ctx context.Context, in *athena.GetQue
 	return out, err
 }
 
-func TestBackfill_FailingAggregationIsRedeliveredThenDeadLetteredBySQS(t *testing.T) {
+func TestBackfill_FailedQueryGoesToTheDLQAtOnce(t *testing.T) {
 	t.Parallel()
 	bad := days("2026-06-10", 1)[0]
-	// Short, so that SQS delivers the failed job again soon; long enough for one attempt at a job.
-	e := newEnv(t, envOptions{visibility: 3 * time.Second, athena: func(sim *ctassim.Athena) ctassim.AthenaAPI {
+	// Long: a job that came back would have to wait for it.
+	e := newEnv(t, envOptions{visibility: 5 * time.Minute, athena: func(sim *ctassim.Athena) ctassim.AthenaAPI {
 		return &failingAthena{Athena: sim, fail: map[string]bool{"department_activity " + bad.String(): true}, failed: map[string]bool{}}
 	}})
 	good := days("2026-06-11", 2)
 	ids := e.enqueue(t, append(e.jobs(t, []layout.Day{bad}), e.jobs(t, good, "reactions_given_received")...)...)
 	e.drain(t, 1, 2)
 
+	for _, id := range ids {
+		if got := e.deliveries[id]; !slices.Equal(got, []string{"1"}) || e.reported[id] != 0 {
+			t.Errorf("job %s delivered %v, reported %d times; want once, never", id, got, e.reported[id])
+		}
+	}
+	dead := e.deadLetters(t, 1)[0]
+	if aws.ToString(dead.Body) != e.bodies[ids[0]] {
+		t.Errorf("dead letter %q, want the failing job %q", aws.ToString(dead.Body), e.bodies[ids[0]])
+	}
+	attr := func(name string) string { return aws.ToString(dead.MessageAttributes[name].StringValue) }
+	if got := attr(backfill.AttrErrorKind); got != backfill.KindQueryFailed {
+		t.Errorf("%s = %q, want %q", backfill.AttrErrorKind, got, backfill.KindQueryFailed)
+	}
+	if reason := attr(backfill.AttrError); !strings.Contains(reason, "department_activity") || !strings.Contains(reason, "HIVE_BAD_DATA") {
+		t.Errorf("%s = %q, want the KPI and Athena's reason", backfill.AttrError, reason)
+	}
+
+	// The good days are published; on the bad day, only the KPI that ran before the failure is:
+	// not the failed one, the rest of its wave or the wave after it.
+	e.checkPublishedOnce(t, map[string][]layout.Day{"active_users_by_department": {bad}, "reactions_given_received": good})
+	for _, kpi := range []string{"department_activity", "engagement_score"} {
+		if parts := e.partitions(t, kpi); len(parts) != 0 {
+			t.Errorf("%s published %v although department_activity failed", kpi, parts)
+		}
+	}
+	// The failed CTAS leaves its output unreferenced (the runner keeps the previous partition and
+	// the next successful run of the day deletes it).
+	if got := e.runs(t)["department_activity"][bad.String()]; len(got) != 1 {
+		t.Errorf("department_activity dt=%s: %d unreferenced failed runs in S3, want 1", bad, len(got))
+	}
+}
+
+// throttledAthena refuses every start of the CTAS of the (KPI, day)s in throttle ("kpi dt"), as
+// Athena does while its active-query quota is full.
+type throttledAthena struct {
+	*ctassim.Athena
+	throttle map[string]bool
+}
+
+func (f *throttledAthena) StartQueryExecution(ctx context.Context, in *athena.StartQueryExecutionInput, opts ...func(*athena.Options)) (*athena.StartQueryExecutionOutput, error) {
+	if c, ok := ctassim.Parse(aws.ToString(in.QueryString)); ok && f.throttle[c.KPI+" "+c.Date] {
+		return nil, &atypes.TooManyRequestsException{Message: aws.String("You have exceeded the limit for the number of queries you can run concurrently."),
+			Reason: atypes.ThrottleReasonConcurrentQueryLimitExceeded}
+	}
+	return f.Athena.StartQueryExecution(ctx, in, opts...)
+}
+
+func TestBackfill_ThrottledJobComesBackAfterItsRetryDelayThenSQSDeadLettersIt(t *testing.T) {
+	t.Parallel()
+	bad := days("2026-06-10", 1)[0]
+	const retryDelay = time.Second
+	// The queue's visibility timeout is long: only the worker's retry delay brings the job back soon.
+	e := newEnv(t, envOptions{visibility: 5 * time.Minute, retryDelay: retryDelay, athena: func(sim *ctassim.Athena) ctassim.AthenaAPI {
+		return &throttledAthena{Athena: sim, throttle: map[string]bool{"department_activity " + bad.String(): true}}
+	}})
+	good := days("2026-06-11", 2)
+	ids := e.enqueue(t, append(e.jobs(t, []layout.Day{bad}), e.jobs(t, good, "reactions_given_received")...)...)
+	began := time.Now()
+	e.drain(t, 1, 2)
+	// Delivered again 1 s, then 2 s after failing, and moved by SQS 4 s after the third failure.
+	if took := time.Since(began); took > time.Minute {
+		t.Errorf("drained after %s; a throttled job should come back after its retry delay, not the visibility timeout", took)
+	}
+
 	if got, want := e.deliveries[ids[0]], []string{"1", "2", "3"}; !slices.Equal(got, want) {
-		t.Errorf("failing job delivered with receive counts %v, want %v", got, want)
+		t.Errorf("throttled job delivered with receive counts %v, want %v", got, want)
 	}
 	if got := e.reported[ids[0]]; got != maxReceiveCount {
-		t.Errorf("failing job reported %d times, want %d", got, maxReceiveCount)
+		t.Errorf("throttled job reported %d times, want %d", got, maxReceiveCount)
 	}
 	for _, id := range ids[1:] {
 		if got := e.deliveries[id]; !slices.Equal(got, []string{"1"}) || e.reported[id] != 0 {
@@ -736,26 +809,129 @@ func TestBackfill_FailingAggregationIsRedeliveredThenDeadLetteredBySQS(t *testin
 	}
 	dead := e.deadLetters(t, 1)[0]
 	if aws.ToString(dead.Body) != e.bodies[ids[0]] {
-		t.Errorf("dead letter %q, want the failing job %q", aws.ToString(dead.Body), e.bodies[ids[0]])
+		t.Errorf("dead letter %q, want the throttled job %q", aws.ToString(dead.Body), e.bodies[ids[0]])
 	}
 	if _, ok := dead.MessageAttributes[backfill.AttrError]; ok {
-		t.Errorf("the worker dead-lettered a well-formed job itself; SQS's redrive should have")
+		t.Errorf("the worker dead-lettered a job that may succeed later itself; SQS's redrive should have")
 	}
-
-	// The good days are published; on the bad day, only the KPI that ran before the failure is
-	// (once, whatever the number of attempts): not the failed one, the rest of its wave or the
-	// wave after it.
+	// Only the KPI of the bad day's first wave that ran before the throttled one is published, once
+	// whatever the number of attempts.
 	e.checkPublishedOnce(t, map[string][]layout.Day{"active_users_by_department": {bad}, "reactions_given_received": good})
-	for _, kpi := range []string{"department_activity", "engagement_score"} {
-		if parts := e.partitions(t, kpi); len(parts) != 0 {
-			t.Errorf("%s published %v although department_activity failed", kpi, parts)
-		}
+}
+
+// errDied answers every call of a worker that has died: nothing leaves a dead Lambda.
+var errDied = errors.New("the invocation has died")
+
+// mortal lets one invocation die mid-query: while armed, the CTAS's start waits for kill; once
+// killed, every Athena and SQS call of the worker fails, as if its process were gone.
+type mortal struct {
+	armed, dead atomic.Bool
+	started     chan struct{} // closed when the armed start is reached
+	killed      chan struct{}
+}
+
+type mortalAthena struct {
+	ctassim.AthenaAPI
+	m *mortal
+}
+
+func (a mortalAthena) StartQueryExecution(ctx context.Context, in *athena.StartQueryExecutionInput, opts ...func(*athena.Options)) (*athena.StartQueryExecutionOutput, error) {
+	if a.m.armed.Load() {
+		close(a.m.started)
+		<-a.m.killed
 	}
-	// Each failed CTAS leaves its output unreferenced (the runner keeps the previous partition
-	// and the next successful run of the day deletes it).
-	if got := e.runs(t)["department_activity"][bad.String()]; len(got) != maxReceiveCount {
-		t.Errorf("department_activity dt=%s: %d unreferenced failed runs in S3, want %d", bad, len(got), maxReceiveCount)
+	if a.m.dead.Load() {
+		return nil, errDied
 	}
+	return a.AthenaAPI.StartQueryExecution(ctx, in, opts...)
+}
+
+type mortalQueue struct {
+	backfill.Queue
+	m *mortal
+}
+
+func (q mortalQueue) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	if q.m.dead.Load() {
+		return nil, errDied
+	}
+	return q.Queue.ChangeMessageVisibility(ctx, in, opts...)
+}
+
+func (q mortalQueue) SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	if q.m.dead.Load() {
+		return nil, errDied
+	}
+	return q.Queue.SendMessage(ctx, in, opts...)
+}
+
+// tryReceive takes the backfill queue's visible messages, if any, without waiting.
+func (e *env) tryReceive(t *testing.T) []sqstypes.Message {
+	t.Helper()
+	out, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL),
+		MaxNumberOfMessages: 10, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Messages
+}
+
+func TestBackfill_CrashedDeliveryComesBackAfterTheLease(t *testing.T) {
+	t.Parallel()
+	const lease = backfill.MinLease
+	m := &mortal{started: make(chan struct{}), killed: make(chan struct{})}
+	e := newEnv(t, envOptions{visibility: 5 * time.Minute, lease: lease,
+		athena: func(sim *ctassim.Athena) ctassim.AthenaAPI { return mortalAthena{AthenaAPI: sim, m: m} },
+		queue:  func(q backfill.Queue) backfill.Queue { return mortalQueue{Queue: q, m: m} },
+	})
+	day := days("2026-05-01", 1)
+	e.enqueue(t, e.jobs(t, day, "reactions_given_received")...)
+	msgs := e.receive(t, 1)
+	m.armed.Store(true)
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		// Whatever it reports is lost with the process; the event source mapping deletes nothing.
+		_, _ = e.worker.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{
+			MessageId: aws.ToString(msgs[0].MessageId), ReceiptHandle: aws.ToString(msgs[0].ReceiptHandle),
+			Body: aws.ToString(msgs[0].Body), Attributes: msgs[0].Attributes, EventSource: "aws:sqs", EventSourceARN: e.queueARN,
+		}}})
+	}()
+	<-m.started
+	// Alive past two leases: the heartbeat keeps the job invisible.
+	time.Sleep(2 * lease)
+	if got := e.tryReceive(t); len(got) != 0 {
+		t.Fatalf("the job of a live worker was delivered again after %s: %v", 2*lease, got)
+	}
+	m.dead.Store(true)
+	m.armed.Store(false)
+	close(m.killed)
+	died := time.Now()
+	<-returned
+	m.dead.Store(false) // the next invocation is a new process
+
+	var again []sqstypes.Message
+	for again == nil && time.Since(died) < time.Minute {
+		time.Sleep(100 * time.Millisecond)
+		again = e.tryReceive(t)
+	}
+	back := time.Since(died)
+	if len(again) != 1 {
+		t.Fatalf("the crashed job did not come back within a minute (the queue's visibility timeout is 5 minutes): %v", again)
+	}
+	// The last beat was at most a quarter lease before the crash; moto's timer and the polling
+	// add a little.
+	if back < lease*3/4-time.Second || back > lease+2*time.Second {
+		t.Errorf("the crashed job came back %s after the crash; want about the lease, %s", back.Round(time.Millisecond), lease)
+	}
+	if rc := again[0].Attributes[string(sqstypes.MessageSystemAttributeNameApproximateReceiveCount)]; rc != "2" {
+		t.Errorf("receive count %s, want 2", rc)
+	}
+	if err := e.invoke(context.Background(), again); err != nil {
+		t.Fatal(err)
+	}
+	e.checkPublishedOnce(t, every([]string{"reactions_given_received"}, day))
+	e.deadLetters(t, 0)
 }
 
 // overlapGlue makes the next two runs of one (KPI, day) overlap at the partition switch: both read

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -26,32 +27,117 @@ type Aggregator interface {
 
 var _ Aggregator = (*aggregate.Handler)(nil)
 
-// Sender sends one SQS message; *sqs.Client is one.
-type Sender interface {
+// Queue is the SQS calls the worker makes: it changes the visibility of the messages it works
+// (on the backfill queue) and sends jobs no retry can fix to the dead-letter queue. *sqs.Client
+// is one.
+type Queue interface {
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
+var _ Queue = (*sqs.Client)(nil)
+
 // Message attributes the worker sets on a job it moves to the dead-letter queue.
 const (
-	AttrError             = "kpilake-error"
+	// AttrError is the reason, at most 1024 bytes.
+	AttrError = "kpilake-error"
+	// AttrErrorKind says why no retry was made: one of KindMalformed, KindQueryFailed,
+	// KindInputError.
+	AttrErrorKind         = "kpilake-error-kind"
 	AttrOriginalMessageID = "kpilake-original-message-id"
 )
 
-// Worker works backfill jobs delivered by an SQS event source mapping with
-// ReportBatchItemFailures: it reports only the messages that failed, so SQS redelivers those
-// (and moves them to the dead-letter queue after the queue's maxReceiveCount), while a malformed
-// job goes to the dead-letter queue at once.
-type Worker struct {
-	kpis   *queries.Catalog
-	agg    Aggregator
-	dlq    Sender
-	dlqURL string
-	log    *slog.Logger
+// Kinds of jobs the worker dead-letters itself (AttrErrorKind).
+const (
+	// KindMalformed is a job that is not one (bad JSON, a bad date, an unknown KPI): it fails
+	// again as it is, whatever is fixed.
+	KindMalformed = "malformed"
+	// KindQueryFailed is a KPI query that Athena ran and failed (or whose output does not fit the
+	// KPI table): fix the query or the data, then redrive the job.
+	KindQueryFailed = "query-failed"
+	// KindInputError is a KPI the aggregate handler could not render for the day.
+	KindInputError = "input-error"
+)
+
+// Defaults and bounds of Config.
+const (
+	// DefaultLease is how long a message stays invisible past the worker's last heartbeat: how
+	// soon the job of a worker that died is delivered again.
+	DefaultLease = 2 * time.Minute
+	// MinLease leaves the heartbeat (every quarter of the lease) time for its call.
+	MinLease = 4 * time.Second
+	// MaxLease stays below the function's timeout, so that the lease, not the queue's visibility
+	// timeout, decides when the job of a dead worker comes back.
+	MaxLease = 10 * time.Minute
+	// DefaultRetryDelay is how long a job that failed its first delivery waits for the next one;
+	// each later failed delivery doubles it.
+	DefaultRetryDelay = time.Minute
+	// MaxRetryDelay bounds the retry delay.
+	MaxRetryDelay = 15 * time.Minute
+)
+
+// Config is what a Worker needs besides its catalog, aggregator and queue client.
+type Config struct {
+	// QueueURL is the backfill queue's URL, whose messages the worker leases. Required.
+	QueueURL string
+	// DeadLetterQueueURL is where the worker sends jobs no retry can fix. Required.
+	DeadLetterQueueURL string
+	// Lease is how long a message stays invisible past each heartbeat (every quarter of the
+	// lease): the job of a worker that died is delivered again at most this long after. Whole
+	// seconds, between MinLease and MaxLease. Default: DefaultLease (2 minutes).
+	Lease time.Duration
+	// RetryDelay is how long a job reported as failed waits before SQS delivers it again,
+	// doubled for every earlier failed delivery, at most MaxRetryDelay. Whole seconds, at most
+	// MaxRetryDelay. Default: DefaultRetryDelay (1 minute).
+	RetryDelay time.Duration
+	// Logger receives the worker's JSON log lines. Default: none.
+	Logger *slog.Logger
 }
 
-// NewWorker returns a worker over the catalog kpis that aggregates through agg and sends
-// malformed jobs with dlq to the queue at dlqURL.
-func NewWorker(kpis *queries.Catalog, agg Aggregator, dlq Sender, dlqURL string, log *slog.Logger) (*Worker, error) {
+func (c *Config) validate() error {
+	var errs []error
+	if c.QueueURL == "" {
+		errs = append(errs, fmt.Errorf("backfill worker: no queue URL; set %s to the backfill queue's URL", EnvQueueURL))
+	}
+	if c.DeadLetterQueueURL == "" {
+		errs = append(errs, fmt.Errorf("backfill worker: no dead-letter queue; set %s to its URL", EnvDeadLetterQueueURL))
+	}
+	if c.Lease != 0 && (c.Lease < MinLease || c.Lease > MaxLease || c.Lease%time.Second != 0) {
+		errs = append(errs, fmt.Errorf("backfill worker: Lease is %s; give whole seconds from %s to %s, or 0 for %s",
+			c.Lease, MinLease, MaxLease, DefaultLease))
+	}
+	if c.RetryDelay != 0 && (c.RetryDelay < time.Second || c.RetryDelay > MaxRetryDelay || c.RetryDelay%time.Second != 0) {
+		errs = append(errs, fmt.Errorf("backfill worker: RetryDelay is %s; give whole seconds from 1s to %s, or 0 for %s",
+			c.RetryDelay, MaxRetryDelay, DefaultRetryDelay))
+	}
+	return errors.Join(errs...)
+}
+
+// Worker works backfill jobs delivered by an SQS event source mapping with
+// ReportBatchItemFailures.
+//
+// It leases each message it works: a heartbeat keeps it invisible Lease at a time
+// (ChangeMessageVisibility), so that the job of a worker that dies comes back within a Lease
+// instead of the queue's visibility timeout (six times the function's timeout). A job that fails
+// for a cause that may pass (throttling, an AWS error, the invocation's deadline) is reported as
+// failed and given back after RetryDelay, doubling with each failed delivery; SQS moves it to the
+// dead-letter queue after the queue's maxReceiveCount. A job no retry can fix (malformed, a query
+// Athena failed, a KPI that does not render) goes to the dead-letter queue at once, with its
+// reason.
+type Worker struct {
+	kpis     *queries.Catalog
+	agg      Aggregator
+	queue    Queue
+	queueURL string
+	dlqURL   string
+	lease    time.Duration
+	retry    time.Duration
+	log      *slog.Logger
+}
+
+// NewWorker returns a worker over the catalog kpis that aggregates through agg and calls SQS
+// with queue.
+func NewWorker(kpis *queries.Catalog, agg Aggregator, queue Queue, cfg Config) (*Worker, error) {
 	var errs []error
 	if kpis == nil {
 		errs = append(errs, errors.New("backfill worker: the KPI catalog is nil"))
@@ -59,54 +145,79 @@ func NewWorker(kpis *queries.Catalog, agg Aggregator, dlq Sender, dlqURL string,
 	if agg == nil {
 		errs = append(errs, errors.New("backfill worker: the aggregator is nil"))
 	}
-	if dlq == nil || dlqURL == "" {
-		errs = append(errs, fmt.Errorf("backfill worker: no dead-letter queue; set %s to its URL", EnvDeadLetterQueueURL))
+	if queue == nil {
+		errs = append(errs, errors.New("backfill worker: the SQS client is nil"))
 	}
+	errs = append(errs, cfg.validate())
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	w := &Worker{kpis: kpis, agg: agg, queue: queue, queueURL: cfg.QueueURL, dlqURL: cfg.DeadLetterQueueURL,
+		lease: cfg.Lease, retry: cfg.RetryDelay, log: cfg.Logger}
+	if w.lease == 0 {
+		w.lease = DefaultLease
 	}
-	return &Worker{kpis: kpis, agg: agg, dlq: dlq, dlqURL: dlqURL, log: log}, nil
+	if w.retry == 0 {
+		w.retry = DefaultRetryDelay
+	}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	return w, nil
 }
 
 // Handle works every record of the batch and reports the ones to redeliver.
 func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	ls := w.hold(ctx, ev.Records)
+	defer ls.end()
 	var resp events.SQSEventResponse
-	for _, rec := range ev.Records {
-		if err := w.work(ctx, rec); err != nil {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+	for _, l := range ls.all {
+		if err := w.work(ctx, l); err != nil {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: l.rec.MessageId})
 		}
 	}
 	return resp, nil
 }
 
-// work runs one job; an error means "deliver it again".
-func (w *Worker) work(ctx context.Context, rec events.SQSMessage) error {
+// work runs one job under its lease; an error means "deliver it again". A failed job is given
+// back after its retry delay.
+func (w *Worker) work(ctx context.Context, l *lease) error {
+	rec := l.rec
+	receives, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	jctx, done, err := l.start(ctx)
+	if err == nil {
+		err = w.run(jctx, rec, receives)
+		done()
+	}
+	if err != nil {
+		l.release(ctx, w, w.retryDelay(receives))
+	}
+	return err
+}
+
+// run runs one job; an error means "deliver it again".
+func (w *Worker) run(ctx context.Context, rec events.SQSMessage, receives int) error {
 	start := time.Now()
 	job, day, waves, err := ParseJob([]byte(rec.Body), w.kpis)
 	log := w.log.With("message_id", rec.MessageId, "request_id", job.RequestID, "date", job.Date,
-		"receive_count", rec.Attributes["ApproximateReceiveCount"])
+		"receive_count", receives)
 	var bad *MalformedError
 	if errors.As(err, &bad) {
-		log.ErrorContext(ctx, "backfill job malformed; moved to the dead-letter queue without retries", "err", err)
-		if err := w.deadLetter(ctx, rec, err); err != nil {
-			log.ErrorContext(ctx, "backfill job malformed and not moved to the dead-letter queue; SQS will redeliver it", "err", err)
-			return err
-		}
-		return nil
+		return w.reject(ctx, log, rec, KindMalformed, err)
 	}
 	var done []string
 	for _, wave := range waves {
 		for _, kpi := range wave {
-			if err := ctx.Err(); err != nil {
-				log.ErrorContext(ctx, "backfill job stopped", "kpis_done", done, "err", err)
+			if err := context.Cause(ctx); err != nil {
+				log.ErrorContext(ctx, "backfill job stopped; SQS will deliver it again", "kpis_done", done, "err", err)
 				return err
 			}
 			res, err := w.agg.Handle(ctx, aggregate.Request{KPI: kpi, Date: day.String()})
+			if kind := permanent(err); kind != "" {
+				return w.reject(ctx, log.With("kpi", kpi, "kpis_done", done), rec, kind, fmt.Errorf("kpi %s: %w", kpi, err))
+			}
 			if err != nil {
-				log.ErrorContext(ctx, "backfill job failed; SQS will redeliver it", "kpi", kpi, "kpis_done", done,
+				log.ErrorContext(ctx, "backfill job failed; SQS will deliver it again", "kpi", kpi, "kpis_done", done,
 					"err", err, "error_type", fmt.Sprintf("%T", err))
 				return err
 			}
@@ -115,6 +226,32 @@ func (w *Worker) work(ctx context.Context, rec events.SQSMessage) error {
 		}
 	}
 	log.InfoContext(ctx, "backfill job done", "kpis", done, "duration_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+// permanent is the kind of a failure no retry can fix, or "" for one that may pass.
+func permanent(err error) string {
+	var failed *aggregate.QueryFailed
+	var input *aggregate.InputError
+	switch {
+	case errors.As(err, &failed):
+		return KindQueryFailed
+	case errors.As(err, &input):
+		return KindInputError
+	}
+	return ""
+}
+
+// reject sends a job no retry can fix to the dead-letter queue; if that fails, the job is
+// reported for redelivery, and SQS's redrive moves it in the end.
+func (w *Worker) reject(ctx context.Context, log *slog.Logger, rec events.SQSMessage, kind string, reason error) error {
+	log = log.With("error_kind", kind, "err", reason)
+	if err := w.deadLetter(ctx, rec, kind, reason); err != nil {
+		log.ErrorContext(ctx, "backfill job cannot succeed and was not moved to the dead-letter queue; SQS will deliver it again",
+			"dlq_err", err)
+		return err
+	}
+	log.ErrorContext(ctx, "backfill job cannot succeed; moved to the dead-letter queue without retries")
 	return nil
 }
 
@@ -134,18 +271,19 @@ func truncate(s string, n int) string {
 }
 
 // deadLetter sends the record's body to the dead-letter queue with the reason attached.
-func (w *Worker) deadLetter(ctx context.Context, rec events.SQSMessage, reason error) error {
+func (w *Worker) deadLetter(ctx context.Context, rec events.SQSMessage, kind string, reason error) error {
 	msg := truncate(reason.Error(), maxAttrError)
-	_, err := w.dlq.SendMessage(ctx, &sqs.SendMessageInput{
+	_, err := w.queue.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:    aws.String(w.dlqURL),
 		MessageBody: aws.String(rec.Body),
 		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
 			AttrError:             {DataType: aws.String("String"), StringValue: aws.String(msg)},
+			AttrErrorKind:         {DataType: aws.String("String"), StringValue: aws.String(kind)},
 			AttrOriginalMessageID: {DataType: aws.String("String"), StringValue: aws.String(rec.MessageId)},
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("send malformed job %s to the dead-letter queue: %w", rec.MessageId, err)
+		return fmt.Errorf("send %s job %s to the dead-letter queue: %w", kind, rec.MessageId, err)
 	}
 	return nil
 }

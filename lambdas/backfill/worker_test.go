@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -20,18 +21,30 @@ import (
 	"github.com/kpilake/kpilake/lambdas/ctas"
 )
 
-// fakeAggregator records the (KPI, day) requests in order and fails the KPIs in fail.
+// fakeAggregator records the (KPI, day) requests in order, takes took per KPI (until the context
+// ends) and fails the KPIs in fail.
 type fakeAggregator struct {
 	mu    sync.Mutex
 	calls []aggregate.Request
 	fail  map[string]error
+	took  map[string]time.Duration
 }
 
-func (f *fakeAggregator) Handle(_ context.Context, req aggregate.Request) (ctas.Result, error) {
+func (f *fakeAggregator) Handle(ctx context.Context, req aggregate.Request) (ctas.Result, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.calls = append(f.calls, req)
-	if err := f.fail[req.KPI]; err != nil {
+	err, took := f.fail[req.KPI], f.took[req.KPI]
+	f.mu.Unlock()
+	if took > 0 {
+		t := time.NewTimer(took)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctas.Result{}, fmt.Errorf("query stopped: %w", context.Cause(ctx))
+		case <-t.C:
+		}
+	}
+	if err != nil {
 		return ctas.Result{}, err
 	}
 	return ctas.Result{KPI: req.KPI, Date: req.Date, QueryID: "q-" + req.KPI}, nil
@@ -49,28 +62,68 @@ func (f *fakeAggregator) kpis(date string) []string {
 	return out
 }
 
-// fakeDLQ records what is sent to the dead-letter queue, or fails with err.
-type fakeDLQ struct {
-	mu   sync.Mutex
-	sent []*sqs.SendMessageInput
-	err  error
+// change is one ChangeMessageVisibility call that reached the fake queue.
+type change struct {
+	at      time.Duration // since the fake was made
+	handle  string
+	timeout int32 // seconds
 }
 
-func (f *fakeDLQ) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+// fakeQueue records what is sent to the dead-letter queue (or fails with sendErr) and the
+// visibility changes (or fails the n-th, from 0, with changeErr's answer).
+type fakeQueue struct {
+	began     time.Time
+	sendErr   error
+	changeErr func(n int) error
+
+	mu      sync.Mutex
+	sent    []*sqs.SendMessageInput
+	changes []change
+	calls   int // visibility changes tried
+	urls    []string
+}
+
+func newFakeQueue() *fakeQueue { return &fakeQueue{began: time.Now()} }
+
+func (f *fakeQueue) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.err != nil {
-		return nil, f.err
+	if f.sendErr != nil {
+		return nil, f.sendErr
 	}
 	f.sent = append(f.sent, in)
 	return &sqs.SendMessageOutput{MessageId: aws.String(fmt.Sprintf("dlq-%d", len(f.sent)))}, nil
 }
 
-const testDLQURL = "http://127.0.0.1/000000000000/backfill-dlq"
+func (f *fakeQueue) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.calls
+	f.calls++
+	f.urls = append(f.urls, aws.ToString(in.QueueUrl))
+	if f.changeErr != nil {
+		if err := f.changeErr(n); err != nil {
+			return nil, err
+		}
+	}
+	f.changes = append(f.changes, change{at: time.Since(f.began), handle: aws.ToString(in.ReceiptHandle), timeout: in.VisibilityTimeout})
+	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
 
-func newTestWorker(t *testing.T, agg backfill.Aggregator, dlq backfill.Sender) *backfill.Worker {
+func (f *fakeQueue) changed() []change {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.changes)
+}
+
+const (
+	testQueueURL = "http://127.0.0.1/000000000000/backfill"
+	testDLQURL   = "http://127.0.0.1/000000000000/backfill-dlq"
+)
+
+func newTestWorker(t *testing.T, agg backfill.Aggregator, q backfill.Queue) *backfill.Worker {
 	t.Helper()
-	w, err := backfill.NewWorker(catalog(t), agg, dlq, testDLQURL, nil)
+	w, err := backfill.NewWorker(catalog(t), agg, q, backfill.Config{QueueURL: testQueueURL, DeadLetterQueueURL: testDLQURL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,18 +154,45 @@ func failedIDs(resp events.SQSEventResponse) []string {
 }
 
 func TestNewWorker_ListsEveryMissingPart(t *testing.T) {
-	_, err := backfill.NewWorker(nil, nil, nil, "", nil)
+	_, err := backfill.NewWorker(nil, nil, nil, backfill.Config{})
 	if err == nil {
 		t.Fatal("NewWorker accepted nothing")
 	}
-	for _, want := range []string{"catalog is nil", "aggregator is nil", backfill.EnvDeadLetterQueueURL} {
+	for _, want := range []string{"catalog is nil", "aggregator is nil", "SQS client is nil",
+		backfill.EnvQueueURL, backfill.EnvDeadLetterQueueURL} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}
 	}
-	if _, err := backfill.NewWorker(catalog(t), &fakeAggregator{}, &fakeDLQ{}, "", nil); err == nil ||
-		!strings.Contains(err.Error(), backfill.EnvDeadLetterQueueURL) {
-		t.Errorf("error = %v, want one naming %s for an empty queue URL", err, backfill.EnvDeadLetterQueueURL)
+}
+
+func TestNewWorker_ChecksLeaseAndRetryDelay(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		lease      time.Duration
+		retryDelay time.Duration
+		want       string // "" means accepted
+	}{
+		{"defaults", 0, 0, ""},
+		{"shortest lease", backfill.MinLease, time.Second, ""},
+		{"longest lease and retry delay", backfill.MaxLease, backfill.MaxRetryDelay, ""},
+		{"lease too short", backfill.MinLease - time.Second, 0, "Lease is 3s"},
+		{"lease too long", backfill.MaxLease + time.Second, 0, "Lease is 10m1s"},
+		{"lease in fractions of a second", 4500 * time.Millisecond, 0, "give whole seconds"},
+		{"negative lease", -time.Minute, 0, "Lease is -1m0s"},
+		{"retry delay too long", 0, backfill.MaxRetryDelay + time.Second, "RetryDelay is 15m1s"},
+		{"retry delay in fractions of a second", 0, 1500 * time.Millisecond, "RetryDelay is 1.5s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := backfill.NewWorker(catalog(t), &fakeAggregator{}, newFakeQueue(), backfill.Config{
+				QueueURL: testQueueURL, DeadLetterQueueURL: testDLQURL, Lease: tc.lease, RetryDelay: tc.retryDelay})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("rejected: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("error = %v, want one containing %q", err, tc.want)
+			}
+		})
 	}
 }
 
@@ -130,7 +210,7 @@ func TestWorker_RunsKPIsInWaveOrder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			agg := &fakeAggregator{}
-			dlq := &fakeDLQ{}
+			dlq := newFakeQueue()
 			resp, err := newTestWorker(t, agg, dlq).Handle(context.Background(),
 				events.SQSEvent{Records: []events.SQSMessage{record("m1", jobBody(t, "2026-11-24", tc.kpis...))}})
 			if err != nil {
@@ -148,7 +228,7 @@ func TestWorker_RunsKPIsInWaveOrder(t *testing.T) {
 
 func TestWorker_FailureStopsTheJobBeforeLaterWaves(t *testing.T) {
 	agg := &fakeAggregator{fail: map[string]error{"department_activity": &aggregate.AthenaThrottled{Err: ctas.ErrThrottled}}}
-	dlq := &fakeDLQ{}
+	dlq := newFakeQueue()
 	resp, err := newTestWorker(t, agg, dlq).Handle(context.Background(),
 		events.SQSEvent{Records: []events.SQSMessage{record("m1", jobBody(t, "2026-11-24"))}})
 	if err != nil {
@@ -170,8 +250,8 @@ func TestWorker_FailureStopsTheJobBeforeLaterWaves(t *testing.T) {
 }
 
 func TestWorker_ReportsOnlyTheFailedMessagesOfABatch(t *testing.T) {
-	agg := &fakeAggregator{fail: map[string]error{"reactions_given_received": &aggregate.QueryFailed{Err: ctas.ErrQueryFailed}}}
-	dlq := &fakeDLQ{}
+	agg := &fakeAggregator{fail: map[string]error{"reactions_given_received": &aggregate.AthenaThrottled{Err: ctas.ErrThrottled}}}
+	dlq := newFakeQueue()
 	malformed := `{"request_id": "bf-test", "date": "2026-13-01"}`
 	resp, err := newTestWorker(t, agg, dlq).Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
 		record("ok-1", jobBody(t, "2026-11-20", "active_users_by_department")),
@@ -205,7 +285,7 @@ func TestWorker_SendsMalformedMessageToDLQWithoutRetry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			agg := &fakeAggregator{}
-			dlq := &fakeDLQ{}
+			dlq := newFakeQueue()
 			resp, err := newTestWorker(t, agg, dlq).Handle(context.Background(),
 				events.SQSEvent{Records: []events.SQSMessage{record("m-bad", tc.body)}})
 			if err != nil {
@@ -228,6 +308,9 @@ func TestWorker_SendsMalformedMessageToDLQWithoutRetry(t *testing.T) {
 			if !strings.Contains(reason, tc.reason) || !strings.HasPrefix(reason, "malformed backfill job: ") {
 				t.Errorf("attribute %s = %q, want the reason %q", backfill.AttrError, reason, tc.reason)
 			}
+			if got := aws.ToString(in.MessageAttributes[backfill.AttrErrorKind].StringValue); got != backfill.KindMalformed {
+				t.Errorf("attribute %s = %q, want %q", backfill.AttrErrorKind, got, backfill.KindMalformed)
+			}
 			if got := aws.ToString(in.MessageAttributes[backfill.AttrOriginalMessageID].StringValue); got != "m-bad" {
 				t.Errorf("attribute %s = %q, want m-bad", backfill.AttrOriginalMessageID, got)
 			}
@@ -236,7 +319,7 @@ func TestWorker_SendsMalformedMessageToDLQWithoutRetry(t *testing.T) {
 }
 
 func TestWorker_TruncatesTheReasonOnARuneBoundary(t *testing.T) {
-	dlq := &fakeDLQ{}
+	dlq := newFakeQueue()
 	// The reason quotes the unknown name, 2-byte runes after a prefix of either parity: one of the
 	// two puts the 1024-byte cut inside a rune.
 	var recs []events.SQSMessage
@@ -258,18 +341,19 @@ func TestWorker_TruncatesTheReasonOnARuneBoundary(t *testing.T) {
 	}
 }
 
-func TestWorker_ReportsMalformedMessageWhenTheDLQRefusesIt(t *testing.T) {
-	agg := &fakeAggregator{}
-	dlq := &fakeDLQ{err: errors.New("AccessDenied")}
+func TestWorker_ReportsAJobNoRetryCanFixWhenTheDLQRefusesIt(t *testing.T) {
+	agg := &fakeAggregator{fail: map[string]error{"reactions_given_received": &aggregate.QueryFailed{Err: ctas.ErrQueryFailed}}}
+	dlq := &fakeQueue{sendErr: errors.New("AccessDenied")}
 	resp, err := newTestWorker(t, agg, dlq).Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
 		record("m-bad", `not a job`),
+		record("m-failed", jobBody(t, "2026-11-23", "reactions_given_received")),
 		record("m-ok", jobBody(t, "2026-11-24", "engagement_score")),
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Reported, SQS delivers it again and its redrive policy moves it to the dead-letter queue in the end.
-	if diff := cmp.Diff([]string{"m-bad"}, failedIDs(resp)); diff != "" {
+	if diff := cmp.Diff([]string{"m-bad", "m-failed"}, failedIDs(resp)); diff != "" {
 		t.Errorf("reported failures (-want +got):\n%s", diff)
 	}
 	if got := agg.kpis("2026-11-24"); !slices.Equal(got, []string{"engagement_score"}) {
@@ -281,7 +365,7 @@ func TestWorker_ReportsEveryJobLeftWhenTheInvocationEnds(t *testing.T) {
 	agg := &fakeAggregator{}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	resp, err := newTestWorker(t, agg, &fakeDLQ{}).Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{
+	resp, err := newTestWorker(t, agg, newFakeQueue()).Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{
 		record("m1", jobBody(t, "2026-11-24")),
 		record("m2", jobBody(t, "2026-11-25", "engagement_score")),
 	}})
@@ -293,5 +377,86 @@ func TestWorker_ReportsEveryJobLeftWhenTheInvocationEnds(t *testing.T) {
 	}
 	if len(agg.calls) != 0 {
 		t.Errorf("aggregated after the invocation ended: %v", agg.calls)
+	}
+}
+
+func TestWorker_SendsAJobNoRetryCanFixToTheDLQAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		kind string
+	}{
+		{"query failed in Athena", &aggregate.QueryFailed{Err: fmt.Errorf("%w: FAILED: HIVE_BAD_DATA: Error parsing field value", ctas.ErrQueryFailed)},
+			backfill.KindQueryFailed},
+		{"output does not fit the KPI table", &aggregate.QueryFailed{Err: fmt.Errorf("%w: column active_users changed type", ctas.ErrIncompatibleSchema)},
+			backfill.KindQueryFailed},
+		{"KPI does not render", &aggregate.InputError{Err: errors.New("render department_activity for 2026-11-24: no window")},
+			backfill.KindInputError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			agg := &fakeAggregator{fail: map[string]error{"department_activity": tc.err}}
+			q := newFakeQueue()
+			body := jobBody(t, "2026-11-24")
+			rec := record("m1", body)
+			rec.Attributes["ApproximateReceiveCount"] = "1"
+			resp, err := newTestWorker(t, agg, q).Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{rec}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.BatchItemFailures) != 0 {
+				t.Errorf("reported for redelivery: %v; a retry runs the same query again", resp.BatchItemFailures)
+			}
+			if got := agg.kpis("2026-11-24"); slices.Contains(got, "engagement_score") {
+				t.Errorf("engagement_score ran after its dependency failed: %v", got)
+			}
+			if len(q.sent) != 1 {
+				t.Fatalf("%d messages sent to the dead-letter queue, want 1", len(q.sent))
+			}
+			in := q.sent[0]
+			if aws.ToString(in.QueueUrl) != testDLQURL || aws.ToString(in.MessageBody) != body {
+				t.Errorf("sent %q to %s, want the original job to %s", aws.ToString(in.MessageBody), aws.ToString(in.QueueUrl), testDLQURL)
+			}
+			attr := func(name string) string { return aws.ToString(in.MessageAttributes[name].StringValue) }
+			if got := attr(backfill.AttrErrorKind); got != tc.kind {
+				t.Errorf("attribute %s = %q, want %q", backfill.AttrErrorKind, got, tc.kind)
+			}
+			if reason := attr(backfill.AttrError); !strings.Contains(reason, "department_activity") || !strings.Contains(reason, tc.err.Error()) {
+				t.Errorf("attribute %s = %q, want the KPI and %q", backfill.AttrError, reason, tc.err)
+			}
+			if got := attr(backfill.AttrOriginalMessageID); got != "m1" {
+				t.Errorf("attribute %s = %q, want m1", backfill.AttrOriginalMessageID, got)
+			}
+			// The lease's first beat, nothing after: the event source mapping deletes the job.
+			if got := q.changed(); len(got) > 1 {
+				t.Errorf("visibility changed %v; want only the lease's", got)
+			}
+		})
+	}
+}
+
+func TestWorker_RetriesAFailureThatMayPass(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"Athena throttled through the runner's retries", &aggregate.AthenaThrottled{Err: fmt.Errorf("start query: %w", ctas.ErrThrottled)}},
+		{"AWS server error", errors.New("glue GetPartition: operation error Glue: GetPartition, https response error StatusCode: 500, InternalServiceException")},
+		{"invocation deadline", fmt.Errorf("query stopped: %w (stop margin 30s)", ctas.ErrDeadline)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			agg := &fakeAggregator{fail: map[string]error{"department_activity": tc.err}}
+			q := newFakeQueue()
+			resp, err := newTestWorker(t, agg, q).Handle(context.Background(),
+				events.SQSEvent{Records: []events.SQSMessage{record("m1", jobBody(t, "2026-11-24"))}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{"m1"}, failedIDs(resp)); diff != "" {
+				t.Errorf("reported failures (-want +got):\n%s", diff)
+			}
+			if len(q.sent) != 0 {
+				t.Errorf("a failure that may pass was dead-lettered: %v", q.sent)
+			}
+		})
 	}
 }

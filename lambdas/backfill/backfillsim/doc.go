@@ -13,10 +13,12 @@
 //
 // The queue has a visibility timeout, receive counts and a redrive to a dead-letter queue after
 // MaxReceiveCount receives; up to Concurrency pollers invoke Worker.Handle with one record each,
-// delete what succeeded and leave what failed to reappear. A crashing invocation stops dead at a
-// random AWS call (before or after the call takes effect): it makes no further call, not even the
-// runner's cleanup, its running query goes on, and its message reappears after the visibility
-// timeout.
+// delete what succeeded and leave what failed to reappear. The queue honours the worker's
+// ChangeMessageVisibility (its lease and its retry delay) as SQS does: only the latest receipt
+// handle of a message in flight may change it. A crashing invocation stops dead at a random AWS
+// call (before or after the call takes effect): it makes no further call, not even the runner's
+// cleanup or a heartbeat, its running query goes on, and its message reappears when the lease
+// runs out.
 //
 // Time: every duration of a Scenario is simulated time. Scenario.Scale is the wall time that stands
 // for one simulated second; the stand-in, the queue and the runner's poll and retry intervals are

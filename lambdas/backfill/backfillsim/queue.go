@@ -6,12 +6,16 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/kpilake/kpilake/lambdas/backfill"
 )
@@ -28,13 +32,16 @@ type queue struct {
 	changed   chan struct{}
 	nextID    int
 	drainedAt time.Time
+
+	changes atomic.Int64 // ChangeMessageVisibility calls
 }
 
 type message struct {
 	id, body  string
 	sent      time.Time
 	receives  int
-	receipt   int // the latest receipt handle; only it deletes the message
+	receipt   int       // the latest receipt handle; only it deletes the message or changes its visibility
+	received  time.Time // by the latest receipt
 	visibleAt time.Time
 }
 
@@ -86,6 +93,7 @@ func (q *queue) receive(now time.Time) (d *delivery, next time.Time, changed <-c
 		}
 		m.receives++
 		m.receipt++
+		m.received = now
 		m.visibleAt = now.Add(q.vt)
 		if q.sc.DuplicateRate > 0 && q.rng.Float64() < q.sc.DuplicateRate {
 			// At-least-once delivery: another poller gets a copy too.
@@ -115,16 +123,34 @@ func (q *queue) delete(d *delivery, now time.Time) {
 	}
 }
 
-// expire makes the message visible at the latest at, if receipt is still its latest receipt
-// handle: the what-if heartbeat (Scenario.VisibilityHeartbeat) stopped.
-func (q *queue) expire(d *delivery, at time.Time) {
+// maxVisibility is SQS's limit on a message's visibility timeout, counted from its receipt.
+const maxVisibility = 12 * time.Hour
+
+// changeVisibility makes the message of receipt handle rh visible timeout (wall) after now, as
+// ChangeMessageVisibility does: only the latest receipt of a message in flight may, and no later
+// than 12 hours after that receipt. With Scenario.IgnoreVisibilityChanges it accepts the change
+// and does nothing.
+func (q *queue) changeVisibility(rh string, timeout time.Duration, now time.Time) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	i := slices.IndexFunc(q.msgs, func(m *message) bool { return m.id == d.id })
-	if i >= 0 && q.msgs[i].receipt == d.receipt && at.Before(q.msgs[i].visibleAt) {
-		q.msgs[i].visibleAt = at
-		q.broadcastLocked()
+	id, n, _ := strings.Cut(rh, "#")
+	receipt, err := strconv.Atoi(n)
+	i := slices.IndexFunc(q.msgs, func(m *message) bool { return m.id == id })
+	if err != nil || i < 0 || q.msgs[i].receipt != receipt {
+		return &sqstypes.ReceiptHandleIsInvalid{Message: aws.String("The input receipt handle \"" + rh + "\" is not a valid receipt handle.")}
 	}
+	m := q.msgs[i]
+	switch {
+	case !m.visibleAt.After(now):
+		return &sqstypes.MessageNotInflight{}
+	case now.Add(timeout).Sub(m.received) > q.sc.wall(maxVisibility):
+		return &smithy.GenericAPIError{Code: "InvalidParameterValue", Message: "Total VisibilityTimeout for the message is beyond the limit [43200 seconds]"}
+	case q.sc.IgnoreVisibilityChanges:
+		return nil
+	}
+	m.visibleAt = now.Add(timeout)
+	q.broadcastLocked() // a poller may wait for an earlier time
+	return nil
 }
 
 func (q *queue) deadLetter(body string) {
@@ -133,21 +159,43 @@ func (q *queue) deadLetter(body string) {
 	q.dlq = append(q.dlq, body)
 }
 
-// dlqSender is the worker's dead-letter queue client.
-type dlqSender struct {
+// sqsClient is the worker's SQS client: dead letters to the dead-letter queue, visibility changes
+// on the backfill queue. Its calls take APILatency and die with their invocation, as every call.
+type sqsClient struct {
 	q *queue
 	w *world
 }
 
-func (s dlqSender) SendMessage(ctx context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	err := s.w.call(ctx, func(time.Time) error {
-		s.q.deadLetter(aws.ToString(in.MessageBody))
+func (c sqsClient) SendMessage(ctx context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	if u := aws.ToString(in.QueueUrl); u != DLQURL {
+		return nil, &sqstypes.QueueDoesNotExist{Message: aws.String("backfillsim: the worker sends only to the dead-letter queue, not " + u)}
+	}
+	err := c.w.call(ctx, func(time.Time) error {
+		c.q.deadLetter(aws.ToString(in.MessageBody))
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &sqs.SendMessageOutput{MessageId: aws.String("dlq-message")}, nil
+}
+
+func (c sqsClient) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	if u := aws.ToString(in.QueueUrl); u != QueueURL {
+		return nil, &sqstypes.QueueDoesNotExist{Message: aws.String("backfillsim: the worker changes visibility on the backfill queue, not " + u)}
+	}
+	if in.VisibilityTimeout < 0 || in.VisibilityTimeout > int32(maxVisibility/time.Second) {
+		return nil, &smithy.GenericAPIError{Code: "InvalidParameterValue", Message: fmt.Sprintf("VisibilityTimeout %d is out of range", in.VisibilityTimeout)}
+	}
+	// SQS counts wall seconds, as the worker's timers do.
+	err := c.w.call(ctx, func(now time.Time) error {
+		c.q.changes.Add(1)
+		return c.q.changeVisibility(aws.ToString(in.ReceiptHandle), time.Duration(in.VisibilityTimeout)*time.Second, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sqs.ChangeMessageVisibilityOutput{}, nil
 }
 
 // esm is the Lambda event source mapping: up to Concurrency pollers, batch size 1,
@@ -247,10 +295,7 @@ func (e *esm) invoke(ctx context.Context, d *delivery) {
 	}
 	e.mu.Unlock()
 	if dead || failed {
-		// The message reappears after the visibility timeout, or the what-if heartbeat's step.
-		if hb := e.sc.VisibilityHeartbeat; hb > 0 {
-			e.q.expire(d, time.Now().Add(e.sc.wall(hb)))
-		}
+		// The message reappears when its lease runs out, or the retry delay the worker gave it.
 		return
 	}
 	if err := sleep(ctx, e.sc.wall(e.sc.APILatency)); err != nil { // DeleteMessage

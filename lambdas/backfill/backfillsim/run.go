@@ -21,6 +21,7 @@ const (
 	Database  = "kpilake_sim"
 	Bucket    = "kpilake-aggregated-sim"
 	Workgroup = "kpilake-sim"
+	QueueURL  = "https://sqs.ap-northeast-1.amazonaws.com/123456789012/kpilake-backfill"
 	DLQURL    = "https://sqs.ap-northeast-1.amazonaws.com/123456789012/kpilake-backfill-dlq"
 )
 
@@ -64,7 +65,12 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 	}
 	q := newQueue(&sc)
 	worker, err := backfill.NewWorker(cat, aggregate.NewHandler(cat, Database, time.FixedZone("JST", 9*60*60), runner, discard),
-		dlqSender{q: q, w: w}, DLQURL, discard)
+		sqsClient{q: q, w: w}, backfill.Config{
+			QueueURL: QueueURL, DeadLetterQueueURL: DLQURL,
+			Lease:      max(wholeSeconds(sc.wall(sc.Lease)), backfill.MinLease),
+			RetryDelay: max(wholeSeconds(sc.wall(sc.RetryDelay)), time.Second),
+			Logger:     discard,
+		})
 	if err != nil {
 		return Report{}, err
 	}
@@ -129,6 +135,7 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 	r.DLQ = len(q.dlq)
 	q.mu.Unlock()
 	r.Invocations, r.Crashed, r.TimedOut, r.Failed = e.invocations, e.crashed, e.timedOut, e.failed
+	r.VisibilityChanges = int(q.changes.Load())
 	r.Queries, r.QuotaThrottles, r.InjectedThrottles, r.MaxActive = w.stats.queries, w.stats.quotaThrottles, w.stats.injectedThrottles, w.stats.maxActive
 	r.ObserveLag, r.ThrottleWait, r.Idle = sc.sim(w.stats.observeLag), sc.sim(w.stats.throttleWait), sc.sim(e.idle)
 	r.Utilization = float64(sc.sim(w.stats.queryTime)) / float64(time.Duration(sc.Quota)*r.Makespan)
@@ -170,4 +177,9 @@ func runOf(location string) string {
 	}
 	id, _, _ := strings.Cut(after, "/")
 	return id
+}
+
+// wholeSeconds rounds d up to whole seconds, SQS's unit of visibility.
+func wholeSeconds(d time.Duration) time.Duration {
+	return (d + time.Second - 1).Truncate(time.Second)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kpilake/kpilake/lambdas/backfill"
 	"github.com/kpilake/kpilake/lambdas/ctas"
 )
 
@@ -38,8 +39,8 @@ type Scenario struct {
 	// whatever the number of active queries (another user of the account, the 20 TPS limit).
 	ThrottleRate float64
 	// CrashRate is the probability that an invocation dies before it can report: it stops at a
-	// random AWS call of its job (or after its last) and its message reappears after the
-	// visibility timeout.
+	// random AWS call of its job (or after its last) and its message reappears when the worker's
+	// lease on it runs out (the visibility timeout, if it died before its first lease).
 	CrashRate float64
 	// DuplicateRate is the probability that SQS delivers a received message a second time at once,
 	// as a standard queue may (at-least-once delivery).
@@ -54,11 +55,20 @@ type Scenario struct {
 	VisibilityTimeout time.Duration
 	// MaxReceiveCount of the redrive policy. Default: 3, as infra/backfill.MaxReceiveCount.
 	MaxReceiveCount int
-	// VisibilityHeartbeat is a what-if, not what the worker does today: a worker that keeps its
-	// message invisible in steps of this length (ChangeMessageVisibility) while it lives, so that
-	// the message of an invocation that died or reported a failure reappears this long after,
-	// not VisibilityTimeout after it was received. Zero: off, as in the worker today.
-	VisibilityHeartbeat time.Duration
+	// Lease is the worker's lease on the message it works (backfill.Config.Lease): the job of an
+	// invocation that died comes back at most this long after its last heartbeat. Default:
+	// backfill.DefaultLease. In scaled real time it is rounded up to whole wall seconds (SQS's
+	// unit) and at least backfill.MinLease of wall time: coarse, so scaled runs are for fault-free
+	// cross-checks.
+	Lease time.Duration
+	// RetryDelay is how long a job reported as failed waits for its next delivery, doubling with
+	// each failed delivery (backfill.Config.RetryDelay). Default: backfill.DefaultRetryDelay;
+	// whole wall seconds in scaled real time.
+	RetryDelay time.Duration
+	// IgnoreVisibilityChanges is a what-if, the worker as it was before its lease: SQS accepts
+	// ChangeMessageVisibility and ignores it, so the message of an invocation that died or
+	// reported a failure reappears VisibilityTimeout after it was received.
+	IgnoreVisibilityChanges bool
 
 	// Runner tunes the CTAS runner: PollInitial, PollMax, RetryBase, RetryMax, StopMargin (all
 	// simulated time) and RetryAttempts. Zero values are the runner's defaults (DefaultRunner).
@@ -115,6 +125,12 @@ func (s *Scenario) withDefaults() {
 	if s.MaxReceiveCount == 0 {
 		s.MaxReceiveCount = 3
 	}
+	if s.Lease == 0 {
+		s.Lease = backfill.DefaultLease
+	}
+	if s.RetryDelay == 0 {
+		s.RetryDelay = backfill.DefaultRetryDelay
+	}
 	if s.Seed == 0 {
 		s.Seed = 1
 	}
@@ -159,8 +175,8 @@ func (s *Scenario) validate() error {
 		}
 	}
 	if s.APILatency < 0 || s.Malformed < 0 || s.MaxReceiveCount < 0 || s.FunctionTimeout < 0 || s.VisibilityTimeout < 0 ||
-		s.VisibilityHeartbeat < 0 || s.Scale < 0 {
-		errs = append(errs, errors.New("APILatency, Malformed, MaxReceiveCount, FunctionTimeout, VisibilityTimeout, VisibilityHeartbeat and Scale must not be negative"))
+		s.Lease < 0 || s.RetryDelay < 0 || s.Scale < 0 {
+		errs = append(errs, errors.New("APILatency, Malformed, MaxReceiveCount, FunctionTimeout, VisibilityTimeout, Lease, RetryDelay and Scale must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -208,6 +224,8 @@ type Report struct {
 	// Invocations of the worker, of which Crashed died before reporting, TimedOut ran into
 	// Lambda's timeout and Failed reported their record as failed.
 	Invocations, Crashed, TimedOut, Failed int
+	// VisibilityChanges counts the worker's ChangeMessageVisibility calls: leases and retry delays.
+	VisibilityChanges int
 	// Queries started (accepted by StartQueryExecution); QuotaThrottles and InjectedThrottles
 	// count the StartQueryExecution calls refused; MaxActive is the most queries active at once.
 	Queries, QuotaThrottles, InjectedThrottles, MaxActive int
@@ -228,11 +246,11 @@ func (r Report) Summary() string {
 	q := float64(max(r.Queries, 1))
 	return fmt.Sprintf("%d jobs, %d partitions, Q=%d, concurrency %d: makespan %s, ideal %s (×%.3f), "+
 		"lost %d, duplicated %d, DLQ %d, republished %d, leaked temp tables %d; "+
-		"invocations %d (crashed %d, timed out %d, failed %d), queries %d, throttled %d by the quota + %d injected, max active %d; "+
+		"invocations %d (crashed %d, timed out %d, failed %d), visibility changes %d, queries %d, throttled %d by the quota + %d injected, max active %d; "+
 		"per query: observe lag %.2fs, throttle wait %.2fs; idle workers %.1f%%, Athena utilization %.1f%%",
 		r.Jobs, r.Partitions, r.Scenario.Quota, r.Scenario.Concurrency, r.Makespan.Round(time.Second), r.Ideal.Round(time.Second), r.IdealRatio(),
 		r.Lost, r.Duplicated, r.DLQ, r.Republished, r.LeakedTempTables,
-		r.Invocations, r.Crashed, r.TimedOut, r.Failed, r.Queries, r.QuotaThrottles, r.InjectedThrottles, r.MaxActive,
+		r.Invocations, r.Crashed, r.TimedOut, r.Failed, r.VisibilityChanges, r.Queries, r.QuotaThrottles, r.InjectedThrottles, r.MaxActive,
 		r.ObserveLag.Seconds()/q, r.ThrottleWait.Seconds()/q,
 		100*float64(r.Idle)/float64(time.Duration(r.Scenario.Concurrency)*r.Makespan), 100*r.Utilization)
 }

@@ -1,6 +1,7 @@
 package backfillsim_test
 
 import (
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -107,6 +108,46 @@ func TestSimulation_DayLongerThanTheFunctionTimeoutEndsInTheDLQ(t *testing.T) {
 	if r.DLQ != 1 || r.Invocations != r.Scenario.MaxReceiveCount || r.Lost == 0 {
 		t.Errorf("DLQ %d, invocations %d, lost %d; want the job tried %d times, then dead-lettered, its later KPIs unpublished",
 			r.DLQ, r.Invocations, r.Lost, r.Scenario.MaxReceiveCount)
+	}
+	// Each failed delivery is given back after the worker's retry delay, not the visibility
+	// timeout (12 minutes here), which two redeliveries would have waited twice.
+	if vt := r.Scenario.VisibilityTimeout; r.Makespan >= vt {
+		t.Errorf("the job reached the dead-letter queue after %s; want less than one visibility timeout (%s)", r.Makespan, vt)
+	}
+}
+
+func TestSimulation_CrashedJobsComeBackAfterTheLeaseNotTheVisibilityTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		noLease bool
+		check   func(r backfillsim.Report) string
+	}{
+		{"with the lease", false, func(r backfillsim.Report) string {
+			if r.Makespan > r.Ideal*13/10 {
+				return fmt.Sprintf("makespan %s is %.3f × the ideal %s; want at most 1.3", r.Makespan, r.IdealRatio(), r.Ideal)
+			}
+			return ""
+		}},
+		// The worker as it was: SQS ignores its visibility changes.
+		{"without", true, func(r backfillsim.Report) string {
+			if r.Makespan < r.Scenario.VisibilityTimeout {
+				return fmt.Sprintf("makespan %s; a crashed job should wait for the visibility timeout (%s)", r.Makespan, r.Scenario.VisibilityTimeout)
+			}
+			return ""
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := small()
+			sc.CrashRate, sc.IgnoreVisibilityChanges = 0.05, tc.noLease
+			r := runVirtual(t, sc)
+			wantClean(t, r)
+			if r.Crashed == 0 {
+				t.Fatal("no invocation crashed; the scenario must exercise crashes")
+			}
+			if why := tc.check(r); why != "" {
+				t.Error(why)
+			}
+		})
 	}
 }
 

@@ -52,8 +52,12 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	w, err := backfill.NewWorker(kpis, aggregate.NewHandler(kpis, cfg.Database, loc, runner, log),
-		sqs.NewFromConfig(awsCfg), os.Getenv(backfill.EnvDeadLetterQueueURL), log)
+	w, err := backfill.NewWorker(kpis, aggregate.NewHandler(kpis, cfg.Database, loc, runner, log), sqs.NewFromConfig(awsCfg),
+		backfill.Config{
+			QueueURL:           os.Getenv(backfill.EnvQueueURL),
+			DeadLetterQueueURL: os.Getenv(backfill.EnvDeadLetterQueueURL),
+			Logger:             log,
+		})
 	if err != nil {
 		return err
 	}

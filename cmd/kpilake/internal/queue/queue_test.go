@@ -264,10 +264,23 @@ func TestRedriver_MovesDeadLettersBackAndReportsRejectedOnes(t *testing.T) {
 	for i, j := range jobs(t, "bf-redrive", "2026-11-01", 13) {
 		body, _ := j.Body()
 		in := &sqs.SendMessageInput{QueueUrl: aws.String(q.dlq), MessageBody: aws.String(body)}
-		if i == 4 {
+		switch i {
+		case 4:
 			// As the worker sends a malformed job.
 			in.MessageAttributes = map[string]sqstypes.MessageAttributeValue{
-				backfill.AttrError: {DataType: aws.String("String"), StringValue: aws.String(`field "kpis": unknown KPI "x"`)},
+				backfill.AttrError:     {DataType: aws.String("String"), StringValue: aws.String(`field "kpis": unknown KPI "x"`)},
+				backfill.AttrErrorKind: {DataType: aws.String("String"), StringValue: aws.String(backfill.KindMalformed)},
+			}
+		case 7:
+			// As the worker sends a job whose query Athena failed: it may succeed after a fix.
+			in.MessageAttributes = map[string]sqstypes.MessageAttributeValue{
+				backfill.AttrError:     {DataType: aws.String("String"), StringValue: aws.String("kpi engagement_score: athena query failed: FAILED")},
+				backfill.AttrErrorKind: {DataType: aws.String("String"), StringValue: aws.String(backfill.KindQueryFailed)},
+			}
+		case 9:
+			// As a worker that dead-lettered only malformed jobs sent one, without a kind.
+			in.MessageAttributes = map[string]sqstypes.MessageAttributeValue{
+				backfill.AttrError: {DataType: aws.String("String"), StringValue: aws.String(`field "date": bad`)},
 			}
 		}
 		if _, err := q.sqs.SendMessage(ctx, in); err != nil {
@@ -280,8 +293,8 @@ func TestRedriver_MovesDeadLettersBackAndReportsRejectedOnes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Moved != 13 || res.Rejected != 1 || !strings.Contains(res.Reason, "unknown KPI") {
-		t.Errorf("Redrive = %+v, want 13 moved, 1 rejected with its reason", res)
+	if res.Moved != 13 || res.Rejected != 2 || !strings.Contains(res.Reason, `field "`) {
+		t.Errorf("Redrive = %+v, want 13 moved, 2 rejected as malformed with a reason", res)
 	}
 	if progress[len(progress)-1] != 13 {
 		t.Errorf("progress = %v, want it to end at 13", progress)

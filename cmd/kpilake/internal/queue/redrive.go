@@ -47,7 +47,9 @@ type Redriven struct {
 	// Moved is the number of jobs moved back to the backfill queue.
 	Moved int
 	// Rejected counts the moved jobs the worker had rejected as malformed (it marks them with
-	// the attribute backfill.AttrError): they will fail again. Reason is one of their errors.
+	// the attributes backfill.AttrError and AttrErrorKind backfill.KindMalformed): they will fail
+	// again. Reason is one of their errors. A job whose query failed was moved by the worker too,
+	// but may succeed once its cause is fixed: it is not counted.
 	Rejected int
 	Reason   string
 }
@@ -70,7 +72,7 @@ func (r *Redriver) Redrive(ctx context.Context, limit int, progress func(moved i
 			MaxNumberOfMessages:   int32(min(MaxBatch, limit-res.Moved)),
 			WaitTimeSeconds:       min(wait, 20),
 			VisibilityTimeout:     vis,
-			MessageAttributeNames: []string{backfill.AttrError},
+			MessageAttributeNames: []string{backfill.AttrError, backfill.AttrErrorKind},
 		})
 		if err != nil {
 			return res, fmt.Errorf("receive from the dead-letter queue %s: %w", r.From, err)
@@ -91,7 +93,7 @@ func (r *Redriver) Redrive(ctx context.Context, limit int, progress func(moved i
 			for _, id := range sent {
 				m := byID[id]
 				del.Entries = append(del.Entries, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(id), ReceiptHandle: m.ReceiptHandle})
-				if a, ok := m.MessageAttributes[backfill.AttrError]; ok {
+				if a, ok := m.MessageAttributes[backfill.AttrError]; ok && malformed(m) {
 					res.Rejected++
 					if res.Reason == "" {
 						res.Reason = aws.ToString(a.StringValue)
@@ -118,4 +120,11 @@ func (r *Redriver) Redrive(ctx context.Context, limit int, progress func(moved i
 		}
 	}
 	return res, nil
+}
+
+// malformed reports whether the worker dead-lettered m as malformed; a dead letter without a kind
+// comes from a worker that dead-lettered only malformed jobs.
+func malformed(m sqstypes.Message) bool {
+	k, ok := m.MessageAttributes[backfill.AttrErrorKind]
+	return !ok || aws.ToString(k.StringValue) == backfill.KindMalformed
 }
