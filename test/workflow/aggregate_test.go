@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +11,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kpilake/kpilake/internal/testsvc"
 	"github.com/kpilake/kpilake/lambdas/ctas"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
@@ -422,30 +418,4 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// test/synth_test.go validates every state machine of the app; until the stack wires the
-// aggregation in, this checks its definition on its own.
-func TestAggregation_DefinitionPassesASLValidator(t *testing.T) {
-	validator := filepath.Join(root, "node_modules", ".bin", "asl-validator")
-	if _, err := os.Stat(validator); err != nil {
-		t.Skipf("asl-validator is not installed (%v); run `make setup`", err)
-	}
-	w := setupAggregation(t)
-	a := w.app
-	fn := "arn:aws:lambda:" + testsvc.Region + ":" + account + ":function:"
-	def, err := resolve(a.properties(a.stateMachine)["DefinitionString"], refs{
-		a.planFn + ".Arn": fn + "plan", a.aggregateFn + ".Arn": fn + "aggregate",
-		a.topic: "arn:aws:sns:" + testsvc.Region + ":" + account + ":alerts",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "aggregation.json")
-	if err := os.WriteFile(path, []byte(def), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(validator, "--json-path", path).CombinedOutput(); err != nil {
-		t.Errorf("asl-validator: %v\n%s\n%s", err, out, def)
-	}
 }
