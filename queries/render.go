@@ -3,10 +3,10 @@ package queries
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/kpilake/kpilake/internal/rematch"
 	"github.com/kpilake/kpilake/layout"
 )
 
@@ -42,7 +42,7 @@ type Names struct {
 }
 
 // identRE is what a rendered identifier may look like; it needs no escaping in either engine.
-var identRE = regexp.MustCompile(`^[a-z0-9_]{1,255}$`)
+var identRE = rematch.MustCompile(`^[a-z0-9_]+$`, 1, 255)
 
 func validIdent(what, s string) error {
 	if !identRE.MatchString(s) {

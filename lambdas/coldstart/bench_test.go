@@ -321,6 +321,8 @@ func resolve(key string, v any) string {
 	switch {
 	case key == saltSecretEnv:
 		return "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:salt-AbCdEf"
+	case strings.Contains(key, "KMS"):
+		return "arn:aws:kms:ap-northeast-1:123456789012:key/00000000-0000-4000-8000-000000000000"
 	case strings.HasSuffix(key, "_URL"):
 		return "https://sqs.ap-northeast-1.amazonaws.com/123456789012/placeholder"
 	default: // a bucket or crawler name

@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/kpilake/kpilake/internal/rematch"
 	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/layout"
 )
@@ -130,12 +131,12 @@ const (
 )
 
 var (
-	dbRE     = regexp.MustCompile(`^[a-z0-9_]{1,255}$`)
+	dbRE     = rematch.MustCompile(`^[a-z0-9_]+$`, 1, 255)
 	bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	// identRE is what the runner accepts as a table name it puts between double quotes.
-	identRE   = regexp.MustCompile(`^[a-z][a-z0-9_]{0,254}$`)
+	identRE   = rematch.MustCompile(`^[a-z][a-z0-9_]*$`, 1, 255)
 	runIDRE   = regexp.MustCompile(`^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$`)
-	workgrpRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,128}$`)
+	workgrpRE = rematch.MustCompile(`^[a-zA-Z0-9._-]+$`, 1, 128)
 	s3URIRE   = regexp.MustCompile(`^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+/)?$`)
 	kmsKeyRE  = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$`)
 )
