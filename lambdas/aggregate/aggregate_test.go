@@ -3,6 +3,7 @@ package aggregate_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -106,11 +107,17 @@ func TestHandle_TypesErrorsForTheWorkflow(t *testing.T) {
 	}
 }
 
+// The deadline and a failure Athena marks retryable are neither InputError nor QueryFailed, so
+// the workflow and the backfill worker retry them.
 func TestHandle_PassesOtherErrorsThrough(t *testing.T) {
-	run := &fakeRunner{err: ctas.ErrDeadline}
-	_, err := handler(t, run).Handle(context.Background(), aggregate.Request{KPI: "engagement_score", Date: "2026-11-24"})
-	if !errors.Is(err, ctas.ErrDeadline) {
-		t.Errorf("err = %v, want the deadline error as is (the workflow retries it)", err)
+	for _, runErr := range []error{ctas.ErrDeadline, fmt.Errorf("%w: FAILED: INTERNAL_ERROR_QUERY_ENGINE", ctas.ErrQueryRetryable)} {
+		run := &fakeRunner{err: runErr}
+		_, err := handler(t, run).Handle(context.Background(), aggregate.Request{KPI: "engagement_score", Date: "2026-11-24"})
+		var failed *aggregate.QueryFailed
+		var input *aggregate.InputError
+		if !errors.Is(err, runErr) || errors.As(err, &failed) || errors.As(err, &input) {
+			t.Errorf("err = %v (%T), want %v as is (the workflow retries it)", err, err, runErr)
+		}
 	}
 }
 

@@ -442,6 +442,7 @@ func TestWorker_RetriesAFailureThatMayPass(t *testing.T) {
 		{"Athena throttled through the runner's retries", &aggregate.AthenaThrottled{Err: fmt.Errorf("start query: %w", ctas.ErrThrottled)}},
 		{"AWS server error", errors.New("glue GetPartition: operation error Glue: GetPartition, https response error StatusCode: 500, InternalServiceException")},
 		{"invocation deadline", fmt.Errorf("query stopped: %w (stop margin 30s)", ctas.ErrDeadline)},
+		{"a failure Athena marks retryable", fmt.Errorf("%w: FAILED: INTERNAL_ERROR_QUERY_ENGINE", ctas.ErrQueryRetryable)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			agg := &fakeAggregator{fail: map[string]error{"department_activity": tc.err}}

@@ -70,6 +70,10 @@ var (
 var (
 	// ErrQueryFailed: Athena answered FAILED or CANCELLED; the message carries Athena's reason.
 	ErrQueryFailed = errors.New("athena query failed")
+	// ErrQueryRetryable: Athena answered FAILED but marked the failure retryable (AthenaError
+	// Retryable: an internal or transient storage error), so running the query again may
+	// succeed. It does not match ErrQueryFailed.
+	ErrQueryRetryable = errors.New("athena query failed, and Athena says a retry may succeed")
 	// ErrDeadline: the invocation's deadline came near; a running query was stopped.
 	ErrDeadline = errors.New("invocation deadline near")
 	// ErrThrottled: an AWS call was still throttled after every retry.

@@ -469,32 +469,45 @@ func TestRunner_FailsClearlyWhenThrottlingOutlastsRetries(t *testing.T) {
 
 func TestRunner_KeepsPreviousPartitionWhenQueryFails(t *testing.T) {
 	t.Parallel()
-	l := newLake(t)
-	ctx := context.Background()
-	first := mustRun(t, l.runner(t, nil, nil, nil), ctx)
+	for _, tc := range []struct {
+		name      string
+		retryable bool
+		want, not error
+	}{
+		{"a failure Athena will repeat", false, ErrQueryFailed, ErrQueryRetryable},
+		{"a failure Athena marks retryable", true, ErrQueryRetryable, ErrQueryFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLake(t)
+			ctx := context.Background()
+			first := mustRun(t, l.runner(t, nil, nil, nil), ctx)
 
-	fa := &faultyAthena{athenaAPI: l.sim, status: &atypes.QueryExecutionStatus{
-		State:             atypes.QueryExecutionStateFailed,
-		StateChangeReason: aws.String("COLUMN_NOT_FOUND: line 1:8: Column 'user_id' cannot be resolved"),
-		AthenaError:       &atypes.AthenaError{ErrorCategory: aws.Int32(2), ErrorType: aws.Int32(1006), ErrorMessage: aws.String("Column 'user_id' cannot be resolved")},
-	}}
-	_, err := l.runner(t, fa, nil, nil).Run(ctx, request())
-	if !errors.Is(err, ErrQueryFailed) {
-		t.Fatalf("error = %v, want ErrQueryFailed", err)
-	}
-	for _, w := range []string{"FAILED", "COLUMN_NOT_FOUND", "category 2 type 1006", testKPI, testDay.String()} {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error %q does not contain %q", err, w)
-		}
-	}
-	if got := l.partition(t); got != l.location(first) {
-		t.Errorf("partition moved to %q; want the first run's %q", got, l.location(first))
-	}
-	if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
-		t.Errorf("tables %v, want %v (temporary table dropped)", got, want)
-	}
-	if len(fa.stopped) != 0 {
-		t.Errorf("a failed query was stopped: %v", fa.stopped)
+			fa := &faultyAthena{athenaAPI: l.sim, status: &atypes.QueryExecutionStatus{
+				State:             atypes.QueryExecutionStateFailed,
+				StateChangeReason: aws.String("COLUMN_NOT_FOUND: line 1:8: Column 'user_id' cannot be resolved"),
+				AthenaError: &atypes.AthenaError{ErrorCategory: aws.Int32(2), ErrorType: aws.Int32(1006),
+					ErrorMessage: aws.String("Column 'user_id' cannot be resolved"), Retryable: tc.retryable},
+			}}
+			_, err := l.runner(t, fa, nil, nil).Run(ctx, request())
+			if !errors.Is(err, tc.want) || errors.Is(err, tc.not) {
+				t.Fatalf("error = %v, want %v and not %v", err, tc.want, tc.not)
+			}
+			for _, w := range []string{"FAILED", "COLUMN_NOT_FOUND", "category 2 type 1006", testKPI, testDay.String()} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if got := l.partition(t); got != l.location(first) {
+				t.Errorf("partition moved to %q; want the first run's %q", got, l.location(first))
+			}
+			if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
+				t.Errorf("tables %v, want %v (temporary table dropped)", got, want)
+			}
+			if len(fa.stopped) != 0 {
+				t.Errorf("a failed query was stopped: %v", fa.stopped)
+			}
+		})
 	}
 }
 

@@ -194,6 +194,9 @@ func (r *Runner) wait(ctx context.Context, queryID string) (*atypes.QueryExecuti
 		case atypes.QueryExecutionStateSucceeded:
 			return out.QueryExecution.Statistics, nil
 		case atypes.QueryExecutionStateFailed, atypes.QueryExecutionStateCancelled:
+			if st.State == atypes.QueryExecutionStateFailed && st.AthenaError != nil && st.AthenaError.Retryable {
+				return nil, fmt.Errorf("%w: %s", ErrQueryRetryable, describeFailure(st))
+			}
 			return nil, fmt.Errorf("%w: %s", ErrQueryFailed, describeFailure(st))
 		}
 		if err := r.sleep(ctx, delay); err != nil {
