@@ -64,16 +64,12 @@ func BuildHandler(dir string) (Build, error) {
 	if err != nil {
 		return Build{}, err
 	}
-	name, err := run(goCmd(root, "list", "-f", "{{.Name}}", abs))
+	hash, pkg, err := sourceHash(root, abs)
 	if err != nil {
 		return Build{}, err
 	}
-	if pkg := strings.TrimSpace(string(name)); pkg != "main" {
+	if pkg != "main" {
 		return Build{}, fmt.Errorf("golambda: entry %q is package %s, not a main package; give the handler's main package, such as \"lambdas/cmd/plan\"", dir, pkg)
-	}
-	hash, err := sourceHash(root, abs)
-	if err != nil {
-		return Build{}, err
 	}
 	out := filepath.Join(root, ".build", "golambda", hash)
 	bootstrap := filepath.Join(out, "bootstrap")
@@ -117,25 +113,35 @@ func run(cmd *exec.Cmd) ([]byte, error) {
 	return out, nil
 }
 
-// listFormat prints, for each package of the main module in the build, its directory and the
-// files that go into it.
-const listFormat = `{{if .Module}}{{if .Module.Main}}{{.Dir}}` +
+// listFormat prints, for each package of the main module in the build, its directory, its name
+// and the files that go into it.
+const listFormat = `{{if .Module}}{{if .Module.Main}}{{.Dir}}|{{.Name}}` +
 	`{{range .GoFiles}}|{{.}}{{end}}{{range .EmbedFiles}}|{{.}}{{end}}{{"\n"}}{{end}}{{end}}`
 
-func sourceHash(root, entry string) (string, error) {
+// goVersion is the toolchain's version, asked once per synth.
+var goVersion = sync.OnceValues(func() ([]byte, error) { return run(goCmd(".", "env", "GOVERSION")) })
+
+// sourceHash hashes what the binary of the main package in entry is built from, and returns the
+// package's name (one `go list` answers both: synth runs it once per function).
+func sourceHash(root, entry string) (hash, name string, err error) {
 	args := append([]string{"list", "-deps", "-f", listFormat}, buildFlags...)
 	listed, err := run(goCmd(root, append(args, entry)...))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	version, err := run(goCmd(root, "env", "GOVERSION"))
+	version, err := goVersion()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	files := []string{filepath.Join(root, "go.mod"), filepath.Join(root, "go.sum")}
 	for _, line := range strings.Split(strings.TrimSpace(string(listed)), "\n") {
 		parts := strings.Split(line, "|")
-		for _, f := range parts[1:] {
+		if len(parts) < 2 {
+			continue
+		}
+		// -deps lists a package after everything it imports: the entry comes last.
+		name = parts[1]
+		for _, f := range parts[2:] {
 			files = append(files, filepath.Join(parts[0], f))
 		}
 	}
@@ -148,13 +154,13 @@ func sourceHash(root, entry string) (string, error) {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("golambda: hashing sources: %w", err)
+			return "", "", fmt.Errorf("golambda: hashing sources: %w", err)
 		}
 		rel, _ := filepath.Rel(root, f)
 		fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(rel), len(data))
 		h.Write(data)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), name, nil
 }
 
 func compile(root, entry, out string) error {
