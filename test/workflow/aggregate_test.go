@@ -255,30 +255,48 @@ func TestAggregation_CrawlOfASourceNoKPIReadsAggregatesNothing(t *testing.T) {
 
 // An event of a crawler that the plan function does not know (the rule and the function's
 // configuration disagree) fails in the plan, without retries, and alerts with the crawler's name.
-func TestAggregation_EventOfAnUnknownCrawlerFailsInThePlanAndAlerts(t *testing.T) {
-	w := setupAggregation(t)
-	d := w.deploy(t, 0, succeed, nil)
-	arn, ex := d.run(t, crawlerEvent("kpilake-dev-stranger", "2026-11-24T16:30:00Z"))
-	if ex.Status != "FAILED" || ex.Error != "AggregationFailed" {
-		t.Fatalf("execution %s (error %q), want FAILED with AggregationFailed; history:\n%s", ex.Status, ex.Error, d.history(arn))
-	}
-	if n := len(d.plan.invocations()); n != 1 {
-		t.Errorf("plan invoked %d times, want once", n)
-	}
-	if calls := d.kpiCalls(); len(calls) != 0 {
-		t.Errorf("KPIs aggregated after a failed plan: %v", calls)
-	}
-	msgs := d.alerts(t, 3*time.Second)
-	if len(msgs) != 1 {
-		t.Fatalf("alert topic delivered %d messages, want 1: %v", len(msgs), msgs)
-	}
-	var alert map[string]string
-	if err := json.Unmarshal([]byte(msgs[0]["Message"]), &alert); err != nil {
-		t.Fatal(err)
-	}
-	if alert["stage"] != "plan" || alert["error"] != "InputError" || !strings.Contains(alert["cause"], "kpilake-dev-stranger") ||
-		!strings.Contains(alert["cause"], "is not one the plan knows") {
-		t.Errorf("alert %v, want stage plan, error InputError and the unknown crawler in the cause", alert)
+// A request the plan rejects (an event of a crawler it does not know, a bad date) fails the
+// execution at once, with one alert that names the stage, the error and the cause.
+func TestAggregation_RejectedRequestFailsInThePlanAndAlerts(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		input any
+		cause []string
+	}{
+		{"event of an unknown crawler", crawlerEvent("kpilake-dev-stranger", "2026-11-24T16:30:00Z"),
+			[]string{"kpilake-dev-stranger", "is not one the plan knows"}},
+		{"bad date", map[string]any{"date": "2026-13-45"}, []string{"2026-13-45"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := setupAggregation(t)
+			d := w.deploy(t, 0, succeed, nil)
+			arn, ex := d.run(t, tc.input)
+			if ex.Status != "FAILED" || ex.Error != "AggregationFailed" {
+				t.Fatalf("execution %s (error %q), want FAILED with AggregationFailed; history:\n%s", ex.Status, ex.Error, d.history(arn))
+			}
+			if n := len(d.plan.invocations()); n != 1 {
+				t.Errorf("plan invoked %d times, want once: a rejected request is not retried", n)
+			}
+			if calls := d.kpiCalls(); len(calls) != 0 {
+				t.Errorf("KPIs aggregated after a failed plan: %v", calls)
+			}
+			msgs := d.alerts(t, 3*time.Second)
+			if len(msgs) != 1 {
+				t.Fatalf("alert topic delivered %d messages, want 1: %v", len(msgs), msgs)
+			}
+			var alert map[string]string
+			if err := json.Unmarshal([]byte(msgs[0]["Message"]), &alert); err != nil {
+				t.Fatal(err)
+			}
+			if alert["stage"] != "plan" || alert["error"] != "InputError" {
+				t.Errorf("alert %v, want stage plan and error InputError", alert)
+			}
+			for _, want := range tc.cause {
+				if !strings.Contains(alert["cause"], want) {
+					t.Errorf("alert cause %q lacks %q", alert["cause"], want)
+				}
+			}
+		})
 	}
 }
 
@@ -367,32 +385,6 @@ func TestAggregation_FailedQueryIsNotRetriedAlertsOnceAndFailsTheExecution(t *te
 	}
 	if subject := msgs[0]["Subject"]; !strings.Contains(subject, "aggregation failed") {
 		t.Errorf("alert subject %q", subject)
-	}
-}
-
-func TestAggregation_BadRequestFailsInThePlanAndAlerts(t *testing.T) {
-	w := setupAggregation(t)
-	d := w.deploy(t, 0, succeed, nil)
-	arn, ex := d.run(t, map[string]any{"date": "2026-13-45"})
-	if ex.Status != "FAILED" || ex.Error != "AggregationFailed" {
-		t.Fatalf("execution %s (error %q), want FAILED with AggregationFailed; history:\n%s", ex.Status, ex.Error, d.history(arn))
-	}
-	if n := len(d.plan.invocations()); n != 1 {
-		t.Errorf("plan invoked %d times, want once: a bad request is not retried", n)
-	}
-	if calls := d.kpiCalls(); len(calls) != 0 {
-		t.Errorf("KPIs aggregated after a failed plan: %v", calls)
-	}
-	msgs := d.alerts(t, 3*time.Second)
-	if len(msgs) != 1 {
-		t.Fatalf("alert topic delivered %d messages, want 1: %v", len(msgs), msgs)
-	}
-	var alert map[string]string
-	if err := json.Unmarshal([]byte(msgs[0]["Message"]), &alert); err != nil {
-		t.Fatal(err)
-	}
-	if alert["stage"] != "plan" || alert["error"] != "InputError" || !strings.Contains(alert["cause"], "2026-13-45") {
-		t.Errorf("alert %v, want stage plan, error InputError and the bad date in the cause", alert)
 	}
 }
 
