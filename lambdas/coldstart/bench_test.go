@@ -332,7 +332,7 @@ func resolve(key string, v any) string {
 }
 
 // checkEveryFunctionIsMeasured fails when lambdas/cmd has a function this benchmark leaves out.
-func checkEveryFunctionIsMeasured(b *testing.B, root string) {
+func checkEveryFunctionIsMeasured(b testing.TB, root string) {
 	b.Helper()
 	entries, err := os.ReadDir(filepath.Join(root, "lambdas", "cmd"))
 	if err != nil {
@@ -401,7 +401,7 @@ func findRIE(b *testing.B) string {
 	return p
 }
 
-func moduleRoot(b *testing.B) string {
+func moduleRoot(b testing.TB) string {
 	b.Helper()
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil || strings.TrimSpace(string(out)) == "" {

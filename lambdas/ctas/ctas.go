@@ -243,9 +243,9 @@ func NewFromConfig(awsCfg aws.Config, cfg Config) (*Runner, error) {
 		})
 	}
 	return New(
-		newAthenaOps(athena.NewFromConfig(awsCfg, func(o *athena.Options) { o.Retryer = retryer() })),
-		newGlueOps(glue.NewFromConfig(awsCfg, func(o *glue.Options) { o.Retryer = retryer() })),
-		newS3Ops(s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.Retryer = retryer() })),
+		athena.NewFromConfig(awsCfg, func(o *athena.Options) { o.Retryer = retryer() }),
+		glue.NewFromConfig(awsCfg, func(o *glue.Options) { o.Retryer = retryer() }),
+		s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.Retryer = retryer() }),
 		cfg)
 }
 

@@ -585,10 +585,10 @@ func TestNewFromConfig_RaisesTheSDKRetryBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := r.athena.(athenaOps).options().Retryer.MaxAttempts(); got != SDKRetryAttempts {
+	if got := r.athena.(*athena.Client).Options().Retryer.MaxAttempts(); got != SDKRetryAttempts {
 		t.Errorf("athena retryer makes %d attempts, want %d", got, SDKRetryAttempts)
 	}
-	if got := r.glue.(glueOps).options().Retryer.MaxAttempts(); got != SDKRetryAttempts {
+	if got := r.glue.(*glue.Client).Options().Retryer.MaxAttempts(); got != SDKRetryAttempts {
 		t.Errorf("glue retryer makes %d attempts, want %d", got, SDKRetryAttempts)
 	}
 }

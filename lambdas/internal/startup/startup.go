@@ -1,0 +1,62 @@
+// Package startup wires, once as a Lambda starts, the functions that run the CTAS runner (the
+// daily aggregate function and the backfill worker) from their environment, so that both start
+// the same way and fail the same way on a bad one.
+package startup
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/kpilake/kpilake/lambdas/aggregate"
+	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/lambdas/metrics"
+	"github.com/kpilake/kpilake/lambdas/tracing"
+	"github.com/kpilake/kpilake/queries"
+)
+
+// Aggregation is what Aggregate builds.
+type Aggregation struct {
+	// Handler aggregates one KPI for one day.
+	Handler *aggregate.Handler
+	// KPIs is the embedded KPI catalog the handler renders.
+	KPIs *queries.Catalog
+	// AWS is the traced AWS configuration, for the caller's own clients.
+	AWS aws.Config
+}
+
+// Aggregate builds the handler of one KPI-day from getenv: the business time zone, the embedded
+// KPI catalog and a CTAS runner over traced AWS clients.
+func Aggregate(ctx context.Context, getenv func(string) string, log *slog.Logger) (Aggregation, error) {
+	zone := getenv(aggregate.EnvTimeZone)
+	loc, err := time.LoadLocation(zone)
+	if err != nil || zone == "" {
+		// LoadLocation("") is UTC: a function without its zone would aggregate the wrong days.
+		return Aggregation{}, fmt.Errorf("config: %s must be an IANA time zone such as Asia/Tokyo, is %q", aggregate.EnvTimeZone, zone)
+	}
+	kpis, err := queries.Load()
+	if err != nil {
+		return Aggregation{}, fmt.Errorf("config: the embedded KPI catalog does not load: %w", err)
+	}
+	cfg, err := aggregate.RunnerConfig(getenv)
+	if err != nil {
+		return Aggregation{}, fmt.Errorf("config: %w", err)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return Aggregation{}, fmt.Errorf("aws config: %w", err)
+	}
+	tracing.InstrumentAWS(&awsCfg)
+	cfg.Logger, cfg.Tracer, cfg.TimeZone = log, tracing.Backend{}, loc
+	cfg.Metrics = metrics.New(os.Stdout, getenv(metrics.EnvEnvironment))
+	runner, err := ctas.NewFromConfig(awsCfg, cfg)
+	if err != nil {
+		return Aggregation{}, fmt.Errorf("ctas runner: %w", err)
+	}
+	return Aggregation{Handler: aggregate.NewHandler(kpis, cfg.Database, loc, runner, log), KPIs: kpis, AWS: awsCfg}, nil
+}

@@ -1,0 +1,83 @@
+package startup
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/kpilake/kpilake/lambdas/aggregate"
+	"github.com/kpilake/kpilake/lambdas/tracing"
+)
+
+func TestAggregate(t *testing.T) {
+	// LoadDefaultConfig reads these from the process; it makes no calls.
+	t.Setenv("AWS_REGION", "ap-northeast-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	full := map[string]string{
+		aggregate.EnvTimeZone:         "Asia/Tokyo",
+		aggregate.EnvDatabase:         "kpilake_dev",
+		aggregate.EnvWorkgroup:        "kpilake-dev-aggregation",
+		aggregate.EnvAggregatedBucket: "example-aggregated",
+		aggregate.EnvResultLocation:   "s3://example-results/aggregation/",
+		aggregate.EnvResultKMSKey:     "arn:aws:kms:ap-northeast-1:111122223333:key/example",
+	}
+	without := func(drop ...string) map[string]string {
+		env := map[string]string{}
+		for k, v := range full {
+			env[k] = v
+		}
+		for _, k := range drop {
+			delete(env, k)
+		}
+		return env
+	}
+	with := func(k, v string) map[string]string {
+		env := without()
+		env[k] = v
+		return env
+	}
+	cases := []struct {
+		name    string
+		env     map[string]string
+		wantErr []string // substrings of the error; none: it starts
+	}{
+		{name: "complete", env: full},
+		// time.LoadLocation("") is UTC, which would aggregate the wrong days without a word.
+		{name: "no time zone", env: without(aggregate.EnvTimeZone),
+			wantErr: []string{aggregate.EnvTimeZone, "IANA time zone", `is ""`}},
+		{name: "unknown time zone", env: with(aggregate.EnvTimeZone, "Asia/Tokio"),
+			wantErr: []string{aggregate.EnvTimeZone, `"Asia/Tokio"`}},
+		{name: "runner settings missing", env: without(aggregate.EnvWorkgroup, aggregate.EnvResultKMSKey),
+			wantErr: []string{aggregate.EnvWorkgroup, aggregate.EnvResultKMSKey, "not set"}},
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, err := Aggregate(context.Background(), func(k string) string { return c.env[k] }, log)
+			if len(c.wantErr) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.Handler == nil || a.KPIs == nil || a.AWS.Region != "ap-northeast-1" {
+					t.Fatalf("incomplete wiring: %+v", a)
+				}
+				_, untraced := any(tracing.Backend{}).(tracing.None) // the kpilake_notrace build
+				if !untraced && len(a.AWS.APIOptions) == 0 {
+					t.Error("the AWS configuration is not instrumented for tracing")
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("started with a bad environment")
+			}
+			for _, w := range c.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
