@@ -268,9 +268,13 @@ type Result struct {
 	QueryID      string `json:"query_id"`
 	BytesScanned int64  `json:"bytes_scanned"`
 	EngineTimeMs int64  `json:"engine_time_ms"`
-	// Location is the run prefix the dt=Date partition now points at.
+	// Location is the run prefix the dt=Date partition now points at: this run's, or that of the
+	// newer run named by SupersededBy.
 	Location string `json:"location"`
 	RunID    string `json:"run_id"`
+	// SupersededBy is the newer run that serves the day in place of this one (two runs of a day
+	// overlapped); this run's output is deleted. Empty when this run serves the day.
+	SupersededBy string `json:"superseded_by,omitempty"`
 }
 
 // NewRunID returns a run id that sorts by time: the UTC millisecond, then 8 random hex digits, such

@@ -124,8 +124,10 @@ func TestRunner_OlderRunsLateSwitchLeavesTheDayAtTheNewerRun(t *testing.T) {
 			fixedRun(newerRunner, newer)
 
 			olderDone := make(chan error, 1)
+			var olderRes Result
 			go func() {
-				_, err := olderRunner.Run(context.Background(), request())
+				var err error
+				olderRes, err = olderRunner.Run(context.Background(), request())
 				olderDone <- err
 			}()
 			select {
@@ -147,6 +149,14 @@ func TestRunner_OlderRunsLateSwitchLeavesTheDayAtTheNewerRun(t *testing.T) {
 			want := l.location(res)
 			if got := l.partition(t); got != want {
 				t.Errorf("partition at %q, want the newer run's %q", got, want)
+			}
+			// The older run reports where the day is served from, not its own deleted output.
+			if olderRes.RunID != older || olderRes.SupersededBy != newer || olderRes.Location != want {
+				t.Errorf("older run's result: run %s, superseded by %q, location %q; want run %s, superseded by %s, location %s",
+					olderRes.RunID, olderRes.SupersededBy, olderRes.Location, older, newer, want)
+			}
+			if res.SupersededBy != "" {
+				t.Errorf("the newer run's result says it is superseded by %q", res.SupersededBy)
 			}
 			if n := l.partitionCount(t); n != 1 {
 				t.Errorf("%d partitions, want 1", n)

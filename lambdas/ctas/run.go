@@ -121,6 +121,8 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 		return res, fmt.Errorf("ctas %s %s: %w", req.KPI, res.Date, err)
 	}
 	if serving != runID {
+		res.SupersededBy = serving
+		res.Location = "s3://" + r.cfg.AggregatedBucket + "/" + layout.KPIRunPrefix(req.KPI, req.Date, serving)
 		log.Info("ctas superseded: a newer run serves the day", "serving", serving)
 	}
 	r.record(log, req, res)
