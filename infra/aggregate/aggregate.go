@@ -377,9 +377,12 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 	// the branch with ErrorKPIFailed so that the waves' catch does not publish it again.
 	aggregateKPI := awsstepfunctionstasks.NewLambdaInvoke(node, jsii.String("AggregateKPI"), &awsstepfunctionstasks.LambdaInvokeProps{
 		LambdaFunction: w.Function.Function,
+		// The trigger tells the handler whether to wait for every input of the day (an event's run)
+		// or to run as asked (a manual run).
 		Payload: awsstepfunctions.TaskInput_FromObject(&map[string]any{
-			"kpi":  awsstepfunctions.JsonPath_StringAt(jsii.String("$.kpi")),
-			"date": awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
+			"kpi":     awsstepfunctions.JsonPath_StringAt(jsii.String("$.kpi")),
+			"date":    awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
+			"trigger": awsstepfunctions.JsonPath_StringAt(jsii.String("$.trigger")),
 		}),
 		ResultSelector:           &map[string]any{"result": awsstepfunctions.JsonPath_ObjectAt(jsii.String("$.Payload"))},
 		OutputPath:               jsii.String("$.result"),
@@ -417,8 +420,9 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 		ItemsPath:      jsii.String("$.kpis"),
 		MaxConcurrency: jsii.Number(p.MaxConcurrency),
 		ItemSelector: &map[string]any{
-			"kpi":  awsstepfunctions.JsonPath_StringAt(jsii.String("$$.Map.Item.Value")),
-			"date": awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
+			"kpi":     awsstepfunctions.JsonPath_StringAt(jsii.String("$$.Map.Item.Value")),
+			"date":    awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
+			"trigger": awsstepfunctions.JsonPath_StringAt(jsii.String("$.trigger")),
 		},
 	})
 	wave.ItemProcessor(aggregateKPI, nil)
@@ -428,8 +432,9 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 		ItemsPath:      jsii.String("$.plan.waves"),
 		MaxConcurrency: jsii.Number(1),
 		ItemSelector: &map[string]any{
-			"kpis": awsstepfunctions.JsonPath_ListAt(jsii.String("$$.Map.Item.Value")),
-			"date": awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.date")),
+			"kpis":    awsstepfunctions.JsonPath_ListAt(jsii.String("$$.Map.Item.Value")),
+			"date":    awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.date")),
+			"trigger": awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.trigger")),
 		},
 		ResultPath: jsii.String("$.aggregated"),
 	})

@@ -336,7 +336,7 @@ func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) 
 				"Type":           "Map",
 				"MaxConcurrency": float64(1),
 				"ItemsPath":      "$.plan.waves",
-				"ItemSelector":   map[string]any{"kpis.$": "$$.Map.Item.Value", "date.$": "$.plan.date"},
+				"ItemSelector":   map[string]any{"kpis.$": "$$.Map.Item.Value", "date.$": "$.plan.date", "trigger.$": "$.plan.trigger"},
 				"ResultPath":     "$.aggregated",
 				"Next":           "Done",
 			} {
@@ -349,7 +349,7 @@ func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) 
 				"Type":           "Map",
 				"MaxConcurrency": float64(tc.want),
 				"ItemsPath":      "$.kpis",
-				"ItemSelector":   map[string]any{"kpi.$": "$$.Map.Item.Value", "date.$": "$.date"},
+				"ItemSelector":   map[string]any{"kpi.$": "$$.Map.Item.Value", "date.$": "$.date", "trigger.$": "$.trigger"},
 			} {
 				if diff := cmp.Diff(want, wave[k]); diff != "" {
 					t.Errorf("AggregateWave.%s (-want +got):\n%s", k, diff)
@@ -358,7 +358,7 @@ func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) 
 			task := s.state(t, "AggregateWaves", "AggregateWave", "AggregateKPI")
 			if diff := cmp.Diff(map[string]any{
 				"FunctionName": s.tp.Placeholder(s.w.Function.Function.FunctionArn()),
-				"Payload":      map[string]any{"kpi.$": "$.kpi", "date.$": "$.date"},
+				"Payload":      map[string]any{"kpi.$": "$.kpi", "date.$": "$.date", "trigger.$": "$.trigger"},
 			}, task["Parameters"]); diff != "" {
 				t.Errorf("AggregateKPI.Parameters (-want +got):\n%s", diff)
 			}

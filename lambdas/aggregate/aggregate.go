@@ -57,7 +57,14 @@ func RunnerConfig(getenv func(string) string) (ctas.Config, error) {
 type Request struct {
 	KPI  string `json:"kpi"`
 	Date string `json:"date"`
+	// Trigger is the plan's: TriggerEvent for a run that a crawler's success started, which first
+	// checks that every input of the KPI has the day (see Handler.Handle); empty or "manual" runs
+	// at once, as an operator or a backfill job asks.
+	Trigger string `json:"trigger,omitempty"`
 }
+
+// TriggerEvent is the plan's trigger of a run that an event started (plan.Plan.Trigger).
+const TriggerEvent = "event"
 
 // Error types, named for the workflow's Retry and Catch rules (Lambda reports an error by its
 // Go type name).
@@ -79,9 +86,10 @@ func (e *QueryFailed) Unwrap() error     { return e.Err }
 func (e *AthenaThrottled) Error() string { return e.Err.Error() }
 func (e *AthenaThrottled) Unwrap() error { return e.Err }
 
-// Runner runs one CTAS; *ctas.Runner is one.
+// Runner runs one CTAS, and tells whether a catalog table has a day; *ctas.Runner is one.
 type Runner interface {
 	Run(ctx context.Context, req ctas.Request) (ctas.Result, error)
+	HasPartition(ctx context.Context, table string, day layout.Day) (bool, error)
 }
 
 var _ Runner = (*ctas.Runner)(nil)
@@ -100,6 +108,13 @@ func NewHandler(kpis *queries.Catalog, database string, loc *time.Location, run 
 }
 
 // Handle aggregates one KPI for one day and returns what the runner published.
+//
+// A run that an event started (TriggerEvent) runs the KPI only when the catalog has the day of
+// every table it reads: its raw tables and its upstream KPIs' tables. Otherwise it returns the
+// missing inputs in WaitingFor and publishes nothing. A KPI that reads the sources of two crawlers
+// (the access logs and a database) is planned after each crawl; so the first crawl of the day
+// defers it, and the second one, which brings its last input, publishes it: the day is never
+// published, nor counted as fresh, from one source alone.
 func (h *Handler) Handle(ctx context.Context, req Request) (ctas.Result, error) {
 	res, err := h.handle(ctx, req)
 	if err != nil {
@@ -123,6 +138,17 @@ func (h *Handler) handle(ctx context.Context, req Request) (ctas.Result, error) 
 	if err != nil {
 		return ctas.Result{}, &InputError{fmt.Errorf("render %s for %s: %w", k.Name, day, err)}
 	}
+	if req.Trigger == TriggerEvent {
+		waiting, err := h.missingInputs(ctx, k, day)
+		if err != nil {
+			return ctas.Result{}, err
+		}
+		if len(waiting) > 0 {
+			h.log.InfoContext(ctx, "aggregate deferred: inputs of the day not in the catalog yet",
+				"kpi", k.Name, "date", day.String(), "waiting_for", waiting)
+			return ctas.Result{KPI: k.Name, Date: day.String(), WaitingFor: waiting}, nil
+		}
+	}
 	res, err := h.run.Run(ctx, ctas.Request{KPI: k.Name, Date: day, Select: sql})
 	switch {
 	case err == nil:
@@ -133,4 +159,28 @@ func (h *Handler) handle(ctx context.Context, req Request) (ctas.Result, error) 
 		return res, &QueryFailed{err}
 	}
 	return res, err
+}
+
+// missingInputs lists the tables that k reads and that have no partition for day: upstream KPIs
+// as "kpi <name> dt=...", raw tables as "<source>.<table> dt=...".
+func (h *Handler) missingInputs(ctx context.Context, k *queries.KPI, day layout.Day) ([]string, error) {
+	type input struct{ name, table string }
+	var inputs []input
+	for _, up := range k.DependsOn {
+		inputs = append(inputs, input{"kpi " + up, layout.KPITableName(up)})
+	}
+	for _, src := range k.Sources {
+		inputs = append(inputs, input{src.String(), layout.SourceTableName(src.Source, src.Table)})
+	}
+	var missing []string
+	for _, in := range inputs {
+		ok, err := h.run.HasPartition(ctx, in.table, day)
+		if err != nil {
+			return nil, fmt.Errorf("check the inputs of %s for %s: %w", k.Name, day, err)
+		}
+		if !ok {
+			missing = append(missing, in.name+" "+day.Partition())
+		}
+	}
+	return missing, nil
 }

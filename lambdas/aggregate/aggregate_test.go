@@ -14,13 +14,26 @@ import (
 
 	"github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
 )
 
-// fakeRunner records the requests and answers with err.
+// fakeRunner records the requests and answers with err. The catalog has every table's day
+// except those in missing; partErr fails the partition checks.
 type fakeRunner struct {
-	got []ctas.Request
-	err error
+	got     []ctas.Request
+	err     error
+	missing []string
+	partErr error
+	checked []string
+}
+
+func (f *fakeRunner) HasPartition(_ context.Context, table string, day layout.Day) (bool, error) {
+	f.checked = append(f.checked, table+"/"+day.String())
+	if f.partErr != nil {
+		return false, f.partErr
+	}
+	return !slices.Contains(f.missing, table), nil
 }
 
 func (f *fakeRunner) Run(_ context.Context, req ctas.Request) (ctas.Result, error) {
@@ -61,6 +74,62 @@ func TestHandle_RendersTheKPIForTheDayAndRunsIt(t *testing.T) {
 		if !strings.Contains(req.Select, want) {
 			t.Errorf("rendered SQL lacks %s:\n%s", want, req.Select)
 		}
+	}
+}
+
+// engagement_score reads two upstream KPIs, one per crawler's source (the access logs and the
+// database), and a raw database table. A crawler-triggered run publishes it only once the catalog
+// has the day of all three; a manual run or a backfill job runs it as asked.
+func TestHandle_EventRunsWaitForEveryInputOfTheDay(t *testing.T) {
+	const day = "2026-11-24"
+	for _, c := range []struct {
+		name        string
+		trigger     string
+		missing     []string
+		partErr     error
+		wantRun     bool
+		wantWaiting []string
+		wantErr     string
+	}{
+		{name: "manual run, inputs missing", trigger: "", missing: []string{"kpi_department_activity"}, wantRun: true},
+		{name: "event, every input has the day", trigger: aggregate.TriggerEvent, wantRun: true},
+		{name: "event after the logs' crawl: the database's inputs are not in yet", trigger: aggregate.TriggerEvent,
+			missing:     []string{"kpi_department_activity", "social_departments"},
+			wantWaiting: []string{"kpi department_activity dt=" + day, "social.departments dt=" + day}},
+		{name: "event after the database's crawl, the logs' KPI not published", trigger: aggregate.TriggerEvent,
+			missing:     []string{"kpi_active_users_by_department"},
+			wantWaiting: []string{"kpi active_users_by_department dt=" + day}},
+		{name: "event, the catalog cannot be read", trigger: aggregate.TriggerEvent,
+			partErr: errors.New("AccessDeniedException"), wantErr: "check the inputs of engagement_score for " + day},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			run := &fakeRunner{missing: c.missing, partErr: c.partErr}
+			res, err := handler(t, run).Handle(context.Background(), aggregate.Request{KPI: "engagement_score", Date: day, Trigger: c.trigger})
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) || len(run.got) != 0 {
+					t.Fatalf("err = %v after %d runs; want %q and no run", err, len(run.got), c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ran := len(run.got) == 1; ran != c.wantRun {
+				t.Errorf("ran %d times, want run %t", len(run.got), c.wantRun)
+			}
+			if !slices.Equal(res.WaitingFor, c.wantWaiting) {
+				t.Errorf("waiting for %q, want %q", res.WaitingFor, c.wantWaiting)
+			}
+			if !c.wantRun && (res.KPI != "engagement_score" || res.Date != day || res.QueryID != "") {
+				t.Errorf("deferred result %+v", res)
+			}
+			if c.trigger == "" && len(run.checked) > 0 {
+				t.Errorf("a manual run checked %v", run.checked)
+			}
+			if c.trigger == aggregate.TriggerEvent && c.partErr == nil && len(run.checked) != 3 {
+				t.Errorf("checked %v, want the 3 inputs", run.checked)
+			}
+		})
 	}
 }
 

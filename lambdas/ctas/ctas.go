@@ -275,6 +275,10 @@ type Result struct {
 	// SupersededBy is the newer run that serves the day in place of this one (two runs of a day
 	// overlapped); this run's output is deleted. Empty when this run serves the day.
 	SupersededBy string `json:"superseded_by,omitempty"`
+	// WaitingFor, set only by the aggregate handler, lists the inputs (tables, as source.table or
+	// kpi name, with the partition) that the catalog does not have for the day yet: the KPI was
+	// deferred, nothing was queried or published, and the run that brings the last input runs it.
+	WaitingFor []string `json:"waiting_for,omitempty"`
 }
 
 // NewRunID returns a run id that sorts by time: the UTC millisecond, then 8 random hex digits, such

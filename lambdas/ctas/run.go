@@ -662,6 +662,14 @@ func (r *Runner) readPartition(ctx context.Context, req Request) (location strin
 	return location, true, nil
 }
 
+// HasPartition reports whether the catalog table (of the runner's database) has the partition
+// dt=day; a table that does not exist has none. The aggregate handler asks it of a KPI's inputs
+// before it runs the KPI for a crawler's event.
+func (r *Runner) HasPartition(ctx context.Context, table string, day layout.Day) (bool, error) {
+	_, exists, err := r.readPartition(ctx, Request{Table: table, Date: day})
+	return exists, err
+}
+
 // runState is what the day's prefix holds of one run.
 type runState struct{ ready, data bool }
 

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -251,10 +253,52 @@ func (r scriptedRunner) Run(ctx context.Context, req ctas.Request) (ctas.Result,
 	if call.Err != nil {
 		return ctas.Result{}, call.Err
 	}
+	if c := r.d.catalog; c != nil {
+		c.publish(req.KPI)
+	}
 	return ctas.Result{
 		KPI: req.KPI, Date: req.Date.String(), QueryID: "q-" + req.KPI, BytesScanned: 1024, EngineTimeMs: 10,
 		Location: "s3://aggregated/" + layout.KPIRunPrefix(req.KPI, req.Date, "r1"), RunID: "r1",
 	}, nil
+}
+
+// HasPartition answers from the deployment's dayCatalog; without one, every table has the day.
+func (r scriptedRunner) HasPartition(_ context.Context, table string, _ layout.Day) (bool, error) {
+	if r.d.catalog == nil {
+		return true, nil
+	}
+	return r.d.catalog.has(table), nil
+}
+
+// dayCatalog stands in for the Glue catalog's partitions of the one day a test aggregates: the
+// raw tables of the sources whose crawl has run, and the KPIs that the scripted runner published.
+type dayCatalog struct {
+	mu      sync.Mutex
+	sources []string
+	kpis    map[string]bool
+}
+
+func (c *dayCatalog) crawled(source string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sources = append(c.sources, source)
+}
+
+func (c *dayCatalog) publish(kpi string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.kpis[kpi] = true
+}
+
+func (c *dayCatalog) has(table string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for kpi := range c.kpis {
+		if table == layout.KPITableName(kpi) {
+			return true
+		}
+	}
+	return slices.ContainsFunc(c.sources, func(s string) bool { return strings.HasPrefix(table, layout.CrawlerTablePrefix(s)) })
 }
 
 // aggregation is one test's copy of the workflow: its state machine, functions, topic and a
@@ -274,6 +318,8 @@ type aggregation struct {
 	mu       sync.Mutex
 	calls    []kpiCall
 	attempts map[string]int
+	// catalog, when set, is what the handler's input checks see; nil: every input is there.
+	catalog *dayCatalog
 }
 
 // deploy creates the resources of one test and the state machine from the synthesized

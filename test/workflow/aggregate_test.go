@@ -24,8 +24,9 @@ type aggregationOutput struct {
 		Waves   [][]string `json:"waves"`
 	} `json:"plan"`
 	Aggregated [][]struct {
-		KPI  string `json:"kpi"`
-		Date string `json:"date"`
+		KPI        string   `json:"kpi"`
+		Date       string   `json:"date"`
+		WaitingFor []string `json:"waiting_for"`
 	} `json:"aggregated"`
 }
 
@@ -235,6 +236,66 @@ func TestAggregation_CrawlerEventAggregatesTheKPIsOfItsSourceForTheBusinessDayBe
 	for _, k := range slices.Concat(all...) {
 		if !slices.Contains(ran[sourceName], k) && !slices.Contains(ran[layout.AppLogsSource], k) {
 			t.Errorf("%s ran after neither crawl", k)
+		}
+	}
+}
+
+// The access logs are crawled first (00:30), the database's day only after its extraction
+// (01:40). engagement_score reads both sources, through upstream KPIs and a raw table: the first
+// crawl's run defers it, naming what it waits for, and publishes nothing for it; the second
+// crawl's run publishes it, once. Every other KPI is published by the crawl of its own source.
+func TestAggregation_AKPIOfBothSourcesWaitsForTheLaterCrawl(t *testing.T) {
+	const kpi, day = "engagement_score", "2026-11-24"
+	w := setupAggregation(t)
+	d := w.deploy(t, 0, succeed, nil)
+	d.catalog = &dayCatalog{kpis: map[string]bool{}}
+
+	d.catalog.crawled(layout.AppLogsSource)
+	arn, ex := d.run(t, crawlerEvent(d.crawlers[layout.AppLogsSource], "2026-11-24T15:30:00Z"))
+	out := succeededAggregation(t, d, arn, ex)
+	if !slices.Contains(slices.Concat(out.Plan.Waves...), kpi) {
+		t.Fatalf("the logs' crawl did not plan %s (waves %v): this test needs a KPI that reads both sources", kpi, out.Plan.Waves)
+	}
+	want := []string{"kpi department_activity dt=" + day, sourceName + ".departments dt=" + day}
+	deferred := false
+	for _, wave := range out.Aggregated {
+		for _, r := range wave {
+			switch {
+			case r.KPI == kpi:
+				deferred = true
+				if diff := cmp.Diff(want, r.WaitingFor); diff != "" {
+					t.Errorf("%s waits for (-want +got):\n%s", kpi, diff)
+				}
+			case len(r.WaitingFor) > 0:
+				t.Errorf("%s deferred, waiting for %v; it reads only the logs' tables", r.KPI, r.WaitingFor)
+			}
+		}
+	}
+	if !deferred {
+		t.Errorf("%s not in the execution's results %+v", kpi, out.Aggregated)
+	}
+	first := len(d.kpiCalls())
+	for _, c := range d.kpiCalls() {
+		if c.KPI == kpi {
+			t.Errorf("%s ran after the logs' crawl alone", kpi)
+		}
+	}
+
+	d.catalog.crawled(sourceName)
+	arn, ex = d.run(t, crawlerEvent(d.crawlers[sourceName], "2026-11-24T16:40:00Z"))
+	out = succeededAggregation(t, d, arn, ex)
+	var ran []string
+	for _, c := range d.kpiCalls()[first:] {
+		ran = append(ran, c.KPI)
+	}
+	if n := len(slices.DeleteFunc(slices.Clone(ran), func(k string) bool { return k != kpi })); n != 1 {
+		t.Errorf("after the database's crawl %s ran %d times (runs %v), want once", kpi, n, ran)
+	}
+	for _, wave := range out.Aggregated {
+		for _, r := range wave {
+			if len(r.WaitingFor) > 0 {
+				t.Errorf("%s still waits for %v after both crawls", r.KPI, r.WaitingFor)
+			}
 		}
 	}
 }
