@@ -13,6 +13,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // Moto is a running moto server: every AWS API that moto emulates, at Endpoint.
@@ -49,6 +53,21 @@ func MotoServer(t testing.TB) *Moto {
 func StartMoto() (*Moto, error) {
 	return startMoto(motoOptions{})
 }
+
+// AWSConfig returns the configuration of an AWS client of the server: its endpoint, the test
+// credentials and Region. An S3 client also needs path-style addressing: pass S3PathStyle to
+// s3.NewFromConfig.
+func (m *Moto) AWSConfig() aws.Config {
+	return aws.Config{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		BaseEndpoint: aws.String(m.Endpoint),
+	}
+}
+
+// S3PathStyle makes an S3 client address buckets in the path, as the moto server needs (a
+// bucket's host name would be <bucket>.127.0.0.1).
+func S3PathStyle(o *s3.Options) { o.UsePathStyle = true }
 
 // Reset drops every resource in the server.
 func (m *Moto) Reset() error {

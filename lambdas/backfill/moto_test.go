@@ -17,7 +17,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	atypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
@@ -114,20 +113,14 @@ func newEnv(t *testing.T, opts envOptions) *env {
 			t.Fatal(err)
 		}
 	})
-	cfg := aws.Config{
-		Region:      testsvc.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(testsvc.AccessKeyID, testsvc.SecretAccessKey, ""),
-	}
+	cfg := m.AWSConfig()
 	n := envSeq.Add(1)
 	e := &env{
-		db:     fmt.Sprintf("backfill_%d", n),
-		bucket: fmt.Sprintf("backfill-aggregated-%d", n),
-		glue:   glue.NewFromConfig(cfg, func(o *glue.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
-		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
-			o.BaseEndpoint = aws.String(m.Endpoint)
-			o.UsePathStyle = true
-		}),
-		sqs:        sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
+		db:         fmt.Sprintf("backfill_%d", n),
+		bucket:     fmt.Sprintf("backfill-aggregated-%d", n),
+		glue:       glue.NewFromConfig(cfg),
+		s3:         s3.NewFromConfig(cfg, testsvc.S3PathStyle),
+		sqs:        sqs.NewFromConfig(cfg),
 		deliveries: map[string][]string{},
 		reported:   map[string]int{},
 		bodies:     map[string]string{},
@@ -159,7 +152,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	e.queueARN = e.queueAttr(t, e.queueURL, sqstypes.QueueAttributeNameQueueArn)
 
 	sim := &ctassim.Athena{
-		Client:     athena.NewFromConfig(cfg, func(o *athena.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
+		Client:     athena.NewFromConfig(cfg),
 		Glue:       e.glue,
 		S3:         e.s3,
 		KPIColumns: maps.Clone(kpiColumns),

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	atypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
@@ -58,20 +57,14 @@ func newLake(t *testing.T) *lake {
 			t.Fatal(err)
 		}
 	})
-	cfg := aws.Config{
-		Region:      testsvc.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(testsvc.AccessKeyID, testsvc.SecretAccessKey, ""),
-	}
+	cfg := m.AWSConfig()
 	n := lakeSeq.Add(1)
 	l := &lake{
 		db:     fmt.Sprintf("lake_%d", n),
 		bucket: fmt.Sprintf("aggregated-%d", n),
-		athena: athena.NewFromConfig(cfg, func(o *athena.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
-		glue:   glue.NewFromConfig(cfg, func(o *glue.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
-		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
-			o.BaseEndpoint = aws.String(m.Endpoint)
-			o.UsePathStyle = true
-		}),
+		athena: athena.NewFromConfig(cfg),
+		glue:   glue.NewFromConfig(cfg),
+		s3:     s3.NewFromConfig(cfg, testsvc.S3PathStyle),
 	}
 	ctx := context.Background()
 	// The names are this process's own, so "already exists" can only answer the SDK's retry of a
