@@ -74,6 +74,14 @@ func (m *Moto) Reset() error {
 	return m.post("/moto-api/reset", "")
 }
 
+// SetTransition sets how the server moves the resources of one model through their states, such
+// as Athena's query executions ("athena::execution") or Glue's crawls ("glue::crawl"). transition
+// is moto's JSON: {"progression":"immediate"}, {"progression":"manual","times":1} (one state a
+// describe call) or {"progression":"time","seconds":2}.
+func (m *Moto) SetTransition(model, transition string) error {
+	return m.post("/moto-api/state-manager/set-transition", fmt.Sprintf(`{"model_name":%q,"transition":%s}`, model, transition))
+}
+
 // Post sends a JSON body to one of moto's control endpoints (/moto-api/...).
 func (m *Moto) Post(path, body string) error { return m.post(path, body) }
 

@@ -108,8 +108,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	motoSettings.Do(func() {
 		// Every query ends at its first GetQueryExecution: the runner's polling is tested in
 		// lambdas/ctas; here it would only slow a year of jobs down.
-		if err := m.Post("/moto-api/state-manager/set-transition",
-			`{"model_name":"athena::execution","transition":{"progression":"immediate"}}`); err != nil {
+		if err := m.SetTransition("athena::execution", `{"progression":"immediate"}`); err != nil {
 			t.Fatal(err)
 		}
 	})

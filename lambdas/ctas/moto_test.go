@@ -52,8 +52,7 @@ func newLake(t *testing.T) *lake {
 	m := testsvc.MotoServer(t)
 	motoSettings.Do(func() {
 		// Queries go QUEUED -> RUNNING -> SUCCEEDED one GetQueryExecution at a time, so the runner polls.
-		if err := m.Post("/moto-api/state-manager/set-transition",
-			`{"model_name":"athena::execution","transition":{"progression":"manual","times":1}}`); err != nil {
+		if err := m.SetTransition("athena::execution", `{"progression":"manual","times":1}`); err != nil {
 			t.Fatal(err)
 		}
 	})
