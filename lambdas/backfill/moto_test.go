@@ -17,7 +17,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	atypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
@@ -77,25 +76,14 @@ var (
 	motoSettings sync.Once
 )
 
-// catalogAPI is the Glue the CTAS runner calls.
-type catalogAPI interface {
-	GetTable(context.Context, *glue.GetTableInput, ...func(*glue.Options)) (*glue.GetTableOutput, error)
-	CreateTable(context.Context, *glue.CreateTableInput, ...func(*glue.Options)) (*glue.CreateTableOutput, error)
-	DeleteTable(context.Context, *glue.DeleteTableInput, ...func(*glue.Options)) (*glue.DeleteTableOutput, error)
-	GetTables(context.Context, *glue.GetTablesInput, ...func(*glue.Options)) (*glue.GetTablesOutput, error)
-	GetPartition(context.Context, *glue.GetPartitionInput, ...func(*glue.Options)) (*glue.GetPartitionOutput, error)
-	CreatePartition(context.Context, *glue.CreatePartitionInput, ...func(*glue.Options)) (*glue.CreatePartitionOutput, error)
-	UpdatePartition(context.Context, *glue.UpdatePartitionInput, ...func(*glue.Options)) (*glue.UpdatePartitionOutput, error)
-}
-
 // envOptions shape an env.
 type envOptions struct {
 	// visibility is the backfill queue's visibility timeout, in whole seconds.
 	visibility time.Duration
 	// athena, if set, wraps the simulated Athena the runner calls (to inject faults).
 	athena func(*ctassim.Athena) ctassim.AthenaAPI
-	// glue, if set, wraps the Glue client the runner calls.
-	glue func(*glue.Client) catalogAPI
+	// overlap, if set, stands between the runner and Glue; newEnv points it at the env's client.
+	overlap *overlapGlue
 	// queue, if set, wraps the SQS client the worker calls.
 	queue func(backfill.Queue) backfill.Queue
 	// lease and retryDelay configure the worker; zero: its defaults.
@@ -109,25 +97,18 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	motoSettings.Do(func() {
 		// Every query ends at its first GetQueryExecution: the runner's polling is tested in
 		// lambdas/ctas; here it would only slow a year of jobs down.
-		if err := m.Post("/moto-api/state-manager/set-transition",
-			`{"model_name":"athena::execution","transition":{"progression":"immediate"}}`); err != nil {
+		if err := m.SetTransition("athena::execution", `{"progression":"immediate"}`); err != nil {
 			t.Fatal(err)
 		}
 	})
-	cfg := aws.Config{
-		Region:      testsvc.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(testsvc.AccessKeyID, testsvc.SecretAccessKey, ""),
-	}
+	cfg := m.AWSConfig()
 	n := envSeq.Add(1)
 	e := &env{
-		db:     fmt.Sprintf("backfill_%d", n),
-		bucket: fmt.Sprintf("backfill-aggregated-%d", n),
-		glue:   glue.NewFromConfig(cfg, func(o *glue.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
-		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
-			o.BaseEndpoint = aws.String(m.Endpoint)
-			o.UsePathStyle = true
-		}),
-		sqs:        sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
+		db:         fmt.Sprintf("backfill_%d", n),
+		bucket:     fmt.Sprintf("backfill-aggregated-%d", n),
+		glue:       glue.NewFromConfig(cfg),
+		s3:         s3.NewFromConfig(cfg, testsvc.S3PathStyle),
+		sqs:        sqs.NewFromConfig(cfg),
 		deliveries: map[string][]string{},
 		reported:   map[string]int{},
 		bodies:     map[string]string{},
@@ -159,7 +140,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	e.queueARN = e.queueAttr(t, e.queueURL, sqstypes.QueueAttributeNameQueueArn)
 
 	sim := &ctassim.Athena{
-		Client:     athena.NewFromConfig(cfg, func(o *athena.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
+		Client:     athena.NewFromConfig(cfg),
 		Glue:       e.glue,
 		S3:         e.s3,
 		KPIColumns: maps.Clone(kpiColumns),
@@ -170,17 +151,21 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if opts.athena != nil {
 		athenaAPI = opts.athena(sim)
 	}
-	var glueAPI catalogAPI = e.glue
-	if opts.glue != nil {
-		glueAPI = opts.glue(e.glue)
-	}
 	discard := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	runner, err := ctas.New(athenaAPI, glueAPI, e.s3, ctas.Config{
+	runnerCfg := ctas.Config{
 		Database: e.db, Workgroup: "primary", AggregatedBucket: e.bucket,
 		PollInitial: time.Millisecond, PollMax: 5 * time.Millisecond,
 		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond,
 		Logger: discard,
-	})
+	}
+	// Two calls, because ctas.New takes its own, unexported, Glue interface.
+	var runner *ctas.Runner
+	if og := opts.overlap; og != nil {
+		og.Client = e.glue
+		runner, err = ctas.New(athenaAPI, og, e.s3, runnerCfg)
+	} else {
+		runner, err = ctas.New(athenaAPI, e.glue, e.s3, runnerCfg)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1070,10 +1055,7 @@ func TestBackfill_OverlappingDuplicatesLeaveThePartitionAtARunThatExists(t *test
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			og := newOverlapGlue(tc.lateOlder)
-			e := newEnv(t, envOptions{visibility: 5 * time.Minute, glue: func(c *glue.Client) catalogAPI {
-				og.Client = c
-				return og
-			}})
+			e := newEnv(t, envOptions{visibility: 5 * time.Minute, overlap: og})
 			day := days("2026-04-01", 1)
 			job := e.jobs(t, day, "reactions_given_received")
 			if tc.published {

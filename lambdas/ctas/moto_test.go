@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	atypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
@@ -53,25 +52,18 @@ func newLake(t *testing.T) *lake {
 	m := testsvc.MotoServer(t)
 	motoSettings.Do(func() {
 		// Queries go QUEUED -> RUNNING -> SUCCEEDED one GetQueryExecution at a time, so the runner polls.
-		if err := m.Post("/moto-api/state-manager/set-transition",
-			`{"model_name":"athena::execution","transition":{"progression":"manual","times":1}}`); err != nil {
+		if err := m.SetTransition("athena::execution", `{"progression":"manual","times":1}`); err != nil {
 			t.Fatal(err)
 		}
 	})
-	cfg := aws.Config{
-		Region:      testsvc.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(testsvc.AccessKeyID, testsvc.SecretAccessKey, ""),
-	}
+	cfg := m.AWSConfig()
 	n := lakeSeq.Add(1)
 	l := &lake{
 		db:     fmt.Sprintf("lake_%d", n),
 		bucket: fmt.Sprintf("aggregated-%d", n),
-		athena: athena.NewFromConfig(cfg, func(o *athena.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
-		glue:   glue.NewFromConfig(cfg, func(o *glue.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
-		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
-			o.BaseEndpoint = aws.String(m.Endpoint)
-			o.UsePathStyle = true
-		}),
+		athena: athena.NewFromConfig(cfg),
+		glue:   glue.NewFromConfig(cfg),
+		s3:     s3.NewFromConfig(cfg, testsvc.S3PathStyle),
 	}
 	ctx := context.Background()
 	// The names are this process's own, so "already exists" can only answer the SDK's retry of a

@@ -20,7 +20,6 @@ import (
 	_ "time/tzdata" // the tests use Asia/Tokyo; it must resolve without system zoneinfo
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -48,19 +47,11 @@ type awsClients struct {
 func newAWS(t testing.TB) *awsClients {
 	t.Helper()
 	m := testsvc.MotoServer(t)
-	cfg := aws.Config{
-		Region:      testsvc.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(testsvc.AccessKeyID, testsvc.SecretAccessKey, ""),
-	}
+	cfg := m.AWSConfig()
 	return &awsClients{
 		moto: m,
-		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
-			o.BaseEndpoint = aws.String(m.Endpoint)
-			o.UsePathStyle = true
-		}),
-		sm: secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
-			o.BaseEndpoint = aws.String(m.Endpoint)
-		}),
+		s3:   s3.NewFromConfig(cfg, testsvc.S3PathStyle),
+		sm:   secretsmanager.NewFromConfig(cfg),
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	atypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
@@ -175,17 +174,9 @@ func TestXRay_TracesOneCTASRunWithItsAWSCalls(t *testing.T) {
 	addr, recv := segments(t)
 	configure(t, addr)
 
-	cfg := aws.Config{
-		Region:      testsvc.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(testsvc.AccessKeyID, testsvc.SecretAccessKey, ""),
-	}
+	cfg := m.AWSConfig()
 	clients := func(cfg aws.Config) (*athena.Client, *glue.Client, *s3.Client) {
-		return athena.NewFromConfig(cfg, func(o *athena.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
-			glue.NewFromConfig(cfg, func(o *glue.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
-			s3.NewFromConfig(cfg, func(o *s3.Options) {
-				o.BaseEndpoint = aws.String(m.Endpoint)
-				o.UsePathStyle = true
-			})
+		return athena.NewFromConfig(cfg), glue.NewFromConfig(cfg), s3.NewFromConfig(cfg, testsvc.S3PathStyle)
 	}
 	_, setupGlue, setupS3 := clients(cfg)
 	tracing.InstrumentAWS(&cfg)

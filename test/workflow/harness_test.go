@@ -29,7 +29,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -328,15 +327,9 @@ func newWorld(db *testsvc.Database) (*world, error) {
 		return nil, err
 	}
 	w.api = newAWSAPI(w.moto.Endpoint)
-	cfg := aws.Config{
-		Region:      testsvc.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(testsvc.AccessKeyID, testsvc.SecretAccessKey, ""),
-	}
-	w.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(w.moto.Endpoint)
-		o.UsePathStyle = true
-	})
-	w.sm = secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(w.moto.Endpoint) })
+	cfg := w.moto.AWSConfig()
+	w.s3 = s3.NewFromConfig(cfg, testsvc.S3PathStyle)
+	w.sm = secretsmanager.NewFromConfig(cfg)
 
 	// The source and its secret, as the function's environment names them.
 	env := s.literalEnvironment(s.extractFn)

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -218,12 +217,11 @@ type moto struct {
 
 func newMoto(t *testing.T) *moto {
 	t.Helper()
-	m := testsvc.MotoServer(t)
-	creds := credentials.NewStaticCredentialsProvider(testsvc.AccessKeyID, testsvc.SecretAccessKey, "")
+	cfg := testsvc.MotoServer(t).AWSConfig()
 	return &moto{
-		cfn: cloudformation.New(cloudformation.Options{Region: testsvc.Region, Credentials: creds, BaseEndpoint: aws.String(m.Endpoint)}),
-		sqs: sqs.New(sqs.Options{Region: testsvc.Region, Credentials: creds, BaseEndpoint: aws.String(m.Endpoint)}),
-		s3:  s3.New(s3.Options{Region: testsvc.Region, Credentials: creds, BaseEndpoint: aws.String(m.Endpoint), UsePathStyle: true}),
+		cfn: cloudformation.NewFromConfig(cfg),
+		sqs: sqs.NewFromConfig(cfg),
+		s3:  s3.NewFromConfig(cfg, testsvc.S3PathStyle),
 	}
 }
 

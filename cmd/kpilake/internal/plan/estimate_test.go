@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/go-cmp/cmp"
@@ -261,12 +260,7 @@ var bucketSeq atomic.Int64
 func TestEstimate_OnMoto(t *testing.T) {
 	m := testsvc.MotoServer(t)
 	ctx := context.Background()
-	client := s3.New(s3.Options{
-		Region:       testsvc.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(testsvc.AccessKeyID, testsvc.SecretAccessKey, ""),
-		BaseEndpoint: aws.String(m.Endpoint),
-		UsePathStyle: true,
-	})
+	client := s3.NewFromConfig(m.AWSConfig(), testsvc.S3PathStyle)
 	bucket := fmt.Sprintf("raw-estimate-%d", bucketSeq.Add(1))
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{
 		Bucket:                    aws.String(bucket),

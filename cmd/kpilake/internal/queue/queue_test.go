@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/go-cmp/cmp"
@@ -36,11 +35,7 @@ type queues struct {
 func newQueues(t *testing.T) *queues {
 	t.Helper()
 	m := testsvc.MotoServer(t)
-	client := sqs.New(sqs.Options{
-		Region:       testsvc.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(testsvc.AccessKeyID, testsvc.SecretAccessKey, ""),
-		BaseEndpoint: aws.String(m.Endpoint),
-	})
+	client := sqs.NewFromConfig(m.AWSConfig())
 	n := queueSeq.Add(1)
 	q := &queues{sqs: client}
 	ctx := context.Background()
