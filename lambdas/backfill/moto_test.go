@@ -65,6 +65,8 @@ type env struct {
 	sqs              *sqs.Client
 	worker           *backfill.Worker
 
+	// batches counts the batches the worker has completed, for drain's stall check.
+	batches    atomic.Int64
 	mu         sync.Mutex
 	deliveries map[string][]string // message id -> ApproximateReceiveCount of each delivery
 	reported   map[string]int      // message id -> times reported as a batch item failure
@@ -238,25 +240,63 @@ func (e *env) jobs(t *testing.T, days []layout.Day, kpis ...string) []string {
 
 // drain works the backfill queue as Lambda's event source mapping does, with one poller per batch
 // size given, until the queue holds no message, visible or in flight.
+//
+// It gives up when no batch has completed for drainStall (the queue is stuck: a job that never
+// comes back, a poller that hangs), not after a fixed time: a year of jobs takes minutes, more on
+// a loaded machine, and slow is not stuck. It also stops before the test binary's deadline.
 func (e *env) drain(t *testing.T, batchSizes ...int32) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	if d, ok := t.Deadline(); ok {
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadline(ctx, d.Add(-30*time.Second))
+		defer stop()
+	}
+	done := make(chan struct{})
+	go e.watchStall(ctx, cancel, done)
+	defer close(done)
 	errs := make(chan error, len(batchSizes))
 	var wg sync.WaitGroup
 	for _, n := range batchSizes {
 		wg.Go(func() {
 			if err := e.poll(ctx, n); err != nil {
-				cancel()
+				cancel(err)
 				errs <- err
 			}
 		})
 	}
 	wg.Wait()
 	close(errs)
-	// The first error cancels the other pollers, whose errors only say so.
+	// The first error cancels the other pollers, whose errors only say so; the cause says why.
 	if err, ok := <-errs; ok {
-		t.Fatal(err)
+		t.Fatalf("%v\n(why the drain stopped: %v)", err, context.Cause(ctx))
+	}
+}
+
+// drainStall is how long drain waits for some batch to complete before it calls the queue stuck.
+// It is longer than any visibility timeout or retry delay a test waits out on purpose.
+const drainStall = 2 * time.Minute
+
+// watchStall cancels ctx when no batch has completed for drainStall, until done is closed.
+func (e *env) watchStall(ctx context.Context, cancel context.CancelCauseFunc, done <-chan struct{}) {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	last, since := e.batches.Load(), time.Now()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if n := e.batches.Load(); n != last {
+				last, since = n, now
+			} else if now.Sub(since) >= drainStall {
+				cancel(fmt.Errorf("no batch completed for %s after %d batches", drainStall, n))
+				return
+			}
+		}
 	}
 }
 
@@ -265,8 +305,8 @@ func (e *env) drain(t *testing.T, batchSizes ...int32) {
 // visibility timeout, and SQS moves them to the dead-letter queue after maxReceiveCount).
 func (e *env) poll(ctx context.Context, batch int32) error {
 	for {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("queue not drained: %w", err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("queue not drained: %w", context.Cause(ctx))
 		}
 		out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(e.queueURL),
@@ -309,6 +349,7 @@ func (e *env) invoke(ctx context.Context, msgs []sqstypes.Message) error {
 	if err != nil {
 		return fmt.Errorf("worker returned an error (the whole batch would be retried): %w", err)
 	}
+	defer e.batches.Add(1)
 	failed := map[string]bool{}
 	e.mu.Lock()
 	for _, f := range resp.BatchItemFailures {
