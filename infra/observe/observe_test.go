@@ -325,8 +325,14 @@ func TestObserve_AlarmsWhenAKPIIsNotFresh(t *testing.T) {
 					t.Errorf("freshness alarm has %s %v; want only the metric math", single, v)
 				}
 			}
-			if desc, _ := props["AlarmDescription"].(string); !strings.Contains(desc, "KPI "+k+" is stale") || !strings.Contains(desc, "backfill") {
-				t.Errorf("description %q should name the KPI and say that a backfill does not clear it", desc)
+			desc, _ := props["AlarmDescription"].(string)
+			for _, want := range []string{"KPI " + k + " is stale", "waiting_for", "--kpi " + k + " --yes", "a backfill of older days does not clear it"} {
+				if !strings.Contains(desc, want) {
+					t.Errorf("description %q should say %q: name the KPI, where a deferral shows, how to publish the day by hand, what does not clear it", desc, want)
+				}
+			}
+			if len(desc) > 1024 {
+				t.Errorf("description is %d characters; CloudWatch takes at most 1024", len(desc))
 			}
 		})
 	}
