@@ -149,24 +149,6 @@ func onOwnPort[T any](name string, pick func() (int, error), attempt func(port i
 	return zero, fmt.Errorf("%s: gave up after %d ports:\n%w", name, portAttempts, errors.Join(lost...))
 }
 
-// waitTCP waits until addr accepts connections, the process exits, or the timeout passes.
-func waitTCP(p *proc, addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited before listening on %s; log:\n%s", p.name, addr, tail(filepath.Join(p.dir, p.name+".log")))
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s did not listen on %s within %s; log:\n%s", p.name, addr, timeout, tail(filepath.Join(p.dir, p.name+".log")))
-}
-
 func tail(path string) string {
 	data, _ := os.ReadFile(path)
 	if len(data) > 4000 {
