@@ -3,7 +3,6 @@ package testsvc
 import (
 	"crypto/rand"
 	_ "embed"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -108,18 +107,9 @@ type motoOptions struct {
 	port func() (int, error)
 }
 
-// motoAttempts is how many ports startMoto tries before it gives up.
-const motoAttempts = 5
-
-// errNotOwnPort marks an attempt that lost its port to another server, so that the next attempt
-// takes another port.
-var errNotOwnPort = errors.New("the port is not the server's own")
-
 // startMoto starts a moto server and returns it once it has answered, on its port, the token
-// that this process gave it. A free port stays free only until something binds it; under
-// `go test ./...` another test binary's server can bind it first. Then this server cannot bind
-// and exits, and the port answers with the other server's token (or not as moto at all): the
-// attempt stops its server and the next one starts on a new port.
+// that this process gave it; an attempt whose port answers anything else (another test binary's
+// server took the port first) gives way to one on another port (see onOwnPort).
 func startMoto(opts motoOptions) (*Moto, error) {
 	if _, err := lookPath("moto_server"); err != nil {
 		return nil, err
@@ -128,23 +118,7 @@ func startMoto(opts motoOptions) (*Moto, error) {
 	if err != nil {
 		return nil, fmt.Errorf("python3: %w", errMissing)
 	}
-	pick := opts.port
-	if pick == nil {
-		pick = freePort
-	}
-	var lost []error
-	for range motoAttempts {
-		port, err := pick()
-		if err != nil {
-			return nil, err
-		}
-		m, err := startMotoOn(py, port, opts)
-		if !errors.Is(err, errNotOwnPort) {
-			return m, err
-		}
-		lost = append(lost, err)
-	}
-	return nil, fmt.Errorf("moto: gave up after %d ports:\n%w", motoAttempts, errors.Join(lost...))
+	return onOwnPort("moto", opts.port, func(port int) (*Moto, error) { return startMotoOn(py, port, opts) })
 }
 
 // startMotoOn makes one attempt of startMoto, on port.

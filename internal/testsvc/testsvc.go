@@ -54,6 +54,14 @@ func StopAll() {
 }
 
 func (p *proc) shutdown() {
+	p.stopProcess()
+	if p.dir != "" {
+		_ = os.RemoveAll(p.dir)
+	}
+}
+
+// stopProcess stops the process and keeps its directory, for another attempt to start in.
+func (p *proc) stopProcess() {
 	if p.stop != nil {
 		_ = p.stop()
 	}
@@ -66,9 +74,6 @@ func (p *proc) shutdown() {
 			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 			<-p.done
 		}
-	}
-	if p.dir != "" {
-		_ = os.RemoveAll(p.dir)
 	}
 }
 
@@ -109,22 +114,39 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// waitTCP waits until addr accepts connections, the process exits, or the timeout passes.
-func waitTCP(p *proc, addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited before listening on %s; log:\n%s", p.name, addr, tail(filepath.Join(p.dir, p.name+".log")))
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
+// portAttempts is how many ports onOwnPort tries before it gives up.
+const portAttempts = 5
+
+// errNotOwnPort marks an attempt that lost its port to another server, so that the next attempt
+// takes another port.
+var errNotOwnPort = errors.New("the port is not the server's own")
+
+// onOwnPort starts a server by calling attempt with a port from pick (nil: freePort), until an
+// attempt returns a server of its own or an error other than errNotOwnPort. A free port stays free
+// only until something binds it; under `go test ./...` another test binary's server can bind it
+// first. Then this process's server cannot bind and exits, and the port answers as the other
+// server: attempt must tell so (errNotOwnPort) and stop its process, and the next attempt starts
+// on another port. It gives up after portAttempts ports.
+func onOwnPort[T any](name string, pick func() (int, error), attempt func(port int) (T, error)) (T, error) {
+	if pick == nil {
+		pick = freePort
 	}
-	return fmt.Errorf("%s did not listen on %s within %s; log:\n%s", p.name, addr, timeout, tail(filepath.Join(p.dir, p.name+".log")))
+	var (
+		zero T
+		lost []error
+	)
+	for range portAttempts {
+		port, err := pick()
+		if err != nil {
+			return zero, err
+		}
+		v, err := attempt(port)
+		if !errors.Is(err, errNotOwnPort) {
+			return v, err
+		}
+		lost = append(lost, err)
+	}
+	return zero, fmt.Errorf("%s: gave up after %d ports:\n%w", name, portAttempts, errors.Join(lost...))
 }
 
 func tail(path string) string {

@@ -1,0 +1,109 @@
+package testsvc
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestStartMariaDB_RetriesWhenAnotherServerHoldsItsPort offers startMariaDB, first, a port that
+// another server holds, as when another test binary's MariaDB binds the free port first:
+// startMariaDB must not return that server, but its own on a port of a later attempt.
+func TestStartMariaDB_RetriesWhenAnotherServerHoldsItsPort(t *testing.T) {
+	testStartRetriesWhenAnotherServerHoldsItsPort(t, MariaDB, startMariaDB, mariaDBDataDir)
+}
+
+// TestStartPostgreSQL_RetriesWhenAnotherServerHoldsItsPort is the same for PostgreSQL.
+func TestStartPostgreSQL_RetriesWhenAnotherServerHoldsItsPort(t *testing.T) {
+	testStartRetriesWhenAnotherServerHoldsItsPort(t, PostgreSQL, startPostgreSQL, postgreSQLDataDir)
+}
+
+// testStartRetriesWhenAnotherServerHoldsItsPort runs the tests above: shared returns the test
+// binary's server, startDB is the start under test and dataDir its identity query.
+func testStartRetriesWhenAnotherServerHoldsItsPort(t *testing.T, shared func(testing.TB) *Database,
+	startDB func(pick func() (int, error)) (*Database, error), dataDir func(context.Context, int) (string, error)) {
+	for name, hold := range map[string]func(t *testing.T) (port int, asked func() bool){
+		// Another test binary's server of the same kind: a real one, which answers the identity
+		// query with its own data directory. The server starts at once, long before the one
+		// under test could fail to bind.
+		"another server": func(t *testing.T) (int, func() bool) {
+			return shared(t).Port, nil
+		},
+		// Something that accepts connections but does not speak the protocol.
+		"not the protocol": func(t *testing.T) (int, func() bool) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+			var asked atomic.Bool
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					asked.Store(true)
+					c.Close()
+				}
+			}()
+			return l.Addr().(*net.TCPAddr).Port, asked.Load
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			taken, asked := hold(t)
+			var offered []int
+			db, err := startDB(func() (int, error) {
+				port := taken
+				if len(offered) > 0 {
+					var err error
+					if port, err = freePort(); err != nil {
+						return 0, err
+					}
+				}
+				offered = append(offered, port)
+				return port, nil
+			})
+			if errors.Is(err, errMissing) && os.Getenv("CI") == "" {
+				t.Skipf("the database is not available on this machine (%v)", err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { stop(db.proc) })
+			if db.Port == taken {
+				t.Fatalf("the start returned the server that held port %d before it (ports offered: %v)", taken, offered)
+			}
+			if len(offered) != 2 || offered[1] != db.Port {
+				t.Errorf("ports offered %v, want %d then the returned %d", offered, taken, db.Port)
+			}
+			if asked != nil && !asked() {
+				t.Errorf("the start never connected to port %d", taken)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			got, err := dataDir(ctx, db.Port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := filepath.Join(db.proc.dir, "data")
+			if !sameFile(got, want) {
+				t.Errorf("the server on the returned port %d has data directory %s, want the start's own %s", db.Port, got, want)
+			}
+		})
+	}
+}
+
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
+}
