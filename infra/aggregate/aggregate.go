@@ -365,6 +365,7 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 		ResultSelector: &map[string]any{
 			"date":    awsstepfunctions.JsonPath_StringAt(jsii.String("$.Payload.date")),
 			"trigger": awsstepfunctions.JsonPath_StringAt(jsii.String("$.Payload.trigger")),
+			"crawled": awsstepfunctions.JsonPath_StringAt(jsii.String("$.Payload.crawled")),
 			"waves":   awsstepfunctions.JsonPath_ListAt(jsii.String("$.Payload.waves")),
 		},
 		ResultPath:               jsii.String("$.plan"),
@@ -377,12 +378,13 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 	// the branch with ErrorKPIFailed so that the waves' catch does not publish it again.
 	aggregateKPI := awsstepfunctionstasks.NewLambdaInvoke(node, jsii.String("AggregateKPI"), &awsstepfunctionstasks.LambdaInvokeProps{
 		LambdaFunction: w.Function.Function,
-		// The trigger tells the handler whether to wait for every input of the day (an event's run)
-		// or to run as asked (a manual run).
+		// The trigger tells the handler whether to wait for the inputs of the day (an event's run)
+		// or to run as asked (a manual run); the crawled prefixes, which inputs not to wait for.
 		Payload: awsstepfunctions.TaskInput_FromObject(&map[string]any{
 			"kpi":     awsstepfunctions.JsonPath_StringAt(jsii.String("$.kpi")),
 			"date":    awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
 			"trigger": awsstepfunctions.JsonPath_StringAt(jsii.String("$.trigger")),
+			"crawled": awsstepfunctions.JsonPath_StringAt(jsii.String("$.crawled")),
 		}),
 		ResultSelector:           &map[string]any{"result": awsstepfunctions.JsonPath_ObjectAt(jsii.String("$.Payload"))},
 		OutputPath:               jsii.String("$.result"),
@@ -423,6 +425,7 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 			"kpi":     awsstepfunctions.JsonPath_StringAt(jsii.String("$$.Map.Item.Value")),
 			"date":    awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
 			"trigger": awsstepfunctions.JsonPath_StringAt(jsii.String("$.trigger")),
+			"crawled": awsstepfunctions.JsonPath_StringAt(jsii.String("$.crawled")),
 		},
 	})
 	wave.ItemProcessor(aggregateKPI, nil)
@@ -435,6 +438,7 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 			"kpis":    awsstepfunctions.JsonPath_ListAt(jsii.String("$$.Map.Item.Value")),
 			"date":    awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.date")),
 			"trigger": awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.trigger")),
+			"crawled": awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.crawled")),
 		},
 		ResultPath: jsii.String("$.aggregated"),
 	})

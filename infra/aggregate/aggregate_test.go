@@ -323,7 +323,7 @@ func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) 
 			for k, want := range map[string]any{
 				"Resource":       "arn:aws:states:::lambda:invoke",
 				"Parameters":     map[string]any{"FunctionName": s.tp.Placeholder(s.plan.Function.FunctionArn()), "Payload.$": "$"},
-				"ResultSelector": map[string]any{"date.$": "$.Payload.date", "trigger.$": "$.Payload.trigger", "waves.$": "$.Payload.waves"},
+				"ResultSelector": map[string]any{"date.$": "$.Payload.date", "trigger.$": "$.Payload.trigger", "crawled.$": "$.Payload.crawled", "waves.$": "$.Payload.waves"},
 				"ResultPath":     "$.plan",
 				"Next":           "AggregateWaves",
 			} {
@@ -336,7 +336,7 @@ func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) 
 				"Type":           "Map",
 				"MaxConcurrency": float64(1),
 				"ItemsPath":      "$.plan.waves",
-				"ItemSelector":   map[string]any{"kpis.$": "$$.Map.Item.Value", "date.$": "$.plan.date", "trigger.$": "$.plan.trigger"},
+				"ItemSelector":   map[string]any{"kpis.$": "$$.Map.Item.Value", "date.$": "$.plan.date", "trigger.$": "$.plan.trigger", "crawled.$": "$.plan.crawled"},
 				"ResultPath":     "$.aggregated",
 				"Next":           "Done",
 			} {
@@ -349,7 +349,7 @@ func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) 
 				"Type":           "Map",
 				"MaxConcurrency": float64(tc.want),
 				"ItemsPath":      "$.kpis",
-				"ItemSelector":   map[string]any{"kpi.$": "$$.Map.Item.Value", "date.$": "$.date", "trigger.$": "$.trigger"},
+				"ItemSelector":   map[string]any{"kpi.$": "$$.Map.Item.Value", "date.$": "$.date", "trigger.$": "$.trigger", "crawled.$": "$.crawled"},
 			} {
 				if diff := cmp.Diff(want, wave[k]); diff != "" {
 					t.Errorf("AggregateWave.%s (-want +got):\n%s", k, diff)
@@ -358,7 +358,7 @@ func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) 
 			task := s.state(t, "AggregateWaves", "AggregateWave", "AggregateKPI")
 			if diff := cmp.Diff(map[string]any{
 				"FunctionName": s.tp.Placeholder(s.w.Function.Function.FunctionArn()),
-				"Payload":      map[string]any{"kpi.$": "$.kpi", "date.$": "$.date", "trigger.$": "$.trigger"},
+				"Payload":      map[string]any{"kpi.$": "$.kpi", "date.$": "$.date", "trigger.$": "$.trigger", "crawled.$": "$.crawled"},
 			}, task["Parameters"]); diff != "" {
 				t.Errorf("AggregateKPI.Parameters (-want +got):\n%s", diff)
 			}

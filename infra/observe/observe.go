@@ -524,8 +524,9 @@ func (o *Observe) freshnessAlarms() {
 			description: fmt.Sprintf("KPI %s is stale: for %d hours no run published a day that ended (%s) at most %d hours before. "+
 				"Check the daily run (extraction, crawler, aggregation) for that day and its alerts. An aggregation that found an input of the KPI missing for the day "+
 				"lists it as waiting_for in the KPI's result and publishes nothing; the crawl that brings it publishes the day. If it will not come, publish the day "+
-				"from what there is: kpilake backfill --env %s --from DAY --to DAY --kpi %s --yes. Once the newest day is published the alarm clears; "+
-				"a backfill of older days does not clear it.", k, hours, o.props.TimeZone, hours, o.props.Environment, k),
+				"from what there is: kpilake backfill --env %s --from DAY --to DAY --kpi NAMES --yes, naming the KPIs it waits for (their dependents, %s too, follow), "+
+				"or %s when it waits only for raw tables. Once the newest day is published the alarm clears; a backfill of older days does not clear it.",
+				k, hours, o.props.TimeZone, hours, o.props.Environment, k, k),
 			metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 				Expression:   jsii.String(FreshnessExpression(o.FreshFor)),
 				UsingMetrics: &map[string]awscloudwatch.IMetric{"m": o.kpiMetric(metrics.PublishedDay, k, statMaximum, FreshnessPeriod)},

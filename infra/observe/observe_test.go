@@ -326,7 +326,7 @@ func TestObserve_AlarmsWhenAKPIIsNotFresh(t *testing.T) {
 				}
 			}
 			desc, _ := props["AlarmDescription"].(string)
-			for _, want := range []string{"KPI " + k + " is stale", "waiting_for", "--kpi " + k + " --yes", "a backfill of older days does not clear it"} {
+			for _, want := range []string{"KPI " + k + " is stale", "waiting_for", "kpilake backfill --env", "naming the KPIs it waits for", "a backfill of older days does not clear it"} {
 				if !strings.Contains(desc, want) {
 					t.Errorf("description %q should say %q: name the KPI, where a deferral shows, how to publish the day by hand, what does not clear it", desc, want)
 				}

@@ -79,8 +79,10 @@ func testStartRetriesWhenAnotherServerHoldsItsPort(t *testing.T, shared func(tes
 			if db.Port == taken {
 				t.Fatalf("the start returned the server that held port %d before it (ports offered: %v)", taken, offered)
 			}
-			if len(offered) != 2 || offered[1] != db.Port {
-				t.Errorf("ports offered %v, want %d then the returned %d", offered, taken, db.Port)
+			// A fresh port can itself be taken by another test binary's server in between: only the
+			// first (taken) and the last (returned) offers are certain.
+			if len(offered) < 2 || offered[0] != taken || offered[len(offered)-1] != db.Port {
+				t.Errorf("ports offered %v, want %d first and the returned %d last", offered, taken, db.Port)
 			}
 			if asked != nil && !asked() {
 				t.Errorf("the start never connected to port %d", taken)

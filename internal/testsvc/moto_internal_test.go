@@ -74,8 +74,10 @@ func TestStartMoto_RetriesWhenAnotherServerHoldsItsPort(t *testing.T) {
 			if m.Port == taken {
 				t.Fatalf("startMoto returned the server that held port %d before it (ports offered: %v)", taken, offered)
 			}
-			if len(offered) != 2 || offered[1] != m.Port {
-				t.Errorf("ports offered %v, want %d then the returned %d", offered, taken, m.Port)
+			// A fresh port can itself be taken by another test binary's server in between: only the
+			// first (taken) and the last (returned) offers are certain.
+			if len(offered) < 2 || offered[0] != taken || offered[len(offered)-1] != m.Port {
+				t.Errorf("ports offered %v, want %d first and the returned %d last", offered, taken, m.Port)
 			}
 			if !asked() {
 				t.Errorf("startMoto never asked the server on port %d who it is", taken)

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
 )
@@ -57,14 +59,14 @@ func RunnerConfig(getenv func(string) string) (ctas.Config, error) {
 type Request struct {
 	KPI  string `json:"kpi"`
 	Date string `json:"date"`
-	// Trigger is the plan's: TriggerEvent for a run that a crawler's success started, which first
-	// checks that every input of the KPI has the day (see Handler.Handle); empty or "manual" runs
-	// at once, as an operator or a backfill job asks.
+	// Trigger is the plan's: plan.TriggerEvent for a run that an event started, which first checks
+	// that the KPI's inputs have the day (see Handler.Handle); empty or plan.TriggerManual runs at
+	// once, as an operator or a backfill job asks.
 	Trigger string `json:"trigger,omitempty"`
+	// Crawled are the raw-zone prefixes of the crawl that started the run (plan.Plan.Crawled):
+	// their tables are not waited for, since the crawl has just brought what the day has of them.
+	Crawled []string `json:"crawled,omitempty"`
 }
-
-// TriggerEvent is the plan's trigger of a run that an event started (plan.Plan.Trigger).
-const TriggerEvent = "event"
 
 // Error types, named for the workflow's Retry and Catch rules (Lambda reports an error by its
 // Go type name).
@@ -109,9 +111,11 @@ func NewHandler(kpis *queries.Catalog, database string, loc *time.Location, run 
 
 // Handle aggregates one KPI for one day and returns what the runner published.
 //
-// A run that an event started (TriggerEvent) runs the KPI only when the catalog has the day of
-// every table it reads: its raw tables and its upstream KPIs' tables. Otherwise it returns the
-// missing inputs in WaitingFor and publishes nothing. A KPI that reads the sources of two crawlers
+// A run that an event started (plan.TriggerEvent) runs the KPI only when the catalog has the day
+// of every table it reads that the run's own crawl did not bring: its upstream KPIs' tables and
+// the raw tables outside req.Crawled. Otherwise it returns the missing inputs in WaitingFor and
+// publishes nothing. (A raw table of the crawl itself may lack the day, say no access logs at all:
+// the KPI then publishes what the day has, as before.) A KPI that reads the sources of two crawlers
 // (the access logs and a database) is planned after each crawl; so the first crawl of the day
 // defers it, and the second one, which brings its last input, publishes it: the day is never
 // published, nor counted as fresh, from one source alone.
@@ -138,8 +142,8 @@ func (h *Handler) handle(ctx context.Context, req Request) (ctas.Result, error) 
 	if err != nil {
 		return ctas.Result{}, &InputError{fmt.Errorf("render %s for %s: %w", k.Name, day, err)}
 	}
-	if req.Trigger == TriggerEvent {
-		waiting, err := h.missingInputs(ctx, k, day)
+	if req.Trigger == plan.TriggerEvent {
+		waiting, err := h.missingInputs(ctx, k, day, req.Crawled)
 		if err != nil {
 			return ctas.Result{}, err
 		}
@@ -161,15 +165,19 @@ func (h *Handler) handle(ctx context.Context, req Request) (ctas.Result, error) 
 	return res, err
 }
 
-// missingInputs lists the tables that k reads and that have no partition for day: upstream KPIs
-// as "kpi <name> dt=...", raw tables as "<source>.<table> dt=...".
-func (h *Handler) missingInputs(ctx context.Context, k *queries.KPI, day layout.Day) ([]string, error) {
+// missingInputs lists the tables that k reads, outside the crawled prefixes, and that have no
+// partition for day: upstream KPIs as "kpi <name> dt=...", raw tables as "<source>.<table> dt=...".
+func (h *Handler) missingInputs(ctx context.Context, k *queries.KPI, day layout.Day, crawled []string) ([]string, error) {
 	type input struct{ name, table string }
 	var inputs []input
 	for _, up := range k.DependsOn {
 		inputs = append(inputs, input{"kpi " + up, layout.KPITableName(up)})
 	}
 	for _, src := range k.Sources {
+		folder := layout.TablePrefix(src.Source, src.Table)
+		if slices.ContainsFunc(crawled, func(p string) bool { return strings.HasPrefix(folder, p) }) {
+			continue
+		}
 		inputs = append(inputs, input{src.String(), layout.SourceTableName(src.Source, src.Table)})
 	}
 	var missing []string

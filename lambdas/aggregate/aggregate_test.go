@@ -1,6 +1,7 @@
 package aggregate_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
 )
@@ -84,7 +86,9 @@ func TestHandle_EventRunsWaitForEveryInputOfTheDay(t *testing.T) {
 	const day = "2026-11-24"
 	for _, c := range []struct {
 		name        string
+		kpi         string // default engagement_score
 		trigger     string
+		crawled     []string
 		missing     []string
 		partErr     error
 		wantRun     bool
@@ -92,19 +96,28 @@ func TestHandle_EventRunsWaitForEveryInputOfTheDay(t *testing.T) {
 		wantErr     string
 	}{
 		{name: "manual run, inputs missing", trigger: "", missing: []string{"kpi_department_activity"}, wantRun: true},
-		{name: "event, every input has the day", trigger: aggregate.TriggerEvent, wantRun: true},
-		{name: "event after the logs' crawl: the database's inputs are not in yet", trigger: aggregate.TriggerEvent,
+		{name: "event, every input has the day", trigger: plan.TriggerEvent, wantRun: true},
+		{name: "event after the logs' crawl: the database's inputs are not in yet", trigger: plan.TriggerEvent,
 			missing:     []string{"kpi_department_activity", "social_departments"},
 			wantWaiting: []string{"kpi department_activity dt=" + day, "social.departments dt=" + day}},
-		{name: "event after the database's crawl, the logs' KPI not published", trigger: aggregate.TriggerEvent,
+		{name: "event after the database's crawl, the logs' KPI not published", trigger: plan.TriggerEvent,
 			missing:     []string{"kpi_active_users_by_department"},
 			wantWaiting: []string{"kpi active_users_by_department dt=" + day}},
-		{name: "event, the catalog cannot be read", trigger: aggregate.TriggerEvent,
+		{name: "event after the logs' crawl, which found no access logs for the day", kpi: "active_users_by_department",
+			trigger: plan.TriggerEvent, crawled: []string{"app_logs/"}, missing: []string{"app_logs_web_access"}, wantRun: true},
+		{name: "event after the database's crawl, no access logs for the day", kpi: "active_users_by_department",
+			trigger: plan.TriggerEvent, crawled: []string{"social/"}, missing: []string{"app_logs_web_access"},
+			wantWaiting: []string{"app_logs.web_access dt=" + day}},
+		{name: "the crawled source's raw table is not waited for, other inputs are", trigger: plan.TriggerEvent,
+			crawled: []string{"social/"}, missing: []string{"social_departments", "kpi_active_users_by_department"},
+			wantWaiting: []string{"kpi active_users_by_department dt=" + day}},
+		{name: "event, the catalog cannot be read", trigger: plan.TriggerEvent,
 			partErr: errors.New("AccessDeniedException"), wantErr: "check the inputs of engagement_score for " + day},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			kpi := cmp.Or(c.kpi, "engagement_score")
 			run := &fakeRunner{missing: c.missing, partErr: c.partErr}
-			res, err := handler(t, run).Handle(context.Background(), aggregate.Request{KPI: "engagement_score", Date: day, Trigger: c.trigger})
+			res, err := handler(t, run).Handle(context.Background(), aggregate.Request{KPI: kpi, Date: day, Trigger: c.trigger, Crawled: c.crawled})
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) || len(run.got) != 0 {
 					t.Fatalf("err = %v after %d runs; want %q and no run", err, len(run.got), c.wantErr)
@@ -120,13 +133,13 @@ func TestHandle_EventRunsWaitForEveryInputOfTheDay(t *testing.T) {
 			if !slices.Equal(res.WaitingFor, c.wantWaiting) {
 				t.Errorf("waiting for %q, want %q", res.WaitingFor, c.wantWaiting)
 			}
-			if !c.wantRun && (res.KPI != "engagement_score" || res.Date != day || res.QueryID != "") {
+			if !c.wantRun && (res.KPI != kpi || res.Date != day || res.QueryID != "") {
 				t.Errorf("deferred result %+v", res)
 			}
 			if c.trigger == "" && len(run.checked) > 0 {
 				t.Errorf("a manual run checked %v", run.checked)
 			}
-			if c.trigger == aggregate.TriggerEvent && c.partErr == nil && len(run.checked) != 3 {
+			if k := cmp.Or(c.kpi, "engagement_score"); k == "engagement_score" && c.trigger == plan.TriggerEvent && c.partErr == nil && len(c.crawled) == 0 && len(run.checked) != 3 {
 				t.Errorf("checked %v, want the 3 inputs", run.checked)
 			}
 		})

@@ -120,7 +120,9 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 	if serving, err = r.settle(ctx, req, table); err != nil {
 		return res, fmt.Errorf("ctas %s %s: %w", req.KPI, res.Date, err)
 	}
-	if serving != runID {
+	// An empty serving run is a partition that points at no run folder and no ready run to move
+	// it to (output of an older runner): this run's location stands.
+	if serving != "" && serving != runID {
 		res.SupersededBy = serving
 		res.Location = "s3://" + r.cfg.AggregatedBucket + "/" + layout.KPIRunPrefix(req.KPI, req.Date, serving)
 		log.Info("ctas superseded: a newer run serves the day", "serving", serving)

@@ -81,20 +81,25 @@ func catalogues(prefixes []string, t queries.SourceTable) bool {
 	return slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(folder, p) })
 }
 
-// Triggers maps each crawler's name to the KPIs that read, directly, a raw table it catalogues,
-// sorted: the KPIs that its successful crawl makes stale. The KPIs downstream of them (which
-// read them) are stale too; Catalog.Waves adds those.
-type Triggers map[string][]string
+// Triggers says what each crawler's successful crawl makes stale.
+type Triggers struct {
+	// KPIs maps each crawler's name to the KPIs that read, directly, a raw table it catalogues,
+	// sorted. The KPIs downstream of them (which read them) are stale too; Catalog.Waves adds
+	// those.
+	KPIs map[string][]string
+	// Crawlers are the crawlers' prefixes, which a plan passes on (Plan.Crawled).
+	Crawlers Crawlers
+}
 
 // NewTriggers matches the crawlers against the KPI catalog. Every raw table that a KPI reads must
 // be catalogued by some crawler: otherwise no crawl would ever aggregate that KPI.
 func NewTriggers(crawlers Crawlers, kpis *queries.Catalog) (Triggers, error) {
 	if err := crawlers.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", EnvCrawlers, err)
+		return Triggers{}, fmt.Errorf("%s: %w", EnvCrawlers, err)
 	}
-	t := Triggers{}
+	t := Triggers{KPIs: map[string][]string{}, Crawlers: crawlers}
 	for name := range crawlers {
-		t[name] = []string{}
+		t.KPIs[name] = []string{}
 	}
 	var errs []error
 	for _, name := range kpis.Names() {
@@ -104,8 +109,8 @@ func NewTriggers(crawlers Crawlers, kpis *queries.Catalog) (Triggers, error) {
 			for _, c := range crawlers.names() {
 				if catalogues(crawlers[c], src) {
 					found = true
-					if !slices.Contains(t[c], name) {
-						t[c] = append(t[c], name)
+					if !slices.Contains(t.KPIs[c], name) {
+						t.KPIs[c] = append(t.KPIs[c], name)
 					}
 				}
 			}
@@ -117,7 +122,7 @@ func NewTriggers(crawlers Crawlers, kpis *queries.Catalog) (Triggers, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return Triggers{}, err
 	}
 	return t, nil
 }

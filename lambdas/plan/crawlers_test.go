@@ -85,7 +85,7 @@ func TestHandle_CrawlerEventPlansTheKPIsReadingWhatItCataloguedAndTheirDependent
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := plan.Plan{Date: "2026-11-24", Trigger: "event", Crawler: tt.crawler, Waves: tt.want}
+			want := plan.Plan{Date: "2026-11-24", Trigger: plan.TriggerEvent, Crawler: tt.crawler, Crawled: testCrawlers[tt.crawler], Waves: tt.want}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("plan (-want +got):\n%s", diff)
 			}
@@ -146,7 +146,7 @@ func TestHandle_CrawlerEventThePlanCannotPlaceIsAnInputError(t *testing.T) {
 			`field "detail.crawlerName": crawler "kpilake-dev-other" is not one the plan knows`,
 			"it knows crawler-all, crawler-s1, crawler-s2, crawler-s3, crawler-s4 from " + plan.EnvCrawlers,
 			"deploy the stack again", `{"date": "YYYY-MM-DD"}`}},
-		{"no crawlers configured", nil, plan.Detail{CrawlerName: "crawler-s1"}, []string{
+		{"no crawlers configured", plan.Triggers{}, plan.Detail{CrawlerName: "crawler-s1"}, []string{
 			`crawler "crawler-s1" is not one the plan knows`, plan.EnvCrawlers + " is not set"}},
 		{"crawler event without its crawler", triggers, plan.Detail{}, []string{
 			`field "detail.crawlerName" is missing`, plan.CrawlerEventDetailType}},

@@ -21,6 +21,12 @@ import (
 // EnvTimeZone is the environment variable that carries the business time zone (IANA name).
 const EnvTimeZone = "BUSINESS_TIME_ZONE"
 
+// Plan.Trigger values: a run that names its day, or one that an event started.
+const (
+	TriggerManual = "manual"
+	TriggerEvent  = "event"
+)
+
 // CrawlerEventDetailType is the EventBridge detail-type of Glue's crawler events.
 const CrawlerEventDetailType = "Glue Crawler State Change"
 
@@ -51,10 +57,14 @@ type Detail struct {
 type Plan struct {
 	// Date is the business day, YYYY-MM-DD.
 	Date string `json:"date"`
-	// Trigger says where the day came from: "manual" or "event".
+	// Trigger says where the day came from: TriggerManual or TriggerEvent.
 	Trigger string `json:"trigger"`
 	// Crawler is the crawler whose success started the run, if one did.
 	Crawler string `json:"crawler,omitempty"`
+	// Crawled are the raw-zone prefixes that Crawler catalogues (null for other runs). The
+	// aggregate handler checks that a KPI's other inputs have the day before it runs it, but not
+	// the tables under these: the crawl has just brought whatever the day has of them.
+	Crawled []string `json:"crawled"`
 	// Waves are the KPIs to aggregate, in dependency order: every KPI of a wave depends only on
 	// KPIs of earlier waves, so a wave's KPIs can run in parallel. With a Planner it is never
 	// null, and empty when a crawler catalogues nothing that a KPI reads; without one, null.
@@ -115,12 +125,13 @@ func (h *Handler) resolve(req Request) (Plan, error) {
 		return Plan{}, err
 	}
 	kpis := req.KPIs
-	if p.Trigger == "event" && (req.DetailType == CrawlerEventDetailType || req.Detail.CrawlerName != "") {
+	if p.Trigger == TriggerEvent && (req.DetailType == CrawlerEventDetailType || req.Detail.CrawlerName != "") {
 		// Only what this crawler brought up to date, and what reads that.
 		if kpis, err = h.crawled(req.Detail.CrawlerName); err != nil {
 			return Plan{}, err
 		}
 		p.Crawler = req.Detail.CrawlerName
+		p.Crawled = h.triggers.Crawlers[p.Crawler]
 		if len(kpis) == 0 {
 			if h.planner != nil {
 				p.Waves = [][]string{}
@@ -142,12 +153,12 @@ func (h *Handler) crawled(crawler string) ([]string, error) {
 	if crawler == "" {
 		return nil, &InputError{fmt.Errorf("field \"detail.crawlerName\" is missing from the %q event; the plan needs it to choose the KPIs", CrawlerEventDetailType)}
 	}
-	kpis, ok := h.triggers[crawler]
+	kpis, ok := h.triggers.KPIs[crawler]
 	if !ok {
 		known := "it knows none: " + EnvCrawlers + " is not set"
-		if len(h.triggers) > 0 {
-			names := make([]string, 0, len(h.triggers))
-			for n := range h.triggers {
+		if len(h.triggers.KPIs) > 0 {
+			names := make([]string, 0, len(h.triggers.KPIs))
+			for n := range h.triggers.KPIs {
 				names = append(names, n)
 			}
 			sort.Strings(names)
@@ -168,13 +179,13 @@ func (h *Handler) day(req Request) (Plan, error) {
 		if err != nil {
 			return Plan{}, &InputError{fmt.Errorf("field \"date\": %w", err)}
 		}
-		return Plan{Date: d.String(), Trigger: "manual"}, nil
+		return Plan{Date: d.String(), Trigger: TriggerManual}, nil
 	case req.Time != "":
 		t, err := time.Parse(time.RFC3339, req.Time)
 		if err != nil {
 			return Plan{}, &InputError{fmt.Errorf("field \"time\": %q is not an RFC 3339 time such as \"2026-11-25T01:30:00Z\"", req.Time)}
 		}
-		return Plan{Date: layout.DayOf(t, h.loc).AddDays(-1).String(), Trigger: "event"}, nil
+		return Plan{Date: layout.DayOf(t, h.loc).AddDays(-1).String(), Trigger: TriggerEvent}, nil
 	default:
 		return Plan{}, &InputError{errors.New(`give "date" (YYYY-MM-DD) for a manual run, or pass the EventBridge event (with its "time")`)}
 	}

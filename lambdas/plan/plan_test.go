@@ -26,7 +26,7 @@ func newHandler(t *testing.T, zone string) (*plan.Handler, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	return plan.NewHandler(loc, slog.New(slog.NewJSONHandler(&buf, nil)), nil, nil), &buf
+	return plan.NewHandler(loc, slog.New(slog.NewJSONHandler(&buf, nil)), nil, plan.Triggers{}), &buf
 }
 
 // logLines decodes the JSON log lines written to buf.
@@ -252,7 +252,7 @@ func TestRequest_UnmarshalsWireShape(t *testing.T) {
 			input: glueCrawlerSucceeded,
 			want: plan.Request{Time: "2026-11-24T15:30:00Z", DetailType: "Glue Crawler State Change",
 				Detail: plan.Detail{CrawlerName: "kpilake-prod-social"}},
-			wantPlan: plan.Plan{Date: "2026-11-24", Trigger: "event", Crawler: "kpilake-prod-social"},
+			wantPlan: plan.Plan{Date: "2026-11-24", Trigger: "event", Crawler: "kpilake-prod-social", Crawled: []string{"social/"}},
 		},
 		{
 			name:     "EventBridge scheduled event",
@@ -278,7 +278,8 @@ func TestRequest_UnmarshalsWireShape(t *testing.T) {
 			}
 			tokyo, _ := time.LoadLocation("Asia/Tokyo")
 			h := plan.NewHandler(tokyo, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil,
-				plan.Triggers{"kpilake-prod-social": {"department_activity"}})
+				plan.Triggers{KPIs: map[string][]string{"kpilake-prod-social": {"department_activity"}},
+					Crawlers: plan.Crawlers{"kpilake-prod-social": {"social/"}}})
 			got, err := h.Handle(context.Background(), req)
 			if err != nil {
 				t.Fatalf("Handle: %v", err)
@@ -291,18 +292,18 @@ func TestRequest_UnmarshalsWireShape(t *testing.T) {
 }
 
 // TestPlan_MarshalsWireShape pins the output the workflow's next states read with JSONPath:
-// "waves" is always there, even when there is nothing to aggregate, or the workflow's
-// ResultSelector would fail on a missing path.
+// "waves" and "crawled" are always there, even when there is nothing to aggregate or no crawler,
+// or the workflow's ResultSelector would fail on a missing path.
 func TestPlan_MarshalsWireShape(t *testing.T) {
 	for _, tt := range []struct {
 		plan plan.Plan
 		want string
 	}{
 		{plan.Plan{Date: "2026-11-24", Trigger: "manual", Waves: [][]string{{"a", "b"}, {"c"}}},
-			`{"date":"2026-11-24","trigger":"manual","waves":[["a","b"],["c"]]}`},
-		{plan.Plan{Date: "2026-11-24", Trigger: "event", Crawler: "logs", Waves: [][]string{}},
-			`{"date":"2026-11-24","trigger":"event","crawler":"logs","waves":[]}`},
-		{plan.Plan{Date: "2026-11-24", Trigger: "event"}, `{"date":"2026-11-24","trigger":"event","waves":null}`},
+			`{"date":"2026-11-24","trigger":"manual","crawled":null,"waves":[["a","b"],["c"]]}`},
+		{plan.Plan{Date: "2026-11-24", Trigger: "event", Crawler: "logs", Crawled: []string{"app_logs/"}, Waves: [][]string{}},
+			`{"date":"2026-11-24","trigger":"event","crawler":"logs","crawled":["app_logs/"],"waves":[]}`},
+		{plan.Plan{Date: "2026-11-24", Trigger: "event"}, `{"date":"2026-11-24","trigger":"event","crawled":null,"waves":null}`},
 	} {
 		got, err := json.Marshal(tt.plan)
 		if err != nil {
@@ -329,7 +330,7 @@ func (f *fakePlanner) Waves(kpis []string) ([][]string, error) {
 func TestHandle_PlansTheKPIWavesOfTheDay(t *testing.T) {
 	tokyo, _ := time.LoadLocation("Asia/Tokyo")
 	fp := &fakePlanner{waves: [][]string{{"a", "b"}, {"c"}}}
-	h := plan.NewHandler(tokyo, slog.New(slog.NewJSONHandler(io.Discard, nil)), fp, nil)
+	h := plan.NewHandler(tokyo, slog.New(slog.NewJSONHandler(io.Discard, nil)), fp, plan.Triggers{})
 	got, err := h.Handle(context.Background(), plan.Request{Date: "2026-11-24", KPIs: []string{"a"}})
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +346,7 @@ func TestHandle_PlansTheKPIWavesOfTheDay(t *testing.T) {
 
 func TestHandle_UnknownKPIIsAnInputError(t *testing.T) {
 	fp := &fakePlanner{err: errors.New(`unknown KPI "nope"`)}
-	h := plan.NewHandler(time.UTC, slog.New(slog.NewJSONHandler(io.Discard, nil)), fp, nil)
+	h := plan.NewHandler(time.UTC, slog.New(slog.NewJSONHandler(io.Discard, nil)), fp, plan.Triggers{})
 	_, err := h.Handle(context.Background(), plan.Request{Date: "2026-11-24", KPIs: []string{"nope"}})
 	var input *plan.InputError
 	if !errors.As(err, &input) || !strings.Contains(err.Error(), `field "kpis": unknown KPI "nope"`) {
@@ -359,7 +360,7 @@ func TestHandle_PlansTheRealCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := plan.NewHandler(time.UTC, slog.New(slog.NewJSONHandler(io.Discard, nil)), kpis, nil)
+	h := plan.NewHandler(time.UTC, slog.New(slog.NewJSONHandler(io.Discard, nil)), kpis, plan.Triggers{})
 	got, err := h.Handle(context.Background(), plan.Request{Date: "2026-11-24"})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,7 +68,30 @@ func TestAggregation_RunsEveryKPIWaveAfterWaveAndTheKPIsOfAWaveTogether(t *testi
 	if len(waves[0]) < 2 || len(waves[0]) > w.app.maxConcurrency {
 		t.Fatalf("first wave %v: this test needs 2 to %d independent KPIs", waves[0], w.app.maxConcurrency)
 	}
-	d := w.deploy(t, 300*time.Millisecond, succeed, nil)
+	// Each KPI of the first wave waits until all of them have started (or 20 s have passed), so
+	// that they overlap however slowly a loaded machine starts the Map's iterations; run one after
+	// another, the first would end before the last starts.
+	var mu sync.Mutex
+	started, all := map[string]bool{}, make(chan struct{})
+	barrier := func(kpi string, _ int) error {
+		if !slices.Contains(waves[0], kpi) {
+			return nil
+		}
+		mu.Lock()
+		if !started[kpi] {
+			started[kpi] = true
+			if len(started) == len(waves[0]) {
+				close(all)
+			}
+		}
+		mu.Unlock()
+		select {
+		case <-all:
+		case <-time.After(20 * time.Second):
+		}
+		return nil
+	}
+	d := w.deploy(t, 0, barrier, nil)
 	const day = "2026-11-24"
 	arn, ex := d.run(t, map[string]any{"date": day})
 	out := succeededAggregation(t, d, arn, ex)
@@ -298,6 +322,59 @@ func TestAggregation_AKPIOfBothSourcesWaitsForTheLaterCrawl(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A day without a single access log: the logs' crawl brings no partition of web_access, and the
+// KPIs that read only the logs publish that day as it is (empty) rather than wait for a crawl
+// that has already happened; the KPIs that also read the database still wait for it.
+func TestAggregation_TheCrawlsOwnTablesAreNotWaitedFor(t *testing.T) {
+	w := setupAggregation(t)
+	d := w.deploy(t, 0, succeed, nil)
+	d.catalog = &dayCatalog{kpis: map[string]bool{}} // nothing crawled has the day
+	arn, ex := d.run(t, crawlerEvent(d.crawlers[layout.AppLogsSource], "2026-11-24T15:30:00Z"))
+	out := succeededAggregation(t, d, arn, ex)
+	waiting := map[string][]string{}
+	for _, wave := range out.Aggregated {
+		for _, r := range wave {
+			waiting[r.KPI] = r.WaitingFor
+		}
+	}
+	ran := map[string]bool{}
+	for _, c := range d.kpiCalls() {
+		ran[c.KPI] = true
+	}
+	logsOnly := 0
+	for _, k := range slices.Concat(readersOf(t, layout.AppLogsSource)...) {
+		kpi, _ := mustKPI(t, k)
+		onlyLogs := !slices.ContainsFunc(kpi.Sources, func(s queries.SourceTable) bool { return s.Source != layout.AppLogsSource }) &&
+			len(kpi.DependsOn) == 0
+		if onlyLogs {
+			logsOnly++
+			if len(waiting[k]) > 0 || !ran[k] {
+				t.Errorf("%s waits for %v (ran: %t); it reads only the crawled logs", k, waiting[k], ran[k])
+			}
+		}
+		if k == "engagement_score" && (len(waiting[k]) == 0 || ran[k]) {
+			t.Errorf("%s ran without the database's day", k)
+		}
+	}
+	if logsOnly == 0 {
+		t.Error("no KPI reads only the access logs: this test checks nothing")
+	}
+}
+
+// mustKPI is the project's KPI name.
+func mustKPI(t *testing.T, name string) (*queries.KPI, bool) {
+	t.Helper()
+	c, err := kpiCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, ok := c.KPI(name)
+	if !ok {
+		t.Fatalf("no KPI %s", name)
+	}
+	return k, ok
 }
 
 // A crawler whose tables no KPI reads starts an execution that plans nothing and succeeds.
