@@ -3,10 +3,8 @@ package testsvc
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -35,40 +33,12 @@ func testStartRetriesWhenAnotherServerHoldsItsPort(t *testing.T, shared func(tes
 			return shared(t).Port, nil
 		},
 		// Something that accepts connections but does not speak the protocol.
-		"not the protocol": func(t *testing.T) (int, func() bool) {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { l.Close() })
-			var asked atomic.Bool
-			go func() {
-				for {
-					c, err := l.Accept()
-					if err != nil {
-						return
-					}
-					asked.Store(true)
-					c.Close()
-				}
-			}()
-			return l.Addr().(*net.TCPAddr).Port, asked.Load
-		},
+		"not the protocol": mute,
 	} {
 		t.Run(name, func(t *testing.T) {
 			taken, asked := hold(t)
-			var offered []int
-			db, err := startDB(func() (int, error) {
-				port := taken
-				if len(offered) > 0 {
-					var err error
-					if port, err = freePort(); err != nil {
-						return 0, err
-					}
-				}
-				offered = append(offered, port)
-				return port, nil
-			})
+			pick, offered := takenFirst(taken)
+			db, err := startDB(pick)
 			if errors.Is(err, errMissing) && os.Getenv("CI") == "" {
 				t.Skipf("the database is not available on this machine (%v)", err)
 			}
@@ -76,14 +46,7 @@ func testStartRetriesWhenAnotherServerHoldsItsPort(t *testing.T, shared func(tes
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { stop(db.proc) })
-			if db.Port == taken {
-				t.Fatalf("the start returned the server that held port %d before it (ports offered: %v)", taken, offered)
-			}
-			// A fresh port can itself be taken by another test binary's server in between: only the
-			// first (taken) and the last (returned) offers are certain.
-			if len(offered) < 2 || offered[0] != taken || offered[len(offered)-1] != db.Port {
-				t.Errorf("ports offered %v, want %d first and the returned %d last", offered, taken, db.Port)
-			}
+			checkOffers(t, offered(), taken, db.Port)
 			if asked != nil && !asked() {
 				t.Errorf("the start never connected to port %d", taken)
 			}
