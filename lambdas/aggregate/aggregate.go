@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -174,8 +173,7 @@ func (h *Handler) missingInputs(ctx context.Context, k *queries.KPI, day layout.
 		inputs = append(inputs, input{"kpi " + up, layout.KPITableName(up)})
 	}
 	for _, src := range k.Sources {
-		folder := layout.TablePrefix(src.Source, src.Table)
-		if slices.ContainsFunc(crawled, func(p string) bool { return strings.HasPrefix(folder, p) }) {
+		if plan.Catalogues(crawled, src) {
 			continue
 		}
 		inputs = append(inputs, input{src.String(), layout.SourceTableName(src.Source, src.Table)})

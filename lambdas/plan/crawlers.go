@@ -75,8 +75,8 @@ func (c Crawlers) names() []string {
 	return names
 }
 
-// catalogues reports whether a crawler with these prefixes catalogues raw table t.
-func catalogues(prefixes []string, t queries.SourceTable) bool {
+// Catalogues reports whether a crawler with these prefixes catalogues raw table t.
+func Catalogues(prefixes []string, t queries.SourceTable) bool {
 	folder := layout.TablePrefix(t.Source, t.Table)
 	return slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(folder, p) })
 }
@@ -107,7 +107,7 @@ func NewTriggers(crawlers Crawlers, kpis *queries.Catalog) (Triggers, error) {
 		for _, src := range k.Sources {
 			found := false
 			for _, c := range crawlers.names() {
-				if catalogues(crawlers[c], src) {
+				if Catalogues(crawlers[c], src) {
 					found = true
 					if !slices.Contains(t.KPIs[c], name) {
 						t.KPIs[c] = append(t.KPIs[c], name)
