@@ -62,6 +62,16 @@ var (
 	synthed   assembly
 )
 
+// template returns the synthesized template of stack name.
+func (a assembly) template(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(a.dir, name+".template.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 // synthAll synthesizes the real app, as `cdk synth` does, into a temporary directory.
 func synthAll(t *testing.T) assembly {
 	t.Helper()
@@ -145,10 +155,7 @@ func TestSnapshot(t *testing.T) {
 	a := synthAll(t)
 	for _, name := range a.stacks {
 		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join(a.dir, name+".template.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := a.template(t, name)
 			got := normalize(t, raw)
 			path := filepath.Join("testdata", name+".template.json")
 			if *update {
@@ -417,10 +424,7 @@ func TestStateMachines_PassASLValidator(t *testing.T) {
 	a := synthAll(t)
 	count := 0
 	for _, name := range a.stacks {
-		raw, err := os.ReadFile(filepath.Join(a.dir, name+".template.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		raw := a.template(t, name)
 		for id, def := range stateMachineDefinitions(t, raw) {
 			count++
 			path := filepath.Join(t.TempDir(), id+".json")

@@ -2,8 +2,6 @@ package test
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -20,10 +18,7 @@ func TestWorkgroups_CTASFunctionsRunWhereExternalLocationIsAllowed(t *testing.T)
 	a := synthAll(t)
 	for _, name := range a.stacks {
 		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join(a.dir, name+".template.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := a.template(t, name)
 			var tmpl struct {
 				Resources map[string]struct {
 					Type       string

@@ -330,6 +330,18 @@ func TestRunner_RerunIsIdempotentAndKeepsOnlyTheLatestRun(t *testing.T) {
 	}
 }
 
+// checkStillServes checks that a failed run left the day as first published it: the partition
+// at first's output, and no table but the KPI's (the failed run's temporary table dropped).
+func (l *lake) checkStillServes(t *testing.T, first Result) {
+	t.Helper()
+	if got := l.partition(t); got != l.location(first) {
+		t.Errorf("partition moved to %q; want the first run's %q", got, l.location(first))
+	}
+	if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
+		t.Errorf("tables %v, want %v (temporary table dropped)", got, want)
+	}
+}
+
 func TestRunner_NeverSwitchesBackToAnOlderRun(t *testing.T) {
 	t.Parallel()
 	l := newLake(t)
@@ -401,12 +413,7 @@ func TestRunner_IncompatibleSchemaFailsAndKeepsPreviousPartition(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if got := l.partition(t); got != l.location(first) {
-				t.Errorf("partition moved to %q; want the first run's %q", got, l.location(first))
-			}
-			if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
-				t.Errorf("tables %v, want %v (temporary table dropped)", got, want)
-			}
+			l.checkStillServes(t, first)
 			if keys := l.keys(t); !slices.ContainsFunc(keys, func(k string) bool {
 				return strings.HasPrefix(k, layout.KPIRunPrefix(testKPI, testDay, first.RunID))
 			}) {
@@ -498,12 +505,7 @@ func TestRunner_KeepsPreviousPartitionWhenQueryFails(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if got := l.partition(t); got != l.location(first) {
-				t.Errorf("partition moved to %q; want the first run's %q", got, l.location(first))
-			}
-			if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
-				t.Errorf("tables %v, want %v (temporary table dropped)", got, want)
-			}
+			l.checkStillServes(t, first)
 			if len(fa.stopped) != 0 {
 				t.Errorf("a failed query was stopped: %v", fa.stopped)
 			}
