@@ -106,12 +106,7 @@ func TestParse_AppliesDefaultsWhenOptionalKeysAreAbsent(t *testing.T) {
 		body string
 	}{
 		{"only region", region},
-		{"null optional keys", region + `, "account": null, "timeZone": null, "production": null,
-			"removalPolicy": null, "logRetentionDays": null, "alarmEmail": null, "lake": null,
-			"athena": null, "backfill": null, "observe": null, "sources": null, "logStreams": null,
-			"logCrawlTime": null`},
 		{"empty nested objects", region + `, "lake": {}, "athena": {}, "backfill": {}, "observe": {}`},
-		{"null observe keys", region + `, "observe": {"freshnessLagHours": null, "lambdaErrorsThreshold": null}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -788,4 +783,113 @@ func TestParse_ReadsSourceTables(t *testing.T) {
 	if diff := cmp.Diff([]config.Source{want}, cfg.Environments["dev"].Sources); diff != "" {
 		t.Errorf("sources (-want +got):\n%s", diff)
 	}
+}
+
+// TestParse_NullIsAnErrorForEveryKey sets each key of the committed cdk.json's environments to
+// null in turn, down to the keys of each source and table: null never stands for "the default".
+func TestParse_NullIsAnErrorForEveryKey(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		t.Fatalf("cdk.json: %v", err)
+	}
+	root := file.Context[config.ContextKey]
+	var paths [][]any // each path is a list of map keys (string) and list indexes (int)
+	var walk func(v any, path []any)
+	walk = func(v any, path []any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, c := range v {
+				p := append(append([]any{}, path...), k)
+				paths = append(paths, p)
+				walk(c, p)
+			}
+		case []any:
+			for i, c := range v {
+				walk(c, append(append([]any{}, path...), i))
+			}
+		}
+	}
+	walk(root, nil)
+	if len(paths) < 40 {
+		t.Fatalf("cdk.json yields %d keys; the walk is broken", len(paths))
+	}
+	for _, path := range paths {
+		key := config.ContextKey
+		for _, p := range path {
+			if i, ok := p.(int); ok {
+				key += fmt.Sprintf("[%d]", i)
+			} else {
+				key += "." + p.(string)
+			}
+		}
+		t.Run(key, func(t *testing.T) {
+			doc := deepCopy(root)
+			setPath(doc, path, nil)
+			probs := problems(t, mustJSON(t, doc))
+			found := false
+			for _, p := range probs {
+				if strings.HasPrefix(p, key+": ") && strings.Contains(p, "null") {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("null at %s: problems %q, want one that names the key and says null", key, probs)
+			}
+		})
+	}
+}
+
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, c := range v {
+			m[k] = deepCopy(c)
+		}
+		return m
+	case []any:
+		l := make([]any, len(v))
+		for i, c := range v {
+			l[i] = deepCopy(c)
+		}
+		return l
+	}
+	return v
+}
+
+func setPath(doc any, path []any, value any) {
+	for i, p := range path {
+		last := i == len(path)-1
+		switch k := p.(type) {
+		case string:
+			m := doc.(map[string]any)
+			if last {
+				m[k] = value
+				return
+			}
+			doc = m[k]
+		case int:
+			l := doc.([]any)
+			if last {
+				l[k] = value
+				return
+			}
+			doc = l[k]
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

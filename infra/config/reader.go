@@ -35,10 +35,13 @@ func newObject(path string, v any, errs *problems) (*object, bool) {
 
 func (o *object) key(k string) string { return o.path + "." + k }
 
+// get reads key k. A key that is present with the value null is a problem, not the default: a
+// null left behind by a template or a script must not quietly turn into a production default.
 func (o *object) get(k string) (any, bool) {
 	o.seen[k] = true
 	v, ok := o.m[k]
 	if ok && v == nil {
+		o.errs.add(o.key(k), "is null; remove the key to take its default, or give a value")
 		return nil, false
 	}
 	return v, ok
@@ -60,9 +63,13 @@ func (o *object) str(k, def string) string {
 
 // requiredStr reads a string that must be present and non-empty; hint says what to put there.
 func (o *object) requiredStr(k, hint string) string {
-	if _, ok := o.m[k]; !ok || o.m[k] == nil {
+	if v, ok := o.m[k]; !ok || v == nil {
 		o.seen[k] = true
-		o.errs.add(o.key(k), "is required; %s", hint)
+		what := "is required"
+		if ok {
+			what = "is null, and it is required"
+		}
+		o.errs.add(o.key(k), "%s; %s", what, hint)
 		return ""
 	}
 	if v, isStr := o.m[k].(string); isStr && v == "" {

@@ -77,7 +77,6 @@ var (
 	sgRE        = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
 	dbNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]{0,63}$`)
 	columnRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]{0,63}$`)
-	cronRE      = regexp.MustCompile(`^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$`)
 )
 
 // DefaultExtractionMemoryMB is the extraction function's memory (and so CPU share).
@@ -150,8 +149,8 @@ func parseSource(so *object) Source {
 		so.errs.add(so.key("storedTimeZone"), "%q is not an IANA time zone; use the zone the database stores DATETIME values in, such as \"UTC\"", s.StoredTimeZone)
 	}
 	s.Schedule = so.str("schedule", DefaultSchedule)
-	if !cronRE.MatchString(s.Schedule) {
-		so.errs.add(so.key("schedule"), "%q is not an EventBridge Scheduler cron expression; use six fields such as %q (in the business time zone)", s.Schedule, DefaultSchedule)
+	if err := checkCron(s.Schedule); err != nil {
+		so.errs.add(so.key("schedule"), "%q is not an EventBridge Scheduler cron expression: %v; use six fields such as %q (in the business time zone)", s.Schedule, err, DefaultSchedule)
 	}
 	s.MaxConcurrency = int(so.integer("maxConcurrency", 4, 1, 40))
 	s.MemoryMB = int(so.integer("memoryMB", DefaultExtractionMemoryMB, 256, 10240))
