@@ -174,5 +174,14 @@ func SourceTableName(source, table string) string { return CrawlerTablePrefix(so
 // CrawlerTablePrefix is the catalog table-name prefix of a source's crawler: <source>_.
 func CrawlerTablePrefix(source string) string { return source + "_" }
 
+// Catalog table-name prefixes that kpilake keeps for itself in the lake's Glue database, beside
+// the crawlers' <source>_<table> tables: no raw table may be named under them.
+const (
+	// KPITablePrefix starts every KPI table's name (KPITableName).
+	KPITablePrefix = "kpi_"
+	// TempTablePrefix starts the temporary table of every CTAS run.
+	TempTablePrefix = "tmp_ctas_"
+)
+
 // KPITableName is the catalog table of one KPI's aggregates.
-func KPITableName(kpi string) string { return "kpi_" + kpi }
+func KPITableName(kpi string) string { return KPITablePrefix + kpi }

@@ -3,6 +3,8 @@ package queries
 import (
 	"fmt"
 	"strings"
+
+	"github.com/kpilake/kpilake/layout"
 )
 
 // frame is one level of parentheses while checking table references (the whole query is the
@@ -147,10 +149,10 @@ func suggestRef(name string) string {
 	}
 	name = strings.ToLower(name)
 	switch {
-	case strings.HasPrefix(name, "kpi_") && len(name) > 4:
-		return fmt.Sprintf("{{ kpi %q }}", name[4:])
-	case strings.HasPrefix(name, "app_logs_") && len(name) > 9:
-		return fmt.Sprintf("{{ source %q %q }}", "app_logs", name[9:])
+	case strings.HasPrefix(name, layout.KPITablePrefix) && len(name) > len(layout.KPITablePrefix):
+		return fmt.Sprintf("{{ kpi %q }}", name[len(layout.KPITablePrefix):])
+	case strings.HasPrefix(name, layout.CrawlerTablePrefix(layout.AppLogsSource)) && len(name) > len(layout.CrawlerTablePrefix(layout.AppLogsSource)):
+		return fmt.Sprintf("{{ source %q %q }}", layout.AppLogsSource, name[len(layout.CrawlerTablePrefix(layout.AppLogsSource)):])
 	}
 	if k := strings.IndexByte(name, '_'); k > 0 && k < len(name)-1 {
 		return fmt.Sprintf("{{ source %q %q }}", name[:k], name[k+1:])

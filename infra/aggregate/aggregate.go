@@ -77,10 +77,6 @@ var LambdaServiceErrors = []string{
 	"Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException",
 }
 
-// TempTablePrefix starts the name of every temporary CTAS table (ctas.TempTableName); the function
-// may create and drop only tables named so, besides the KPI tables.
-const TempTablePrefix = "tmp_ctas_"
-
 // IAM actions of the aggregate function, exported so that tests and reviewers see one list. It
 // reads anywhere in the database (the queries read source tables and upstream KPI tables; the
 // runner lists its KPI's temporary tables to drop those of crashed runs), creates and repartitions
@@ -309,7 +305,7 @@ func GrantAggregate(grantee awsiam.IGrantable, cat *catalog.Catalog, lk *lake.La
 	tempTables := []string{*cat.CatalogArn(), *cat.DatabaseArn()}
 	for _, k := range kpis {
 		kpiTables = append(kpiTables, *tableArn(stack, cat.DatabaseName, layout.KPITableName(k)))
-		tempTables = append(tempTables, *cat.TablesArn(TempTablePrefix + k + "_"))
+		tempTables = append(tempTables, *cat.TablesArn(layout.TempTablePrefix + k + "_"))
 	}
 	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(GlueKPITableActions...),

@@ -199,8 +199,8 @@ func TestWorkflow_TempTablePrefixMatchesTheRunner(t *testing.T) {
 	d, _ := layout.ParseDay("2026-11-24")
 	for _, k := range kpis {
 		name := ctas.TempTableName(k, d, ctas.NewRunID(time.Now()))
-		if !strings.HasPrefix(name, aggregate.TempTablePrefix+k+"_") {
-			t.Errorf("ctas.TempTableName(%q) = %q, outside the granted %s%s_*", k, name, aggregate.TempTablePrefix, k)
+		if !strings.HasPrefix(name, layout.TempTablePrefix+k+"_") {
+			t.Errorf("ctas.TempTableName(%q) = %q, outside the granted %s%s_*", k, name, layout.TempTablePrefix, k)
 		}
 	}
 }

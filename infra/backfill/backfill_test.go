@@ -21,6 +21,7 @@ import (
 	"github.com/kpilake/kpilake/infra/internal/cdktest"
 	"github.com/kpilake/kpilake/infra/lake"
 	handler "github.com/kpilake/kpilake/lambdas/backfill"
+	"github.com/kpilake/kpilake/layout"
 )
 
 func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
@@ -265,7 +266,7 @@ func TestBackfill_WorkerMayAggregateItsKPIsConsumeTheQueueAndOnlySendDeadLetters
 	tempTables := []any{res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn())}
 	for _, k := range kpis {
 		kpiTables = append(kpiTables, "arn:aws:glue:ap-northeast-1:123456789012:table/"+db+"/kpi_"+k)
-		tempTables = append(tempTables, res(s.catalog.TablesArn(aggregate.TempTablePrefix+k+"_")))
+		tempTables = append(tempTables, res(s.catalog.TablesArn(layout.TempTablePrefix+k+"_")))
 	}
 	add(aggregate.GlueKPITableActions, kpiTables...)
 	add(aggregate.GlueTempTableActions, tempTables...)

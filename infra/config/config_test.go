@@ -893,3 +893,53 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// TestParse_FailsWhenCatalogNamesCollide: Glue names a raw table <source>_<table> in the one
+// database that also holds the KPI tables (kpi_<name>) and the CTAS runs' temporary tables
+// (tmp_ctas_...), so two different raw tables, or a raw table and a reserved name, could be one.
+func TestParse_FailsWhenCatalogNamesCollide(t *testing.T) {
+	src := func(name string, tables ...string) string {
+		var ts []string
+		for _, t := range tables {
+			ts = append(ts, `{"name": "`+t+`"}`)
+		}
+		return `{"name": "` + name + `", "engine": "mysql",
+			"secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf",
+			"subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"],
+			"tables": [` + strings.Join(ts, ", ") + `]}`
+	}
+	const key = "kpilake.environments.dev."
+	tests := []struct {
+		name    string
+		body    string
+		key     string
+		details []string
+	}{
+		{"source and table split differently", `"sources": [` + src("social", "a_b") + `, ` + src("social_a", "b") + `]`,
+			"sources[1].tables[0].name", []string{`"social_a_b"`, "social_a.b", "social.a_b", key + "sources[0].tables[0]", "rename"}},
+		{"a table named like a log stream's", `"sources": [` + src("app", "logs_web_access") + `], "logStreams": [{"name": "web_access"}]`,
+			"logStreams[0].name", []string{`"app_logs_web_access"`, "log stream web_access", "app.logs_web_access", "rename"}},
+		{"a source named kpi", `"sources": [` + src("kpi", "engagement_score") + `]`,
+			"sources[0].name", []string{`"kpi_engagement_score"`, `"kpi_"`, "KPI tables", "rename the source"}},
+		{"a source under the kpi_ prefix", `"sources": [` + src("kpi_x", "users") + `]`,
+			"sources[0].name", []string{`"kpi_x_users"`, `"kpi_"`, "rename the source"}},
+		{"a table under the temporary prefix", `"sources": [` + src("tmp", "ctas_users") + `]`,
+			"sources[0].tables[0].name", []string{`"tmp_ctas_users"`, `"tmp_ctas_"`, "temporary tables"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := problems(t, dev(region+", "+tt.body))
+			if len(got) != 1 {
+				t.Fatalf("got %d problems, want 1:\n%s", len(got), strings.Join(got, "\n"))
+			}
+			if !strings.HasPrefix(got[0], key+tt.key+": ") {
+				t.Errorf("problem %q does not name key %s", got[0], key+tt.key)
+			}
+			for _, d := range tt.details {
+				if !strings.Contains(got[0], d) {
+					t.Errorf("problem %q does not contain %q", got[0], d)
+				}
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/kpilake/kpilake/layout"
@@ -114,7 +115,64 @@ func parseSources(o *object) ([]Source, []LogStream) {
 		lo.done()
 		streams = append(streams, l)
 	}
+	checkCatalogNames(o, sources, streams)
 	return sources, streams
+}
+
+// checkCatalogNames makes sure that every raw table gets a catalog table of its own: Glue names
+// it <source>_<table> in the database that also holds the KPI tables and the CTAS runs' temporary
+// tables, so social.a_b and social_a.b, or app.logs_web_access and the log stream web_access,
+// would be one table, and a source named kpi would catalogue its tables as KPI tables.
+func checkCatalogNames(o *object, sources []Source, streams []LogStream) {
+	type origin struct{ key, what string }
+	seen := map[string]origin{}
+	claim := func(name string, at origin, renameKey, rename string) {
+		for _, r := range []struct{ prefix, owner string }{
+			{layout.KPITablePrefix, "the KPI tables"},
+			{layout.TempTablePrefix, "the CTAS runs' temporary tables"},
+		} {
+			if strings.HasPrefix(name, r.prefix) {
+				o.errs.add(renameKey, "%s would be catalogued as %q, and the prefix %q is reserved for %s; %s",
+					at.what, name, r.prefix, r.owner, rename)
+				return
+			}
+		}
+		if prev, dup := seen[name]; dup {
+			if prev.what == at.what {
+				return // the same table or stream twice: reported where its name is read
+			}
+			o.errs.add(at.key, "the catalog table of %s would be %q, which is also the table of %s (%s): Glue joins names with \"_\"; rename one of them",
+				at.what, name, prev.what, prev.key)
+			return
+		}
+		seen[name] = at
+	}
+	for i, s := range sources {
+		if s.Name == "" {
+			continue
+		}
+		srcKey := fmt.Sprintf("%s[%d]", o.key("sources"), i)
+		for j, t := range s.Tables {
+			if t.Name == "" {
+				continue
+			}
+			name := layout.SourceTableName(s.Name, t.Name)
+			at := origin{key: fmt.Sprintf("%s.tables[%d].name", srcKey, j), what: s.Name + "." + t.Name}
+			renameKey, rename := at.key, "rename the table (extract a view under another name)"
+			if strings.HasPrefix(layout.CrawlerTablePrefix(s.Name), layout.KPITablePrefix) ||
+				strings.HasPrefix(layout.CrawlerTablePrefix(s.Name), layout.TempTablePrefix) {
+				renameKey, rename = srcKey+".name", "rename the source"
+			}
+			claim(name, at, renameKey, rename)
+		}
+	}
+	for i, l := range streams {
+		if l.Name == "" {
+			continue
+		}
+		at := origin{key: fmt.Sprintf("%s[%d].name", o.key("logStreams"), i), what: "log stream " + l.Name}
+		claim(layout.SourceTableName(layout.AppLogsSource, l.Name), at, at.key, "rename the stream")
+	}
 }
 
 func parseSource(so *object) Source {

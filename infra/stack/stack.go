@@ -370,7 +370,7 @@ func (s *Stack) suppressions() {
 		suppress("AwsSolutions-IAM5", "KPI queries read any source and upstream KPI table of the lake's database (read-only Glue actions).",
 			`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/\*$`),
 		suppress("AwsSolutions-IAM5", "Athena CTAS creates a uniquely named temporary table per run; create/delete is limited to tmp_ctas_<kpi>_* of the KPIs.",
-			`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/`+regexp.QuoteMeta(aggregate.TempTablePrefix)+`[a-z0-9_]+_\*$`),
+			`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/`+regexp.QuoteMeta(layout.TempTablePrefix)+`[a-z0-9_]+_\*$`),
 		suppress("AwsSolutions-IAM5", "KPI queries read the raw zone (every source a KPI declares); read-only.",
 			`^Resource::<LakeRaw\w+\.Arn>/\*$`),
 		suppress("AwsSolutions-IAM5", "Each KPI writes its new runs and deletes superseded ones under its own aggregated prefix only.",

@@ -289,10 +289,10 @@ func NewRunID(t time.Time) string {
 	return strings.Replace(t.UTC().Format("20060102T150405.000"), ".", "", 1) + "Z-" + hex.EncodeToString(b[:])
 }
 
-// TempTableName is the temporary table of one run: tmp_ctas_<kpi>_<yyyymmdd>_<run id, lowercased,
+// TempTableName is the temporary table of one run: layout.TempTablePrefix<kpi>_<yyyymmdd>_<run id, lowercased,
 // - as _>.
 func TempTableName(kpi string, d layout.Day, runID string) string {
-	return "tmp_ctas_" + kpi + "_" + strings.ReplaceAll(d.String(), "-", "") + "_" + strings.ToLower(strings.ReplaceAll(runID, "-", "_"))
+	return layout.TempTablePrefix + kpi + "_" + strings.ReplaceAll(d.String(), "-", "") + "_" + strings.ToLower(strings.ReplaceAll(runID, "-", "_"))
 }
 
 // Statement renders the CTAS of one run. The identifiers and the location are validated by the
