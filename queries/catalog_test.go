@@ -58,53 +58,74 @@ func wantContains(t *testing.T, got string, wants ...string) {
 	}
 }
 
+// TestLoad_EmbeddedCatalogDeclaresEveryKPI holds for whatever KPIs queries/ has: a new KPI is
+// files only, and no test lists the KPIs by hand.
 func TestLoad_EmbeddedCatalogDeclaresEveryKPI(t *testing.T) {
 	c, err := queries.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	type summary struct {
-		Name      string
-		DependsOn []string
-		Sources   []string
-		File      string
-		Lookback  int
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
 	}
-	want := []summary{
-		{"active_users_by_department", nil, []string{"app_logs.web_access"}, "queries/active_users_by_department.sql", 1},
-		{"department_activity", nil, []string{"social.users", "social.posts", "social.comments", "social.reactions"}, "queries/department_activity.sql", 1},
-		{"engagement_score", []string{"active_users_by_department", "department_activity"}, []string{"social.departments"}, "queries/engagement_score.sql", 1},
-		{"reactions_given_received", nil, []string{"social.posts", "social.reactions"}, "queries/reactions_given_received.sql", 90},
-		{"weekly_active_users_by_department", nil, []string{"app_logs.web_access"}, "queries/weekly_active_users_by_department.sql", 7},
+	var files []string
+	for _, e := range entries {
+		if name, ok := strings.CutSuffix(e.Name(), ".sql"); ok && !e.IsDir() {
+			files = append(files, name)
+		}
 	}
-	var got []summary
+	if len(files) == 0 {
+		t.Fatal("queries/ has no .sql file")
+	}
+	if diff := cmp.Diff(files, c.Names()); diff != "" {
+		t.Errorf("Names() against the .sql files of queries/, sorted (-files +names):\n%s", diff)
+	}
+	seen := map[queries.SourceTable]bool{}
 	for _, n := range c.Names() {
 		k, ok := c.KPI(n)
 		if !ok {
 			t.Fatalf("KPI(%q) not found", n)
 		}
+		if k.Name != n || k.File != "queries/"+n+".sql" {
+			t.Errorf("KPI(%q) has Name %q and File %q, want the name and queries/%s.sql", n, k.Name, k.File, n)
+		}
 		if k.Description == "" {
 			t.Errorf("%s has no description", n)
 		}
-		var srcs []string
-		for _, s := range k.Sources {
-			srcs = append(srcs, s.String())
+		if k.Lookback < 1 || k.Lookback > queries.MaxWindowDays {
+			t.Errorf("%s has Lookback %d, want 1 to %d", n, k.Lookback, queries.MaxWindowDays)
 		}
-		got = append(got, summary{k.Name, k.DependsOn, srcs, k.File, k.Lookback})
+		if len(k.Sources) == 0 && len(k.DependsOn) == 0 {
+			t.Errorf("%s reads neither a source nor a KPI", n)
+		}
+		for _, d := range k.DependsOn {
+			if _, ok := c.KPI(d); !ok {
+				t.Errorf("%s depends on %q, which is not a KPI", n, d)
+			}
+		}
+		for _, s := range k.Sources {
+			seen[s] = true
+		}
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("catalog (-want +got):\n%s", diff)
+	var want []queries.SourceTable
+	for s := range seen {
+		want = append(want, s)
+	}
+	got := c.Sources()
+	if len(got) != len(want) {
+		t.Errorf("Sources() = %v, want the %d tables that the KPIs read", got, len(want))
+	}
+	for i, s := range got {
+		if !seen[s] {
+			t.Errorf("Sources() has %v, which no KPI reads", s)
+		}
+		if i > 0 && !(got[i-1].String() < s.String()) {
+			t.Errorf("Sources() is not sorted or repeats: %v before %v", got[i-1], s)
+		}
 	}
 	if _, ok := c.KPI("nope"); ok {
 		t.Error(`KPI("nope") found`)
-	}
-	wantSources := []queries.SourceTable{
-		queries.LogStream("web_access"),
-		{Source: "social", Table: "comments"}, {Source: "social", Table: "departments"}, {Source: "social", Table: "posts"},
-		{Source: "social", Table: "reactions"}, {Source: "social", Table: "users"},
-	}
-	if diff := cmp.Diff(wantSources, c.Sources()); diff != "" {
-		t.Errorf("Sources (-want +got):\n%s", diff)
 	}
 }
 
@@ -542,28 +563,68 @@ func TestWaves(t *testing.T) {
 	wantContains(t, err.Error(), `unknown KPI "zz", "yy"; the catalog has a, b, c, d, e, f`)
 }
 
-func TestWaves_EmbeddedCatalogRunsEngagementScoreLast(t *testing.T) {
+// TestWaves_EmbeddedCatalogOrdersEveryKPIAfterItsInputs holds for whatever KPIs queries/ has:
+// every KPI once, each after the KPIs it reads and as early as they allow, and a changed KPI
+// brings exactly its dependents along.
+func TestWaves_EmbeddedCatalogOrdersEveryKPIAfterItsInputs(t *testing.T) {
 	c, err := queries.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.Waves(nil)
+	all, err := c.Waves(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := [][]string{
-		{"active_users_by_department", "department_activity", "reactions_given_received", "weekly_active_users_by_department"},
-		{"engagement_score"},
+	wave := map[string]int{}
+	for i, w := range all {
+		for _, n := range w {
+			if _, dup := wave[n]; dup {
+				t.Errorf("%s is in more than one wave", n)
+			}
+			wave[n] = i
+		}
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Waves(nil) (-want +got):\n%s", diff)
+	if len(wave) != len(c.Names()) {
+		t.Errorf("Waves(nil) holds %d KPIs, the catalog %d", len(wave), len(c.Names()))
 	}
-	got, err = c.Waves([]string{"department_activity"})
-	if err != nil {
-		t.Fatal(err)
+	dependents := map[string][]string{}
+	for _, n := range c.Names() {
+		k, _ := c.KPI(n)
+		latest := -1
+		for _, d := range k.DependsOn {
+			dependents[d] = append(dependents[d], n)
+			if wave[d] >= wave[n] {
+				t.Errorf("%s (wave %d) depends on %s (wave %d), which does not run before it", n, wave[n], d, wave[d])
+			}
+			latest = max(latest, wave[d])
+		}
+		if wave[n] != latest+1 {
+			t.Errorf("%s runs in wave %d; its inputs allow wave %d", n, wave[n], latest+1)
+		}
 	}
-	if diff := cmp.Diff([][]string{{"department_activity"}, {"engagement_score"}}, got); diff != "" {
-		t.Errorf("Waves(department_activity) (-want +got):\n%s", diff)
+	for _, n := range c.Names() {
+		want := map[string]bool{n: true}
+		for todo := []string{n}; len(todo) > 0; todo = todo[1:] {
+			for _, d := range dependents[todo[0]] {
+				if !want[d] {
+					want[d] = true
+					todo = append(todo, d)
+				}
+			}
+		}
+		got, err := c.Waves([]string{n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := map[string]bool{}
+		for _, w := range got {
+			for _, k := range w {
+				have[k] = true
+			}
+		}
+		if diff := cmp.Diff(want, have); diff != "" {
+			t.Errorf("Waves([%s]): want it and its dependents (-want +got):\n%s", n, diff)
+		}
 	}
 }
 
