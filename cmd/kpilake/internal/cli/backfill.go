@@ -62,6 +62,7 @@ type backfillFlags struct {
 	pricePerTB float64
 	rawBucket  string
 	noEstimate bool
+	limits     limits
 }
 
 func (a *App) backfillCommand(configPath *string) *cobra.Command {
@@ -113,6 +114,7 @@ BackfillDeadLetterQueueUrl, RawBucketName) unless given as flags.
 	fl.Float64Var(&f.pricePerTB, "price-per-tb", plan.DefaultPricePTB, "Athena price in USD per TB scanned, for the cost estimate")
 	fl.StringVar(&f.rawBucket, "raw-bucket", "", "raw zone bucket, for the estimate (default: the stack output RawBucketName)")
 	fl.BoolVar(&f.noEstimate, "no-estimate", false, "skip the scan estimate (no S3 listing)")
+	f.limits.add(fl)
 	f.watchFlags.add(cmd)
 
 	_ = cmd.RegisterFlagCompletionFunc("env", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -152,7 +154,7 @@ func (a *App) runBackfill(ctx context.Context, cmd *cobra.Command, f *backfillFl
 	if err := errors.Join(errs...); err != nil {
 		return usageError(err)
 	}
-	env, err := a.environment(*f.config, f.env)
+	env, err := a.limitedEnvironment(*f.config, f.env, f.limits)
 	if err != nil {
 		return err
 	}

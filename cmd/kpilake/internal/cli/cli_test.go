@@ -183,17 +183,34 @@ func TestBackfill_PlanWithoutYesSendsNothingAndSaysHowTo(t *testing.T) {
 	}
 }
 
-func TestBackfill_WithoutCdkJSONTakesTheDefaultMaximum(t *testing.T) {
-	r := run(t, nil, "backfill", "--env", "dev", "--from", "2023-11-01", "--to", "2026-11-01", "--no-estimate")
-	if r.code != ExitUsage || !strings.Contains(r.err, "spans 1097 days; environment dev allows at most 1096") {
-		t.Errorf("exit %d, stderr %s; want the default maximum of 1096 days", r.code, r.err)
+// TestBackfill_WithoutCdkJSONRefusesUnlessLimitsAreGiven: outside the project no environment's
+// backfill.maxDays or time zone is known, so the CLI does not guess them.
+func TestBackfill_WithoutCdkJSONRefusesUnlessLimitsAreGiven(t *testing.T) {
+	r := run(t, nil, "backfill", "--env", "dev", "--from", "2026-10-01", "--to", "2026-10-05", "--no-estimate")
+	if r.code != ExitUsage {
+		t.Errorf("exit %d, want %d (usage): nothing may be planned without the environment's limits", r.code, ExitUsage)
 	}
-	r = run(t, nil, "backfill", "--env", "dev", "--from", "2023-11-02", "--to", "2026-11-01", "--no-estimate")
+	for _, w := range []string{"no cdk.json here or in a parent directory", "--config", "--max-days", "--time-zone"} {
+		if !strings.Contains(r.err, w) {
+			t.Errorf("stderr %q does not say %q", r.err, w)
+		}
+	}
+	limits := []string{"--max-days", "30", "--time-zone", "Asia/Tokyo"}
+	r = run(t, nil, append([]string{"backfill", "--env", "dev", "--from", "2026-10-01", "--to", "2026-10-31", "--no-estimate"}, limits...)...)
+	if r.code != ExitUsage || !strings.Contains(r.err, "spans 31 days; environment dev allows at most 30") {
+		t.Errorf("exit %d, stderr %s; want the --max-days limit of 30 days", r.code, r.err)
+	}
+	r = run(t, nil, append([]string{"backfill", "--env", "dev", "--from", "2026-10-01", "--to", "2026-10-30", "--no-estimate"}, limits...)...)
 	if r.code != ExitOK || !strings.Contains(r.out, "(stack KpiLake-dev in the default region)") {
 		t.Errorf("exit %d, stdout %s, stderr %s", r.code, r.out, r.err)
 	}
-	if !strings.Contains(r.err, "no cdk.json here or in a parent directory (give --config): using the defaults") {
-		t.Errorf("stderr %q does not say that the defaults apply", r.err)
+	r = run(t, nil, "backfill", "--env", "dev", "--config", testConfig, "--max-days", "5000", "--from", "2026-10-01", "--to", "2026-10-02", "--no-estimate")
+	if r.code != ExitUsage || !strings.Contains(r.err, "--max-days") || !strings.Contains(r.err, "cdk.json") {
+		t.Errorf("exit %d, stderr %s; want a usage error: with a cdk.json its limits apply", r.code, r.err)
+	}
+	r = run(t, nil, append([]string{"backfill", "--env", "dev", "--from", "2026-10-01", "--to", "2026-10-02", "--no-estimate", "--max-days", "30", "--time-zone", "Tokyo"})...)
+	if r.code != ExitUsage || !strings.Contains(r.err, `--time-zone: "Tokyo" is not an IANA time zone`) {
+		t.Errorf("exit %d, stderr %s; want the bad zone named", r.code, r.err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/spf13/pflag"
 
 	"github.com/kpilake/kpilake/infra/config"
 )
@@ -21,13 +22,6 @@ const StackPrefix = "KpiLake-"
 
 // OutputRawBucketName is the stack output naming the raw zone's bucket (infra/stack outputs).
 const OutputRawBucketName = "RawBucketName"
-
-// defaultMaxDays is config's default for backfill.maxDays, used without a cdk.json.
-const defaultMaxDays = 1096
-
-// latestZone is where a calendar day ends last; without a configured time zone, a day is in the
-// future only once it has not begun anywhere.
-var latestZone = time.FixedZone("UTC+14", 14*60*60)
 
 // environment is what the CLI needs of an environment's configuration.
 type environment struct {
@@ -40,7 +34,7 @@ type environment struct {
 }
 
 // loadEnvironment reads env's settings from the cdk.json at path, or, with no path, from the
-// first cdk.json in dir or a parent; without one, it returns the defaults.
+// first cdk.json in dir or a parent; without one, it returns only the name (Config "").
 func loadEnvironment(path, dir, env string) (environment, error) {
 	if env == "" {
 		return environment{}, usageError(errors.New("--env is required: the environment to operate, such as dev or prod"))
@@ -48,7 +42,7 @@ func loadEnvironment(path, dir, env string) (environment, error) {
 	if path == "" {
 		path = findConfig(dir)
 		if path == "" {
-			return environment{Name: env, MaxDays: defaultMaxDays, Location: latestZone}, nil
+			return environment{Name: env}, nil
 		}
 	}
 	cfg, err := readConfig(path)
@@ -95,15 +89,63 @@ func environmentNames(path, dir string) []string {
 	return cfg.Names()
 }
 
-// environment loads env's settings as loadEnvironment does, and warns when no cdk.json was
-// found, so that the operator knows the defaults apply.
+// environment loads env's settings as loadEnvironment does, and says when no cdk.json was
+// found, so that the operator knows that the SDK's region applies.
 func (a *App) environment(path, env string) (environment, error) {
 	e, err := loadEnvironment(path, a.Dir, env)
 	if err == nil && e.Config == "" {
-		fmt.Fprintf(a.Err, "kpilake: no cdk.json here or in a parent directory (give --config): using the defaults, backfill.maxDays %d, the SDK's region\n",
-			defaultMaxDays)
+		fmt.Fprintln(a.Err, "kpilake: no cdk.json here or in a parent directory (give --config): using the SDK's region")
 	}
 	return e, err
+}
+
+// limits are what a backfill plan must know of an environment besides its name: the longest
+// request (backfill.maxDays) and the business time zone (which days are past). They come from
+// cdk.json; outside the project the operator gives them, or nothing is planned.
+type limits struct {
+	maxDays  int
+	timeZone string
+}
+
+func (l *limits) add(fs *pflag.FlagSet) {
+	fs.IntVar(&l.maxDays, "max-days", 0, "without a cdk.json: the environment's backfill.maxDays, the longest request")
+	fs.StringVar(&l.timeZone, "time-zone", "", "without a cdk.json: the environment's business time zone (IANA), such as Asia/Tokyo")
+}
+
+// limitedEnvironment loads env's settings like environment and makes sure its limits are known:
+// from cdk.json, or else from --max-days and --time-zone. It never falls back to defaults, which
+// would let a request past the environment's backfill.maxDays through.
+func (a *App) limitedEnvironment(path, env string, l limits) (environment, error) {
+	e, err := loadEnvironment(path, a.Dir, env)
+	if err != nil {
+		return e, err
+	}
+	given := l.maxDays != 0 || l.timeZone != ""
+	if e.Config != "" {
+		if given {
+			return environment{}, usageError(fmt.Errorf("--max-days and --time-zone are for use without a cdk.json; %s sets environment %s's limits (backfill.maxDays %d, timeZone %s): remove the flags",
+				e.Config, e.Name, e.MaxDays, e.Location))
+		}
+		return e, nil
+	}
+	if l.maxDays == 0 || l.timeZone == "" {
+		return environment{}, usageError(errors.New("no cdk.json here or in a parent directory, so environment " + env +
+			"'s limits are unknown: run in the project, give --config <the project's cdk.json>, or give --max-days N and --time-zone ZONE as its cdk.json sets them"))
+	}
+	var problems []error
+	if l.maxDays < 1 {
+		problems = append(problems, fmt.Errorf("--max-days %d: give the environment's backfill.maxDays, at least 1", l.maxDays))
+	}
+	loc, zerr := time.LoadLocation(l.timeZone)
+	if zerr != nil || l.timeZone == "Local" {
+		problems = append(problems, fmt.Errorf("--time-zone: %q is not an IANA time zone; give the environment's timeZone, such as Asia/Tokyo", l.timeZone))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return environment{}, usageError(err)
+	}
+	fmt.Fprintln(a.Err, "kpilake: no cdk.json here or in a parent directory: using --max-days, --time-zone and the SDK's region")
+	e.MaxDays, e.Location = l.maxDays, loc
+	return e, nil
 }
 
 // findConfig returns the first cdk.json in dir or its parents, or "".
