@@ -27,10 +27,9 @@ require (
 	github.com/parquet-go/parquet-go v0.32.0
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/spf13/cobra v1.10.2
+	github.com/spf13/pflag v1.0.9
 	golang.org/x/term v0.47.0
 )
-
-require github.com/spf13/pflag v1.0.9
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
