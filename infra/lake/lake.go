@@ -32,7 +32,10 @@ type LakeProps struct {
 	// EncryptionKey encrypts the raw, aggregated and query-results zones. Default: a new
 	// customer-managed key with yearly rotation.
 	EncryptionKey awskms.IKey
-	// RemovalPolicy applies to the buckets and the key. Default: awscdk.RemovalPolicy_RETAIN.
+	// RemovalPolicy applies to the buckets and the key. With RemovalPolicy_DESTROY the buckets
+	// are emptied when they are deleted (autoDeleteObjects), so that `cdk destroy` removes the
+	// lake and keeps no data encrypted under the key it deletes. Default:
+	// awscdk.RemovalPolicy_RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
 	// RawInfrequentAccessAfterDays moves raw objects to Standard-IA; at least 30 (S3's minimum).
 	// Default: 30.
@@ -136,6 +139,7 @@ func NewLake(scope constructs.Construct, id string, props *LakeProps) *Lake {
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		RemovalPolicy:     p.RemovalPolicy,
+		AutoDeleteObjects: jsii.Bool(p.RemovalPolicy == awscdk.RemovalPolicy_DESTROY),
 		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Id:                                  jsii.String("ExpireAccessLogs"),
 			Expiration:                          days(p.AccessLogsExpireAfterDays),
@@ -178,6 +182,7 @@ func (l *Lake) zoneBucket(id string, zone layout.Zone, p LakeProps, versioned bo
 		ServerAccessLogsPrefix: jsii.String(string(zone) + "/"),
 		LifecycleRules:         &rules,
 		RemovalPolicy:          p.RemovalPolicy,
+		AutoDeleteObjects:      jsii.Bool(p.RemovalPolicy == awscdk.RemovalPolicy_DESTROY),
 	})
 }
 
