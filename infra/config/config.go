@@ -82,6 +82,15 @@ type Lake struct {
 	QueryResultsExpireAfterDays int
 	// AccessLogsExpireAfterDays deletes S3 server access logs. Default: 365.
 	AccessLogsExpireAfterDays int
+	// Protection keeps a second copy of the raw zone and the access logs in a locked AWS Backup
+	// vault and denies shortening their lifecycle, suspending versioning and deleting object
+	// versions to all but a break-glass role and the stack's deployments. Default: Production.
+	Protection bool
+	// BackupRetentionDays keeps the daily recovery points (with Protection). Default: 365.
+	BackupRetentionDays int
+	// BreakGlassRoleArn may change the protected settings besides the stack's deployments (with
+	// Protection). Default: "".
+	BreakGlassRoleArn string
 }
 
 // Athena holds the query engine's limits.
@@ -264,7 +273,7 @@ func parseEnvironment(name string, o *object) *Environment {
 			o.errs.add(o.key("alarmEmail"), "%q is not an e-mail address; use a plain address such as \"data-alerts@example.com\"", e.AlarmEmail)
 		}
 	}
-	e.Lake = parseLake(o.child("lake"))
+	e.Lake = parseLake(o.child("lake"), e.Production, e.RemovalPolicy)
 	e.Athena = parseAthena(o.child("athena"))
 	e.Backfill = parseBackfill(o.child("backfill"), e.Athena)
 	e.Observe = parseObserve(o.child("observe"))
@@ -274,13 +283,23 @@ func parseEnvironment(name string, o *object) *Environment {
 	return e
 }
 
-func parseLake(o *object) Lake {
+func parseLake(o *object, production bool, removal Removal) Lake {
 	l := Lake{
 		RawInfrequentAccessAfterDays:     int(o.integer("rawInfrequentAccessAfterDays", 30, 30, 36500)),
 		RawGlacierAfterDays:              int(o.integer("rawGlacierAfterDays", 90, 1, 36500)),
 		NoncurrentVersionExpireAfterDays: int(o.integer("noncurrentVersionExpireAfterDays", 30, 1, 36500)),
 		QueryResultsExpireAfterDays:      int(o.integer("queryResultsExpireAfterDays", 7, 1, 365)),
 		AccessLogsExpireAfterDays:        int(o.integer("accessLogsExpireAfterDays", 365, 1, 36500)),
+		Protection:                       o.boolean("protection", production),
+		BackupRetentionDays:              int(o.integer("backupRetentionDays", 365, 35, 36500)),
+		BreakGlassRoleArn:                o.str("breakGlassRoleArn", ""),
+	}
+	if l.BreakGlassRoleArn != "" && !roleArnRE.MatchString(l.BreakGlassRoleArn) {
+		o.errs.add(o.key("breakGlassRoleArn"), "%q is not an IAM role ARN; give the break-glass role as arn:aws:iam::<account>:role/<name>, or remove the key", l.BreakGlassRoleArn)
+	}
+	// (A production environment with destroy is refused under removalPolicy already.)
+	if l.Protection && removal == Destroy && !production {
+		o.errs.add(o.key("protection"), `a protected raw zone cannot be emptied on destroy, and its backups outlive the stack; set "protection": false, or removalPolicy "retain"`)
 	}
 	// S3 rejects a Glacier transition less than 30 days after the Standard-IA one.
 	if min := l.RawInfrequentAccessAfterDays + 30; l.RawGlacierAfterDays < min {

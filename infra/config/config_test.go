@@ -88,6 +88,7 @@ func defaults() *config.Environment {
 			NoncurrentVersionExpireAfterDays: 30,
 			QueryResultsExpireAfterDays:      7,
 			AccessLogsExpireAfterDays:        365,
+			BackupRetentionDays:              365,
 		},
 		Athena: config.Athena{
 			BytesScannedCutoffPerQuery: 100 << 30,
@@ -132,7 +133,10 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 			"rawGlacierAfterDays": 75,
 			"noncurrentVersionExpireAfterDays": 14,
 			"queryResultsExpireAfterDays": 2,
-			"accessLogsExpireAfterDays": 400
+			"accessLogsExpireAfterDays": 400,
+			"protection": true,
+			"backupRetentionDays": 730,
+			"breakGlassRoleArn": "arn:aws:iam::123456789012:role/kpilake-break-glass"
 		},
 		"athena": {"bytesScannedCutoffPerQuery": 10000000, "activeQueryQuota": 50, "reservedQueries": 8},
 		"backfill": {"maxConcurrency": 42, "maxDays": 30, "maxMessageAgeHours": 12},
@@ -161,6 +165,9 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 			NoncurrentVersionExpireAfterDays: 14,
 			QueryResultsExpireAfterDays:      2,
 			AccessLogsExpireAfterDays:        400,
+			Protection:                       true,
+			BackupRetentionDays:              730,
+			BreakGlassRoleArn:                "arn:aws:iam::123456789012:role/kpilake-break-glass",
 		},
 		Athena:       config.Athena{BytesScannedCutoffPerQuery: 10_000_000, ActiveQueryQuota: 50, ReservedQueries: 8},
 		Backfill:     config.Backfill{MaxConcurrency: 42, MaxDays: 30, MaxMessageAgeHours: 12},
@@ -305,9 +312,15 @@ func TestParse_FailsOnInvalidValue(t *testing.T) {
 			env + ".lake.queryResultsExpireAfterDays", []string{"must be between 1 and 365, got 366"}},
 		{"noncurrent expiry as string", dev(region + `, "lake": {"noncurrentVersionExpireAfterDays": "30"}`),
 			env + ".lake.noncurrentVersionExpireAfterDays", []string{`must be a number, got string "30"`}},
+		{"backups kept less than the continuous window", dev(region + `, "lake": {"backupRetentionDays": 34}`),
+			env + ".lake.backupRetentionDays", []string{"between 35 and 36500"}},
+		{"break-glass role not a role ARN", dev(region + `, "lake": {"breakGlassRoleArn": "arn:aws:iam::123456789012:user/admin"}`),
+			env + ".lake.breakGlassRoleArn", []string{"is not an IAM role ARN", "arn:aws:iam::<account>:role/<name>"}},
+		{"protection with destroy", dev(region + `, "removalPolicy": "destroy", "lake": {"protection": true}`),
+			env + ".lake.protection", []string{"cannot be emptied on destroy", `"protection": false`}},
 		{"unknown lake key", dev(region + `, "lake": {"rawGlacierDays": 90}`), env + ".lake.rawGlacierDays",
-			[]string{"unknown key; remove it or use one of: accessLogsExpireAfterDays, noncurrentVersionExpireAfterDays, " +
-				"queryResultsExpireAfterDays, rawGlacierAfterDays, rawInfrequentAccessAfterDays"}},
+			[]string{"unknown key; remove it or use one of: accessLogsExpireAfterDays, backupRetentionDays, breakGlassRoleArn, " +
+				"noncurrentVersionExpireAfterDays, protection, queryResultsExpireAfterDays, rawGlacierAfterDays, rawInfrequentAccessAfterDays"}},
 
 		{"scan cutoff under Athena minimum", dev(region + `, "athena": {"bytesScannedCutoffPerQuery": 9999999}`),
 			env + ".athena.bytesScannedCutoffPerQuery", []string{"must be between 10000000 and", "got 9999999"}},

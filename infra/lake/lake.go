@@ -49,6 +49,9 @@ type LakeProps struct {
 	QueryResultsExpireAfterDays int
 	// AccessLogsExpireAfterDays deletes server access logs. Default: 365.
 	AccessLogsExpireAfterDays int
+	// Protection backs up the raw zone and the access logs into a locked vault and leaves their
+	// retention settings to a break-glass role; it needs RemovalPolicy_RETAIN. Default: nil, off.
+	Protection *ProtectionProps
 }
 
 func (p *LakeProps) withDefaults() LakeProps {
@@ -96,6 +99,12 @@ func (p *LakeProps) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("RemovalPolicy %q is not supported; use RemovalPolicy_RETAIN or RemovalPolicy_DESTROY", p.RemovalPolicy))
 	}
+	if p.Protection != nil {
+		errs = append(errs, p.Protection.validate()...)
+		if p.RemovalPolicy == awscdk.RemovalPolicy_DESTROY {
+			errs = append(errs, errors.New("Protection needs RemovalPolicy_RETAIN: a protected bucket cannot be emptied and its backups outlive the stack"))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -110,8 +119,10 @@ type Lake struct {
 	Aggregated awss3.Bucket
 	// QueryResults holds Athena's query output.
 	QueryResults awss3.Bucket
-	// AccessLogs receives the other buckets' server access logs.
+	// AccessLogs receives the other buckets' server access logs; versioned.
 	AccessLogs awss3.Bucket
+	// Backup is the second copy of Raw and AccessLogs; nil without LakeProps.Protection.
+	Backup *Backup
 }
 
 // NewLake creates the lake's buckets and key under a new construct.
@@ -140,9 +151,13 @@ func NewLake(scope constructs.Construct, id string, props *LakeProps) *Lake {
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		RemovalPolicy:     p.RemovalPolicy,
 		AutoDeleteObjects: jsii.Bool(p.RemovalPolicy == awscdk.RemovalPolicy_DESTROY),
+		// Versioned like the raw zone: an overwritten or deleted log stays recoverable, and AWS
+		// Backup requires it.
+		Versioned: jsii.Bool(true),
 		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Id:                                  jsii.String("ExpireAccessLogs"),
 			Expiration:                          days(p.AccessLogsExpireAfterDays),
+			NoncurrentVersionExpiration:         days(p.NoncurrentVersionExpireAfterDays),
 			AbortIncompleteMultipartUploadAfter: days(abortMultipartAfterDays),
 		}},
 	})
@@ -165,6 +180,9 @@ func NewLake(scope constructs.Construct, id string, props *LakeProps) *Lake {
 		Expiration:                          days(p.QueryResultsExpireAfterDays),
 		AbortIncompleteMultipartUploadAfter: days(abortMultipartAfterDays),
 	}})
+	if p.Protection != nil {
+		l.Backup = l.protect(*p.Protection, l.Raw, l.AccessLogs)
+	}
 	return l
 }
 

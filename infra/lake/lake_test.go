@@ -228,10 +228,14 @@ func TestNewLake_LogsZonesIntoAccessLogBucketUnderZonePrefix(t *testing.T) {
 	s.tmpl.HasProperties(t, s.accessLogs, map[string]any{"LoggingConfiguration": assertions.Match_Absent()})
 }
 
-func TestNewLake_VersionsOnlyRaw(t *testing.T) {
+// The raw zone and the access logs are the lake's records: an overwritten or deleted object stays
+// recoverable. The others are rebuilt (KPIs) or disposable (query results).
+func TestNewLake_VersionsRawAndAccessLogs(t *testing.T) {
 	s := mustLake(t, defaultLake)
-	s.tmpl.HasProperties(t, s.raw, map[string]any{"VersioningConfiguration": map[string]any{"Status": "Enabled"}})
-	for _, id := range []string{s.aggregated, s.queryResults, s.accessLogs} {
+	for _, id := range []string{s.raw, s.accessLogs} {
+		s.tmpl.HasProperties(t, id, map[string]any{"VersioningConfiguration": map[string]any{"Status": "Enabled"}})
+	}
+	for _, id := range []string{s.aggregated, s.queryResults} {
 		s.tmpl.HasProperties(t, id, map[string]any{"VersioningConfiguration": assertions.Match_Absent()})
 	}
 }
@@ -270,7 +274,7 @@ func TestNewLake_DefaultLifecycle(t *testing.T) {
 		layout.Raw:          {iaDays: 30, glacierDays: 90, noncurrentDays: 30},
 		layout.Aggregated:   {},
 		layout.QueryResults: {expireDays: 7},
-		layout.AccessLogs:   {expireDays: 365},
+		layout.AccessLogs:   {expireDays: 365, noncurrentDays: 30},
 	} {
 		t.Run(string(zone), func(t *testing.T) { s.tmpl.HasProperties(t, s.buckets()[zone], want.pattern()) })
 	}
@@ -282,7 +286,7 @@ func TestNewLake_HonoursCustomLifecycleDays(t *testing.T) {
 		layout.Raw:          {iaDays: 45, glacierDays: 120, noncurrentDays: 10},
 		layout.Aggregated:   {},
 		layout.QueryResults: {expireDays: 3},
-		layout.AccessLogs:   {expireDays: 30},
+		layout.AccessLogs:   {expireDays: 30, noncurrentDays: 10},
 	} {
 		t.Run(string(zone), func(t *testing.T) { s.tmpl.HasProperties(t, s.buckets()[zone], want.pattern()) })
 	}
@@ -443,6 +447,18 @@ func TestNewLake_FailsIf(t *testing.T) {
 		name:  "removal policy SNAPSHOT",
 		props: lake.LakeProps{RemovalPolicy: awscdk.RemovalPolicy_SNAPSHOT},
 		want:  []string{"RemovalPolicy", "SNAPSHOT", "RemovalPolicy_RETAIN or RemovalPolicy_DESTROY"},
+	}, {
+		name:  "backups kept less than the continuous window",
+		props: lake.LakeProps{Protection: &lake.ProtectionProps{BackupRetentionDays: 20}},
+		want:  []string{"Protection.BackupRetentionDays is 20", "at least 35"},
+	}, {
+		name:  "break-glass principal not a role",
+		props: lake.LakeProps{Protection: &lake.ProtectionProps{BreakGlassRoleArn: "arn:aws:iam::123456789012:user/admin"}},
+		want:  []string{"Protection.BreakGlassRoleArn", "is not an IAM role ARN"},
+	}, {
+		name:  "protection of a lake that is destroyed",
+		props: lake.LakeProps{RemovalPolicy: awscdk.RemovalPolicy_DESTROY, Protection: &lake.ProtectionProps{}},
+		want:  []string{"Protection needs RemovalPolicy_RETAIN"},
 	}, {
 		name: "several problems, all reported",
 		props: lake.LakeProps{

@@ -113,6 +113,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		NoncurrentVersionExpireAfterDays: e.Lake.NoncurrentVersionExpireAfterDays,
 		QueryResultsExpireAfterDays:      e.Lake.QueryResultsExpireAfterDays,
 		AccessLogsExpireAfterDays:        e.Lake.AccessLogsExpireAfterDays,
+		Protection:                       protection(e.Lake),
 	})
 	s.Catalog = catalog.NewCatalog(s.Stack, "Catalog", &catalog.CatalogProps{
 		Lake:                       s.Lake,
@@ -432,4 +433,12 @@ func suppress(rule, reason, pattern string) *cdknag.NagPackSuppression {
 		Reason:    jsii.String(reason),
 		AppliesTo: &[]any{map[string]any{"regex": "/" + pattern + "/"}},
 	}
+}
+
+// protection is the lake's Protection for the configuration, nil when it is off.
+func protection(l config.Lake) *lake.ProtectionProps {
+	if !l.Protection {
+		return nil
+	}
+	return &lake.ProtectionProps{BackupRetentionDays: l.BackupRetentionDays, BreakGlassRoleArn: l.BreakGlassRoleArn}
 }
