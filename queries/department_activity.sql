@@ -5,41 +5,45 @@
 -- sources: social.users, social.posts, social.comments, social.reactions
 --
 -- Created on the day: created_at within [day_start, day_end), the business day's bounds as UTC
--- instants. Live: not soft-deleted by the end of the day, as the day's partitions record it; a
--- row deleted on a later day still counts here, because history is not rewritten. A comment or
--- a reaction counts only if its post was not deleted by the end of the day either. The
--- department is the acting user's department_id in the day's users snapshot (the author, the
--- commenter, the giver); a user missing from the snapshot counts under a NULL department
--- rather than not at all. Departments without activity are absent.
+-- instants. Live: not soft-deleted by the end of the day (deleted_at IS NULL or deleted_at >=
+-- day_end). The day's incremental partitions hold every row changed since the day began, as it
+-- was when they were extracted (the next morning, or later in a re-run), so a row of the day is
+-- always there, possibly in a later version: a deletion after the day, even one before the
+-- extraction or a week later, does not change the day's figure. A comment or a reaction counts
+-- only if its post was not deleted by the end of the day either. The department is the acting
+-- user's department_id in the day's users snapshot (the author, the commenter, the giver); a
+-- user missing from the snapshot counts under a NULL department rather than not at all.
+-- Departments without activity are absent.
 WITH day_users AS (
   SELECT u.id, u.department_id
   FROM {{ source "social" "users" }} AS u
 ),
 deleted_posts AS (
-  -- Posts deleted during the day. Nobody can comment on or react to a post deleted earlier, so
-  -- these are the only posts that disqualify a comment or a reaction of the day.
+  -- Posts deleted during the day (the partition holds every post changed since the day began).
+  -- Nobody can comment on or react to a post deleted earlier, so these are the only posts that
+  -- disqualify a comment or a reaction of the day.
   SELECT DISTINCT p.id
   FROM {{ source "social" "posts" }} AS p
-  WHERE p.deleted_at IS NOT NULL
+  WHERE p.deleted_at < {{ day_end }}
 ),
 new_posts AS (
   SELECT p.user_id
   FROM {{ source "social" "posts" }} AS p
-  WHERE p.deleted_at IS NULL
+  WHERE (p.deleted_at IS NULL OR p.deleted_at >= {{ day_end }})
     AND p.created_at >= {{ day_start }} AND p.created_at < {{ day_end }}
 ),
 new_comments AS (
   SELECT c.user_id
   FROM {{ source "social" "comments" }} AS c
   LEFT JOIN deleted_posts AS dp ON dp.id = c.post_id
-  WHERE c.deleted_at IS NULL AND dp.id IS NULL
+  WHERE (c.deleted_at IS NULL OR c.deleted_at >= {{ day_end }}) AND dp.id IS NULL
     AND c.created_at >= {{ day_start }} AND c.created_at < {{ day_end }}
 ),
 new_reactions AS (
   SELECT r.user_id, r.kind
   FROM {{ source "social" "reactions" }} AS r
   LEFT JOIN deleted_posts AS dp ON dp.id = r.post_id
-  WHERE r.deleted_at IS NULL AND dp.id IS NULL
+  WHERE (r.deleted_at IS NULL OR r.deleted_at >= {{ day_end }}) AND dp.id IS NULL
     AND r.created_at >= {{ day_start }} AND r.created_at < {{ day_end }}
 ),
 acts AS (

@@ -57,9 +57,16 @@
 //
 // Snapshot tables (departments, users) hold in partition D the whole table as extracted after
 // D. Incremental tables (posts, comments, reactions, by updated_at) hold in partition D the
-// rows changed during D, as they were then. A KPI for D therefore sees each row as recorded for
-// that day: a row deleted later still counts on the days before its deletion, and history is
-// never rewritten. Log streams hold in partition D the records that arrived during D.
+// current version, as of the extraction that wrote it (the next morning, or a later re-run), of
+// every row changed since D began (lambdas/extract, "Modes"): partitions overlap, and a row
+// created on D is always in D's partition, possibly in a version from after D. A KPI for D over
+// an incremental table therefore (a) chooses rows by an event-time column within [{{ day_start
+// }}, {{ day_end }}) (such as created_at), never by the partition alone, and (b) reads state as
+// of the end of D: a soft delete counts only if deleted_at < {{ day_end }} (live is deleted_at
+// IS NULL OR deleted_at >= {{ day_end }}). Then a change after D, even one before D's
+// extraction or in a re-run a week later, does not move D's figure, and history is never
+// rewritten. A hard-deleted row is in no later extraction: such tables need soft deletes or
+// snapshot mode. Log streams hold in partition D the records that arrived during D.
 //
 // # Planning
 //

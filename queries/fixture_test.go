@@ -1,11 +1,13 @@
 package queries_test
 
 import (
+	"cmp"
 	"compress/gzip"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,18 +22,23 @@ import (
 //
 //   - departments and users are snapshot tables: each KPI day's partition holds the whole table
 //     as extracted the next morning;
-//   - posts, comments and reactions are incremental by updated_at: a day's partition holds the
-//     rows changed during that business day, as they were at its end; older days' partitions
-//     are never rewritten;
+//   - posts, comments and reactions are incremental by updated_at. The source's history of each
+//     row (every version it went through) is in history; the partition of day D holds what the
+//     extractor writes (lambdas/extract, "Modes"): the version current at the extraction of
+//     every row whose updated_at is at or after D 00:00. The daily run extracts D at 01:30 the
+//     next morning (extractedAt), so a row changed after midnight is already in its new version,
+//     and partitions overlap;
 //   - web_access records land, gzipped JSON lines, under their arrival day.
 //
 // The days (business days in Asia/Tokyo, which starts at 15:00 UTC the day before):
 //
 //	2026-11-17  access logs only (user 6 browses): inside the 7-day window of 2026-11-23
-//	2026-11-23  holiday (Labor Thanksgiving Day): snapshots, empty incremental partitions, and
-//	            anonymous health checks only
+//	2026-11-23  holiday (Labor Thanksgiving Day): snapshots, anonymous health checks only, and
+//	            incremental partitions that hold only A's first half hour (P3, R1)
 //	2026-11-24  day A: activity, with rows at exactly 00:00:00.000 and 23:59:59.999 JST, rows
-//	            created and deleted the same day, and a user who leaves at 18:00
+//	            created and deleted the same day (R16 one millisecond before midnight), a user
+//	            who leaves at 18:00, and rows created late on A and edited (C8) or deleted (P12,
+//	            R14) after midnight, before A's extraction at 01:30
 //	2026-11-25  day B: a department renamed, a user moved to another department, a new hire,
 //	            an edit and a deletion of day-A rows, and a thanks at exactly 00:00:00.000 JST
 //
@@ -171,67 +178,110 @@ func reaction(id, postID, giver int64, kind string, created time.Time, deleted a
 	return row{id, postID, giver, kind, created, updated, deleted}
 }
 
-// incremental holds each incremental table's partitions: day -> rows changed that day.
-var incremental = map[string]map[string][]row{
+// incrementalDays are the days whose incremental partitions the raw zone holds.
+var incrementalDays = []string{dayOld, dayWindow, dayHoliday, dayA, dayB}
+
+// Column positions shared by the incremental tables.
+const (
+	colID      = 0
+	colUpdated = 5
+)
+
+// history holds every version of each incremental table's rows as the source database went
+// through them: one entry per insert or update, the first of a row being its insert.
+var history = map[string][]row{
 	"posts": {
-		dayOld:     {post(1, 3, jst("2026-07-01 10:00:00.000"), jst("2026-07-01 10:00:00.000"), nil)},
-		dayWindow:  {post(2, 4, jst("2026-11-10 12:00:00.000"), jst("2026-11-10 12:00:00.000"), nil)},
-		dayHoliday: {},
-		dayA: {
-			// P3 at exactly 00:00:00.000 JST: 15:00 UTC of the holiday's date.
-			post(3, 1, jst("2026-11-24 00:00:00.000"), jst("2026-11-24 00:00:00.000"), nil),
-			// P4 at 08:00 JST, still 2026-11-23 in UTC; edited on B (see there).
-			post(4, 3, jst("2026-11-24 08:00:00.000"), jst("2026-11-24 08:00:00.000"), nil),
-			post(5, 5, jst("2026-11-24 10:00:00.000"), jst("2026-11-24 10:00:00.000"), nil),
-			// P6 created and deleted on A: never counts, and neither do responses to it.
-			post(6, 2, jst("2026-11-24 11:00:00.000"), jst("2026-11-24 11:30:00.000"), jst("2026-11-24 11:30:00.000")),
-			// P7 at 23:59:59.999 JST: the last instant of A.
-			post(7, 4, jst("2026-11-24 23:59:59.999"), jst("2026-11-24 23:59:59.999"), nil),
-			// P8 created on A, deleted on B: counts on A (history is not rewritten).
-			post(8, 1, jst("2026-11-24 12:00:00.000"), jst("2026-11-24 12:00:00.000"), nil),
-		},
-		dayB: {
-			post(4, 3, jst("2026-11-24 08:00:00.000"), jst("2026-11-25 09:00:00.000"), nil), // edited
-			post(8, 1, jst("2026-11-24 12:00:00.000"), jst("2026-11-25 15:00:00.000"), jst("2026-11-25 15:00:00.000")),
-			post(9, 8, jst("2026-11-25 09:30:00.000"), jst("2026-11-25 09:30:00.000"), nil),
-			post(10, 3, jst("2026-11-25 13:00:00.000"), jst("2026-11-25 13:00:00.000"), nil),
-			post(11, 7, jst("2026-11-25 14:00:00.000"), jst("2026-11-25 14:00:00.000"), nil),
-		},
+		post(1, 3, jst("2026-07-01 10:00:00.000"), jst("2026-07-01 10:00:00.000"), nil),
+		post(2, 4, jst("2026-11-10 12:00:00.000"), jst("2026-11-10 12:00:00.000"), nil),
+		// P3 at exactly 00:00:00.000 JST on A: 15:00 UTC of the holiday's date.
+		post(3, 1, jst("2026-11-24 00:00:00.000"), jst("2026-11-24 00:00:00.000"), nil),
+		// P4 at 08:00 JST, still 2026-11-23 in UTC; edited on B.
+		post(4, 3, jst("2026-11-24 08:00:00.000"), jst("2026-11-24 08:00:00.000"), nil),
+		post(4, 3, jst("2026-11-24 08:00:00.000"), jst("2026-11-25 09:00:00.000"), nil),
+		post(5, 5, jst("2026-11-24 10:00:00.000"), jst("2026-11-24 10:00:00.000"), nil),
+		// P6 created and deleted on A: never counts, and neither do responses to it.
+		post(6, 2, jst("2026-11-24 11:00:00.000"), jst("2026-11-24 11:00:00.000"), nil),
+		post(6, 2, jst("2026-11-24 11:00:00.000"), jst("2026-11-24 11:30:00.000"), jst("2026-11-24 11:30:00.000")),
+		// P7 at 23:59:59.999 JST: the last instant of A.
+		post(7, 4, jst("2026-11-24 23:59:59.999"), jst("2026-11-24 23:59:59.999"), nil),
+		// P8 created on A, deleted on B at 15:00: counts on A (history is not rewritten).
+		post(8, 1, jst("2026-11-24 12:00:00.000"), jst("2026-11-24 12:00:00.000"), nil),
+		post(8, 1, jst("2026-11-24 12:00:00.000"), jst("2026-11-25 15:00:00.000"), jst("2026-11-25 15:00:00.000")),
+		// P12 created on A, deleted at 01:15 on B, before A's extraction: A's partition has it
+		// deleted, and it still counts on A, as does R15 on it.
+		post(12, 3, jst("2026-11-24 20:00:00.000"), jst("2026-11-24 20:00:00.000"), nil),
+		post(12, 3, jst("2026-11-24 20:00:00.000"), jst("2026-11-25 01:15:00.000"), jst("2026-11-25 01:15:00.000")),
+		post(9, 8, jst("2026-11-25 09:30:00.000"), jst("2026-11-25 09:30:00.000"), nil),
+		post(10, 3, jst("2026-11-25 13:00:00.000"), jst("2026-11-25 13:00:00.000"), nil),
+		post(11, 7, jst("2026-11-25 14:00:00.000"), jst("2026-11-25 14:00:00.000"), nil),
 	},
 	"comments": {
-		dayHoliday: {},
-		dayA: {
-			comment(1, 3, 2, jst("2026-11-24 10:05:00.000"), jst("2026-11-24 10:05:00.000"), nil),
-			comment(2, 4, 1, jst("2026-11-24 09:00:00.000"), jst("2026-11-24 09:10:00.000"), jst("2026-11-24 09:10:00.000")),
-			comment(3, 6, 3, jst("2026-11-24 11:10:00.000"), jst("2026-11-24 11:10:00.000"), nil), // its post goes at 11:30
-			comment(4, 2, 4, jst("2026-11-24 16:00:00.000"), jst("2026-11-24 16:00:00.000"), nil), // on a post of 11-10
-		},
-		dayB: {
-			comment(1, 3, 2, jst("2026-11-24 10:05:00.000"), jst("2026-11-25 11:00:00.000"), nil), // edited
-			comment(6, 8, 2, jst("2026-11-25 10:00:00.000"), jst("2026-11-25 10:00:00.000"), nil), // its post goes at 15:00
-			comment(7, 9, 7, jst("2026-11-25 10:30:00.000"), jst("2026-11-25 10:30:00.000"), nil),
-		},
+		comment(1, 3, 2, jst("2026-11-24 10:05:00.000"), jst("2026-11-24 10:05:00.000"), nil),
+		comment(1, 3, 2, jst("2026-11-24 10:05:00.000"), jst("2026-11-25 11:00:00.000"), nil), // edited on B
+		comment(2, 4, 1, jst("2026-11-24 09:00:00.000"), jst("2026-11-24 09:00:00.000"), nil),
+		comment(2, 4, 1, jst("2026-11-24 09:00:00.000"), jst("2026-11-24 09:10:00.000"), jst("2026-11-24 09:10:00.000")),
+		comment(3, 6, 3, jst("2026-11-24 11:10:00.000"), jst("2026-11-24 11:10:00.000"), nil), // its post goes at 11:30
+		comment(4, 2, 4, jst("2026-11-24 16:00:00.000"), jst("2026-11-24 16:00:00.000"), nil), // on a post of 11-10
+		// C8 at 22:00 on A, edited at 00:45 on B, before A's extraction: counts on A.
+		comment(8, 3, 4, jst("2026-11-24 22:00:00.000"), jst("2026-11-24 22:00:00.000"), nil),
+		comment(8, 3, 4, jst("2026-11-24 22:00:00.000"), jst("2026-11-25 00:45:00.000"), nil),
+		comment(6, 8, 2, jst("2026-11-25 10:00:00.000"), jst("2026-11-25 10:00:00.000"), nil), // its post goes at 15:00
+		comment(7, 9, 7, jst("2026-11-25 10:30:00.000"), jst("2026-11-25 10:30:00.000"), nil),
 	},
 	"reactions": {
-		dayHoliday: {},
-		dayA: {
-			reaction(1, 3, 3, "like", jst("2026-11-24 00:30:00.000"), nil),
-			reaction(2, 3, 7, "thanks", jst("2026-11-24 09:00:00.000"), nil),
-			reaction(3, 4, 1, "thanks", jst("2026-11-24 09:30:00.000"), nil),
-			reaction(4, 2, 5, "celebrate", jst("2026-11-24 10:30:00.000"), nil), // post of 11-10
-			reaction(5, 1, 2, "thanks", jst("2026-11-24 13:00:00.000"), nil),    // post of 07-01: author unknown
-			reaction(6, 6, 4, "like", jst("2026-11-24 11:15:00.000"), nil),      // its post goes at 11:30
-			reaction(7, 5, 4, "like", jst("2026-11-24 10:40:00.000"), jst("2026-11-24 12:00:00.000")),
-			reaction(8, 8, 3, "insightful", jst("2026-11-24 13:00:00.000"), nil),
-		},
-		dayB: {
-			reaction(9, 7, 1, "thanks", jst("2026-11-25 00:00:00.000"), nil), // to P7 of A's last instant
-			reaction(10, 8, 4, "like", jst("2026-11-25 11:00:00.000"), nil),  // its post goes at 15:00
-			reaction(11, 9, 7, "thanks", jst("2026-11-25 10:00:00.000"), nil),
-			reaction(12, 10, 1, "like", jst("2026-11-25 14:00:00.000"), nil),
-			reaction(13, 3, 8, "celebrate", jst("2026-11-25 12:00:00.000"), nil), // to a post of A
-		},
+		reaction(1, 3, 3, "like", jst("2026-11-24 00:30:00.000"), nil),
+		reaction(2, 3, 7, "thanks", jst("2026-11-24 09:00:00.000"), nil),
+		reaction(3, 4, 1, "thanks", jst("2026-11-24 09:30:00.000"), nil),
+		reaction(4, 2, 5, "celebrate", jst("2026-11-24 10:30:00.000"), nil), // post of 11-10
+		reaction(5, 1, 2, "thanks", jst("2026-11-24 13:00:00.000"), nil),    // post of 07-01: author unknown
+		reaction(6, 6, 4, "like", jst("2026-11-24 11:15:00.000"), nil),      // its post goes at 11:30
+		reaction(7, 5, 4, "like", jst("2026-11-24 10:40:00.000"), nil),
+		reaction(7, 5, 4, "like", jst("2026-11-24 10:40:00.000"), jst("2026-11-24 12:00:00.000")),
+		reaction(8, 8, 3, "insightful", jst("2026-11-24 13:00:00.000"), nil),
+		// R14 given at 23:00 on A, taken back at 01:00 on B, before A's extraction: counts on A.
+		reaction(14, 4, 2, "thanks", jst("2026-11-24 23:00:00.000"), nil),
+		reaction(14, 4, 2, "thanks", jst("2026-11-24 23:00:00.000"), jst("2026-11-25 01:00:00.000")),
+		reaction(15, 12, 1, "like", jst("2026-11-24 21:00:00.000"), nil), // on P12, deleted at 01:15 on B
+		// R16 given at 23:30 on A and taken back at 23:59:59.999, the day's last instant: no count.
+		reaction(16, 3, 7, "like", jst("2026-11-24 23:30:00.000"), nil),
+		reaction(16, 3, 7, "like", jst("2026-11-24 23:30:00.000"), jst("2026-11-24 23:59:59.999")),
+		// R9 at exactly 00:00:00.000 on B, before A's extraction: in A's partition, counted on B.
+		reaction(9, 7, 1, "thanks", jst("2026-11-25 00:00:00.000"), nil),
+		reaction(10, 8, 4, "like", jst("2026-11-25 11:00:00.000"), nil), // its post goes at 15:00
+		reaction(11, 9, 7, "thanks", jst("2026-11-25 10:00:00.000"), nil),
+		reaction(12, 10, 1, "like", jst("2026-11-25 14:00:00.000"), nil),
+		reaction(13, 3, 8, "celebrate", jst("2026-11-25 12:00:00.000"), nil), // to a post of A
 	},
+}
+
+// extractedAt is when the daily run extracts day: 01:30 the next morning in the business zone,
+// as the sample schedule (cron(30 1 * * ? *)) does.
+func extractedAt(day string) time.Time {
+	return jst(date(day).AddDays(1).String() + " 01:30:00.000")
+}
+
+// partition is what an extraction of day at instant at writes for table: the version current
+// at that instant of every row whose updated_at is at or after day's midnight, by id.
+func partition(table, day string, at time.Time) []row {
+	current := map[int64]row{}
+	for _, v := range history[table] {
+		id, updated := v[colID].(int64), v[colUpdated].(time.Time)
+		if updated.After(at) {
+			continue
+		}
+		if c, ok := current[id]; !ok || !updated.Before(c[colUpdated].(time.Time)) {
+			current[id] = v
+		}
+	}
+	start := date(day).Start(tokyo)
+	var out []row
+	for _, v := range current {
+		if !v[colUpdated].(time.Time).Before(start) {
+			out = append(out, v)
+		}
+	}
+	slices.SortFunc(out, func(a, b row) int { return cmp.Compare(a[colID].(int64), b[colID].(int64)) })
+	return out
 }
 
 // accessRecord is one web_access record in its delivered JSON shape (see sample.AccessLog).
@@ -275,11 +325,20 @@ var accessLogs = map[string][]accessRecord{
 		hit(dayA+" 10:06:00.000", 2, 1, "GET", "/api/notifications", 500), // errors count too
 		hit(dayA+" 11:00:00.000", 6, 3, "GET", "/api/departments/3/members", 200),
 		hit(dayA+" 16:00:00.000", 4, 2, "POST", "/api/posts/2/comments", 201),
+		hit(dayA+" 20:00:00.000", 3, 2, "POST", "/api/posts", 201),
+		hit(dayA+" 21:00:00.000", 1, 1, "POST", "/api/posts/12/reactions", 201),
+		hit(dayA+" 22:00:00.000", 4, 2, "POST", "/api/posts/3/comments", 201),
+		hit(dayA+" 23:00:00.000", 2, 1, "POST", "/api/posts/4/reactions", 201),
+		hit(dayA+" 23:30:00.000", 7, 1, "POST", "/api/posts/3/reactions", 201),
 		hit(dayA+" 23:59:59.999", 4, 2, "POST", "/api/posts", 201),
+		hit(dayA+" 23:59:59.999", 7, 1, "DELETE", "/api/posts/3/reactions/16", 204),
 	},
 	dayB: {
 		healthz(dayB),
 		hit(dayB+" 00:00:00.000", 1, 1, "POST", "/api/posts/7/reactions", 201),
+		hit(dayB+" 00:45:00.000", 4, 2, "PATCH", "/api/comments/8", 200),
+		hit(dayB+" 01:00:00.000", 2, 1, "DELETE", "/api/posts/4/reactions/14", 204),
+		hit(dayB+" 01:15:00.000", 3, 2, "DELETE", "/api/posts/12", 204),
 		hit(dayB+" 09:00:00.000", 3, 2, "PATCH", "/api/posts/4", 200),
 		hit(dayB+" 09:30:00.000", 8, 1, "POST", "/api/posts", 201),
 		hit(dayB+" 10:00:00.000", 2, 1, "POST", "/api/posts/8/comments", 201),
@@ -289,16 +348,17 @@ var accessLogs = map[string][]accessRecord{
 }
 
 // writeRawZone writes the fixture into dir in the raw zone's layout:
-// <source>/<table>/dt=D/<table>.parquet and app_logs/web_access/dt=D/<file>.gz.
-func writeRawZone(t *testing.T, dir string) {
+// <source>/<table>/dt=D/<table>.parquet and app_logs/web_access/dt=D/<file>.gz. The incremental
+// partition of day D is extracted at extracted(D).
+func writeRawZone(t *testing.T, dir string, extracted func(day string) time.Time) {
 	t.Helper()
 	for _, day := range kpiDays {
 		writeParquet(t, dir, "departments", day, departmentsOn(day))
 		writeParquet(t, dir, "users", day, usersOn(day))
 	}
-	for table, parts := range incremental {
-		for day, rows := range parts {
-			writeParquet(t, dir, table, day, rows)
+	for table := range history {
+		for _, day := range incrementalDays {
+			writeParquet(t, dir, table, day, partition(table, day, extracted(day)))
 		}
 	}
 	for day, recs := range accessLogs {

@@ -6,15 +6,20 @@
 --
 -- Given on the day: created_at within [day_start, day_end). Both sides count on the day the
 -- reaction was given, whatever the day of the post; live means not soft-deleted by the end of
--- the day (reaction and post). The post's author comes from the posts partitions of the 90 days
--- ending with the day: posts are extracted incrementally (a partition holds the rows changed that
--- day), so a reaction on a post unchanged for 90 days counts as given but not as received.
--- Reading 90 partitions scans little: only the id, user_id and deleted_at columns are read.
--- Users with no reaction are absent.
+-- the day (deleted_at IS NULL or deleted_at >= day_end; reaction and post), so a deletion after
+-- the day, even one before the day's extraction or in a re-run a week later, does not change
+-- the day's figure. The post's author comes from the posts partitions of the 90 days ending
+-- with the day: posts are extracted incrementally (a partition holds the rows changed since its
+-- day began, as they were at its extraction), so a reaction on a post unchanged for 90 days
+-- counts as given but not as received. Reading 90 partitions scans little: only the id, user_id
+-- and deleted_at columns are read. Users with no reaction are absent.
 WITH recent_posts AS (
   -- One row per post changed in the window: its author, and whether it was deleted by the end
-  -- of the day (a deletion is final, so any deleted version means deleted).
-  SELECT p.id, MAX(p.user_id) AS author_id, COUNT(p.deleted_at) AS deletions
+  -- of the day (a deletion is final, so any version deleted before day_end means deleted).
+  SELECT
+    p.id,
+    MAX(p.user_id) AS author_id,
+    COUNT(CASE WHEN p.deleted_at < {{ day_end }} THEN 1 END) AS deletions
   FROM {{ source_window "social" "posts" 90 }} AS p
   GROUP BY p.id
 ),
@@ -25,7 +30,7 @@ day_reactions AS (
     CASE WHEN r.kind = 'thanks' THEN 1 ELSE 0 END AS is_thanks
   FROM {{ source "social" "reactions" }} AS r
   LEFT JOIN recent_posts AS rp ON rp.id = r.post_id
-  WHERE r.deleted_at IS NULL
+  WHERE (r.deleted_at IS NULL OR r.deleted_at >= {{ day_end }})
     AND COALESCE(rp.deletions, 0) = 0
     AND r.created_at >= {{ day_start }} AND r.created_at < {{ day_end }}
 ),

@@ -141,14 +141,26 @@ func (ds *Dataset) ReactionsGivenReceived(d layout.Day) map[int64]GivenReceived 
 }
 
 // RowsUpdatedOn counts, per table (every table of Tables, zeros included), the rows whose
-// updated_at falls on day D, soft-deleted rows included (a soft deletion sets updated_at): the
-// rows an incremental extraction on updated_at exports for D.
+// updated_at falls on day D, soft-deleted rows included (a soft deletion sets updated_at).
 func (ds *Dataset) RowsUpdatedOn(d layout.Day) map[string]int {
 	start, end := ds.bounds(d)
+	return ds.countUpdated(func(t time.Time) bool { return on(t, start, end) })
+}
+
+// RowsChangedSince counts, per table (every table of Tables, zeros included), the rows whose
+// updated_at is at or after the start of day D, soft-deleted rows included: the rows an
+// incremental extraction on updated_at exports for D when it runs after the period.
+func (ds *Dataset) RowsChangedSince(d layout.Day) map[string]int {
+	start, _ := ds.bounds(d)
+	return ds.countUpdated(func(t time.Time) bool { return !t.Before(start) })
+}
+
+// countUpdated counts, per table, the rows whose updated_at satisfies in.
+func (ds *Dataset) countUpdated(in func(time.Time) bool) map[string]int {
 	count := func(n int, at func(i int) time.Time) int {
 		c := 0
 		for i := range n {
-			if on(at(i), start, end) {
+			if in(at(i)) {
 				c++
 			}
 		}

@@ -94,6 +94,9 @@ func TestAggregates_MatchHandCountedDataset(t *testing.T) {
 			1: {Given: 1, ThanksGiven: 1}, 2: {Received: 1, ThanksReceived: 1}}},
 		{"rows updated D", ds.RowsUpdatedOn(d), map[string]int{
 			sample.TableDepartments: 0, sample.TableUsers: 0, sample.TablePosts: 3, sample.TableComments: 3, sample.TableReactions: 4}},
+		// From D 00:00 on, with no end: post 3 and reaction 4 of D+1, and user 3 who left later.
+		{"rows changed since D", ds.RowsChangedSince(d), map[string]int{
+			sample.TableDepartments: 0, sample.TableUsers: 1, sample.TablePosts: 4, sample.TableComments: 3, sample.TableReactions: 5}},
 	} {
 		if diff := cmp.Diff(c.want, c.got); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", c.name, diff)

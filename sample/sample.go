@@ -7,7 +7,7 @@
 // creates the schema (schema/mysql.sql or schema/postgresql.sql) and inserts the rows;
 // WriteAccessLogs writes one business day of access-log records as JSON lines. The aggregate
 // methods of Dataset (ActiveUsersByDepartment, PostsByDepartment, CommentsByDepartment,
-// ReactionsByDepartment, ReactionsGivenReceived, RowsUpdatedOn) are the reference the KPI SQL is
+// ReactionsByDepartment, ReactionsGivenReceived, RowsUpdatedOn, RowsChangedSince) are the reference the KPI SQL is
 // checked against; their doc comments are the definitions.
 //
 // Conventions every table follows:

@@ -32,11 +32,34 @@
 //
 // # Modes
 //
-// snapshot exports the whole table as of the transaction. incremental exports the rows whose
-// TimestampColumn lies in [start of the day, start of the next day) in the business TimeZone:
-// for 2026-11-24 in Asia/Tokyo, 23:30 that evening is in and 00:10 the next morning is not.
-// Zone-less columns (MySQL DATETIME, PostgreSQL timestamp) are compared on wall clocks in
-// StoredTimeZone; MySQL TIMESTAMP and PostgreSQL timestamptz are compared as instants.
+// snapshot exports the whole table as of the transaction.
+//
+// incremental exports, for day D, the current version (as of the transaction's snapshot) of
+// every row whose TimestampColumn is at or after D 00:00 in the business TimeZone, with no upper
+// bound: the window ends at the extraction's own snapshot. For 2026-11-24 in Asia/Tokyo
+// (from 2026-11-23T15:00Z), 00:00:00 that morning is in, 23:59:59.999999 the evening before is
+// not, and a row created at 23:00 and edited at 01:00 the next morning, before the 01:30 run,
+// is in with its edit. The midnight follows the zone's rules for D, DST days included. A
+// timestamp in the future (a writer's skewed clock) is kept. Zone-less columns (MySQL DATETIME,
+// PostgreSQL timestamp) are compared on wall clocks in StoredTimeZone; MySQL TIMESTAMP and
+// PostgreSQL timestamptz are compared as instants.
+//
+// What follows, for readers of the raw zone:
+//   - Partitions overlap: a row changed on D+1 before D's extraction is in dt=D and dt=D+1.
+//   - A row created on D is always in dt=D (its TimestampColumn, the last change, is at or after
+//     its creation), unless it was hard-deleted before the extraction.
+//   - A re-run of D replaces dt=D with newer versions and more rows and never loses a row that
+//     the earlier run had, except hard-deleted ones: a hard-deleted row vanishes from every later
+//     extraction. Use soft deletes (a deleted_at column) or snapshot mode for such tables.
+//   - A row whose TimestampColumn is NULL is in no incremental partition; use a NOT NULL column
+//     that every write sets.
+//   - A KPI reads state as of the end of its day: it chooses rows by an event-time column within
+//     [day_start, day_end) (such as created_at) and counts a soft delete only if deleted_at <
+//     day_end, so that a change after midnight, or a re-run a week later, leaves D's figure as it
+//     was.
+//
+// TestIncremental_KeepsRowEditedAfterMidnight, TestIncremental_RerunOfAnOlderDayKeepsEveryRowOfTheFirstRun
+// and TestIncremental_WindowStartsAtTheBusinessMidnight hold this on both engines.
 //
 // # Type mapping
 //

@@ -176,9 +176,9 @@ func (m *mysqlDB) query(table string, selects []string, filter string) string {
 	return q
 }
 
-// rangeFilter selects [start, end). The bounds are rendered by Go from a validated day, so the
-// query needs no parameters.
-func (m *mysqlDB) rangeFilter(c dbColumn, start, end time.Time, stored *time.Location) (string, []any, error) {
+// sinceFilter selects the rows at or after start. The bound is rendered by Go from a validated
+// day, so the query needs no parameters.
+func (m *mysqlDB) sinceFilter(c dbColumn, start time.Time, stored *time.Location) (string, []any, error) {
 	var loc *time.Location
 	switch c.DataType {
 	case "timestamp":
@@ -189,8 +189,7 @@ func (m *mysqlDB) rangeFilter(c dbColumn, start, end time.Time, stored *time.Loc
 		return "", nil, fmt.Errorf("has type %s; use a DATETIME or TIMESTAMP column", c.ColumnType)
 	}
 	const layout = "2006-01-02 15:04:05.000000"
-	q := m.quote(c.Name)
-	return fmt.Sprintf("%s >= '%s' AND %s < '%s'", q, start.In(loc).Format(layout), q, end.In(loc).Format(layout)), nil, nil
+	return fmt.Sprintf("%s >= '%s'", m.quote(c.Name), start.In(loc).Format(layout)), nil, nil
 }
 
 // stream runs the query as a prepared statement on the driver connection itself. The binary

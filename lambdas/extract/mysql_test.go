@@ -191,8 +191,8 @@ func TestMariaDB_ZeroDatesBecomeNull(t *testing.T) {
 	}
 }
 
-// incrementalRows straddle the business day 2026-11-24 in Asia/Tokyo, which is
-// [2026-11-23T15:00Z, 2026-11-24T15:00Z).
+// incrementalRows straddle the start of the business day 2026-11-24 in Asia/Tokyo,
+// 2026-11-23T15:00Z. The window has no end: the next day's rows are in.
 var incrementalRows = []struct {
 	id      int
 	utc     string // the instant
@@ -203,8 +203,8 @@ var incrementalRows = []struct {
 	{2, "2026-11-23 15:00:00.000000", "2026-11-24 00:00:00.000000", true},
 	{3, "2026-11-24 14:30:00.000000", "2026-11-24 23:30:00.000000", true}, // 23:30 Tokyo: that day
 	{4, "2026-11-24 14:59:59.999000", "2026-11-24 23:59:59.999000", true},
-	{5, "2026-11-24 15:00:00.000000", "2026-11-25 00:00:00.000000", false},
-	{6, "2026-11-24 15:10:00.000000", "2026-11-25 00:10:00.000000", false}, // 00:10 the next day: not
+	{5, "2026-11-24 15:00:00.000000", "2026-11-25 00:00:00.000000", true},
+	{6, "2026-11-24 16:10:00.000000", "2026-11-25 01:10:00.000000", true}, // changed before the 01:30 run
 }
 
 func wantIncrementalIDs() []any {
@@ -225,7 +225,7 @@ func ids(rows []map[string]any) []any {
 	return out
 }
 
-func TestMariaDB_IncrementalSelectsTheBusinessDay(t *testing.T) {
+func TestMariaDB_IncrementalSelectsFromTheBusinessMidnight(t *testing.T) {
 	d := newMariaDB(t, newAWS(t))
 	d.exec(t,
 		"CREATE TABLE dt_utc (id INT, changed DATETIME(6))",

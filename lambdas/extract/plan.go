@@ -17,8 +17,9 @@ type source interface {
 	// selectExpr is the column's expression in the SELECT list.
 	selectExpr(c dbColumn, m mapping) string
 	query(table string, selects []string, filter string) string
-	// rangeFilter is the WHERE clause that keeps [start, end) of a timestamp column.
-	rangeFilter(c dbColumn, start, end time.Time, stored *time.Location) (string, []any, error)
+	// sinceFilter is the WHERE clause that keeps the rows whose timestamp column is at or
+	// after start (NULL is not); zone-less columns hold wall clocks in stored.
+	sinceFilter(c dbColumn, start time.Time, stored *time.Location) (string, []any, error)
 	// stream runs the query and calls fn with each row's values (valid during the call only).
 	stream(ctx context.Context, query string, args []any, fn func([]any) error) error
 	close()
@@ -91,9 +92,10 @@ func (e *Extractor) plan(ctx context.Context, db source, t TableSpec, day layout
 		if !ok {
 			missing("TimestampColumn", t.TimestampColumn)
 		} else {
-			// The business day, in the business zone: [its midnight, the next day's midnight).
-			start, end := day.Start(e.business), day.AddDays(1).Start(e.business)
-			filter, p.args, err = db.rangeFilter(c, start, end, e.stored)
+			// From the day's midnight in the business zone, with no end: the read's snapshot
+			// ends the window, so a row changed after midnight but before the extraction
+			// (or since, in a re-run) is kept with its current version (doc.go, "Modes").
+			filter, p.args, err = db.sinceFilter(c, day.Start(e.business), e.stored)
 			if err != nil {
 				problems = append(problems, fmt.Errorf("table %s: TimestampColumn %q %w", p.qualified, c.Name, err))
 			}

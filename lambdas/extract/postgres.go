@@ -168,19 +168,17 @@ func (p *postgresDB) query(table string, selects []string, filter string) string
 	return q
 }
 
-// rangeFilter selects [start, end): timestamptz compares instants; timestamp compares wall
-// clocks in the zone the database stores them in.
-func (p *postgresDB) rangeFilter(c dbColumn, start, end time.Time, stored *time.Location) (string, []any, error) {
+// sinceFilter selects the rows at or after start: timestamptz compares instants; timestamp
+// compares wall clocks in the zone the database stores them in.
+func (p *postgresDB) sinceFilter(c dbColumn, start time.Time, stored *time.Location) (string, []any, error) {
 	q := p.quote(c.Name)
 	switch c.DataType {
 	case "timestamp with time zone":
 		const layout = "2006-01-02 15:04:05.000000Z07:00"
-		return q + " >= $1::timestamptz AND " + q + " < $2::timestamptz",
-			[]any{start.UTC().Format(layout), end.UTC().Format(layout)}, nil
+		return q + " >= $1::timestamptz", []any{start.UTC().Format(layout)}, nil
 	case "timestamp without time zone":
 		const layout = "2006-01-02 15:04:05.000000"
-		return q + " >= $1::timestamp AND " + q + " < $2::timestamp",
-			[]any{start.In(stored).Format(layout), end.In(stored).Format(layout)}, nil
+		return q + " >= $1::timestamp", []any{start.In(stored).Format(layout)}, nil
 	}
 	return "", nil, fmt.Errorf("has type %s; use a timestamp or timestamptz column", c.ColumnType)
 }

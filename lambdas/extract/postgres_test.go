@@ -133,7 +133,7 @@ func TestPostgreSQL_ExtractsEveryMappedType(t *testing.T) {
 	}
 }
 
-func TestPostgreSQL_IncrementalSelectsTheBusinessDay(t *testing.T) {
+func TestPostgreSQL_IncrementalSelectsFromTheBusinessMidnight(t *testing.T) {
 	d := newPostgres(t, newAWS(t))
 	d.exec(t,
 		"CREATE TABLE tstz (id int, changed timestamptz)",

@@ -30,7 +30,11 @@ type Mode string
 const (
 	// Snapshot exports the whole table as of the run's transaction.
 	Snapshot Mode = "snapshot"
-	// Incremental exports the rows whose TimestampColumn falls in the business day.
+	// Incremental exports, for day D, the current version of every row whose TimestampColumn
+	// is at or after D 00:00 in the business zone, up to the run's snapshot (no upper bound):
+	// partitions overlap, and a re-run of D never loses a row of an earlier run except a
+	// hard-deleted one. Rows with a NULL TimestampColumn are never exported. See the package
+	// documentation, "Modes".
 	Incremental Mode = "incremental"
 )
 
@@ -49,8 +53,8 @@ type SourceSpec struct {
 	Database string `json:"database,omitempty"`
 	// Tables to extract. Required, at least one.
 	Tables []TableSpec `json:"tables"`
-	// TimeZone is the business time zone (IANA, such as "Asia/Tokyo") that decides which rows
-	// belong to a day in incremental mode. Required.
+	// TimeZone is the business time zone (IANA, such as "Asia/Tokyo") whose midnight starts a
+	// day's window in incremental mode. Required.
 	TimeZone string `json:"timeZone"`
 	// StoredTimeZone is the zone in which the database stores zone-less values (MySQL DATETIME,
 	// PostgreSQL timestamp without time zone). Default: "UTC".
@@ -64,7 +68,8 @@ type TableSpec struct {
 	// Mode is "snapshot" or "incremental". Default: "snapshot".
 	Mode Mode `json:"mode,omitempty"`
 	// TimestampColumn is the last-changed column of an incremental table (a DATETIME,
-	// TIMESTAMP, timestamp or timestamptz column). Required for incremental, unused otherwise.
+	// TIMESTAMP, timestamp or timestamptz column that every insert and update sets; a row where
+	// it is NULL is never exported). Required for incremental, unused otherwise.
 	TimestampColumn string `json:"timestampColumn,omitempty"`
 	// Exclude lists columns that never leave the database. Default: none.
 	Exclude []string `json:"exclude,omitempty"`

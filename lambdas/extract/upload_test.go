@@ -287,7 +287,7 @@ func (f *fakeSource) selectExpr(c dbColumn, m mapping) string { return c.Name }
 
 func (f *fakeSource) query(table string, selects []string, filter string) string { return "q" }
 
-func (f *fakeSource) rangeFilter(dbColumn, time.Time, time.Time, *time.Location) (string, []any, error) {
+func (f *fakeSource) sinceFilter(dbColumn, time.Time, *time.Location) (string, []any, error) {
 	return "", nil, nil
 }
 

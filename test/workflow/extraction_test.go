@@ -63,7 +63,7 @@ func (d *deployment) checkExtracted(t *testing.T, out extractionOutput, tables [
 		}
 		want := w.ds.Counts()[r.Table].Rows
 		if spec.Mode == extract.Incremental {
-			want = w.ds.RowsUpdatedOn(w.day)[r.Table]
+			want = w.ds.RowsChangedSince(w.day)[r.Table]
 		}
 		key := extract.ObjectKey(sourceName, r.Table, w.day)
 		if r.Key != key || r.Rows != int64(want) || r.Date != w.day.String() || r.Source != sourceName {

@@ -347,7 +347,7 @@ func newWorld(db *testsvc.Database) (*world, error) {
 	w.ds = sample.Generate(sample.Config{Users: 24, Departments: 5, Days: 3, PostsPerDay: 12})
 	w.day = w.ds.Days()[0]
 	for _, t := range w.spec.Tables {
-		if t.Mode == extract.Incremental && w.ds.RowsUpdatedOn(w.day)[t.Name] == 0 {
+		if t.Mode == extract.Incremental && w.ds.RowsChangedSince(w.day)[t.Name] == 0 {
 			return nil, fmt.Errorf("sample day %s changes no row of incremental table %s; pick a busier day", w.day, t.Name)
 		}
 	}
