@@ -148,8 +148,10 @@ type Queue struct {
 	// Holds says what a message in the queue is, for the alarm's description, such as "crawler
 	// events that could not start the aggregation". Required.
 	Holds string
-	// Remedy says, for the alarm's description, what to do about a message. Default: a day was
-	// not processed; fix the cause, start the workflow for that day by hand, delete the message.
+	// Remedy ends the alarm's description after what the queue holds: what a message means and
+	// what to do about it, such as "so nobody was told of that failure. Read the message ...".
+	// Default: a day was not processed; fix the cause, start the workflow for that day by hand,
+	// then delete the message.
 	Remedy string
 }
 
