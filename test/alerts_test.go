@@ -30,11 +30,16 @@ const (
 	eventsPrincipal     = "service:events.amazonaws.com"
 )
 
-// A foreign account and region for the probes that a policy must refuse.
-const (
-	foreignAccount = "999999999999"
-	foreignRegion  = "eu-north-1"
-)
+// A foreign account for the probes that a policy must refuse.
+const foreignAccount = "999999999999"
+
+// foreignRegion is a region other than the stack's, for the probes that a policy must refuse.
+func (tp *cfnTemplate) foreignRegion() string {
+	if tp.Region == "eu-north-1" {
+		return "us-west-2"
+	}
+	return "eu-north-1"
+}
 
 // publisher is something in the template that publishes to a topic, derived from the resource
 // that names the topic: an alarm's actions, a rule's target, a state machine's sns:publish task.
@@ -223,7 +228,7 @@ func foreignSources(tp *cfnTemplate, p publisher) []request {
 	swap := func(arn, from, to string) string { return strings.Replace(arn, from, to, 1) }
 	reqs := []request{
 		{Principal: p.Principal, Context: sourceContext(foreignAccount, swap(p.SourceArn, ":"+tp.Account+":", ":"+foreignAccount+":"))},
-		{Principal: p.Principal, Context: sourceContext(tp.Account, swap(p.SourceArn, ":"+tp.Region+":", ":"+foreignRegion+":"))},
+		{Principal: p.Principal, Context: sourceContext(tp.Account, swap(p.SourceArn, ":"+tp.Region+":", ":"+tp.foreignRegion()+":"))},
 		// A confused deputy: the account's source ARN, but on behalf of another account.
 		{Principal: p.Principal, Context: sourceContext(foreignAccount, p.SourceArn)},
 	}
