@@ -511,13 +511,11 @@ func (w *Workflow) rules(node constructs.Construct, p WorkflowProps) {
 	w.FailedRule = awsevents.NewRule(node, jsii.String("CrawlerFailed"), &awsevents.RuleProps{
 		Description:  jsii.String("kpilake: a crawler failed; the day's KPIs will not be aggregated"),
 		EventPattern: crawlerPattern("Failed"),
-		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSnsTopic(p.Alerts.Topic, &awseventstargets.SnsTopicProps{
-			Message: awsevents.RuleTargetInput_FromText(jsii.String(fmt.Sprintf(
-				"kpilake: crawler %s failed at %s, so the KPIs were not aggregated: %s",
-				*awsevents.EventField_FromPath(jsii.String("$.detail.crawlerName")),
-				*awsevents.EventField_Time(),
-				*awsevents.EventField_FromPath(jsii.String("$.detail.errorMessage"))))),
-		})},
+		Targets: &[]awsevents.IRuleTarget{p.Alerts.RuleTarget(awsevents.RuleTargetInput_FromText(jsii.String(fmt.Sprintf(
+			"kpilake: crawler %s failed at %s, so the KPIs were not aggregated: %s",
+			*awsevents.EventField_FromPath(jsii.String("$.detail.crawlerName")),
+			*awsevents.EventField_Time(),
+			*awsevents.EventField_FromPath(jsii.String("$.detail.errorMessage"))))))},
 	})
 	// Failures inside the workflow are caught and published with their reason; a timed-out or
 	// aborted execution never reaches that step, so EventBridge reports those.
@@ -531,11 +529,9 @@ func (w *Workflow) rules(node constructs.Construct, p WorkflowProps) {
 				"stateMachineArn": []string{*w.StateMachine.StateMachineArn()},
 			},
 		},
-		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSnsTopic(p.Alerts.Topic, &awseventstargets.SnsTopicProps{
-			Message: awsevents.RuleTargetInput_FromText(jsii.String(fmt.Sprintf(
-				"kpilake: KPI aggregation %s (execution %s)",
-				*awsevents.EventField_FromPath(jsii.String("$.detail.status")),
-				*awsevents.EventField_FromPath(jsii.String("$.detail.executionArn"))))),
-		})},
+		Targets: &[]awsevents.IRuleTarget{p.Alerts.RuleTarget(awsevents.RuleTargetInput_FromText(jsii.String(fmt.Sprintf(
+			"kpilake: KPI aggregation %s (execution %s)",
+			*awsevents.EventField_FromPath(jsii.String("$.detail.status")),
+			*awsevents.EventField_FromPath(jsii.String("$.detail.executionArn"))))))},
 	})
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
@@ -211,12 +210,10 @@ func NewDatabaseExtraction(scope constructs.Construct, id string, props *Databas
 				"stateMachineArn": []string{*x.StateMachine.StateMachineArn()},
 			},
 		},
-		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSnsTopic(p.Alerts.Topic, &awseventstargets.SnsTopicProps{
-			Message: awsevents.RuleTargetInput_FromText(jsii.String(fmt.Sprintf(
-				"kpilake: extraction of source %s %s (execution %s)", src.Name,
-				*awsevents.EventField_FromPath(jsii.String("$.detail.status")),
-				*awsevents.EventField_FromPath(jsii.String("$.detail.executionArn"))))),
-		})},
+		Targets: &[]awsevents.IRuleTarget{p.Alerts.RuleTarget(awsevents.RuleTargetInput_FromText(jsii.String(fmt.Sprintf(
+			"kpilake: extraction of source %s %s (execution %s)", src.Name,
+			*awsevents.EventField_FromPath(jsii.String("$.detail.status")),
+			*awsevents.EventField_FromPath(jsii.String("$.detail.executionArn"))))))},
 	})
 	return x
 }

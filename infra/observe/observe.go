@@ -17,7 +17,8 @@
 //     minutes) and late (DeliveryToS3.DataFreshness Maximum above twice the buffer interval).
 //   - Dead-letter queues other than the backfill's (whose alarms the backfill construct owns): a
 //     message there is a schedule or crawler event that could not start its workflow, so a day is
-//     not processed; ApproximateNumberOfMessagesVisible >= 1.
+//     not processed, or an alert that a rule could not publish; ApproximateNumberOfMessagesVisible
+//     >= 1.
 //   - Freshness, per KPI: see FreshnessExpression.
 //
 // Every alarm except freshness treats missing data as not breaching: these metrics exist only
@@ -147,6 +148,11 @@ type Queue struct {
 	// Holds says what a message in the queue is, for the alarm's description, such as "crawler
 	// events that could not start the aggregation". Required.
 	Holds string
+	// Remedy ends the alarm's description after what the queue holds: what a message means and
+	// what to do about it, such as "so nobody was told of that failure. Read the message ...".
+	// Default: a day was not processed; fix the cause, start the workflow for that day by hand,
+	// then delete the message.
+	Remedy string
 }
 
 // ObserveProps configures Observe.
@@ -487,15 +493,19 @@ func (o *Observe) logStreamAlarms() {
 
 func (o *Observe) deadLetterAlarms() {
 	for _, q := range o.props.DeadLetterQueues {
+		remedy := q.Remedy
+		if remedy == "" {
+			remedy = "so a day was not processed. Read the message (its attributes carry the error), " +
+				"fix the cause, then start the workflow for that day by hand and delete the message."
+		}
 		o.DeadLetters[q.Name] = o.alarm(alarm{
-			id: q.Name + "-DeadLetters",
-			description: fmt.Sprintf("dead-letter queue %s holds %s, so a day was not processed. Read the message (its attributes carry the error), "+
-				"fix the cause, then start the workflow for that day by hand and delete the message.", q.Name, q.Holds),
-			metric:     q.Queue.MetricApproximateNumberOfMessagesVisible(metricOptions(statMaximum, AlarmPeriod)),
-			threshold:  1,
-			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-			periods:    1,
-			missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
+			id:          q.Name + "-DeadLetters",
+			description: fmt.Sprintf("dead-letter queue %s holds %s, %s", q.Name, q.Holds, remedy),
+			metric:      q.Queue.MetricApproximateNumberOfMessagesVisible(metricOptions(statMaximum, AlarmPeriod)),
+			threshold:   1,
+			comparison:  awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			periods:     1,
+			missing:     awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
 	}
 }

@@ -96,7 +96,7 @@ func synth(change func(*observe.ObserveProps)) (*synthesized, error) {
 			Tables:               []observe.Table{{Source: "social", Table: "users"}, {Source: "social", Table: "posts"}},
 			Backfill:             bf,
 			DeadLetterQueues: []observe.Queue{
-				{Name: "ExtractionSchedule-social", Queue: scheduleDLQ, Holds: "schedule invocations"},
+				{Name: "ExtractionSchedule-social", Queue: scheduleDLQ, Holds: "schedule invocations", Remedy: "so the day's extraction did not run."},
 				{Name: "AggregationStart", Queue: startDLQ, Holds: "crawler events"},
 			},
 			FreshnessLag:          30 * time.Hour,
@@ -269,6 +269,15 @@ func TestObserve_AlarmsOnEveryOtherDeadLetterQueue(t *testing.T) {
 	}
 	if _, ok := s.o.DeadLetters["Backfill"]; ok {
 		t.Error("the backfill's dead-letter queue has its own alarm (backfill.Backfill.DeadLetterAlarm); Observe must not add another")
+	}
+	for name, want := range map[string]string{
+		"ExtractionSchedule-social": "dead-letter queue ExtractionSchedule-social holds schedule invocations, so the day's extraction did not run.",
+		"AggregationStart":          "dead-letter queue AggregationStart holds crawler events, so a day was not processed. Read the message",
+	} {
+		desc, _ := s.tp.Properties(t, s.tp.LogicalID(s.o.DeadLetters[name].AlarmName()))["AlarmDescription"].(string)
+		if !strings.Contains(desc, want) {
+			t.Errorf("alarm of %s says %q, want it to say %q", name, desc, want)
+		}
 	}
 }
 

@@ -67,6 +67,9 @@ type Stack struct {
 // their CTAS queries in.
 const OutputAggregationWorkgroupName = "AggregationWorkgroupName"
 
+// OutputAlertTopicArn is the output naming the topic that every alert of the environment goes to.
+const OutputAlertTopicArn = "AlertTopicArn"
+
 // Name is the stack name of an environment.
 func Name(env string) string { return "KpiLake-" + env }
 
@@ -257,6 +260,11 @@ func (s *Stack) observe(kpis []string) {
 			Holds: "daily schedule invocations that could not start the extraction of " + name,
 		})
 	}
+	props.DeadLetterQueues = append(props.DeadLetterQueues, observe.Queue{
+		Name: "AlertDelivery", Queue: s.Alerts.DeadLetters,
+		Holds:  "alerts that EventBridge could not publish to the alert topic (a crawler or workflow failure)",
+		Remedy: "so nobody was told of that failure. Read the message: it is the alert, and its attributes say why delivery failed (a topic or key policy, a disabled key); act on the alert, fix the delivery, then delete the message.",
+	})
 	if c := s.LogCrawl; c != nil {
 		props.DeadLetterQueues = append(props.DeadLetterQueues, observe.Queue{
 			Name: "LogCrawlSchedule", Queue: c.DeadLetters,
@@ -316,7 +324,7 @@ func (s *Stack) outputs() {
 		s.output(backfill.OutputDeadLetterQueueURL, "Backfill jobs that failed or were malformed", b.DeadLetterQueue.QueueUrl())
 		s.output("BackfillWorkerFunctionName", "Lambda that works backfill jobs", b.Worker.Function.FunctionName())
 	}
-	s.output("AlertTopicArn", "SNS topic of failures and alarms", s.Alerts.Topic.TopicArn())
+	s.output(OutputAlertTopicArn, "SNS topic of failures and alarms", s.Alerts.Topic.TopicArn())
 	s.output("DashboardName", "CloudWatch dashboard of the environment", s.Observe.Dashboard.DashboardName())
 	for _, name := range sortedKeys(s.Extractions) {
 		x := s.Extractions[name]
