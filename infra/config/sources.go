@@ -48,7 +48,8 @@ type TableMode string
 const (
 	// Snapshot exports the whole table, as of the run.
 	Snapshot TableMode = "snapshot"
-	// Incremental exports the rows whose TimestampColumn falls in the business day.
+	// Incremental exports the rows whose TimestampColumn is at or after the start of the
+	// business day, as the extraction finds them (lambdas/extract, "Modes").
 	Incremental TableMode = "incremental"
 )
 
@@ -263,7 +264,7 @@ func parseTables(so *object) []Table {
 				to.errs.add(to.key("timestampColumn"), `is required for an incremental table; name its last-changed column, such as "updated_at"`)
 			}
 		default:
-			to.errs.add(to.key("mode"), `%q is not a mode; use "snapshot" (whole table) or "incremental" (rows changed that day)`, t.Mode)
+			to.errs.add(to.key("mode"), `%q is not a mode; use "snapshot" (whole table) or "incremental" (rows changed since the day began)`, t.Mode)
 		}
 		if t.TimestampColumn != "" && !columnRE.MatchString(t.TimestampColumn) {
 			to.errs.add(to.key("timestampColumn"), "%q is not a column name", t.TimestampColumn)

@@ -208,7 +208,7 @@ func TestBackfill_WithoutCdkJSONRefusesUnlessLimitsAreGiven(t *testing.T) {
 	if r.code != ExitUsage || !strings.Contains(r.err, "--max-days") || !strings.Contains(r.err, "cdk.json") {
 		t.Errorf("exit %d, stderr %s; want a usage error: with a cdk.json its limits apply", r.code, r.err)
 	}
-	r = run(t, nil, append([]string{"backfill", "--env", "dev", "--from", "2026-10-01", "--to", "2026-10-02", "--no-estimate", "--max-days", "30", "--time-zone", "Tokyo"})...)
+	r = run(t, nil, "backfill", "--env", "dev", "--from", "2026-10-01", "--to", "2026-10-02", "--no-estimate", "--max-days", "30", "--time-zone", "Tokyo")
 	if r.code != ExitUsage || !strings.Contains(r.err, `--time-zone: "Tokyo" is not an IANA time zone`) {
 		t.Errorf("exit %d, stderr %s; want the bad zone named", r.code, r.err)
 	}
