@@ -3,6 +3,7 @@ package extract
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kpilake/kpilake/layout"
@@ -117,6 +118,18 @@ func (e *Extractor) plan(ctx context.Context, db source, t TableSpec, day layout
 	}
 	if len(p.cols) == 0 && len(problems) == 0 {
 		problems = append(problems, fmt.Errorf("table %s: every column is excluded; export at least one", p.qualified))
+	}
+	// Glue and Athena fold column names to lower case, so "Id" and id would be one column of the
+	// catalog table, and a query would read either.
+	folded := map[string]string{}
+	for _, c := range p.cols {
+		lower := strings.ToLower(c.name)
+		if first, dup := folded[lower]; dup {
+			problems = append(problems, fmt.Errorf("table %s: columns %q and %q differ only in case, and Glue and Athena fold names to lower case; "+
+				"Exclude one of them (or extract a view that renames it)", p.qualified, first, c.name))
+			continue
+		}
+		folded[lower] = c.name
 	}
 	if len(problems) > 0 {
 		return nil, &InputError{Err: fmt.Errorf("%w: %w", ErrBadRequest, joinErrors(problems))}

@@ -217,6 +217,7 @@ func TestPostgreSQL_BadInputFailsClearly(t *testing.T) {
 	a := newAWS(t)
 	d := newPostgres(t, a)
 	d.exec(t, "CREATE TABLE places (id int, location point, tags text[])")
+	d.exec(t, `CREATE TABLE accounts ("Id" int, id int, "Name" text)`)
 	for _, tc := range []struct {
 		name  string
 		table TableSpec
@@ -229,6 +230,9 @@ func TestPostgreSQL_BadInputFailsClearly(t *testing.T) {
 		{"unsupported types", TableSpec{Name: "places"},
 			`column "location" has type point, which has no Parquet mapping; add "location" to the table's Exclude list (or Hash it) to extract the rest of the table; ` +
 				`table social.places: column "tags" has type _text, which has no Parquet mapping`, true},
+		// Glue and Athena fold column names to lower case: "Id" and id would be one column.
+		{"columns that differ only in case", TableSpec{Name: "accounts"},
+			`table social.accounts: columns "Id" and "id" differ only in case, and Glue and Athena fold names to lower case; Exclude one of them (or extract a view that renames it)`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRun(t, d, tc.table)
@@ -243,6 +247,15 @@ func TestPostgreSQL_BadInputFailsClearly(t *testing.T) {
 			}
 		})
 	}
+	t.Run("excluding one of two columns that differ in case works", func(t *testing.T) {
+		d.exec(t, `INSERT INTO accounts VALUES (1, 2, 'a')`)
+		r := newRun(t, d, TableSpec{Name: "accounts", Exclude: []string{"Id"}})
+		got := readParquet(t, d.aws.get(t, r.bucket, r.mustExtract(t, "accounts", "2026-11-24").Key))
+		want := []map[string]any{{"id": int32(2), "Name": "a"}}
+		if diff := cmp.Diff(want, got.Rows); diff != "" {
+			t.Errorf("rows (-want +got):\n%s", diff)
+		}
+	})
 	t.Run("excluding the unsupported columns works", func(t *testing.T) {
 		d.exec(t, "INSERT INTO places VALUES (1, '(1,2)', '{a}')")
 		r := newRun(t, d, TableSpec{Name: "places", Exclude: []string{"location"}, Hash: []string{"tags"}})
