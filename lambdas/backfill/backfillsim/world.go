@@ -62,7 +62,7 @@ type world struct {
 // worldStats are the stand-in's counters; durations are wall time.
 type worldStats struct {
 	queries, quotaThrottles, injectedThrottles, maxActive, outOfOrder int
-	queryTime, observeLag, throttleWait                   time.Duration
+	queryTime, observeLag, throttleWait                               time.Duration
 }
 
 type query struct {
