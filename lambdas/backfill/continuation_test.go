@@ -154,6 +154,11 @@ func TestWorker_HandsOnTheKPIsAnInvocationCannotFinish(t *testing.T) {
 		if len(esm.invocations) != 3 {
 			t.Errorf("%d invocations, want 3: %+v", len(esm.invocations), esm.invocations)
 		}
+		// After two KPIs of 6 minutes, less than 6 minutes are left: the worker hands on rather
+		// than start a query it would have to stop.
+		if got := agg.kpis("2026-11-24"); len(got) != len(allKPIs) {
+			t.Errorf("KPIs started %v; want each once, none started only to be stopped", got)
+		}
 		for _, inv := range esm.invocations {
 			// The job stops its stop margin before the deadline, which leaves time to stop the
 			// query and send the rest on; reported as done, so the original is deleted.
@@ -242,6 +247,38 @@ func TestWorker_GivesTheJobBackWhenItCannotSendTheRestOn(t *testing.T) {
 		}
 		if got := q.changed(); len(got) == 0 || got[len(got)-1].timeout != int32(backfill.DefaultRetryDelay/time.Second) {
 			t.Errorf("visibility changes %v; want the job given back after the retry delay", got)
+		}
+	})
+}
+
+func TestWorker_DoesNotHandOnAJobWhoseLeaseIsLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// department_activity is published at 1 minute; the lease, never renewed, stops the job
+		// in engagement_score. The message may be another delivery's by now: sending the rest on
+		// too would run the day twice over.
+		agg := &fakeAggregator{took: map[string]time.Duration{"department_activity": time.Minute, "engagement_score": 10 * time.Minute}}
+		q := newFakeQueue()
+		q.changeErr = func(n int) error {
+			if n >= 1 {
+				return throttled
+			}
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), lambdaTimeout)
+		defer cancel()
+		resp, err := newTestWorker(t, agg, q).Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{
+			record("m1", jobBody(t, "2026-11-24", "department_activity"))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"m1"}, failedIDs(resp)); diff != "" {
+			t.Errorf("reported failures (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"department_activity"}, agg.publishedOn("2026-11-24")); diff != "" {
+			t.Errorf("KPIs published (-want +got):\n%s", diff)
+		}
+		if len(q.sent) != 0 {
+			t.Errorf("sent %d messages for a job whose lease is lost", len(q.sent))
 		}
 	})
 }

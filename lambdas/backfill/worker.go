@@ -253,10 +253,19 @@ func (w *Worker) run(ctx context.Context, rec events.SQSMessage, receives int) e
 	kpis := slices.Concat(waves...)
 	done := 0
 	var stopped error
+	var longest time.Duration // of the KPIs published in this invocation
 	for _, kpi := range kpis {
 		if stopped = context.Cause(jctx); stopped != nil {
 			break
 		}
+		// A query the deadline would stop wastes the quota and the worker; once a KPI is
+		// published, the rest goes on early instead, when a KPI as long as the longest so far
+		// would not fit.
+		if d, ok := jctx.Deadline(); ok && done > 0 && time.Until(d) < longest {
+			stopped = fmt.Errorf("%w: %s left, the longest KPI so far took %s", errTooLittleTime, time.Until(d).Round(time.Second), longest.Round(time.Second))
+			break
+		}
+		began := time.Now()
 		res, err := w.agg.Handle(jctx, aggregate.Request{KPI: kpi, Date: day.String()})
 		if kind := permanent(err); kind != "" {
 			return w.reject(ctx, log.With("kpi", kpi, "kpis_done", kpis[:done]), rec, kind, fmt.Errorf("kpi %s: %w", kpi, err))
@@ -267,6 +276,7 @@ func (w *Worker) run(ctx context.Context, rec events.SQSMessage, receives int) e
 			break
 		}
 		log.InfoContext(ctx, "backfill KPI published", "kpi", kpi, "query_id", res.QueryID, "location", res.Location)
+		longest = max(longest, time.Since(began))
 		done++
 	}
 	if stopped == nil {
@@ -274,7 +284,7 @@ func (w *Worker) run(ctx context.Context, rec events.SQSMessage, receives int) e
 		return nil
 	}
 	// The job's own deadline, or the runner's stop ahead of it, is no failure: the rest goes on at once.
-	outOfTime := jctx.Err() != nil && ctx.Err() == nil || errors.Is(stopped, ctas.ErrDeadline)
+	outOfTime := jctx.Err() != nil && ctx.Err() == nil || errors.Is(stopped, ctas.ErrDeadline) || errors.Is(stopped, errTooLittleTime)
 	return w.handOn(ctx, log.With("kpis_done", kpis[:done], "kpis_left", kpis[done:], "err", stopped),
 		job, kpis[done:], done > 0, outOfTime, stopped)
 }
@@ -329,6 +339,9 @@ func (w *Worker) send(ctx context.Context, job Job, delay time.Duration) (string
 	}
 	return aws.ToString(out.MessageId), nil
 }
+
+// errTooLittleTime stops a job whose next KPI would likely not finish before the job's deadline.
+var errTooLittleTime = errors.New("too little time left for the next KPI")
 
 // permanent is the kind of a failure no retry can fix, or "" for one that may pass.
 func permanent(err error) string {
