@@ -165,7 +165,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond,
 		// For the tests whose invocations have a deadline of seconds (envOptions.timeout): time
 		// to publish a query that ends just before the stop, on a loaded machine.
-		StopMargin: 1500 * time.Millisecond,
+		StopMargin: 4 * time.Second,
 		Logger:     discard,
 	}
 	// Two calls, because ctas.New takes its own, unexported, Glue interface.
@@ -835,11 +835,22 @@ func TestBackfill_ThrottledJobComesBackAfterItsRetryDelayThenSQSDeadLettersIt(t 
 		t.Errorf("drained after %s; a throttled job should come back after its retry delay, not the visibility timeout", took)
 	}
 
-	if got, want := e.deliveries[ids[0]], []string{"1", "2", "3"}; !slices.Equal(got, want) {
-		t.Errorf("throttled job delivered with receive counts %v, want %v", got, want)
+	// The bad day's job publishes active_users_by_department, then hands the rest on; the
+	// continuation starts with the throttled KPI and publishes nothing, delivery after delivery.
+	if got := e.deliveries[ids[0]]; !slices.Equal(got, []string{"1"}) || e.reported[ids[0]] != 0 {
+		t.Errorf("the bad day's job delivered %v, reported %d times; want once, handed on", got, e.reported[ids[0]])
 	}
-	if got := e.reported[ids[0]]; got != maxReceiveCount {
-		t.Errorf("throttled job reported %d times, want %d", got, maxReceiveCount)
+	var rest string
+	for id, body := range e.bodies {
+		if strings.Contains(body, `"continuation":1`) {
+			rest = id
+		}
+	}
+	if got, want := e.deliveries[rest], []string{"1", "2", "3"}; !slices.Equal(got, want) {
+		t.Errorf("the continuation %q delivered with receive counts %v, want %v", e.bodies[rest], got, want)
+	}
+	if got := e.reported[rest]; got != maxReceiveCount {
+		t.Errorf("the continuation reported %d times, want %d", got, maxReceiveCount)
 	}
 	for _, id := range ids[1:] {
 		if got := e.deliveries[id]; !slices.Equal(got, []string{"1"}) || e.reported[id] != 0 {
@@ -847,8 +858,8 @@ func TestBackfill_ThrottledJobComesBackAfterItsRetryDelayThenSQSDeadLettersIt(t 
 		}
 	}
 	dead := e.deadLetters(t, 1)[0]
-	if aws.ToString(dead.Body) != e.bodies[ids[0]] {
-		t.Errorf("dead letter %q, want the throttled job %q", aws.ToString(dead.Body), e.bodies[ids[0]])
+	if rest == "" || aws.ToString(dead.Body) != e.bodies[rest] {
+		t.Errorf("dead letter %q, want the throttled continuation %q", aws.ToString(dead.Body), e.bodies[rest])
 	}
 	if _, ok := dead.MessageAttributes[backfill.AttrError]; ok {
 		t.Errorf("the worker dead-lettered a job that may succeed later itself; SQS's redrive should have")
@@ -1176,10 +1187,10 @@ func (a *slowAthena) GetQueryExecution(ctx context.Context, in *athena.GetQueryE
 
 func TestBackfill_ADayLongerThanAnInvocationIsHandedOnAndPublishedOnce(t *testing.T) {
 	t.Parallel()
-	// A query takes 1.2 s and an invocation has 5 s, of which the worker's stop margin (a sixth of
-	// the 4 s lease) and the runner's (1.5 s) leave 2.8 s: a day's five KPIs take three invocations.
-	slow := &slowAthena{took: 1200 * time.Millisecond, started: map[string]time.Time{}, runOf: map[string]string{}, succeeded: map[string]int{}}
-	e := newEnv(t, envOptions{visibility: 5 * time.Minute, lease: backfill.MinLease, retryDelay: time.Second, timeout: 5 * time.Second,
+	// A query takes 2 s and an invocation has 12 s, of which the worker's stop margin (a sixth of
+	// the 6 s lease) and the runner's (4 s) leave 7 s: a day's five KPIs take two invocations.
+	slow := &slowAthena{took: 2 * time.Second, started: map[string]time.Time{}, runOf: map[string]string{}, succeeded: map[string]int{}}
+	e := newEnv(t, envOptions{visibility: 5 * time.Minute, lease: 6 * time.Second, retryDelay: time.Second, timeout: 12 * time.Second,
 		athena: func(sim *ctassim.Athena) ctassim.AthenaAPI { slow.AthenaAPI = sim; return slow }})
 	ds := days("2026-07-01", 3)
 	ids := e.enqueue(t, e.jobs(t, ds)...)
