@@ -140,10 +140,11 @@ func (c *Config) validate() error {
 // ReportBatchItemFailures.
 //
 // It runs a job's KPIs one after the other in dependency order while the invocation has time.
-// StopMargin before the deadline it stops the KPI in flight and hands the rest on: it sends a
-// continuation (the same request and day, the KPIs not yet published, in the same order) to the
-// queue and acknowledges the message only once that send succeeded, so no job needs more than
-// one invocation and none is lost between two. A crash between the send and the acknowledgement
+// StopMargin before the deadline it stops the KPI in flight (or, sooner, does not start one that
+// would likely not fit) and hands the rest on: it sends a continuation (the same request and day,
+// the KPIs not yet published, planned in dependency waves again) to the queue and acknowledges
+// the message only once that send succeeded, so no job needs more than one invocation and none is
+// lost between two. A crash between the send and the acknowledgement
 // runs some KPIs twice, which the CTAS runner's publish protocol makes harmless (one partition
 // per KPI and day). An invocation that publishes no KPI is a failed delivery, not a hand-on:
 // a job that can never progress still reaches the dead-letter queue.
