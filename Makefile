@@ -86,7 +86,7 @@ bench-coldstart: $(RIE) ## each Lambda: zipped arm64 size, cold-start init under
 	KPILAKE_RIE=$(RIE) go test ./lambdas/coldstart -run '^$$' -bench '^BenchmarkColdStart$$' -benchtime 1x -timeout 30m
 
 .PHONY: bench-backfill
-bench-backfill: ## backfill simulation (365 days x 5 KPIs, quota 20, 20 workers; throttling, crashes): x ideal and x sequential; fails a missed goal
+bench-backfill: ## backfill simulation (365 days x 5 KPIs and 73 days x 50 KPIs, quota 20, 20 workers; throttling, crashes): x ideal and x sequential; fails a missed goal
 	go test ./lambdas/backfill/backfillsim -run '^$$' -bench '^BenchmarkBackfill$$' -benchtime 1x -timeout 30m
 
 clean: ## remove build output

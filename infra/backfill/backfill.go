@@ -8,9 +8,10 @@
 //   - Both queues use SQS-managed encryption (SSE-SQS), not the lake key: a job holds only a
 //     request id, a date and KPI names, and with SSE-SQS enqueuing needs sqs:SendMessage alone,
 //     so an operator (or the CLI's role) needs no use of the lake key.
-//   - The worker's timeout is Lambda's maximum, 15 minutes (one job runs every KPI of a day one
-//     after the other), and the queue's visibility timeout is 6 times that, 90 minutes, as Lambda
-//     recommends for SQS event sources. The worker does not wait for it: it leases the message it
+//   - The worker's timeout is Lambda's maximum, 15 minutes (one job runs the KPIs of a day one
+//     after the other; what one invocation cannot finish it sends on to the queue as a
+//     continuation, so it needs sqs:SendMessage there), and the queue's visibility timeout is 6
+//     times that, 90 minutes, as Lambda recommends for SQS event sources. The worker does not wait for it: it leases the message it
 //     works (ChangeMessageVisibility, handler.DefaultLease of 2 minutes at a time, renewed while
 //     it lives), so the job of a worker that died comes back within 2 minutes, and it gives a
 //     failed job back after handler.DefaultRetryDelay (1 minute, doubling with each failed
@@ -250,10 +251,12 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 		RemovalPolicy: p.RemovalPolicy,
 	})
 	aggregate.GrantAggregate(b.Worker.Role, p.Catalog, p.Lake, p.KPIs)
-	// A job no retry can fix goes to the dead-letter queue at once; SQS-managed encryption needs no key.
+	// A job no retry can fix goes to the dead-letter queue at once, and the KPIs of a day that one
+	// invocation could not finish go on to the queue as a continuation; SQS-managed encryption
+	// needs no key.
 	b.Worker.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("sqs:SendMessage"),
-		Resources: jsii.Strings(*b.DeadLetterQueue.QueueArn()),
+		Resources: jsii.Strings(*b.DeadLetterQueue.QueueArn(), *b.Queue.QueueArn()),
 	}))
 
 	b.EventSource = awslambdaeventsources.NewSqsEventSource(b.Queue, &awslambdaeventsources.SqsEventSourceProps{

@@ -290,7 +290,9 @@ func TestBackfill_WorkerMayAggregateItsKPIsConsumeTheQueueAndOnlySendDeadLetters
 	// The event source's grant; the worker's lease (lambdas/backfill) needs sqs:ChangeMessageVisibility.
 	add([]string{"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
 		res(s.b.Queue.QueueArn()))
-	add([]string{"sqs:SendMessage"}, res(s.b.DeadLetterQueue.QueueArn()))
+	// A job no retry can fix goes to the dead-letter queue; the rest of a job one invocation could
+	// not finish goes on to the queue (lambdas/backfill's continuations).
+	add([]string{"sqs:SendMessage"}, res(s.b.DeadLetterQueue.QueueArn()), res(s.b.Queue.QueueArn()))
 	if diff := cmp.Diff(sortedLines(want), sortedLines(tp.Permissions(s.fnRole))); diff != "" {
 		t.Errorf("permissions of the worker (-want +got):\n%s", diff)
 	}

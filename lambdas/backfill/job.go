@@ -1,5 +1,7 @@
 // Package backfill re-aggregates past days: a Job is one SQS message (one business day and the
-// KPIs to rebuild for it), written by the operator CLI and worked by the backfill Lambda.
+// KPIs to rebuild for it), written by the operator CLI and worked by the backfill Lambda. A job
+// that one invocation cannot finish is handed on as a continuation: the same day, the KPIs not
+// yet published.
 package backfill
 
 import (
@@ -38,6 +40,10 @@ type Job struct {
 	// KPIs to rebuild for the day. The worker runs them in dependency waves; KPIs that depend on
 	// them are rebuilt too (queries.Catalog.Waves). Empty means the whole catalog.
 	KPIs []string `json:"kpis,omitempty"`
+	// Continuation is 0 for a job the CLI sent, n for the job that the n-th invocation of a day
+	// handed on: its KPIs are those the earlier invocations had not published. A job without the
+	// field (sent before continuations existed) is a first one.
+	Continuation int `json:"continuation,omitempty"`
 }
 
 // MalformedError is a job no retry can fix: not JSON, unknown fields, a bad date, an unknown KPI.
@@ -65,6 +71,9 @@ func ParseJob(body []byte, cat *queries.Catalog) (Job, layout.Day, [][]string, e
 	}
 	if err := j.validateRequestID(); err != nil {
 		return j, layout.Day{}, nil, &MalformedError{err}
+	}
+	if j.Continuation < 0 {
+		return j, layout.Day{}, nil, &MalformedError{fmt.Errorf(`field "continuation" is %d; leave it out (the worker sets it when it hands a job on)`, j.Continuation)}
 	}
 	day, err := layout.ParseDay(j.Date)
 	if err != nil {

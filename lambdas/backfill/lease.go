@@ -73,7 +73,8 @@ func (ls *leases) end() {
 }
 
 // heartbeat extends every held lease at once, then every quarter of the lease, and wakes at the
-// earliest expiry too, so that a lease whose extensions failed is known lost when it runs out.
+// earliest stop too (the stop margin before a lease's expiry), so that the job of a lease whose
+// extensions failed is stopped while the lease still holds.
 func (ls *leases) heartbeat(ctx context.Context) {
 	defer close(ls.done)
 	every := ls.w.lease / 4
@@ -94,11 +95,13 @@ func (ls *leases) heartbeat(ctx context.Context) {
 	}
 }
 
-// extend renews the lease if it is held and returns when it expires (zero: unknown or not held).
-// A failed call is retried at the next beat; the lease is lost once it expires without one
-// succeeding. A refusal (ReceiptHandleIsInvalid, MessageNotInflight) is no surer a sign: SQS may
-// refuse the handle of a copy delivered twice, or of a message another copy's worker deleted, and
-// a held lease still runs out on time.
+// extend renews the lease if it is held and returns when its job must stop unless a later
+// extension succeeds (zero: unknown or not held): the worker's stop margin before the lease
+// expires, which leaves the job time to stop its query and clean up while the message is still
+// its own. A failed call is retried at the next beat; the lease counts as lost at the stop
+// without one succeeding. A refusal (ReceiptHandleIsInvalid, MessageNotInflight) is no surer a
+// sign: SQS may refuse the handle of a copy delivered twice, or of a message another copy's
+// worker deleted, and a held lease still runs out on time.
 func (l *lease) extend(ctx context.Context, w *Worker, timeout time.Duration) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -106,9 +109,15 @@ func (l *lease) extend(ctx context.Context, w *Worker, timeout time.Duration) ti
 		return time.Time{}
 	}
 	sent := time.Now()
-	if !l.expires.IsZero() && !sent.Before(l.expires) {
-		l.loseLocked(fmt.Errorf("%w: not extended within the lease (%s)", ErrLeaseLost, w.lease))
-		return time.Time{}
+	if !l.expires.IsZero() {
+		stop := l.expires.Add(-w.stopMargin)
+		if !sent.Before(stop) {
+			l.loseLocked(fmt.Errorf("%w: not extended within %s of the lease (%s), the stop margin (%s) before it runs out",
+				ErrLeaseLost, w.lease-w.stopMargin, w.lease, w.stopMargin))
+			return time.Time{}
+		}
+		// A call still waiting at the stop must not delay it.
+		timeout = min(timeout, stop.Sub(sent))
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	err := w.changeVisibility(cctx, l.rec, w.lease)
@@ -120,7 +129,10 @@ func (l *lease) extend(ctx context.Context, w *Worker, timeout time.Duration) ti
 		l.log.WarnContext(ctx, "backfill lease not extended; retrying at the next beat", "err", err,
 			"expires", l.expires)
 	}
-	return l.expires
+	if l.expires.IsZero() {
+		return time.Time{}
+	}
+	return l.expires.Add(-w.stopMargin)
 }
 
 func (l *lease) loseLocked(err error) {

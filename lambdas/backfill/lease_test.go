@@ -136,21 +136,21 @@ func TestWorker_StopsTheJobWhenItsLeaseIsLost(t *testing.T) {
 		tried int
 	}{
 		// SQS's refusal of a receipt handle is no surer a sign than a failed call: the lease runs
-		// out 2 minutes after its last extension, at 30 s.
+		// out 2 minutes after its last extension, at 30 s; the job stops the stop margin before.
 		{"SQS refuses the receipt handle",
 			func(n int) error {
 				if n >= 2 {
 					return &sqstypes.ReceiptHandleIsInvalid{Message: new("The input receipt handle is invalid.")}
 				}
 				return nil
-			}, 30*time.Second + backfill.DefaultLease, 5},
+			}, 30*time.Second + backfill.DefaultLease - backfill.DefaultStopMargin, 5},
 		{"extensions fail until the lease runs out",
 			func(n int) error {
 				if n >= 1 {
 					return throttled
 				}
 				return nil
-			}, backfill.DefaultLease, 4},
+			}, backfill.DefaultLease - backfill.DefaultStopMargin, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -162,7 +162,7 @@ func TestWorker_StopsTheJobWhenItsLeaseIsLost(t *testing.T) {
 					t.Errorf("reported failures (-want +got):\n%s", diff)
 				}
 				if took != tc.lostAt {
-					t.Errorf("the job stopped after %s, want %s (when the lease was lost)", took, tc.lostAt)
+					t.Errorf("the job stopped after %s, want %s (the stop margin before the lease runs out)", took, tc.lostAt)
 				}
 				if got := agg.kpis("2026-11-24"); len(got) != 1 {
 					t.Errorf("KPIs tried %v; the job should have stopped at its first", got)
@@ -241,4 +241,60 @@ func TestWorker_LeasesEveryMessageOfABatchUntilItReturns(t *testing.T) {
 			t.Errorf("visibility changes per message (-want +got):\n%s", diff)
 		}
 	})
+}
+
+func TestWorker_StopsTheJobAMarginBeforeItsLeaseCanRunOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The lease is taken at 0 and never renewed: it runs out at 2 minutes, when SQS may hand
+		// the job to another worker. Stopping the query and cleaning up take time, so the worker
+		// must begin a margin before, not at the expiry.
+		const margin = backfill.DefaultStopMargin
+		stopping := map[string]time.Duration{"department_activity": 15 * time.Second}
+		agg := &stoppingAggregator{fakeAggregator: fakeAggregator{took: map[string]time.Duration{"department_activity": 10 * time.Minute}},
+			stopTakes: stopping}
+		q := newFakeQueue()
+		q.changeErr = func(n int) error {
+			if n >= 1 {
+				return throttled
+			}
+			return nil
+		}
+		resp, took := handleOne(t, newTestWorker(t, agg, q), record("m1", jobBody(t, "2026-11-24", "department_activity")))
+		if diff := cmp.Diff([]string{"m1"}, failedIDs(resp)); diff != "" {
+			t.Errorf("reported failures (-want +got):\n%s", diff)
+		}
+		if want := backfill.DefaultLease - margin; agg.stoppedAt != want {
+			t.Errorf("the job was told to stop at %s, want %s (the lease's expiry minus the margin)", agg.stoppedAt, want)
+		}
+		if !errors.Is(agg.cause, backfill.ErrLeaseLost) {
+			t.Errorf("the job stopped for %v, want ErrLeaseLost", agg.cause)
+		}
+		// Its query stopped (15 s) and the worker returned while the lease still held.
+		if took >= backfill.DefaultLease {
+			t.Errorf("the worker returned after %s, when its lease (%s) had run out: another worker may have run the job meanwhile", took, backfill.DefaultLease)
+		}
+		if len(q.sent) != 0 {
+			t.Errorf("the worker sent %d messages for a job it no longer holds", len(q.sent))
+		}
+	})
+}
+
+// stoppingAggregator takes stopTakes, per KPI, to stop its query once its context ends (as the
+// runner's StopQueryExecution and cleanup do), and records when and why it was told to stop.
+type stoppingAggregator struct {
+	fakeAggregator
+	stopTakes map[string]time.Duration
+	began     time.Time
+	stoppedAt time.Duration
+	cause     error
+}
+
+func (s *stoppingAggregator) Handle(ctx context.Context, req aggregate.Request) (ctas.Result, error) {
+	s.began = time.Now()
+	res, err := s.fakeAggregator.Handle(ctx, req)
+	if ctx.Err() != nil {
+		s.stoppedAt, s.cause = time.Since(s.began), context.Cause(ctx)
+		time.Sleep(s.stopTakes[req.KPI])
+	}
+	return res, err
 }

@@ -2,6 +2,7 @@ package backfill_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -64,6 +65,7 @@ type env struct {
 	s3               *s3.Client
 	sqs              *sqs.Client
 	worker           *backfill.Worker
+	timeout          time.Duration
 
 	// batches counts the batches the worker has completed, for drain's stall check.
 	batches    atomic.Int64
@@ -90,6 +92,8 @@ type envOptions struct {
 	queue func(backfill.Queue) backfill.Queue
 	// lease and retryDelay configure the worker; zero: its defaults.
 	lease, retryDelay time.Duration
+	// timeout, if set, is each invocation's deadline, as Lambda's function timeout.
+	timeout time.Duration
 }
 
 // newEnv builds an env.
@@ -114,6 +118,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		deliveries: map[string][]string{},
 		reported:   map[string]int{},
 		bodies:     map[string]string{},
+		timeout:    opts.timeout,
 	}
 	ctx := context.Background()
 	if _, err := e.glue.CreateDatabase(ctx, &glue.CreateDatabaseInput{DatabaseInput: &gtypes.DatabaseInput{Name: aws.String(e.db)}}); err != nil {
@@ -158,7 +163,10 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		Database: e.db, Workgroup: "primary", AggregatedBucket: e.bucket,
 		PollInitial: time.Millisecond, PollMax: 5 * time.Millisecond,
 		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond,
-		Logger: discard,
+		// For the tests whose invocations have a deadline of seconds (envOptions.timeout): time
+		// to publish a query that ends just before the stop, on a loaded machine.
+		StopMargin: 4 * time.Second,
+		Logger:     discard,
 	}
 	// Two calls, because ctas.New takes its own, unexported, Glue interface.
 	var runner *ctas.Runner
@@ -345,6 +353,11 @@ func (e *env) invoke(ctx context.Context, msgs []sqstypes.Message) error {
 		})
 	}
 	e.mu.Unlock()
+	if e.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.timeout)
+		defer cancel()
+	}
 	resp, err := e.worker.Handle(ctx, ev)
 	if err != nil {
 		return fmt.Errorf("worker returned an error (the whole batch would be retried): %w", err)
@@ -822,11 +835,22 @@ func TestBackfill_ThrottledJobComesBackAfterItsRetryDelayThenSQSDeadLettersIt(t 
 		t.Errorf("drained after %s; a throttled job should come back after its retry delay, not the visibility timeout", took)
 	}
 
-	if got, want := e.deliveries[ids[0]], []string{"1", "2", "3"}; !slices.Equal(got, want) {
-		t.Errorf("throttled job delivered with receive counts %v, want %v", got, want)
+	// The bad day's job publishes active_users_by_department, then hands the rest on; the
+	// continuation starts with the throttled KPI and publishes nothing, delivery after delivery.
+	if got := e.deliveries[ids[0]]; !slices.Equal(got, []string{"1"}) || e.reported[ids[0]] != 0 {
+		t.Errorf("the bad day's job delivered %v, reported %d times; want once, handed on", got, e.reported[ids[0]])
 	}
-	if got := e.reported[ids[0]]; got != maxReceiveCount {
-		t.Errorf("throttled job reported %d times, want %d", got, maxReceiveCount)
+	var rest string
+	for id, body := range e.bodies {
+		if strings.Contains(body, `"continuation":1`) {
+			rest = id
+		}
+	}
+	if got, want := e.deliveries[rest], []string{"1", "2", "3"}; !slices.Equal(got, want) {
+		t.Errorf("the continuation %q delivered with receive counts %v, want %v", e.bodies[rest], got, want)
+	}
+	if got := e.reported[rest]; got != maxReceiveCount {
+		t.Errorf("the continuation reported %d times, want %d", got, maxReceiveCount)
 	}
 	for _, id := range ids[1:] {
 		if got := e.deliveries[id]; !slices.Equal(got, []string{"1"}) || e.reported[id] != 0 {
@@ -834,8 +858,8 @@ func TestBackfill_ThrottledJobComesBackAfterItsRetryDelayThenSQSDeadLettersIt(t 
 		}
 	}
 	dead := e.deadLetters(t, 1)[0]
-	if aws.ToString(dead.Body) != e.bodies[ids[0]] {
-		t.Errorf("dead letter %q, want the throttled job %q", aws.ToString(dead.Body), e.bodies[ids[0]])
+	if rest == "" || aws.ToString(dead.Body) != e.bodies[rest] {
+		t.Errorf("dead letter %q, want the throttled continuation %q", aws.ToString(dead.Body), e.bodies[rest])
 	}
 	if _, ok := dead.MessageAttributes[backfill.AttrError]; ok {
 		t.Errorf("the worker dead-lettered a job that may succeed later itself; SQS's redrive should have")
@@ -1114,5 +1138,100 @@ func TestBackfill_OverlappingDuplicatesLeaveThePartitionAtARunThatExists(t *test
 			wg.Wait()
 			e.checkPublishedOnce(t, every([]string{"reactions_given_received"}, day))
 		})
+	}
+}
+
+// slowAthena keeps every CTAS running for took after its start, and counts the CTAS of each
+// (KPI, day) ("kpi dt") seen to succeed.
+type slowAthena struct {
+	ctassim.AthenaAPI
+	took time.Duration
+
+	mu        sync.Mutex
+	started   map[string]time.Time // query id -> start
+	runOf     map[string]string    // query id -> "kpi dt"
+	succeeded map[string]int       // "kpi dt" -> CTAS that succeeded
+}
+
+func (a *slowAthena) StartQueryExecution(ctx context.Context, in *athena.StartQueryExecutionInput, opts ...func(*athena.Options)) (*athena.StartQueryExecutionOutput, error) {
+	out, err := a.AthenaAPI.StartQueryExecution(ctx, in, opts...)
+	if err == nil {
+		c, _ := ctassim.Parse(aws.ToString(in.QueryString))
+		a.mu.Lock()
+		a.started[aws.ToString(out.QueryExecutionId)] = time.Now()
+		a.runOf[aws.ToString(out.QueryExecutionId)] = c.KPI + " " + c.Date
+		a.mu.Unlock()
+	}
+	return out, err
+}
+
+func (a *slowAthena) GetQueryExecution(ctx context.Context, in *athena.GetQueryExecutionInput, opts ...func(*athena.Options)) (*athena.GetQueryExecutionOutput, error) {
+	out, err := a.AthenaAPI.GetQueryExecution(ctx, in, opts...)
+	if err != nil || out.QueryExecution == nil || out.QueryExecution.Status == nil {
+		return out, err
+	}
+	id := aws.ToString(in.QueryExecutionId)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := out.QueryExecution.Status
+	switch {
+	case st.State != atypes.QueryExecutionStateSucceeded:
+	case time.Since(a.started[id]) < a.took:
+		st.State = atypes.QueryExecutionStateRunning
+	default:
+		a.succeeded[a.runOf[id]]++
+		delete(a.runOf, id) // counted once, however often it is read
+	}
+	return out, err
+}
+
+func TestBackfill_ADayLongerThanAnInvocationIsHandedOnAndPublishedOnce(t *testing.T) {
+	// Not parallel: its invocations have seconds, and the year of jobs of the parallel tests
+	// slows moto's calls down enough to cut a publish at the deadline, which reruns a KPI.
+	// A query takes 2 s and an invocation has 12 s, of which the worker's stop margin (a sixth of
+	// the 6 s lease) and the runner's (4 s) leave 7 s: a day's five KPIs take two invocations.
+	slow := &slowAthena{took: 2 * time.Second, started: map[string]time.Time{}, runOf: map[string]string{}, succeeded: map[string]int{}}
+	e := newEnv(t, envOptions{visibility: 5 * time.Minute, lease: 6 * time.Second, retryDelay: time.Second, timeout: 12 * time.Second,
+		athena: func(sim *ctassim.Athena) ctassim.AthenaAPI { slow.AthenaAPI = sim; return slow }})
+	ds := days("2026-07-01", 3)
+	ids := e.enqueue(t, e.jobs(t, ds)...)
+	// One message an invocation, as the stack's event source mapping (infra/backfill.BatchSize):
+	// each job has the invocation's whole time.
+	e.drain(t, 1, 1)
+
+	e.checkPublishedOnce(t, every(allKPIs, ds))
+	for _, d := range ds {
+		for _, k := range allKPIs {
+			if n := slow.succeeded[k+" "+d.String()]; n != 1 {
+				t.Errorf("%s dt=%s: %d CTAS succeeded, want exactly 1", k, d, n)
+			}
+		}
+	}
+	if len(e.reported) != 0 {
+		t.Errorf("messages reported for redelivery: %v; each invocation should hand on what it could not finish", e.reported)
+	}
+	e.deadLetters(t, 0)
+	// Each day's job, then its continuations: the same request and day, counted up.
+	continuations := map[string][]float64{}
+	for id, body := range e.bodies {
+		var j map[string]any
+		if err := json.Unmarshal([]byte(body), &j); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(ids, id) {
+			continue
+		}
+		if j["request_id"] != "bf-test" {
+			t.Errorf("continuation %s of request %v, want bf-test", body, j["request_id"])
+		}
+		n, _ := j["continuation"].(float64)
+		continuations[j["date"].(string)] = append(continuations[j["date"].(string)], n)
+	}
+	for _, d := range ds {
+		got := continuations[d.String()]
+		slices.Sort(got)
+		if len(got) < 1 || got[0] != 1 || got[len(got)-1] != float64(len(got)) {
+			t.Errorf("dt=%s: continuations %v; want the day handed on at least once, numbered 1, 2, ...", d, got)
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -28,8 +30,8 @@ type Aggregator interface {
 var _ Aggregator = (*aggregate.Handler)(nil)
 
 // Queue is the SQS calls the worker makes: it changes the visibility of the messages it works
-// (on the backfill queue) and sends jobs no retry can fix to the dead-letter queue. *sqs.Client
-// is one.
+// and sends the continuations of jobs (on the backfill queue), and sends jobs no retry can fix to
+// the dead-letter queue. *sqs.Client is one.
 type Queue interface {
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
@@ -74,6 +76,13 @@ const (
 	DefaultRetryDelay = time.Minute
 	// MaxRetryDelay bounds the retry delay.
 	MaxRetryDelay = 15 * time.Minute
+	// DefaultStopMargin is how long before its time runs out (the invocation's deadline, the
+	// lease's expiry) the worker stops a job: the CTAS runner's stop of the query and its
+	// cleanup are two calls of at most 10 s each, and the continuation is one send.
+	DefaultStopMargin = 20 * time.Second
+	// sendTimeout bounds the send of a continuation, SDK retries included; it is within the
+	// stop margin.
+	sendTimeout = 10 * time.Second
 )
 
 // Config is what a Worker needs besides its catalog, aggregator and queue client.
@@ -90,6 +99,12 @@ type Config struct {
 	// doubled for every earlier failed delivery, at most MaxRetryDelay. Whole seconds, at most
 	// MaxRetryDelay. Default: DefaultRetryDelay (1 minute).
 	RetryDelay time.Duration
+	// StopMargin is how long before the invocation's deadline, and before the lease on its
+	// message could run out, the worker stops a job: time to stop the running query, clean up and
+	// send the rest of the job on (or give it back) while the message is still its own. Less than
+	// a quarter of the lease, so that the lease's heartbeat tries three times before it stops a
+	// job. Default: DefaultStopMargin (20 s), or a sixth of the lease if that is shorter.
+	StopMargin time.Duration
 	// Logger receives the worker's JSON log lines. Default: none.
 	Logger *slog.Logger
 }
@@ -110,11 +125,29 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("backfill worker: RetryDelay is %s; give whole seconds from 1s to %s, or 0 for %s",
 			c.RetryDelay, MaxRetryDelay, DefaultRetryDelay))
 	}
+	lease := c.Lease
+	if lease == 0 {
+		lease = DefaultLease
+	}
+	if c.StopMargin < 0 || c.StopMargin != 0 && c.StopMargin >= lease/4 {
+		errs = append(errs, fmt.Errorf("backfill worker: StopMargin is %s; give a positive duration under a quarter of the lease (%s), or 0 for the default",
+			c.StopMargin, lease/4))
+	}
 	return errors.Join(errs...)
 }
 
 // Worker works backfill jobs delivered by an SQS event source mapping with
 // ReportBatchItemFailures.
+//
+// It runs a job's KPIs one after the other in dependency order while the invocation has time.
+// StopMargin before the deadline it stops the KPI in flight (or, sooner, does not start one that
+// would likely not fit) and hands the rest on: it sends a continuation (the same request and day,
+// the KPIs not yet published, planned in dependency waves again) to the queue and acknowledges
+// the message only once that send succeeded, so no job needs more than one invocation and none is
+// lost between two. A crash between the send and the acknowledgement
+// runs some KPIs twice, which the CTAS runner's publish protocol makes harmless (one partition
+// per KPI and day). An invocation that publishes no KPI is a failed delivery, not a hand-on:
+// a job that can never progress still reaches the dead-letter queue.
 //
 // It leases each message it works: a heartbeat keeps it invisible Lease at a time
 // (ChangeMessageVisibility), so that the job of a worker that dies comes back within a Lease
@@ -125,14 +158,15 @@ func (c *Config) validate() error {
 // Athena failed, a KPI that does not render) goes to the dead-letter queue at once, with its
 // reason.
 type Worker struct {
-	kpis     *queries.Catalog
-	agg      Aggregator
-	queue    Queue
-	queueURL string
-	dlqURL   string
-	lease    time.Duration
-	retry    time.Duration
-	log      *slog.Logger
+	kpis       *queries.Catalog
+	agg        Aggregator
+	queue      Queue
+	queueURL   string
+	dlqURL     string
+	lease      time.Duration
+	retry      time.Duration
+	stopMargin time.Duration
+	log        *slog.Logger
 }
 
 // NewWorker returns a worker over the catalog kpis that aggregates through agg and calls SQS
@@ -153,9 +187,12 @@ func NewWorker(kpis *queries.Catalog, agg Aggregator, queue Queue, cfg Config) (
 		return nil, err
 	}
 	w := &Worker{kpis: kpis, agg: agg, queue: queue, queueURL: cfg.QueueURL, dlqURL: cfg.DeadLetterQueueURL,
-		lease: cfg.Lease, retry: cfg.RetryDelay, log: cfg.Logger}
+		lease: cfg.Lease, retry: cfg.RetryDelay, stopMargin: cfg.StopMargin, log: cfg.Logger}
 	if w.lease == 0 {
 		w.lease = DefaultLease
+	}
+	if w.stopMargin == 0 {
+		w.stopMargin = min(DefaultStopMargin, w.lease/6)
 	}
 	if w.retry == 0 {
 		w.retry = DefaultRetryDelay
@@ -195,39 +232,117 @@ func (w *Worker) work(ctx context.Context, l *lease) error {
 	return err
 }
 
-// run runs one job; an error means "deliver it again".
+// run runs one job; an error means "deliver it again". ctx ends when the lease is lost; its
+// deadline is the invocation's.
 func (w *Worker) run(ctx context.Context, rec events.SQSMessage, receives int) error {
 	start := time.Now()
 	job, day, waves, err := ParseJob([]byte(rec.Body), w.kpis)
 	log := w.log.With("message_id", rec.MessageId, "request_id", job.RequestID, "date", job.Date,
-		"receive_count", receives)
+		"receive_count", receives, "continuation", job.Continuation)
 	var bad *MalformedError
 	if errors.As(err, &bad) {
 		return w.reject(ctx, log, rec, KindMalformed, err)
 	}
-	var done []string
-	for _, wave := range waves {
-		for _, kpi := range wave {
-			if err := context.Cause(ctx); err != nil {
-				log.ErrorContext(ctx, "backfill job stopped; SQS will deliver it again", "kpis_done", done, "err", err)
-				return err
-			}
-			res, err := w.agg.Handle(ctx, aggregate.Request{KPI: kpi, Date: day.String()})
-			if kind := permanent(err); kind != "" {
-				return w.reject(ctx, log.With("kpi", kpi, "kpis_done", done), rec, kind, fmt.Errorf("kpi %s: %w", kpi, err))
-			}
-			if err != nil {
-				log.ErrorContext(ctx, "backfill job failed; SQS will deliver it again", "kpi", kpi, "kpis_done", done,
-					"err", err, "error_type", fmt.Sprintf("%T", err))
-				return err
-			}
-			log.InfoContext(ctx, "backfill KPI published", "kpi", kpi, "query_id", res.QueryID, "location", res.Location)
-			done = append(done, kpi)
-		}
+	// The job's time ends the stop margin before the invocation's: time to stop its query and
+	// send the rest on.
+	jctx := ctx
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		jctx, cancel = context.WithDeadline(ctx, d.Add(-w.stopMargin))
+		defer cancel()
 	}
-	log.InfoContext(ctx, "backfill job done", "kpis", done, "duration_ms", time.Since(start).Milliseconds())
+	kpis := slices.Concat(waves...)
+	done := 0
+	var stopped error
+	var longest time.Duration // of the KPIs published in this invocation
+	for _, kpi := range kpis {
+		if stopped = context.Cause(jctx); stopped != nil {
+			break
+		}
+		// A query the deadline would stop wastes the quota and the worker; once a KPI is
+		// published, the rest goes on early instead, when a KPI as long as the longest so far
+		// would not fit.
+		if d, ok := jctx.Deadline(); ok && done > 0 && time.Until(d) < longest {
+			stopped = fmt.Errorf("%w: %s left, the longest KPI so far took %s", errTooLittleTime, time.Until(d).Round(time.Second), longest.Round(time.Second))
+			break
+		}
+		began := time.Now()
+		res, err := w.agg.Handle(jctx, aggregate.Request{KPI: kpi, Date: day.String()})
+		if kind := permanent(err); kind != "" {
+			return w.reject(ctx, log.With("kpi", kpi, "kpis_done", kpis[:done]), rec, kind, fmt.Errorf("kpi %s: %w", kpi, err))
+		}
+		if err != nil {
+			log.WarnContext(ctx, "backfill KPI not published", "kpi", kpi, "err", err, "error_type", fmt.Sprintf("%T", err))
+			stopped = fmt.Errorf("kpi %s: %w", kpi, err)
+			break
+		}
+		log.InfoContext(ctx, "backfill KPI published", "kpi", kpi, "query_id", res.QueryID, "location", res.Location)
+		longest = max(longest, time.Since(began))
+		done++
+	}
+	if stopped == nil {
+		log.InfoContext(ctx, "backfill job done", "kpis", kpis, "duration_ms", time.Since(start).Milliseconds())
+		return nil
+	}
+	// The job's own deadline, or the runner's stop ahead of it, is no failure: the rest goes on at once.
+	outOfTime := jctx.Err() != nil && ctx.Err() == nil || errors.Is(stopped, ctas.ErrDeadline) || errors.Is(stopped, errTooLittleTime)
+	return w.handOn(ctx, log.With("kpis_done", kpis[:done], "kpis_left", kpis[done:], "err", stopped),
+		job, kpis[done:], done > 0, outOfTime, stopped)
+}
+
+// handOn sends left, the KPIs a stopped job has not published, on to the queue as the job's
+// continuation, and returns nil once it is there (the message may be deleted). It returns the
+// error that stopped the job, for another delivery of the message, when the lease is lost (the
+// message is or will be another delivery's), when the invocation published nothing (progress is
+// what a hand-on must show; otherwise the delivery counts towards the dead-letter queue), or when
+// the send failed. The continuation of a failure that may pass waits the retry delay; that of a
+// job out of time does not wait.
+func (w *Worker) handOn(ctx context.Context, log *slog.Logger, job Job, left []string, progressed, outOfTime bool, stopped error) error {
+	switch {
+	case errors.Is(context.Cause(ctx), ErrLeaseLost):
+		log.ErrorContext(ctx, "backfill job stopped: its lease is lost; SQS will deliver it again")
+		return stopped
+	case !progressed:
+		log.ErrorContext(ctx, "backfill job stopped before it published a KPI; SQS will deliver it again")
+		return stopped
+	}
+	var delay time.Duration
+	if !outOfTime {
+		delay = w.retry
+	}
+	next := Job{RequestID: job.RequestID, Date: job.Date, KPIs: left, Continuation: job.Continuation + 1}
+	id, err := w.send(ctx, next, delay)
+	if err != nil {
+		log.ErrorContext(ctx, "backfill job stopped and its rest not sent on; SQS will deliver it again", "send_err", err)
+		return errors.Join(stopped, err)
+	}
+	log.InfoContext(ctx, "backfill job handed on: the KPIs left go on in a continuation",
+		"continuation_message_id", id, "delay_seconds", int(delay/time.Second), "out_of_time", outOfTime)
 	return nil
 }
+
+// send puts job on the backfill queue, visible after delay (whole seconds), and returns its
+// message id. It has sendTimeout, even if ctx's deadline is nearer.
+func (w *Worker) send(ctx context.Context, job Job, delay time.Duration) (string, error) {
+	body, err := job.Body()
+	if err != nil {
+		return "", err
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	defer cancel()
+	out, err := w.queue.SendMessage(sctx, &sqs.SendMessageInput{
+		QueueUrl:     aws.String(w.queueURL),
+		MessageBody:  aws.String(body),
+		DelaySeconds: int32(math.Ceil(delay.Seconds())),
+	})
+	if err != nil {
+		return "", fmt.Errorf("send the continuation of the job for %s to %s: %w", job.Date, w.queueURL, err)
+	}
+	return aws.ToString(out.MessageId), nil
+}
+
+// errTooLittleTime stops a job whose next KPI would likely not finish before the job's deadline.
+var errTooLittleTime = errors.New("too little time left for the next KPI")
 
 // permanent is the kind of a failure no retry can fix, or "" for one that may pass.
 func permanent(err error) string {

@@ -21,13 +21,14 @@ import (
 	"github.com/kpilake/kpilake/lambdas/ctas"
 )
 
-// fakeAggregator records the (KPI, day) requests in order, takes took per KPI (until the context
-// ends) and fails the KPIs in fail.
+// fakeAggregator records the (KPI, day) requests in order and those that published, takes took
+// per KPI (until the context ends) and fails the KPIs in fail.
 type fakeAggregator struct {
-	mu    sync.Mutex
-	calls []aggregate.Request
-	fail  map[string]error
-	took  map[string]time.Duration
+	mu        sync.Mutex
+	calls     []aggregate.Request
+	published []aggregate.Request
+	fail      map[string]error
+	took      map[string]time.Duration
 }
 
 func (f *fakeAggregator) Handle(ctx context.Context, req aggregate.Request) (ctas.Result, error) {
@@ -47,7 +48,23 @@ func (f *fakeAggregator) Handle(ctx context.Context, req aggregate.Request) (cta
 	if err != nil {
 		return ctas.Result{}, err
 	}
+	f.mu.Lock()
+	f.published = append(f.published, req)
+	f.mu.Unlock()
 	return ctas.Result{KPI: req.KPI, Date: req.Date, QueryID: "q-" + req.KPI}, nil
+}
+
+// publishedOn lists the KPIs published for date, in order.
+func (f *fakeAggregator) publishedOn(date string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, c := range f.published {
+		if c.Date == date {
+			out = append(out, c.KPI)
+		}
+	}
+	return out
 }
 
 func (f *fakeAggregator) kpis(date string) []string {
@@ -108,6 +125,19 @@ func (f *fakeQueue) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMes
 	}
 	f.changes = append(f.changes, change{at: time.Since(f.began), handle: aws.ToString(in.ReceiptHandle), timeout: in.VisibilityTimeout})
 	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+// sentTo returns the messages sent to url, in order.
+func (f *fakeQueue) sentTo(url string) []*sqs.SendMessageInput {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*sqs.SendMessageInput
+	for _, in := range f.sent {
+		if aws.ToString(in.QueueUrl) == url {
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 func (f *fakeQueue) changed() []change {
@@ -234,8 +264,12 @@ func TestWorker_FailureStopsTheJobBeforeLaterWaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"m1"}, failedIDs(resp)); diff != "" {
+	// A KPI was published before the failure: the rest is handed on, the job acknowledged.
+	if diff := cmp.Diff([]string{}, failedIDs(resp)); diff != "" {
 		t.Errorf("reported failures (-want +got):\n%s", diff)
+	}
+	if sent := dlq.sentTo(testQueueURL); len(sent) != 1 || !strings.Contains(aws.ToString(sent[0].MessageBody), `"department_activity"`) {
+		t.Errorf("sent on %d jobs, want one that holds department_activity", len(sent))
 	}
 	got := agg.kpis("2026-11-24")
 	if slices.Contains(got, "engagement_score") {
@@ -244,8 +278,8 @@ func TestWorker_FailureStopsTheJobBeforeLaterWaves(t *testing.T) {
 	if diff := cmp.Diff([]string{"active_users_by_department", "department_activity"}, got); diff != "" {
 		t.Errorf("KPIs tried (-want +got):\n%s", diff)
 	}
-	if len(dlq.sent) != 0 {
-		t.Errorf("a failed, well-formed job was dead-lettered by the worker: %d", len(dlq.sent))
+	if n := len(dlq.sentTo(testDLQURL)); n != 0 {
+		t.Errorf("a failed, well-formed job was dead-lettered by the worker: %d", n)
 	}
 }
 
@@ -447,8 +481,9 @@ func TestWorker_RetriesAFailureThatMayPass(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			agg := &fakeAggregator{fail: map[string]error{"department_activity": tc.err}}
 			q := newFakeQueue()
+			// department_activity runs first: the job published nothing when it failed.
 			resp, err := newTestWorker(t, agg, q).Handle(context.Background(),
-				events.SQSEvent{Records: []events.SQSMessage{record("m1", jobBody(t, "2026-11-24"))}})
+				events.SQSEvent{Records: []events.SQSMessage{record("m1", jobBody(t, "2026-11-24", "department_activity"))}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -457,6 +492,32 @@ func TestWorker_RetriesAFailureThatMayPass(t *testing.T) {
 			}
 			if len(q.sent) != 0 {
 				t.Errorf("a failure that may pass was dead-lettered: %v", q.sent)
+			}
+		})
+	}
+}
+
+func TestNewWorker_ChecksTheStopMargin(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		lease, margin time.Duration
+		want          string // "" means accepted
+	}{
+		{"default", 0, 0, ""},
+		{"under a quarter of the lease", 2 * time.Minute, 29 * time.Second, ""},
+		{"default with the shortest lease", backfill.MinLease, 0, ""},
+		{"a quarter of the lease", 2 * time.Minute, 30 * time.Second, "StopMargin is 30s; give a positive duration under a quarter of the lease (30s)"},
+		{"a quarter of the default lease", 0, time.Minute, "under a quarter of the lease (30s)"},
+		{"negative", 0, -time.Second, "StopMargin is -1s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := backfill.NewWorker(catalog(t), &fakeAggregator{}, newFakeQueue(), backfill.Config{
+				QueueURL: testQueueURL, DeadLetterQueueURL: testDLQURL, Lease: tc.lease, StopMargin: tc.margin})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("rejected: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("error = %v, want one containing %q", err, tc.want)
 			}
 		})
 	}

@@ -69,8 +69,8 @@ const (
 // benchScenarios are the scenarios (goal: within 1.15 × ideal, nothing lost or duplicated,
 // on each of goalSeeds seeds), the sequential baselines, and before/what-if runs that measure a
 // change. Every one is 365 days × the 5 KPIs on benchEnvironment (quota 20, 20 workers) with
-// queries of 30 s on average unless it says otherwise; baseline names the one-worker run its
-// speedup is measured against.
+// queries of 30 s on average unless it says otherwise (the many50 ones: 73 days × 50 KPIs);
+// baseline names the one-worker run its speedup is measured against.
 var benchScenarios = []struct {
 	name, baseline string
 	goal           bool
@@ -94,10 +94,23 @@ var benchScenarios = []struct {
 		s.Quota, s.Concurrency = prod.Quota, prod.Concurrency
 		s.ThrottleRate, s.CrashRate = 0.2, 0.02
 	}},
+	// 50 KPIs a day (GeneratedCatalog: 40 independent, a chain of 10 on top), 25 minutes of
+	// queries a day, so every day takes two invocations or more and is handed on; 73 days, as many
+	// partitions as two years of the catalog's five. Busy: other users' queries throttle 20% of
+	// the starts; crashes land between a continuation's send and its original's deletion too.
+	{"many50_throttle20", "sequential_many50", true, func(s *backfillsim.Scenario) {
+		s.Days, s.GeneratedKPIs, s.ThrottleRate = 73, 50, 0.2
+	}},
+	{"many50_throttle20_crash2", "sequential_many50", true, func(s *backfillsim.Scenario) {
+		s.Days, s.GeneratedKPIs, s.ThrottleRate, s.CrashRate = 73, 50, 0.2, 0.02
+	}},
 	// One worker: the baseline of the speedups, the whole year measured (not sampled).
 	{"sequential", "sequential", false, func(s *backfillsim.Scenario) { s.Concurrency = 1 }},
 	{"sequential_mean15s", "sequential_mean15s", false, func(s *backfillsim.Scenario) {
 		s.MeanQuery, s.Concurrency = 15*time.Second, 1
+	}},
+	{"sequential_many50", "sequential_many50", false, func(s *backfillsim.Scenario) {
+		s.Days, s.GeneratedKPIs, s.Concurrency = 73, 50, 1
 	}},
 	// Before: the worker held no lease, so a crashed or failed job waited for the queue's
 	// visibility timeout (90 min).

@@ -32,6 +32,8 @@ type queue struct {
 	changed   chan struct{}
 	nextID    int
 	drainedAt time.Time
+	// continuations counts the jobs the worker sent on to the queue.
+	continuations int
 
 	changes atomic.Int64 // ChangeMessageVisibility calls
 }
@@ -63,11 +65,12 @@ func (q *queue) broadcastLocked() {
 	q.changed = make(chan struct{})
 }
 
-func (q *queue) send(body string, now time.Time) {
+// send puts a message on the queue, visible delay (wall) after now.
+func (q *queue) send(body string, now time.Time, delay time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.nextID++
-	q.msgs = append(q.msgs, &message{id: fmt.Sprintf("msg-%06d", q.nextID), body: body, sent: now, visibleAt: now})
+	q.msgs = append(q.msgs, &message{id: fmt.Sprintf("msg-%06d", q.nextID), body: body, sent: now, visibleAt: now.Add(delay)})
 	q.broadcastLocked()
 }
 
@@ -159,19 +162,32 @@ func (q *queue) deadLetter(body string) {
 	q.dlq = append(q.dlq, body)
 }
 
-// sqsClient is the worker's SQS client: dead letters to the dead-letter queue, visibility changes
-// on the backfill queue. Its calls take APILatency and die with their invocation, as every call.
+// sqsClient is the worker's SQS client: dead letters to the dead-letter queue, continuations and
+// visibility changes on the backfill queue. Its calls take APILatency and die with their
+// invocation, as every call.
 type sqsClient struct {
 	q *queue
 	w *world
 }
 
 func (c sqsClient) SendMessage(ctx context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	if u := aws.ToString(in.QueueUrl); u != DLQURL {
-		return nil, &sqstypes.QueueDoesNotExist{Message: aws.String("backfillsim: the worker sends only to the dead-letter queue, not " + u)}
+	u := aws.ToString(in.QueueUrl)
+	if u != DLQURL && u != QueueURL {
+		return nil, &sqstypes.QueueDoesNotExist{Message: aws.String("backfillsim: the worker sends to the backfill queue and its dead-letter queue, not " + u)}
 	}
-	err := c.w.call(ctx, func(time.Time) error {
-		c.q.deadLetter(aws.ToString(in.MessageBody))
+	if in.DelaySeconds < 0 || in.DelaySeconds > 900 {
+		return nil, &smithy.GenericAPIError{Code: "InvalidParameterValue", Message: fmt.Sprintf("DelaySeconds %d is out of range", in.DelaySeconds)}
+	}
+	err := c.w.call(ctx, func(now time.Time) error {
+		if u == DLQURL {
+			c.q.deadLetter(aws.ToString(in.MessageBody))
+			return nil
+		}
+		// SQS counts wall seconds, as the worker's timers do.
+		c.q.send(aws.ToString(in.MessageBody), now, time.Duration(in.DelaySeconds)*time.Second)
+		c.q.mu.Lock()
+		c.q.continuations++
+		c.q.mu.Unlock()
 		return nil
 	})
 	if err != nil {

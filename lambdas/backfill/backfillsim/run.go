@@ -38,6 +38,9 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 		return Report{}, fmt.Errorf("backfillsim: FirstDay: %w", err)
 	}
 	cat, err := queries.Load()
+	if sc.GeneratedKPIs > 0 {
+		cat, err = GeneratedCatalog(sc.GeneratedKPIs)
+	}
 	if err != nil {
 		return Report{}, err
 	}
@@ -49,6 +52,10 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 
 	discard := slog.New(slog.DiscardHandler)
 	w := newWorld(&sc, Database, Bucket)
+	for _, name := range cat.Names() {
+		k, _ := cat.KPI(name)
+		w.dependsOn[name] = k.DependsOn
+	}
 	rc := ctas.Config{
 		Database: Database, Workgroup: Workgroup, AggregatedBucket: Bucket,
 		StopMargin:    sc.wall(sc.Runner.StopMargin),
@@ -82,10 +89,10 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 		if err != nil {
 			return Report{}, err
 		}
-		q.send(body, start)
+		q.send(body, start, 0)
 	}
 	for i := range sc.Malformed {
-		q.send(fmt.Sprintf("not a job %d", i), start)
+		q.send(fmt.Sprintf("not a job %d", i), start, 0)
 	}
 	e := &esm{sc: &sc, q: q, worker: worker, rng: rand.New(rand.NewPCG(sc.Seed, 0xe5))}
 	e.run(ctx)
@@ -132,8 +139,9 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 		}
 	}
 	q.mu.Lock()
-	r.DLQ = len(q.dlq)
+	r.DLQ, r.Continuations = len(q.dlq), q.continuations
 	q.mu.Unlock()
+	r.OutOfOrder = w.stats.outOfOrder
 	r.Invocations, r.Crashed, r.TimedOut, r.Failed = e.invocations, e.crashed, e.timedOut, e.failed
 	r.VisibilityChanges = int(q.changes.Load())
 	r.Queries, r.QuotaThrottles, r.InjectedThrottles, r.MaxActive = w.stats.queries, w.stats.quotaThrottles, w.stats.injectedThrottles, w.stats.maxActive

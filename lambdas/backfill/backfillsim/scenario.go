@@ -17,6 +17,9 @@ type Scenario struct {
 	FirstDay string
 	// KPIs each job names; nil means the whole catalog, as `kpilake backfill` sends by default.
 	KPIs []string
+	// GeneratedKPIs, when positive, replaces the catalog of queries/ (five KPIs) with that many
+	// made-up ones (GeneratedCatalog), so that a day needs more than one invocation.
+	GeneratedKPIs int
 
 	// Quota is Athena's active-query quota: StartQueryExecution is throttled while this many
 	// queries are QUEUED or RUNNING.
@@ -174,6 +177,9 @@ func (s *Scenario) validate() error {
 			errs = append(errs, fmt.Errorf("%s is %g; give a probability in [0, 1)", name, p))
 		}
 	}
+	if s.GeneratedKPIs < 0 {
+		errs = append(errs, fmt.Errorf("GeneratedKPIs is %d; give 0 for the catalog of queries/, or how many KPIs to make up", s.GeneratedKPIs))
+	}
 	if s.APILatency < 0 || s.Malformed < 0 || s.MaxReceiveCount < 0 || s.FunctionTimeout < 0 || s.VisibilityTimeout < 0 ||
 		s.Lease < 0 || s.RetryDelay < 0 || s.Scale < 0 {
 		errs = append(errs, errors.New("APILatency, Malformed, MaxReceiveCount, FunctionTimeout, VisibilityTimeout, Lease, RetryDelay and Scale must not be negative"))
@@ -197,6 +203,9 @@ type Report struct {
 	// Jobs is the number of SQS messages sent (days, plus the malformed ones); Partitions the
 	// number of (KPI, day) partitions they must publish.
 	Jobs, Partitions int
+	// Continuations counts the jobs the worker sent on: the KPIs of a day that one invocation
+	// could not finish.
+	Continuations int
 
 	// Makespan runs from the first message sent to the last invocation's end, when the queue is
 	// empty and no worker is busy.
@@ -218,6 +227,9 @@ type Report struct {
 	// Republished counts partition switches beyond the first per (KPI, day): a redelivered job
 	// reruns its day.
 	Republished int
+	// OutOfOrder counts the queries of a (KPI, day) started before every KPI it depends on had a
+	// partition for the day.
+	OutOfOrder int
 	// LeakedTempTables counts temporary CTAS tables left in the catalog.
 	LeakedTempTables int
 
@@ -244,12 +256,12 @@ func (r Report) IdealRatio() float64 { return float64(r.Makespan) / float64(r.Id
 // Summary is the report on one line (simulated durations).
 func (r Report) Summary() string {
 	q := float64(max(r.Queries, 1))
-	return fmt.Sprintf("%d jobs, %d partitions, Q=%d, concurrency %d: makespan %s, ideal %s (×%.3f), "+
-		"lost %d, duplicated %d, DLQ %d, republished %d, leaked temp tables %d; "+
+	return fmt.Sprintf("%d jobs (+%d continuations), %d partitions, Q=%d, concurrency %d: makespan %s, ideal %s (×%.3f), "+
+		"lost %d, duplicated %d, DLQ %d, republished %d, out of order %d, leaked temp tables %d; "+
 		"invocations %d (crashed %d, timed out %d, failed %d), visibility changes %d, queries %d, throttled %d by the quota + %d injected, max active %d; "+
 		"per query: observe lag %.2fs, throttle wait %.2fs; idle workers %.1f%%, Athena utilization %.1f%%",
-		r.Jobs, r.Partitions, r.Scenario.Quota, r.Scenario.Concurrency, r.Makespan.Round(time.Second), r.Ideal.Round(time.Second), r.IdealRatio(),
-		r.Lost, r.Duplicated, r.DLQ, r.Republished, r.LeakedTempTables,
+		r.Jobs, r.Continuations, r.Partitions, r.Scenario.Quota, r.Scenario.Concurrency, r.Makespan.Round(time.Second), r.Ideal.Round(time.Second), r.IdealRatio(),
+		r.Lost, r.Duplicated, r.DLQ, r.Republished, r.OutOfOrder, r.LeakedTempTables,
 		r.Invocations, r.Crashed, r.TimedOut, r.Failed, r.VisibilityChanges, r.Queries, r.QuotaThrottles, r.InjectedThrottles, r.MaxActive,
 		r.ObserveLag.Seconds()/q, r.ThrottleWait.Seconds()/q,
 		100*float64(r.Idle)/float64(time.Duration(r.Scenario.Concurrency)*r.Makespan), 100*r.Utilization)

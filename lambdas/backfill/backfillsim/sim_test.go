@@ -101,13 +101,35 @@ func TestSimulation_DeadLettersMalformedJobsWithoutRetry(t *testing.T) {
 	}
 }
 
-func TestSimulation_DayLongerThanTheFunctionTimeoutEndsInTheDLQ(t *testing.T) {
+func TestSimulation_ADayOfFiftyKPIsUnderABusyQuotaCompletes(t *testing.T) {
 	sc := small()
-	sc.Days, sc.FunctionTimeout, sc.MeanQuery = 1, 2*time.Minute, time.Minute
+	// 50 KPIs of 30 s on average: 25 minutes a day, more than one 15-minute invocation, and
+	// longer still while the quota is full: 8 workers on 3 slots, and other users' queries
+	// throttle 30% of the starts besides.
+	sc.Days, sc.GeneratedKPIs = 8, 50
+	sc.Quota, sc.Concurrency, sc.ThrottleRate = 3, 8, 0.3
 	r := runVirtual(t, sc)
-	if r.DLQ != 1 || r.Invocations != r.Scenario.MaxReceiveCount || r.Lost == 0 {
-		t.Errorf("DLQ %d, invocations %d, lost %d; want the job tried %d times, then dead-lettered, its later KPIs unpublished",
-			r.DLQ, r.Invocations, r.Lost, r.Scenario.MaxReceiveCount)
+	wantClean(t, r)
+	if r.Partitions != sc.Days*50 || r.OutOfOrder != 0 {
+		t.Errorf("%d partitions, %d queries started before their dependencies were published; want %d and none",
+			r.Partitions, r.OutOfOrder, sc.Days*50)
+	}
+	if r.Continuations < sc.Days || r.QuotaThrottles == 0 || r.InjectedThrottles == 0 {
+		t.Errorf("%d continuations, %d quota and %d injected throttles; the scenario must need several invocations a day "+
+			"and a busy quota", r.Continuations, r.QuotaThrottles, r.InjectedThrottles)
+	}
+}
+
+func TestSimulation_KPILongerThanTheFunctionTimeoutEndsInTheDLQ(t *testing.T) {
+	sc := small()
+	// Every query takes 3 minutes and the function 2: no invocation publishes a KPI, so no
+	// delivery makes progress and the job is not handed on.
+	sc.Days, sc.FunctionTimeout, sc.MeanQuery = 1, 2*time.Minute, 3*time.Minute
+	sc.QuerySpread, sc.RerunSpread = 0, 0
+	r := runVirtual(t, sc)
+	if r.DLQ != 1 || r.Invocations != r.Scenario.MaxReceiveCount || r.Lost != r.Partitions || r.Continuations != 0 {
+		t.Errorf("DLQ %d, invocations %d, lost %d, continuations %d; want the job tried %d times, then dead-lettered, nothing published",
+			r.DLQ, r.Invocations, r.Lost, r.Continuations, r.Scenario.MaxReceiveCount)
 	}
 	// Each failed delivery is given back after the worker's retry delay, not the visibility
 	// timeout (12 minutes here), which two redeliveries would have waited twice.

@@ -53,6 +53,7 @@ type world struct {
 	tables     map[string]*gtypes.Table
 	partitions map[string]map[string]*gtypes.Partition // table -> dt value -> partition
 	published  map[string]int                          // table + "/" + dt -> partition switches
+	dependsOn  map[string][]string                     // KPI -> the KPIs it reads
 
 	// S3: the aggregated bucket's keys, sorted.
 	keys []string
@@ -60,8 +61,8 @@ type world struct {
 
 // worldStats are the stand-in's counters; durations are wall time.
 type worldStats struct {
-	queries, quotaThrottles, injectedThrottles, maxActive int
-	queryTime, observeLag, throttleWait                   time.Duration
+	queries, quotaThrottles, injectedThrottles, maxActive, outOfOrder int
+	queryTime, observeLag, throttleWait                               time.Duration
 }
 
 type query struct {
@@ -102,6 +103,7 @@ func newWorld(sc *Scenario, db, bucket string) *world {
 		tables:     map[string]*gtypes.Table{},
 		partitions: map[string]map[string]*gtypes.Partition{},
 		published:  map[string]int{},
+		dependsOn:  map[string][]string{},
 	}
 }
 
@@ -236,6 +238,12 @@ func (w *world) startQuery(now time.Time, in *athena.StartQueryExecutionInput) (
 	if db != w.db || bucket != w.bucket || p == nil {
 		return nil, &atypes.InvalidRequestException{Message: aws.String(fmt.Sprintf(
 			"backfillsim: CTAS into %s.%s at s3://%s/%s; want database %s, bucket %s and a run prefix", db, table, bucket, prefix, w.db, w.bucket))}
+	}
+	for _, dep := range w.dependsOn[p[1]] {
+		if w.partitions[layout.KPITableName(dep)][p[2]] == nil {
+			w.stats.outOfOrder++
+			break
+		}
 	}
 	w.nextID++
 	d := w.sc.wall(lognormal(BaseQueryTime(*w.sc, p[1], p[2]), w.sc.RerunSpread, w.rng.NormFloat64()))

@@ -32,6 +32,10 @@ empty for --settle: a live bar on a terminal, one line per change otherwise (log
   failed    = messages in the dead-letter queue
   eta       = the jobs left at the rate the queue has drained since the watch began
 
+A job is a business day. The worker hands what one invocation cannot finish on to the queue
+(the day's KPIs not yet published), so a day may be two messages for a moment: a rise counts
+as more jobs only once two polls show it, and done never goes back.
+
 SQS's counts are approximate, and count every job on the queues whatever request sent it:
 the dead-letter queue's messages count as failed, including those of earlier requests
 (a 'backfill --yes --watch' counts only the ones that arrive after it sends).

@@ -257,6 +257,10 @@ func TestRedriver_MovesDeadLettersBackAndReportsRejectedOnes(t *testing.T) {
 	ctx := context.Background()
 	var want []string
 	for i, j := range jobs(t, "bf-redrive", "2026-11-01", 13) {
+		if i == 2 {
+			// The rest of a day that the worker handed on, then failed: it goes back as it is.
+			j.KPIs, j.Continuation = []string{"engagement_score"}, 2
+		}
 		body, _ := j.Body()
 		in := &sqs.SendMessageInput{QueueUrl: aws.String(q.dlq), MessageBody: aws.String(body)}
 		switch i {
@@ -294,9 +298,13 @@ func TestRedriver_MovesDeadLettersBackAndReportsRejectedOnes(t *testing.T) {
 	if progress[len(progress)-1] != 13 {
 		t.Errorf("progress = %v, want it to end at 13", progress)
 	}
-	dates, _ := parseAll(t, q.drain(t, q.url))
+	back := q.drain(t, q.url)
+	dates, _ := parseAll(t, back)
 	if diff := cmp.Diff(want, dates); diff != "" {
 		t.Errorf("jobs back on the queue (-want +got):\n%s", diff)
+	}
+	if !slices.ContainsFunc(back, func(b string) bool { return strings.Contains(b, `"continuation":2`) }) {
+		t.Errorf("the continuation did not come back as it was: %q", back)
 	}
 	c, err := ReadCounts(ctx, q.sqs, q.url, q.dlq)
 	if err != nil {

@@ -119,9 +119,14 @@ type Watcher struct {
 }
 
 // Watch is what a watch counts.
+//
+// A job is a business day: the worker hands the KPIs that one invocation could not finish on as a
+// continuation, sent before its original is deleted, so for a moment a job may be two messages.
+// The watch counts a rise in the messages as more jobs only once two polls in a row show it, and
+// never takes a job back from done.
 type Watch struct {
 	// Total is the number of jobs expected (sent by this run, plus those already pending when
-	// it sent them). Zero: the jobs seen on the queues; the total grows if more show up.
+	// it sent them). Zero: the jobs seen on the queues. Either grows if more show up.
 	Total int
 	// DeadLetterBaseline is the dead-letter count before the jobs were sent; only messages
 	// beyond it count as failed.
@@ -150,6 +155,8 @@ func (w *Watcher) Watch(ctx context.Context, opts Watch, r Renderer) (Progress, 
 	var (
 		p          Progress
 		firstLeft  = -1 // jobs that had left the queue at the first poll
+		done       int
+		extra      int // messages beyond the jobs counted, at the last poll
 		emptySince time.Time
 	)
 	for {
@@ -159,14 +166,25 @@ func (w *Watcher) Watch(ctx context.Context, opts Watch, r Renderer) (Progress, 
 		}
 		t := now()
 		failed := max(0, c.DeadLetters-opts.DeadLetterBaseline)
-		total = max(total, c.Pending()+failed)
+		if firstLeft < 0 && total == 0 {
+			total = c.Pending() + failed
+		}
+		// A rise seen once may be a continuation and its original, one job; seen twice, it is new
+		// jobs, as many as the larger of the two.
+		more := c.Pending() + failed + done - total
+		if more > 0 && extra > 0 {
+			total += max(more, extra)
+			more = 0
+		}
+		extra = max(0, more)
 		left := total - c.Pending() // done or failed
 		if firstLeft < 0 {
 			firstLeft = left
 		}
+		done = max(done, left-failed)
 		p = Progress{
 			Total:    total,
-			Done:     max(0, left-failed),
+			Done:     done,
 			Queued:   c.Visible + c.Delayed,
 			InFlight: c.InFlight,
 			Failed:   failed,

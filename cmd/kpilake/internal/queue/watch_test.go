@@ -92,6 +92,7 @@ func TestWatcher_WithoutATotalCountsWhatItSeesAndGrows(t *testing.T) {
 	s := &scriptedQueues{now: time.Unix(0, 0), script: []Counts{
 		{Visible: 3, InFlight: 1},
 		{Visible: 6, InFlight: 1, Delayed: 1}, // more were sent meanwhile
+		{Visible: 5, InFlight: 1, Delayed: 1}, // still there on the next poll: 4 more jobs, 1 done
 		{InFlight: 1, DeadLetters: 1},
 		{DeadLetters: 1},
 	}}
@@ -105,10 +106,10 @@ func TestWatcher_WithoutATotalCountsWhatItSeesAndGrows(t *testing.T) {
 		totals = append(totals, u.Total)
 		done = append(done, u.Done)
 	}
-	if diff := cmp.Diff([]int{4, 8, 8}, totals); diff != "" {
+	if diff := cmp.Diff([]int{4, 4, 8, 8}, totals); diff != "" {
 		t.Errorf("totals (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]int{0, 0, 6}, done); diff != "" {
+	if diff := cmp.Diff([]int{0, 0, 1, 6}, done); diff != "" {
 		t.Errorf("done (-want +got):\n%s", diff)
 	}
 	if !p.Drained || p.Done != 7 || p.Failed != 1 {
@@ -214,5 +215,45 @@ func TestBar_SaysSoWhenTheQueueIsEmpty(t *testing.T) {
 	}
 	if b.String() != "no jobs on the queue\n" {
 		t.Errorf("output %q", b.String())
+	}
+}
+
+// A job whose KPIs do not fit in one invocation is handed on: the worker sends a continuation
+// (the KPIs not yet published), then its original is deleted. For a moment both are on the
+// queue; that is one job, not two, and the original's delete does not finish it.
+func TestWatcher_DoesNotCountAContinuationAsAJob(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		total int
+	}{{"with a total", 4}, {"without", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &scriptedQueues{now: time.Unix(0, 0), script: []Counts{
+				{Visible: 3, InFlight: 1},
+				{Visible: 4, InFlight: 1}, // the in-flight job sent its continuation on
+				{Visible: 4},              // and its original was deleted: no day done yet
+				{Visible: 3, InFlight: 1},
+				{Visible: 2, InFlight: 1}, // one day done
+				{},
+			}}
+			r := &recorder{}
+			p, err := watcher(s, 0).Watch(context.Background(), Watch{Total: tc.total}, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var totals, done []int
+			for _, u := range r.updates {
+				totals = append(totals, u.Total)
+				done = append(done, u.Done)
+			}
+			if diff := cmp.Diff([]int{4, 4, 4, 4, 4}, totals); diff != "" {
+				t.Errorf("totals (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]int{0, 0, 0, 0, 1}, done); diff != "" {
+				t.Errorf("done (-want +got):\n%s", diff)
+			}
+			if !p.Drained || p.Total != 4 || p.Done != 4 {
+				t.Errorf("Watch = %+v, want drained with the 4 jobs done", p)
+			}
+		})
 	}
 }
