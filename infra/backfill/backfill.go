@@ -113,6 +113,9 @@ type BackfillProps struct {
 	KPIs []string
 	// TimeZone of the business day, IANA name. Required.
 	TimeZone string
+	// EarliestDay is the first day a job may name, YYYY-MM-DD. Default: "" (the worker's
+	// default, handler.DefaultEarliestDay).
+	EarliestDay string
 	// MaxConcurrency bounds the workers running at once (the event source mapping's maximum
 	// concurrency), so that the backfill stays below the Athena query quota's headroom.
 	// Between MinMaxConcurrency (2) and MaxMaxConcurrency (1000). Default: DefaultMaxConcurrency (2).
@@ -275,6 +278,9 @@ func workerEnvironment(p BackfillProps, queueURL, deadLetterQueueURL string) map
 	env := aggregate.AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone)
 	env[EnvQueueURL] = queueURL
 	env[EnvDeadLetterQueueURL] = deadLetterQueueURL
+	if p.EarliestDay != "" {
+		env[handler.EnvEarliestDay] = p.EarliestDay
+	}
 	return env
 }
 

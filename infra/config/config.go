@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // business time zones must resolve on any machine, with or without zoneinfo
+
+	"github.com/kpilake/kpilake/layout"
 )
 
 // ContextKey is the cdk.json context key that holds the configuration.
@@ -115,6 +117,10 @@ type Backfill struct {
 	// the workers are stuck or far behind. Between 1 and 312 (13 days: the queue keeps a job 14
 	// days, so the alarm leaves a day before SQS deletes it). Default: 72.
 	MaxMessageAgeHours int
+	// EarliestDay is the first business day a backfill job may name, YYYY-MM-DD; the worker
+	// dead-letters earlier ones (and days not over yet) as malformed. Default: "" (the worker's
+	// default, 2000-01-01).
+	EarliestDay string
 }
 
 // Observe holds the thresholds of the alarms (infra/observe).
@@ -331,6 +337,12 @@ func parseBackfill(o *object, a Athena) Backfill {
 		MaxConcurrency:     int(o.integer("maxConcurrency", def, minBackfillConcurrency, 1000)),
 		MaxDays:            int(o.integer("maxDays", 1096, 1, 36600)),
 		MaxMessageAgeHours: int(o.integer("maxMessageAgeHours", 72, 1, 1<<20)),
+		EarliestDay:        o.str("earliestDay", ""),
+	}
+	if b.EarliestDay != "" {
+		if _, err := layout.ParseDay(b.EarliestDay); err != nil {
+			o.errs.add(o.key("earliestDay"), "%v; give the first day of your data, such as \"2024-04-01\"", err)
+		}
 	}
 	if b.MaxMessageAgeHours > maxBackfillMessageAgeHours {
 		o.errs.add(o.key("maxMessageAgeHours"), "%d hours would alarm too late: the backfill queue deletes a job after 14 days; set it to %d or less",

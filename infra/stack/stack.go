@@ -225,6 +225,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			Alerts:         s.Alerts,
 			KPIs:           kpis.Names(),
 			TimeZone:       e.TimeZone,
+			EarliestDay:    e.Backfill.EarliestDay,
 			MaxConcurrency: e.Backfill.MaxConcurrency,
 			MaxMessageAge:  time.Duration(e.Backfill.MaxMessageAgeHours) * time.Hour,
 			Root:           root,

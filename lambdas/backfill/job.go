@@ -60,6 +60,9 @@ const maxRequestID = 128
 // day and the waves to run, or a *MalformedError that names the field and the fix.
 func ParseJob(body []byte, cat *queries.Catalog) (Job, layout.Day, [][]string, error) {
 	var j Job
+	if err := checkKeys(body); err != nil {
+		return j, layout.Day{}, nil, &MalformedError{err}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&j); err != nil {
@@ -107,4 +110,39 @@ func (j Job) Body() (string, error) {
 		return "", fmt.Errorf("encode backfill job for %s: %w", j.Date, err)
 	}
 	return string(b), nil
+}
+
+// jobKeys are Job's JSON keys, as the CLI writes them.
+var jobKeys = []string{"request_id", "date", "kpis", "continuation"}
+
+// checkKeys refuses what encoding/json would quietly accept: a key given twice (it keeps the last)
+// and a key in another case (it matches case-insensitively). Anything that is not a JSON object is
+// left to the decoder, which says what it is.
+func checkKeys(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return fmt.Errorf("key %q appears twice; give each field once", key)
+		}
+		seen[key] = true
+		for _, k := range jobKeys {
+			if key != k && strings.EqualFold(key, k) {
+				return fmt.Errorf("key %q: write it %q (keys are case-sensitive)", key, k)
+			}
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
 }

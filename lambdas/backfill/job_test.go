@@ -99,6 +99,11 @@ func TestParseJob_NamesTheFieldOfAMalformedJob(t *testing.T) {
 		{"unknown KPI", `{"request_id": "r", "date": "2026-11-24", "kpis": ["engagement_score", "nope"]}`, []string{`field "kpis"`, `unknown KPI "nope"`, "active_users_by_department"}},
 		{"KPI in the wrong case", `{"request_id": "r", "date": "2026-11-24", "kpis": ["Engagement_Score"]}`, []string{`field "kpis"`, `"Engagement_Score"`}},
 		{"negative continuation", `{"request_id": "r", "date": "2026-11-24", "continuation": -1}`, []string{`field "continuation" is -1`}},
+		// encoding/json takes the last of two equal keys and matches keys in any case: a job is
+		// what it says once, in the CLI's spelling, or it is malformed.
+		{"date given twice", `{"request_id": "r", "date": "2026-11-24", "date": "9999-12-31"}`, []string{`key "date" appears twice`}},
+		{"key in another case", `{"request_id": "r", "Date": "2026-11-24"}`, []string{`key "Date"`, `"date"`}},
+		{"request id in another case", `{"REQUEST_ID": "r", "date": "2026-11-24"}`, []string{`key "REQUEST_ID"`, `"request_id"`}},
 		{"continuation not a number", `{"request_id": "r", "date": "2026-11-24", "continuation": "1"}`, []string{"body is not a job", "continuation"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

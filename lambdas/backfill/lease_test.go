@@ -107,7 +107,7 @@ func TestWorker_RetryDelayIsConfigurable(t *testing.T) {
 		}
 		q := newFakeQueue()
 		w, err := backfill.NewWorker(catalog(t), agg, q, backfill.Config{QueueURL: testQueueURL, DeadLetterQueueURL: testDLQURL,
-			Lease: 8 * time.Second, RetryDelay: 5 * time.Second})
+			Lease: 8 * time.Second, RetryDelay: 5 * time.Second, TimeZone: testZone(t), Now: func() time.Time { return testNow }})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
 )
 
@@ -105,9 +106,24 @@ type Config struct {
 	// a quarter of the lease, so that the lease's heartbeat tries three times before it stops a
 	// job. Default: DefaultStopMargin (20 s), or a sixth of the lease if that is shorter.
 	StopMargin time.Duration
+	// TimeZone is the business time zone: a job for a day that is not over in it yet (today, or
+	// any later day) is malformed. Default: the zone where days end last (UTC+14), which refuses
+	// no day that is over anywhere.
+	TimeZone *time.Location
+	// EarliestDay is the first day a job may name (the environment's backfill.earliestDay); an
+	// earlier one is malformed. Default: DefaultEarliestDay.
+	EarliestDay layout.Day
+	// Now is the clock that says which days are over. Default: time.Now.
+	Now func() time.Time
 	// Logger receives the worker's JSON log lines. Default: none.
 	Logger *slog.Logger
 }
+
+// DefaultEarliestDay is the first day a job may name when the environment sets none.
+var DefaultEarliestDay, _ = layout.ParseDay("2000-01-01")
+
+// EnvEarliestDay carries the environment's backfill.earliestDay (YYYY-MM-DD) to the worker.
+const EnvEarliestDay = "KPILAKE_BACKFILL_EARLIEST_DAY"
 
 func (c *Config) validate() error {
 	var errs []error
@@ -166,6 +182,9 @@ type Worker struct {
 	lease      time.Duration
 	retry      time.Duration
 	stopMargin time.Duration
+	zone       *time.Location
+	earliest   layout.Day
+	now        func() time.Time
 	log        *slog.Logger
 }
 
@@ -187,7 +206,17 @@ func NewWorker(kpis *queries.Catalog, agg Aggregator, queue Queue, cfg Config) (
 		return nil, err
 	}
 	w := &Worker{kpis: kpis, agg: agg, queue: queue, queueURL: cfg.QueueURL, dlqURL: cfg.DeadLetterQueueURL,
-		lease: cfg.Lease, retry: cfg.RetryDelay, stopMargin: cfg.StopMargin, log: cfg.Logger}
+		lease: cfg.Lease, retry: cfg.RetryDelay, stopMargin: cfg.StopMargin, zone: cfg.TimeZone,
+		earliest: cfg.EarliestDay, now: cfg.Now, log: cfg.Logger}
+	if w.zone == nil {
+		w.zone = time.FixedZone("UTC+14", 14*60*60)
+	}
+	if w.earliest.IsZero() {
+		w.earliest = DefaultEarliestDay
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
 	if w.lease == 0 {
 		w.lease = DefaultLease
 	}
@@ -239,6 +268,9 @@ func (w *Worker) run(ctx context.Context, rec events.SQSMessage, receives int) e
 	job, day, waves, err := ParseJob([]byte(rec.Body), w.kpis)
 	log := w.log.With("message_id", rec.MessageId, "request_id", job.RequestID, "date", job.Date,
 		"receive_count", receives, "continuation", job.Continuation)
+	if err == nil {
+		err = w.checkDay(day)
+	}
 	var bad *MalformedError
 	if errors.As(err, &bad) {
 		return w.reject(ctx, log, rec, KindMalformed, err)
@@ -399,6 +431,20 @@ func (w *Worker) deadLetter(ctx context.Context, rec events.SQSMessage, kind str
 	})
 	if err != nil {
 		return fmt.Errorf("send %s job %s to the dead-letter queue: %w", kind, rec.MessageId, err)
+	}
+	return nil
+}
+
+// checkDay refuses a day outside the environment's: before its earliest day, or not over yet in
+// the business zone. Such a job is valid JSON that fails again as it is (0000-01-01 and 9999-12-31
+// would publish partitions).
+func (w *Worker) checkDay(day layout.Day) error {
+	if day.Before(w.earliest) {
+		return &MalformedError{fmt.Errorf(`field "date": %s is before backfill.earliestDay %s; backfill from that day on, or lower backfill.earliestDay in cdk.json`, day, w.earliest)}
+	}
+	last := layout.DayOf(w.now(), w.zone).AddDays(-1)
+	if last.Before(day) {
+		return &MalformedError{fmt.Errorf(`field "date": %s is not over yet in %s; the last day to backfill is %s`, day, w.zone, last)}
 	}
 	return nil
 }

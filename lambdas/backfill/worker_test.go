@@ -19,6 +19,7 @@ import (
 	"github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/backfill"
 	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/layout"
 )
 
 // fakeAggregator records the (KPI, day) requests in order and those that published, takes took
@@ -151,9 +152,32 @@ const (
 	testDLQURL   = "http://127.0.0.1/000000000000/backfill-dlq"
 )
 
+// testNow is the workers' clock: 2026-11-27 10:00 in Tokyo, so 2026-11-26 is the newest day that
+// may be backfilled.
+var testNow = time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)
+
+func mustDay(t *testing.T, s string) layout.Day {
+	t.Helper()
+	d, err := layout.ParseDay(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func testZone(t *testing.T) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
 func newTestWorker(t *testing.T, agg backfill.Aggregator, q backfill.Queue) *backfill.Worker {
 	t.Helper()
-	w, err := backfill.NewWorker(catalog(t), agg, q, backfill.Config{QueueURL: testQueueURL, DeadLetterQueueURL: testDLQURL})
+	w, err := backfill.NewWorker(catalog(t), agg, q, backfill.Config{QueueURL: testQueueURL, DeadLetterQueueURL: testDLQURL,
+		TimeZone: testZone(t), EarliestDay: mustDay(t, "2020-01-01"), Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,6 +340,13 @@ func TestWorker_SendsMalformedMessageToDLQWithoutRetry(t *testing.T) {
 		{"bad date", `{"request_id": "bf-test", "date": "24/11/2026"}`, `field "date"`},
 		{"unknown KPI", `{"request_id": "bf-test", "date": "2026-11-24", "kpis": ["dau"]}`, `unknown KPI "dau"`},
 		{"empty request id", `{"request_id": "", "date": "2026-11-24"}`, `field "request_id" is empty`},
+		// Valid dates outside the environment's days: before backfill.earliestDay, or not yet over
+		// in the business zone (testNow is 2026-11-27 10:00 in Tokyo, so the 26th is the last).
+		{"the first day there is", `{"request_id": "bf-test", "date": "0000-01-01"}`, `before backfill.earliestDay 2020-01-01`},
+		{"the day before the earliest", `{"request_id": "bf-test", "date": "2019-12-31"}`, `before backfill.earliestDay 2020-01-01`},
+		{"today in the business zone", `{"request_id": "bf-test", "date": "2026-11-27"}`, `2026-11-27 is not over yet in Asia/Tokyo`},
+		{"the last day there is", `{"request_id": "bf-test", "date": "9999-12-31"}`, `9999-12-31 is not over yet in Asia/Tokyo; the last day to backfill is 2026-11-26`},
+		{"a duplicate date key", `{"request_id": "bf-test", "date": "2026-11-24", "date": "2026-11-23"}`, `key "date" appears twice`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			agg := &fakeAggregator{}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kpilake/kpilake/lambdas/backfill"
 	"github.com/kpilake/kpilake/lambdas/internal/startup"
+	"github.com/kpilake/kpilake/layout"
 )
 
 func main() {
@@ -31,9 +32,17 @@ func newWorker(log *slog.Logger) (*backfill.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	var earliest layout.Day
+	if v := os.Getenv(backfill.EnvEarliestDay); v != "" {
+		if earliest, err = layout.ParseDay(v); err != nil {
+			return nil, fmt.Errorf("config: %s: %w", backfill.EnvEarliestDay, err)
+		}
+	}
 	w, err := backfill.NewWorker(a.KPIs, a.Handler, sqs.NewFromConfig(a.AWS), backfill.Config{
 		QueueURL:           os.Getenv(backfill.EnvQueueURL),
 		DeadLetterQueueURL: os.Getenv(backfill.EnvDeadLetterQueueURL),
+		TimeZone:           a.Location,
+		EarliestDay:        earliest,
 		Logger:             log,
 	})
 	if err != nil {

@@ -28,6 +28,8 @@ type Aggregation struct {
 	KPIs *queries.Catalog
 	// AWS is the traced AWS configuration, for the caller's own clients.
 	AWS aws.Config
+	// Location is the business time zone.
+	Location *time.Location
 }
 
 // Aggregate builds the handler of one KPI-day from getenv: the business time zone, the embedded
@@ -58,5 +60,5 @@ func Aggregate(ctx context.Context, getenv func(string) string, log *slog.Logger
 	if err != nil {
 		return Aggregation{}, fmt.Errorf("ctas runner: %w", err)
 	}
-	return Aggregation{Handler: aggregate.NewHandler(kpis, cfg.Database, loc, runner, log), KPIs: kpis, AWS: awsCfg}, nil
+	return Aggregation{Handler: aggregate.NewHandler(kpis, cfg.Database, loc, runner, log), KPIs: kpis, AWS: awsCfg, Location: loc}, nil
 }
