@@ -3,7 +3,7 @@ package ctas
 // The publish protocol of one (KPI, day): how a run's output becomes the day's partition, and
 // when output that serves no more is deleted. Terms: run X writes under <kpi>/dt=D/run=X/ (run ids
 // sort by start time); X is ready once its ReadyMarker exists; the partition names X when its
-// location is X's run prefix; N is the next newer ready run of X, if any. writeWindow is how long
+// location is X's run prefix; N is the newer run of X whose ReadyMarker was written first. writeWindow is how long
 // a decision to write the partition can take to land: the invocation that takes it ends within
 // Lambda's 15 minutes. ε is how stale a Glue read can be (seconds; AWS promises no
 // read-after-write, so nothing below relies on a read seeing a write of the last writeWindow).
@@ -18,8 +18,9 @@ package ctas
 //
 // I3 Run X is deleted only if a partition read of the same pass does not name it, X is not the
 // newest ready run, and now - since(X) >= Grace, where since(X) is the latest of X's
-// SupersededMarker, X's and N's ReadyMarkers (a ready X) or X's start (an unready X, which no
-// write names by I1; its orphan query ends within Athena's DML timeout). Times are S3
+// SupersededMarker, X's ReadyMarker and the first ReadyMarker of a newer run (a ready X), or of
+// the SupersededMarker and X's start (an unready X, which no write names by I1; its orphan
+// query ends within Athena's DML timeout). Times are S3
 // LastModified and run ids, never a Glue read. X's ReadyMarker goes first, its
 // SupersededMarker last: a run partly deleted is unready, so no settle names it again.
 //
@@ -382,7 +383,7 @@ func deletable(runs map[string]*runState, serving string, now time.Time, grace t
 	}
 	slices.Sort(ids)
 	var out []string
-	var next time.Time // the ReadyMarker of the next newer ready run
+	var next time.Time // the first ReadyMarker written of a newer run
 	for i := len(ids) - 1; i >= 0; i-- {
 		id, st := ids[i], runs[ids[i]]
 		since, ok := st.supersededAt, true
@@ -401,8 +402,8 @@ func deletable(runs map[string]*runState, serving string, now time.Time, grace t
 		if ok && now.Sub(since) >= grace {
 			out = append(out, id)
 		}
-		if st.ready {
-			next = latest(next, st.readyAt)
+		if st.ready && (next.IsZero() || st.readyAt.Before(next)) {
+			next = st.readyAt
 		}
 	}
 	slices.Sort(out)

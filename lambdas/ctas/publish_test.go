@@ -151,52 +151,72 @@ func TestPublish_LateWriteOfADyingRunNeverLeavesThePartitionOnDeletedOutput(t *t
 	)
 	// Only an update can land late over a newer run's switch: a late create meets the newer
 	// run's partition (AlreadyExistsException) and reads it.
-	t.Parallel()
-	l := newLake(t)
-	r := l.runner(t, nil, nil, nil)
-	fixedRun(r, previous)
-	mustRun(t, r, context.Background())
-	var dead atomic.Bool
-	late := newLateWriteGlue(l.glue)
-	olderRunner := l.runnerOn(t, nil, dyingGlue{glueAPI: late, dead: &dead}, dyingS3{s3API: l.s3, dead: &dead}, nil)
-	fixedRun(olderRunner, older)
-	newerRunner := l.runner(t, nil, nil, nil)
-	fixedRun(newerRunner, newer)
+	for _, tc := range []struct {
+		name string
+		then func(*testing.T, *lake) // the next pass over the day, which must leave it on the newest ready run
+	}{
+		{name: "then the next run", then: func(t *testing.T, l *lake) {
+			r := l.runner(t, nil, nil, nil)
+			fixedRun(r, next)
+			res := mustRun(t, r, context.Background())
+			if got, want := l.partition(t), l.location(res); got != want {
+				t.Errorf("after the next run: partition at %q, want its newest ready run %q", got, want)
+			}
+		}},
+		{name: "then the sweep", then: func(t *testing.T, l *lake) {
+			if _, err := l.sweeper(t, nil, nil, nil).Sweep(context.Background(), []string{testKPI}); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := l.partition(t), "s3://"+l.bucket+"/"+layout.KPIRunPrefix(testKPI, testDay, newer); got != want {
+				t.Errorf("after the sweep: partition at %q, want the newest ready run %q", got, want)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			then := tc.then
+			l := newLake(t)
+			r := l.runner(t, nil, nil, nil)
+			fixedRun(r, previous)
+			mustRun(t, r, context.Background())
+			var dead atomic.Bool
+			late := newLateWriteGlue(l.glue)
+			olderRunner := l.runnerOn(t, nil, dyingGlue{glueAPI: late, dead: &dead}, dyingS3{s3API: l.s3, dead: &dead}, nil)
+			fixedRun(olderRunner, older)
+			newerRunner := l.runner(t, nil, nil, nil)
+			fixedRun(newerRunner, newer)
 
-	olderDone := make(chan error, 1)
-	go func() {
-		_, err := olderRunner.Run(context.Background(), request())
-		olderDone <- err
-	}()
-	select {
-	case <-late.arrived:
-	case err := <-olderDone:
-		close(late.release)
-		t.Fatalf("the older run ended (%v) without switching the partition", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the older run never reached its partition switch")
-	}
-	mustRun(t, newerRunner, context.Background())
-	l.checkServesData(t, "after the newer run")
+			olderDone := make(chan error, 1)
+			go func() {
+				_, err := olderRunner.Run(context.Background(), request())
+				olderDone <- err
+			}()
+			select {
+			case <-late.arrived:
+			case err := <-olderDone:
+				close(late.release)
+				t.Fatalf("the older run ended (%v) without switching the partition", err)
+			case <-time.After(30 * time.Second):
+				t.Fatal("the older run never reached its partition switch")
+			}
+			mustRun(t, newerRunner, context.Background())
+			l.checkServesData(t, "after the newer run")
 
-	close(late.release)
-	<-late.landed
-	dead.Store(true) // the older run dies right after its late write, before its settle
-	if err := <-olderDone; err == nil {
-		t.Error("the killed older run reported success")
-	}
-	if got, want := l.partition(t), "s3://"+l.bucket+"/"+layout.KPIRunPrefix(testKPI, testDay, older); got != want {
-		t.Fatalf("partition at %q; the older run's late write did not land last (want %q)", got, want)
-	}
-	l.checkServesData(t, "after the older run's late write and death")
+			close(late.release)
+			<-late.landed
+			dead.Store(true) // the older run dies right after its late write, before its settle
+			if err := <-olderDone; err == nil {
+				t.Error("the killed older run reported success")
+			}
+			if got, want := l.partition(t), "s3://"+l.bucket+"/"+layout.KPIRunPrefix(testKPI, testDay, older); got != want {
+				t.Fatalf("partition at %q; the older run's late write did not land last (want %q)", got, want)
+			}
+			l.checkServesData(t, "after the older run's late write and death")
 
-	nextRunner := l.runner(t, nil, nil, nil)
-	fixedRun(nextRunner, next)
-	res := mustRun(t, nextRunner, context.Background())
-	if got, want := l.partition(t), l.location(res); got != want {
-		t.Errorf("after the next run: partition at %q, want its newest ready run %q", got, want)
+			then(t, l)
+			l.checkServesData(t, "after the next pass")
+		})
 	}
-	l.checkServesData(t, "after the next run")
 }
 
 // Issue 12 (2b): a reader resolved the partition before a new run switched it (Athena plans with
@@ -217,6 +237,24 @@ func TestPublish_AReaderHoldingTheOldLocationStillReadsItAfterANewRunPublishes(t
 	if len(l.dataAt(t, held)) == 0 {
 		t.Errorf("the reader lists %s after the second run and finds nothing: its query reads zero rows for the day", held)
 	}
+
+	// Within the grace period, neither a sweep nor a third run deletes it; past it, the sweep does.
+	if _, err := l.sweeper(t, nil, nil, nil).Sweep(context.Background(), []string{testKPI}); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.dataAt(t, held)) == 0 {
+		t.Errorf("a sweep within the grace period deleted %s", held)
+	}
+	sw := l.sweeper(t, nil, nil, nil)
+	sw.r.now = func() time.Time { return time.Now().Add(DefaultSupersededGrace + time.Minute) }
+	res, err := sw.Sweep(context.Background(), []string{testKPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := l.keysUnder(t, strings.TrimPrefix(held, "s3://"+l.bucket+"/")); len(left) > 0 || res.RunsDeleted != 1 {
+		t.Errorf("past the grace period the sweep deleted %d runs and left %v; want the superseded run gone", res.RunsDeleted, left)
+	}
+	l.checkServesData(t, "after the sweep past the grace")
 }
 
 // pointPartition moves the day's partition to loc behind the runners' backs, as a dead run's late
