@@ -28,6 +28,7 @@ import (
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
 	handler "github.com/kpilake/kpilake/lambdas/aggregate"
+	"github.com/kpilake/kpilake/lambdas/ctas"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
 )
@@ -49,6 +50,8 @@ const (
 	EnvAggregatedBucket = handler.EnvAggregatedBucket
 	// EnvTimeZone is the business time zone (IANA name).
 	EnvTimeZone = handler.EnvTimeZone
+	// EnvSupersededGrace is how long a superseded run stays readable (a Go duration).
+	EnvSupersededGrace = handler.EnvSupersededGrace
 )
 
 // Error types the aggregate function reports (Lambda names an error after its Go type, so these
@@ -79,7 +82,7 @@ var LambdaServiceErrors = []string{
 
 // TempTablePrefix starts the name of every temporary CTAS table (ctas.TempTableName); the function
 // may create and drop only tables named so, besides the KPI tables.
-const TempTablePrefix = "tmp_ctas_"
+const TempTablePrefix = ctas.TempTablePrefix
 
 // IAM actions of the aggregate function, exported so that tests and reviewers see one list. It
 // reads anywhere in the database (the queries read source tables and upstream KPI tables; the

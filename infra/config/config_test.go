@@ -94,6 +94,7 @@ func defaults() *config.Environment {
 			ActiveQueryQuota:           20,
 			ReservedQueries:            5,
 		},
+		Aggregate:    config.Aggregate{SupersededRunGraceHours: 6},
 		Backfill:     config.Backfill{MaxConcurrency: 10, MaxDays: 1096, MaxMessageAgeHours: 72},
 		Observe:      config.Observe{FreshnessLagHours: 36, LambdaErrorsThreshold: 1},
 		LogCrawlTime: config.DefaultLogCrawlTime,
@@ -108,9 +109,9 @@ func TestParse_AppliesDefaultsWhenOptionalKeysAreAbsent(t *testing.T) {
 		{"only region", region},
 		{"null optional keys", region + `, "account": null, "timeZone": null, "production": null,
 			"removalPolicy": null, "logRetentionDays": null, "alarmEmail": null, "lake": null,
-			"athena": null, "backfill": null, "observe": null, "sources": null, "logStreams": null,
+			"athena": null, "aggregate": null, "backfill": null, "observe": null, "sources": null, "logStreams": null,
 			"logCrawlTime": null`},
-		{"empty nested objects", region + `, "lake": {}, "athena": {}, "backfill": {}, "observe": {}`},
+		{"empty nested objects", region + `, "lake": {}, "athena": {}, "aggregate": {}, "backfill": {}, "observe": {}`},
 		{"null observe keys", region + `, "observe": {"freshnessLagHours": null, "lambdaErrorsThreshold": null}`},
 	}
 	for _, tt := range tests {
@@ -140,6 +141,7 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 			"accessLogsExpireAfterDays": 400
 		},
 		"athena": {"bytesScannedCutoffPerQuery": 10000000, "activeQueryQuota": 50, "reservedQueries": 8},
+		"aggregate": {"supersededRunGraceHours": 24},
 		"backfill": {"maxConcurrency": 42, "maxDays": 30, "maxMessageAgeHours": 12},
 		"observe": {"freshnessLagHours": 48, "lambdaErrorsThreshold": 3},
 		"sources": [{"name": "sales_db", "engine": "postgresql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}, {"name": "social", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}],
@@ -168,6 +170,7 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 			AccessLogsExpireAfterDays:        400,
 		},
 		Athena:       config.Athena{BytesScannedCutoffPerQuery: 10_000_000, ActiveQueryQuota: 50, ReservedQueries: 8},
+		Aggregate:    config.Aggregate{SupersededRunGraceHours: 24},
 		Backfill:     config.Backfill{MaxConcurrency: 42, MaxDays: 30, MaxMessageAgeHours: 12},
 		Observe:      config.Observe{FreshnessLagHours: 48, LambdaErrorsThreshold: 3},
 		Sources:      []config.Source{source("sales_db", config.PostgreSQL), source("social", config.MySQL)},
@@ -200,6 +203,8 @@ func TestParse_AcceptsBoundaryValues(t *testing.T) {
 		{"concurrency equal to headroom", dev(region + `, "athena": {"activeQueryQuota": 20, "reservedQueries": 5}, "backfill": {"maxConcurrency": 15}`)},
 		{"lowest concurrency", dev(region + `, "athena": {"activeQueryQuota": 20, "reservedQueries": 18}, "backfill": {"maxConcurrency": 2}`)},
 		{"shortest backfill message age", dev(region + `, "backfill": {"maxMessageAgeHours": 1}`)},
+		{"shortest superseded run grace", dev(region + `, "aggregate": {"supersededRunGraceHours": 2}`)},
+		{"longest superseded run grace", dev(region + `, "aggregate": {"supersededRunGraceHours": 720}`)},
 		{"backfill message age a day before retention", dev(region + `, "backfill": {"maxMessageAgeHours": 312}`)},
 		{"shortest freshness lag", dev(region + `, "observe": {"freshnessLagHours": 25}`)},
 		{"longest freshness lag", dev(region + `, "observe": {"freshnessLagHours": 168}`)},
@@ -330,6 +335,11 @@ func TestParse_FailsOnInvalidValue(t *testing.T) {
 		{"quota as boolean", dev(region + `, "athena": {"activeQueryQuota": true}`),
 			env + ".athena.activeQueryQuota", []string{"must be a number, got boolean true"}},
 
+		{"superseded run grace shorter than a query", dev(region + `, "aggregate": {"supersededRunGraceHours": 1}`),
+			env + ".aggregate.supersededRunGraceHours", []string{"must be between 2 and 720, got 1"}},
+		{"unknown aggregate key", dev(region + `, "aggregate": {"graceHours": 6}`), env + ".aggregate.graceHours",
+			[]string{"unknown key; remove it or use one of: supersededRunGraceHours"}},
+
 		{"backfill concurrency of one", dev(region + `, "backfill": {"maxConcurrency": 1}`),
 			env + ".backfill.maxConcurrency", []string{"must be between 2 and 1000, got 1"}},
 		{"backfill concurrency above headroom", dev(region + `, "backfill": {"maxConcurrency": 16}`),
@@ -424,7 +434,7 @@ func TestParse_FailsOnInvalidValue(t *testing.T) {
 }
 
 func TestParse_ReportsMisspeltKeyWithKnownKeys(t *testing.T) {
-	const envKeys = "account, alarmEmail, athena, backfill, lake, logCrawlTime, logRetentionDays, logStreams, observe, production, region, removalPolicy, sources, timeZone"
+	const envKeys = "account, aggregate, alarmEmail, athena, backfill, lake, logCrawlTime, logRetentionDays, logStreams, observe, production, region, removalPolicy, sources, timeZone"
 	tests := []struct {
 		name string
 		text string

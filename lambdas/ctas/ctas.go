@@ -264,6 +264,18 @@ const SDKRetryAttempts = 10
 // NewFromConfig builds the Athena, Glue and S3 clients from awsCfg with a raised retry budget and
 // returns a Runner over them.
 func NewFromConfig(awsCfg aws.Config, cfg Config) (*Runner, error) {
+	a, g, s := clients(awsCfg)
+	return New(a, g, s, cfg)
+}
+
+// NewSweeperFromConfig is NewFromConfig for a Sweeper.
+func NewSweeperFromConfig(awsCfg aws.Config, cfg Config) (*Sweeper, error) {
+	a, g, s := clients(awsCfg)
+	return NewSweeper(a, g, s, cfg)
+}
+
+// clients builds the Athena, Glue and S3 clients from awsCfg with a raised retry budget.
+func clients(awsCfg aws.Config) (*athena.Client, *glue.Client, *s3.Client) {
 	retryer := func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = SDKRetryAttempts
@@ -272,11 +284,9 @@ func NewFromConfig(awsCfg aws.Config, cfg Config) (*Runner, error) {
 			o.RateLimiter = ratelimit.None
 		})
 	}
-	return New(
-		athena.NewFromConfig(awsCfg, func(o *athena.Options) { o.Retryer = retryer() }),
+	return athena.NewFromConfig(awsCfg, func(o *athena.Options) { o.Retryer = retryer() }),
 		glue.NewFromConfig(awsCfg, func(o *glue.Options) { o.Retryer = retryer() }),
-		s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.Retryer = retryer() }),
-		cfg)
+		s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.Retryer = retryer() })
 }
 
 // Request names one (KPI, day) to publish.
