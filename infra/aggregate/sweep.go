@@ -149,7 +149,7 @@ func NewSweep(scope constructs.Construct, id string, props *SweepProps) *Sweep {
 	// The sweep runs no query and has no business day.
 	delete(env, EnvTimeZone)
 	env[EnvSupersededGrace] = GraceValue(p.Grace)
-	s.Function = golambda.NewFunction(node, "Function", &golambda.FunctionProps{
+	s.Function = golambda.NewFunction(node, "Sweeper", &golambda.FunctionProps{
 		Entry:         p.Entry,
 		Description:   "kpilake: hourly sweep of the aggregated zone (superseded runs past their grace, crashed runs' tables and queries)",
 		Environment:   env,

@@ -446,7 +446,7 @@ func (s *Stack) suppressions() {
 		}, jsii.Bool(true))
 		cdknag.NagSuppressions_AddResourceSuppressions(sw.Role, &[]*cdknag.NagPackSuppression{
 			suppress("AwsSolutions-IAM5", "The scheduler invokes the qualified versions (ARN:*) of the sweep function only.",
-				`^Resource::<SweepFunction\w+\.Arn>:\*$`),
+				`^Resource::<SweepSweeperFunction\w+\.Arn>:\*$`),
 		}, jsii.Bool(true))
 		cdknag.NagSuppressions_AddResourceSuppressions(sw.DeadLetters, &[]*cdknag.NagPackSuppression{{
 			Id:     jsii.String("AwsSolutions-SQS3"),

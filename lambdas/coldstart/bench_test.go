@@ -58,7 +58,7 @@ var functions = []function{
 		request: `{"kpi":"engagement_score","date":"2026-02-30"}`, want: `"InputError"`},
 	{name: "backfill", pkg: "lambdas/cmd/backfill", resource: "BackfillWorkerFunction",
 		request: `{"Records":[]}`, want: `"batchItemFailures"`},
-	{name: "sweep", pkg: "lambdas/cmd/sweep", resource: "SweepFunction",
+	{name: "sweep", pkg: "lambdas/cmd/sweep", resource: "SweepSweeperFunction",
 		request: `{"kpis":["no_such_kpi"]}`, want: `unknown KPI`},
 }
 

@@ -399,7 +399,9 @@ func deletable(runs map[string]*runState, serving string, now time.Time, grace t
 			ok = valid // a folder that is no run of ours is left alone
 			since = latest(since, start)
 		}
-		if ok && now.Sub(since) >= grace {
+		// A time S3 did not give (LastModified is always set by S3; a stand-in may omit it) proves
+		// nothing: keep the run.
+		if ok && !since.IsZero() && now.Sub(since) >= grace {
 			out = append(out, id)
 		}
 		if st.ready && (next.IsZero() || st.readyAt.Before(next)) {
