@@ -106,7 +106,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 		res.EngineTimeMs = aws.ToInt64(stats.EngineExecutionTimeInMillis)
 	}
 
-	serving, table, err := r.publish(ctx, req, tmp, res.Location)
+	table, err := r.publish(ctx, req, tmp, res.Location)
 	if err != nil {
 		r.dropTemp(ctx, log, tmp)
 		return res, fmt.Errorf("ctas %s %s: %w", req.KPI, res.Date, err)
@@ -119,7 +119,8 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 	// Another run's late write may have moved the partition to an older run; settle moves it to
 	// the newest ready run. Unlike cleanup, a failure here may leave the day on older output, so
 	// it is returned: a retry's run settles the day again.
-	if serving, err = r.pub.settle(ctx, req, table); err != nil {
+	serving, err := r.pub.settle(ctx, req, table)
+	if err != nil {
 		return res, fmt.Errorf("ctas %s %s: %w", req.KPI, res.Date, err)
 	}
 	// Runs superseded more than the grace period ago go now; this run's predecessor stays for
@@ -318,8 +319,9 @@ func hasCode(err error, code string) bool {
 }
 
 // publish makes the KPI table ready for the temp table's columns, marks the run ready and switches
-// dt=Date to loc. It returns the run that serves the day and the KPI table.
-func (r *Runner) publish(ctx context.Context, req Request, tmp, loc string) (serving string, table *gtypes.Table, err error) {
+// dt=Date to loc (the settle that follows says which run serves the day). It returns the KPI
+// table.
+func (r *Runner) publish(ctx context.Context, req Request, tmp, loc string) (*gtypes.Table, error) {
 	var tmpTable *gtypes.Table
 	if err := r.retry(ctx, "glue GetTable", func(ctx context.Context) error {
 		out, err := r.glue.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(r.cfg.Database), Name: aws.String(tmp)})
@@ -328,29 +330,31 @@ func (r *Runner) publish(ctx context.Context, req Request, tmp, loc string) (ser
 		}
 		return err
 	}); err != nil {
-		return "", nil, fmt.Errorf("read the output schema from temporary table %q: %w", tmp, err)
+		return nil, fmt.Errorf("read the output schema from temporary table %q: %w", tmp, err)
 	}
 	if tmpTable == nil || tmpTable.StorageDescriptor == nil || len(tmpTable.StorageDescriptor.Columns) == 0 {
-		return "", nil, fmt.Errorf("temporary table %q has no columns; the CTAS produced no schema", tmp)
+		return nil, fmt.Errorf("temporary table %q has no columns; the CTAS produced no schema", tmp)
 	}
 	cols := tmpTable.StorageDescriptor.Columns
 
-	table, err = r.kpiTable(ctx, req, cols)
+	table, err := r.kpiTable(ctx, req, cols)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	if pk := table.PartitionKeys; len(pk) != 1 || aws.ToString(pk[0].Name) != layout.PartitionKey {
-		return "", nil, fmt.Errorf("%w: KPI table %q is not partitioned by %s alone; drop it and backfill, or fix its definition",
+		return nil, fmt.Errorf("%w: KPI table %q is not partitioned by %s alone; drop it and backfill, or fix its definition",
 			ErrIncompatibleSchema, req.Table, layout.PartitionKey)
 	}
 	if err := compatible(req.Table, table.StorageDescriptor.Columns, cols); err != nil {
-		return "", nil, fmt.Errorf("%w; the dt=%s partition still serves the previous run (new output left at %s)", err, req.Date, loc)
+		return nil, fmt.Errorf("%w; the dt=%s partition still serves the previous run (new output left at %s)", err, req.Date, loc)
 	}
 	if err := r.pub.markReady(ctx, req, runOf(loc)); err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	serving, err = r.pub.switchPartition(ctx, req, table, loc)
-	return serving, table, err
+	if _, err := r.pub.switchPartition(ctx, req, table, loc); err != nil {
+		return nil, err
+	}
+	return table, nil
 }
 
 // kpiTable returns the KPI table, creating it with cols on the KPI's first run.
