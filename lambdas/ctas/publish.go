@@ -1,38 +1,40 @@
 package ctas
 
 // The publish protocol of one (KPI, day): how a run's output becomes the day's partition, and
-// when output that serves no more is deleted. Terms: run X writes under <kpi>/dt=D/run=X/ (run ids
-// sort by start time); X is ready once its ReadyMarker exists; the partition names X when its
-// location is X's run prefix; N is the newer run of X whose ReadyMarker was written first. writeWindow is how long
-// a decision to write the partition can take to land: the invocation that takes it ends within
-// Lambda's 15 minutes. ε is how stale a Glue read can be (seconds; AWS promises no
-// read-after-write, so nothing below relies on a read seeing a write of the last writeWindow).
+// when output that serves no more is deleted. Terms: run X writes under <kpi>/dt=D/run=X/ (run
+// ids sort by start time); X is ready once its ReadyMarker exists; the partition names X when its
+// location is X's run prefix; N is the newer run of X whose ReadyMarker was written first.
+// writeWindow is how long a decision to write the partition can take to land: the invocation
+// that takes it ends within Lambda's 15 minutes. ε is how stale a Glue read can be (seconds; AWS
+// promises no read-after-write, so nothing below relies on a read seeing a recent write).
 //
 // I1 A write names only ready output: a run's switch names its own run after writing its
 // ReadyMarker; a settle names the newest run whose ReadyMarker it listed (S3 lists are strongly
-// consistent). So writes naming X are decided before N's ReadyMarker exists, or by X itself,
-// and land by max(X's ReadyMarker, N's ReadyMarker) + writeWindow.
+// consistent). So writes naming X are decided by X itself or before N's ReadyMarker exists, and
+// land by max(X's ReadyMarker, N's ReadyMarker) + writeWindow.
 //
 // I2 Whoever moves the partition away from a run (switch, settle) first writes that run's
 // SupersededMarker; the move lands within writeWindow of the marker's LastModified.
 //
 // I3 Run X is deleted only if a partition read of the same pass does not name it, X is not the
-// newest ready run, and now - since(X) >= Grace, where since(X) is the latest of X's
-// SupersededMarker, X's ReadyMarker and the first ReadyMarker of a newer run (a ready X), or of
-// the SupersededMarker and X's start (an unready X, which no write names by I1; its orphan
-// query ends within Athena's DML timeout). Times are S3
-// LastModified and run ids, never a Glue read. X's ReadyMarker goes first, its
-// SupersededMarker last: a run partly deleted is unready, so no settle names it again.
+// newest ready run, and now - since(X) >= Grace. since(X) is the latest of X's SupersededMarker,
+// X's ReadyMarker and N's ReadyMarker for a ready X; of X's SupersededMarker and X's start for
+// an unready X (which no write names, by I1; its orphan query ends within Athena's DML timeout).
+// Times are S3 LastModified and run ids, never a Glue read. A pass (a run's, or the sweep's,
+// which reads every partition once at its start) ends within writeWindow. X's ReadyMarker is
+// deleted first and its SupersededMarker last: a run partly deleted is unready, so no settle
+// names it again.
 //
-// I4 A run starts by settling its day (heal), and settles again after its switch; the sweep
+// I4 A run starts by settling its day (heal) and settles again after its switch; the sweep
 // settles every day it finds off its newest ready run. A settle leaves the partition on the
 // newest ready run (or on a newer run that has data and no marker: an older runner's).
 //
 // From these: a partition never names deleted data, since a read in a deletion pass can be stale
-// only about writes of the last ε, and by I1 and I3 the last write naming X is older than
-// Grace - writeWindow. A reader that planned against X may list X's files for Grace -
-// 2*writeWindow - ε after the partition stopped naming it (I2, or I1 when the mover read stale).
-// Grace is therefore at least the longest query plus 2*writeWindow (MinSupersededGrace).
+// only about writes of the last ε + writeWindow, and by I1 and I3 the last write naming X is
+// older than Grace - writeWindow. A reader that planned against X may list X's files for at
+// least Grace - 2*writeWindow - ε after the partition stopped naming it (I2, or I1 when the
+// mover read stale). Grace is therefore at least the longest query plus 2*writeWindow
+// (MinSupersededGrace).
 
 import (
 	"context"
