@@ -49,6 +49,8 @@ const (
 	EnvAggregatedBucket = handler.EnvAggregatedBucket
 	// EnvTimeZone is the business time zone (IANA name).
 	EnvTimeZone = handler.EnvTimeZone
+	// EnvSupersededGrace is how long a superseded run stays readable (a Go duration).
+	EnvSupersededGrace = handler.EnvSupersededGrace
 )
 
 // Error types the aggregate function reports (Lambda names an error after its Go type, so these

@@ -14,6 +14,7 @@ import (
 	"time"
 	_ "time/tzdata" // business time zones must resolve on any machine, with or without zoneinfo
 
+	"github.com/kpilake/kpilake/lambdas/ctas"
 	"github.com/kpilake/kpilake/layout"
 )
 
@@ -59,6 +60,7 @@ type Environment struct {
 	LogRetentionDays int
 	Lake             Lake
 	Athena           Athena
+	Aggregate        Aggregate
 	Backfill         Backfill
 	Observe          Observe
 	// AlarmEmail receives alarm notifications; empty means no subscription. Default: "".
@@ -105,6 +107,20 @@ type Athena struct {
 	// ReservedQueries is headroom kept free for the daily workflow and analysts. Default: 5.
 	ReservedQueries int
 }
+
+// Aggregate holds the publication settings of the KPI runs (lambdas/ctas).
+type Aggregate struct {
+	// SupersededRunGraceHours is how long a KPI day's superseded run stays readable after the
+	// partition moved to a newer run, before a later run or the hourly sweep deletes it: at least
+	// the longest query of the lake's readers. Between MinSupersededRunGraceHours and 720.
+	// Default: 6 (ctas.DefaultSupersededGrace: Athena's largest DML timeout, 240 minutes, and
+	// margins).
+	SupersededRunGraceHours int
+}
+
+// MinSupersededRunGraceHours is ctas.MinSupersededGrace (Athena's default DML timeout and the
+// writes of dying runs), in whole hours.
+var MinSupersededRunGraceHours = int((ctas.MinSupersededGrace + time.Hour - 1) / time.Hour)
 
 // Backfill holds the re-aggregation limits.
 type Backfill struct {
@@ -281,6 +297,7 @@ func parseEnvironment(name string, o *object) *Environment {
 	}
 	e.Lake = parseLake(o.child("lake"), e.Production, e.RemovalPolicy)
 	e.Athena = parseAthena(o.child("athena"))
+	e.Aggregate = parseAggregate(o.child("aggregate"))
 	e.Backfill = parseBackfill(o.child("backfill"), e.Athena)
 	e.Observe = parseObserve(o.child("observe"))
 	e.Sources, e.LogStreams = parseSources(o)
@@ -325,6 +342,15 @@ func parseAthena(o *object) Athena {
 	if a.ReservedQueries > a.ActiveQueryQuota-minBackfillConcurrency {
 		o.errs.add(o.key("reservedQueries"), "must leave at least %d of activeQueryQuota (%d) to backfill; set it to %d or less",
 			minBackfillConcurrency, a.ActiveQueryQuota, max(a.ActiveQueryQuota-minBackfillConcurrency, 0))
+	}
+	o.done()
+	return a
+}
+
+func parseAggregate(o *object) Aggregate {
+	a := Aggregate{
+		SupersededRunGraceHours: int(o.integer("supersededRunGraceHours", int64(ctas.DefaultSupersededGrace/time.Hour),
+			int64(MinSupersededRunGraceHours), 720)),
 	}
 	o.done()
 	return a

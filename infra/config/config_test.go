@@ -95,6 +95,7 @@ func defaults() *config.Environment {
 			ActiveQueryQuota:           20,
 			ReservedQueries:            5,
 		},
+		Aggregate:    config.Aggregate{SupersededRunGraceHours: 6},
 		Backfill:     config.Backfill{MaxConcurrency: 10, MaxDays: 1096, MaxMessageAgeHours: 72},
 		Observe:      config.Observe{FreshnessLagHours: 36, LambdaErrorsThreshold: 1},
 		LogCrawlTime: config.DefaultLogCrawlTime,
@@ -107,7 +108,7 @@ func TestParse_AppliesDefaultsWhenOptionalKeysAreAbsent(t *testing.T) {
 		body string
 	}{
 		{"only region", region},
-		{"empty nested objects", region + `, "lake": {}, "athena": {}, "backfill": {}, "observe": {}`},
+		{"empty nested objects", region + `, "lake": {}, "athena": {}, "aggregate": {}, "backfill": {}, "observe": {}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,6 +140,7 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 			"breakGlassRoleArn": "arn:aws:iam::123456789012:role/kpilake-break-glass"
 		},
 		"athena": {"bytesScannedCutoffPerQuery": 10000000, "activeQueryQuota": 50, "reservedQueries": 8},
+		"aggregate": {"supersededRunGraceHours": 24},
 		"backfill": {"maxConcurrency": 42, "maxDays": 30, "maxMessageAgeHours": 12},
 		"observe": {"freshnessLagHours": 48, "lambdaErrorsThreshold": 3},
 		"sources": [{"name": "sales_db", "engine": "postgresql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}, {"name": "social", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}],
@@ -170,6 +172,7 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 			BreakGlassRoleArn:                "arn:aws:iam::123456789012:role/kpilake-break-glass",
 		},
 		Athena:       config.Athena{BytesScannedCutoffPerQuery: 10_000_000, ActiveQueryQuota: 50, ReservedQueries: 8},
+		Aggregate:    config.Aggregate{SupersededRunGraceHours: 24},
 		Backfill:     config.Backfill{MaxConcurrency: 42, MaxDays: 30, MaxMessageAgeHours: 12},
 		Observe:      config.Observe{FreshnessLagHours: 48, LambdaErrorsThreshold: 3},
 		Sources:      []config.Source{source("sales_db", config.PostgreSQL), source("social", config.MySQL)},
@@ -202,6 +205,8 @@ func TestParse_AcceptsBoundaryValues(t *testing.T) {
 		{"concurrency equal to headroom", dev(region + `, "athena": {"activeQueryQuota": 20, "reservedQueries": 5}, "backfill": {"maxConcurrency": 15}`)},
 		{"lowest concurrency", dev(region + `, "athena": {"activeQueryQuota": 20, "reservedQueries": 18}, "backfill": {"maxConcurrency": 2}`)},
 		{"shortest backfill message age", dev(region + `, "backfill": {"maxMessageAgeHours": 1}`)},
+		{"shortest superseded run grace", dev(region + `, "aggregate": {"supersededRunGraceHours": 2}`)},
+		{"longest superseded run grace", dev(region + `, "aggregate": {"supersededRunGraceHours": 720}`)},
 		{"backfill message age a day before retention", dev(region + `, "backfill": {"maxMessageAgeHours": 312}`)},
 		{"shortest freshness lag", dev(region + `, "observe": {"freshnessLagHours": 25}`)},
 		{"longest freshness lag", dev(region + `, "observe": {"freshnessLagHours": 168}`)},
@@ -340,6 +345,11 @@ func TestParse_FailsOnInvalidValue(t *testing.T) {
 		{"quota as boolean", dev(region + `, "athena": {"activeQueryQuota": true}`),
 			env + ".athena.activeQueryQuota", []string{"must be a number, got boolean true"}},
 
+		{"superseded run grace shorter than a query", dev(region + `, "aggregate": {"supersededRunGraceHours": 1}`),
+			env + ".aggregate.supersededRunGraceHours", []string{"must be between 2 and 720, got 1"}},
+		{"unknown aggregate key", dev(region + `, "aggregate": {"graceHours": 6}`), env + ".aggregate.graceHours",
+			[]string{"unknown key; remove it or use one of: supersededRunGraceHours"}},
+
 		{"backfill concurrency of one", dev(region + `, "backfill": {"maxConcurrency": 1}`),
 			env + ".backfill.maxConcurrency", []string{"must be between 2 and 1000, got 1"}},
 		{"backfill concurrency above headroom", dev(region + `, "backfill": {"maxConcurrency": 16}`),
@@ -434,7 +444,7 @@ func TestParse_FailsOnInvalidValue(t *testing.T) {
 }
 
 func TestParse_ReportsMisspeltKeyWithKnownKeys(t *testing.T) {
-	const envKeys = "account, alarmEmail, athena, backfill, lake, logCrawlTime, logRetentionDays, logStreams, observe, production, region, removalPolicy, sources, timeZone"
+	const envKeys = "account, aggregate, alarmEmail, athena, backfill, lake, logCrawlTime, logRetentionDays, logStreams, observe, production, region, removalPolicy, sources, timeZone"
 	tests := []struct {
 		name string
 		text string

@@ -56,6 +56,8 @@ type Stack struct {
 	Aggregation *aggregate.Workflow
 	// Backfill re-aggregates past days from jobs the operator CLI enqueues.
 	Backfill *backfill.Backfill
+	// Sweep deletes superseded runs past their grace and crashed runs' leftovers, hourly.
+	Sweep *aggregate.Sweep
 	// Salt salts the hashed columns of every source, so hashed keys join across sources.
 	Salt awssecretsmanager.Secret
 	Plan *golambda.Function
@@ -233,10 +235,39 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			RemovalPolicy:  removal,
 		})
 	}
+	if len(kpis.Names()) > 0 {
+		grace := time.Duration(e.Aggregate.SupersededRunGraceHours) * time.Hour
+		s.Sweep = aggregate.NewSweep(s.Stack, "Sweep", &aggregate.SweepProps{
+			Catalog:       s.Catalog,
+			Lake:          s.Lake,
+			KPIs:          kpis.Names(),
+			Grace:         grace,
+			Root:          root,
+			LogRetention:  retention,
+			RemovalPolicy: removal,
+		})
+		// Every function that publishes runs deletes superseded ones after the same grace.
+		for _, f := range s.publishers() {
+			f.Function.AddEnvironment(jsii.String(aggregate.EnvSupersededGrace), jsii.String(aggregate.GraceValue(grace)), nil)
+		}
+	}
 	s.observe(kpis.Names())
 	s.outputs()
 	s.suppressions()
 	return s
+}
+
+// publishers are the functions that run the CTAS runner: the aggregate function and the backfill
+// worker.
+func (s *Stack) publishers() []*golambda.Function {
+	var fs []*golambda.Function
+	if s.Aggregation != nil {
+		fs = append(fs, s.Aggregation.Function)
+	}
+	if s.Backfill != nil {
+		fs = append(fs, s.Backfill.Worker)
+	}
+	return fs
 }
 
 // observe alarms on every workflow, function, log stream and dead-letter queue of the stack and
@@ -286,6 +317,13 @@ func (s *Stack) observe(kpis []string) {
 	}
 	if b := s.Backfill; b != nil {
 		props.Functions = append(props.Functions, observe.Function{Name: "BackfillWorker", Function: b.Worker})
+	}
+	if sw := s.Sweep; sw != nil {
+		props.Functions = append(props.Functions, observe.Function{Name: "Sweep", Function: sw.Function})
+		props.DeadLetterQueues = append(props.DeadLetterQueues, observe.Queue{
+			Name: "SweepSchedule", Queue: sw.DeadLetters,
+			Holds: "hourly sweep invocations that failed after every retry",
+		})
 	}
 	for _, ls := range e.LogStreams {
 		props.LogStreams = append(props.LogStreams, observe.LogStream{Name: ls.Name, Stream: s.LogStreams[ls.Name]})
@@ -404,6 +442,25 @@ func (s *Stack) suppressions() {
 		cdknag.NagSuppressions_AddResourceSuppressions(w.DeadLetters, &[]*cdknag.NagPackSuppression{{
 			Id:     jsii.String("AwsSolutions-SQS3"),
 			Reason: jsii.String("This queue is the dead-letter queue of the crawler-success rule's target; it has none of its own."),
+		}}, jsii.Bool(true))
+	}
+	if sw := s.Sweep; sw != nil {
+		cdknag.NagSuppressions_AddResourceSuppressions(sw.Function.Construct, &[]*cdknag.NagPackSuppression{
+			xray,
+			suppress("AwsSolutions-IAM5", "The sweep reads the catalog of the lake's database (read-only Glue actions) to settle KPI partitions and find temporary tables.",
+				`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/\*$`),
+			suppress("AwsSolutions-IAM5", "The sweep drops only the temporary tables tmp_ctas_<kpi>_* of the KPIs, left by crashed runs.",
+				`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/`+regexp.QuoteMeta(layout.TempTablePrefix)+`[a-z0-9_]+_\*$`),
+			suppress("AwsSolutions-IAM5", "The sweep lists, marks and deletes superseded runs under each KPI's own aggregated prefix only.",
+				`^Resource::<LakeAggregated\w+\.Arn>/[a-z0-9_]+/\*$`),
+		}, jsii.Bool(true))
+		cdknag.NagSuppressions_AddResourceSuppressions(sw.Role, &[]*cdknag.NagPackSuppression{
+			suppress("AwsSolutions-IAM5", "The scheduler invokes the qualified versions (ARN:*) of the sweep function only.",
+				`^Resource::<SweepSweeperFunction\w+\.Arn>:\*$`),
+		}, jsii.Bool(true))
+		cdknag.NagSuppressions_AddResourceSuppressions(sw.DeadLetters, &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-SQS3"),
+			Reason: jsii.String("This queue is the dead-letter queue of the sweep schedule's target; it has none of its own."),
 		}}, jsii.Bool(true))
 	}
 	if c := s.LogCrawl; c != nil {

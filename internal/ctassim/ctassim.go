@@ -183,6 +183,37 @@ func (a *Athena) StopQueryExecution(ctx context.Context, in *athena.StopQueryExe
 	return a.Client.StopQueryExecution(ctx, in, opts...)
 }
 
+// ListQueryExecutions lists the workgroup's queries in moto.
+func (a *Athena) ListQueryExecutions(ctx context.Context, in *athena.ListQueryExecutionsInput, opts ...func(*athena.Options)) (*athena.ListQueryExecutionsOutput, error) {
+	l, ok := a.Client.(queryLister)
+	if !ok {
+		return nil, errors.New("ctassim: Client cannot list query executions")
+	}
+	return l.ListQueryExecutions(ctx, in, opts...)
+}
+
+// BatchGetQueryExecution answers each query as GetQueryExecution does (moto has no
+// BatchGetQueryExecution); an unknown id is an UnprocessedQueryExecutionId.
+func (a *Athena) BatchGetQueryExecution(ctx context.Context, in *athena.BatchGetQueryExecutionInput, opts ...func(*athena.Options)) (*athena.BatchGetQueryExecutionOutput, error) {
+	out := &athena.BatchGetQueryExecutionOutput{}
+	for _, id := range in.QueryExecutionIds {
+		q, err := a.GetQueryExecution(ctx, &athena.GetQueryExecutionInput{QueryExecutionId: aws.String(id)}, opts...)
+		if err != nil || q.QueryExecution == nil {
+			out.UnprocessedQueryExecutionIds = append(out.UnprocessedQueryExecutionIds, atypes.UnprocessedQueryExecutionId{QueryExecutionId: aws.String(id)})
+			continue
+		}
+		out.QueryExecutions = append(out.QueryExecutions, *q.QueryExecution)
+	}
+	return out, nil
+}
+
+// queryLister is the listing a sweep needs of moto's Athena; *athena.Client is one.
+type queryLister interface {
+	ListQueryExecutions(context.Context, *athena.ListQueryExecutionsInput, ...func(*athena.Options)) (*athena.ListQueryExecutionsOutput, error)
+}
+
+var _ queryLister = (*athena.Client)(nil)
+
 // Columns returns catalog columns from "name type" specs, such as Columns("department string",
 // "users bigint").
 func Columns(specs ...string) []gtypes.Column {

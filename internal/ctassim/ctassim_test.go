@@ -181,3 +181,22 @@ func TestAthena_StartsTheQueryWhenARetriedRegistrationFindsItsTable(t *testing.T
 		})
 	}
 }
+
+func TestAthena_BatchGetQueryExecutionAnswersEachQueryAsGetDoes(t *testing.T) {
+	sim := &ctassim.Athena{Client: &fakes{state: atypes.QueryExecutionStateRunning}}
+	out, err := sim.BatchGetQueryExecution(context.Background(), &athena.BatchGetQueryExecutionInput{QueryExecutionIds: []string{"q-1", "q-2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.QueryExecutions) != 2 || len(out.UnprocessedQueryExecutionIds) != 0 {
+		t.Fatalf("answered %d queries, %d unprocessed; want 2 and 0", len(out.QueryExecutions), len(out.UnprocessedQueryExecutionIds))
+	}
+	for _, q := range out.QueryExecutions {
+		if q.Status.State != atypes.QueryExecutionStateRunning {
+			t.Errorf("state %s, want RUNNING as GetQueryExecution answers", q.Status.State)
+		}
+	}
+	if _, err := sim.ListQueryExecutions(context.Background(), &athena.ListQueryExecutionsInput{}); err == nil {
+		t.Error("ListQueryExecutions over a client that cannot list succeeded")
+	}
+}

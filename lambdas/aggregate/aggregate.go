@@ -27,6 +27,9 @@ const (
 	// and the ARN of the key that encrypts results, which the runner sends with every query.
 	EnvResultLocation = "KPILAKE_RESULT_LOCATION"
 	EnvResultKMSKey   = "KPILAKE_RESULT_KMS_KEY"
+	// EnvSupersededGrace is ctas.Config.SupersededGrace as a Go duration ("6h"); unset means
+	// the runner's default.
+	EnvSupersededGrace = "KPILAKE_SUPERSEDED_GRACE"
 )
 
 // RunnerConfig is the CTAS runner's configuration from the function's environment (getenv is
@@ -50,6 +53,13 @@ func RunnerConfig(getenv func(string) string) (ctas.Config, error) {
 	}
 	if len(missing) > 0 {
 		return ctas.Config{}, fmt.Errorf("environment: %s not set; the stack sets them on the function", strings.Join(missing, ", "))
+	}
+	if v := getenv(EnvSupersededGrace); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return ctas.Config{}, fmt.Errorf("environment: %s is %q; give a positive Go duration such as 6h", EnvSupersededGrace, v)
+		}
+		cfg.SupersededGrace = d
 	}
 	return cfg, nil
 }

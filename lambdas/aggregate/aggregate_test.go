@@ -250,3 +250,24 @@ func TestRunnerConfig_ReadsTheEnvironmentAndNamesEveryMissingVariable(t *testing
 		})
 	}
 }
+
+func TestRunnerConfig_ReadsTheSupersededGrace(t *testing.T) {
+	env := map[string]string{
+		aggregate.EnvDatabase: "kpilake_dev", aggregate.EnvWorkgroup: "wg", aggregate.EnvAggregatedBucket: "aggregated-1",
+		aggregate.EnvResultLocation: "s3://query-results-1/athena/", aggregate.EnvResultKMSKey: "arn:aws:kms:ap-northeast-1:123456789012:key/k-1",
+	}
+	for _, tc := range []struct {
+		value string
+		want  time.Duration
+		ok    bool
+	}{{"", 0, true}, {"6h", 6 * time.Hour, true}, {"90m", 90 * time.Minute, true}, {"6", 0, false}, {"-1h", 0, false}} {
+		env[aggregate.EnvSupersededGrace] = tc.value
+		cfg, err := aggregate.RunnerConfig(func(k string) string { return env[k] })
+		if tc.ok != (err == nil) || cfg.SupersededGrace != tc.want {
+			t.Errorf("%s=%q: SupersededGrace %v, err %v; want %v, ok %t", aggregate.EnvSupersededGrace, tc.value, cfg.SupersededGrace, err, tc.want, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), aggregate.EnvSupersededGrace) {
+			t.Errorf("error %q does not name %s", err, aggregate.EnvSupersededGrace)
+		}
+	}
+}

@@ -58,6 +58,8 @@ var functions = []function{
 		request: `{"kpi":"engagement_score","date":"2026-02-30"}`, want: `"InputError"`},
 	{name: "backfill", pkg: "lambdas/cmd/backfill", resource: "BackfillWorkerFunction",
 		request: `{"Records":[]}`, want: `"batchItemFailures"`},
+	{name: "sweep", pkg: "lambdas/cmd/sweep", resource: "SweepSweeperFunction",
+		request: `{"kpis":["no_such_kpi"]}`, want: `unknown KPI`},
 }
 
 // saltSecretEnv names the secret the extract function reads at init (one Secrets Manager call);

@@ -1,11 +1,11 @@
 // Package ctas publishes one day of one KPI: it runs Athena CTAS into a fresh run prefix
 // (aggregated/<kpi>/dt=D/run=<id>/) through a uniquely named temporary table, then points the KPI
-// table's dt=D partition at that prefix with one Glue catalog call, drops the temporary table and
-// deletes the day's earlier runs. Readers see the previous day's output or the new one, never a mix;
-// a failed, stopped or incompatible run leaves the previous partition in place. Runs of one day may
-// overlap: each marks its output ready (ReadyMarker) before its switch, and after its cleanup
-// settles the partition on the newest ready run, so that an older run's late write never leaves
-// the day at output another run has deleted.
+// table's dt=D partition at that prefix with one Glue catalog call and drops the temporary table.
+// Readers see the previous day's output or the new one, never a mix; a failed, stopped or
+// incompatible run leaves the previous partition in place. Runs of one day may overlap: the publish
+// protocol (publish.go, its invariants at its top) keeps the partition on ready output that
+// exists, and deletes a superseded run only after a grace period, by a later run of the day or by
+// the Sweeper.
 //
 // The daily workflow Lambda and the backfill worker both use Runner.
 package ctas
@@ -122,6 +122,10 @@ type Config struct {
 	// is left over from a run that crashed, and is dropped by the next run's cleanup. At least
 	// MinStaleTempAfter. Default: DefaultStaleTempAfter.
 	StaleTempAfter time.Duration
+	// SupersededGrace is how long a run's output stays after the partition stopped naming it
+	// (publish.go, I3), so that queries planned against it still read it. At least
+	// MinSupersededGrace and StaleTempAfter. Default: DefaultSupersededGrace.
+	SupersededGrace time.Duration
 }
 
 // A run's temporary table exists from its CTAS to its cleanup, all within its Lambda invocation,
@@ -132,6 +136,19 @@ const (
 	MinStaleTempAfter = 20 * time.Minute
 	// DefaultStaleTempAfter leaves plenty of room beyond MinStaleTempAfter.
 	DefaultStaleTempAfter = time.Hour
+)
+
+// A superseded run must outlive every query that planned against it (publish.go, I3): Athena's
+// DML query timeout is 30 minutes unless raised, and can be raised to 240 minutes at most
+// (docs.aws.amazon.com/athena/latest/ug/service-limits.html); add twice writeWindow for writes
+// of dying runs and the moves that follow them.
+const (
+	// MinSupersededGrace covers the default DML timeout: 30 minutes plus 2*writeWindow.
+	MinSupersededGrace = 30*time.Minute + 2*writeWindow
+	// DefaultSupersededGrace covers the largest DML timeout Athena allows (240 minutes) plus
+	// 2*writeWindow, with an hour to spare for a query's time in Athena's queue: 6 hours. Keeping
+	// a day's KPI output twice for 6 hours costs next to nothing.
+	DefaultSupersededGrace = 6 * time.Hour
 )
 
 var (
@@ -167,6 +184,14 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("StaleTempAfter is %v; give at least %v (a run may be in flight for 15 minutes), or 0 for the default (%v)",
 			c.StaleTempAfter, MinStaleTempAfter, DefaultStaleTempAfter))
 	}
+	stale := c.StaleTempAfter
+	if stale == 0 {
+		stale = DefaultStaleTempAfter
+	}
+	if c.SupersededGrace != 0 && (c.SupersededGrace < MinSupersededGrace || c.SupersededGrace < stale) {
+		errs = append(errs, fmt.Errorf("SupersededGrace is %v; give at least %v (Athena's default DML timeout and the writes of dying runs) "+
+			"and at least StaleTempAfter (%v), or 0 for the default (%v)", c.SupersededGrace, MinSupersededGrace, stale, DefaultSupersededGrace))
+	}
 	if c.StopMargin < 0 || c.PollInitial < 0 || c.PollMax < 0 || c.RetryBase < 0 || c.RetryMax < 0 || c.RetryAttempts < 0 {
 		errs = append(errs, errors.New("durations and RetryAttempts must not be negative"))
 	}
@@ -185,6 +210,7 @@ func (c *Config) withDefaults() {
 	def(&c.RetryBase, 500*time.Millisecond)
 	def(&c.RetryMax, 20*time.Second)
 	def(&c.StaleTempAfter, DefaultStaleTempAfter)
+	def(&c.SupersededGrace, DefaultSupersededGrace)
 	if c.PollMax < c.PollInitial {
 		c.PollMax = c.PollInitial
 	}
@@ -211,6 +237,7 @@ type Runner struct {
 	cfg    Config
 	now    func() time.Time
 	newRun func(time.Time) string
+	pub    *publisher
 }
 
 // New returns a Runner over the given clients (in production *athena.Client, *glue.Client,
@@ -223,7 +250,10 @@ func New(a athenaAPI, g glueAPI, s s3API, cfg Config) (*Runner, error) {
 		return nil, errors.New("ctas.New: the Athena, Glue and S3 clients are required")
 	}
 	cfg.withDefaults()
-	return &Runner{athena: a, glue: g, s3: s, cfg: cfg, now: time.Now, newRun: NewRunID}, nil
+	r := &Runner{athena: a, glue: g, s3: s, cfg: cfg, now: time.Now, newRun: NewRunID}
+	r.pub = &publisher{glue: g, s3: s, bucket: cfg.AggregatedBucket, database: cfg.Database, grace: cfg.SupersededGrace,
+		log: cfg.Logger, now: func() time.Time { return r.now() }, retry: r.retry}
+	return r, nil
 }
 
 // SDKRetryAttempts is how many attempts the clients built by NewFromConfig make per call: more than
@@ -234,6 +264,18 @@ const SDKRetryAttempts = 10
 // NewFromConfig builds the Athena, Glue and S3 clients from awsCfg with a raised retry budget and
 // returns a Runner over them.
 func NewFromConfig(awsCfg aws.Config, cfg Config) (*Runner, error) {
+	a, g, s := clients(awsCfg)
+	return New(a, g, s, cfg)
+}
+
+// NewSweeperFromConfig is NewFromConfig for a Sweeper.
+func NewSweeperFromConfig(awsCfg aws.Config, cfg Config) (*Sweeper, error) {
+	a, g, s := clients(awsCfg)
+	return NewSweeper(a, g, s, cfg)
+}
+
+// clients builds the Athena, Glue and S3 clients from awsCfg with a raised retry budget.
+func clients(awsCfg aws.Config) (*athena.Client, *glue.Client, *s3.Client) {
 	retryer := func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = SDKRetryAttempts
@@ -242,11 +284,9 @@ func NewFromConfig(awsCfg aws.Config, cfg Config) (*Runner, error) {
 			o.RateLimiter = ratelimit.None
 		})
 	}
-	return New(
-		athena.NewFromConfig(awsCfg, func(o *athena.Options) { o.Retryer = retryer() }),
+	return athena.NewFromConfig(awsCfg, func(o *athena.Options) { o.Retryer = retryer() }),
 		glue.NewFromConfig(awsCfg, func(o *glue.Options) { o.Retryer = retryer() }),
-		s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.Retryer = retryer() }),
-		cfg)
+		s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.Retryer = retryer() })
 }
 
 // Request names one (KPI, day) to publish.
@@ -273,7 +313,8 @@ type Result struct {
 	Location string `json:"location"`
 	RunID    string `json:"run_id"`
 	// SupersededBy is the newer run that serves the day in place of this one (two runs of a day
-	// overlapped); this run's output is deleted. Empty when this run serves the day.
+	// overlapped); this run's output is deleted after the grace period. Empty when this run
+	// serves the day.
 	SupersededBy string `json:"superseded_by,omitempty"`
 	// WaitingFor, set only by the aggregate handler, lists the inputs (tables, as source.table or
 	// kpi name, with the partition) that the catalog does not have for the day yet: the KPI was

@@ -295,7 +295,7 @@ func TestRunner_FirstRunCreatesTableAndPublishesPartition(t *testing.T) {
 	}
 }
 
-func TestRunner_RerunIsIdempotentAndKeepsOnlyTheLatestRun(t *testing.T) {
+func TestRunner_RerunIsIdempotentAndKeepsTheSupersededRunForTheGrace(t *testing.T) {
 	t.Parallel()
 	l := newLake(t)
 	r := l.runner(t, nil, nil, nil)
@@ -317,9 +317,18 @@ func TestRunner_RerunIsIdempotentAndKeepsOnlyTheLatestRun(t *testing.T) {
 	if n := l.partitionCount(t); n != 1 {
 		t.Errorf("%d partitions, want 1", n)
 	}
-	run := layout.KPIRunPrefix(testKPI, testDay, second.RunID)
+	// The crashed run (unready, started long ago) goes at once; the first run stays for readers
+	// that planned against it, marked superseded, until the grace period has passed.
+	run, prev := layout.KPIRunPrefix(testKPI, testDay, second.RunID), layout.KPIRunPrefix(testKPI, testDay, first.RunID)
+	if got, want := l.keys(t), []string{prev + ctassim.OutputObject, prev + ReadyMarker, prev + SupersededMarker,
+		run + ctassim.OutputObject, run + ReadyMarker}; !slices.Equal(got, want) {
+		t.Errorf("objects of the day %v\nwant %v", got, want)
+	}
+	r.now = func() time.Time { return time.Now().Add(DefaultSupersededGrace + time.Minute) }
+	third := mustRun(t, r, context.Background())
+	run = layout.KPIRunPrefix(testKPI, testDay, third.RunID)
 	if got, want := l.keys(t), []string{run + ctassim.OutputObject, run + ReadyMarker}; !slices.Equal(got, want) {
-		t.Errorf("objects of the day %v, want only the second run's %v", got, want)
+		t.Errorf("objects of the day past the grace %v\nwant only the third run's %v", got, want)
 	}
 	if got, want := l.tables(t), []string{layout.KPITableName(testKPI)}; !slices.Equal(got, want) {
 		t.Errorf("tables %v, want %v", got, want)
@@ -349,6 +358,8 @@ func TestRunner_NeverSwitchesBackToAnOlderRun(t *testing.T) {
 	first := mustRun(t, r, context.Background())
 	// A newer run (say, a duplicate job) published while this one was still running.
 	newer := "s3://" + l.bucket + "/" + layout.KPIRunPrefix(testKPI, testDay, "99991231T235959999Z-ffffffff")
+	l.put(t, layout.KPIRunPrefix(testKPI, testDay, "99991231T235959999Z-ffffffff")+"part-0.parquet")
+	l.put(t, layout.KPIRunPrefix(testKPI, testDay, "99991231T235959999Z-ffffffff")+ReadyMarker)
 	in := &glue.GetPartitionInput{DatabaseName: aws.String(l.db), TableName: aws.String(layout.KPITableName(testKPI)),
 		PartitionValues: []string{testDay.String()}}
 	out, err := l.glue.GetPartition(context.Background(), in)

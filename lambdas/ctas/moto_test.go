@@ -40,6 +40,8 @@ type lake struct {
 	glue       *glue.Client
 	s3         *s3.Client
 	sim        *ctasSim
+	wg         string // the lake's own workgroup, once created (workgroup)
+	wgOnce     sync.Once
 }
 
 var (

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
+	gtypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 
 	"github.com/kpilake/kpilake/layout"
 )
@@ -50,20 +52,28 @@ func (g *lateWriteGlue) UpdatePartition(ctx context.Context, in *glue.UpdatePart
 	return out, err
 }
 
-// afterWriteGlue calls after once its first partition write has returned.
+// afterWriteGlue calls after once its first partition write naming a location that contains
+// match has returned (the run's switch, not a heal that moves the partition elsewhere).
 type afterWriteGlue struct {
 	glueAPI
+	match string
 	once  sync.Once
 	after func()
 }
 
+func (g *afterWriteGlue) done(in *gtypes.PartitionInput) {
+	if strings.Contains(aws.ToString(in.StorageDescriptor.Location), g.match) {
+		g.once.Do(g.after)
+	}
+}
+
 func (g *afterWriteGlue) CreatePartition(ctx context.Context, in *glue.CreatePartitionInput, opts ...func(*glue.Options)) (*glue.CreatePartitionOutput, error) {
-	defer g.once.Do(g.after)
+	defer g.done(in.PartitionInput)
 	return g.glueAPI.CreatePartition(ctx, in, opts...)
 }
 
 func (g *afterWriteGlue) UpdatePartition(ctx context.Context, in *glue.UpdatePartitionInput, opts ...func(*glue.Options)) (*glue.UpdatePartitionOutput, error) {
-	defer g.once.Do(g.after)
+	defer g.done(in.PartitionInput)
 	return g.glueAPI.UpdatePartition(ctx, in, opts...)
 }
 
@@ -82,8 +92,8 @@ func fixedRun(r *Runner, ids ...string) {
 // Two runs of one day overlap (a retried task, a job delivered twice): the older run read the
 // partition before the newer run switched it, and its own write lands late: after the newer run's
 // switch, or only after the newer run has published, deleted the older runs' output and checked
-// the partition. The day must end served by the newer run, whose output exists, and hold nothing
-// else.
+// the partition. The day must end served by the newer run, whose output exists; the older runs'
+// output stays for the grace period (publish.go, I3) and goes after it.
 func TestRunner_OlderRunsLateSwitchLeavesTheDayAtTheNewerRun(t *testing.T) {
 	const (
 		previous = "20261124T040000000Z-00000001"
@@ -115,7 +125,7 @@ func TestRunner_OlderRunsLateSwitchLeavesTheDayAtTheNewerRun(t *testing.T) {
 			fixedRun(olderRunner, older)
 			var newerGlue glueAPI = l.glue
 			if tc.afterSwitch {
-				newerGlue = &afterWriteGlue{glueAPI: l.glue, after: func() {
+				newerGlue = &afterWriteGlue{glueAPI: l.glue, match: newer, after: func() {
 					close(late.release)
 					<-late.landed
 				}}
@@ -161,13 +171,19 @@ func TestRunner_OlderRunsLateSwitchLeavesTheDayAtTheNewerRun(t *testing.T) {
 			if n := l.partitionCount(t); n != 1 {
 				t.Errorf("%d partitions, want 1", n)
 			}
-			keys := l.keys(t)
-			if len(keys) == 0 {
-				t.Errorf("no objects left for the day; the partition points at nothing")
+			l.checkServesData(t, "after both runs")
+			if len(l.dataAt(t, "s3://"+l.bucket+"/"+layout.KPIRunPrefix(testKPI, testDay, older))) == 0 {
+				t.Errorf("the older run's output is gone within the grace period")
 			}
-			for _, k := range keys {
+			// Past the grace period, a later pass deletes all but the newer run.
+			r := l.runner(t, nil, nil, nil)
+			r.now = func() time.Time { return time.Now().Add(DefaultSupersededGrace + time.Minute) }
+			if _, err := r.pub.collect(context.Background(), request()); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range l.keys(t) {
 				if !strings.HasPrefix(k, layout.KPIRunPrefix(testKPI, testDay, newer)) {
-					t.Errorf("object %s left; want only the newer run's output", k)
+					t.Errorf("object %s left after the grace period; want only the newer run's output", k)
 				}
 			}
 			if got := l.tables(t); len(got) != 1 || got[0] != layout.KPITableName(testKPI) {

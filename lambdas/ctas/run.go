@@ -14,8 +14,6 @@ import (
 	atypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	gtypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/kpilake/kpilake/lambdas/metrics"
@@ -32,8 +30,9 @@ const (
 // cleanupTimeout bounds the best-effort calls made after ctx is cancelled or its deadline is near.
 const cleanupTimeout = 10 * time.Second
 
-// Run publishes req.KPI for req.Date: CTAS into a new run prefix, then the partition switch, then
-// cleanup. On any error before the switch, the previous dt=Date partition is untouched. ctx's
+// Run publishes req.KPI for req.Date: it heals the day's partition, runs the CTAS into a new run
+// prefix, switches the partition to it (publish.go), then cleans up. On any error before the
+// switch, the previous dt=Date partition is untouched (or healed, if it was on broken output). ctx's
 // deadline (a Lambda's) is honoured: the query is stopped Config.StopMargin before it.
 func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 	if err := r.check(&req); err != nil {
@@ -71,6 +70,12 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 		log.Info("ctas published", attrs...)
 	}()
 
+	// A dead run may have left the day on output that is not ready or is gone: heal it first, so
+	// that the day is readable even if this run fails (the settle after the switch heals it too).
+	if err := r.pub.heal(ctx, req); err != nil {
+		log.Warn("ctas: the day's partition not healed before the run", "err", err.Error())
+	}
+
 	stmt := Statement(r.cfg.Database, tmp, res.Location, req.Select)
 	if err := r.retry(ctx, "athena StartQueryExecution", func(ctx context.Context) error {
 		out, err := r.athena.StartQueryExecution(ctx, &athena.StartQueryExecutionInput{
@@ -101,24 +106,27 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 		res.EngineTimeMs = aws.ToInt64(stats.EngineExecutionTimeInMillis)
 	}
 
-	serving, table, err := r.publish(ctx, req, tmp, res.Location)
+	table, err := r.publish(ctx, req, tmp, res.Location)
 	if err != nil {
 		r.dropTemp(ctx, log, tmp)
 		return res, fmt.Errorf("ctas %s %s: %w", req.KPI, res.Date, err)
 	}
 	// The day is served from the new run from here on: cleanup failures are logged, not returned,
-	// so that a retry does not redo a published day for nothing; the next run cleans up again.
+	// so that a retry does not redo a published day for nothing; the next run or the sweep
+	// cleans up again.
 	r.dropTemp(ctx, log, tmp)
 	r.dropStaleTemps(ctx, log, req)
-	// A superseded run deletes its own output too: only the serving run and newer ones stay.
-	if err := r.deleteEarlierRuns(ctx, req, serving); err != nil {
-		log.Warn("ctas cleanup: earlier runs not deleted", "err", err.Error())
-	}
-	// Another run's late write may have moved the partition to output that is gone; settle moves
-	// it to the newest ready run. Unlike cleanup, a failure here may leave the day unreadable, so
+	// Another run's late write may have moved the partition to an older run; settle moves it to
+	// the newest ready run. Unlike cleanup, a failure here may leave the day on older output, so
 	// it is returned: a retry's run settles the day again.
-	if serving, err = r.settle(ctx, req, table); err != nil {
+	serving, err := r.pub.settle(ctx, req, table)
+	if err != nil {
 		return res, fmt.Errorf("ctas %s %s: %w", req.KPI, res.Date, err)
+	}
+	// Runs superseded more than the grace period ago go now; this run's predecessor stays for
+	// readers that planned against it, until a later run or the sweep.
+	if _, err := r.pub.collect(ctx, req); err != nil {
+		log.Warn("ctas cleanup: superseded runs not deleted", "err", err.Error())
 	}
 	// An empty serving run is a partition that points at no run folder and no ready run to move
 	// it to (output of an older runner): this run's location stands.
@@ -311,8 +319,9 @@ func hasCode(err error, code string) bool {
 }
 
 // publish makes the KPI table ready for the temp table's columns, marks the run ready and switches
-// dt=Date to loc. It returns the run that serves the day and the KPI table.
-func (r *Runner) publish(ctx context.Context, req Request, tmp, loc string) (serving string, table *gtypes.Table, err error) {
+// dt=Date to loc (the settle that follows says which run serves the day). It returns the KPI
+// table.
+func (r *Runner) publish(ctx context.Context, req Request, tmp, loc string) (*gtypes.Table, error) {
 	var tmpTable *gtypes.Table
 	if err := r.retry(ctx, "glue GetTable", func(ctx context.Context) error {
 		out, err := r.glue.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(r.cfg.Database), Name: aws.String(tmp)})
@@ -321,29 +330,31 @@ func (r *Runner) publish(ctx context.Context, req Request, tmp, loc string) (ser
 		}
 		return err
 	}); err != nil {
-		return "", nil, fmt.Errorf("read the output schema from temporary table %q: %w", tmp, err)
+		return nil, fmt.Errorf("read the output schema from temporary table %q: %w", tmp, err)
 	}
 	if tmpTable == nil || tmpTable.StorageDescriptor == nil || len(tmpTable.StorageDescriptor.Columns) == 0 {
-		return "", nil, fmt.Errorf("temporary table %q has no columns; the CTAS produced no schema", tmp)
+		return nil, fmt.Errorf("temporary table %q has no columns; the CTAS produced no schema", tmp)
 	}
 	cols := tmpTable.StorageDescriptor.Columns
 
-	table, err = r.kpiTable(ctx, req, cols)
+	table, err := r.kpiTable(ctx, req, cols)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	if pk := table.PartitionKeys; len(pk) != 1 || aws.ToString(pk[0].Name) != layout.PartitionKey {
-		return "", nil, fmt.Errorf("%w: KPI table %q is not partitioned by %s alone; drop it and backfill, or fix its definition",
+		return nil, fmt.Errorf("%w: KPI table %q is not partitioned by %s alone; drop it and backfill, or fix its definition",
 			ErrIncompatibleSchema, req.Table, layout.PartitionKey)
 	}
 	if err := compatible(req.Table, table.StorageDescriptor.Columns, cols); err != nil {
-		return "", nil, fmt.Errorf("%w; the dt=%s partition still serves the previous run (new output left at %s)", err, req.Date, loc)
+		return nil, fmt.Errorf("%w; the dt=%s partition still serves the previous run (new output left at %s)", err, req.Date, loc)
 	}
-	if err := r.markReady(ctx, req, runOf(loc)); err != nil {
-		return "", nil, err
+	if err := r.pub.markReady(ctx, req, runOf(loc)); err != nil {
+		return nil, err
 	}
-	serving, err = r.switchPartition(ctx, req, table, loc)
-	return serving, table, err
+	if _, err := r.pub.switchPartition(ctx, req, table, loc); err != nil {
+		return nil, err
+	}
+	return table, nil
 }
 
 // kpiTable returns the KPI table, creating it with cols on the KPI's first run.
@@ -457,38 +468,6 @@ func names(cs []col) string {
 	return "(" + strings.Join(ns, ", ") + ")"
 }
 
-// switchPartition points dt=Date at loc: one CreatePartition or UpdatePartition, which readers see
-// as the switch from the previous run to this one. It leaves a partition that serves a newer run
-// alone and returns that run.
-func (r *Runner) switchPartition(ctx context.Context, req Request, table *gtypes.Table, loc string) (serving string, err error) {
-	current, exists, err := r.readPartition(ctx, req)
-	if err != nil {
-		return "", err
-	}
-	if !exists {
-		err := r.writePartition(ctx, req, table, loc, false)
-		if err == nil {
-			return runOf(loc), nil
-		}
-		if !hasCode(err, "AlreadyExistsException") {
-			return "", err
-		}
-		// Another run of the day created it meanwhile; it may be newer than this one.
-		if current, _, err = r.readPartition(ctx, req); err != nil {
-			return "", err
-		}
-	}
-	// Two runs of one day may overlap (a retry, a duplicate backfill job); the partition only
-	// moves forward, so an older run finishing last never replaces a newer run's output.
-	if newer := runOf(current); newer > runOf(loc) {
-		return newer, nil
-	}
-	if err := r.writePartition(ctx, req, table, loc, true); err != nil {
-		return "", err
-	}
-	return runOf(loc), nil
-}
-
 // dropTemp deletes the temporary table from the catalog, best effort. Glue's DeleteTable leaves
 // the data in S3, which is what the KPI partition now points at.
 func (r *Runner) dropTemp(ctx context.Context, log *slog.Logger, tmp string) {
@@ -507,7 +486,7 @@ func (r *Runner) dropTemp(ctx context.Context, log *slog.Logger, tmp string) {
 // behind when they crashed (a Lambda timeout, a killed process): those whose run started more than
 // StaleTempAfter ago. Such a run cannot be in flight any more, unlike a superseded run, which may
 // still be reading its temporary table's schema; dropping that one would fail it for nothing.
-// Their output in S3 goes with the day's earlier runs (deleteEarlierRuns).
+// Their output in S3 goes with the day's superseded runs, after the grace period (publisher.collect).
 func (r *Runner) dropStaleTemps(ctx context.Context, log *slog.Logger, req Request) {
 	prefix := TempTableName(req.KPI, req.Date, "")
 	cutoff := r.now().Add(-r.cfg.StaleTempAfter)
@@ -549,7 +528,11 @@ func (r *Runner) dropStaleTemps(ctx context.Context, log *slog.Logger, req Reque
 // tempRunStart is when the run of a temporary table started, from the run id part of its name
 // (TempTableName: the run id lowercased, - as _); ok is false if it is not one.
 func tempRunStart(part string) (time.Time, bool) {
-	id := strings.ToUpper(part[:min(len(part), 19)]) + strings.ReplaceAll(part[min(len(part), 19):], "_", "-")
+	return runStart(strings.ToUpper(part[:min(len(part), 19)]) + strings.ReplaceAll(part[min(len(part), 19):], "_", "-"))
+}
+
+// runStart is when a run started, read from its id (NewRunID); ok is false if id is not one.
+func runStart(id string) (time.Time, bool) {
 	if !runIDRE.MatchString(id) {
 		return time.Time{}, false
 	}
@@ -557,231 +540,10 @@ func tempRunStart(part string) (time.Time, bool) {
 	return t, err == nil
 }
 
-// deleteEarlierRuns deletes the day's objects that belong to no run or to a run older than runID,
-// the older runs' ReadyMarkers first: a run whose marker is seen still has all its data. A newer
-// run's objects are left alone: that run is concurrent with this one and may be the one the
-// partition ends at.
-func (r *Runner) deleteEarlierRuns(ctx context.Context, req Request, runID string) error {
-	dayPrefix := layout.KPIPrefix(req.KPI) + req.Date.Partition() + "/"
-	var markers, data []s3types.ObjectIdentifier
-	p := s3.NewListObjectsV2Paginator(r.s3, &s3.ListObjectsV2Input{Bucket: aws.String(r.cfg.AggregatedBucket), Prefix: aws.String(dayPrefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list %s: %w", dayPrefix, err)
-		}
-		for _, o := range page.Contents {
-			id, name, ok := runKey(strings.TrimPrefix(aws.ToString(o.Key), dayPrefix))
-			switch {
-			case ok && id >= runID:
-			case ok && name == ReadyMarker:
-				markers = append(markers, s3types.ObjectIdentifier{Key: o.Key})
-			default:
-				data = append(data, s3types.ObjectIdentifier{Key: o.Key})
-			}
-		}
-	}
-	for _, keys := range [][]s3types.ObjectIdentifier{markers, data} {
-		if err := r.deleteObjects(ctx, dayPrefix, keys); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// deleteObjects deletes keys, 1000 per call.
-func (r *Runner) deleteObjects(ctx context.Context, dayPrefix string, keys []s3types.ObjectIdentifier) error {
-	for len(keys) > 0 {
-		n := min(len(keys), 1000)
-		out, err := r.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-			Bucket: aws.String(r.cfg.AggregatedBucket),
-			Delete: &s3types.Delete{Objects: keys[:n], Quiet: aws.Bool(true)},
-		})
-		if err != nil {
-			return fmt.Errorf("delete earlier runs under %s: %w", dayPrefix, err)
-		}
-		if len(out.Errors) > 0 {
-			e := out.Errors[0]
-			return fmt.Errorf("delete earlier runs under %s: %d objects not deleted, first %s: %s",
-				dayPrefix, len(out.Errors), aws.ToString(e.Key), aws.ToString(e.Message))
-		}
-		keys = keys[n:]
-	}
-	return nil
-}
-
-// runOf is the run id in a run location (…/run=<id>/), or "" for any other location. Run ids
-// sort in time order (NewRunID).
-func runOf(location string) string {
-	_, after, ok := strings.Cut(location, "/"+layout.RunKey+"=")
-	if !ok {
-		return ""
-	}
-	id, _, _ := strings.Cut(after, "/")
-	return id
-}
-
-// ReadyMarker is the object a run writes under its run prefix once its output is complete and fits
-// the KPI table, before it switches the partition: a run may point the partition at a run prefix
-// only if it holds one. Athena (Trino) skips files whose names start with "_", so queries never
-// read it. Cleanup deletes a run's marker before its data, so a marker seen means the data is whole.
-const ReadyMarker = "_kpilake_ready"
-
-// maxSettleWrites bounds the partition writes of one settle: each one answers another run's
-// overlapping write, and a day has a handful of overlapping runs at most.
-const maxSettleWrites = 8
-
-// markReady writes the run's ReadyMarker.
-func (r *Runner) markReady(ctx context.Context, req Request, runID string) error {
-	key := layout.KPIRunPrefix(req.KPI, req.Date, runID) + ReadyMarker
-	err := r.retry(ctx, "s3 PutObject", func(ctx context.Context) error {
-		_, err := r.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(r.cfg.AggregatedBucket), Key: aws.String(key),
-			Body: strings.NewReader(""), ContentLength: aws.Int64(0)})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("mark run %s ready (s3://%s/%s): %w", runID, r.cfg.AggregatedBucket, key, err)
-	}
-	return nil
-}
-
-// readPartition returns the location of the KPI table's dt=Date partition, and whether it exists.
-func (r *Runner) readPartition(ctx context.Context, req Request) (location string, exists bool, err error) {
-	err = r.retry(ctx, "glue GetPartition", func(ctx context.Context) error {
-		out, err := r.glue.GetPartition(ctx, &glue.GetPartitionInput{DatabaseName: aws.String(r.cfg.Database),
-			TableName: aws.String(req.Table), PartitionValues: []string{req.Date.String()}})
-		if err == nil && out.Partition != nil && out.Partition.StorageDescriptor != nil {
-			location = aws.ToString(out.Partition.StorageDescriptor.Location)
-		}
-		return err
-	})
-	if hasCode(err, "EntityNotFoundException") {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, fmt.Errorf("read partition %s of %q: %w", req.Date.Partition(), req.Table, err)
-	}
-	return location, true, nil
-}
-
 // HasPartition reports whether the catalog table (of the runner's database) has the partition
 // dt=day; a table that does not exist has none. The aggregate handler asks it of a KPI's inputs
 // before it runs the KPI for a crawler's event.
 func (r *Runner) HasPartition(ctx context.Context, table string, day layout.Day) (bool, error) {
-	_, exists, err := r.readPartition(ctx, Request{Table: table, Date: day})
+	_, exists, err := r.pub.readPartition(ctx, Request{Table: table, Date: day})
 	return exists, err
-}
-
-// runState is what the day's prefix holds of one run.
-type runState struct{ ready, data bool }
-
-// dayRuns lists the runs of the day in the aggregated bucket.
-func (r *Runner) dayRuns(ctx context.Context, req Request) (map[string]runState, error) {
-	dayPrefix := layout.KPIPrefix(req.KPI) + req.Date.Partition() + "/"
-	runs := map[string]runState{}
-	p := s3.NewListObjectsV2Paginator(r.s3, &s3.ListObjectsV2Input{Bucket: aws.String(r.cfg.AggregatedBucket), Prefix: aws.String(dayPrefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", dayPrefix, err)
-		}
-		for _, o := range page.Contents {
-			id, name, ok := runKey(strings.TrimPrefix(aws.ToString(o.Key), dayPrefix))
-			if !ok {
-				continue
-			}
-			st := runs[id]
-			if name == ReadyMarker {
-				st.ready = true
-			} else {
-				st.data = true
-			}
-			runs[id] = st
-		}
-	}
-	return runs, nil
-}
-
-// runKey splits a key relative to a day's prefix into its run id and the name under the run
-// prefix; ok is false for a key outside any run prefix.
-func runKey(rest string) (id, name string, ok bool) {
-	after, found := strings.CutPrefix(rest, layout.RunKey+"=")
-	if !found {
-		return "", "", false
-	}
-	return strings.Cut(after, "/")
-}
-
-// settle leaves dt=Date at the newest ready run of the day and returns the run it serves.
-//
-// Glue has no conditional partition update, so an overlapping older run's write can land at any
-// time after it read the partition, even after a newer run published, deleted the older output
-// and checked the partition; a read-check-write in one run cannot prevent that. Instead, every
-// run settles after each of its partition writes and after its cleanup: it reads the partition,
-// then lists the day's runs, and moves the partition to the newest run with a ReadyMarker unless
-// the partition already serves it. Whoever made the last write or the last deletion settles after
-// it, so the day ends at the newest ready run, whose data exists (markers are deleted first, and
-// never written for output that is incomplete or does not fit the table). A partition at a newer
-// run without a marker that still has data (published by a runner that wrote no markers) is left.
-func (r *Runner) settle(ctx context.Context, req Request, table *gtypes.Table) (string, error) {
-	for range maxSettleWrites + 1 {
-		current, exists, err := r.readPartition(ctx, req)
-		if err != nil {
-			return "", fmt.Errorf("settle: %w", err)
-		}
-		runs, err := r.dayRuns(ctx, req)
-		if err != nil {
-			return "", fmt.Errorf("settle: %w", err)
-		}
-		newest := ""
-		for id, st := range runs {
-			if st.ready && id > newest {
-				newest = id
-			}
-		}
-		serving := runOf(current)
-		switch {
-		case newest == "" && exists:
-			return serving, nil
-		case newest == "":
-			return "", fmt.Errorf("settle: partition %s of %q is gone and no run of the day is ready", req.Date.Partition(), req.Table)
-		case exists && (serving == newest || serving > newest && runs[serving].data):
-			return serving, nil
-		}
-		loc := "s3://" + r.cfg.AggregatedBucket + "/" + layout.KPIRunPrefix(req.KPI, req.Date, newest)
-		r.cfg.Logger.InfoContext(ctx, "ctas settle: moving the partition to the newest ready run",
-			"kpi", req.KPI, "date", req.Date.String(), "from", current, "to", loc)
-		if err := r.writePartition(ctx, req, table, loc, exists); err != nil && !hasCode(err, "AlreadyExistsException") {
-			return "", fmt.Errorf("settle: %w", err)
-		}
-	}
-	return "", fmt.Errorf("settle: partition %s of %q was moved by other runs %d times in a row; run the day again",
-		req.Date.Partition(), req.Table, maxSettleWrites)
-}
-
-// writePartition points dt=Date at loc: UpdatePartition if it exists, CreatePartition if not.
-func (r *Runner) writePartition(ctx context.Context, req Request, table *gtypes.Table, loc string, exists bool) error {
-	sd := *table.StorageDescriptor
-	sd.Location = aws.String(loc)
-	db, name := aws.String(r.cfg.Database), aws.String(req.Table)
-	input := &gtypes.PartitionInput{Values: []string{req.Date.String()}, StorageDescriptor: &sd}
-	if !exists {
-		err := r.retry(ctx, "glue CreatePartition", func(ctx context.Context) error {
-			_, err := r.glue.CreatePartition(ctx, &glue.CreatePartitionInput{DatabaseName: db, TableName: name, PartitionInput: input})
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("create partition %s of %q: %w", req.Date.Partition(), req.Table, err)
-		}
-		return nil
-	}
-	err := r.retry(ctx, "glue UpdatePartition", func(ctx context.Context) error {
-		_, err := r.glue.UpdatePartition(ctx, &glue.UpdatePartitionInput{DatabaseName: db, TableName: name,
-			PartitionValueList: input.Values, PartitionInput: input})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("update partition %s of %q: %w", req.Date.Partition(), req.Table, err)
-	}
-	return nil
 }

@@ -45,6 +45,13 @@ const (
 	// PublishedDayAge is how long after the end of its day a partition was published, in
 	// seconds: about a day for the daily run, more for a backfill.
 	PublishedDayAge = "PublishedDayAge"
+	// The sweep of the aggregated zone (lambdas/ctas.Sweeper), dimension Environment, one record
+	// per pass: what it stopped, dropped, settled and deleted.
+	SweptQueries      = "SweptQueries"
+	SweptTempTables   = "SweptTempTables"
+	SettledPartitions = "SettledPartitions"
+	SweptRuns         = "SweptRuns"
+	SweptObjects      = "SweptObjects"
 )
 
 // Dimension names.

@@ -1,6 +1,6 @@
 // Package startup wires, once as a Lambda starts, the functions that run the CTAS runner (the
-// daily aggregate function and the backfill worker) from their environment, so that both start
-// the same way and fail the same way on a bad one.
+// daily aggregate function, the backfill worker and the sweep) from their environment, so that
+// they start the same way and fail the same way on a bad one.
 package startup
 
 import (
@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -61,4 +62,48 @@ func Aggregate(ctx context.Context, getenv func(string) string, log *slog.Logger
 		return Aggregation{}, fmt.Errorf("ctas runner: %w", err)
 	}
 	return Aggregation{Handler: aggregate.NewHandler(kpis, cfg.Database, loc, runner, log), KPIs: kpis, AWS: awsCfg, Location: loc}, nil
+}
+
+// SweepRequest is the sweep function's input. The schedule sends {}.
+type SweepRequest struct {
+	// KPIs limits a pass to these KPIs of the catalog (an operator's run); empty means all.
+	KPIs []string `json:"kpis,omitempty"`
+}
+
+// Sweep builds the handler of the periodic sweep of the aggregated zone (ctas.Sweeper) from
+// getenv, with the same runner configuration as Aggregate: the same database, workgroup, bucket
+// and grace as the runs whose leftovers it removes.
+func Sweep(ctx context.Context, getenv func(string) string, log *slog.Logger) (func(context.Context, SweepRequest) (ctas.SweepResult, error), error) {
+	kpis, err := queries.Load()
+	if err != nil {
+		return nil, fmt.Errorf("config: the embedded KPI catalog does not load: %w", err)
+	}
+	cfg, err := aggregate.RunnerConfig(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	tracing.InstrumentAWS(&awsCfg)
+	cfg.Logger = log
+	cfg.Metrics = metrics.New(os.Stdout, getenv(metrics.EnvEnvironment))
+	sw, err := ctas.NewSweeperFromConfig(awsCfg, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("ctas sweeper: %w", err)
+	}
+	all := kpis.Names()
+	return func(ctx context.Context, req SweepRequest) (ctas.SweepResult, error) {
+		names := all
+		if len(req.KPIs) > 0 {
+			for _, k := range req.KPIs {
+				if !slices.Contains(all, k) {
+					return ctas.SweepResult{}, fmt.Errorf("sweep: unknown KPI %q; give names from queries/ (%v)", k, all)
+				}
+			}
+			names = req.KPIs
+		}
+		return sw.Sweep(ctx, names)
+	}, nil
 }

@@ -81,3 +81,44 @@ func TestAggregate(t *testing.T) {
 		})
 	}
 }
+
+func TestSweep(t *testing.T) {
+	t.Setenv("AWS_REGION", "ap-northeast-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	env := map[string]string{
+		aggregate.EnvDatabase:         "kpilake_dev",
+		aggregate.EnvWorkgroup:        "kpilake-dev-aggregation",
+		aggregate.EnvAggregatedBucket: "example-aggregated",
+		aggregate.EnvResultLocation:   "s3://example-results/aggregation/",
+		aggregate.EnvResultKMSKey:     "arn:aws:kms:ap-northeast-1:111122223333:key/example",
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	for _, c := range []struct {
+		name    string
+		grace   string
+		wantErr string
+	}{
+		{name: "default grace"},
+		{name: "a grace shorter than a query", grace: "10m", wantErr: "SupersededGrace"},
+		{name: "a grace that is no duration", grace: "6", wantErr: aggregate.EnvSupersededGrace},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env[aggregate.EnvSupersededGrace] = c.grace
+			h, err := Sweep(context.Background(), func(k string) string { return env[k] }, log)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("Sweep error = %v, want one naming %s", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			// An unknown KPI is refused before any AWS call.
+			if _, err := h(context.Background(), SweepRequest{KPIs: []string{"no_such_kpi"}}); err == nil || !strings.Contains(err.Error(), "unknown KPI") {
+				t.Errorf("handler error = %v, want an unknown KPI", err)
+			}
+		})
+	}
+}
