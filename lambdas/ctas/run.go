@@ -549,12 +549,7 @@ func (r *Runner) dropStaleTemps(ctx context.Context, log *slog.Logger, req Reque
 // tempRunStart is when the run of a temporary table started, from the run id part of its name
 // (TempTableName: the run id lowercased, - as _); ok is false if it is not one.
 func tempRunStart(part string) (time.Time, bool) {
-	id := strings.ToUpper(part[:min(len(part), 19)]) + strings.ReplaceAll(part[min(len(part), 19):], "_", "-")
-	if !runIDRE.MatchString(id) {
-		return time.Time{}, false
-	}
-	t, err := time.Parse("20060102T150405.000Z", id[:15]+"."+id[15:19])
-	return t, err == nil
+	return layout.RunStart(strings.ToUpper(part[:min(len(part), 19)]) + strings.ReplaceAll(part[min(len(part), 19):], "_", "-"))
 }
 
 // deleteEarlierRuns deletes the day's objects that belong to no run or to a run older than runID,
@@ -612,14 +607,7 @@ func (r *Runner) deleteObjects(ctx context.Context, dayPrefix string, keys []s3t
 
 // runOf is the run id in a run location (…/run=<id>/), or "" for any other location. Run ids
 // sort in time order (NewRunID).
-func runOf(location string) string {
-	_, after, ok := strings.Cut(location, "/"+layout.RunKey+"=")
-	if !ok {
-		return ""
-	}
-	id, _, _ := strings.Cut(after, "/")
-	return id
-}
+func runOf(location string) string { return layout.RunOf(location) }
 
 // ReadyMarker is the object a run writes under its run prefix once its output is complete and fits
 // the KPI table, before it switches the partition: a run may point the partition at a run prefix

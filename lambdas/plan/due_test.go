@@ -314,7 +314,9 @@ func TestHandle_CrawlerEventPlansTheDueDaysFromTheLake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runAt := func(ts string) string { return layout.RunKey + "=" + strings.NewReplacer("-", "", ":", "", ".", "").Replace(ts) + "-0a1b2c3d" }
+	runAt := func(ts string) string {
+		return layout.RunKey + "=" + strings.NewReplacer("-", "", ":", "", ".", "").Replace(ts) + "-0a1b2c3d"
+	}
 	s3f := &fakeS3{objects: map[string]time.Time{
 		"app/web/dt=2026-11-10/a.gz":  at(t, "2026-11-10T15:00:00Z"), // before the lookback
 		"app/web/dt=2026-11-17/a.gz":  at(t, "2026-11-26T01:00:00Z"), // re-delivered today
