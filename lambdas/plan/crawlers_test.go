@@ -111,15 +111,15 @@ func TestHandle_RunsWithoutACrawlerAreUnchanged(t *testing.T) {
 		want plan.Plan
 	}{
 		{"manual run of every KPI", plan.Request{Date: "2026-11-20"},
-			plan.Plan{Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-20", Waves: every}}}},
+			plan.Plan{Date: "2026-11-20", Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-20", Waves: every}}}},
 		{"manual run of some KPIs and their dependents", plan.Request{Date: "2026-11-20", KPIs: []string{"b"}},
-			plan.Plan{Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-20", Waves: [][]string{{"b"}, {"c"}, {"e"}}}}}},
+			plan.Plan{Date: "2026-11-20", Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-20", Waves: [][]string{{"b"}, {"c"}, {"e"}}}}}},
 		{"a manual date wins over a crawler event", plan.Request{Date: "2026-11-20", Time: "2026-11-24T15:40:00Z",
 			DetailType: plan.CrawlerEventDetailType, Detail: plan.Detail{CrawlerName: "crawler-s3"}},
-			plan.Plan{Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-20", Waves: every}}}},
-		// An event of no crawler (a schedule) looks at every KPI: the due days, with every KPI.
+			plan.Plan{Date: "2026-11-20", Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-20", Waves: every}}}},
+		// The extraction workflows' schedules pass {"time": ...}: the day before, with every KPI.
 		{"schedule", plan.Request{Time: "2026-11-24T16:30:00Z"},
-			plan.Plan{Trigger: "event", Days: []plan.DayPlan{{Date: "2026-11-24", Waves: every}}}},
+			plan.Plan{Date: "2026-11-24", Trigger: "event", Days: []plan.DayPlan{{Date: "2026-11-24", Waves: every}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

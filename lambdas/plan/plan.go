@@ -2,7 +2,8 @@
 // crawler's event aggregates the days that the data brought, never a day read off the event's
 // clock: for the KPIs that read what that crawler catalogues (Triggers) and their dependents,
 // every day within the lookback, before the event's business day, that has inputs and no
-// publication that reflects them (DueDays). A manual request names its day and KPIs.
+// publication that reflects them (DueDays). A manual request names its day and KPIs; an event
+// that no crawler sent (the extraction's schedule) means the business day before it.
 package plan
 
 import (
@@ -58,6 +59,10 @@ type Detail struct {
 
 // Plan is the days a run works on.
 type Plan struct {
+	// Date is the run's one day, YYYY-MM-DD, when it has one: a manual run's, or the business day
+	// before an event that no crawler sent (the extraction's schedule, which extracts that day).
+	// A crawler's event has none: its days are Days.
+	Date string `json:"date,omitempty"`
 	// Trigger says where the day came from: TriggerManual or TriggerEvent.
 	Trigger string `json:"trigger"`
 	// Crawler is the crawler whose success started the run, if one did.
@@ -160,7 +165,7 @@ func (h *Handler) resolve(ctx context.Context, req Request) (Plan, error) {
 				return Plan{}, &InputError{fmt.Errorf("field \"kpis\": %w", err)}
 			}
 		}
-		return Plan{Trigger: TriggerManual, Days: []DayPlan{day}}, nil
+		return Plan{Date: day.Date, Trigger: TriggerManual, Days: []DayPlan{day}}, nil
 	}
 	if req.Time == "" {
 		return Plan{}, &InputError{errors.New(`give "date" (YYYY-MM-DD) for a manual run, or pass the EventBridge event (with its "time")`)}
@@ -169,19 +174,27 @@ func (h *Handler) resolve(ctx context.Context, req Request) (Plan, error) {
 	if err != nil {
 		return Plan{}, &InputError{fmt.Errorf("field \"time\": %q is not an RFC 3339 time such as \"2026-11-25T01:30:00Z\"", req.Time)}
 	}
+	today := layout.DayOf(at, h.loc)
+	if req.DetailType != CrawlerEventDetailType && req.Detail.CrawlerName == "" {
+		// The extraction's schedule: it extracts the day that has just ended.
+		day := DayPlan{Date: today.AddDays(-1).String()}
+		if h.planner != nil {
+			if day.Waves, err = h.planner.Waves(nil); err != nil {
+				return Plan{}, fmt.Errorf("plan every KPI: %w", err)
+			}
+		}
+		return Plan{Date: day.Date, Trigger: TriggerEvent, Days: []DayPlan{day}}, nil
+	}
+	// A crawler's event: only what this crawler brought up to date, and what reads that.
 	p := Plan{Trigger: TriggerEvent, Days: []DayPlan{}}
-	// A crawler's event: only what this crawler brought up to date, and what reads that. Any
-	// other event (a schedule) looks at every KPI.
-	var triggered []string
-	if req.DetailType == CrawlerEventDetailType || req.Detail.CrawlerName != "" {
-		if triggered, err = h.crawled(req.Detail.CrawlerName); err != nil {
-			return Plan{}, err
-		}
-		p.Crawler = req.Detail.CrawlerName
-		p.Crawled = h.triggers.Crawlers[p.Crawler]
-		if len(triggered) == 0 {
-			return p, nil
-		}
+	triggered, err := h.crawled(req.Detail.CrawlerName)
+	if err != nil {
+		return Plan{}, err
+	}
+	p.Crawler = req.Detail.CrawlerName
+	p.Crawled = h.triggers.Crawlers[p.Crawler]
+	if len(triggered) == 0 {
+		return p, nil
 	}
 	if h.lake == nil {
 		return Plan{}, &InputError{fmt.Errorf("the plan function cannot plan an event: it has no lake to read (%s, %s); "+
@@ -192,7 +205,6 @@ func (h *Handler) resolve(ctx context.Context, req Request) (Plan, error) {
 		return Plan{}, fmt.Errorf("plan the KPIs of crawler %q: %w", p.Crawler, err)
 	}
 	kpis := slices.Concat(waves...)
-	today := layout.DayOf(at, h.loc)
 	within := Span{From: today.AddDays(-h.lake.lookback), To: today.AddDays(-1)}
 	snap, err := h.lake.Read(ctx, h.catalog, kpis, within)
 	if err != nil {

@@ -62,7 +62,7 @@ func TestHandle_ManualRunPlansTheNamedDay(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Handle(%+v): %v", tt.req, err)
 			}
-			if diff := cmp.Diff(plan.Plan{Trigger: "manual", Days: []plan.DayPlan{{Date: tt.want}}}, got); diff != "" {
+			if diff := cmp.Diff(plan.Plan{Date: tt.want, Trigger: "manual", Days: []plan.DayPlan{{Date: tt.want}}}, got); diff != "" {
 				t.Errorf("Handle(%+v) (-want +got):\n%s", tt.req, diff)
 			}
 			lines := logLines(t, buf)
@@ -110,8 +110,12 @@ func TestHandle_EventNeverPlansItsOwnBusinessDay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := plan.NewHandler(loc, slog.New(slog.NewJSONHandler(io.Discard, nil)), c, plan.Triggers{}).WithLake(lake, c, nil, nil)
-			got, err := h.Handle(context.Background(), plan.Request{Time: tt.time})
+			triggers, err := plan.NewTriggers(testCrawlers, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := plan.NewHandler(loc, slog.New(slog.NewJSONHandler(io.Discard, nil)), c, triggers).WithLake(lake, c, nil, nil)
+			got, err := h.Handle(context.Background(), plan.Request{Time: tt.time, DetailType: plan.CrawlerEventDetailType, Detail: plan.Detail{CrawlerName: "crawler-s1"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,10 +239,16 @@ func TestRequest_UnmarshalsWireShape(t *testing.T) {
 			wantPlan: plan.Plan{Trigger: "event", Crawler: "kpilake-prod-social", Crawled: []string{"social/"}, Days: []plan.DayPlan{}},
 		},
 		{
+			name:     "EventBridge scheduled event",
+			input:    `{"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-24T16:00:00Z", "detail": {}}`,
+			want:     plan.Request{Time: "2026-11-24T16:00:00Z", DetailType: "Scheduled Event"},
+			wantPlan: plan.Plan{Date: "2026-11-24", Trigger: "event", Days: []plan.DayPlan{{Date: "2026-11-24"}}},
+		},
+		{
 			name:     "manual run",
 			input:    `{"date": "2026-11-20"}`,
 			want:     plan.Request{Date: "2026-11-20"},
-			wantPlan: plan.Plan{Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-20"}}},
+			wantPlan: plan.Plan{Date: "2026-11-20", Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-20"}}},
 		},
 	}
 	for _, tt := range tests {
@@ -273,8 +283,8 @@ func TestPlan_MarshalsWireShape(t *testing.T) {
 		plan plan.Plan
 		want string
 	}{
-		{plan.Plan{Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-24", Waves: [][]string{{"a", "b"}, {"c"}}}}},
-			`{"trigger":"manual","crawled":null,"days":[{"date":"2026-11-24","waves":[["a","b"],["c"]]}]}`},
+		{plan.Plan{Date: "2026-11-24", Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-24", Waves: [][]string{{"a", "b"}, {"c"}}}}},
+			`{"date":"2026-11-24","trigger":"manual","crawled":null,"days":[{"date":"2026-11-24","waves":[["a","b"],["c"]]}]}`},
 		{plan.Plan{Trigger: "event", Crawler: "logs", Crawled: []string{"app_logs/"}, Days: []plan.DayPlan{}},
 			`{"trigger":"event","crawler":"logs","crawled":["app_logs/"],"days":[]}`},
 		{plan.Plan{Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-24"}}}, `{"trigger":"manual","crawled":null,"days":[{"date":"2026-11-24","waves":null}]}`},
@@ -309,7 +319,7 @@ func TestHandle_PlansTheKPIWavesOfTheDay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := plan.Plan{Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-24", Waves: [][]string{{"a", "b"}, {"c"}}}}}
+	want := plan.Plan{Date: "2026-11-24", Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-24", Waves: [][]string{{"a", "b"}, {"c"}}}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan (-want +got):\n%s", diff)
 	}
