@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kpilake/kpilake/lambdas/plan"
 	_ "time/tzdata" // business time zones must resolve on any machine, with or without zoneinfo
 )
 
@@ -58,6 +60,7 @@ type Environment struct {
 	Lake             Lake
 	Athena           Athena
 	Backfill         Backfill
+	Aggregate        Aggregate
 	Observe          Observe
 	// AlarmEmail receives alarm notifications; empty means no subscription. Default: "".
 	AlarmEmail string
@@ -106,6 +109,14 @@ type Backfill struct {
 	// the workers are stuck or far behind. Between 1 and 312 (13 days: the queue keeps a job 14
 	// days, so the alarm leaves a day before SQS deletes it). Default: 72.
 	MaxMessageAgeHours int
+}
+
+// Aggregate holds the daily aggregation's settings (infra/aggregate).
+type Aggregate struct {
+	// LookbackDays is how many days before a crawl's business day the plan looks for days whose
+	// inputs arrived or changed after their KPIs were published (a late crawl, a re-extraction)
+	// and aggregates them again; older days are a backfill. Between 1 and 92. Default: 31.
+	LookbackDays int
 }
 
 // Observe holds the thresholds of the alarms (infra/observe).
@@ -267,6 +278,7 @@ func parseEnvironment(name string, o *object) *Environment {
 	e.Lake = parseLake(o.child("lake"))
 	e.Athena = parseAthena(o.child("athena"))
 	e.Backfill = parseBackfill(o.child("backfill"), e.Athena)
+	e.Aggregate = parseAggregate(o.child("aggregate"))
 	e.Observe = parseObserve(o.child("observe"))
 	e.Sources, e.LogStreams = parseSources(o)
 	e.LogCrawlTime = parseLogCrawlTime(o, len(e.LogStreams) > 0)
@@ -324,6 +336,12 @@ func parseBackfill(o *object, a Athena) Backfill {
 	}
 	o.done()
 	return b
+}
+
+func parseAggregate(o *object) Aggregate {
+	a := Aggregate{LookbackDays: int(o.integer("lookbackDays", plan.DefaultLookbackDays, 1, plan.MaxLookbackDays))}
+	o.done()
+	return a
 }
 
 func parseObserve(o *object) Observe {

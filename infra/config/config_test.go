@@ -95,6 +95,7 @@ func defaults() *config.Environment {
 			ReservedQueries:            5,
 		},
 		Backfill:     config.Backfill{MaxConcurrency: 10, MaxDays: 1096, MaxMessageAgeHours: 72},
+		Aggregate:    config.Aggregate{LookbackDays: 31},
 		Observe:      config.Observe{FreshnessLagHours: 36, LambdaErrorsThreshold: 1},
 		LogCrawlTime: config.DefaultLogCrawlTime,
 	}
@@ -141,6 +142,7 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 		},
 		"athena": {"bytesScannedCutoffPerQuery": 10000000, "activeQueryQuota": 50, "reservedQueries": 8},
 		"backfill": {"maxConcurrency": 42, "maxDays": 30, "maxMessageAgeHours": 12},
+		"aggregate": {"lookbackDays": 7},
 		"observe": {"freshnessLagHours": 48, "lambdaErrorsThreshold": 3},
 		"sources": [{"name": "sales_db", "engine": "postgresql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}, {"name": "social", "engine": "mysql", "secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf", "subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"], "tables": [{"name": "users"}]}],
 		"logStreams": [{"name": "web_access"}, {"name": "api2"}],
@@ -169,6 +171,7 @@ func TestParse_ReadsEveryKey(t *testing.T) {
 		},
 		Athena:       config.Athena{BytesScannedCutoffPerQuery: 10_000_000, ActiveQueryQuota: 50, ReservedQueries: 8},
 		Backfill:     config.Backfill{MaxConcurrency: 42, MaxDays: 30, MaxMessageAgeHours: 12},
+		Aggregate:    config.Aggregate{LookbackDays: 7},
 		Observe:      config.Observe{FreshnessLagHours: 48, LambdaErrorsThreshold: 3},
 		Sources:      []config.Source{source("sales_db", config.PostgreSQL), source("social", config.MySQL)},
 		LogStreams:   []config.LogStream{{Name: "web_access"}, {Name: "api2"}},
@@ -202,6 +205,8 @@ func TestParse_AcceptsBoundaryValues(t *testing.T) {
 		{"shortest backfill message age", dev(region + `, "backfill": {"maxMessageAgeHours": 1}`)},
 		{"backfill message age a day before retention", dev(region + `, "backfill": {"maxMessageAgeHours": 312}`)},
 		{"shortest freshness lag", dev(region + `, "observe": {"freshnessLagHours": 25}`)},
+		{"shortest lookback", dev(region + `, "aggregate": {"lookbackDays": 1}`)},
+		{"longest lookback", dev(region + `, "aggregate": {"lookbackDays": 92}`)},
 		{"longest freshness lag", dev(region + `, "observe": {"freshnessLagHours": 168}`)},
 		{"lowest Lambda errors threshold", dev(region + `, "observe": {"lambdaErrorsThreshold": 1}`)},
 		{"highest Lambda errors threshold", dev(region + `, "observe": {"lambdaErrorsThreshold": 100000}`)},
@@ -350,6 +355,12 @@ func TestParse_FailsOnInvalidValue(t *testing.T) {
 			env + ".backfill.maxMessageAgeHours", []string{"1000 hours", "set it to 312 or less"}},
 
 		{"observe not an object", dev(region + `, "observe": 36`), env + ".observe", []string{"must be a JSON object, got number 36"}},
+		{"lookback of zero days", dev(region + `, "aggregate": {"lookbackDays": 0}`),
+			env + ".aggregate.lookbackDays", []string{"must be between 1 and 92", "got 0"}},
+		{"lookback beyond a quarter", dev(region + `, "aggregate": {"lookbackDays": 365}`),
+			env + ".aggregate.lookbackDays", []string{"must be between 1 and 92", "got 365"}},
+		{"unknown aggregate key", dev(region + `, "aggregate": {"lookback": 7}`),
+			env + ".aggregate.lookback", []string{"unknown key", "lookbackDays"}},
 		{"freshness lag of a day", dev(region + `, "observe": {"freshnessLagHours": 24}`),
 			env + ".observe.freshnessLagHours", []string{"24 hours would alarm every day", "publishes each KPI once a day", "set it to 25 or more"}},
 		{"freshness lag of zero", dev(region + `, "observe": {"freshnessLagHours": 0}`),
@@ -424,7 +435,7 @@ func TestParse_FailsOnInvalidValue(t *testing.T) {
 }
 
 func TestParse_ReportsMisspeltKeyWithKnownKeys(t *testing.T) {
-	const envKeys = "account, alarmEmail, athena, backfill, lake, logCrawlTime, logRetentionDays, logStreams, observe, production, region, removalPolicy, sources, timeZone"
+	const envKeys = "account, aggregate, alarmEmail, athena, backfill, lake, logCrawlTime, logRetentionDays, logStreams, observe, production, region, removalPolicy, sources, timeZone"
 	tests := []struct {
 		name string
 		text string
