@@ -126,11 +126,12 @@ type Due struct {
 }
 
 // DueDays finds, among the days of within, those on which a KPI of kpis (a closure over
-// dependents, Catalog.Waves) must be aggregated: a day is due when the KPI has an input for it
-// (an object of a raw table it reads, or a partition of a KPI it reads, over its window: a KPI
-// with a Lookback of N reads the days D-N+1..D) and either no partition of the KPI serves it or
-// an input changed after the run that serves it started. A KPI upstream of another makes the
-// other due on every day whose window holds a due day of it. now dates the gaps' ages.
+// dependents, Catalog.Waves) must be aggregated. A KPI's inputs for day D are the objects of the
+// raw tables it reads and the partitions of the KPIs it reads, over its window (a KPI with a
+// Lookback of N reads the days D-N+1..D). D is due when no partition of the KPI serves it and D
+// itself has an input, or when an input of the window changed after the run that serves D
+// started. A KPI due on a day makes the KPIs that read it due on every day whose window holds
+// that day. now dates the gaps' ages.
 func DueDays(c Catalog, kpis []string, snap Snapshot, within Span, now time.Time) Due {
 	due := Due{Days: map[layout.Day][]string{}}
 	dueOf := map[string]map[layout.Day]bool{}
@@ -144,19 +145,18 @@ func DueDays(c Catalog, kpis []string, snap Snapshot, within Span, now time.Time
 		dueOf[name] = map[layout.Day]bool{}
 		gap := Gap{KPI: name}
 		for d := within.From; !within.To.Before(d); d = d.AddDays(1) {
-			newest, has := newestInput(k, window, d, snap)
-			stale := false
-			if has {
-				served, published := snap.Published[name][d]
-				stale = !published || newest.after(served)
-			}
+			newest, inWindow, onDay := newestInput(k, window, d, snap)
+			served, published := snap.Published[name][d]
+			// A day not yet published waits for its own inputs: the earlier days of a window
+			// alone would publish it before its data arrived.
+			stale := published && inWindow && newest.after(served) || !published && onDay
 			if stale {
 				gap.Days = append(gap.Days, d)
 				gap.Age = max(gap.Age, now.Sub(newest.t))
 			}
 			upstreamDue := slices.ContainsFunc(k.DependsOn, func(up string) bool {
 				for i := range window {
-					if dueOf[up][d.AddDays(-i)] {
+					if dueOf[up][d.AddDays(-i)] && (published || i == 0) {
 						return true
 					}
 				}
@@ -184,15 +184,14 @@ type input struct {
 // after reports whether the input may have changed after a run that started at start.
 func (in input) after(start time.Time) bool { return in.t.Add(in.slack).After(start) }
 
-// newestInput is the latest change among the inputs of k for day d over its window.
-func newestInput(k *queries.KPI, window int, d layout.Day, snap Snapshot) (input, bool) {
-	var newest input
-	has := false
+// newestInput is the latest change among the inputs of k for day d over its window; inWindow
+// reports whether there is any, onDay whether there is one of day d itself.
+func newestInput(k *queries.KPI, window int, d layout.Day, snap Snapshot) (newest input, inWindow, onDay bool) {
 	take := func(t time.Time, slack time.Duration) {
-		if !has || t.Add(slack).After(newest.t.Add(newest.slack)) {
+		if !inWindow || t.Add(slack).After(newest.t.Add(newest.slack)) {
 			newest = input{t, slack}
 		}
-		has = true
+		inWindow = true
 	}
 	for i := range window {
 		day := d.AddDays(-i)
@@ -206,8 +205,11 @@ func newestInput(k *queries.KPI, window int, d layout.Day, snap Snapshot) (input
 				take(t, 0)
 			}
 		}
+		if i == 0 {
+			onDay = inWindow
+		}
 	}
-	return newest, has
+	return newest, inWindow, onDay
 }
 
 // Read takes the snapshot of what kpis read and publish over the days of within, each table over

@@ -122,7 +122,8 @@ func TestDueDays(t *testing.T) {
 				web: {"2026-11-24": "2026-11-24T15:05:00Z"},
 			}},
 			from: "2026-11-20", to: "2026-11-25",
-			want: map[string][]string{"2026-11-24": {"both", "logs", "wboth"}, "2026-11-25": {"wboth"}},
+			// wboth of the 25th reads the 24th but has nothing of its own yet: not due.
+			want: map[string][]string{"2026-11-24": {"both", "logs", "wboth"}},
 		},
 		{
 			// The crawl of the 24th's data ends at 00:10 on the 26th: the plan's span ends on the
@@ -136,7 +137,7 @@ func TestDueDays(t *testing.T) {
 			}},
 			from: "2026-10-26", to: "2026-11-25",
 			// both was never published: the 23rd has an input (social's partition) and is due too.
-			want: map[string][]string{"2026-11-23": {"both", "wboth"}, "2026-11-24": {"both", "social", "wboth"}, "2026-11-25": {"wboth"}},
+			want: map[string][]string{"2026-11-23": {"both", "wboth"}, "2026-11-24": {"both", "social", "wboth"}},
 		},
 		{
 			name: "re-extraction of a day a week back: that day again, and the windows that hold it",
@@ -150,7 +151,7 @@ func TestDueDays(t *testing.T) {
 			from: "2026-10-26", to: "2026-11-24",
 			// both and wboth were never published: the days of logs' partitions are due for them.
 			want: map[string][]string{"2026-11-17": {"both", "logs", "wboth", "weekly"}, "2026-11-18": {"both", "wboth", "weekly"},
-				"2026-11-19": {"wboth", "weekly"}, "2026-11-20": {"wboth", "weekly"}, "2026-11-21": {"weekly"}, "2026-11-22": {"weekly"},
+				"2026-11-19": {"weekly"}, "2026-11-20": {"weekly"}, "2026-11-21": {"weekly"}, "2026-11-22": {"weekly"},
 				"2026-11-23": {"weekly"}, "2026-11-24": {"both", "wboth"}},
 		},
 		{
@@ -344,20 +345,12 @@ func TestHandle_CrawlerEventPlansTheDueDaysFromTheLake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// weekly has no partition at all: every day whose window holds an input is due (the 16th reads
-	// the 10th). both has none either: the days of logs' partitions are due; wboth follows both
-	// over its 3-day window.
+	// weekly has no partition at all: the days that have their own input are due, not the days
+	// whose window only holds one (the 16th reads the 10th). both has none either: the days of
+	// logs' partitions are due; wboth follows both on those days.
 	want := plan.Plan{Trigger: "event", Crawler: "c-app", Crawled: []string{"app/"}, Days: []plan.DayPlan{
-		{Date: "2026-11-16", Waves: [][]string{{"weekly"}}},
 		{Date: "2026-11-17", Waves: [][]string{{"logs", "weekly"}, {"both"}, {"wboth"}}},
-		{Date: "2026-11-18", Waves: [][]string{{"wboth", "weekly"}}},
-		{Date: "2026-11-19", Waves: [][]string{{"wboth", "weekly"}}},
-		{Date: "2026-11-20", Waves: [][]string{{"weekly"}}},
-		{Date: "2026-11-21", Waves: [][]string{{"weekly"}}},
-		{Date: "2026-11-22", Waves: [][]string{{"weekly"}}},
-		{Date: "2026-11-23", Waves: [][]string{{"weekly"}}},
 		{Date: "2026-11-24", Waves: [][]string{{"both", "weekly"}, {"wboth"}}},
-		{Date: "2026-11-25", Waves: [][]string{{"wboth", "weekly"}}},
 	}}
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Errorf("plan (-want +got):\n%s", diff)
@@ -375,9 +368,9 @@ func TestHandle_CrawlerEventPlansTheDueDaysFromTheLake(t *testing.T) {
 		}
 		gaps[rec[metrics.DimKPI].(string)] = rec[metrics.UnpublishedDays].(float64)
 	}
-	// logs: the 17th (re-delivered); weekly: the 16th to the 25th; both: the days of logs'
+	// logs: the 17th (re-delivered); weekly: the 17th and the 24th; both: the days of logs'
 	// partitions (it has none); wboth: none (both has no partition).
-	if diff := cmp.Diff(map[string]float64{"logs": 1, "weekly": 10, "both": 2, "wboth": 0}, gaps); diff != "" {
+	if diff := cmp.Diff(map[string]float64{"logs": 1, "weekly": 2, "both": 2, "wboth": 0}, gaps); diff != "" {
 		t.Errorf("UnpublishedDays by KPI (-want +got):\n%s", diff)
 	}
 }
