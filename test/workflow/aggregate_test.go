@@ -393,7 +393,8 @@ func TestAggregation_AKPIOfBothSourcesIsPublishedOnceAfterItsLastInputInEitherCr
 	}{
 		{"logs first", []string{layout.AppLogsSource, sourceName}, []string{"2026-11-24T15:30:00Z", "2026-11-24T16:40:00Z"},
 			[]string{"kpi department_activity dt=" + day, sourceName + ".departments dt=" + day}},
-		{"database first", []string{sourceName, layout.AppLogsSource}, []string{"2026-11-24T16:40:00Z", "2026-11-24T17:30:00Z"},
+		// The logs' crawl ends after midnight of the next day (00:10 on the 26th in Tokyo).
+		{"database first", []string{sourceName, layout.AppLogsSource}, []string{"2026-11-24T16:40:00Z", "2026-11-25T15:10:00Z"},
 			[]string{"kpi active_users_by_department dt=" + day}},
 	} {
 		t.Run(order.name, func(t *testing.T) {
