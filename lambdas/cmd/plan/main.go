@@ -16,7 +16,6 @@ import (
 
 	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/lambdas/plan"
-	"github.com/kpilake/kpilake/lambdas/tracing"
 )
 
 func main() {
@@ -29,14 +28,16 @@ func main() {
 	lambda.Start(h.Handle)
 }
 
-// newHandler reads the configuration once, as the Lambda starts (plan.Setup), with traced S3 and
-// Glue clients for the lake.
+// newHandler reads the configuration once, as the Lambda starts (plan.Setup), with S3 and Glue
+// clients for the lake.
 func newHandler(ctx context.Context, log *slog.Logger, env func(string) (string, bool)) (*plan.Handler, error) {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	tracing.InstrumentAWS(&cfg)
+	// The clients are not instrumented (lambdas/tracing): a plan makes a few listing calls, and
+	// the X-Ray SDK would make the function's bundle three times its size. Lambda's active
+	// tracing still records the invocation.
 	environment, _ := env(metrics.EnvEnvironment)
 	return plan.Setup(log, env, s3.NewFromConfig(cfg), glue.NewFromConfig(cfg), metrics.New(os.Stdout, environment))
 }
