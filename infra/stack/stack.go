@@ -159,11 +159,11 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		root = "."
 	}
 	s.Plan = golambda.NewFunction(s.Stack, "Plan", &golambda.FunctionProps{
-		Entry:         filepath.Join(root, "lambdas", "cmd", "plan"),
-		Description:   "kpilake: resolves the business days a workflow run extracts or aggregates",
-		Environment:   map[string]string{plan.EnvTimeZone: e.TimeZone},
+		Entry:       filepath.Join(root, "lambdas", "cmd", "plan"),
+		Description: "kpilake: resolves the business days a workflow run extracts or aggregates",
+		Environment: map[string]string{plan.EnvTimeZone: e.TimeZone},
 		// A crawl's plan lists the lookback's raw objects and KPI partitions: a few seconds.
-		Timeout: awscdk.Duration_Seconds(jsii.Number(60)),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(60)),
 		MemoryMB:      128,
 		LogRetention:  retention,
 		RemovalPolicy: removal,
