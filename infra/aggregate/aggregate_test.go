@@ -631,6 +631,8 @@ func TestNewWorkflow_FailsIf(t *testing.T) {
 		{"no time zone", func(p *aggregate.WorkflowProps) { p.TimeZone = "" }, []string{"TimeZone is required", `"Asia/Tokyo"`}},
 		{"unknown time zone", func(p *aggregate.WorkflowProps) { p.TimeZone = "Tokyo" }, []string{`TimeZone "Tokyo" is not an IANA time zone`}},
 		{"negative concurrency", func(p *aggregate.WorkflowProps) { p.MaxConcurrency = -1 }, []string{"MaxConcurrency is -1"}},
+		{"lookback beyond the bound", func(p *aggregate.WorkflowProps) { p.LookbackDays = 93 }, []string{"LookbackDays is 93", "1 to 92 days"}},
+		{"negative lookback", func(p *aggregate.WorkflowProps) { p.LookbackDays = -1 }, []string{"LookbackDays is -1"}},
 		{"snapshot removal", func(p *aggregate.WorkflowProps) { p.RemovalPolicy = awscdk.RemovalPolicy_SNAPSHOT }, []string{"RemovalPolicy", "not supported"}},
 		{"every problem at once", func(p *aggregate.WorkflowProps) { *p = aggregate.WorkflowProps{MaxConcurrency: -2} },
 			[]string{"Catalog is required", "Lake is required", "Alerts is required", "Plan is required", "Crawlers", "KPIs", "TimeZone is required", "MaxConcurrency is -2"}},
