@@ -17,6 +17,10 @@ import (
 	"time"
 )
 
+// EnvRawBucket is the environment variable that names the raw zone's bucket, for every function
+// that reads or writes it.
+const EnvRawBucket = "KPILAKE_RAW_BUCKET"
+
 // Zone is one storage area of the lake; each zone is its own bucket.
 type Zone string
 
@@ -165,6 +169,32 @@ func KPIPrefix(kpi string) string { return kpi + "/" }
 // KPIRunPrefix is one run's output for one KPI and day: <kpi>/dt=D/run=<id>/.
 func KPIRunPrefix(kpi string, d Day, runID string) string {
 	return KPIPrefix(kpi) + d.Partition() + "/" + RunKey + "=" + runID + "/"
+}
+
+// RunIDTimeLayout is the time part of a run id (ctas.NewRunID): the run's start, in UTC, to the
+// millisecond, written without the decimal point so that run ids sort in time order.
+const RunIDTimeLayout = "20060102T150405.000Z"
+
+var runIDRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$`)
+
+// RunStart is when the run of id started, as its id records it (20261125T050615123Z-1f2e3d4c
+// started at 2026-11-25 05:06:15.123 UTC); ok is false when id is not a run id.
+func RunStart(id string) (start time.Time, ok bool) {
+	if !runIDRE.MatchString(id) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(RunIDTimeLayout, id[:15]+"."+id[15:19])
+	return t, err == nil
+}
+
+// RunOf is the run id of a run location (…/<kpi>/dt=D/run=<id>/), or "" for any other location.
+func RunOf(location string) string {
+	_, after, ok := strings.Cut(location, "/"+RunKey+"=")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(after, "/")
+	return id
 }
 
 // SourceTableName is the catalog table the crawler creates for a raw table: <source>_<table>.

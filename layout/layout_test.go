@@ -376,3 +376,23 @@ func TestAppLogsSource_IsAValidName(t *testing.T) {
 		t.Errorf("AppLogsPrefix() = %q, want SourcePrefix(AppLogsSource) = %q", got, want)
 	}
 }
+
+func TestRunStart_ReadsTheStartOfARunFromItsLocation(t *testing.T) {
+	tests := []struct {
+		location string
+		want     time.Time
+		ok       bool
+	}{
+		{"s3://b/kpi_a/dt=2026-11-24/run=20261125T050615123Z-1f2e3d4c/", time.Date(2026, 11, 25, 5, 6, 15, 123e6, time.UTC), true},
+		{"s3://b/kpi_a/dt=2026-11-24/run=20261125T050615123Z-1f2e3d4c", time.Date(2026, 11, 25, 5, 6, 15, 123e6, time.UTC), true},
+		{"s3://b/kpi_a/dt=2026-11-24/", time.Time{}, false},
+		{"s3://b/kpi_a/dt=2026-11-24/run=20261325T050615123Z-1f2e3d4c/", time.Time{}, false},
+		{"s3://b/kpi_a/dt=2026-11-24/run=20261125T050615Z-1f2e3d4c/", time.Time{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := layout.RunStart(layout.RunOf(tt.location))
+		if ok != tt.ok || !got.Equal(tt.want) {
+			t.Errorf("RunStart(RunOf(%q)) = %v, %t; want %v, %t", tt.location, got, ok, tt.want, tt.ok)
+		}
+	}
+}

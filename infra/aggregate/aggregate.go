@@ -1,7 +1,7 @@
 // Package aggregate builds the daily KPI workflow: when one of the environment's crawlers has
-// catalogued a day's raw data, a Standard state machine plans the business day and its KPI
-// dependency waves, runs an Athena CTAS per (KPI, day) through the aggregate function, wave after
-// wave, and alerts on any failure.
+// catalogued raw data, a Standard state machine plans the business days that the data brought or
+// changed (lambdas/plan) and their KPI dependency waves, runs an Athena CTAS per (KPI, day)
+// through the aggregate function, day after day and wave after wave, and alerts on any failure.
 package aggregate
 
 import (
@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -30,6 +31,7 @@ import (
 	handler "github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
+	"github.com/kpilake/kpilake/queries"
 )
 
 // Environment variables of the aggregate function, as its handler package (lambdas/aggregate)
@@ -137,6 +139,13 @@ type WorkflowProps struct {
 	AggregateEntry string
 	// MaxConcurrency is how many KPIs of one wave run at once. Default: DefaultMaxConcurrency (4).
 	MaxConcurrency int
+	// RawTables are the raw tables the KPIs read (queries.Catalog.Sources()): the plan function
+	// may list only their folders of the raw zone. Default: the crawlers' Prefixes.
+	RawTables []queries.SourceTable
+	// LookbackDays is how many days before a crawler event's business day the plan looks for days
+	// whose inputs arrived or changed after their KPIs were published (plan.DueDays); older days
+	// are a backfill. 1 to plan.MaxLookbackDays. Default: plan.DefaultLookbackDays (31).
+	LookbackDays int
 	// LogRetention of the function's and the workflow's logs. Default: three months.
 	LogRetention awslogs.RetentionDays
 	// RemovalPolicy of the log groups. Default: awscdk.RemovalPolicy_RETAIN.
@@ -182,6 +191,9 @@ func (p *WorkflowProps) validate() error {
 		errs = append(errs, errors.New(`TimeZone is required; give the business time zone's IANA name, such as "Asia/Tokyo"`))
 	} else if _, err := time.LoadLocation(p.TimeZone); err != nil {
 		errs = append(errs, fmt.Errorf("TimeZone %q is not an IANA time zone such as \"Asia/Tokyo\": %v", p.TimeZone, err))
+	}
+	if p.LookbackDays < 0 || p.LookbackDays > plan.MaxLookbackDays {
+		errs = append(errs, fmt.Errorf("LookbackDays is %d; give 1 to %d days, or 0 for the default (%d)", p.LookbackDays, plan.MaxLookbackDays, plan.DefaultLookbackDays))
 	}
 	if p.MaxConcurrency < 0 {
 		errs = append(errs, fmt.Errorf("MaxConcurrency is %d; give a positive number, or 0 for the default (%d)", p.MaxConcurrency, DefaultMaxConcurrency))
@@ -229,6 +241,9 @@ func NewWorkflow(scope constructs.Construct, id string, props *WorkflowProps) *W
 	if p.MaxConcurrency == 0 {
 		p.MaxConcurrency = DefaultMaxConcurrency
 	}
+	if p.LookbackDays == 0 {
+		p.LookbackDays = plan.DefaultLookbackDays
+	}
 	if p.LogRetention == "" {
 		p.LogRetention = awslogs.RetentionDays_THREE_MONTHS
 	}
@@ -250,8 +265,56 @@ func NewWorkflow(scope constructs.Construct, id string, props *WorkflowProps) *W
 	w.grant(p)
 	w.StateMachine = w.workflow(node, p)
 	w.rules(node, p)
-	p.Plan.Function.AddEnvironment(jsii.String(plan.EnvCrawlers), jsii.String(CrawlerPrefixes(p.Crawlers)), nil)
+	w.planLake(p)
 	return w
+}
+
+// Actions of the plan function on the lake: it lists the raw tables' folders and reads the KPI
+// tables' partitions, and nothing else.
+var (
+	PlanListActions = []string{"s3:ListBucket"}
+	PlanGlueActions = []string{"glue:GetPartitions"}
+)
+
+// planLake tells the plan function what each crawler catalogues and where it reads what arrived
+// and what was published, and lets it read only that: the raw tables' folders (a listing, so no
+// key is needed) and the KPI tables' partitions.
+func (w *Workflow) planLake(p WorkflowProps) {
+	fn := p.Plan.Function
+	for k, v := range map[string]string{
+		plan.EnvCrawlers:     CrawlerPrefixes(p.Crawlers),
+		plan.EnvRawBucket:    *p.Lake.Raw.BucketName(),
+		plan.EnvDatabase:     p.Catalog.DatabaseName,
+		plan.EnvLookbackDays: strconv.Itoa(p.LookbackDays),
+	} {
+		fn.AddEnvironment(jsii.String(k), jsii.String(v), nil)
+	}
+	var prefixes []string
+	for _, t := range p.RawTables {
+		prefixes = append(prefixes, layout.TablePrefix(t.Source, t.Table)+"*")
+	}
+	if len(prefixes) == 0 {
+		for _, c := range p.Crawlers {
+			for _, pre := range c.Prefixes {
+				prefixes = append(prefixes, pre+"*")
+			}
+		}
+	}
+	slices.Sort(prefixes)
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings(PlanListActions...),
+		Resources:  jsii.Strings(*p.Lake.Raw.BucketArn()),
+		Conditions: &map[string]any{"StringLike": map[string]any{"s3:prefix": slices.Compact(prefixes)}},
+	}))
+	stack := awscdk.Stack_Of(p.Catalog.Database)
+	tables := []string{*p.Catalog.CatalogArn(), *p.Catalog.DatabaseArn()}
+	for _, k := range p.KPIs {
+		tables = append(tables, *tableArn(stack, p.Catalog.DatabaseName, layout.KPITableName(k)))
+	}
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(PlanGlueActions...),
+		Resources: jsii.Strings(tables...),
+	}))
 }
 
 // CrawlerPrefixes is the value of the plan function's plan.EnvCrawlers: each crawler's name (a
@@ -354,17 +417,17 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 	}
 	catchAll := &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: jsii.String("$.failure")}
 
-	// The plan fails only on a bad trigger or a broken KPI catalog: no retry fixes either, so
-	// only Lambda's own errors are retried. The day is not known when it fails.
+	// The plan fails on a bad trigger or a broken KPI catalog, which no retry fixes, or on a call
+	// to S3 or Glue that its SDK retried already: only Lambda's own errors are retried. The days
+	// are not known when it fails.
 	planRun := awsstepfunctionstasks.NewLambdaInvoke(node, jsii.String("PlanRun"), &awsstepfunctionstasks.LambdaInvokeProps{
 		LambdaFunction: p.Plan.Function,
-		Comment:        jsii.String("The business day (the given date, or the day before the event) and its KPI waves"),
+		Comment:        jsii.String("The business days (the given date, or the days the crawl brought or changed) and their KPI waves"),
 		Payload:        awsstepfunctions.TaskInput_FromJsonPathAt(jsii.String("$")),
 		ResultSelector: &map[string]any{
-			"date":    awsstepfunctions.JsonPath_StringAt(jsii.String("$.Payload.date")),
 			"trigger": awsstepfunctions.JsonPath_StringAt(jsii.String("$.Payload.trigger")),
 			"crawled": awsstepfunctions.JsonPath_StringAt(jsii.String("$.Payload.crawled")),
-			"waves":   awsstepfunctions.JsonPath_ListAt(jsii.String("$.Payload.waves")),
+			"days":    awsstepfunctions.JsonPath_ListAt(jsii.String("$.Payload.days")),
 		},
 		ResultPath:               jsii.String("$.plan"),
 		RetryOnServiceExceptions: jsii.Bool(false),
@@ -429,23 +492,46 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 	wave.ItemProcessor(aggregateKPI, nil)
 
 	waves := awsstepfunctions.NewMap(node, jsii.String("AggregateWaves"), &awsstepfunctions.MapProps{
-		Comment:        jsii.String("Waves in dependency order, one at a time"),
-		ItemsPath:      jsii.String("$.plan.waves"),
+		Comment:        jsii.String("The day's waves in dependency order, one at a time"),
+		ItemsPath:      jsii.String("$.waves"),
 		MaxConcurrency: jsii.Number(1),
 		ItemSelector: &map[string]any{
 			"kpis":    awsstepfunctions.JsonPath_ListAt(jsii.String("$$.Map.Item.Value")),
-			"date":    awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.date")),
+			"date":    awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
+			"trigger": awsstepfunctions.JsonPath_StringAt(jsii.String("$.trigger")),
+			"crawled": awsstepfunctions.JsonPath_StringAt(jsii.String("$.crawled")),
+		},
+	})
+	waves.ItemProcessor(wave, nil)
+	// A day that fails ends with ErrorKPIFailed once its alert (which names the day) is out.
+	dayFailed := awsstepfunctions.NewFail(node, jsii.String("DayFailed"), &awsstepfunctions.FailProps{
+		Error:     jsii.String(ErrorKPIFailed),
+		CausePath: jsii.String("$.failure.Cause"),
+	})
+	waves.AddCatch(dayFailed, &awsstepfunctions.CatchProps{Errors: jsii.Strings(ErrorKPIFailed), ResultPath: jsii.String("$.failure")})
+	waves.AddCatch(notify("NotifyFailure", map[string]any{
+		"date": awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
+	}).Next(dayFailed), catchAll)
+
+	// One day at a time, oldest first (the plan's order): a day's waves already use the share of
+	// the Athena quota the workflow may take, and a KPI over a window of days reads the earlier
+	// days as this run left them.
+	days := awsstepfunctions.NewMap(node, jsii.String("AggregateDays"), &awsstepfunctions.MapProps{
+		Comment:        jsii.String("The days to aggregate, oldest first, one at a time"),
+		ItemsPath:      jsii.String("$.plan.days"),
+		MaxConcurrency: jsii.Number(1),
+		ItemSelector: &map[string]any{
+			"date":    awsstepfunctions.JsonPath_StringAt(jsii.String("$$.Map.Item.Value.date")),
+			"waves":   awsstepfunctions.JsonPath_ListAt(jsii.String("$$.Map.Item.Value.waves")),
 			"trigger": awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.trigger")),
 			"crawled": awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.crawled")),
 		},
 		ResultPath: jsii.String("$.aggregated"),
 	})
-	waves.ItemProcessor(wave, nil)
-	waves.AddCatch(failed, &awsstepfunctions.CatchProps{Errors: jsii.Strings(ErrorKPIFailed), ResultPath: jsii.String("$.failure")})
-	waves.AddCatch(notify("NotifyFailure", map[string]any{
-		"date": awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.date")),
-	}).Next(failed), catchAll)
-	waves.Next(awsstepfunctions.NewSucceed(node, jsii.String("Done"), nil))
+	days.ItemProcessor(waves, nil)
+	days.AddCatch(failed, &awsstepfunctions.CatchProps{Errors: jsii.Strings(ErrorKPIFailed), ResultPath: jsii.String("$.failure")})
+	days.AddCatch(notify("NotifyRunFailure", map[string]any{}).Next(failed), catchAll)
+	days.Next(awsstepfunctions.NewSucceed(node, jsii.String("Done"), nil))
 
 	logs := awslogs.NewLogGroup(node, jsii.String("WorkflowLogs"), &awslogs.LogGroupProps{
 		Retention:     p.LogRetention,
@@ -453,7 +539,7 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 	})
 	sm := awsstepfunctions.NewStateMachine(node, jsii.String("Workflow"), &awsstepfunctions.StateMachineProps{
 		Comment:          jsii.String("kpilake: daily KPI aggregation in dependency waves"),
-		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(planRun.Next(waves)),
+		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(planRun.Next(days)),
 		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
 		TracingEnabled:   jsii.Bool(true),
 		Timeout:          awscdk.Duration_Hours(jsii.Number(workflowTimeoutHours)),
@@ -501,9 +587,9 @@ func (w *Workflow) rules(node constructs.Construct, p WorkflowProps) {
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
 	w.SucceededRule = awsevents.NewRule(node, jsii.String("CrawlerSucceeded"), &awsevents.RuleProps{
-		Description:  jsii.String("kpilake: a crawler catalogued new raw data; aggregate the day before the event"),
+		Description:  jsii.String("kpilake: a crawler catalogued raw data; aggregate the days it brought or changed"),
 		EventPattern: crawlerPattern("Succeeded"),
-		// The whole event is the input: the plan step reads its time.
+		// The whole event is the input: the plan step reads its crawler and time.
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSfnStateMachine(w.StateMachine, &awseventstargets.SfnStateMachineProps{
 			DeadLetterQueue: w.DeadLetters,
 			RetryAttempts:   jsii.Number(startRetryAttempts),

@@ -24,6 +24,7 @@ import (
 	"github.com/kpilake/kpilake/lambdas/ctas"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
+	"github.com/kpilake/kpilake/queries"
 )
 
 func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
@@ -323,28 +324,39 @@ func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) 
 			for k, want := range map[string]any{
 				"Resource":       "arn:aws:states:::lambda:invoke",
 				"Parameters":     map[string]any{"FunctionName": s.tp.Placeholder(s.plan.Function.FunctionArn()), "Payload.$": "$"},
-				"ResultSelector": map[string]any{"date.$": "$.Payload.date", "trigger.$": "$.Payload.trigger", "crawled.$": "$.Payload.crawled", "waves.$": "$.Payload.waves"},
+				"ResultSelector": map[string]any{"trigger.$": "$.Payload.trigger", "crawled.$": "$.Payload.crawled", "days.$": "$.Payload.days"},
 				"ResultPath":     "$.plan",
-				"Next":           "AggregateWaves",
+				"Next":           "AggregateDays",
 			} {
 				if diff := cmp.Diff(want, planRun[k]); diff != "" {
 					t.Errorf("PlanRun.%s (-want +got):\n%s", k, diff)
 				}
 			}
-			waves := s.state(t, "AggregateWaves")
+			days := s.state(t, "AggregateDays")
 			for k, want := range map[string]any{
 				"Type":           "Map",
 				"MaxConcurrency": float64(1),
-				"ItemsPath":      "$.plan.waves",
-				"ItemSelector":   map[string]any{"kpis.$": "$$.Map.Item.Value", "date.$": "$.plan.date", "trigger.$": "$.plan.trigger", "crawled.$": "$.plan.crawled"},
+				"ItemsPath":      "$.plan.days",
+				"ItemSelector":   map[string]any{"date.$": "$$.Map.Item.Value.date", "waves.$": "$$.Map.Item.Value.waves", "trigger.$": "$.plan.trigger", "crawled.$": "$.plan.crawled"},
 				"ResultPath":     "$.aggregated",
 				"Next":           "Done",
+			} {
+				if diff := cmp.Diff(want, days[k]); diff != "" {
+					t.Errorf("AggregateDays.%s (-want +got):\n%s", k, diff)
+				}
+			}
+			waves := s.state(t, "AggregateDays", "AggregateWaves")
+			for k, want := range map[string]any{
+				"Type":           "Map",
+				"MaxConcurrency": float64(1),
+				"ItemsPath":      "$.waves",
+				"ItemSelector":   map[string]any{"kpis.$": "$$.Map.Item.Value", "date.$": "$.date", "trigger.$": "$.trigger", "crawled.$": "$.crawled"},
 			} {
 				if diff := cmp.Diff(want, waves[k]); diff != "" {
 					t.Errorf("AggregateWaves.%s (-want +got):\n%s", k, diff)
 				}
 			}
-			wave := s.state(t, "AggregateWaves", "AggregateWave")
+			wave := s.state(t, "AggregateDays", "AggregateWaves", "AggregateWave")
 			for k, want := range map[string]any{
 				"Type":           "Map",
 				"MaxConcurrency": float64(tc.want),
@@ -355,7 +367,7 @@ func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) 
 					t.Errorf("AggregateWave.%s (-want +got):\n%s", k, diff)
 				}
 			}
-			task := s.state(t, "AggregateWaves", "AggregateWave", "AggregateKPI")
+			task := s.state(t, "AggregateDays", "AggregateWaves", "AggregateWave", "AggregateKPI")
 			if diff := cmp.Diff(map[string]any{
 				"FunctionName": s.tp.Placeholder(s.w.Function.Function.FunctionArn()),
 				"Payload":      map[string]any{"kpi.$": "$.kpi", "date.$": "$.date", "trigger.$": "$.trigger", "crawled.$": "$.crawled"},
@@ -368,7 +380,7 @@ func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) 
 
 func TestWorkflow_RetriesThrottlingLongAndNeverRetriesFailedQueries(t *testing.T) {
 	s := must(t, configured)
-	retry, _ := s.state(t, "AggregateWaves", "AggregateWave", "AggregateKPI")["Retry"].([]any)
+	retry, _ := s.state(t, "AggregateDays", "AggregateWaves", "AggregateWave", "AggregateKPI")["Retry"].([]any)
 	want := decodeJSON(t, `[
 		{"ErrorEquals": ["InputError", "QueryFailed"], "MaxAttempts": 0},
 		{"ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
@@ -395,14 +407,21 @@ func TestWorkflow_AlertsOnceOnEveryFailureWithTheKPIWhereKnown(t *testing.T) {
 	if diff := cmp.Diff([]any{catch("NotifyPlanFailure")}, s.state(t, "PlanRun")["Catch"]); diff != "" {
 		t.Errorf("PlanRun.Catch (-want +got):\n%s", diff)
 	}
-	// A KPI's branch has published already: the waves' catch must not publish it again.
+	// A KPI's branch has published already: the waves' catch must not publish it again, nor the
+	// days' catch a day's.
 	if diff := cmp.Diff([]any{
-		map[string]any{"ErrorEquals": []any{"KPIFailed"}, "ResultPath": "$.failure", "Next": "Failed"},
+		map[string]any{"ErrorEquals": []any{"KPIFailed"}, "ResultPath": "$.failure", "Next": "DayFailed"},
 		catch("NotifyFailure"),
-	}, s.state(t, "AggregateWaves")["Catch"]); diff != "" {
+	}, s.state(t, "AggregateDays", "AggregateWaves")["Catch"]); diff != "" {
 		t.Errorf("AggregateWaves.Catch (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]any{catch("NotifyKPIFailure")}, s.state(t, "AggregateWaves", "AggregateWave", "AggregateKPI")["Catch"]); diff != "" {
+	if diff := cmp.Diff([]any{
+		map[string]any{"ErrorEquals": []any{"KPIFailed"}, "ResultPath": "$.failure", "Next": "Failed"},
+		catch("NotifyRunFailure"),
+	}, s.state(t, "AggregateDays")["Catch"]); diff != "" {
+		t.Errorf("AggregateDays.Catch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]any{catch("NotifyKPIFailure")}, s.state(t, "AggregateDays", "AggregateWaves", "AggregateWave", "AggregateKPI")["Catch"]); diff != "" {
 		t.Errorf("AggregateKPI.Catch (-want +got):\n%s", diff)
 	}
 	notify := func(next string, fields map[string]any) map[string]any {
@@ -420,16 +439,21 @@ func TestWorkflow_AlertsOnceOnEveryFailureWithTheKPIWhereKnown(t *testing.T) {
 		want map[string]any
 	}{
 		{[]string{"NotifyPlanFailure"}, notify("Failed", map[string]any{"stage": "plan"})},
-		{[]string{"NotifyFailure"}, notify("Failed", map[string]any{"date.$": "$.plan.date"})},
-		{[]string{"AggregateWaves", "AggregateWave", "NotifyKPIFailure"}, notify("KPIFailed", map[string]any{"kpi.$": "$.kpi", "date.$": "$.date"})},
+		{[]string{"NotifyRunFailure"}, notify("Failed", nil)},
+		{[]string{"AggregateDays", "NotifyFailure"}, notify("DayFailed", map[string]any{"date.$": "$.date"})},
+		{[]string{"AggregateDays", "AggregateWaves", "AggregateWave", "NotifyKPIFailure"}, notify("KPIFailed", map[string]any{"kpi.$": "$.kpi", "date.$": "$.date"})},
 	} {
 		if diff := cmp.Diff(tc.want, s.state(t, tc.path...)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", strings.Join(tc.path, "/"), diff)
 		}
 	}
 	if diff := cmp.Diff(map[string]any{"Type": "Fail", "Error": "KPIFailed", "CausePath": "$.failure.Cause"},
-		s.state(t, "AggregateWaves", "AggregateWave", "KPIFailed")); diff != "" {
+		s.state(t, "AggregateDays", "AggregateWaves", "AggregateWave", "KPIFailed")); diff != "" {
 		t.Errorf("KPIFailed (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]any{"Type": "Fail", "Error": "KPIFailed", "CausePath": "$.failure.Cause"},
+		s.state(t, "AggregateDays", "DayFailed")); diff != "" {
+		t.Errorf("DayFailed (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(map[string]any{"Type": "Fail", "Error": "AggregationFailed", "CausePath": "$.failure.Cause"},
 		s.state(t, "Failed")); diff != "" {
@@ -607,6 +631,8 @@ func TestNewWorkflow_FailsIf(t *testing.T) {
 		{"no time zone", func(p *aggregate.WorkflowProps) { p.TimeZone = "" }, []string{"TimeZone is required", `"Asia/Tokyo"`}},
 		{"unknown time zone", func(p *aggregate.WorkflowProps) { p.TimeZone = "Tokyo" }, []string{`TimeZone "Tokyo" is not an IANA time zone`}},
 		{"negative concurrency", func(p *aggregate.WorkflowProps) { p.MaxConcurrency = -1 }, []string{"MaxConcurrency is -1"}},
+		{"lookback beyond the bound", func(p *aggregate.WorkflowProps) { p.LookbackDays = 93 }, []string{"LookbackDays is 93", "1 to 92 days"}},
+		{"negative lookback", func(p *aggregate.WorkflowProps) { p.LookbackDays = -1 }, []string{"LookbackDays is -1"}},
 		{"snapshot removal", func(p *aggregate.WorkflowProps) { p.RemovalPolicy = awscdk.RemovalPolicy_SNAPSHOT }, []string{"RemovalPolicy", "not supported"}},
 		{"every problem at once", func(p *aggregate.WorkflowProps) { *p = aggregate.WorkflowProps{MaxConcurrency: -2} },
 			[]string{"Catalog is required", "Lake is required", "Alerts is required", "Plan is required", "Crawlers", "KPIs", "TimeZone is required", "MaxConcurrency is -2"}},
@@ -672,5 +698,49 @@ func TestWorkflow_TellsThePlanWhatEachCrawlerCatalogues(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("%s (-want +got):\n%s", plan.EnvCrawlers, diff)
+	}
+}
+
+// The plan function reads the lake it is told about, and may only list the raw tables' folders
+// and read the KPI tables' partitions.
+func TestWorkflow_ThePlanReadsOnlyTheRawTablesFoldersAndTheKPIPartitions(t *testing.T) {
+	s := must(t, func() (*synthesized, error) {
+		return synth(func(p *aggregate.WorkflowProps) {
+			p.RawTables = []queries.SourceTable{{Source: "social", Table: "posts"}, queries.LogStream("web_access")}
+			p.LookbackDays = 7
+		})
+	})
+	id := s.tp.LogicalID(s.plan.Function.FunctionName())
+	env, _ := s.tp.Properties(t, id)["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	if vars[plan.EnvDatabase] != s.catalog.DatabaseName || vars[plan.EnvLookbackDays] != "7" ||
+		cmp.Diff(map[string]any{"Ref": s.tp.LogicalID(s.lake.Raw.BucketName())}, vars[plan.EnvRawBucket]) != "" {
+		t.Errorf("plan environment %v, want the database %s, the raw bucket and a lookback of 7", vars, s.catalog.DatabaseName)
+	}
+	raw := map[string]any{"Fn::GetAtt": []any{s.tp.LogicalID(s.lake.Raw.BucketName()), "Arn"}}
+	var want []string
+	want = append(want, cdktest.Permission("Allow", "s3:ListBucket", raw,
+		map[string]any{"StringLike": map[string]any{"s3:prefix": []any{"app_logs/web_access/*", "social/posts/*"}}}))
+	for _, arn := range []*string{s.catalog.CatalogArn(), s.catalog.DatabaseArn()} {
+		want = append(want, cdktest.Permission("Allow", "glue:GetPartitions", s.tp.Resolve(arn), nil))
+	}
+	var got []string
+	for _, line := range s.tp.Permissions(s.tp.LogicalID(s.plan.Role.RoleName())) {
+		if strings.Contains(line, "glue:") || strings.Contains(line, "s3:") || strings.Contains(line, "kms:") {
+			got = append(got, line)
+		}
+	}
+	tables := 0
+	got = slices.DeleteFunc(got, func(line string) bool {
+		for _, k := range kpis {
+			if strings.HasPrefix(line, "Allow glue:GetPartitions ") && strings.Contains(line, "table/"+s.catalog.DatabaseName+"/"+layout.KPITableName(k)) {
+				tables++
+				return true
+			}
+		}
+		return false
+	})
+	if diff := cmp.Diff(sortedLines(want), sortedLines(got)); diff != "" || tables != len(kpis) {
+		t.Errorf("plan role on the lake (-want +got, besides GetPartitions on %d of %d KPI tables):\n%s", tables, len(kpis), diff)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kpilake/kpilake/lambdas/plan"
 	_ "time/tzdata" // business time zones must resolve on any machine, with or without zoneinfo
 
 	"github.com/kpilake/kpilake/lambdas/ctas"
@@ -108,8 +110,13 @@ type Athena struct {
 	ReservedQueries int
 }
 
-// Aggregate holds the publication settings of the KPI runs (lambdas/ctas).
+// Aggregate holds the daily aggregation's settings: which days a crawl brings (lambdas/plan, the
+// workflow in infra/aggregate) and how KPI runs are published (lambdas/ctas).
 type Aggregate struct {
+	// LookbackDays is how many days before a crawl's business day the plan looks for days whose
+	// inputs arrived or changed after their KPIs were published (a late crawl, a re-extraction)
+	// and aggregates them again; older days are a backfill. Between 1 and 92. Default: 31.
+	LookbackDays int
 	// SupersededRunGraceHours is how long a KPI day's superseded run stays readable after the
 	// partition moved to a newer run, before a later run or the hourly sweep deletes it: at least
 	// the longest query of the lake's readers. Between MinSupersededRunGraceHours and 720.
@@ -297,8 +304,8 @@ func parseEnvironment(name string, o *object) *Environment {
 	}
 	e.Lake = parseLake(o.child("lake"), e.Production, e.RemovalPolicy)
 	e.Athena = parseAthena(o.child("athena"))
-	e.Aggregate = parseAggregate(o.child("aggregate"))
 	e.Backfill = parseBackfill(o.child("backfill"), e.Athena)
+	e.Aggregate = parseAggregate(o.child("aggregate"))
 	e.Observe = parseObserve(o.child("observe"))
 	e.Sources, e.LogStreams = parseSources(o)
 	e.LogCrawlTime = parseLogCrawlTime(o, len(e.LogStreams) > 0)
@@ -349,6 +356,7 @@ func parseAthena(o *object) Athena {
 
 func parseAggregate(o *object) Aggregate {
 	a := Aggregate{
+		LookbackDays: int(o.integer("lookbackDays", plan.DefaultLookbackDays, 1, plan.MaxLookbackDays)),
 		SupersededRunGraceHours: int(o.integer("supersededRunGraceHours", int64(ctas.DefaultSupersededGrace/time.Hour),
 			int64(MinSupersededRunGraceHours), 720)),
 	}

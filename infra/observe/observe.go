@@ -309,6 +309,8 @@ type Observe struct {
 	DeadLetters map[string]awscloudwatch.Alarm
 	// Freshness alarms per KPI, by KPI name.
 	Freshness map[string]awscloudwatch.Alarm
+	// Gap alarms per KPI, by KPI name: a day with inputs stays unpublished past the lag.
+	Gap map[string]awscloudwatch.Alarm
 	// Dashboard is the environment's dashboard.
 	Dashboard awscloudwatch.Dashboard
 	// FreshFor is how long after UTC midnight of its date a published day still counts as fresh:
@@ -350,6 +352,7 @@ func NewObserve(scope constructs.Construct, id string, props *ObserveProps) *Obs
 		DeliveryLate:       map[string]awscloudwatch.Alarm{},
 		DeadLetters:        map[string]awscloudwatch.Alarm{},
 		Freshness:          map[string]awscloudwatch.Alarm{},
+		Gap:                map[string]awscloudwatch.Alarm{},
 		FreshFor:           DayEnd(loc) + p.FreshnessLag,
 		props:              p,
 	}
@@ -362,6 +365,7 @@ func NewObserve(scope constructs.Construct, id string, props *ObserveProps) *Obs
 	o.logStreamAlarms()
 	o.deadLetterAlarms()
 	o.freshnessAlarms()
+	o.gapAlarms()
 	o.dashboard()
 	return o
 }
@@ -547,6 +551,37 @@ func (o *Observe) freshnessAlarms() {
 			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 			periods:    hours,
 			missing:    awscloudwatch.TreatMissingData_BREACHING,
+		})
+	}
+}
+
+// gapAlarms alarm when a crawl's plan finds a day of the KPI whose inputs changed more than the
+// lag ago and that no publication reflects (metrics.UnpublishedDayAge): a day missed in the middle,
+// which the freshness alarm, watching the newest day only, does not see. The plan records the
+// metric at each crawl that concerns the KPI, so an hour without a crawl is no news (not
+// breaching); a pipeline that stopped is the freshness alarm's.
+func (o *Observe) gapAlarms() {
+	hours := int(o.props.FreshnessLag.Hours())
+	for _, k := range o.props.KPIs {
+		o.Gap[k] = o.alarm(alarm{
+			id: "Gap-" + k,
+			description: fmt.Sprintf("KPI %s has a gap: a day whose inputs changed more than %d hours ago has no publication that reflects them. "+
+				"The plan function's log line \"unpublished days\" for %s names the days. See the README, Aggregation: \"A day that stays unpublished\".",
+				k, hours, k),
+			metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace:  jsii.String(metrics.Namespace),
+				MetricName: jsii.String(metrics.UnpublishedDayAge),
+				DimensionsMap: &map[string]*string{
+					metrics.DimEnvironment: jsii.String(o.props.Environment),
+					metrics.DimKPI:         jsii.String(k),
+				},
+				Statistic: jsii.String(statMaximum),
+				Period:    duration(FreshnessPeriod),
+			}),
+			threshold:  o.props.FreshnessLag.Seconds(),
+			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			periods:    1,
+			missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
 	}
 }

@@ -347,10 +347,47 @@ func TestObserve_AlarmsWhenAKPIIsNotFresh(t *testing.T) {
 	}
 }
 
+// A crawl's plan that finds a day of the KPI with inputs older than the lag and no publication
+// that reflects them alarms at once; an hour without a crawl says nothing.
+func TestObserve_AlarmsWhenAKPIHasAGap(t *testing.T) {
+	s := must(t, full)
+	for _, k := range kpis {
+		t.Run(k, func(t *testing.T) {
+			props := s.tp.Properties(t, alarmID(s.tp, s.o.Gap[k]))
+			want := map[string]any{
+				"ComparisonOperator": "GreaterThanThreshold",
+				"Threshold":          float64(30 * 3600),
+				"EvaluationPeriods":  float64(1),
+				"DatapointsToAlarm":  float64(1),
+				"TreatMissingData":   "notBreaching",
+				"AlarmActions":       []any{ref(s.topic)},
+				"Namespace":          metrics.Namespace,
+				"MetricName":         metrics.UnpublishedDayAge,
+				"Dimensions":         dims(metrics.DimEnvironment, env, metrics.DimKPI, k),
+				"Period":             float64(3600),
+				"Statistic":          "Maximum",
+			}
+			got := map[string]any{}
+			for key := range want {
+				got[key] = props[key]
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("gap alarm (-want +got):\n%s", diff)
+			}
+			desc, _ := props["AlarmDescription"].(string)
+			for _, want := range []string{"KPI " + k + " has a gap", "30 hours", `"unpublished days"`, "README"} {
+				if !strings.Contains(desc, want) {
+					t.Errorf("description %q should say %q", desc, want)
+				}
+			}
+		})
+	}
+}
+
 func TestObserve_CreatesOneAlarmPerCheckAndNoOther(t *testing.T) {
 	s := must(t, full)
-	// 2 workflows x 2, 2 functions x 2, crawler, 1 stream x 2, 2 dead-letter queues, 2 KPIs.
-	const want = 4 + 4 + 1 + 2 + 2 + 2
+	// 2 workflows x 2, 2 functions x 2, crawler, 1 stream x 2, 2 dead-letter queues, 2 KPIs x 2.
+	const want = 4 + 4 + 1 + 2 + 2 + 4
 	if got := len(s.o.Alarms); got != want {
 		t.Errorf("Observe created %d alarms, want %d", got, want)
 	}

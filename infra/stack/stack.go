@@ -165,10 +165,11 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		root = "."
 	}
 	s.Plan = golambda.NewFunction(s.Stack, "Plan", &golambda.FunctionProps{
-		Entry:         filepath.Join(root, "lambdas", "cmd", "plan"),
-		Description:   "kpilake: resolves the business day a workflow run aggregates",
-		Environment:   map[string]string{plan.EnvTimeZone: e.TimeZone},
-		Timeout:       awscdk.Duration_Seconds(jsii.Number(10)),
+		Entry:       filepath.Join(root, "lambdas", "cmd", "plan"),
+		Description: "kpilake: resolves the business days a workflow run extracts or aggregates",
+		Environment: map[string]string{plan.EnvTimeZone: e.TimeZone},
+		// A crawl's plan lists the lookback's raw objects and KPI partitions: a few seconds.
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(60)),
 		MemoryMB:      128,
 		LogRetention:  retention,
 		RemovalPolicy: removal,
@@ -214,6 +215,8 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			Alerts:        s.Alerts,
 			Plan:          s.Plan,
 			KPIs:          kpis.Names(),
+			RawTables:     kpis.Sources(),
+			LookbackDays:  e.Aggregate.LookbackDays,
 			TimeZone:      e.TimeZone,
 			Root:          root,
 			LogRetention:  retention,

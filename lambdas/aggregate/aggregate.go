@@ -19,10 +19,10 @@ import (
 
 // Environment of the function; the infra sets these.
 const (
-	EnvDatabase         = "KPILAKE_DATABASE"
+	EnvDatabase         = plan.EnvDatabase
 	EnvWorkgroup        = "KPILAKE_WORKGROUP"
 	EnvAggregatedBucket = "KPILAKE_AGGREGATED_BUCKET"
-	EnvTimeZone         = "BUSINESS_TIME_ZONE"
+	EnvTimeZone         = plan.EnvTimeZone
 	// EnvResultLocation and EnvResultKMSKey are the query results location (s3://bucket/prefix/)
 	// and the ARN of the key that encrypts results, which the runner sends with every query.
 	EnvResultLocation = "KPILAKE_RESULT_LOCATION"

@@ -272,14 +272,7 @@ func runKey(rest string) (id, name string, ok bool) {
 
 // runOf is the run id in a run location (…/run=<id>/), or "" for any other location. Run ids
 // sort in time order (NewRunID).
-func runOf(location string) string {
-	_, after, ok := strings.Cut(location, "/"+layout.RunKey+"=")
-	if !ok {
-		return ""
-	}
-	id, _, _ := strings.Cut(after, "/")
-	return id
-}
+func runOf(location string) string { return layout.RunOf(location) }
 
 // newestReady is the newest run with a ReadyMarker, or "".
 func newestReady(runs map[string]*runState) string {
@@ -397,7 +390,7 @@ func deletable(runs map[string]*runState, serving string, now time.Time, grace t
 		case st.ready:
 			since = latest(since, st.readyAt, next)
 		default:
-			start, valid := runStart(id)
+			start, valid := layout.RunStart(id)
 			ok = valid // a folder that is no run of ours is left alone
 			since = latest(since, start)
 		}

@@ -528,16 +528,7 @@ func (r *Runner) dropStaleTemps(ctx context.Context, log *slog.Logger, req Reque
 // tempRunStart is when the run of a temporary table started, from the run id part of its name
 // (TempTableName: the run id lowercased, - as _); ok is false if it is not one.
 func tempRunStart(part string) (time.Time, bool) {
-	return runStart(strings.ToUpper(part[:min(len(part), 19)]) + strings.ReplaceAll(part[min(len(part), 19):], "_", "-"))
-}
-
-// runStart is when a run started, read from its id (NewRunID); ok is false if id is not one.
-func runStart(id string) (time.Time, bool) {
-	if !runIDRE.MatchString(id) {
-		return time.Time{}, false
-	}
-	t, err := time.Parse("20060102T150405.000Z", id[:15]+"."+id[15:19])
-	return t, err == nil
+	return layout.RunStart(strings.ToUpper(part[:min(len(part), 19)]) + strings.ReplaceAll(part[min(len(part), 19):], "_", "-"))
 }
 
 // HasPartition reports whether the catalog table (of the runner's database) has the partition

@@ -21,7 +21,7 @@ const (
 	// EnvSource holds the SourceSpec as JSON.
 	EnvSource = "KPILAKE_SOURCE"
 	// EnvBucket names the raw-zone bucket.
-	EnvBucket = "KPILAKE_RAW_BUCKET"
+	EnvBucket = layout.EnvRawBucket
 	// EnvSecretARN is the Secrets Manager secret with the read-only user's credentials.
 	EnvSecretARN = "KPILAKE_DB_SECRET_ARN"
 	// EnvSaltSecretARN is the Secrets Manager secret whose SecretString is the hashing salt.

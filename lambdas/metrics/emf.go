@@ -52,6 +52,12 @@ const (
 	SettledPartitions = "SettledPartitions"
 	SweptRuns         = "SweptRuns"
 	SweptObjects      = "SweptObjects"
+	// UnpublishedDays is, when a crawl is planned, how many days within the lookback have inputs
+	// of the KPI and no publication that reflects them (dimensions Environment, KPI).
+	UnpublishedDays = "UnpublishedDays"
+	// UnpublishedDayAge is how long ago the newest input of the KPI's longest-waiting unpublished
+	// day changed, in seconds; 0 when every day with inputs is published.
+	UnpublishedDayAge = "UnpublishedDayAge"
 )
 
 // Dimension names.

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kpilake/kpilake/lambdas/plan"
+	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
 )
 
@@ -64,7 +65,7 @@ func TestHandle_CrawlerEventPlansTheKPIsReadingWhatItCataloguedAndTheirDependent
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := plan.NewHandler(tokyo(t), slog.New(slog.NewJSONHandler(io.Discard, nil)), kpis, triggers)
+	h := withInputsOn(t, plan.NewHandler(tokyo(t), slog.New(slog.NewJSONHandler(io.Discard, nil)), kpis, triggers), kpis, "2026-11-24")
 	tests := []struct {
 		crawler string
 		want    [][]string
@@ -85,7 +86,10 @@ func TestHandle_CrawlerEventPlansTheKPIsReadingWhatItCataloguedAndTheirDependent
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := plan.Plan{Date: "2026-11-24", Trigger: plan.TriggerEvent, Crawler: tt.crawler, Crawled: testCrawlers[tt.crawler], Waves: tt.want}
+			want := plan.Plan{Trigger: plan.TriggerEvent, Crawler: tt.crawler, Crawled: testCrawlers[tt.crawler], Days: []plan.DayPlan{}}
+			if len(tt.want) > 0 {
+				want.Days = []plan.DayPlan{{Date: "2026-11-24", Waves: tt.want}}
+			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("plan (-want +got):\n%s", diff)
 			}
@@ -99,7 +103,7 @@ func TestHandle_RunsWithoutACrawlerAreUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := plan.NewHandler(tokyo(t), slog.New(slog.NewJSONHandler(io.Discard, nil)), kpis, triggers)
+	h := withInputsOn(t, plan.NewHandler(tokyo(t), slog.New(slog.NewJSONHandler(io.Discard, nil)), kpis, triggers), kpis, "2026-11-24")
 	every := [][]string{{"a", "b", "d", "f"}, {"c"}, {"e"}}
 	tests := []struct {
 		name string
@@ -107,15 +111,15 @@ func TestHandle_RunsWithoutACrawlerAreUnchanged(t *testing.T) {
 		want plan.Plan
 	}{
 		{"manual run of every KPI", plan.Request{Date: "2026-11-20"},
-			plan.Plan{Date: "2026-11-20", Trigger: "manual", Waves: every}},
+			plan.Plan{Date: "2026-11-20", Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-20", Waves: every}}}},
 		{"manual run of some KPIs and their dependents", plan.Request{Date: "2026-11-20", KPIs: []string{"b"}},
-			plan.Plan{Date: "2026-11-20", Trigger: "manual", Waves: [][]string{{"b"}, {"c"}, {"e"}}}},
+			plan.Plan{Date: "2026-11-20", Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-20", Waves: [][]string{{"b"}, {"c"}, {"e"}}}}}},
 		{"a manual date wins over a crawler event", plan.Request{Date: "2026-11-20", Time: "2026-11-24T15:40:00Z",
 			DetailType: plan.CrawlerEventDetailType, Detail: plan.Detail{CrawlerName: "crawler-s3"}},
-			plan.Plan{Date: "2026-11-20", Trigger: "manual", Waves: every}},
-		// The extraction workflows' schedules pass {"time": ...}: the day, with every KPI.
+			plan.Plan{Date: "2026-11-20", Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-20", Waves: every}}}},
+		// The extraction workflows' schedules pass {"time": ...}: the day before, with every KPI.
 		{"schedule", plan.Request{Time: "2026-11-24T16:30:00Z"},
-			plan.Plan{Date: "2026-11-24", Trigger: "event", Waves: every}},
+			plan.Plan{Date: "2026-11-24", Trigger: "event", Days: []plan.DayPlan{{Date: "2026-11-24", Waves: every}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,7 +257,7 @@ func TestNewTriggers_RealCatalogRunsEachKPIAfterTheCrawlsOfWhatItReads(t *testin
 		}
 		return slices.ContainsFunc(k.DependsOn, func(d string) bool { return reads(d, source) })
 	}
-	h := plan.NewHandler(tokyo(t), slog.New(slog.NewJSONHandler(io.Discard, nil)), kpis, triggers)
+	h := withInputsOn(t, plan.NewHandler(tokyo(t), slog.New(slog.NewJSONHandler(io.Discard, nil)), kpis, triggers), kpis, "2026-11-24")
 	both := 0
 	for crawler := range crawlers {
 		got, err := h.Handle(context.Background(), plan.Request{
@@ -262,7 +266,10 @@ func TestNewTriggers_RealCatalogRunsEachKPIAfterTheCrawlsOfWhatItReads(t *testin
 		if err != nil {
 			t.Fatal(err)
 		}
-		planned := slices.Concat(got.Waves...)
+		var planned []string
+		for _, d := range got.Days {
+			planned = append(planned, slices.Concat(d.Waves...)...)
+		}
 		for _, name := range kpis.Names() {
 			if want := reads(name, crawler); want != slices.Contains(planned, name) {
 				t.Errorf("crawler %s: KPI %s planned = %v, want %v (it reads %s: %v)", crawler, name, !want, want, crawler, want)
@@ -275,4 +282,19 @@ func TestNewTriggers_RealCatalogRunsEachKPIAfterTheCrawlsOfWhatItReads(t *testin
 	if both == 0 {
 		t.Errorf("no KPI of the catalog reads both sources; this test needs one to check that it runs after each crawl")
 	}
+}
+
+// withInputsOn gives h a lake in which every raw table of c has an object on day, and no KPI has
+// a partition: an event of the next business day plans day alone.
+func withInputsOn(t *testing.T, h *plan.Handler, c *queries.Catalog, day string) *plan.Handler {
+	t.Helper()
+	objects := map[string]time.Time{}
+	for _, src := range c.Sources() {
+		objects[layout.TablePrefix(src.Source, src.Table)+"dt="+day+"/part-0.parquet"] = time.Date(2026, 11, 24, 16, 30, 0, 0, time.UTC)
+	}
+	lake, err := plan.NewLake(&fakeS3{objects: objects}, &fakeGlue{}, "raw", "db", plan.DefaultLookbackDays)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.WithLake(lake, c, nil, nil)
 }

@@ -1,8 +1,9 @@
-// Package plan decides which business day a workflow run aggregates, and which KPIs. A
-// crawler-success event (or a schedule) means "yesterday" in the business time zone; an explicit
-// request names the day. A crawler's event aggregates only the KPIs that read what that crawler
-// catalogues (Triggers) and their dependents, in dependency waves; a manual run names its KPIs or
-// takes them all.
+// Package plan decides which business days a workflow run aggregates, and which KPIs on each. A
+// crawler's event aggregates the days that the data brought, never a day read off the event's
+// clock: for the KPIs that read what that crawler catalogues (Triggers) and their dependents,
+// every day within the lookback, before the event's business day, that has inputs and no
+// publication that reflects them (DueDays). A manual request names its day and KPIs; an event
+// that no crawler sent (the extraction's schedule) means the business day before it.
 package plan
 
 import (
@@ -11,10 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/layout"
 )
 
@@ -35,8 +39,8 @@ const CrawlerEventDetailType = "Glue Crawler State Change"
 type Request struct {
 	// Date is the business day to aggregate, YYYY-MM-DD. It wins over Time.
 	Date string `json:"date,omitempty"`
-	// Time is the EventBridge event time (RFC 3339); the day before it, in the business time
-	// zone, is aggregated.
+	// Time is the EventBridge event time (RFC 3339). Its business day bounds the days that may be
+	// due: never that day itself, whose data is still arriving, nor more than the lookback before.
 	Time string `json:"time,omitempty"`
 	// DetailType is the EventBridge detail-type; a crawler's event (CrawlerEventDetailType) must
 	// name its crawler.
@@ -53,10 +57,12 @@ type Detail struct {
 	CrawlerName string `json:"crawlerName,omitempty"`
 }
 
-// Plan is the day a run works on.
+// Plan is the days a run works on.
 type Plan struct {
-	// Date is the business day, YYYY-MM-DD.
-	Date string `json:"date"`
+	// Date is the run's one day, YYYY-MM-DD, when it has one: a manual run's, or the business day
+	// before an event that no crawler sent (the extraction's schedule, which extracts that day).
+	// A crawler's event has none: its days are Days.
+	Date string `json:"date,omitempty"`
 	// Trigger says where the day came from: TriggerManual or TriggerEvent.
 	Trigger string `json:"trigger"`
 	// Crawler is the crawler whose success started the run, if one did.
@@ -65,9 +71,18 @@ type Plan struct {
 	// aggregate handler checks that a KPI's other inputs have the day before it runs it, but not
 	// the tables under these: the crawl has just brought whatever the day has of them.
 	Crawled []string `json:"crawled"`
+	// Days are the business days to aggregate, oldest first, so that a KPI that reads earlier
+	// days of another (a window) reads them as aggregated by this run. A manual run has one; an
+	// event's run has its due days, none when nothing is due. Never null.
+	Days []DayPlan `json:"days"`
+}
+
+// DayPlan is one business day of a run and its KPIs.
+type DayPlan struct {
+	// Date is the business day, YYYY-MM-DD.
+	Date string `json:"date"`
 	// Waves are the KPIs to aggregate, in dependency order: every KPI of a wave depends only on
-	// KPIs of earlier waves, so a wave's KPIs can run in parallel. With a Planner it is never
-	// null, and empty when a crawler catalogues nothing that a KPI reads; without one, null.
+	// KPIs of earlier waves, so a wave's KPIs can run in parallel. Without a Planner, null.
 	Waves [][]string `json:"waves"`
 }
 
@@ -82,13 +97,28 @@ type Handler struct {
 	log      *slog.Logger
 	planner  Planner
 	triggers Triggers
+	lake     *Lake
+	catalog  Catalog
+	metrics  *metrics.EMF
+	now      func() time.Time
 }
 
 // NewHandler returns a Handler for the business time zone loc. With a planner, plans carry the
 // KPI waves; without one (nil), only the day. triggers says which KPIs each crawler's event
 // aggregates (NewTriggers); an event of a crawler it does not name is refused.
 func NewHandler(loc *time.Location, log *slog.Logger, planner Planner, triggers Triggers) *Handler {
-	return &Handler{loc: loc, log: log, planner: planner, triggers: triggers}
+	return &Handler{loc: loc, log: log, planner: planner, triggers: triggers, now: time.Now}
+}
+
+// WithLake lets the handler plan events: it reads the lake to find the due days of catalog's KPIs
+// (DueDays), and records each considered KPI's unpublished days to m (UnpublishedDays,
+// UnpublishedDayAge). Without it, an event is refused. now dates the gaps; nil is time.Now.
+func (h *Handler) WithLake(lake *Lake, catalog Catalog, m *metrics.EMF, now func() time.Time) *Handler {
+	h.lake, h.catalog, h.planner, h.metrics = lake, catalog, catalog, m
+	if now != nil {
+		h.now = now
+	}
+	return h
 }
 
 // ErrBadRequest marks requests that no retry can fix.
@@ -104,48 +134,112 @@ func (e *InputError) Is(target error) bool { return target == ErrBadRequest }
 
 // Handle returns the plan for one request.
 func (h *Handler) Handle(ctx context.Context, req Request) (Plan, error) {
-	p, err := h.resolve(req)
+	p, err := h.resolve(ctx, req)
 	if err != nil {
 		raw, _ := json.Marshal(req)
 		h.log.ErrorContext(ctx, "plan rejected", "err", err, "request", string(raw))
 		return Plan{}, err
 	}
 	kpis := 0
-	for _, w := range p.Waves {
-		kpis += len(w)
+	dates := make([]string, len(p.Days))
+	for i, d := range p.Days {
+		dates[i] = d.Date
+		for _, w := range d.Waves {
+			kpis += len(w)
+		}
 	}
-	h.log.InfoContext(ctx, "plan", "date", p.Date, "trigger", p.Trigger, "detail_type", req.DetailType,
-		"crawler", p.Crawler, "kpis", kpis, "waves", len(p.Waves))
+	h.log.InfoContext(ctx, "plan", "dates", dates, "trigger", p.Trigger, "detail_type", req.DetailType,
+		"crawler", p.Crawler, "kpi_runs", kpis)
 	return p, nil
 }
 
-func (h *Handler) resolve(req Request) (Plan, error) {
-	p, err := h.day(req)
+func (h *Handler) resolve(ctx context.Context, req Request) (Plan, error) {
+	if req.Date != "" {
+		d, err := layout.ParseDay(req.Date)
+		if err != nil {
+			return Plan{}, &InputError{fmt.Errorf("field \"date\": %w", err)}
+		}
+		day := DayPlan{Date: d.String()}
+		if h.planner != nil {
+			if day.Waves, err = h.planner.Waves(req.KPIs); err != nil {
+				return Plan{}, &InputError{fmt.Errorf("field \"kpis\": %w", err)}
+			}
+		}
+		return Plan{Date: day.Date, Trigger: TriggerManual, Days: []DayPlan{day}}, nil
+	}
+	if req.Time == "" {
+		return Plan{}, &InputError{errors.New(`give "date" (YYYY-MM-DD) for a manual run, or pass the EventBridge event (with its "time")`)}
+	}
+	at, err := time.Parse(time.RFC3339, req.Time)
+	if err != nil {
+		return Plan{}, &InputError{fmt.Errorf("field \"time\": %q is not an RFC 3339 time such as \"2026-11-25T01:30:00Z\"", req.Time)}
+	}
+	today := layout.DayOf(at, h.loc)
+	if req.DetailType != CrawlerEventDetailType && req.Detail.CrawlerName == "" {
+		// The extraction's schedule: it extracts the day that has just ended.
+		day := DayPlan{Date: today.AddDays(-1).String()}
+		if h.planner != nil {
+			if day.Waves, err = h.planner.Waves(nil); err != nil {
+				return Plan{}, fmt.Errorf("plan every KPI: %w", err)
+			}
+		}
+		return Plan{Date: day.Date, Trigger: TriggerEvent, Days: []DayPlan{day}}, nil
+	}
+	// A crawler's event: only what this crawler brought up to date, and what reads that.
+	p := Plan{Trigger: TriggerEvent, Days: []DayPlan{}}
+	triggered, err := h.crawled(req.Detail.CrawlerName)
 	if err != nil {
 		return Plan{}, err
 	}
-	kpis := req.KPIs
-	if p.Trigger == TriggerEvent && (req.DetailType == CrawlerEventDetailType || req.Detail.CrawlerName != "") {
-		// Only what this crawler brought up to date, and what reads that.
-		if kpis, err = h.crawled(req.Detail.CrawlerName); err != nil {
-			return Plan{}, err
-		}
-		p.Crawler = req.Detail.CrawlerName
-		p.Crawled = h.triggers.Crawlers[p.Crawler]
-		if len(kpis) == 0 {
-			if h.planner != nil {
-				p.Waves = [][]string{}
-			}
-			return p, nil
-		}
-	}
-	if h.planner == nil {
+	p.Crawler = req.Detail.CrawlerName
+	p.Crawled = h.triggers.Crawlers[p.Crawler]
+	if len(triggered) == 0 {
 		return p, nil
 	}
-	if p.Waves, err = h.planner.Waves(kpis); err != nil {
-		return Plan{}, &InputError{fmt.Errorf("field \"kpis\": %w", err)}
+	if h.lake == nil {
+		return Plan{}, &InputError{fmt.Errorf("the plan function cannot plan an event: it has no lake to read (%s, %s); "+
+			"deploy the stack again, or run the day by hand with {\"date\": \"YYYY-MM-DD\"}", EnvRawBucket, EnvDatabase)}
+	}
+	waves, err := h.catalog.Waves(triggered)
+	if err != nil {
+		return Plan{}, fmt.Errorf("plan the KPIs of crawler %q: %w", p.Crawler, err)
+	}
+	kpis := slices.Concat(waves...)
+	within := Span{From: today.AddDays(-h.lake.lookback), To: today.AddDays(-1)}
+	snap, err := h.lake.Read(ctx, h.catalog, kpis, within)
+	if err != nil {
+		return Plan{}, fmt.Errorf("read what arrived and what was published from %s to %s: %w", within.From, within.To, err)
+	}
+	due := DueDays(h.catalog, kpis, snap, within, h.now())
+	h.recordGaps(ctx, due.Gaps)
+	days := slices.SortedFunc(maps.Keys(due.Days), func(a, b layout.Day) int { return strings.Compare(a.String(), b.String()) })
+	for _, d := range days {
+		w, err := h.catalog.Waves(due.Days[d])
+		if err != nil {
+			return Plan{}, fmt.Errorf("plan the KPIs due on %s: %w", d, err)
+		}
+		p.Days = append(p.Days, DayPlan{Date: d.String(), Waves: w})
 	}
 	return p, nil
+}
+
+// recordGaps records each KPI's unpublished days and logs those that have any.
+func (h *Handler) recordGaps(ctx context.Context, gaps []Gap) {
+	for _, g := range gaps {
+		if len(g.Days) > 0 {
+			days := make([]string, len(g.Days))
+			for i, d := range g.Days {
+				days[i] = d.String()
+			}
+			h.log.InfoContext(ctx, "unpublished days", "kpi", g.KPI, "dates", days, "newest_input_age_hours", int(g.Age.Hours()))
+		}
+		err := h.metrics.Record(map[string]string{metrics.DimKPI: g.KPI}, nil,
+			metrics.Value{Name: metrics.UnpublishedDays, Unit: metrics.Count, Value: float64(len(g.Days))},
+			metrics.Value{Name: metrics.UnpublishedDayAge, Unit: metrics.Seconds, Value: max(g.Age, 0).Seconds()})
+		if err != nil {
+			h.log.WarnContext(ctx, "metrics", "err", err)
+		}
+	}
 }
 
 // crawled returns the KPIs that read directly what crawler catalogues.
@@ -170,23 +264,4 @@ func (h *Handler) crawled(crawler string) ([]string, error) {
 	}
 	// Possibly none: a crawler whose tables no KPI reads leaves nothing to aggregate.
 	return kpis, nil
-}
-
-func (h *Handler) day(req Request) (Plan, error) {
-	switch {
-	case req.Date != "":
-		d, err := layout.ParseDay(req.Date)
-		if err != nil {
-			return Plan{}, &InputError{fmt.Errorf("field \"date\": %w", err)}
-		}
-		return Plan{Date: d.String(), Trigger: TriggerManual}, nil
-	case req.Time != "":
-		t, err := time.Parse(time.RFC3339, req.Time)
-		if err != nil {
-			return Plan{}, &InputError{fmt.Errorf("field \"time\": %q is not an RFC 3339 time such as \"2026-11-25T01:30:00Z\"", req.Time)}
-		}
-		return Plan{Date: layout.DayOf(t, h.loc).AddDays(-1).String(), Trigger: TriggerEvent}, nil
-	default:
-		return Plan{}, &InputError{errors.New(`give "date" (YYYY-MM-DD) for a manual run, or pass the EventBridge event (with its "time")`)}
-	}
 }

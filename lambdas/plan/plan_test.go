@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kpilake/kpilake/lambdas/plan"
+	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
 )
 
@@ -46,97 +47,80 @@ func logLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
 	return lines
 }
 
-func TestHandle_ResolvesBusinessDay(t *testing.T) {
-	tests := []struct {
+func TestHandle_ManualRunPlansTheNamedDay(t *testing.T) {
+	for _, tt := range []struct {
 		name string
-		zone string
 		req  plan.Request
-		want plan.Plan
+		want string
 	}{
-		{
-			name: "explicit date",
-			zone: "Asia/Tokyo",
-			req:  plan.Request{Date: "2026-11-25"},
-			want: plan.Plan{Date: "2026-11-25", Trigger: "manual"},
-		},
-		{
-			name: "explicit date wins over event time",
-			zone: "Asia/Tokyo",
-			req:  plan.Request{Date: "2026-10-01", Time: "2026-11-24T15:30:00Z", DetailType: "Glue Crawler State Change"},
-			want: plan.Plan{Date: "2026-10-01", Trigger: "manual"},
-		},
-		{
-			name: "event just after local midnight aggregates the day that just ended",
-			zone: "Asia/Tokyo",
-			req:  plan.Request{Time: "2026-11-24T15:30:00Z"},
-			want: plan.Plan{Date: "2026-11-24", Trigger: "event"},
-		},
-		{
-			name: "event just before local midnight aggregates the day before",
-			zone: "Asia/Tokyo",
-			req:  plan.Request{Time: "2026-11-24T14:30:00Z"},
-			want: plan.Plan{Date: "2026-11-23", Trigger: "event"},
-		},
-		{
-			name: "event exactly at local midnight",
-			zone: "Asia/Tokyo",
-			req:  plan.Request{Time: "2026-11-24T15:00:00Z"},
-			want: plan.Plan{Date: "2026-11-24", Trigger: "event"},
-		},
-		{
-			name: "event time with an offset",
-			zone: "Asia/Tokyo",
-			req:  plan.Request{Time: "2026-11-25T00:30:00+09:00"},
-			want: plan.Plan{Date: "2026-11-24", Trigger: "event"},
-		},
-		{
-			name: "same instant in UTC is a day earlier",
-			zone: "UTC",
-			req:  plan.Request{Time: "2026-11-24T15:30:00Z"},
-			want: plan.Plan{Date: "2026-11-23", Trigger: "event"},
-		},
-		{
-			name: "event on New Year's Day aggregates New Year's Eve",
-			zone: "Asia/Tokyo",
-			req:  plan.Request{Time: "2026-12-31T16:00:00Z"},
-			want: plan.Plan{Date: "2026-12-31", Trigger: "event"},
-		},
-		{
-			name: "event on 1 March of a leap year aggregates 29 February",
-			zone: "Asia/Tokyo",
-			req:  plan.Request{Time: "2028-03-01T01:00:00+09:00"},
-			want: plan.Plan{Date: "2028-02-29", Trigger: "event"},
-		},
-	}
-	for _, tt := range tests {
+		{"explicit date", plan.Request{Date: "2026-11-25"}, "2026-11-25"},
+		{"explicit date wins over event time", plan.Request{Date: "2026-10-01", Time: "2026-11-24T15:30:00Z", DetailType: "Glue Crawler State Change"}, "2026-10-01"},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h, buf := newHandler(t, tt.zone)
+			h, buf := newHandler(t, "Asia/Tokyo")
 			got, err := h.Handle(context.Background(), tt.req)
 			if err != nil {
 				t.Fatalf("Handle(%+v): %v", tt.req, err)
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(plan.Plan{Date: tt.want, Trigger: "manual", Days: []plan.DayPlan{{Date: tt.want}}}, got); diff != "" {
 				t.Errorf("Handle(%+v) (-want +got):\n%s", tt.req, diff)
 			}
-
 			lines := logLines(t, buf)
-			if len(lines) != 1 {
-				t.Fatalf("got %d log lines, want 1:\n%s", len(lines), buf)
+			if len(lines) != 1 || lines[0]["msg"] != "plan" || lines[0]["trigger"] != "manual" || cmp.Diff([]any{tt.want}, lines[0]["dates"]) != "" {
+				t.Errorf("log lines %v, want one plan line with dates [%s]", lines, tt.want)
 			}
-			line := lines[0]
-			for key, want := range map[string]any{
-				"level":       "INFO",
-				"msg":         "plan",
-				"date":        tt.want.Date,
-				"trigger":     tt.want.Trigger,
-				"detail_type": tt.req.DetailType,
-			} {
-				if line[key] != want {
-					t.Errorf("log %q = %v, want %v (line: %s)", key, line[key], want, buf)
-				}
+		})
+	}
+}
+
+// An event's newest due day is the business day before the event's own, in the business zone,
+// whatever day has inputs after it: the event's day is still arriving.
+func TestHandle_EventNeverPlansItsOwnBusinessDay(t *testing.T) {
+	tests := []struct {
+		name string
+		zone string
+		time string
+		want string
+	}{
+		{"event just after local midnight", "Asia/Tokyo", "2026-11-24T15:30:00Z", "2026-11-24"},
+		{"event just before local midnight", "Asia/Tokyo", "2026-11-24T14:30:00Z", "2026-11-23"},
+		{"event exactly at local midnight", "Asia/Tokyo", "2026-11-24T15:00:00Z", "2026-11-24"},
+		{"event time with an offset", "Asia/Tokyo", "2026-11-25T00:30:00+09:00", "2026-11-24"},
+		{"same instant in UTC is a day earlier", "UTC", "2026-11-24T15:30:00Z", "2026-11-23"},
+		{"New Year's Day", "Asia/Tokyo", "2026-12-31T16:00:00Z", "2026-12-31"},
+		{"1 March of a leap year", "Asia/Tokyo", "2028-03-01T01:00:00+09:00", "2028-02-29"},
+		// Clocks in New York go back at 02:00 on 1 November 2026: 00:30 EDT is 04:30Z, 01:30 EST 06:30Z.
+		{"after midnight on the day summer time ends", "America/New_York", "2026-11-01T04:30:00Z", "2026-10-31"},
+		{"the repeated hour of the day summer time ends", "America/New_York", "2026-11-01T06:30:00Z", "2026-10-31"},
+		{"after midnight on the day summer time starts", "America/New_York", "2026-03-08T05:30:00Z", "2026-03-07"},
+	}
+	c := testCatalog(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			loc, err := time.LoadLocation(tt.zone)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if _, ok := line["err"]; ok {
-				t.Errorf("success log has an err: %s", buf)
+			event, _ := time.Parse(time.RFC3339, tt.time)
+			objects := map[string]time.Time{}
+			for d := event.AddDate(0, 0, -3); d.Before(event.AddDate(0, 0, 3)); d = d.Add(time.Hour) {
+				objects["s1/t1/"+layout.DayOf(d, loc).Partition()+"/part-0.parquet"] = d
+			}
+			lake, err := plan.NewLake(&fakeS3{objects: objects}, &fakeGlue{}, "raw", "db", plan.DefaultLookbackDays)
+			if err != nil {
+				t.Fatal(err)
+			}
+			triggers, err := plan.NewTriggers(testCrawlers, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := plan.NewHandler(loc, slog.New(slog.NewJSONHandler(io.Discard, nil)), c, triggers).WithLake(lake, c, nil, nil)
+			got, err := h.Handle(context.Background(), plan.Request{Time: tt.time, DetailType: plan.CrawlerEventDetailType, Detail: plan.Detail{CrawlerName: "crawler-s1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Days) == 0 || got.Days[len(got.Days)-1].Date != tt.want {
+				t.Errorf("days %+v, want the newest %s", got.Days, tt.want)
 			}
 		})
 	}
@@ -205,8 +189,8 @@ func TestHandle_RejectsBadRequest(t *testing.T) {
 			} else if diff := cmp.Diff(tt.req, logged); diff != "" {
 				t.Errorf("logged request (-want +got):\n%s", diff)
 			}
-			if _, ok := line["date"]; ok {
-				t.Errorf("rejection log has a date: %s", buf)
+			if _, ok := line["dates"]; ok {
+				t.Errorf("rejection log has dates: %s", buf)
 			}
 		})
 	}
@@ -252,19 +236,19 @@ func TestRequest_UnmarshalsWireShape(t *testing.T) {
 			input: glueCrawlerSucceeded,
 			want: plan.Request{Time: "2026-11-24T15:30:00Z", DetailType: "Glue Crawler State Change",
 				Detail: plan.Detail{CrawlerName: "kpilake-prod-social"}},
-			wantPlan: plan.Plan{Date: "2026-11-24", Trigger: "event", Crawler: "kpilake-prod-social", Crawled: []string{"social/"}},
+			wantPlan: plan.Plan{Trigger: "event", Crawler: "kpilake-prod-social", Crawled: []string{"social/"}, Days: []plan.DayPlan{}},
 		},
 		{
 			name:     "EventBridge scheduled event",
 			input:    `{"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-24T16:00:00Z", "detail": {}}`,
 			want:     plan.Request{Time: "2026-11-24T16:00:00Z", DetailType: "Scheduled Event"},
-			wantPlan: plan.Plan{Date: "2026-11-24", Trigger: "event"},
+			wantPlan: plan.Plan{Date: "2026-11-24", Trigger: "event", Days: []plan.DayPlan{{Date: "2026-11-24"}}},
 		},
 		{
 			name:     "manual run",
 			input:    `{"date": "2026-11-20"}`,
 			want:     plan.Request{Date: "2026-11-20"},
-			wantPlan: plan.Plan{Date: "2026-11-20", Trigger: "manual"},
+			wantPlan: plan.Plan{Date: "2026-11-20", Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-20"}}},
 		},
 	}
 	for _, tt := range tests {
@@ -278,7 +262,7 @@ func TestRequest_UnmarshalsWireShape(t *testing.T) {
 			}
 			tokyo, _ := time.LoadLocation("Asia/Tokyo")
 			h := plan.NewHandler(tokyo, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil,
-				plan.Triggers{KPIs: map[string][]string{"kpilake-prod-social": {"department_activity"}},
+				plan.Triggers{KPIs: map[string][]string{"kpilake-prod-social": {}},
 					Crawlers: plan.Crawlers{"kpilake-prod-social": {"social/"}}})
 			got, err := h.Handle(context.Background(), req)
 			if err != nil {
@@ -292,18 +276,18 @@ func TestRequest_UnmarshalsWireShape(t *testing.T) {
 }
 
 // TestPlan_MarshalsWireShape pins the output the workflow's next states read with JSONPath:
-// "waves" and "crawled" are always there, even when there is nothing to aggregate or no crawler,
+// "days", each day's "waves", and "crawled" are always there, even when there is nothing to aggregate or no crawler,
 // or the workflow's ResultSelector would fail on a missing path.
 func TestPlan_MarshalsWireShape(t *testing.T) {
 	for _, tt := range []struct {
 		plan plan.Plan
 		want string
 	}{
-		{plan.Plan{Date: "2026-11-24", Trigger: "manual", Waves: [][]string{{"a", "b"}, {"c"}}},
-			`{"date":"2026-11-24","trigger":"manual","crawled":null,"waves":[["a","b"],["c"]]}`},
-		{plan.Plan{Date: "2026-11-24", Trigger: "event", Crawler: "logs", Crawled: []string{"app_logs/"}, Waves: [][]string{}},
-			`{"date":"2026-11-24","trigger":"event","crawler":"logs","crawled":["app_logs/"],"waves":[]}`},
-		{plan.Plan{Date: "2026-11-24", Trigger: "event"}, `{"date":"2026-11-24","trigger":"event","crawled":null,"waves":null}`},
+		{plan.Plan{Date: "2026-11-24", Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-24", Waves: [][]string{{"a", "b"}, {"c"}}}}},
+			`{"date":"2026-11-24","trigger":"manual","crawled":null,"days":[{"date":"2026-11-24","waves":[["a","b"],["c"]]}]}`},
+		{plan.Plan{Trigger: "event", Crawler: "logs", Crawled: []string{"app_logs/"}, Days: []plan.DayPlan{}},
+			`{"trigger":"event","crawler":"logs","crawled":["app_logs/"],"days":[]}`},
+		{plan.Plan{Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-24"}}}, `{"trigger":"manual","crawled":null,"days":[{"date":"2026-11-24","waves":null}]}`},
 	} {
 		got, err := json.Marshal(tt.plan)
 		if err != nil {
@@ -335,7 +319,7 @@ func TestHandle_PlansTheKPIWavesOfTheDay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := plan.Plan{Date: "2026-11-24", Trigger: "manual", Waves: [][]string{{"a", "b"}, {"c"}}}
+	want := plan.Plan{Date: "2026-11-24", Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-24", Waves: [][]string{{"a", "b"}, {"c"}}}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan (-want +got):\n%s", diff)
 	}
@@ -367,7 +351,7 @@ func TestHandle_PlansTheRealCatalog(t *testing.T) {
 	}
 	wave := map[string]int{}
 	n := 0
-	for i, w := range got.Waves {
+	for i, w := range got.Days[0].Waves {
 		for _, k := range w {
 			wave[k] = i
 			n++

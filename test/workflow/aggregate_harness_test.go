@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	gtypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kpilake/kpilake/infra/aggregate"
@@ -29,6 +34,7 @@ import (
 	"github.com/kpilake/kpilake/internal/testsvc"
 	handler "github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
@@ -56,8 +62,8 @@ var aggregationSources = []string{sourceName, layout.AppLogsSource, idleSource}
 // synthesizedAggregation is the aggregation's template with the logical IDs the definition
 // and the plan function's environment refer to.
 type synthesizedAggregation struct {
-	resources                                map[string]map[string]any
-	stateMachine, planFn, aggregateFn, topic string
+	resources                                           map[string]map[string]any
+	stateMachine, planFn, aggregateFn, topic, rawBucket string
 	// crawlers are the crawlers' logical IDs, by source.
 	crawlers       map[string]string
 	maxConcurrency int
@@ -112,7 +118,7 @@ func synthesizeAggregation() (s *synthesizedAggregation, err error) {
 	}
 	props := &aggregate.WorkflowProps{
 		Catalog: cat, Lake: lk, Crawlers: crawlers, Alerts: al, Plan: planFn,
-		KPIs: kpis.Names(), TimeZone: aggregateZone, Root: root,
+		KPIs: kpis.Names(), RawTables: kpis.Sources(), TimeZone: aggregateZone, Root: root,
 	}
 	// The handlers are scripted here; any Go main builds the asset until lambdas/cmd/aggregate lands.
 	if _, err := os.Stat(filepath.Join(root, "lambdas", "cmd", "aggregate", "main.go")); err != nil {
@@ -145,6 +151,7 @@ func synthesizeAggregation() (s *synthesizedAggregation, err error) {
 		{&s.planFn, planFn.Function.FunctionArn()},
 		{&s.aggregateFn, w.Function.Function.FunctionArn()},
 		{&s.topic, al.Topic.TopicArn()},
+		{&s.rawBucket, lk.Raw.BucketName()},
 	} {
 		if *ref.id, err = logicalID(stack.Resolve(ref.token)); err != nil {
 			return nil, err
@@ -157,9 +164,11 @@ func synthesizeAggregation() (s *synthesizedAggregation, err error) {
 // the extraction tests' moto when that exists (the proxy forwards to one server only); otherwise
 // it starts one, which the extraction world, started later, replaces as the proxy's target.
 type aggregationWorld struct {
-	app *synthesizedAggregation
-	api *awsAPI
-	seq atomic.Int64
+	app  *synthesizedAggregation
+	api  *awsAPI
+	s3   *s3.Client
+	glue *glue.Client
+	seq  atomic.Int64
 }
 
 var (
@@ -194,7 +203,7 @@ func newAggregationWorld() (*aggregationWorld, error) {
 	ext := shared
 	worldMu.Unlock()
 	if ext != nil {
-		w.api = ext.api
+		w.setAPI(ext.api)
 		return w, nil
 	}
 	if proxy == nil {
@@ -212,8 +221,21 @@ func newAggregationWorld() (*aggregationWorld, error) {
 	if err := m.Post("/moto-api/config", `{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}`); err != nil {
 		return nil, err
 	}
-	w.api = newAWSAPI(m.Endpoint)
+	w.setAPI(newAWSAPI(m.Endpoint))
 	return w, nil
+}
+
+// setAPI points the world's clients at moto: its own calls, and the S3 and Glue clients that the
+// plan function and the scripted runner use.
+func (w *aggregationWorld) setAPI(api *awsAPI) {
+	w.api = api
+	cfg := aws.Config{
+		Region:       testsvc.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(testsvc.AccessKeyID, testsvc.SecretAccessKey, ""),
+		BaseEndpoint: aws.String(api.endpoint),
+	}
+	w.s3 = s3.NewFromConfig(cfg, testsvc.S3PathStyle)
+	w.glue = glue.NewFromConfig(cfg)
 }
 
 // kpiCall is one run of the scripted CTAS runner.
@@ -253,52 +275,26 @@ func (r scriptedRunner) Run(ctx context.Context, req ctas.Request) (ctas.Result,
 	if call.Err != nil {
 		return ctas.Result{}, call.Err
 	}
-	if c := r.d.catalog; c != nil {
-		c.publish(req.KPI)
+	runID := ctas.NewRunID(call.Start)
+	location := "s3://aggregated/" + layout.KPIRunPrefix(req.KPI, req.Date, runID)
+	if err := r.d.publish(ctx, req.KPI, req.Date, location); err != nil {
+		return ctas.Result{}, err
 	}
 	return ctas.Result{
 		KPI: req.KPI, Date: req.Date.String(), QueryID: "q-" + req.KPI, BytesScanned: 1024, EngineTimeMs: 10,
-		Location: "s3://aggregated/" + layout.KPIRunPrefix(req.KPI, req.Date, "r1"), RunID: "r1",
+		Location: location, RunID: runID,
 	}, nil
 }
 
-// HasPartition answers from the deployment's dayCatalog; without one, every table has the day.
-func (r scriptedRunner) HasPartition(_ context.Context, table string, _ layout.Day) (bool, error) {
-	if r.d.catalog == nil {
-		return true, nil
+// HasPartition answers from the deployment's Glue database in moto, as the runner does.
+func (r scriptedRunner) HasPartition(ctx context.Context, table string, day layout.Day) (bool, error) {
+	_, err := r.d.w.glue.GetPartition(ctx, &glue.GetPartitionInput{DatabaseName: aws.String(r.d.database), TableName: aws.String(table),
+		PartitionValues: []string{day.String()}})
+	var missing *gtypes.EntityNotFoundException
+	if errors.As(err, &missing) {
+		return false, nil
 	}
-	return r.d.catalog.has(table), nil
-}
-
-// dayCatalog stands in for the Glue catalog's partitions of the one day a test aggregates: the
-// raw tables of the sources whose crawl has run, and the KPIs that the scripted runner published.
-type dayCatalog struct {
-	mu      sync.Mutex
-	sources []string
-	kpis    map[string]bool
-}
-
-func (c *dayCatalog) crawled(source string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sources = append(c.sources, source)
-}
-
-func (c *dayCatalog) publish(kpi string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.kpis[kpi] = true
-}
-
-func (c *dayCatalog) has(table string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for kpi := range c.kpis {
-		if table == layout.KPITableName(kpi) {
-			return true
-		}
-	}
-	return slices.ContainsFunc(c.sources, func(s string) bool { return strings.HasPrefix(table, layout.CrawlerTablePrefix(s)) })
+	return err == nil, err
 }
 
 // aggregation is one test's copy of the workflow: its state machine, functions, topic and a
@@ -318,8 +314,9 @@ type aggregation struct {
 	mu       sync.Mutex
 	calls    []kpiCall
 	attempts map[string]int
-	// catalog, when set, is what the handler's input checks see; nil: every input is there.
-	catalog *dayCatalog
+	// rawBucket and database are this deployment's raw zone and Glue database in moto: the plan
+	// reads them, landRaw fills them, the scripted runner publishes into the database.
+	rawBucket, database string
 }
 
 // deploy creates the resources of one test and the state machine from the synthesized
@@ -356,6 +353,11 @@ func (w *aggregationWorld) deploy(t *testing.T, busy time.Duration, script runSc
 	for src, id := range a.crawlers {
 		d.crawlers[src] = src + "-crawler-" + d.id
 		r[id] = d.crawlers[src]
+	}
+	d.rawBucket, d.database = "raw-"+d.id, "kpilake_"+d.id
+	r[a.rawBucket] = d.rawBucket
+	if err := d.createLake(ctx); err != nil {
+		t.Fatal(err)
 	}
 	def, err := resolve(a.properties(a.stateMachine)["DefinitionString"], r)
 	if err != nil {
@@ -396,7 +398,17 @@ func (w *aggregationWorld) deploy(t *testing.T, busy time.Duration, script runSc
 	if _, ok := env[plan.EnvCrawlers]; !ok {
 		t.Fatalf("the plan function has no %s: %v", plan.EnvCrawlers, vars)
 	}
-	d.plan = proxy.register(planName, time.Minute, planMain(env, log))
+	if env[plan.EnvRawBucket] != d.rawBucket || env[plan.EnvDatabase] == "" {
+		t.Fatalf("the plan function reads the raw bucket %q and the database %q; want the lake's", env[plan.EnvRawBucket], env[plan.EnvDatabase])
+	}
+	env[plan.EnvDatabase] = d.database // the synthesized name, made unique per test
+	d.plan = proxy.register(planName, time.Minute, func(context.Context) (lambda.Handler, error) {
+		h, err := plan.Setup(log, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, w.s3, w.glue, metrics.New(d.logs, "test"))
+		if err != nil {
+			return nil, err
+		}
+		return lambda.NewHandler(h.Handle), nil
+	})
 	runner := scriptedRunner{d: d, busy: busy, script: script}
 	d.aggregate = proxy.register(aggregateName, time.Minute, func(context.Context) (lambda.Handler, error) {
 		return lambda.NewHandler(handler.NewHandler(kpis, "kpilake_test", loc, runner, log).Handle), nil
@@ -480,7 +492,7 @@ func (d *aggregation) alerts(t *testing.T, wait time.Duration) []map[string]stri
 func setRetryInterval(errorName string, seconds int) func(*testing.T, map[string]any) {
 	return func(t *testing.T, def map[string]any) {
 		t.Helper()
-		st, err := nestedState(def, "AggregateWaves", "AggregateWave", "AggregateKPI")
+		st, err := nestedState(def, "AggregateDays", "AggregateWaves", "AggregateWave", "AggregateKPI")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -511,4 +523,97 @@ func nestedState(def map[string]any, path ...string) (map[string]any, error) {
 		states, _ = proc["States"].(map[string]any)
 	}
 	return st, nil
+}
+
+// createLake creates the deployment's raw bucket and Glue database, with a table for every raw
+// table and KPI of the catalog, partitioned by day, as the crawlers and the runner create them.
+func (d *aggregation) createLake(ctx context.Context) error {
+	if _, err := d.w.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(d.rawBucket),
+		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(testsvc.Region)}}); err != nil {
+		return fmt.Errorf("create bucket %s: %w", d.rawBucket, err)
+	}
+	if _, err := d.w.glue.CreateDatabase(ctx, &glue.CreateDatabaseInput{DatabaseInput: &gtypes.DatabaseInput{Name: aws.String(d.database)}}); err != nil {
+		return fmt.Errorf("create database %s: %w", d.database, err)
+	}
+	kpis, err := kpiCatalog()
+	if err != nil {
+		return err
+	}
+	var tables []string
+	for _, src := range kpis.Sources() {
+		tables = append(tables, src.CatalogName())
+	}
+	for _, k := range kpis.Names() {
+		tables = append(tables, layout.KPITableName(k))
+	}
+	for _, table := range tables {
+		if _, err := d.w.glue.CreateTable(ctx, &glue.CreateTableInput{DatabaseName: aws.String(d.database), TableInput: &gtypes.TableInput{
+			Name:              aws.String(table),
+			PartitionKeys:     []gtypes.Column{{Name: aws.String(layout.PartitionKey), Type: aws.String("string")}},
+			StorageDescriptor: &gtypes.StorageDescriptor{Columns: []gtypes.Column{{Name: aws.String("x"), Type: aws.String("bigint")}}},
+		}}); err != nil {
+			return fmt.Errorf("create table %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// putPartition points table's partition of day at location, creating it or replacing it.
+func (d *aggregation) putPartition(ctx context.Context, table string, day layout.Day, location string) error {
+	in := &gtypes.PartitionInput{Values: []string{day.String()}, StorageDescriptor: &gtypes.StorageDescriptor{Location: aws.String(location)}}
+	_, err := d.w.glue.CreatePartition(ctx, &glue.CreatePartitionInput{DatabaseName: aws.String(d.database), TableName: aws.String(table), PartitionInput: in})
+	var exists *gtypes.AlreadyExistsException
+	if errors.As(err, &exists) {
+		_, err = d.w.glue.UpdatePartition(ctx, &glue.UpdatePartitionInput{DatabaseName: aws.String(d.database), TableName: aws.String(table),
+			PartitionValueList: []string{day.String()}, PartitionInput: in})
+	}
+	if err != nil {
+		return fmt.Errorf("partition %s of %s: %w", day, table, err)
+	}
+	return nil
+}
+
+// publish is the scripted runner's switch: the KPI's partition of day points at its run.
+func (d *aggregation) publish(ctx context.Context, kpi string, day layout.Day, location string) error {
+	return d.putPartition(ctx, layout.KPITableName(kpi), day, location)
+}
+
+// landRaw is an extraction (or a re-extraction) of day for every raw table of source that a KPI
+// reads, and the crawl that catalogues it: one object per table and day (replaced if there is
+// one), and the table's partition of the day. It returns after the second of the objects' S3
+// LastModified, which counts whole seconds, so that a run that starts later reads them for sure.
+func (d *aggregation) landRaw(t *testing.T, source, day string) {
+	t.Helper()
+	d.land(t, source, day, true)
+}
+
+// land is landRaw; catalogue false leaves the partitions out of the catalog.
+func (d *aggregation) land(t *testing.T, source, day string, catalogue bool) {
+	t.Helper()
+	ctx := context.Background()
+	dd, err := layout.ParseDay(day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kpis, err := kpiCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range kpis.Sources() {
+		if src.Source != source {
+			continue
+		}
+		prefix := layout.TablePartitionPrefix(src.Source, src.Table, dd)
+		if _, err := d.w.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(d.rawBucket), Key: aws.String(prefix + "part-0.parquet"),
+			Body: strings.NewReader("rows of " + day)}); err != nil {
+			t.Fatal(err)
+		}
+		if !catalogue {
+			continue
+		}
+		if err := d.putPartition(ctx, src.CatalogName(), dd, "s3://"+d.rawBucket+"/"+prefix); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(time.Second + 100*time.Millisecond)
 }

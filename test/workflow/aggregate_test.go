@@ -20,15 +20,40 @@ import (
 // aggregationOutput is the part of a successful execution's output that the tests read.
 type aggregationOutput struct {
 	Plan struct {
-		Date    string     `json:"date"`
-		Trigger string     `json:"trigger"`
-		Waves   [][]string `json:"waves"`
+		Trigger string `json:"trigger"`
+		Days    []struct {
+			Date  string     `json:"date"`
+			Waves [][]string `json:"waves"`
+		} `json:"days"`
 	} `json:"plan"`
-	Aggregated [][]struct {
-		KPI        string   `json:"kpi"`
-		Date       string   `json:"date"`
-		WaitingFor []string `json:"waiting_for"`
-	} `json:"aggregated"`
+	// Aggregated are the KPIs' results, per day and per wave.
+	Aggregated [][][]kpiResult `json:"aggregated"`
+}
+
+type kpiResult struct {
+	KPI        string   `json:"kpi"`
+	Date       string   `json:"date"`
+	WaitingFor []string `json:"waiting_for"`
+}
+
+// results are the execution's KPI results of every day.
+func (o aggregationOutput) results() []kpiResult {
+	var out []kpiResult
+	for _, day := range o.Aggregated {
+		for _, wave := range day {
+			out = append(out, wave...)
+		}
+	}
+	return out
+}
+
+// dates are the planned days.
+func (o aggregationOutput) dates() []string {
+	var out []string
+	for _, d := range o.Plan.Days {
+		out = append(out, d.Date)
+	}
+	return out
 }
 
 func succeededAggregation(t *testing.T, d *aggregation, arn string, ex execution) aggregationOutput {
@@ -96,14 +121,14 @@ func TestAggregation_RunsEveryKPIWaveAfterWaveAndTheKPIsOfAWaveTogether(t *testi
 	arn, ex := d.run(t, map[string]any{"date": day})
 	out := succeededAggregation(t, d, arn, ex)
 
-	if out.Plan.Date != day || out.Plan.Trigger != "manual" {
-		t.Errorf("plan = %+v, want the manual day %s", out.Plan, day)
+	if len(out.Plan.Days) != 1 || out.Plan.Days[0].Date != day || out.Plan.Trigger != "manual" {
+		t.Fatalf("plan = %+v, want the manual day %s", out.Plan, day)
 	}
-	if diff := cmp.Diff(waves, out.Plan.Waves); diff != "" {
+	if diff := cmp.Diff(waves, out.Plan.Days[0].Waves); diff != "" {
 		t.Errorf("planned waves (-want +got):\n%s", diff)
 	}
 	var got [][]string
-	for _, wave := range out.Aggregated {
+	for _, wave := range out.Aggregated[0] {
 		var kpis []string
 		for _, r := range wave {
 			kpis = append(kpis, r.KPI)
@@ -169,7 +194,10 @@ func TestAggregation_ManualRunOfAKPIRerunsItsDependents(t *testing.T) {
 	d := w.deploy(t, 0, succeed, nil)
 	arn, ex := d.run(t, map[string]any{"date": "2026-11-20", "kpis": []string{first}})
 	out := succeededAggregation(t, d, arn, ex)
-	if diff := cmp.Diff(waves, out.Plan.Waves); diff != "" {
+	if len(out.Plan.Days) != 1 {
+		t.Fatalf("plan %+v, want one day", out.Plan)
+	}
+	if diff := cmp.Diff(waves, out.Plan.Days[0].Waves); diff != "" {
 		t.Errorf("planned waves (-want +got):\n%s", diff)
 	}
 	var ran []string
@@ -220,124 +248,223 @@ func readersOf(t *testing.T, source string) [][]string {
 	return waves
 }
 
-// The crawler rule passes the whole EventBridge event; the plan step aggregates the business day
-// before the event's time, and only the KPIs that read what that crawler catalogues, directly or
-// through upstream KPIs. A KPI that reads both sources runs after each crawl.
-func TestAggregation_CrawlerEventAggregatesTheKPIsOfItsSourceForTheBusinessDayBefore(t *testing.T) {
+// The crawler rule passes the whole EventBridge event; the plan step aggregates the day the crawl
+// brought, and only the KPIs that read what that crawler catalogues, directly or through upstream
+// KPIs. A KPI that reads both sources runs after each crawl.
+func TestAggregation_CrawlerEventAggregatesTheKPIsOfItsSourceForTheDayItBrought(t *testing.T) {
+	const day = "2026-11-24"
 	w := setupAggregation(t)
 	ran := map[string][]string{}
 	for _, source := range []string{sourceName, layout.AppLogsSource} {
 		t.Run(source, func(t *testing.T) {
 			d := w.deploy(t, 0, succeed, nil)
+			d.landRaw(t, source, day)
+			// 16:30 UTC on the 24th is 01:30 on the 25th in Tokyo.
 			arn, ex := d.run(t, crawlerEvent(d.crawlers[source], "2026-11-24T16:30:00Z"))
 			out := succeededAggregation(t, d, arn, ex)
-			// 16:30 UTC on the 24th is 01:30 on the 25th in Tokyo: the day before is the 24th.
-			if out.Plan.Date != "2026-11-24" || out.Plan.Trigger != "event" {
-				t.Errorf("plan = %+v, want the event's business day before, 2026-11-24", out.Plan)
-			}
 			want := readersOf(t, source)
-			if diff := cmp.Diff(want, out.Plan.Waves); diff != "" {
+			if len(out.Plan.Days) != 1 || out.Plan.Days[0].Date != day || out.Plan.Trigger != "event" {
+				t.Fatalf("plan = %+v, want the day the crawl brought, %s", out.Plan, day)
+			}
+			if diff := cmp.Diff(want, out.Plan.Days[0].Waves); diff != "" {
 				t.Errorf("planned waves (-want +got):\n%s", diff)
 			}
 			var got []string
 			for _, c := range d.kpiCalls() {
 				got = append(got, c.KPI)
-				if c.Date != "2026-11-24" {
-					t.Errorf("%s aggregated for %s, want 2026-11-24", c.KPI, c.Date)
+				if c.Date != day {
+					t.Errorf("%s aggregated for %s, want %s", c.KPI, c.Date, day)
 				}
 			}
 			ran[source] = got
-			// The KPIs of a wave end in any order; the waves' order is checked above.
-			if diff := cmp.Diff(slices.Sorted(slices.Values(slices.Concat(want...))), slices.Sorted(slices.Values(got))); diff != "" {
+			// The KPIs of a wave end in any order; the waves' order is checked above. A KPI that
+			// reads the other source too waits for it, and does not run.
+			var wantRun []string
+			for _, k := range slices.Concat(want...) {
+				if !readsBoth(t, k) {
+					wantRun = append(wantRun, k)
+				}
+			}
+			if diff := cmp.Diff(slices.Sorted(slices.Values(wantRun)), slices.Sorted(slices.Values(got))); diff != "" {
 				t.Errorf("KPIs run (-want +got):\n%s", diff)
 			}
 		})
 	}
-	all := catalogWaves(t, nil)
-	if n := len(slices.Concat(all...)); len(ran[sourceName])+len(ran[layout.AppLogsSource]) <= n {
-		t.Errorf("the two crawls ran %v and %v: this test needs a KPI that reads both sources", ran[sourceName], ran[layout.AppLogsSource])
-	}
-	for _, k := range slices.Concat(all...) {
-		if !slices.Contains(ran[sourceName], k) && !slices.Contains(ran[layout.AppLogsSource], k) {
-			t.Errorf("%s ran after neither crawl", k)
+	for _, k := range catalogWaves(t, nil) {
+		for _, kpi := range k {
+			if !readsBoth(t, kpi) && !slices.Contains(ran[sourceName], kpi) && !slices.Contains(ran[layout.AppLogsSource], kpi) {
+				t.Errorf("%s ran after neither crawl", kpi)
+			}
 		}
 	}
 }
 
-// The access logs are crawled first (00:30), the database's day only after its extraction
-// (01:40). engagement_score reads both sources, through upstream KPIs and a raw table: the first
-// crawl's run defers it, naming what it waits for, and publishes nothing for it; the second
-// crawl's run publishes it, once. Every other KPI is published by the crawl of its own source.
-func TestAggregation_AKPIOfBothSourcesWaitsForTheLaterCrawl(t *testing.T) {
+// readsBoth reports whether a KPI reads the database and the logs, directly or through others.
+func readsBoth(t *testing.T, kpi string) bool {
+	t.Helper()
+	in := func(source string) bool { return slices.Contains(slices.Concat(readersOf(t, source)...), kpi) }
+	return in(sourceName) && in(layout.AppLogsSource)
+}
+
+// A crawl that ends after midnight: the database's day D is extracted and crawled, but the crawl
+// ends at 00:10 on D+2 (a crawler that waited on a running one). The run aggregates D, the day
+// the crawl brought, not D+1, the day before the event.
+func TestAggregation_CrawlEndingAfterMidnightAggregatesTheDayItBrought(t *testing.T) {
+	const day = "2026-11-24"
+	w := setupAggregation(t)
+	d := w.deploy(t, 0, succeed, nil)
+	d.landRaw(t, sourceName, day)
+	// 15:10 UTC on the 25th is 00:10 on the 26th in Tokyo.
+	arn, ex := d.run(t, crawlerEvent(d.crawlers[sourceName], "2026-11-25T15:10:00Z"))
+	out := succeededAggregation(t, d, arn, ex)
+	if diff := cmp.Diff([]string{day}, out.dates()); diff != "" {
+		t.Errorf("planned days (-want +got):\n%s", diff)
+	}
+	calls := d.kpiCalls()
+	if len(calls) == 0 {
+		t.Fatalf("nothing aggregated after the crawl of %s", day)
+	}
+	for _, c := range calls {
+		if c.Date != day {
+			t.Errorf("%s aggregated for %s, want %s (the day the crawl brought)", c.KPI, c.Date, day)
+		}
+	}
+}
+
+// A re-extraction of a day a week back, after that day was published and a newer day too: the
+// next crawl of the source aggregates that day again (and what reads it), oldest day first, and
+// leaves the newer day, published after its inputs, alone.
+func TestAggregation_ReExtractionOfADayAWeekBackAggregatesItAgain(t *testing.T) {
+	const old, recent = "2026-11-17", "2026-11-24"
+	w := setupAggregation(t)
+	d := w.deploy(t, 0, succeed, nil)
+	for _, step := range []struct{ source, day, event string }{
+		{layout.AppLogsSource, old, "2026-11-17T15:30:00Z"},
+		{sourceName, old, "2026-11-17T16:40:00Z"},
+		{sourceName, recent, "2026-11-24T16:40:00Z"},
+	} {
+		d.landRaw(t, step.source, step.day)
+		arn, ex := d.run(t, crawlerEvent(d.crawlers[step.source], step.event))
+		succeededAggregation(t, d, arn, ex)
+	}
+	before := len(d.kpiCalls())
+	published := func(kpi, day string) int {
+		n := 0
+		for _, c := range d.kpiCalls()[before:] {
+			if c.KPI == kpi && c.Date == day && c.Err == nil {
+				n++
+			}
+		}
+		return n
+	}
+	d.landRaw(t, sourceName, old) // the re-extraction
+	arn, ex := d.run(t, crawlerEvent(d.crawlers[sourceName], "2026-11-25T16:40:00Z"))
+	out := succeededAggregation(t, d, arn, ex)
+	if dates := out.dates(); len(dates) == 0 || dates[0] != old || !slices.IsSorted(dates) {
+		t.Errorf("planned days %v, want %s first and the days in order", dates, old)
+	}
+	for _, kpi := range []string{"department_activity", "engagement_score"} {
+		if n := published(kpi, old); n != 1 {
+			t.Errorf("%s published for %s %d times after its re-extraction, want once", kpi, old, n)
+		}
+	}
+	if n := published("department_activity", recent); n != 0 {
+		t.Errorf("department_activity published again for %s, whose inputs did not change", recent)
+	}
+	for _, c := range d.kpiCalls()[before:] {
+		if slices.Contains(slices.Concat(readersOf(t, layout.AppLogsSource)...), c.KPI) && !readsBoth(t, c.KPI) {
+			t.Errorf("%s (the logs' only) aggregated for %s after the database's crawl", c.KPI, c.Date)
+		}
+	}
+}
+
+// engagement_score reads both sources, through upstream KPIs and a raw table. Whichever source is
+// crawled first, that crawl's run defers it, naming what it waits for, and publishes nothing for
+// it; the other crawl's run publishes it, once, after its last input; a later crawl does not
+// publish it again. Every other KPI is published by the crawl of its own source.
+func TestAggregation_AKPIOfBothSourcesIsPublishedOnceAfterItsLastInputInEitherCrawlOrder(t *testing.T) {
 	const kpi, day = "engagement_score", "2026-11-24"
 	w := setupAggregation(t)
-	d := w.deploy(t, 0, succeed, nil)
-	d.catalog = &dayCatalog{kpis: map[string]bool{}}
-
-	d.catalog.crawled(layout.AppLogsSource)
-	arn, ex := d.run(t, crawlerEvent(d.crawlers[layout.AppLogsSource], "2026-11-24T15:30:00Z"))
-	out := succeededAggregation(t, d, arn, ex)
-	if !slices.Contains(slices.Concat(out.Plan.Waves...), kpi) {
-		t.Fatalf("the logs' crawl did not plan %s (waves %v): this test needs a KPI that reads both sources", kpi, out.Plan.Waves)
-	}
-	want := []string{"kpi department_activity dt=" + day, sourceName + ".departments dt=" + day}
-	deferred := false
-	for _, wave := range out.Aggregated {
-		for _, r := range wave {
-			switch {
-			case r.KPI == kpi:
-				deferred = true
-				if diff := cmp.Diff(want, r.WaitingFor); diff != "" {
-					t.Errorf("%s waits for (-want +got):\n%s", kpi, diff)
+	for _, order := range []struct {
+		name    string
+		sources []string
+		events  []string
+		waits   []string
+	}{
+		{"logs first", []string{layout.AppLogsSource, sourceName}, []string{"2026-11-24T15:30:00Z", "2026-11-24T16:40:00Z"},
+			[]string{"kpi department_activity dt=" + day, sourceName + ".departments dt=" + day}},
+		// The logs' crawl ends after midnight of the next day (00:10 on the 26th in Tokyo).
+		{"database first", []string{sourceName, layout.AppLogsSource}, []string{"2026-11-24T16:40:00Z", "2026-11-25T15:10:00Z"},
+			[]string{"kpi active_users_by_department dt=" + day}},
+	} {
+		t.Run(order.name, func(t *testing.T) {
+			d := w.deploy(t, 0, succeed, nil)
+			d.landRaw(t, order.sources[0], day)
+			arn, ex := d.run(t, crawlerEvent(d.crawlers[order.sources[0]], order.events[0]))
+			out := succeededAggregation(t, d, arn, ex)
+			deferred := false
+			for _, r := range out.results() {
+				switch {
+				case r.KPI == kpi:
+					deferred = true
+					if diff := cmp.Diff(order.waits, r.WaitingFor); diff != "" {
+						t.Errorf("%s waits for (-want +got):\n%s", kpi, diff)
+					}
+				case len(r.WaitingFor) > 0:
+					t.Errorf("%s deferred, waiting for %v; it reads only %s's tables", r.KPI, r.WaitingFor, order.sources[0])
 				}
-			case len(r.WaitingFor) > 0:
-				t.Errorf("%s deferred, waiting for %v; it reads only the logs' tables", r.KPI, r.WaitingFor)
 			}
-		}
-	}
-	if !deferred {
-		t.Errorf("%s not in the execution's results %+v", kpi, out.Aggregated)
-	}
-	first := len(d.kpiCalls())
-	for _, c := range d.kpiCalls() {
-		if c.KPI == kpi {
-			t.Errorf("%s ran after the logs' crawl alone", kpi)
-		}
-	}
+			if !deferred {
+				t.Errorf("%s not in the first execution's results %+v", kpi, out.Aggregated)
+			}
+			for _, c := range d.kpiCalls() {
+				if c.KPI == kpi {
+					t.Errorf("%s ran after the crawl of %s alone", kpi, order.sources[0])
+				}
+			}
 
-	d.catalog.crawled(sourceName)
-	arn, ex = d.run(t, crawlerEvent(d.crawlers[sourceName], "2026-11-24T16:40:00Z"))
-	out = succeededAggregation(t, d, arn, ex)
-	var ran []string
-	for _, c := range d.kpiCalls()[first:] {
-		ran = append(ran, c.KPI)
-	}
-	if n := len(slices.DeleteFunc(slices.Clone(ran), func(k string) bool { return k != kpi })); n != 1 {
-		t.Errorf("after the database's crawl %s ran %d times (runs %v), want once", kpi, n, ran)
-	}
-	for _, wave := range out.Aggregated {
-		for _, r := range wave {
-			if len(r.WaitingFor) > 0 {
-				t.Errorf("%s still waits for %v after both crawls", r.KPI, r.WaitingFor)
+			lastInput := time.Now()
+			d.landRaw(t, order.sources[1], day)
+			arn, ex = d.run(t, crawlerEvent(d.crawlers[order.sources[1]], order.events[1]))
+			out = succeededAggregation(t, d, arn, ex)
+			for _, r := range out.results() {
+				if len(r.WaitingFor) > 0 {
+					t.Errorf("%s still waits for %v after both crawls", r.KPI, r.WaitingFor)
+				}
 			}
-		}
+			// A later crawl of either source brings nothing new for the day.
+			for i, source := range order.sources {
+				arn, ex = d.run(t, crawlerEvent(d.crawlers[source], fmt.Sprintf("2026-11-25T%02d:40:00Z", 16+i)))
+				if out := succeededAggregation(t, d, arn, ex); slices.Contains(out.dates(), day) {
+					t.Errorf("the later crawl of %s planned %s again: %+v", source, day, out.Plan)
+				}
+			}
+			var runs []kpiCall
+			for _, c := range d.kpiCalls() {
+				if c.KPI == kpi {
+					runs = append(runs, c)
+				}
+			}
+			if len(runs) != 1 || runs[0].Date != day || runs[0].Start.Before(lastInput) {
+				t.Errorf("%s ran %+v, want once for %s after its last input landed (%s)", kpi, runs, day, lastInput.Format(time.StampMilli))
+			}
+		})
 	}
 }
 
-// A day without a single access log: the logs' crawl brings no partition of web_access, and the
-// KPIs that read only the logs publish that day as it is (empty) rather than wait for a crawl
-// that has already happened; the KPIs that also read the database still wait for it.
+// A day whose access logs the logs' crawl has not catalogued (a crawl that missed the folder):
+// the KPIs that read only the logs publish that day from what the catalog has rather than wait
+// for a crawl that has already happened; the KPIs that also read the database still wait for it.
 func TestAggregation_TheCrawlsOwnTablesAreNotWaitedFor(t *testing.T) {
+	const day = "2026-11-24"
 	w := setupAggregation(t)
 	d := w.deploy(t, 0, succeed, nil)
-	d.catalog = &dayCatalog{kpis: map[string]bool{}} // nothing crawled has the day
+	d.land(t, layout.AppLogsSource, day, false)
 	arn, ex := d.run(t, crawlerEvent(d.crawlers[layout.AppLogsSource], "2026-11-24T15:30:00Z"))
 	out := succeededAggregation(t, d, arn, ex)
 	waiting := map[string][]string{}
-	for _, wave := range out.Aggregated {
-		for _, r := range wave {
-			waiting[r.KPI] = r.WaitingFor
-		}
+	for _, r := range out.results() {
+		waiting[r.KPI] = r.WaitingFor
 	}
 	ran := map[string]bool{}
 	for _, c := range d.kpiCalls() {
@@ -383,8 +510,8 @@ func TestAggregation_CrawlOfASourceNoKPIReadsAggregatesNothing(t *testing.T) {
 	d := w.deploy(t, 0, succeed, nil)
 	arn, ex := d.run(t, crawlerEvent(d.crawlers[idleSource], "2026-11-24T16:30:00Z"))
 	out := succeededAggregation(t, d, arn, ex)
-	if out.Plan.Waves == nil || len(out.Plan.Waves) != 0 || len(out.Aggregated) != 0 {
-		t.Errorf("plan %+v, aggregated %v; want no waves and nothing aggregated", out.Plan, out.Aggregated)
+	if out.Plan.Days == nil || len(out.Plan.Days) != 0 || len(out.Aggregated) != 0 {
+		t.Errorf("plan %+v, aggregated %v; want no days and nothing aggregated", out.Plan, out.Aggregated)
 	}
 	if calls := d.kpiCalls(); len(calls) != 0 {
 		t.Errorf("KPIs aggregated: %v", calls)

@@ -41,7 +41,6 @@ import (
 	"github.com/kpilake/kpilake/lambdas/extract"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
-	"github.com/kpilake/kpilake/queries"
 	"github.com/kpilake/kpilake/sample"
 )
 
@@ -519,29 +518,15 @@ func (w *world) deploy(t *testing.T, edit func(t *testing.T, def map[string]any)
 	return d
 }
 
-// planMain starts the plan function as lambdas/cmd/plan does.
+// planMain starts the plan function as lambdas/cmd/plan does (plan.Setup). The extraction's
+// schedule never reads the lake, so the lake's clients are left out.
 func planMain(env map[string]string, log *slog.Logger) func(context.Context) (lambda.Handler, error) {
 	return func(context.Context) (lambda.Handler, error) {
-		zone := env[plan.EnvTimeZone]
-		loc, err := time.LoadLocation(zone)
-		if err != nil || zone == "" {
-			return nil, fmt.Errorf("config: %s must be an IANA time zone, is %q: %v", plan.EnvTimeZone, zone, err)
-		}
-		kpis, err := queries.Load()
+		h, err := plan.Setup(log, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil, nil, nil)
 		if err != nil {
 			return nil, err
 		}
-		var triggers plan.Triggers
-		if value, ok := env[plan.EnvCrawlers]; ok {
-			crawlers, err := plan.ParseCrawlers(value)
-			if err != nil {
-				return nil, fmt.Errorf("config: %w", err)
-			}
-			if triggers, err = plan.NewTriggers(crawlers, kpis); err != nil {
-				return nil, fmt.Errorf("config: %w", err)
-			}
-		}
-		return lambda.NewHandler(plan.NewHandler(loc, log, kpis, triggers).Handle), nil
+		return lambda.NewHandler(h.Handle), nil
 	}
 }
 

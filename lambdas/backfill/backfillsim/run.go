@@ -169,7 +169,13 @@ func (r *Report) account(w *world, kpi string, day layout.Day) {
 	if p == nil || !runs[runOf(*p.StorageDescriptor.Location)] {
 		r.Lost++
 	}
-	if len(runs) > 1 || stray {
+	// Superseded runs stay for the grace period (readers holding their location finish), so a
+	// day is duplicated when the partition is not on its newest run, or objects lie outside runs.
+	newest := ""
+	for id := range runs {
+		newest = max(newest, id)
+	}
+	if stray || (p != nil && runOf(*p.StorageDescriptor.Location) != newest) {
 		r.Duplicated++
 	}
 	if n := w.published[table+"/"+day.String()]; n > 1 {

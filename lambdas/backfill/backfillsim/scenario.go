@@ -219,8 +219,8 @@ type Report struct {
 	// Lost counts (KPI, day) with no partition at the end, or one that points at a prefix
 	// holding no object.
 	Lost int
-	// Duplicated counts (KPI, day) with more than one run prefix left in S3 (or objects outside
-	// any run prefix).
+	// Duplicated counts (KPI, day) whose partition is not on its newest run prefix in S3, or
+	// with objects outside a run prefix (superseded runs stay for the grace period).
 	Duplicated int
 	// DLQ counts messages on the dead-letter queue: sent by the worker or moved by the redrive.
 	DLQ int

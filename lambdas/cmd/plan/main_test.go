@@ -12,12 +12,23 @@ import (
 
 func TestNewHandler_ValidatesTheConfigurationAtStartUp(t *testing.T) {
 	const both = `{"c-social": ["social/"], "c-logs": ["app_logs/"]}`
+	lake := func(env map[string]string) map[string]string {
+		env[plan.EnvRawBucket], env[plan.EnvDatabase] = "raw-bucket", "kpilake_dev"
+		return env
+	}
 	tests := []struct {
 		name string
 		env  map[string]string
 		want string // "" for success
 	}{
-		{"time zone and the crawlers of every source", map[string]string{plan.EnvTimeZone: "Asia/Tokyo", plan.EnvCrawlers: both}, ""},
+		{"time zone and the crawlers of every source", lake(map[string]string{plan.EnvTimeZone: "Asia/Tokyo", plan.EnvCrawlers: both}), ""},
+		{"a lookback", lake(map[string]string{plan.EnvTimeZone: "Asia/Tokyo", plan.EnvCrawlers: both, plan.EnvLookbackDays: "7"}), ""},
+		{"crawlers without the lake to read", map[string]string{plan.EnvTimeZone: "Asia/Tokyo", plan.EnvCrawlers: both},
+			plan.EnvRawBucket + " is not set"},
+		{"a lookback that is not a number", lake(map[string]string{plan.EnvTimeZone: "UTC", plan.EnvCrawlers: both, plan.EnvLookbackDays: "a month"}),
+			plan.EnvLookbackDays + ` is "a month"`},
+		{"a lookback beyond the bound", lake(map[string]string{plan.EnvTimeZone: "UTC", plan.EnvCrawlers: both, plan.EnvLookbackDays: "400"}),
+			plan.EnvLookbackDays + " is 400; give 1 to 92 days"},
 		{"no crawlers (a stack without aggregation)", map[string]string{plan.EnvTimeZone: "Asia/Tokyo"}, ""},
 		{"no time zone", map[string]string{plan.EnvCrawlers: both}, plan.EnvTimeZone + " must be an IANA time zone"},
 		{"time zone that is not IANA", map[string]string{plan.EnvTimeZone: "JST", plan.EnvCrawlers: both}, `is "JST"`},
@@ -28,7 +39,7 @@ func TestNewHandler_ValidatesTheConfigurationAtStartUp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := newHandler(slog.New(slog.NewJSONHandler(io.Discard, nil)), func(k string) (string, bool) {
+			h, err := newHandler(context.Background(), slog.New(slog.NewJSONHandler(io.Discard, nil)), func(k string) (string, bool) {
 				v, ok := tt.env[k]
 				return v, ok
 			})
@@ -48,19 +59,18 @@ func TestNewHandler_ValidatesTheConfigurationAtStartUp(t *testing.T) {
 	}
 }
 
-// The handler built from the environment plans a crawler's event from the crawler names given.
-func TestNewHandler_PlansTheEventsOfTheConfiguredCrawlers(t *testing.T) {
-	h, err := newHandler(slog.New(slog.NewJSONHandler(io.Discard, nil)), func(k string) (string, bool) {
-		return map[string]string{plan.EnvTimeZone: "Asia/Tokyo", plan.EnvCrawlers: `{"c-social": ["social/"], "c-logs": ["app_logs/"]}`}[k], true
+// The handler built from the environment plans a manual run of every KPI.
+func TestNewHandler_PlansAManualRunOfEveryKPI(t *testing.T) {
+	h, err := newHandler(context.Background(), slog.New(slog.NewJSONHandler(io.Discard, nil)), func(k string) (string, bool) {
+		v, ok := map[string]string{plan.EnvTimeZone: "Asia/Tokyo", plan.EnvCrawlers: `{"c-social": ["social/"], "c-logs": ["app_logs/"]}`,
+			plan.EnvRawBucket: "raw-bucket", plan.EnvDatabase: "kpilake_dev"}[k]
+		return v, ok
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, crawler := range []string{"c-social", "c-logs"} {
-		p, err := h.Handle(context.Background(), plan.Request{Time: "2026-11-24T15:40:00Z", DetailType: plan.CrawlerEventDetailType,
-			Detail: plan.Detail{CrawlerName: crawler}})
-		if err != nil || p.Crawler != crawler || len(p.Waves) == 0 {
-			t.Errorf("crawler %s: plan %+v, %v; want its KPIs", crawler, p, err)
-		}
+	p, err := h.Handle(context.Background(), plan.Request{Date: "2026-11-24"})
+	if err != nil || len(p.Days) != 1 || len(p.Days[0].Waves) == 0 {
+		t.Errorf("plan %+v, %v; want the day with every KPI", p, err)
 	}
 }

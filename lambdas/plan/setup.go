@@ -1,0 +1,53 @@
+package plan
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/kpilake/kpilake/lambdas/metrics"
+	"github.com/kpilake/kpilake/queries"
+)
+
+// Setup builds the plan function's handler from its environment (env is os.LookupEnv), once as
+// it starts: the business time zone, the embedded KPI catalog and, when the aggregation workflow
+// set the crawlers (EnvCrawlers), the lake that the crawls' due days are read from, through s3
+// and glue. A bad or missing setting is an error that names the variable.
+func Setup(log *slog.Logger, env func(string) (string, bool), s3 objectLister, glue partitionLister, m *metrics.EMF) (*Handler, error) {
+	zone, _ := env(EnvTimeZone)
+	loc, err := time.LoadLocation(zone)
+	if err != nil || zone == "" {
+		return nil, fmt.Errorf("config: %s must be an IANA time zone such as Asia/Tokyo, is %q", EnvTimeZone, zone)
+	}
+	kpis, err := queries.Load()
+	if err != nil {
+		return nil, fmt.Errorf("config: the embedded KPI catalog does not load: %w", err)
+	}
+	value, ok := env(EnvCrawlers)
+	if !ok {
+		// A stack without aggregation: only manual runs are planned.
+		return NewHandler(loc, log, kpis, Triggers{}), nil
+	}
+	crawlers, err := ParseCrawlers(value)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	triggers, err := NewTriggers(crawlers, kpis)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	bucket, _ := env(EnvRawBucket)
+	database, _ := env(EnvDatabase)
+	lookback := DefaultLookbackDays
+	if v, ok := env(EnvLookbackDays); ok {
+		if lookback, err = strconv.Atoi(v); err != nil {
+			return nil, fmt.Errorf("config: %s is %q; give a whole number of days", EnvLookbackDays, v)
+		}
+	}
+	lake, err := NewLake(s3, glue, bucket, database, lookback)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return NewHandler(loc, log, kpis, triggers).WithLake(lake, kpis, m, nil), nil
+}
