@@ -71,12 +71,18 @@ func Run(ctx context.Context, sc Scenario) (Report, error) {
 		return Report{}, err
 	}
 	q := newQueue(&sc)
-	worker, err := backfill.NewWorker(cat, aggregate.NewHandler(cat, Database, time.FixedZone("JST", 9*60*60), runner, discard),
+	jst := time.FixedZone("JST", 9*60*60)
+	// The simulated days are over: the worker's clock stands the morning after the last one.
+	after := first.AddDays(sc.Days).Start(jst).Add(10 * time.Hour)
+	worker, err := backfill.NewWorker(cat, aggregate.NewHandler(cat, Database, jst, runner, discard),
 		sqsClient{q: q, w: w}, backfill.Config{
 			QueueURL: QueueURL, DeadLetterQueueURL: DLQURL,
-			Lease:      max(wholeSeconds(sc.wall(sc.Lease)), backfill.MinLease),
-			RetryDelay: max(wholeSeconds(sc.wall(sc.RetryDelay)), time.Second),
-			Logger:     discard,
+			Lease:       max(wholeSeconds(sc.wall(sc.Lease)), backfill.MinLease),
+			RetryDelay:  max(wholeSeconds(sc.wall(sc.RetryDelay)), time.Second),
+			TimeZone:    jst,
+			EarliestDay: first,
+			Now:         func() time.Time { return after },
+			Logger:      discard,
 		})
 	if err != nil {
 		return Report{}, err
