@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kpilake/kpilake/infra/logkey"
 )
 
 // Defaults of FunctionProps.
@@ -111,19 +113,7 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 
 	f := &Function{Construct: constructs.NewConstruct(scope, &id), AssetHash: b.Hash}
 	if p.LogKey != nil {
-		// CloudWatch Logs encrypts as a service; the key must let it, for this account's groups.
-		stack := awscdk.Stack_Of(f.Construct)
-		p.LogKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(fmt.Sprintf("logs.%s.amazonaws.com", *stack.Region())), nil)},
-			Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
-			Resources:  jsii.Strings("*"),
-			Conditions: &map[string]any{"ArnLike": map[string]any{
-				"kms:EncryptionContext:aws:logs:arn": stack.FormatArn(&awscdk.ArnComponents{
-					Service: jsii.String("logs"), Resource: jsii.String("log-group"), ResourceName: jsii.String("*"),
-					ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-				}),
-			}},
-		}), jsii.Bool(true))
+		logkey.AllowCloudWatchLogs(p.LogKey)
 	}
 	f.LogGroup = awslogs.NewLogGroup(f.Construct, jsii.String("Logs"), &awslogs.LogGroupProps{
 		Retention:     p.LogRetention,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -21,6 +22,7 @@ import (
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/ingest"
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/logkey"
 	"github.com/kpilake/kpilake/infra/observe"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
@@ -41,8 +43,10 @@ type Props struct {
 // Stack is one environment's kpilake deployment.
 type Stack struct {
 	awscdk.Stack
-	Env      *config.Environment
-	Lake     *lake.Lake
+	Env  *config.Environment
+	Lake *lake.Lake
+	// LogKey encrypts every log group of the stack.
+	LogKey   awskms.Key
 	Catalog  *catalog.Catalog
 	Crawlers map[string]*catalog.Crawler
 	// LogStreams are the Firehose streams of application logs, by name.
@@ -118,6 +122,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		AccessLogsExpireAfterDays:        e.Lake.AccessLogsExpireAfterDays,
 		Protection:                       protection(e.Lake),
 	})
+	s.LogKey = logkey.New(s.Stack, "LogKey", &logkey.Props{RemovalPolicy: removal})
 	s.Catalog = catalog.NewCatalog(s.Stack, "Catalog", &catalog.CatalogProps{
 		Lake:                       s.Lake,
 		BytesScannedCutoffPerQuery: e.Athena.BytesScannedCutoffPerQuery,
