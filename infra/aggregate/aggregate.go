@@ -27,6 +27,7 @@ import (
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/nag"
 	handler "github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
@@ -498,6 +499,7 @@ func (w *Workflow) rules(node constructs.Construct, p WorkflowProps) {
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
+	nag.DeadLetterQueue(w.DeadLetters)
 	w.SucceededRule = awsevents.NewRule(node, jsii.String("CrawlerSucceeded"), &awsevents.RuleProps{
 		Description:  jsii.String("kpilake: a crawler catalogued new raw data; aggregate the day before the event"),
 		EventPattern: crawlerPattern("Succeeded"),

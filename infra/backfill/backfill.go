@@ -48,6 +48,7 @@ import (
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/nag"
 	handler "github.com/kpilake/kpilake/lambdas/backfill"
 	"github.com/kpilake/kpilake/layout"
 )
@@ -249,6 +250,7 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 		MemoryMB:      workerMemoryMB,
 		LogRetention:  p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
+		Invocation:    golambda.SQSEventSource,
 	})
 	aggregate.GrantAggregate(b.Worker.Role, p.Catalog, p.Lake, p.KPIs)
 	// A job no retry can fix goes to the dead-letter queue at once, and the KPIs of a day that one
@@ -265,6 +267,10 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 		ReportBatchItemFailures: jsii.Bool(true),
 	})
 	b.Worker.Function.AddEventSource(b.EventSource)
+	nag.DeadLetterQueue(b.DeadLetterQueue)
+	nag.Suppress(b.Worker.Function, fmt.Sprintf("An SQS event source mapping supports no on-failure destination (stream and Kafka sources do); "+
+		"a failed job goes to the backfill dead-letter queue by the queue's redrive policy (%d receives) or is moved there by the worker.", MaxReceiveCount),
+		nag.Rule("LambdaEventSourceMappingDestination", nag.Serverless)...)
 
 	b.alarms(node, p)
 	return b

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kpilake/kpilake/infra/logkey"
+	"github.com/kpilake/kpilake/infra/nag"
 )
 
 // Defaults of FunctionProps.
@@ -47,11 +48,29 @@ type FunctionProps struct {
 	LogKey awskms.IKey
 	// RemovalPolicy applies to the log group. Default: awscdk.RemovalPolicy_RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
+	// Invocation is how the function is invoked, which decides where its failures go.
+	// Default: Synchronous.
+	Invocation Invocation
 	// SubnetIDs and SecurityGroupIDs put the function in a VPC (to reach a database); both or
 	// neither. Default: no VPC.
 	SubnetIDs        []string
 	SecurityGroupIDs []string
 }
+
+// Invocation is how a function is invoked.
+type Invocation int
+
+const (
+	// Synchronous: the caller (a Step Functions task, whose Retry and Catch handle a failure, or
+	// the operator) waits for the result, so the function needs no dead-letter queue.
+	Synchronous Invocation = iota
+	// SQSEventSource: an SQS event source mapping; a failed message returns to its queue and,
+	// after the queue's receive count, to the queue's dead-letter queue.
+	SQSEventSource
+	// Asynchronous: an event that nobody waits for (a schedule, an S3 or SNS notification); give
+	// the function a dead-letter queue or an on-failure destination, or cdk-nag reports it.
+	Asynchronous
+)
 
 func (p *FunctionProps) validate() error {
 	var errs []error
@@ -159,7 +178,32 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 	if len(p.SubnetIDs) > 0 {
 		f.inVPC(p.SubnetIDs, p.SecurityGroupIDs)
 	}
+	f.suppress(p)
 	return f
+}
+
+// suppress records, on the function resource, why the cdk-nag rules that do not fit it are met
+// otherwise.
+func (f *Function) suppress(p FunctionProps) {
+	fn := f.Function.Node().DefaultChild()
+	switch p.Invocation {
+	case Synchronous:
+		nag.Suppress(fn, "Invoked synchronously (by a Step Functions task, whose Retry and Catch handle a failure, or by the operator): "+
+			"a function dead-letter queue only receives failed asynchronous invocations.",
+			nag.Rule("LambdaDLQ", nag.NIST, nag.HIPAA, nag.Serverless)...)
+	case SQSEventSource:
+		nag.Suppress(fn, "Invoked by an SQS event source mapping: a failed message returns to its queue and then to the queue's dead-letter queue; "+
+			"a function dead-letter queue only receives failed asynchronous invocations.",
+			nag.Rule("LambdaDLQ", nag.NIST, nag.HIPAA, nag.Serverless)...)
+	}
+	if len(p.SubnetIDs) == 0 {
+		nag.Suppress(fn, "The function calls only AWS APIs (over TLS, authorized by its role) and reaches no private network resource; "+
+			"a VPC would add NAT or endpoints and protect nothing.",
+			nag.Rule("LambdaInsideVPC", nag.NIST, nag.HIPAA)...)
+	}
+	nag.Suppress(fn, "Concurrency is bounded by the caller (a Map state's MaxConcurrency, an SQS event source's maximum concurrency, "+
+		"a workflow that runs once per day); reserved concurrency would take from the account's unreserved pool and fails deployment in accounts with a low concurrency quota.",
+		nag.Rule("LambdaConcurrency", nag.NIST, nag.HIPAA)...)
 }
 
 // VPCActions are what Lambda needs to attach a function to its subnets (as in the managed
@@ -180,9 +224,9 @@ func (f *Function) inVPC(subnets, groups []string) {
 		Roles: &[]awsiam.IRole{f.Role},
 	})
 	cfn := f.Function.Node().DefaultChild().(awslambda.CfnFunction)
-	cfn.AddPropertyOverride(jsii.String("VpcConfig"), map[string]any{
-		"SubnetIds":        subnets,
-		"SecurityGroupIds": groups,
+	cfn.SetVpcConfig(&awslambda.CfnFunction_VpcConfigProperty{
+		SubnetIds:        jsii.Strings(subnets...),
+		SecurityGroupIds: jsii.Strings(groups...),
 	})
 	// Lambda checks the ENI permissions when it creates the function.
 	cfn.Node().AddDependency(policy)

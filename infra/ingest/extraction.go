@@ -26,6 +26,7 @@ import (
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/lambdas/extract"
 )
 
@@ -382,6 +383,7 @@ func (x *DatabaseExtraction) schedule(node constructs.Construct, p DatabaseExtra
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
+	nag.DeadLetterQueue(dlq)
 	tables := make([]string, 0, len(src.Tables))
 	for _, t := range src.Tables {
 		tables = append(tables, t.Name)

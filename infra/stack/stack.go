@@ -23,6 +23,7 @@ import (
 	"github.com/kpilake/kpilake/infra/ingest"
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/infra/logkey"
+	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/infra/observe"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
@@ -103,6 +104,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 	}
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("project"), jsii.String("kpilake"), nil)
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("environment"), jsii.String(e.Name), nil)
+	nag.AllowRolePolicies(s.Stack)
 
 	removal := awscdk.RemovalPolicy_RETAIN
 	if e.RemovalPolicy == config.Destroy {
@@ -186,6 +188,8 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			EncryptionKey: s.Lake.Key,
 			RemovalPolicy: removal,
 		})
+		nag.Suppress(s.Salt, "The hash salt must never rotate: hashed keys must keep joining across days and sources.",
+			nag.Rule("SecretsManagerRotationEnabled", nag.NIST, nag.HIPAA)...)
 	}
 	for _, src := range e.Sources {
 		s.Extractions[src.Name] = ingest.NewDatabaseExtraction(s.Stack, "Extraction-"+src.Name, &ingest.DatabaseExtractionProps{
@@ -267,7 +271,7 @@ func (s *Stack) observe(kpis []string) {
 	}
 	props.DeadLetterQueues = append(props.DeadLetterQueues, observe.Queue{
 		Name: "AlertDelivery", Queue: s.Alerts.DeadLetters,
-		Holds:  "alerts that EventBridge could not publish to the alert topic (a crawler or workflow failure)",
+		Holds:  "alerts that EventBridge could not publish to the alert topic (a crawler or workflow failure), or that SNS could not deliver to the alert e-mail address",
 		Remedy: "so nobody was told of that failure. Read the message: it is the alert, and its attributes say why delivery failed (a topic or key policy, a disabled key); act on the alert, fix the delivery, then delete the message.",
 	})
 	if c := s.LogCrawl; c != nil {
