@@ -37,6 +37,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -268,12 +269,22 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 	})
 	b.Worker.Function.AddEventSource(b.EventSource)
 	nag.DeadLetterQueue(b.DeadLetterQueue)
-	nag.Suppress(b.Worker.Function, fmt.Sprintf("An SQS event source mapping supports no on-failure destination (stream and Kafka sources do); "+
+	nag.Suppress(b.EventSourceMapping(), fmt.Sprintf("An SQS event source mapping supports no on-failure destination (stream and Kafka sources do); "+
 		"a failed job goes to the backfill dead-letter queue by the queue's redrive policy (%d receives) or is moved there by the worker.", MaxReceiveCount),
 		nag.Rule("LambdaEventSourceMappingDestination", nag.Serverless)...)
 
 	b.alarms(node, p)
 	return b
+}
+
+// EventSourceMapping is the mapping from the backfill queue to the worker.
+func (b *Backfill) EventSourceMapping() awslambda.CfnEventSourceMapping {
+	for _, c := range *b.Worker.Function.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		if m, ok := c.(awslambda.CfnEventSourceMapping); ok {
+			return m
+		}
+	}
+	panic("backfill: the worker has no event source mapping")
 }
 
 // workerEnvironment is the aggregate handler's environment and the dead-letter queue.

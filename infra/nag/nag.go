@@ -40,14 +40,18 @@ func Rule(rule string, packs ...string) []string {
 	return ids
 }
 
-// Suppress suppresses the rules ids on resource and its children, for reason. The rules must be
-// ones without granular findings (appliesTo); use cdknag directly for the others.
+// Suppress suppresses the rules ids for reason on resource: an L1 resource, or the default child
+// of an L2 construct (a bucket's CfnBucket, not its policy). The rules must be ones without
+// granular findings (appliesTo); use cdknag directly for the others.
 func Suppress(resource constructs.IConstruct, reason string, ids ...string) {
+	if c := resource.Node().DefaultChild(); c != nil {
+		resource = c
+	}
 	s := make([]*cdknag.NagPackSuppression, len(ids))
 	for i, id := range ids {
 		s[i] = &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
 	}
-	cdknag.NagSuppressions_AddResourceSuppressions(resource, &s, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(resource, &s, jsii.Bool(false))
 }
 
 // RolePolicyReason is why a policy attached to a single role is not a managed policy.
