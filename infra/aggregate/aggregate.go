@@ -238,6 +238,7 @@ func NewWorkflow(scope constructs.Construct, id string, props *WorkflowProps) *W
 	w := &Workflow{Construct: node}
 
 	w.Function = golambda.NewFunction(node, "Aggregate", &golambda.FunctionProps{
+		Invocation:    golambda.Synchronous, // a Step Functions task
 		Entry:         p.AggregateEntry,
 		Description:   "kpilake: runs the Athena CTAS of one KPI for one business day and publishes its partition",
 		Environment:   AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone),

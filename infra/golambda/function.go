@@ -48,8 +48,8 @@ type FunctionProps struct {
 	LogKey awskms.IKey
 	// RemovalPolicy applies to the log group. Default: awscdk.RemovalPolicy_RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
-	// Invocation is how the function is invoked, which decides where its failures go.
-	// Default: Synchronous.
+	// Invocation is how the function is invoked, which decides where its failures go and so
+	// whether cdk-nag's dead-letter rules apply. Default: Asynchronous (they apply).
 	Invocation Invocation
 	// SubnetIDs and SecurityGroupIDs put the function in a VPC (to reach a database); both or
 	// neither. Default: no VPC.
@@ -61,15 +61,16 @@ type FunctionProps struct {
 type Invocation int
 
 const (
+	// Asynchronous: an event that nobody waits for (a schedule, an S3 or SNS notification), or
+	// not declared. The function gets no dead-letter exemption: give it a dead-letter queue or an
+	// on-failure destination, or suppress the finding where it is created, with the reason.
+	Asynchronous Invocation = iota
 	// Synchronous: the caller (a Step Functions task, whose Retry and Catch handle a failure, or
 	// the operator) waits for the result, so the function needs no dead-letter queue.
-	Synchronous Invocation = iota
+	Synchronous
 	// SQSEventSource: an SQS event source mapping; a failed message returns to its queue and,
 	// after the queue's receive count, to the queue's dead-letter queue.
 	SQSEventSource
-	// Asynchronous: an event that nobody waits for (a schedule, an S3 or SNS notification); give
-	// the function a dead-letter queue or an on-failure destination, or cdk-nag reports it.
-	Asynchronous
 )
 
 func (p *FunctionProps) validate() error {
@@ -202,7 +203,7 @@ func (f *Function) suppress(p FunctionProps) {
 			nag.Rule("LambdaInsideVPC", nag.NIST, nag.HIPAA)...)
 	}
 	nag.Suppress(fn, "Concurrency is bounded by the caller (a Map state's MaxConcurrency, an SQS event source's maximum concurrency, "+
-		"a workflow that runs once per day); reserved concurrency would take from the account's unreserved pool and fails deployment in accounts with a low concurrency quota.",
+		"a schedule); reserved concurrency would take from the account's unreserved pool and fails deployment in accounts with a low concurrency quota.",
 		nag.Rule("LambdaConcurrency", nag.NIST, nag.HIPAA)...)
 }
 

@@ -619,16 +619,16 @@ func TestBuildArgs_AreTheFunctionBuildForAnotherArchitecture(t *testing.T) {
 }
 
 // Each function records why the cdk-nag rules that do not fit it are met otherwise, by how it is
-// invoked and whether it runs in a VPC; a function invoked asynchronously gets no dead-letter
-// exemption, and one in a VPC none for the VPC rule.
+// invoked and whether it runs in a VPC; a function invoked asynchronously (the default) gets no
+// dead-letter exemption, and one in a VPC none for the VPC rule.
 func TestNewFunction_SuppressesByInvocationAndVPC(t *testing.T) {
 	stack := cdktest.TestStack(t)
 	fns := map[string]*golambda.Function{}
 	cdktest.Setup(t, func() {
-		fns["sync"] = golambda.NewFunction(stack, "Sync", &golambda.FunctionProps{Entry: planEntry(t)})
+		fns["sync"] = golambda.NewFunction(stack, "Sync", &golambda.FunctionProps{Entry: planEntry(t), Invocation: golambda.Synchronous})
 		fns["sqs"] = golambda.NewFunction(stack, "Sqs", &golambda.FunctionProps{Entry: planEntry(t), Invocation: golambda.SQSEventSource})
 		fns["async-vpc"] = golambda.NewFunction(stack, "AsyncVpc", &golambda.FunctionProps{
-			Entry: planEntry(t), Invocation: golambda.Asynchronous,
+			Entry:     planEntry(t), // Asynchronous by default
 			SubnetIDs: []string{"subnet-0123456789abcdef0"}, SecurityGroupIDs: []string{"sg-0123456789abcdef0"},
 		})
 	})

@@ -164,6 +164,7 @@ func NewDatabaseExtraction(scope constructs.Construct, id string, props *Databas
 	x := &DatabaseExtraction{Construct: node}
 
 	x.Function = golambda.NewFunction(node, "Extract", &golambda.FunctionProps{
+		Invocation:  golambda.Synchronous, // a Step Functions task
 		Entry:       filepath.Join(p.Root, "lambdas", "cmd", "extract"),
 		Description: "kpilake: exports one table of source " + src.Name + " for one business day into the raw zone",
 		Environment: map[string]string{

@@ -170,6 +170,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		root = "."
 	}
 	s.Plan = golambda.NewFunction(s.Stack, "Plan", &golambda.FunctionProps{
+		Invocation:    golambda.Synchronous, // a Step Functions task
 		Entry:         filepath.Join(root, "lambdas", "cmd", "plan"),
 		Description:   "kpilake: resolves the business day a workflow run aggregates",
 		Environment:   map[string]string{plan.EnvTimeZone: e.TimeZone},
