@@ -18,9 +18,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctionstasks"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/kpilake/kpilake/infra/app"
+	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/infra/stack"
 )
 
@@ -444,6 +444,9 @@ const (
 	queueDepthMetricName = "ApproximateNumberOfMessagesVisible"
 )
 
+// snsPrincipal is SNS, which keeps what a subscription could not deliver in its dead-letter queue.
+const snsPrincipal = "service:sns.amazonaws.com"
+
 // alertRuleProblems checks every rule that targets topic: the target retries, gives up after a
 // bounded age and then sends the event to an encrypted, TLS-only dead-letter queue that keeps it
 // 14 days, that only the rules whose dead letters it holds may send to, and whose depth alarms.
@@ -527,7 +530,16 @@ func alertRuleProblems(tp *cfnTemplate, topic string) []string {
 				continue
 			}
 			for _, pr := range s.Principals {
-				if pr != eventsPrincipal {
+				switch {
+				case pr == eventsPrincipal:
+				case pr == snsPrincipal:
+					// The alert topic keeps there what it could not deliver to a subscription.
+					other := strings.Replace(topic, ":"+tp.Account+":", ":"+foreignAccount+":", 1)
+					if !allows(policy, request{Principal: pr, Action: "sqs:SendMessage", Resource: queue, Context: sourceContext(tp.Account, topic)}) ||
+						allows(policy, request{Principal: pr, Action: "sqs:SendMessage", Resource: queue, Context: sourceContext(foreignAccount, other)}) {
+						report("dead-letter queue %s lets SNS in for topics other than the alert topic: %s", qid, s.Raw)
+					}
+				default:
 					report("dead-letter queue %s lets %s in: %s", qid, pr, s.Raw)
 				}
 			}
@@ -594,12 +606,12 @@ func TestAlerts_ChecksReportWhatIsNotWired(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := stacks[0]
-	awscloudwatch.NewAlarm(s.Stack, jsii.String("UnwiredAlarm"), &awscloudwatch.AlarmProps{
+	alarm := awscloudwatch.NewAlarm(s.Stack, jsii.String("UnwiredAlarm"), &awscloudwatch.AlarmProps{
 		Metric:            awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String("Test"), MetricName: jsii.String("Errors")}),
 		Threshold:         jsii.Number(1),
 		EvaluationPeriods: jsii.Number(1),
 	})
-	awsevents.NewRule(s.Stack, jsii.String("PlainAlertRule"), &awsevents.RuleProps{
+	rule := awsevents.NewRule(s.Stack, jsii.String("PlainAlertRule"), &awsevents.RuleProps{
 		EventPattern: &awsevents.EventPattern{Source: jsii.Strings("aws.glue")},
 		Targets:      &[]awsevents.IRuleTarget{awseventstargets.NewSnsTopic(s.Alerts.Topic, nil)},
 	})
@@ -609,10 +621,10 @@ func TestAlerts_ChecksReportWhatIsNotWired(t *testing.T) {
 			Message: awsstepfunctions.TaskInput_FromText(jsii.String("failed")),
 		})),
 	})
-	cdknag.NagSuppressions_AddResourceSuppressions(sm, &[]*cdknag.NagPackSuppression{
-		{Id: jsii.String("AwsSolutions-SF1"), Reason: jsii.String("A test fixture: only its publish permissions are checked.")},
-		{Id: jsii.String("AwsSolutions-SF2"), Reason: jsii.String("A test fixture: only its publish permissions are checked.")},
-	}, jsii.Bool(true))
+	fixture := "A test fixture: only its publish permissions are checked."
+	nag.Suppress(sm, fixture, "AwsSolutions-SF1", "AwsSolutions-SF2", "Serverless-StepFunctionStateMachineXray")
+	nag.Suppress(alarm, fixture, nag.Rule("CloudWatchAlarmAction", nag.NIST, nag.HIPAA)...)
+	nag.Suppress(rule, fixture, nag.Rule("EventBusDLQ", nag.Serverless)...)
 	a.Synth(nil)
 	name := *s.StackName()
 	raw, err := os.ReadFile(filepath.Join(dir, name+".template.json"))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
@@ -220,7 +221,7 @@ func TestNag_NoUnsuppressedFindings(t *testing.T) {
 	}
 }
 
-// The gate must bite: an insecure bucket in the same app is reported by cdk-nag.
+// The gate must bite: an insecure bucket and queue in the same app are reported by every pack.
 func TestNag_ReportsAnInsecureBucket(t *testing.T) {
 	ctx := cdkContext(t)
 	ctx[app.EnvContextKey] = "dev"
@@ -231,6 +232,7 @@ func TestNag_ReportsAnInsecureBucket(t *testing.T) {
 		t.Fatal(err)
 	}
 	awss3.NewBucket(stacks[0].Stack, jsii.String("Insecure"), &awss3.BucketProps{})
+	awssqs.NewQueue(stacks[0].Stack, jsii.String("InsecureQueue"), &awssqs.QueueProps{})
 	failed := func() (failed any) {
 		defer func() { failed = recover() }()
 		a.Synth(nil)
@@ -261,7 +263,7 @@ func TestNag_ReportsAnInsecureBucket(t *testing.T) {
 		for _, v := range pr.Violations {
 			rule, _, _ := strings.Cut(v.Description, ":")
 			for _, c := range v.ViolatingConstructs {
-				if c.ConstructPath == "KpiLake-dev/Insecure/Resource" {
+				if c.ConstructPath == "KpiLake-dev/Insecure/Resource" || c.ConstructPath == "KpiLake-dev/InsecureQueue/Resource" {
 					flagged[rule] = true
 				} else {
 					t.Errorf("finding on a kpilake resource: %s %s", rule, c.ConstructPath)
@@ -269,9 +271,11 @@ func TestNag_ReportsAnInsecureBucket(t *testing.T) {
 			}
 		}
 	}
-	for _, rule := range []string{"AwsSolutions-S1", "AwsSolutions-S10"} {
+	// One rule of each pack.
+	for _, rule := range []string{"AwsSolutions-S1", "AwsSolutions-S10", "NIST.800.53.R5-S3BucketVersioningEnabled",
+		"HIPAA.Security-S3BucketVersioningEnabled", "Serverless-SQSRedrivePolicy"} {
 		if !flagged[rule] {
-			t.Errorf("cdk-nag did not report %s on the insecure bucket; report:\n%s", rule, report)
+			t.Errorf("cdk-nag did not report %s on the insecure bucket or queue; report:\n%s", rule, report)
 		}
 	}
 }
@@ -293,14 +297,93 @@ func needTool(t *testing.T, name, why string) string {
 func TestCfnLint_Clean(t *testing.T) {
 	lint := needTool(t, "cfn-lint", "it lints every synthesized template")
 	a := synthAll(t)
-	args := []string{"--config-file", filepath.Join(root, ".cfnlintrc.yaml"), "--"}
-	for _, s := range a.stacks {
-		args = append(args, filepath.Join(a.dir, s+".template.json"))
-	}
-	out, err := exec.Command(lint, args...).CombinedOutput()
+	cfg, err := config.Parse(cdkContext(t)[config.ContextKey])
 	if err != nil {
-		t.Errorf("cfn-lint found problems (%v):\n%s", err, out)
+		t.Fatal(err)
 	}
+	byRegion := templatesByRegion(t, a.dir, a.stacks)
+	want := map[string]bool{}
+	for _, n := range cfg.Names() {
+		e, err := cfg.Select(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[e[0].Region] = true
+	}
+	for region := range want {
+		if len(byRegion[region]) == 0 {
+			t.Errorf("cdk.json names region %s, but no template is linted there", region)
+		}
+	}
+	cfnLint(t, lint, byRegion)
+}
+
+// cfnLint runs cfn-lint once per region on the templates deployed there.
+func cfnLint(t *testing.T, lint string, byRegion map[string][]string) {
+	t.Helper()
+	regions := make([]string, 0, len(byRegion))
+	for r := range byRegion {
+		regions = append(regions, r)
+	}
+	sort.Strings(regions)
+	for _, region := range regions {
+		args := append([]string{"--config-file", filepath.Join(root, ".cfnlintrc.yaml"), "--regions", region, "--"}, byRegion[region]...)
+		out, err := exec.Command(lint, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("cfn-lint found problems in %s (%v):\n%s", region, err, out)
+		}
+	}
+}
+
+// templatesByRegion groups the template files of stacks in assembly dir by the region each stack
+// deploys to, as the manifest records it.
+func templatesByRegion(t *testing.T, dir string, stacks []string) map[string][]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Artifacts map[string]struct{ Environment string }
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, s := range stacks {
+		_, region, ok := strings.Cut(strings.TrimPrefix(m.Artifacts[s].Environment, "aws://"), "/")
+		if !ok || region == "" || strings.HasPrefix(region, "unknown") {
+			t.Fatalf("stack %s has environment %q; cfn-lint needs its region", s, m.Artifacts[s].Environment)
+		}
+		out[region] = append(out[region], filepath.Join(dir, s+".template.json"))
+	}
+	return out
+}
+
+// An environment in another region is linted in that region, not in a fixed one.
+func TestCfnLint_EachEnvironmentInItsRegion(t *testing.T) {
+	lint := needTool(t, "cfn-lint", "it lints every synthesized template")
+	ctx := cdkContext(t)
+	raw, _ := json.Marshal(ctx)
+	const other = "eu-west-1"
+	raw = []byte(strings.ReplaceAll(string(raw), `"ap-northeast-1"`, `"`+other+`"`))
+	raw = []byte(strings.ReplaceAll(string(raw), ":ap-northeast-1:", ":"+other+":"))
+	if err := json.Unmarshal(raw, &ctx); err != nil {
+		t.Fatal(err)
+	}
+	ctx[app.EnvContextKey] = "prod"
+	dir := t.TempDir()
+	a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
+	stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Synth(nil)
+	byRegion := templatesByRegion(t, dir, []string{*stacks[0].StackName()})
+	if len(byRegion) != 1 || len(byRegion[other]) != 1 {
+		t.Fatalf("templates by region = %v, want the prod template in %s", byRegion, other)
+	}
+	cfnLint(t, lint, byRegion)
 }
 
 // The CDK entry point must fail synth, listing every problem, when cdk.json is wrong. This runs

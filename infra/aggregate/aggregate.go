@@ -28,6 +28,7 @@ import (
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/nag"
 	handler "github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
@@ -254,6 +255,7 @@ func NewWorkflow(scope constructs.Construct, id string, props *WorkflowProps) *W
 	w := &Workflow{Construct: node}
 
 	w.Function = golambda.NewFunction(node, "Aggregate", &golambda.FunctionProps{
+		Invocation:    golambda.Synchronous, // a Step Functions task
 		Entry:         p.AggregateEntry,
 		Description:   "kpilake: runs the Athena CTAS of one KPI for one business day and publishes its partition",
 		Environment:   AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone),
@@ -586,6 +588,7 @@ func (w *Workflow) rules(node constructs.Construct, p WorkflowProps) {
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
+	nag.DeadLetterQueue(w.DeadLetters)
 	w.SucceededRule = awsevents.NewRule(node, jsii.String("CrawlerSucceeded"), &awsevents.RuleProps{
 		Description:  jsii.String("kpilake: a crawler catalogued raw data; aggregate the days it brought or changed"),
 		EventPattern: crawlerPattern("Succeeded"),

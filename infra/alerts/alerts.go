@@ -16,6 +16,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/kpilake/kpilake/infra/nag"
 )
 
 // Service principals that publish alerts.
@@ -53,8 +55,8 @@ type Alerts struct {
 	Topic awssns.Topic
 	// Key encrypts the topic.
 	Key awskms.Key
-	// DeadLetters keeps the alerts of rules (RuleTarget) that EventBridge could not publish, 14
-	// days.
+	// DeadLetters keeps, 14 days, the alerts of rules (RuleTarget) that EventBridge could not
+	// publish and the alerts that SNS could not deliver to Email.
 	DeadLetters awssqs.Queue
 
 	rulesMayUseKey bool
@@ -92,13 +94,18 @@ func NewAlerts(scope constructs.Construct, id string, props *AlertsProps) *Alert
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(DeadLetterRetentionDays)),
 		RemovalPolicy:   removal,
 	})
+	nag.DeadLetterQueue(a.DeadLetters)
 	cdknag.NagSuppressions_AddResourceSuppressions(a.DeadLetters, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-SQS3"),
-		Reason: jsii.String("This queue is the dead-letter queue of the alert rules' targets; it has none of its own."),
+		Reason: jsii.String("This queue is the dead-letter queue of the alert rules' targets and the e-mail subscription; it has none of its own."),
 	}}, jsii.Bool(true))
 	a.allowAlarms()
 	if props.Email != "" {
-		a.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.Email), nil))
+		// SNS keeps what it could not deliver to the address after its retries in DeadLetters
+		// (SSE-SQS, so SNS needs no key), which alarms like the rules' dead letters.
+		a.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.Email), &awssnssubscriptions.EmailSubscriptionProps{
+			DeadLetterQueue: a.DeadLetters,
+		}))
 	}
 	return a
 }

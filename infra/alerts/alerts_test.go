@@ -44,6 +44,38 @@ func TestAlerts_TopicIsEncryptedTLSOnlyAndMailed(t *testing.T) {
 	})
 }
 
+// An alert that SNS cannot deliver to the e-mail address (after its delivery retries) is kept in
+// DeadLetters, which alarms, instead of being dropped; only the topic may send there.
+func TestAlerts_UndeliveredMailGoesToTheDeadLetters(t *testing.T) {
+	stack := cdktest.NewStack("Test")
+	a := alerts.NewAlerts(stack, "Alerts", &alerts.AlertsProps{Email: "data-alerts@example.com"})
+	tp, err := cdktest.Synth(stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs := tp.Resources("AWS::SNS::Subscription")
+	if len(subs) != 1 {
+		t.Fatalf("%d subscriptions, want 1", len(subs))
+	}
+	for id, r := range subs {
+		props, _ := r["Properties"].(map[string]any)
+		want := map[string]any{"deadLetterTargetArn": tp.Resolve(a.DeadLetters.QueueArn())}
+		if diff := cmp.Diff(want, props["RedrivePolicy"]); diff != "" {
+			t.Errorf("subscription %s RedrivePolicy (-want +got):\n%s", id, diff)
+		}
+	}
+	cdktest.Check(t, "the topic may send to the dead letters", func() {
+		tp.Assert.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), map[string]any{
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Effect":    "Allow",
+				"Action":    "sqs:SendMessage",
+				"Principal": map[string]any{"Service": "sns.amazonaws.com"},
+				"Condition": map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": map[string]any{"Ref": tp.LogicalID(a.Topic.TopicArn())}}},
+			})})},
+		})
+	})
+}
+
 // accountAlarms is the condition that ties CloudWatch to the account's alarms in the region.
 var accountAlarms = map[string]any{
 	"StringEquals": map[string]any{"aws:SourceAccount": cdktest.Account},

@@ -9,9 +9,9 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/kpilake/kpilake/infra/config"
+	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/infra/stack"
 	"github.com/kpilake/kpilake/queries"
 )
@@ -28,7 +28,7 @@ type Options struct {
 	Root string
 }
 
-// Build adds the selected environments' stacks to app, with cdk-nag's AwsSolutions checks.
+// Build adds the selected environments' stacks to app, with every cdk-nag pack of nag.Packs.
 func Build(a awscdk.App, opts Options) ([]*stack.Stack, error) {
 	cfg, err := config.Parse(a.Node().TryGetContext(jsii.String(config.ContextKey)))
 	if err != nil {
@@ -63,7 +63,9 @@ func Build(a awscdk.App, opts Options) ([]*stack.Stack, error) {
 	for _, e := range envs {
 		stacks = append(stacks, stack.New(a, &stack.Props{Env: e, DefaultAccount: opts.DefaultAccount, Root: opts.Root}))
 	}
-	awscdk.Aspects_Of(a).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	for _, pack := range nag.Packs() {
+		awscdk.Aspects_Of(a).Add(pack, nil)
+	}
 	return stacks, nil
 }
 

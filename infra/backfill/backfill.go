@@ -37,6 +37,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -48,6 +49,7 @@ import (
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/nag"
 	handler "github.com/kpilake/kpilake/lambdas/backfill"
 	"github.com/kpilake/kpilake/layout"
 )
@@ -252,6 +254,7 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 		MemoryMB:      workerMemoryMB,
 		LogRetention:  p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
+		Invocation:    golambda.SQSEventSource,
 	})
 	aggregate.GrantAggregate(b.Worker.Role, p.Catalog, p.Lake, p.KPIs)
 	// A job no retry can fix goes to the dead-letter queue at once, and the KPIs of a day that one
@@ -268,9 +271,23 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 		ReportBatchItemFailures: jsii.Bool(true),
 	})
 	b.Worker.Function.AddEventSource(b.EventSource)
+	nag.DeadLetterQueue(b.DeadLetterQueue)
+	nag.Suppress(b.EventSourceMapping(), fmt.Sprintf("An SQS event source mapping supports no on-failure destination (stream and Kafka sources do); "+
+		"a failed job goes to the backfill dead-letter queue by the queue's redrive policy (%d receives) or is moved there by the worker.", MaxReceiveCount),
+		nag.Rule("LambdaEventSourceMappingDestination", nag.Serverless)...)
 
 	b.alarms(node, p)
 	return b
+}
+
+// EventSourceMapping is the mapping from the backfill queue to the worker.
+func (b *Backfill) EventSourceMapping() awslambda.CfnEventSourceMapping {
+	for _, c := range *b.Worker.Function.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		if m, ok := c.(awslambda.CfnEventSourceMapping); ok {
+			return m
+		}
+	}
+	panic("backfill: the worker has no event source mapping")
 }
 
 // workerEnvironment is the aggregate handler's environment and the dead-letter queue.

@@ -16,6 +16,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kpilake/kpilake/infra/logkey"
+	"github.com/kpilake/kpilake/infra/nag"
 )
 
 // Defaults of FunctionProps.
@@ -45,11 +48,30 @@ type FunctionProps struct {
 	LogKey awskms.IKey
 	// RemovalPolicy applies to the log group. Default: awscdk.RemovalPolicy_RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
+	// Invocation is how the function is invoked, which decides where its failures go and so
+	// whether cdk-nag's dead-letter rules apply. Default: Asynchronous (they apply).
+	Invocation Invocation
 	// SubnetIDs and SecurityGroupIDs put the function in a VPC (to reach a database); both or
 	// neither. Default: no VPC.
 	SubnetIDs        []string
 	SecurityGroupIDs []string
 }
+
+// Invocation is how a function is invoked.
+type Invocation int
+
+const (
+	// Asynchronous: an event that nobody waits for (a schedule, an S3 or SNS notification), or
+	// not declared. The function gets no dead-letter exemption: give it a dead-letter queue or an
+	// on-failure destination, or suppress the finding where it is created, with the reason.
+	Asynchronous Invocation = iota
+	// Synchronous: the caller (a Step Functions task, whose Retry and Catch handle a failure, or
+	// the operator) waits for the result, so the function needs no dead-letter queue.
+	Synchronous
+	// SQSEventSource: an SQS event source mapping; a failed message returns to its queue and,
+	// after the queue's receive count, to the queue's dead-letter queue.
+	SQSEventSource
+)
 
 func (p *FunctionProps) validate() error {
 	var errs []error
@@ -111,19 +133,7 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 
 	f := &Function{Construct: constructs.NewConstruct(scope, &id), AssetHash: b.Hash}
 	if p.LogKey != nil {
-		// CloudWatch Logs encrypts as a service; the key must let it, for this account's groups.
-		stack := awscdk.Stack_Of(f.Construct)
-		p.LogKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(fmt.Sprintf("logs.%s.amazonaws.com", *stack.Region())), nil)},
-			Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
-			Resources:  jsii.Strings("*"),
-			Conditions: &map[string]any{"ArnLike": map[string]any{
-				"kms:EncryptionContext:aws:logs:arn": stack.FormatArn(&awscdk.ArnComponents{
-					Service: jsii.String("logs"), Resource: jsii.String("log-group"), ResourceName: jsii.String("*"),
-					ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-				}),
-			}},
-		}), jsii.Bool(true))
+		logkey.AllowCloudWatchLogs(p.LogKey)
 	}
 	f.LogGroup = awslogs.NewLogGroup(f.Construct, jsii.String("Logs"), &awslogs.LogGroupProps{
 		Retention:     p.LogRetention,
@@ -169,7 +179,32 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 	if len(p.SubnetIDs) > 0 {
 		f.inVPC(p.SubnetIDs, p.SecurityGroupIDs)
 	}
+	f.suppress(p)
 	return f
+}
+
+// suppress records, on the function resource, why the cdk-nag rules that do not fit it are met
+// otherwise.
+func (f *Function) suppress(p FunctionProps) {
+	fn := f.Function.Node().DefaultChild()
+	switch p.Invocation {
+	case Synchronous:
+		nag.Suppress(fn, "Invoked synchronously (by a Step Functions task, whose Retry and Catch handle a failure, or by the operator): "+
+			"a function dead-letter queue only receives failed asynchronous invocations.",
+			nag.Rule("LambdaDLQ", nag.NIST, nag.HIPAA, nag.Serverless)...)
+	case SQSEventSource:
+		nag.Suppress(fn, "Invoked by an SQS event source mapping: a failed message returns to its queue and then to the queue's dead-letter queue; "+
+			"a function dead-letter queue only receives failed asynchronous invocations.",
+			nag.Rule("LambdaDLQ", nag.NIST, nag.HIPAA, nag.Serverless)...)
+	}
+	if len(p.SubnetIDs) == 0 {
+		nag.Suppress(fn, "The function calls only AWS APIs (over TLS, authorized by its role) and reaches no private network resource; "+
+			"a VPC would add NAT or endpoints and protect nothing.",
+			nag.Rule("LambdaInsideVPC", nag.NIST, nag.HIPAA)...)
+	}
+	nag.Suppress(fn, "Concurrency is bounded by the caller (a Map state's MaxConcurrency, an SQS event source's maximum concurrency, "+
+		"a schedule); reserved concurrency would take from the account's unreserved pool and fails deployment in accounts with a low concurrency quota.",
+		nag.Rule("LambdaConcurrency", nag.NIST, nag.HIPAA)...)
 }
 
 // VPCActions are what Lambda needs to attach a function to its subnets (as in the managed
@@ -190,9 +225,9 @@ func (f *Function) inVPC(subnets, groups []string) {
 		Roles: &[]awsiam.IRole{f.Role},
 	})
 	cfn := f.Function.Node().DefaultChild().(awslambda.CfnFunction)
-	cfn.AddPropertyOverride(jsii.String("VpcConfig"), map[string]any{
-		"SubnetIds":        subnets,
-		"SecurityGroupIds": groups,
+	cfn.SetVpcConfig(&awslambda.CfnFunction_VpcConfigProperty{
+		SubnetIds:        jsii.Strings(subnets...),
+		SecurityGroupIds: jsii.Strings(groups...),
 	})
 	// Lambda checks the ENI permissions when it creates the function.
 	cfn.Node().AddDependency(policy)

@@ -617,3 +617,55 @@ func TestBuildArgs_AreTheFunctionBuildForAnotherArchitecture(t *testing.T) {
 		}
 	}
 }
+
+// Each function records why the cdk-nag rules that do not fit it are met otherwise, by how it is
+// invoked and whether it runs in a VPC; a function invoked asynchronously (the default) gets no
+// dead-letter exemption, and one in a VPC none for the VPC rule.
+func TestNewFunction_SuppressesByInvocationAndVPC(t *testing.T) {
+	stack := cdktest.TestStack(t)
+	fns := map[string]*golambda.Function{}
+	cdktest.Setup(t, func() {
+		fns["sync"] = golambda.NewFunction(stack, "Sync", &golambda.FunctionProps{Entry: planEntry(t), Invocation: golambda.Synchronous})
+		fns["sqs"] = golambda.NewFunction(stack, "Sqs", &golambda.FunctionProps{Entry: planEntry(t), Invocation: golambda.SQSEventSource})
+		fns["async-vpc"] = golambda.NewFunction(stack, "AsyncVpc", &golambda.FunctionProps{
+			Entry:     planEntry(t), // Asynchronous by default
+			SubnetIDs: []string{"subnet-0123456789abcdef0"}, SecurityGroupIDs: []string{"sg-0123456789abcdef0"},
+		})
+	})
+	tp, err := cdktest.Synth(stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dlq := []string{"NIST.800.53.R5-LambdaDLQ", "HIPAA.Security-LambdaDLQ", "Serverless-LambdaDLQ"}
+	vpc := []string{"NIST.800.53.R5-LambdaInsideVPC", "HIPAA.Security-LambdaInsideVPC"}
+	concurrency := []string{"NIST.800.53.R5-LambdaConcurrency", "HIPAA.Security-LambdaConcurrency"}
+	want := map[string][]string{
+		"sync":      slices.Concat(dlq, vpc, concurrency),
+		"sqs":       slices.Concat(dlq, vpc, concurrency),
+		"async-vpc": concurrency,
+	}
+	for name, f := range fns {
+		id := tp.LogicalID(f.Function.FunctionName())
+		meta, _ := tp.Resource(t, id)["Metadata"].(map[string]any)
+		nag, _ := meta["cdk_nag"].(map[string]any)
+		var got []string
+		for _, r := range list(nag["rules_to_suppress"]) {
+			rule, _ := r.(map[string]any)
+			if reason, _ := rule["reason"].(string); len(reason) < 40 {
+				t.Errorf("%s: suppression %v has no reason a reviewer can check", name, rule)
+			}
+			got = append(got, fmt.Sprint(rule["id"]))
+		}
+		slices.Sort(got)
+		w := slices.Clone(want[name])
+		slices.Sort(w)
+		if diff := cmp.Diff(w, got); diff != "" {
+			t.Errorf("%s: suppressed rules (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
+}

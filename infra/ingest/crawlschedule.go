@@ -15,6 +15,7 @@ import (
 
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/config"
+	"github.com/kpilake/kpilake/infra/nag"
 )
 
 // CrawlerScheduleProps configures a CrawlerSchedule.
@@ -93,6 +94,7 @@ func NewCrawlerSchedule(scope constructs.Construct, id string, props *CrawlerSch
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
+	nag.DeadLetterQueue(c.DeadLetters)
 	account := awscdk.Stack_Of(node).Account()
 	c.Role = awsiam.NewRole(node, jsii.String("Role"), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{

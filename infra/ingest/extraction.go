@@ -26,6 +26,7 @@ import (
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/lambdas/extract"
 )
 
@@ -163,6 +164,7 @@ func NewDatabaseExtraction(scope constructs.Construct, id string, props *Databas
 	x := &DatabaseExtraction{Construct: node}
 
 	x.Function = golambda.NewFunction(node, "Extract", &golambda.FunctionProps{
+		Invocation:  golambda.Synchronous, // a Step Functions task
 		Entry:       filepath.Join(p.Root, "lambdas", "cmd", "extract"),
 		Description: "kpilake: exports one table of source " + src.Name + " for one business day into the raw zone",
 		Environment: map[string]string{
@@ -382,6 +384,7 @@ func (x *DatabaseExtraction) schedule(node constructs.Construct, p DatabaseExtra
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
+	nag.DeadLetterQueue(dlq)
 	tables := make([]string, 0, len(src.Tables))
 	for _, t := range src.Tables {
 		tables = append(tables, t.Name)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/layout"
 )
 
@@ -183,7 +184,25 @@ func NewLake(scope constructs.Construct, id string, props *LakeProps) *Lake {
 	if p.Protection != nil {
 		l.Backup = l.protect(*p.Protection, l.Raw, l.AccessLogs)
 	}
+	l.suppress(p)
 	return l
+}
+
+// suppress records why each bucket meets the cdk-nag rules that do not fit it otherwise.
+func (l *Lake) suppress(p LakeProps) {
+	replication, versioning := nag.Rule("S3BucketReplicationEnabled", nag.NIST, nag.HIPAA), nag.Rule("S3BucketVersioningEnabled", nag.NIST, nag.HIPAA)
+	second := "Versioning is the only protection of this bucket's data: LakeProps.Protection (cdk.json lake.protection, on by default where production is true) is off in this environment."
+	if p.Protection != nil {
+		second = "The second copy is AWS Backup (continuous and daily recovery points in a locked vault under its own key, LakeProps.Protection) instead of replication."
+	}
+	nag.Suppress(l.Raw, second, replication...)
+	nag.Suppress(l.AccessLogs, second, replication...)
+	nag.Suppress(l.AccessLogs, "S3 server access logging delivers only to buckets encrypted with SSE-S3, not SSE-KMS.",
+		nag.Rule("S3DefaultEncryptionKMS", nag.NIST, nag.HIPAA)...)
+	nag.Suppress(l.Aggregated, "Derived data: every KPI table is rebuilt from the raw zone by a backfill; the workflow deletes superseded KPI runs on purpose, which versions would keep.",
+		append(replication, versioning...)...)
+	nag.Suppress(l.QueryResults, fmt.Sprintf("Athena's transient query output, expired after %d days; never the only copy of anything.", p.QueryResultsExpireAfterDays),
+		append(replication, versioning...)...)
 }
 
 func (l *Lake) zoneBucket(id string, zone layout.Zone, p LakeProps, versioned bool, rules []*awss3.LifecycleRule) awss3.Bucket {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -21,6 +22,8 @@ import (
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/ingest"
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/logkey"
+	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/infra/observe"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
@@ -41,8 +44,10 @@ type Props struct {
 // Stack is one environment's kpilake deployment.
 type Stack struct {
 	awscdk.Stack
-	Env      *config.Environment
-	Lake     *lake.Lake
+	Env  *config.Environment
+	Lake *lake.Lake
+	// LogKey encrypts every log group of the stack.
+	LogKey   awskms.Key
 	Catalog  *catalog.Catalog
 	Crawlers map[string]*catalog.Crawler
 	// LogStreams are the Firehose streams of application logs, by name.
@@ -101,6 +106,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 	}
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("project"), jsii.String("kpilake"), nil)
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("environment"), jsii.String(e.Name), nil)
+	nag.AllowRolePolicies(s.Stack)
 
 	removal := awscdk.RemovalPolicy_RETAIN
 	if e.RemovalPolicy == config.Destroy {
@@ -120,6 +126,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		AccessLogsExpireAfterDays:        e.Lake.AccessLogsExpireAfterDays,
 		Protection:                       protection(e.Lake),
 	})
+	s.LogKey = logkey.New(s.Stack, "LogKey", &logkey.Props{RemovalPolicy: removal})
 	s.Catalog = catalog.NewCatalog(s.Stack, "Catalog", &catalog.CatalogProps{
 		Lake:                       s.Lake,
 		BytesScannedCutoffPerQuery: e.Athena.BytesScannedCutoffPerQuery,
@@ -165,6 +172,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		root = "."
 	}
 	s.Plan = golambda.NewFunction(s.Stack, "Plan", &golambda.FunctionProps{
+		Invocation:  golambda.Synchronous, // a Step Functions task
 		Entry:       filepath.Join(root, "lambdas", "cmd", "plan"),
 		Description: "kpilake: resolves the business days a workflow run extracts or aggregates",
 		Environment: map[string]string{plan.EnvTimeZone: e.TimeZone},
@@ -184,6 +192,8 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			EncryptionKey: s.Lake.Key,
 			RemovalPolicy: removal,
 		})
+		nag.Suppress(s.Salt, "The hash salt must never rotate: hashed keys must keep joining across days and sources.",
+			nag.Rule("SecretsManagerRotationEnabled", nag.NIST, nag.HIPAA)...)
 	}
 	for _, src := range e.Sources {
 		s.Extractions[src.Name] = ingest.NewDatabaseExtraction(s.Stack, "Extraction-"+src.Name, &ingest.DatabaseExtractionProps{
@@ -297,7 +307,7 @@ func (s *Stack) observe(kpis []string) {
 	}
 	props.DeadLetterQueues = append(props.DeadLetterQueues, observe.Queue{
 		Name: "AlertDelivery", Queue: s.Alerts.DeadLetters,
-		Holds:  "alerts that EventBridge could not publish to the alert topic (a crawler or workflow failure)",
+		Holds:  "alerts that EventBridge could not publish to the alert topic (a crawler or workflow failure), or that SNS could not deliver to the alert e-mail address",
 		Remedy: "so nobody was told of that failure. Read the message: it is the alert, and its attributes say why delivery failed (a topic or key policy, a disabled key); act on the alert, fix the delivery, then delete the message.",
 	})
 	if c := s.LogCrawl; c != nil {
