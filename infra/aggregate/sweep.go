@@ -18,8 +18,8 @@ import (
 
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/golambda"
-	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/lambdas/ctas"
 	"github.com/kpilake/kpilake/layout"
 )
