@@ -70,11 +70,18 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 		log.Info("ctas published", attrs...)
 	}()
 
-	// A dead run may have left the day on output that is not ready or is gone: heal it first, so
-	// that the day is readable even if this run fails (the settle after the switch heals it too).
-	if err := r.pub.heal(ctx, req); err != nil {
-		log.Warn("ctas: the day's partition not healed before the run", "err", err.Error())
-	}
+	// A dead run may have left the day on output that is not ready or is gone: heal it while the
+	// query runs (off the critical path: it touches only the KPI's own day, which the query does
+	// not read), so that the day is readable even if this run fails. The heal ends before this
+	// run's switch and before Run returns; the settle after the switch heals the day too.
+	healed := make(chan struct{})
+	go func() {
+		defer close(healed)
+		if err := r.pub.heal(ctx, req); err != nil {
+			log.Warn("ctas: the day's partition not healed before the run", "err", err.Error())
+		}
+	}()
+	defer func() { <-healed }()
 
 	stmt := Statement(r.cfg.Database, tmp, res.Location, req.Select)
 	if err := r.retry(ctx, "athena StartQueryExecution", func(ctx context.Context) error {
@@ -106,6 +113,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 		res.EngineTimeMs = aws.ToInt64(stats.EngineExecutionTimeInMillis)
 	}
 
+	<-healed
 	table, err := r.publish(ctx, req, tmp, res.Location)
 	if err != nil {
 		r.dropTemp(ctx, log, tmp)
