@@ -25,7 +25,8 @@ package ctas
 // deleted first and its SupersededMarker last: a run partly deleted is unready, so no settle
 // names it again.
 //
-// I4 A run starts by settling its day (heal) and settles again after its switch; the sweep
+// I4 A run settles its day (heal) while its query runs, before its switch, and settles again
+// after its switch; the sweep
 // settles every day it finds off its newest ready run. A settle leaves the partition on the
 // newest ready run (or on a newer run that has data and no marker: an older runner's).
 //
@@ -342,7 +343,7 @@ func (p *publisher) settle(ctx context.Context, req Request, table *gtypes.Table
 		req.Date.Partition(), req.Table, maxSettleWrites)
 }
 
-// heal settles req's day before a run starts (I4), so that a day a dead run left on unready or
+// heal settles req's day as a run starts, while its query runs (I4), so that a day a dead run left on unready or
 // deleted output is readable again even if this run fails. A day without a KPI table or
 // partition has nothing to heal.
 func (p *publisher) heal(ctx context.Context, req Request) error {
