@@ -26,9 +26,9 @@ package ctas
 // names it again.
 //
 // I4 A run settles its day (heal) while its query runs, before its switch, and settles again
-// after its switch; the sweep
-// settles every day it finds off its newest ready run. A settle leaves the partition on the
-// newest ready run (or on a newer run that has data and no marker: an older runner's).
+// after its switch; the sweep settles every day it finds off its newest ready run. A settle
+// leaves the partition on the newest ready run (or on a newer run that has data and no marker:
+// an older runner's).
 //
 // From these: a partition never names deleted data, since a read in a deletion pass can be stale
 // only about writes of the last ε + writeWindow, and by I1 and I3 the last write naming X is
@@ -343,8 +343,8 @@ func (p *publisher) settle(ctx context.Context, req Request, table *gtypes.Table
 		req.Date.Partition(), req.Table, maxSettleWrites)
 }
 
-// heal settles req's day as a run starts, while its query runs (I4), so that a day a dead run left on unready or
-// deleted output is readable again even if this run fails. A day without a KPI table or
+// heal settles req's day as a run starts, while its query runs (I4), so that a day a dead run
+// left on unready or deleted output is readable again even if this run fails. A day without a KPI table or
 // partition has nothing to heal.
 func (p *publisher) heal(ctx context.Context, req Request) error {
 	var table *gtypes.Table
