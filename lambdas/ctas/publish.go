@@ -344,8 +344,8 @@ func (p *publisher) settle(ctx context.Context, req Request, table *gtypes.Table
 }
 
 // heal settles req's day as a run starts, while its query runs (I4), so that a day a dead run
-// left on unready or deleted output is readable again even if this run fails. A day without a KPI table or
-// partition has nothing to heal.
+// left on unready or deleted output is readable again even if this run fails. A day without a
+// KPI table or partition has nothing to heal.
 func (p *publisher) heal(ctx context.Context, req Request) error {
 	var table *gtypes.Table
 	err := p.retry(ctx, "glue GetTable", func(ctx context.Context) error {
