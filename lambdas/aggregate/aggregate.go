@@ -118,6 +118,12 @@ func NewHandler(kpis *queries.Catalog, database string, loc *time.Location, run 
 	return &Handler{kpis: kpis, names: queries.Names{Database: database, Location: loc}, run: run, log: log}
 }
 
+// WithDialect renders the KPIs for another engine than Athena: a local run's DuckDB.
+func (h *Handler) WithDialect(d queries.Dialect) *Handler {
+	h.names.Dialect = d
+	return h
+}
+
 // Handle aggregates one KPI for one day and returns what the runner published.
 //
 // A run that an event started (plan.TriggerEvent) runs the KPI only when the catalog has the day
