@@ -24,7 +24,12 @@ import (
 
 	"github.com/kpilake/kpilake/cmd/kpilake/internal/plan"
 	"github.com/kpilake/kpilake/cmd/kpilake/internal/queue"
+	"github.com/kpilake/kpilake/infra/config"
+	"github.com/kpilake/kpilake/layout"
+	"github.com/kpilake/kpilake/local/lakedir"
+	localrun "github.com/kpilake/kpilake/local/run"
 	"github.com/kpilake/kpilake/queries"
+	"github.com/kpilake/kpilake/sample"
 )
 
 // Exit codes, documented in the root command's help.
@@ -124,6 +129,22 @@ type App struct {
 	Retry queue.Retry
 	// Sleep waits between polls.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// LocalIngest builds what a local run extracts and delivers with.
+	LocalIngest func(LocalIngestOptions) (localrun.Ingest, error)
+}
+
+// LocalIngestOptions say where a local run's source data comes from.
+type LocalIngestOptions struct {
+	// Lake is the local lake's S3.
+	Lake *lakedir.Lake
+	// Env is the environment whose sources and log streams are run.
+	Env *config.Environment
+	// DSN, when set, is the database to extract from instead of the embedded sample.
+	DSN string
+	// From and To are the business days of the run.
+	From, To layout.Day
+	// Sample sizes the embedded sample.
+	Sample sample.Config
 }
 
 // New returns an App on the real world: the process's terminal, clock and AWS credentials.
@@ -137,6 +158,7 @@ func New(out, errw io.Writer) *App {
 		AWS:          awsClients,
 		Catalog:      queries.Load,
 		Sleep:        queue.Sleep,
+		LocalIngest:  localIngest,
 	}
 }
 
@@ -224,6 +246,7 @@ bucket names) through CloudFormation, with the usual AWS credentials (AWS_PROFIL
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.PersistentFlags().StringVar(&configPath, "config", "", "the project's cdk.json (default: cdk.json in the working directory or a parent)")
 	root.AddCommand(a.backfillCommand(&configPath))
+	root.AddCommand(a.localCommand(&configPath))
 	return root
 }
 
