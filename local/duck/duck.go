@@ -47,6 +47,14 @@ import (
 var ErrUnavailable = errors.New("the local engine (DuckDB) is not in this build: it needs cgo. " +
 	"Build with CGO_ENABLED=1 and a C compiler (gcc or clang), e.g. `CGO_ENABLED=1 go build ./cmd/kpilake`, or use `make demo`")
 
+// Available returns ErrUnavailable in a build without DuckDB, nil otherwise.
+func Available() error {
+	if !slices.Contains(sql.Drivers(), "duckdb") {
+		return ErrUnavailable
+	}
+	return nil
+}
+
 // Options configure an Engine.
 type Options struct {
 	// TimeZone is the session time zone (IANA). Default: UTC, as Athena's.
@@ -73,8 +81,8 @@ type Engine struct {
 // Open starts an in-memory DuckDB over the catalog cat, whose s3://bucket/key locations are
 // files root/bucket/key.
 func Open(root string, cat *catalog.Catalog, opts Options) (*Engine, error) {
-	if !slices.Contains(sql.Drivers(), "duckdb") {
-		return nil, ErrUnavailable
+	if err := Available(); err != nil {
+		return nil, err
 	}
 	db, err := sql.Open("duckdb", "")
 	if err != nil {

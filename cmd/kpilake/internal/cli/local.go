@@ -81,6 +81,9 @@ At the end it prints each KPI's values per day and writes a self-contained HTML 
 
 func (a *App) localRun(cmd *cobra.Command, configPath string, f localFlags) error {
 	ctx := cmd.Context()
+	if err := duck.Available(); err != nil {
+		return usageError(err)
+	}
 	env, err := a.localEnvironment(configPath, f.env)
 	if err != nil {
 		return err
