@@ -22,7 +22,7 @@ NODE_STAMP := node_modules/.install-stamp
 STATICCHECK := $(BIN)/staticcheck
 RIE := $(BIN)/aws-lambda-rie
 
-.PHONY: help setup build synth diff deploy test lint snapshot-update bench bench-synth bench-extract clean require-env
+.PHONY: help setup build demo synth diff deploy test lint snapshot-update bench bench-synth bench-extract clean require-env
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -44,6 +44,16 @@ setup: $(NODE_STAMP) $(STATICCHECK) ## install the CDK CLI, Node 24, Go modules 
 build: ## compile everything, including the Lambda handlers for arm64
 	go build ./...
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -trimpath -tags lambda.norpc,grpcnotrace -o /dev/null ./lambdas/cmd/...
+
+DEMO_FLAGS ?=
+KPILAKE := $(BIN)/kpilake
+
+.PHONY: $(KPILAKE)
+$(KPILAKE):
+	CGO_ENABLED=1 go build -o $@ ./cmd/kpilake
+
+demo: $(KPILAKE) ## run the sample week through the whole pipeline on this machine (no AWS, no server): KPI tables and lake/report.html
+	$(KPILAKE) local run --lake lake --clean $(DEMO_FLAGS)
 
 synth: $(NODE_STAMP) ## synthesize templates into cdk.out (ENV=prod for one environment)
 	rm -rf cdk.out
