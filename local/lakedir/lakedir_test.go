@@ -404,7 +404,9 @@ func TestCompleteMultipartUpload_RejectsWhatS3Rejects(t *testing.T) {
 		}
 		etags[n] = out.ETag
 	}
-	part := func(n int32, etag *string) s3types.CompletedPart { return s3types.CompletedPart{PartNumber: aws.Int32(n), ETag: etag} }
+	part := func(n int32, etag *string) s3types.CompletedPart {
+		return s3types.CompletedPart{PartNumber: aws.Int32(n), ETag: etag}
+	}
 	for _, tt := range []struct {
 		name  string
 		parts []s3types.CompletedPart
