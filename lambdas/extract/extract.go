@@ -139,8 +139,9 @@ type Extractor struct {
 	codec     *zstdCodec
 	// open connects to the source; tests replace it to inject failures.
 	open func(ctx context.Context, c dbCredentials, database string) (source, error)
-	// rows, when set, replaces the database server (NewWithRows).
-	rows RowSource
+	// rows, when set, opens the RowSource that replaces the database server (NewWithRows). A
+	// func, so that a binary that never calls NewWithRows links none of it.
+	rows func() source
 }
 
 // New checks cfg and returns an Extractor. Build it once per Lambda instance.
@@ -167,7 +168,7 @@ func NewWithRows(cfg Config, rows RowSource, s3 S3API) (*Extractor, error) {
 		return nil, errors.New("extract.NewWithRows: give a RowSource and an S3 client")
 	}
 	e := newExtractor(cfg, nil, s3)
-	e.rows = rows
+	e.rows = func() source { return &rowDB{rows: rows} }
 	return e, nil
 }
 
@@ -290,7 +291,7 @@ func (e *Extractor) handle(ctx context.Context, req Request) (Result, error) {
 // connect opens the source: the RowSource, or the database that the secret names.
 func (e *Extractor) connect(ctx context.Context) (source, error) {
 	if e.rows != nil {
-		return &rowDB{rows: e.rows}, nil
+		return e.rows(), nil
 	}
 	creds, err := fetchCredentials(ctx, e.secrets, e.cfg.SecretID, e.cfg.Source.Engine)
 	if err != nil {
