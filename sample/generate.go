@@ -118,7 +118,10 @@ type persona struct {
 }
 
 func newGenerator(cfg Config) *generator {
-	g := &generator{cfg: cfg, loc: cfg.Location, ds: &Dataset{Config: cfg}}
+	g := &generator{cfg: cfg, loc: cfg.Location, ds: &Dataset{Config: cfg, Earlier: Versions{
+		Departments: map[int64]Department{}, Users: map[int64]User{}, Posts: map[int64]Post{},
+		Comments: map[int64]Comment{}, Reactions: map[int64]Reaction{},
+	}}}
 	holiday := map[string]bool{}
 	for _, h := range cfg.Holidays {
 		holiday[h.String()] = true
@@ -238,6 +241,7 @@ func (g *generator) departments() {
 	// One department changes during the period (a rename): an update for incremental extraction.
 	if wds := g.workdays(1); len(wds) > 0 && live >= 2 {
 		d := &g.ds.Departments[r.IntN(live)]
+		g.ds.Earlier.Departments[d.ID] = *d
 		d.UpdatedAt = g.at(wds[r.IntN(len(wds))], 10, 0, 2*time.Hour, r)
 	}
 	if n >= 2 {
@@ -261,6 +265,9 @@ type userPlan struct {
 	created, updated time.Time
 	deleted          *time.Time
 	first, last      int
+	// leaves: the user leaves during the period; before is their UpdatedAt until then.
+	leaves bool
+	before time.Time
 }
 
 func (g *generator) users() {
@@ -339,6 +346,7 @@ func (g *generator) users() {
 		case nLeave > 0:
 			di := leaveDays[r.IntN(len(leaveDays))]
 			t := g.at(di, 18, 0, 2*time.Hour, r)
+			p.leaves, p.before = true, p.updated
 			p.deleted, p.updated = &t, t
 			p.last = di - 1
 			nLeave--
@@ -353,6 +361,7 @@ func (g *generator) users() {
 
 	emails := map[string]int{}
 	g.people = make([]persona, n)
+	leavers := map[int64]time.Time{} // id: UpdatedAt before leaving
 	for id0, i := range idx {
 		p := plans[i]
 		family := familyNames[r.IntN(len(familyNames))]
@@ -378,6 +387,9 @@ func (g *generator) users() {
 			DeletedAt:    p.deleted,
 		}
 		g.ds.Users = append(g.ds.Users, u)
+		if p.leaves {
+			leavers[u.ID] = p.before
+		}
 		g.people[id0] = persona{
 			first: p.first, last: p.last,
 			pActive: 0.55 + 0.43*r.Float64(),
@@ -387,13 +399,13 @@ func (g *generator) users() {
 			mobile:  mobileAgents[r.IntN(len(mobileAgents))],
 		}
 	}
-	g.roles(r)
+	g.roles(r, leavers)
 }
 
 // roles makes the first member of every department of three or more a manager and the first two
 // other members of the IT department (or user 1) administrators; then promotes a few members to
 // manager during the period (an update of the users table).
-func (g *generator) roles(r *rand.Rand) {
+func (g *generator) roles(r *rand.Rand, leavers map[int64]time.Time) {
 	members := map[int64][]int{}
 	for i, u := range g.ds.Users {
 		if !u.CreatedAt.Before(g.periodStart()) {
@@ -416,6 +428,12 @@ func (g *generator) roles(r *rand.Rand) {
 	if !slices.ContainsFunc(g.ds.Users, func(u User) bool { return u.Role == RoleAdmin }) && len(g.ds.Users) > 0 {
 		g.ds.Users[0].Role = RoleAdmin
 	}
+	// The roles above were theirs from the start; a leaver's version before leaving has them.
+	for id, before := range leavers {
+		u := g.ds.Users[id-1]
+		u.DeletedAt, u.UpdatedAt = nil, before
+		g.ds.Earlier.Users[id] = u
+	}
 	wds := g.workdays(1)
 	if len(wds) == 0 {
 		return
@@ -426,6 +444,7 @@ func (g *generator) roles(r *rand.Rand) {
 		if u.Role != RoleMember || u.DeletedAt != nil || !u.CreatedAt.Before(g.periodStart()) {
 			continue
 		}
+		g.ds.Earlier.Users[u.ID] = *u
 		u.Role = RoleManager
 		u.UpdatedAt = g.at(wds[r.IntN(len(wds))], 10, 0, 7*time.Hour, r)
 	}
@@ -522,11 +541,13 @@ func (g *generator) posts() {
 		case u < postDeleteRate:
 			t := followUp(r, p.CreatedAt)
 			if _, ok := g.activeAt(pl.author, t); ok {
+				g.ds.Earlier.Posts[p.ID] = *p
 				p.DeletedAt, p.UpdatedAt = &t, t
 			}
 		case u < postDeleteRate+postEditRate:
 			t := followUp(r, p.CreatedAt)
 			if _, ok := g.activeAt(pl.author, t); ok {
+				g.ds.Earlier.Posts[p.ID] = *p
 				p.UpdatedAt = t
 				p.Body += editSuffix
 			}
@@ -609,11 +630,13 @@ func (g *generator) comments() {
 		case u < commentDeleteRate:
 			t := followUp(r, c.CreatedAt)
 			if _, ok := g.activeAt(int(c.UserID-1), t); ok && g.canRespond(p, t) {
+				g.ds.Earlier.Comments[c.ID] = *c
 				c.DeletedAt, c.UpdatedAt = &t, t
 			}
 		case u < commentDeleteRate+commentEditRate:
 			t := followUp(r, c.CreatedAt)
 			if _, ok := g.activeAt(int(c.UserID-1), t); ok && g.canRespond(p, t) {
+				g.ds.Earlier.Comments[c.ID] = *c
 				c.UpdatedAt = t
 				c.Body += "（編集済み）"
 			}
@@ -676,6 +699,7 @@ func (g *generator) reactions() {
 		if !rs[i].pinned && r.Float64() < reactionDeleteRate { // taken back
 			t := x.CreatedAt.Add(time.Second + time.Duration(r.ExpFloat64()*float64(10*time.Minute))).Truncate(time.Millisecond)
 			if _, ok := g.activeAt(int(x.UserID-1), t); ok && g.canRespond(&g.ds.Posts[x.PostID-1], t) {
+				g.ds.Earlier.Reactions[x.ID] = x
 				x.DeletedAt, x.UpdatedAt = &t, t
 			}
 		}

@@ -16,7 +16,8 @@
 //   - a soft-deleted row has DeletedAt set and UpdatedAt equal to it; otherwise UpdatedAt is the
 //     last edit, or CreatedAt;
 //   - the Dataset is the state of the database at the end of the last generated day: a snapshot
-//     extraction run after the period sees exactly these rows.
+//     extraction run after the period sees exactly these rows. AsOf gives its state at any
+//     instant of the period, for an extraction run during it.
 package sample
 
 import (
@@ -149,6 +150,19 @@ type Dataset struct {
 	Reactions   []Reaction
 	// AccessLogs are the web servers' request records over the whole period, by timestamp.
 	AccessLogs []AccessLog
+	// Earlier holds, for each row that changed during the period (an edit, a soft deletion, a
+	// promotion, a rename), its version before that change; a row changes at most once within
+	// the period. AsOf reads it. Generate fills it; a hand-built Dataset may leave it empty.
+	Earlier Versions
+}
+
+// Versions are earlier versions of rows, by table and id.
+type Versions struct {
+	Departments map[int64]Department
+	Users       map[int64]User
+	Posts       map[int64]Post
+	Comments    map[int64]Comment
+	Reactions   map[int64]Reaction
 }
 
 // Days lists the business days of the dataset, from Config.Start.

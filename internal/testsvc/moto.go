@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/kpilake/kpilake/local/dbsvc"
 )
 
 // Moto is a running moto server: every AWS API that moto emulates, at Endpoint.
@@ -24,7 +26,7 @@ type Moto struct {
 	Endpoint string
 	Port     int
 
-	proc *proc
+	proc *dbsvc.Process
 }
 
 // Credentials and region that every client of the moto server uses.
@@ -103,7 +105,7 @@ type motoOptions struct {
 	// callbackPort, if not zero, is the port that the Step Functions interpreter calls; zero:
 	// the server's own.
 	callbackPort int
-	// port picks the port of each attempt; nil: freePort. Tests offer a taken port through it.
+	// port picks the port of each attempt; nil: dbsvc.FreePort. Tests offer a taken port through it.
 	port func() (int, error)
 }
 
@@ -111,14 +113,14 @@ type motoOptions struct {
 // that this process gave it; an attempt whose port answers anything else (another test binary's
 // server took the port first) gives way to one on another port (see onOwnPort).
 func startMoto(opts motoOptions) (*Moto, error) {
-	if _, err := lookPath("moto_server"); err != nil {
+	if _, err := dbsvc.LookPath("moto_server"); err != nil {
 		return nil, err
 	}
 	py, err := exec.LookPath("python3")
 	if err != nil {
-		return nil, fmt.Errorf("python3: %w", errMissing)
+		return nil, fmt.Errorf("python3: %w", dbsvc.ErrMissing)
 	}
-	return onOwnPort("moto", opts.port, func(port int) (*Moto, error) { return startMotoOn(py, port, opts) })
+	return dbsvc.OnOwnPort("moto", opts.port, func(port int) (*Moto, error) { return startMotoOn(py, port, opts) })
 }
 
 // startMotoOn makes one attempt of startMoto, on port.
@@ -141,24 +143,24 @@ func startMotoOn(py string, port int, opts motoOptions) (*Moto, error) {
 	// moto's Step Functions engine calls back on MOTO_PORT.
 	cmd.Env = append(os.Environ(), "MOTO_PORT="+itoa(callback), "KPILAKE_MOTO_ID="+token,
 		"AWS_ACCESS_KEY_ID="+AccessKeyID, "AWS_SECRET_ACCESS_KEY="+SecretAccessKey, "AWS_DEFAULT_REGION="+Region)
-	p, err := start("moto", dir, cmd)
+	p, err := dbsvc.StartProcess("moto", dir, cmd)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
 	if err := waitOwn(p, endpoint, token, 30*time.Second); err != nil {
-		p.shutdown()
+		p.Stop()
 		return nil, err
 	}
-	register(p)
+	dbsvc.Keep(p)
 	return &Moto{Endpoint: endpoint, Port: port, proc: p}, nil
 }
 
 // waitOwn waits until endpoint answers GET /kpilake-id with token (see moto_server.py). It fails
 // with errNotOwnPort as soon as something else answers there, or when the process exits (it
 // could not bind), and with another error if nothing answers within timeout.
-func waitOwn(p *proc, endpoint, token string, timeout time.Duration) error {
+func waitOwn(p *dbsvc.Process, endpoint, token string, timeout time.Duration) error {
 	client := &http.Client{
 		Timeout:   time.Second,
 		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
@@ -166,9 +168,9 @@ func waitOwn(p *proc, endpoint, token string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		select {
-		case <-p.done:
-			return fmt.Errorf("%s on %s exited while starting (was the port taken?): %w; log:\n%s", p.name, endpoint, errNotOwnPort,
-				tail(filepath.Join(p.dir, p.name+".log")))
+		case <-p.Done():
+			return fmt.Errorf("%s on %s exited while starting (was the port taken?): %w; log:\n%s", p.Name(), endpoint, dbsvc.ErrNotOwnPort,
+				p.Log())
 		default:
 		}
 		resp, err := client.Get(endpoint + "/kpilake-id")
@@ -184,7 +186,7 @@ func waitOwn(p *proc, endpoint, token string, timeout time.Duration) error {
 			return nil
 		}
 		return fmt.Errorf("%s answers GET /kpilake-id with %s %.40q, not this server's token: %w",
-			endpoint, resp.Status, body, errNotOwnPort)
+			endpoint, resp.Status, body, dbsvc.ErrNotOwnPort)
 	}
-	return fmt.Errorf("%s did not answer on %s within %s; log:\n%s", p.name, endpoint, timeout, tail(filepath.Join(p.dir, p.name+".log")))
+	return fmt.Errorf("%s did not answer on %s within %s; log:\n%s", p.Name(), endpoint, timeout, p.Log())
 }

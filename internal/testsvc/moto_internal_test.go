@@ -7,9 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
 	"sync/atomic"
 	"testing"
+
+	"github.com/kpilake/kpilake/local/dbsvc"
 )
 
 // TestStartMoto_RetriesWhenAnotherServerHoldsItsPort offers startMoto, first, a port that another
@@ -36,13 +37,13 @@ func TestStartMoto_RetriesWhenAnotherServerHoldsItsPort(t *testing.T) {
 			taken, asked := listen(t)
 			pick, offered := takenFirst(taken)
 			m, err := startMoto(motoOptions{port: pick})
-			if errors.Is(err, errMissing) && os.Getenv("CI") == "" {
+			if errors.Is(err, dbsvc.ErrMissing) && os.Getenv("CI") == "" {
 				t.Skipf("moto is not available on this machine (%v)", err)
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { stop(m.proc) })
+			t.Cleanup(func() { m.proc.Stop() })
 			checkOffers(t, offered(), taken, m.Port)
 			if !asked() {
 				t.Errorf("startMoto never asked the server on port %d who it is", taken)
@@ -57,12 +58,4 @@ func TestStartMoto_RetriesWhenAnotherServerHoldsItsPort(t *testing.T) {
 			}
 		})
 	}
-}
-
-// stop stops p before StopAll would.
-func stop(p *proc) {
-	mu.Lock()
-	running = slices.DeleteFunc(running, func(q *proc) bool { return q == p })
-	mu.Unlock()
-	p.shutdown()
 }

@@ -4,6 +4,8 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
+
+	"github.com/kpilake/kpilake/local/dbsvc"
 )
 
 // takenFirst is a port picker for a start under test: it offers taken first, then free ports. It
@@ -14,7 +16,7 @@ func takenFirst(taken int) (pick func() (int, error), offered func() []int) {
 		port := taken
 		if len(ports) > 0 {
 			var err error
-			if port, err = freePort(); err != nil {
+			if port, err = dbsvc.FreePort(); err != nil {
 				return 0, err
 			}
 		}

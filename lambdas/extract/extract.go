@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -50,9 +51,13 @@ type Config struct {
 	Bucket string
 	// SecretID is the ARN (or name) of the RDS-style secret of the read-only user. Required.
 	SecretID string
-	// RootCAs verify the database's TLS certificate (the RDS CA bundle). Required: TLS is
-	// always on.
+	// RootCAs verify the database's TLS certificate (the RDS CA bundle). Required, unless
+	// PlaintextLoopback is set: in the Lambda, TLS is always on.
 	RootCAs *x509.CertPool
+	// PlaintextLoopback lets a local run connect without TLS, when RootCAs is nil, to a database
+	// whose host is a loopback address (localhost, 127.0.0.0/8, ::1); any other host is an
+	// *InputError. The Lambda never sets it. Default: false.
+	PlaintextLoopback bool
 	// Salt keys the HMAC of hashed columns. Required, at least MinSaltLength bytes, when a table
 	// hashes a column. It is never logged.
 	Salt []byte
@@ -86,7 +91,9 @@ type Tracer interface {
 	Start(ctx context.Context, name string, annotations map[string]string) (context.Context, func(annotations map[string]string, metadata map[string]any, err error))
 }
 
-func (c *Config) validate() error {
+// validate checks the configuration; server is false for an Extractor that reads a RowSource,
+// which needs no secret and no TLS.
+func (c *Config) validate(server bool) error {
 	var errs []error
 	if err := c.Source.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("Source: %w", err))
@@ -94,11 +101,14 @@ func (c *Config) validate() error {
 	if c.Bucket == "" {
 		errs = append(errs, errors.New("Bucket is required; give the raw-zone bucket name"))
 	}
-	if c.SecretID == "" {
+	if server && c.SecretID == "" {
 		errs = append(errs, errors.New("SecretID is required; give the ARN of the read-only user's secret"))
 	}
-	if c.RootCAs == nil {
+	if server && c.RootCAs == nil && !c.PlaintextLoopback {
 		errs = append(errs, errors.New("RootCAs is required; give the CA bundle that signs the database's certificate (the RDS CA bundle)"))
+	}
+	if !server && c.Source.Engine != MySQL {
+		errs = append(errs, fmt.Errorf("Source.Engine: a RowSource stands for a %q database (its type mapping applies); set Engine %q", MySQL, MySQL))
 	}
 	hashes := false
 	for _, t := range c.Source.Tables {
@@ -129,16 +139,40 @@ type Extractor struct {
 	codec     *zstdCodec
 	// open connects to the source; tests replace it to inject failures.
 	open func(ctx context.Context, c dbCredentials, database string) (source, error)
+	// rows, when set, opens the RowSource that replaces the database server (NewWithRows). A
+	// func, so that a binary that never calls NewWithRows links none of it.
+	rows func() source
 }
 
 // New checks cfg and returns an Extractor. Build it once per Lambda instance.
 func New(cfg Config, secrets SecretsAPI, s3 S3API) (*Extractor, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.validate(true); err != nil {
 		return nil, fmt.Errorf("extract.New: %w", err)
 	}
 	if secrets == nil || s3 == nil {
 		return nil, errors.New("extract.New: give a Secrets Manager and an S3 client")
 	}
+	return newExtractor(cfg, secrets, s3), nil
+}
+
+// NewWithRows returns an Extractor that reads the tables of cfg.Source from rows instead of a
+// database server, through the same planning (spec checks, the MySQL type mapping, Exclude and
+// Hash, the incremental window), Parquet writer and multipart upload as New's. cfg.SecretID and
+// cfg.RootCAs are not used; cfg.Source.Engine must be "mysql". A local run feeds the sample
+// through it.
+func NewWithRows(cfg Config, rows RowSource, s3 S3API) (*Extractor, error) {
+	if err := cfg.validate(false); err != nil {
+		return nil, fmt.Errorf("extract.NewWithRows: %w", err)
+	}
+	if rows == nil || s3 == nil {
+		return nil, errors.New("extract.NewWithRows: give a RowSource and an S3 client")
+	}
+	e := newExtractor(cfg, nil, s3)
+	e.rows = func() source { return &rowDB{rows: rows} }
+	return e, nil
+}
+
+func newExtractor(cfg Config, secrets SecretsAPI, s3 S3API) *Extractor {
 	e := &Extractor{cfg: cfg, secrets: secrets, s3: s3, log: cfg.Logger}
 	if e.log == nil {
 		e.log = slog.Default()
@@ -157,7 +191,7 @@ func New(cfg Config, secrets SecretsAPI, s3 S3API) (*Extractor, error) {
 	e.cfg.CleanupMargin = orDefault(cfg.CleanupMargin, DefaultCleanupMargin)
 	e.open = e.openSource
 	e.codec = newZstdCodec()
-	return e, nil
+	return e
 }
 
 func orDefault[T comparable](v, def T) T {
@@ -240,23 +274,9 @@ func (e *Extractor) handle(ctx context.Context, req Request) (Result, error) {
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-e.cfg.CleanupMargin))
 		defer cancel()
 	}
-	creds, err := fetchCredentials(ctx, e.secrets, e.cfg.SecretID, e.cfg.Source.Engine)
+	db, err := e.connect(ctx)
 	if err != nil {
 		return res, err
-	}
-	database := e.cfg.Source.Database
-	if database == "" {
-		database = creds.DBName
-	}
-	if database == "" {
-		return res, &InputError{Err: errNoDatabase}
-	}
-	cctx, cancel := context.WithTimeout(ctx, e.connectTO)
-	db, err := e.open(cctx, creds, database)
-	cancel()
-	if err != nil {
-		return res, fmt.Errorf("connect to %s database %q at %s:%d as %q: %w",
-			e.cfg.Source.Engine, database, creds.Host, creds.Port, creds.Username, err)
 	}
 	defer db.close()
 
@@ -266,6 +286,45 @@ func (e *Extractor) handle(ctx context.Context, req Request) (Result, error) {
 	}
 	res.Rows, res.Bytes, err = e.transfer(ctx, db, plan, res.Key)
 	return res, err
+}
+
+// connect opens the source: the RowSource, or the database that the secret names.
+func (e *Extractor) connect(ctx context.Context) (source, error) {
+	if e.rows != nil {
+		return e.rows(), nil
+	}
+	creds, err := fetchCredentials(ctx, e.secrets, e.cfg.SecretID, e.cfg.Source.Engine)
+	if err != nil {
+		return nil, err
+	}
+	database := e.cfg.Source.Database
+	if database == "" {
+		database = creds.DBName
+	}
+	if database == "" {
+		return nil, &InputError{Err: errNoDatabase}
+	}
+	if e.cfg.RootCAs == nil && !isLoopback(creds.Host) {
+		return nil, inputErrorf("%w: the database host %q is not a loopback address, so the connection needs TLS; give the CA bundle that signs its certificate",
+			ErrBadRequest, creds.Host)
+	}
+	cctx, cancel := context.WithTimeout(ctx, e.connectTO)
+	db, err := e.open(cctx, creds, database)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s database %q at %s:%d as %q: %w",
+			e.cfg.Source.Engine, database, creds.Host, creds.Port, creds.Username, err)
+	}
+	return db, nil
+}
+
+// isLoopback reports whether host names this machine: localhost or a loopback address.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func tableNames(s SourceSpec) string {

@@ -31,15 +31,15 @@ func TestTypeMapping_MatchesTheDocumentedTable(t *testing.T) {
 		str  = "BYTE_ARRAY STRING"
 		tsUT = "INT64 TIMESTAMP(isAdjustedToUTC=true,unit=MILLIS)"
 	)
-	my := func(dataType, columnType string) dbColumn {
-		return dbColumn{Name: "c", DataType: dataType, ColumnType: columnType, Unsigned: strings.Contains(columnType, "unsigned")}
+	my := func(dataType, columnType string) Column {
+		return Column{Name: "c", DataType: dataType, ColumnType: columnType, Unsigned: strings.Contains(columnType, "unsigned")}
 	}
-	num := func(c dbColumn, p, s int) dbColumn {
+	num := func(c Column, p, s int) Column {
 		c.Precision, c.Scale, c.HasPrecision = p, s, true
 		return c
 	}
 	mysqlCases := []struct {
-		col  dbColumn
+		col  Column
 		want string // "" means unsupported
 	}{
 		{my("tinyint", "tinyint(4)"), i32},
@@ -100,11 +100,11 @@ func TestTypeMapping_MatchesTheDocumentedTable(t *testing.T) {
 		}
 	}
 
-	pg := func(dataType string) dbColumn { return dbColumn{Name: "c", DataType: dataType, ColumnType: dataType} }
+	pg := func(dataType string) Column { return Column{Name: "c", DataType: dataType, ColumnType: dataType} }
 	enum := pg("mood")
 	enum.Enum = true
 	pgCases := []struct {
-		col  dbColumn
+		col  Column
 		want string
 	}{
 		{pg("smallint"), i32},

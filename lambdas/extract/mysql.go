@@ -34,7 +34,9 @@ func openMySQL(ctx context.Context, c dbCredentials, database string, roots *x50
 	cfg.Net = "tcp"
 	cfg.Addr = net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
 	cfg.DBName = database
-	cfg.TLS = &tls.Config{RootCAs: roots, ServerName: c.Host, MinVersion: tls.VersionTLS12}
+	if roots != nil { // nil only for a loopback host with Config.PlaintextLoopback (connect)
+		cfg.TLS = &tls.Config{RootCAs: roots, ServerName: c.Host, MinVersion: tls.VersionTLS12}
+	}
 	cfg.Loc = time.UTC
 	cfg.ParseTime = false // DATETIME text is interpreted in StoredTimeZone by the converters
 	cfg.Logger = mysqlLogger{log}
@@ -73,7 +75,7 @@ func (m *mysqlDB) close() {
 	m.db.Close()
 }
 
-func (m *mysqlDB) columns(ctx context.Context, table string) ([]dbColumn, error) {
+func (m *mysqlDB) columns(ctx context.Context, table string) ([]Column, error) {
 	rows, err := m.conn.QueryContext(ctx, `SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE,
 		NUMERIC_PRECISION, NUMERIC_SCALE
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
@@ -82,9 +84,9 @@ func (m *mysqlDB) columns(ctx context.Context, table string) ([]dbColumn, error)
 		return nil, fmt.Errorf("read information_schema.COLUMNS: %w", err)
 	}
 	defer rows.Close()
-	var cols []dbColumn
+	var cols []Column
 	for rows.Next() {
-		var c dbColumn
+		var c Column
 		var prec, scale sql.NullInt64
 		if err := rows.Scan(&c.Name, &c.DataType, &c.ColumnType, &prec, &scale); err != nil {
 			return nil, err
@@ -96,7 +98,10 @@ func (m *mysqlDB) columns(ctx context.Context, table string) ([]dbColumn, error)
 	return cols, rows.Err()
 }
 
-func (m *mysqlDB) mapColumn(c dbColumn) (mapping, bool) {
+func (m *mysqlDB) mapColumn(c Column) (mapping, bool) { return mysqlMapping(c) }
+
+// mysqlMapping is the MySQL type mapping (doc.go, "Type mapping").
+func mysqlMapping(c Column) (mapping, bool) {
 	switch c.DataType {
 	case "tinyint":
 		if strings.HasPrefix(strings.ToLower(c.ColumnType), "tinyint(1)") {
@@ -151,7 +156,7 @@ func (m *mysqlDB) quote(name string) string {
 	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
 }
 
-func (m *mysqlDB) selectExpr(c dbColumn, mp mapping) string {
+func (m *mysqlDB) selectExpr(c Column, mp mapping) string {
 	q := m.quote(c.Name)
 	if mp.kind == kindHash && !isMySQLBinary(c.DataType) {
 		// The hash covers the value's text, as the server renders it.
@@ -178,18 +183,25 @@ func (m *mysqlDB) query(table string, selects []string, filter string) string {
 
 // sinceFilter selects the rows at or after start. The bound is rendered by Go from a validated
 // day, so the query needs no parameters.
-func (m *mysqlDB) sinceFilter(c dbColumn, start time.Time, stored *time.Location) (string, []any, error) {
-	var loc *time.Location
-	switch c.DataType {
-	case "timestamp":
-		loc = time.UTC
-	case "datetime":
-		loc = stored
-	default:
-		return "", nil, fmt.Errorf("has type %s; use a DATETIME or TIMESTAMP column", c.ColumnType)
+func (m *mysqlDB) sinceFilter(c Column, start time.Time, stored *time.Location) (string, []any, error) {
+	loc, err := mysqlSinceZone(c, stored)
+	if err != nil {
+		return "", nil, err
 	}
 	const layout = "2006-01-02 15:04:05.000000"
 	return fmt.Sprintf("%s >= '%s'", m.quote(c.Name), start.In(loc).Format(layout)), nil, nil
+}
+
+// mysqlSinceZone is the zone in which an incremental table's TimestampColumn compares: UTC for
+// TIMESTAMP (the session's zone), stored for DATETIME (wall clocks).
+func mysqlSinceZone(c Column, stored *time.Location) (*time.Location, error) {
+	switch c.DataType {
+	case "timestamp":
+		return time.UTC, nil
+	case "datetime":
+		return stored, nil
+	}
+	return nil, fmt.Errorf("has type %s; use a DATETIME or TIMESTAMP column", c.ColumnType)
 }
 
 // stream runs the query as a prepared statement on the driver connection itself. The binary

@@ -12,15 +12,15 @@ import (
 // source is one open, read-only database session of either engine.
 type source interface {
 	// columns lists the table's columns in order; none means the table does not exist.
-	columns(ctx context.Context, table string) ([]dbColumn, error)
+	columns(ctx context.Context, table string) ([]Column, error)
 	// mapColumn says how a column is written; false means its type is not supported.
-	mapColumn(c dbColumn) (mapping, bool)
+	mapColumn(c Column) (mapping, bool)
 	// selectExpr is the column's expression in the SELECT list.
-	selectExpr(c dbColumn, m mapping) string
+	selectExpr(c Column, m mapping) string
 	query(table string, selects []string, filter string) string
 	// sinceFilter is the WHERE clause that keeps the rows whose timestamp column is at or
 	// after start (NULL is not); zone-less columns hold wall clocks in stored.
-	sinceFilter(c dbColumn, start time.Time, stored *time.Location) (string, []any, error)
+	sinceFilter(c Column, start time.Time, stored *time.Location) (string, []any, error)
 	// stream runs the query and calls fn with each row's values (valid during the call only).
 	stream(ctx context.Context, query string, args []any, fn func([]any) error) error
 	close()
@@ -65,7 +65,7 @@ func (e *Extractor) plan(ctx context.Context, db source, t TableSpec, day layout
 		return nil, inputErrorf("%w: source %q has no table %q (or the read-only user cannot see it); "+
 			"check the table's Name or grant SELECT on it", ErrBadRequest, e.cfg.Source.Name, t.Name)
 	}
-	byName := map[string]dbColumn{}
+	byName := map[string]Column{}
 	for _, c := range cols {
 		byName[c.Name] = c
 	}
@@ -139,7 +139,7 @@ func (e *Extractor) plan(ctx context.Context, db source, t TableSpec, day layout
 }
 
 // selectsOf is the SELECT list: the exported columns, in table order.
-func selectsOf(db source, cols []dbColumn, p *tablePlan, excluded map[string]bool) []string {
+func selectsOf(db source, cols []Column, p *tablePlan, excluded map[string]bool) []string {
 	var out []string
 	i := 0
 	for _, c := range cols {

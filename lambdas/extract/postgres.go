@@ -20,7 +20,11 @@ type postgresDB struct {
 // openPostgres connects over verified TLS and begins a read-only repeatable-read transaction:
 // every query of the run sees the same snapshot.
 func openPostgres(ctx context.Context, c dbCredentials, database string, roots *x509.CertPool) (*postgresDB, error) {
-	cfg, err := pgx.ParseConfig("sslmode=verify-full")
+	mode := "sslmode=verify-full"
+	if roots == nil { // only for a loopback host with Config.PlaintextLoopback (connect)
+		mode = "sslmode=disable"
+	}
+	cfg, err := pgx.ParseConfig(mode)
 	if err != nil {
 		return nil, err
 	}
@@ -29,7 +33,9 @@ func openPostgres(ctx context.Context, c dbCredentials, database string, roots *
 	cfg.User = c.Username
 	cfg.Password = c.Password
 	cfg.Database = database
-	cfg.TLSConfig = &tls.Config{RootCAs: roots, ServerName: c.Host, MinVersion: tls.VersionTLS12}
+	if roots != nil {
+		cfg.TLSConfig = &tls.Config{RootCAs: roots, ServerName: c.Host, MinVersion: tls.VersionTLS12}
+	}
 	cfg.Fallbacks = nil
 	cfg.RuntimeParams["application_name"] = "kpilake-extract"
 	// Text renderings of timestamptz (hashed columns) must not depend on the role's settings.
@@ -56,7 +62,7 @@ func (p *postgresDB) close() {
 
 // columns reads the table's columns in the connection's current schema (normally public).
 // information_schema reports enums and extension types as USER-DEFINED; pg_type tells them apart.
-func (p *postgresDB) columns(ctx context.Context, table string) ([]dbColumn, error) {
+func (p *postgresDB) columns(ctx context.Context, table string) ([]Column, error) {
 	rows, err := p.tx.Query(ctx, `SELECT c.column_name::text, c.data_type::text, c.udt_name::text,
 			c.numeric_precision::int, c.numeric_scale::int, c.character_maximum_length::int,
 			COALESCE(t.typtype = 'e', false)
@@ -69,9 +75,9 @@ func (p *postgresDB) columns(ctx context.Context, table string) ([]dbColumn, err
 		return nil, fmt.Errorf("read information_schema.columns: %w", err)
 	}
 	defer rows.Close()
-	var cols []dbColumn
+	var cols []Column
 	for rows.Next() {
-		var c dbColumn
+		var c Column
 		var udt string
 		var prec, scale, length *int32
 		if err := rows.Scan(&c.Name, &c.DataType, &udt, &prec, &scale, &length, &c.Enum); err != nil {
@@ -101,7 +107,7 @@ func (p *postgresDB) columns(ctx context.Context, table string) ([]dbColumn, err
 	return cols, rows.Err()
 }
 
-func (p *postgresDB) mapColumn(c dbColumn) (mapping, bool) {
+func (p *postgresDB) mapColumn(c Column) (mapping, bool) {
 	if c.Enum {
 		return mapping{kind: kindString}, true
 	}
@@ -149,7 +155,7 @@ func (p *postgresDB) quote(name string) string {
 // selectExpr casts everything that pgx would not decode to a plain Go value to text: numerics
 // (exact), enums, extension types, JSON, times, bits. Hashed columns hash their text, bytea its
 // bytes. (Domains need no cast: the server describes their values with the base type.)
-func (p *postgresDB) selectExpr(c dbColumn, m mapping) string {
+func (p *postgresDB) selectExpr(c Column, m mapping) string {
 	q := p.quote(c.Name)
 	switch {
 	case m.kind == kindHash && c.DataType == "bytea":
@@ -170,7 +176,7 @@ func (p *postgresDB) query(table string, selects []string, filter string) string
 
 // sinceFilter selects the rows at or after start: timestamptz compares instants; timestamp
 // compares wall clocks in the zone the database stores them in.
-func (p *postgresDB) sinceFilter(c dbColumn, start time.Time, stored *time.Location) (string, []any, error) {
+func (p *postgresDB) sinceFilter(c Column, start time.Time, stored *time.Location) (string, []any, error) {
 	q := p.quote(c.Name)
 	switch c.DataType {
 	case "timestamp with time zone":

@@ -32,8 +32,9 @@ const (
 	kindHash
 )
 
-// dbColumn is one column as information_schema describes it.
-type dbColumn struct {
+// Column is one column of a source table as information_schema describes it (a RowSource
+// describes its tables with it).
+type Column struct {
 	Name string
 	// DataType is information_schema's DATA_TYPE, lower case (PostgreSQL: the udt name for
 	// USER-DEFINED types).
@@ -172,7 +173,7 @@ func schemaOf(name string, cols []outColumn) *parquet.Schema {
 }
 
 // columnList renders column names for messages, sorted.
-func columnList(cols []dbColumn) string {
+func columnList(cols []Column) string {
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = c.Name

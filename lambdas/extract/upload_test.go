@@ -277,17 +277,17 @@ type fakeSource struct {
 	failAfter int
 }
 
-func (f *fakeSource) columns(context.Context, string) ([]dbColumn, error) {
-	return []dbColumn{{Name: "id", DataType: "bigint", ColumnType: "bigint"}, {Name: "name", DataType: "text", ColumnType: "text"}}, nil
+func (f *fakeSource) columns(context.Context, string) ([]Column, error) {
+	return []Column{{Name: "id", DataType: "bigint", ColumnType: "bigint"}, {Name: "name", DataType: "text", ColumnType: "text"}}, nil
 }
 
-func (f *fakeSource) mapColumn(c dbColumn) (mapping, bool) { return (&postgresDB{}).mapColumn(c) }
+func (f *fakeSource) mapColumn(c Column) (mapping, bool) { return (&postgresDB{}).mapColumn(c) }
 
-func (f *fakeSource) selectExpr(c dbColumn, m mapping) string { return c.Name }
+func (f *fakeSource) selectExpr(c Column, m mapping) string { return c.Name }
 
 func (f *fakeSource) query(table string, selects []string, filter string) string { return "q" }
 
-func (f *fakeSource) sinceFilter(dbColumn, time.Time, *time.Location) (string, []any, error) {
+func (f *fakeSource) sinceFilter(Column, time.Time, *time.Location) (string, []any, error) {
 	return "", nil, nil
 }
 

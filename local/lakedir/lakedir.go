@@ -336,7 +336,9 @@ func (l *Lake) keysUnder(bucket, prefix string) ([]object, error) {
 	base := l.bucketDir(bucket)
 	// Walk only the deepest directory the prefix names.
 	start := base
-	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+	if i := strings.LastIndex(prefix, "/"); i >= 0 && checkKey(prefix[:i]) == nil {
+		// A prefix whose folders are not clean ("a//", "../") names no stored key; walking
+		// from the bucket finds none, and never leaves it.
 		start = filepath.Join(base, filepath.FromSlash(prefix[:i]))
 	}
 	var out []object

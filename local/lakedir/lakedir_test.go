@@ -97,6 +97,7 @@ func TestListObjectsV2_FollowsS3Semantics(t *testing.T) {
 		{"prefix inside a name", s3.ListObjectsV2Input{Prefix: aws.String("a/c/")}, []string{"a/c/d", "a/c/e"}, nil, 1},
 		{"prefix that matches nothing", s3.ListObjectsV2Input{Prefix: aws.String("zz/")}, nil, nil, 1},
 		{"prefix of a missing directory deep down", s3.ListObjectsV2Input{Prefix: aws.String("q/r/s/")}, nil, nil, 1},
+		{"prefix with an empty folder", s3.ListObjectsV2Input{Prefix: aws.String("a//")}, nil, nil, 1},
 		{"delimiter at the top", s3.ListObjectsV2Input{Delimiter: aws.String("/")}, []string{"a-b", "a0"}, []string{"a/", "b/", "kpi/"}, 1},
 		{"delimiter under a prefix", s3.ListObjectsV2Input{Prefix: aws.String("a/"), Delimiter: aws.String("/")}, []string{"a/b", "a/d"}, []string{"a/c/"}, 1},
 		{"delimiter: the partitions of a KPI", s3.ListObjectsV2Input{Prefix: aws.String("kpi/"), Delimiter: aws.String("/")}, nil, []string{"kpi/dt=2025-04-28/", "kpi/dt=2025-04-29/"}, 1},
@@ -124,6 +125,20 @@ func TestListObjectsV2_FollowsS3Semantics(t *testing.T) {
 				t.Errorf("%d pages, want %d", pages, tt.wantPages)
 			}
 		})
+	}
+}
+
+func TestListObjectsV2_NeverListsOutsideTheBucket(t *testing.T) {
+	l := open(t)
+	put(t, l, "a/b", "x")
+	if _, err := l.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("other"), Key: aws.String("secret/k"), Body: strings.NewReader("x")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{"../other/", "../other/secret/", "../", "a/../../other/"} {
+		keys, prefixes, _ := listAll(t, l, &s3.ListObjectsV2Input{Prefix: aws.String(prefix)})
+		if len(keys)+len(prefixes) != 0 {
+			t.Errorf("prefix %q lists %q %q, outside bucket %s", prefix, keys, prefixes, bucket)
+		}
 	}
 }
 

@@ -1,4 +1,4 @@
-package testsvc
+package dbsvc
 
 import (
 	"crypto/ecdsa"

@@ -1,4 +1,4 @@
-package testsvc
+package dbsvc
 
 import (
 	"context"
@@ -13,24 +13,32 @@ import (
 // another server holds, as when another test binary's MariaDB binds the free port first:
 // startMariaDB must not return that server, but its own on a port of a later attempt.
 func TestStartMariaDB_RetriesWhenAnotherServerHoldsItsPort(t *testing.T) {
-	testStartRetriesWhenAnotherServerHoldsItsPort(t, MariaDB, startMariaDB, mariaDBDataDir)
+	testStartRetriesWhenAnotherServerHoldsItsPort(t, StartMariaDB, startMariaDB, mariaDBDataDir)
 }
 
 // TestStartPostgreSQL_RetriesWhenAnotherServerHoldsItsPort is the same for PostgreSQL.
 func TestStartPostgreSQL_RetriesWhenAnotherServerHoldsItsPort(t *testing.T) {
-	testStartRetriesWhenAnotherServerHoldsItsPort(t, PostgreSQL, startPostgreSQL, postgreSQLDataDir)
+	testStartRetriesWhenAnotherServerHoldsItsPort(t, StartPostgreSQL, startPostgreSQL, postgreSQLDataDir)
 }
 
 // testStartRetriesWhenAnotherServerHoldsItsPort runs the tests above: shared returns the test
 // binary's server, startDB is the start under test and dataDir its identity query.
-func testStartRetriesWhenAnotherServerHoldsItsPort(t *testing.T, shared func(testing.TB) *Database,
+func testStartRetriesWhenAnotherServerHoldsItsPort(t *testing.T, other func() (*Database, error),
 	startDB func(pick func() (int, error)) (*Database, error), dataDir func(context.Context, int) (string, error)) {
 	for name, hold := range map[string]func(t *testing.T) (port int, asked func() bool){
 		// Another test binary's server of the same kind: a real one, which answers the identity
 		// query with its own data directory. The server starts at once, long before the one
 		// under test could fail to bind.
 		"another server": func(t *testing.T) (int, func() bool) {
-			return shared(t).Port, nil
+			db, err := other()
+			if errors.Is(err, ErrMissing) && os.Getenv("CI") == "" {
+				t.Skipf("the database is not available on this machine (%v)", err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(db.Stop)
+			return db.Port, nil
 		},
 		// Something that accepts connections but does not speak the protocol.
 		"not the protocol": mute,
@@ -39,13 +47,13 @@ func testStartRetriesWhenAnotherServerHoldsItsPort(t *testing.T, shared func(tes
 			taken, asked := hold(t)
 			pick, offered := takenFirst(taken)
 			db, err := startDB(pick)
-			if errors.Is(err, errMissing) && os.Getenv("CI") == "" {
+			if errors.Is(err, ErrMissing) && os.Getenv("CI") == "" {
 				t.Skipf("the database is not available on this machine (%v)", err)
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { stop(db.proc) })
+			t.Cleanup(func() { db.Stop() })
 			checkOffers(t, offered(), taken, db.Port)
 			if asked != nil && !asked() {
 				t.Errorf("the start never connected to port %d", taken)
@@ -56,7 +64,7 @@ func testStartRetriesWhenAnotherServerHoldsItsPort(t *testing.T, shared func(tes
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := filepath.Join(db.proc.dir, "data")
+			want := filepath.Join(db.proc.Dir(), "data")
 			if !sameFile(got, want) {
 				t.Errorf("the server on the returned port %d has data directory %s, want the start's own %s", db.Port, got, want)
 			}
