@@ -3,6 +3,7 @@ package catalog
 import (
 	"bufio"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
 	gtypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/parquet-go/parquet-go"
 
@@ -40,11 +42,12 @@ type CrawlResult struct {
 	Partitions int      // partitions added or moved
 }
 
-// Crawl catalogues every table and partition below the crawler's prefixes into c. Files whose name
-// starts with "_" or "." are not data, as for Athena and Glue. A table's columns are those of its
-// newest data file (Glue's crawler, with the schema change policy "update in database", adds
-// columns as files gain them; this one follows the newest file, which the kpilake extractor writes
-// with every column of the table).
+// Crawl catalogues every table and partition below the crawler's prefixes into c, with the
+// settings of the deployed crawlers (infra/catalog): new folders only (a registered partition is
+// not crawled again), table schemas logged but never updated (SchemaChangePolicy LOG), and
+// partitions that inherit their table's schema. So a table's columns are those its first crawl
+// found, combined over every file of that crawl (CombineCompatibleSchemas). Files whose name
+// starts with "_" or "." are not data, as for Athena and Glue.
 func (cr Crawler) Crawl(c *Catalog) (CrawlResult, error) {
 	var res CrawlResult
 	for _, prefix := range cr.Prefixes {
@@ -61,12 +64,13 @@ func (cr Crawler) Crawl(c *Catalog) (CrawlResult, error) {
 			if !e.IsDir() || hidden(e.Name()) {
 				continue
 			}
-			changed, parts, err := cr.crawlTable(c, layout.CrawlerTablePrefix(source)+e.Name(), prefix+e.Name()+"/")
+			name := layout.CrawlerTablePrefix(source) + e.Name()
+			created, parts, err := cr.crawlTable(c, name, prefix+e.Name()+"/")
 			if err != nil {
-				return res, fmt.Errorf("crawler %s: %w", cr.Name, err)
+				return res, fmt.Errorf("crawler %s: table %s: %w", cr.Name, name, err)
 			}
-			if changed {
-				res.Tables = append(res.Tables, layout.CrawlerTablePrefix(source)+e.Name())
+			if created {
+				res.Tables = append(res.Tables, name)
 			}
 			res.Partitions += parts
 		}
@@ -77,23 +81,32 @@ func (cr Crawler) Crawl(c *Catalog) (CrawlResult, error) {
 // hidden is a name that Athena and the crawlers skip.
 func hidden(name string) bool { return strings.HasPrefix(name, "_") || strings.HasPrefix(name, ".") }
 
-// crawlTable catalogues one table folder (key prefix tablePrefix of the bucket).
-func (cr Crawler) crawlTable(c *Catalog, name, tablePrefix string) (changed bool, parts int, err error) {
+// crawlTable catalogues one table folder (key prefix tablePrefix of the bucket): it creates the
+// table if it is new, and registers the partitions it does not have.
+func (cr Crawler) crawlTable(c *Catalog, name, tablePrefix string) (created bool, parts int, err error) {
 	dir := filepath.Join(cr.Root, cr.Bucket, filepath.FromSlash(tablePrefix))
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return false, 0, err
 	}
+	location := "s3://" + cr.Bucket + "/" + tablePrefix
+	c.mu.Lock()
+	known := map[string]bool{}
+	t, exists := c.state.Tables[name]
+	if exists {
+		for k := range t.Partitions {
+			known[k] = true
+		}
+	}
+	c.mu.Unlock()
 	type part struct {
 		value string
 		files []string
 	}
 	var found []part
-	var newest string
-	var newestMod int64
 	for _, e := range entries {
 		value, ok := strings.CutPrefix(e.Name(), layout.PartitionKey+"=")
-		if !e.IsDir() || !ok {
+		if !e.IsDir() || !ok || known[value] {
 			continue
 		}
 		if _, err := layout.ParseDay(value); err != nil {
@@ -103,64 +116,82 @@ func (cr Crawler) crawlTable(c *Catalog, name, tablePrefix string) (changed bool
 		if err != nil {
 			return false, 0, err
 		}
-		if len(files) == 0 {
-			continue
-		}
-		found = append(found, part{value, files})
-		for _, f := range files {
-			st, err := os.Stat(f)
-			if err != nil {
-				return false, 0, err
-			}
-			if m := st.ModTime().UnixNano(); newest == "" || m > newestMod || (m == newestMod && f > newest) {
-				newest, newestMod = f, m
-			}
+		if len(files) > 0 {
+			found = append(found, part{value, files})
 		}
 	}
 	if len(found) == 0 {
 		return false, 0, nil
 	}
-	format, cols, err := schemaOf(newest)
-	if err != nil {
-		return false, 0, fmt.Errorf("table %s: %w", name, err)
-	}
-	location := "s3://" + cr.Bucket + "/" + tablePrefix
-	sd := storageInput(format, location, cols)
-	c.mu.Lock()
-	old, exists := c.state.Tables[name]
-	same := exists && old.Storage.Location == location && slices.Equal(old.Storage.Columns, columnsFrom(cols))
-	var known map[string]*partition
-	if exists {
-		known = old.Partitions
-	}
-	c.mu.Unlock()
-	if !same {
+	if !exists {
+		var files []string
+		for _, p := range found {
+			files = append(files, p.files...)
+		}
+		format, cols, err := schemaOfFiles(files)
+		if err != nil {
+			return false, 0, err
+		}
 		if err := c.PutTable(&gtypes.TableInput{
 			Name:              aws.String(name),
 			TableType:         aws.String("EXTERNAL_TABLE"),
 			Parameters:        map[string]string{"classification": format, "UPDATED_BY_CRAWLER": cr.Name},
 			PartitionKeys:     []gtypes.Column{{Name: aws.String(layout.PartitionKey), Type: aws.String("string")}},
-			StorageDescriptor: sd,
+			StorageDescriptor: storageInput(format, location, cols),
 		}); err != nil {
 			return false, 0, err
 		}
 	}
-	var add []gtypes.PartitionInput
+	table, err := c.GetTable(context.Background(), &glue.GetTableInput{DatabaseName: aws.String(c.database), Name: aws.String(name)})
+	if err != nil {
+		return false, 0, err
+	}
+	add := make([]gtypes.PartitionInput, 0, len(found))
 	for _, p := range found {
-		loc := location + layout.PartitionKey + "=" + p.value + "/"
-		if k, ok := known[p.value]; ok && k.Storage.Location == loc && same {
-			continue
-		}
-		psd := *sd
-		psd.Location = aws.String(loc)
-		add = append(add, gtypes.PartitionInput{Values: []string{p.value}, StorageDescriptor: &psd})
+		sd := *table.Table.StorageDescriptor // partitions inherit the table's schema
+		sd.Location = aws.String(location + layout.PartitionKey + "=" + p.value + "/")
+		add = append(add, gtypes.PartitionInput{Values: []string{p.value}, StorageDescriptor: &sd})
 	}
-	if len(add) > 0 {
-		if err := c.PutPartitions(name, add); err != nil {
-			return false, 0, err
+	if err := c.PutPartitions(name, add); err != nil {
+		return false, 0, err
+	}
+	return !exists, len(add), nil
+}
+
+// schemaOfFiles combines the schemas of a first crawl's files: every column in order of first
+// appearance, each with the widest of its types.
+func schemaOfFiles(files []string) (string, []gtypes.Column, error) {
+	var format string
+	var order []string
+	types := map[string]string{}
+	for _, f := range files {
+		ff, cols, err := schemaOf(f)
+		if err != nil {
+			return "", nil, err
+		}
+		if format == "" {
+			format = ff
+		} else if ff != format {
+			return "", nil, fmt.Errorf("%s is %s, other files of the table are %s; a table holds one format", f, ff, format)
+		}
+		for _, col := range cols {
+			n, t := aws.ToString(col.Name), aws.ToString(col.Type)
+			old, seen := types[n]
+			if !seen {
+				order = append(order, n)
+				types[n] = t
+				continue
+			}
+			if old != t {
+				types[n] = widen(old, t)
+			}
 		}
 	}
-	return !same, len(add), nil
+	out := make([]gtypes.Column, len(order))
+	for i, n := range order {
+		out[i] = gtypes.Column{Name: aws.String(n), Type: aws.String(types[n])}
+	}
+	return format, out, nil
 }
 
 // DataFiles lists the data files below dir, recursively, in name order: every file except those

@@ -162,8 +162,12 @@ func leadingNumber(s string) (string, string) {
 	return s[:i], s[i:]
 }
 
-// maxTerminalDays is how many of the last days the terminal tables show; the HTML report has all.
-const maxTerminalDays = 7
+// maxTerminalDays and maxTerminalRows bound the terminal tables: the last days, the first rows;
+// the HTML report has all.
+const (
+	maxTerminalDays = 7
+	maxTerminalRows = 12
+)
 
 // WriteText prints each measure as a table: one row per dimension combination, one column per
 // day (the last maxTerminalDays), "-" where the day has no row.
@@ -187,7 +191,11 @@ func (r *Report) WriteText(w io.Writer) {
 			fmt.Fprintf(w, " %10s", d[5:])
 		}
 		fmt.Fprintln(w)
-		for _, s := range m.Series {
+		for i, s := range m.Series {
+			if i == maxTerminalRows {
+				fmt.Fprintf(w, "  ... and %d more rows (all in the report)\n", len(m.Series)-i)
+				break
+			}
 			fmt.Fprintf(w, "  %-*s", keyWidth, s.Key)
 			for _, d := range days {
 				if v, ok := s.Values[d]; ok {

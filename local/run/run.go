@@ -78,8 +78,8 @@ type Ingest interface {
 	// raw/<source>/<table>/dt=<day>/.
 	Extract(ctx context.Context, src config.Source, day layout.Day, at time.Time) (Extracted, error)
 	// WriteLogs delivers the stream's records of day into raw/app_logs/<stream>/dt=<day>/, as
-	// Firehose does, and returns how many it wrote.
-	WriteLogs(ctx context.Context, stream string, day layout.Day) (int, error)
+	// Firehose does by the instant at, and returns how many it wrote.
+	WriteLogs(ctx context.Context, stream string, day layout.Day, at time.Time) (int, error)
 }
 
 // Options configure a run.
@@ -268,6 +268,10 @@ func scheduleTime(schedule string) (config.TimeOfDay, error) {
 	return config.TimeOfDay{Hour: hour, Minute: minute}, nil
 }
 
+// firehoseFlush is when the last of a day's log records have landed: Firehose's buffering
+// interval (at most 15 minutes; the streams' is 5) after midnight.
+var firehoseFlush = config.TimeOfDay{Hour: 0, Minute: 5}
+
 // instant is the time of day t on day d in the business zone.
 func instant(d layout.Day, t config.TimeOfDay, loc *time.Location) time.Time {
 	s := d.Start(loc)
@@ -284,18 +288,18 @@ func (p *pipeline) day(ctx context.Context, d layout.Day) (DayReport, error) {
 		took := time.Since(start)
 		dr.Steps = append(dr.Steps, StepReport{Name: name, Seconds: took.Seconds(), Detail: msg})
 		if err != nil {
-			fmt.Fprintf(p.o.Progress, "%s  %-28s FAILED after %s\n", d, name, took.Round(time.Millisecond))
+			fmt.Fprintf(p.o.Progress, "%s  %-32s FAILED after %s\n", d, name, took.Round(time.Millisecond))
 			return fmt.Errorf("day %s, step %s: %w", d, name, err)
 		}
-		fmt.Fprintf(p.o.Progress, "%s  %-28s %-44s %s\n", d, name, msg, took.Round(time.Millisecond))
+		fmt.Fprintf(p.o.Progress, "%s  %-32s %-36s %s\n", d, name, msg, took.Round(time.Millisecond))
 		return nil
 	}
 	for _, ls := range p.o.Env.LogStreams {
 		if err := step("deliver "+ls.Name, func() (string, error) {
-			if p.hasRaw(layout.AppLogStreamPrefix(ls.Name), d) {
+			if p.hasRawTable(layout.AppLogStreamPrefix(ls.Name), d) {
 				return "already delivered", nil
 			}
-			n, err := p.o.Ingest.WriteLogs(ctx, ls.Name, d)
+			n, err := p.o.Ingest.WriteLogs(ctx, ls.Name, d, instant(next, firehoseFlush, p.o.Env.Location))
 			dr.LogRecords += int64(n)
 			return fmt.Sprintf("%d records", n), err
 		}); err != nil {
@@ -348,12 +352,17 @@ func (p *pipeline) hasRaw(prefix string, d layout.Day) bool {
 		return false
 	}
 	for _, t := range tables {
-		files, err := catalog.DataFiles(filepath.Join(root, t.Name(), d.Partition()))
-		if err == nil && len(files) > 0 {
+		if p.hasRawTable(prefix+t.Name()+"/", d) {
 			return true
 		}
 	}
 	return false
+}
+
+// hasRawTable reports whether the raw table at prefix has data for the day.
+func (p *pipeline) hasRawTable(prefix string, d layout.Day) bool {
+	files, err := catalog.DataFiles(filepath.Join(p.o.Lake, RawBucket, filepath.FromSlash(prefix), d.Partition()))
+	return err == nil && len(files) > 0
 }
 
 // aggregateEvent runs the aggregation workflow for one crawler event: the plan, then each day's

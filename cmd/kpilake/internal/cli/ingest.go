@@ -1,12 +1,18 @@
 package cli
 
 import (
-	"errors"
-
 	localrun "github.com/kpilake/kpilake/local/run"
+	"github.com/kpilake/kpilake/sample"
 )
 
 // localIngest wires the real extractor and the sample's replay into a local run.
-func localIngest(LocalIngestOptions) (localrun.Ingest, error) {
-	return nil, errors.New("local ingest is not wired yet")
+func localIngest(o LocalIngestOptions) (localrun.Ingest, error) {
+	var ds *sample.Dataset
+	if o.DSN == "" {
+		if err := o.Sample.Validate(); err != nil {
+			return nil, err
+		}
+		ds = sample.Generate(o.Sample)
+	}
+	return localrun.NewIngest(o.Lake.Root(), o.Env, ds, o.DSN, nil)
 }
