@@ -56,6 +56,8 @@ type table struct {
 	CreateTime    time.Time             `json:"create_time"`
 	UpdateTime    time.Time             `json:"update_time"`
 	Partitions    map[string]*partition `json:"partitions,omitempty"`
+	// rev is the catalog version of the table's last change (in memory only).
+	rev int64
 }
 
 type partition struct {
@@ -226,6 +228,7 @@ func (c *Catalog) CreateTable(_ context.Context, in *glue.CreateTableInput, _ ..
 	now := c.now().UTC()
 	t := tableFromInput(in.TableInput)
 	t.Name, t.CreateTime, t.UpdateTime = name, now, now
+	t.rev = c.version + 1
 	c.state.Tables[name] = t
 	return &glue.CreateTableOutput{}, c.save()
 }
@@ -299,6 +302,7 @@ func (c *Catalog) CreatePartition(_ context.Context, in *glue.CreatePartitionInp
 	if err := t.putPartition(in.PartitionInput, false, c.now().UTC()); err != nil {
 		return nil, err
 	}
+	t.rev = c.version + 1
 	return &glue.CreatePartitionOutput{}, c.save()
 }
 
@@ -319,6 +323,7 @@ func (c *Catalog) UpdatePartition(_ context.Context, in *glue.UpdatePartitionInp
 	if err := t.putPartition(in.PartitionInput, true, c.now().UTC()); err != nil {
 		return nil, err
 	}
+	t.rev = c.version + 1
 	return &glue.UpdatePartitionOutput{}, c.save()
 }
 
@@ -361,6 +366,7 @@ func (c *Catalog) PutTable(in *gtypes.TableInput) error {
 	if old, ok := c.state.Tables[name]; ok {
 		t.CreateTime, t.Partitions = old.CreateTime, old.Partitions
 	}
+	t.rev = c.version + 1
 	c.state.Tables[name] = t
 	return c.save()
 }
@@ -379,6 +385,7 @@ func (c *Catalog) PutPartitions(tableName string, parts []gtypes.PartitionInput)
 			return err
 		}
 	}
+	t.rev = c.version + 1
 	return c.save()
 }
 
@@ -477,7 +484,7 @@ func (c *Catalog) Snapshot() (version int64, tables []Table) {
 	defer c.mu.Unlock()
 	for _, name := range slices.Sorted(maps.Keys(c.state.Tables)) {
 		t := c.state.Tables[name]
-		out := Table{Name: t.Name, Location: t.Storage.Location, Classification: t.Parameters["classification"]}
+		out := Table{Name: t.Name, Rev: t.rev, Location: t.Storage.Location, Classification: t.Parameters["classification"]}
 		for _, col := range t.Storage.Columns {
 			out.Columns = append(out.Columns, Column{Name: col.Name, Type: col.Type})
 		}
@@ -495,7 +502,10 @@ func (c *Catalog) Snapshot() (version int64, tables []Table) {
 
 // Table is a catalog table as a query engine reads it.
 type Table struct {
-	Name           string
+	Name string
+	// Rev changes whenever the table or one of its partitions does (within one Catalog value;
+	// a catalog opened from its file starts every table at 0).
+	Rev            int64
 	Location       string
 	Classification string // parquet or json
 	Columns        []Column

@@ -74,6 +74,7 @@ type Engine struct {
 
 	mu      sync.Mutex // serializes queries and guards the fields below
 	built   int64      // catalog version the views were built for; -1 for none
+	views   map[string]built
 	queries map[string]*atypes.QueryExecution
 	tokens  map[string]string
 }
@@ -112,7 +113,11 @@ func Open(root string, cat *catalog.Catalog, opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("duckdb: %s: %w", s, err)
 		}
 	}
-	return &Engine{root: root, cat: cat, db: db, built: -1,
+	if _, err := db.Exec("CREATE SCHEMA IF NOT EXISTS " + ident(cat.Database())); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("duckdb: %w", err)
+	}
+	return &Engine{root: root, cat: cat, db: db, built: -1, views: map[string]built{},
 		queries: map[string]*atypes.QueryExecution{}, tokens: map[string]string{}}, nil
 }
 

@@ -5,41 +5,68 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/kpilake/kpilake/local/catalog"
 )
 
-// refresh rebuilds the catalog's views when the catalog has changed since they were built (e.mu is
-// held), and returns the bytes of the files the views read.
+// refresh brings the views up to the catalog (e.mu is held): it replaces the view of each table
+// that changed since it was built, and drops those of tables that are gone. It returns the bytes
+// of the files the views read.
 //
-// Each table is a view over its partitions as the catalog lists them: a UNION ALL of one SELECT
-// per partition with files, each adding the partition values as constant string columns, so a
-// filter on dt prunes the other partitions before any file is opened (as Athena's partition
-// pruning does). A table without files is an empty view of the catalog's columns.
+// A table is a view over the files of its partitions as the catalog lists them, each partition's
+// values as constant string columns. Where every partition's location names its value as a
+// folder (<key>=<value>/, as the crawlers and the CTAS runner write them), the view is one scan
+// with Hive partitioning, so a filter on dt prunes the other partitions' files before any is
+// opened (Athena's partition pruning); otherwise a UNION ALL of one scan per partition. A table
+// without files is an empty view of the catalog's columns.
 func (e *Engine) refresh(ctx context.Context) (int64, error) {
 	version, tables := e.cat.Snapshot()
 	if version == e.built {
-		return 0, nil
+		return e.scanned(), nil
 	}
 	schema := ident(e.cat.Database())
-	stmts := []string{"DROP SCHEMA IF EXISTS " + schema + " CASCADE", "CREATE SCHEMA " + schema}
-	var scanned int64
+	seen := map[string]bool{}
 	for _, t := range tables {
+		seen[t.Name] = true
+		if b, ok := e.views[t.Name]; ok && b.rev == t.Rev && t.Rev != 0 {
+			continue
+		}
 		body, size, err := e.view(t)
 		if err != nil {
 			return 0, fmt.Errorf("table %s.%s: %w", e.cat.Database(), t.Name, err)
 		}
-		scanned += size
-		stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s.%s AS %s", schema, ident(t.Name), body))
+		stmt := fmt.Sprintf("CREATE OR REPLACE VIEW %s.%s AS %s", schema, ident(t.Name), body)
+		if _, err := e.db.ExecContext(ctx, stmt); err != nil {
+			return 0, fmt.Errorf("build the local table %s: %w\n%s", t.Name, err, stmt)
+		}
+		e.views[t.Name] = built{rev: t.Rev, size: size}
 	}
-	for _, s := range stmts {
-		if _, err := e.db.ExecContext(ctx, s); err != nil {
-			return 0, fmt.Errorf("build the local tables: %w\n%s", err, s)
+	for name := range e.views {
+		if !seen[name] {
+			if _, err := e.db.ExecContext(ctx, fmt.Sprintf("DROP VIEW IF EXISTS %s.%s", schema, ident(name))); err != nil {
+				return 0, fmt.Errorf("drop the local table %s: %w", name, err)
+			}
+			delete(e.views, name)
 		}
 	}
 	e.built = version
-	return scanned, nil
+	return e.scanned(), nil
+}
+
+// built is a view as it was built: the table's revision and the bytes of its files.
+type built struct {
+	rev  int64
+	size int64
+}
+
+func (e *Engine) scanned() int64 {
+	var n int64
+	for _, b := range e.views {
+		n += b.size
+	}
+	return n
 }
 
 // view is the SELECT of one table's view and the bytes of its files.
@@ -58,63 +85,90 @@ func (e *Engine) view(t catalog.Table) (string, int64, error) {
 		files  []string
 	}
 	var parts []source
-	if len(t.PartitionKeys) == 0 {
-		parts = append(parts, source{})
-	}
-	for _, p := range t.Partitions {
-		parts = append(parts, source{values: p.Values})
-	}
 	var size int64
-	var selects []string
-	for i := range parts {
-		loc := t.Location
-		if len(t.PartitionKeys) > 0 {
-			loc = t.Partitions[i].Location
-		}
+	hive := len(t.PartitionKeys) > 0
+	list := func(loc string, values []string) error {
 		dir, err := e.path(loc)
 		if err != nil {
-			return "", 0, err
+			return err
 		}
 		files, err := catalog.DataFiles(dir)
 		if err != nil {
-			return "", 0, err
+			return err
 		}
 		if len(files) == 0 {
-			continue // an empty partition, or one whose data is gone: no rows
+			return nil // an empty partition, or one whose data is gone: no rows
 		}
 		for _, f := range files {
 			if st, err := os.Stat(f); err == nil {
 				size += st.Size()
 			}
 		}
-		read, err := reader(t, cols, types, files)
+		for k, key := range t.PartitionKeys {
+			if !strings.Contains(loc, "/"+key.Name+"="+values[k]+"/") {
+				hive = false
+			}
+		}
+		parts = append(parts, source{values: values, files: files})
+		return nil
+	}
+	if len(t.PartitionKeys) == 0 {
+		if err := list(t.Location, nil); err != nil {
+			return "", 0, err
+		}
+	}
+	for _, p := range t.Partitions {
+		if err := list(p.Location, p.Values); err != nil {
+			return "", 0, err
+		}
+	}
+	if len(parts) == 0 {
+		sel := make([]string, 0, len(cols)+len(t.PartitionKeys))
+		for i, c := range cols {
+			sel = append(sel, "CAST(NULL AS "+types[i]+") AS "+ident(c))
+		}
+		for _, key := range t.PartitionKeys {
+			sel = append(sel, "CAST(NULL AS VARCHAR) AS "+ident(key.Name))
+		}
+		return "SELECT " + strings.Join(sel, ", ") + " WHERE false", 0, nil
+	}
+	sel := make([]string, 0, len(cols)+len(t.PartitionKeys))
+	for _, c := range cols {
+		sel = append(sel, ident(c))
+	}
+	if hive && len(t.PartitionKeys) > 0 {
+		var files []string
+		for _, p := range parts {
+			files = append(files, p.files...)
+		}
+		hiveTypes := make([]string, len(t.PartitionKeys))
+		for k, key := range t.PartitionKeys {
+			sel = append(sel, ident(key.Name))
+			hiveTypes[k] = literal(key.Name) + ": 'VARCHAR'"
+		}
+		read, err := reader(t, cols, types, files, "hive_partitioning = true, hive_types = {"+strings.Join(hiveTypes, ", ")+"}")
 		if err != nil {
 			return "", 0, err
 		}
-		list := make([]string, 0, len(cols)+len(t.PartitionKeys))
-		for _, c := range cols {
-			list = append(list, ident(c))
-		}
-		for k, key := range t.PartitionKeys {
-			list = append(list, literal(parts[i].values[k])+" AS "+ident(key.Name))
-		}
-		selects = append(selects, "SELECT "+strings.Join(list, ", ")+" FROM "+read)
+		return "SELECT " + strings.Join(sel, ", ") + " FROM " + read, size, nil
 	}
-	if len(selects) == 0 {
-		list := make([]string, 0, len(cols)+len(t.PartitionKeys))
-		for i, c := range cols {
-			list = append(list, "CAST(NULL AS "+types[i]+") AS "+ident(c))
+	var selects []string
+	for _, p := range parts {
+		read, err := reader(t, cols, types, p.files, "hive_partitioning = false")
+		if err != nil {
+			return "", 0, err
 		}
-		for _, key := range t.PartitionKeys {
-			list = append(list, "CAST(NULL AS VARCHAR) AS "+ident(key.Name))
+		row := slices.Clone(sel)
+		for k, key := range t.PartitionKeys {
+			row = append(row, literal(p.values[k])+" AS "+ident(key.Name))
 		}
-		return "SELECT " + strings.Join(list, ", ") + " WHERE false", 0, nil
+		selects = append(selects, "SELECT "+strings.Join(row, ", ")+" FROM "+read)
 	}
 	return strings.Join(selects, "\nUNION ALL "), size, nil
 }
 
-// reader is the table function that reads one partition's files.
-func reader(t catalog.Table, cols, types, files []string) (string, error) {
+// reader is the table function that reads files, with the given partitioning options.
+func reader(t catalog.Table, cols, types, files []string, partitioning string) (string, error) {
 	quoted := make([]string, len(files))
 	for i, f := range files {
 		quoted[i] = literal(f)
@@ -123,7 +177,7 @@ func reader(t catalog.Table, cols, types, files []string) (string, error) {
 	switch t.Classification {
 	case "parquet":
 		// union_by_name: a column missing from an older file reads as NULL, as in Athena.
-		return "read_parquet(" + list + ", union_by_name = true, hive_partitioning = false)", nil
+		return "read_parquet(" + list + ", union_by_name = true, " + partitioning + ")", nil
 	case "json":
 		spec := make([]string, len(cols))
 		for i, c := range cols {
@@ -135,8 +189,8 @@ func reader(t catalog.Table, cols, types, files []string) (string, error) {
 		} else if gz {
 			compression = "gzip"
 		}
-		return fmt.Sprintf("read_json(%s, format = 'newline_delimited', compression = %s, columns = {%s}, hive_partitioning = false)",
-			list, literal(compression), strings.Join(spec, ", ")), nil
+		return fmt.Sprintf("read_json(%s, format = 'newline_delimited', compression = %s, columns = {%s}, %s)",
+			list, literal(compression), strings.Join(spec, ", "), partitioning), nil
 	}
 	return "", fmt.Errorf("classification %q is not read by the local engine (parquet, json)", t.Classification)
 }
