@@ -100,7 +100,9 @@ func Open(root string, cat *catalog.Catalog, opts Options) (*Engine, error) {
 		db.Close()
 		return nil, fmt.Errorf("duckdb: time zone %q: %w", zone, err)
 	}
-	stmts := []string{"SET TimeZone = " + literal(zone)}
+	// The metadata cache keeps each Parquet file's footer across queries, so a view over a year of
+	// files does not reread every footer whenever a query binds it.
+	stmts := []string{"SET TimeZone = " + literal(zone), "SET parquet_metadata_cache = true"}
 	if opts.Threads > 0 {
 		stmts = append(stmts, fmt.Sprintf("SET threads = %d", opts.Threads))
 	}
