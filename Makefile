@@ -55,6 +55,9 @@ $(KPILAKE):
 demo: $(KPILAKE) ## run the sample week through the whole pipeline on this machine (no AWS, no server): KPI tables and lake/report.html
 	$(KPILAKE) local run --lake lake --clean $(DEMO_FLAGS)
 
+report-picture: ## draw docs/local-report.png, the README's picture of the local run's report (needs Chromium)
+	scripts/report-picture.sh
+
 synth: $(NODE_STAMP) ## synthesize templates into cdk.out (ENV=prod for one environment)
 	rm -rf cdk.out
 	$(CDK) synth $(if $(ENV),-c env=$(ENV)) --quiet

@@ -347,17 +347,25 @@ func lineChart(m Measure) (template.HTML, []legendItem) {
 	for si, s := range series {
 		color := palette[si%len(palette)]
 		legend = append(legend, legendItem{Color: color, Key: cmp.Or(s.Key, m.Column)})
+		// A day without a row breaks the line: an absent row is not a value to draw through.
 		var pts []string
-		for i, d := range m.Days {
-			if v, ok := s.Values[d]; ok {
-				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(v)))
-				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"><title>%s %s: %s</title></circle>`,
-					x(i), y(v), color, template.HTMLEscapeString(s.Key), d, strconv.FormatFloat(v, 'f', -1, 64))
+		flush := func() {
+			if len(pts) > 1 {
+				fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`, color, strings.Join(pts, " "))
 			}
+			pts = pts[:0]
 		}
-		if len(pts) > 1 {
-			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`, color, strings.Join(pts, " "))
+		for i, d := range m.Days {
+			v, ok := s.Values[d]
+			if !ok {
+				flush()
+				continue
+			}
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(v)))
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"><title>%s %s: %s</title></circle>`,
+				x(i), y(v), color, template.HTMLEscapeString(s.Key), d, strconv.FormatFloat(v, 'f', -1, 64))
 		}
+		flush()
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()), legend
