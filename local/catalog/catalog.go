@@ -61,8 +61,11 @@ type table struct {
 }
 
 type partition struct {
-	Values     []string  `json:"values"`
+	Values []string `json:"values"`
+	// Storage is the partition's own; when Inherits, only its Location is kept and the rest is
+	// the table's (the crawlers' and the runner's partitions), which keeps the file small.
 	Storage    storage   `json:"storage"`
+	Inherits   bool      `json:"inherits,omitempty"`
 	CreateTime time.Time `json:"create_time"`
 	UpdateTime time.Time `json:"update_time"`
 }
@@ -128,7 +131,7 @@ func (c *Catalog) Version() int64 {
 // save writes the state; c.mu is held.
 func (c *Catalog) save() error {
 	c.version++
-	b, err := json.MarshalIndent(&c.state, "", " ")
+	b, err := json.Marshal(&c.state)
 	if err != nil {
 		return fmt.Errorf("catalog: encode: %w", err)
 	}
@@ -256,7 +259,7 @@ func (c *Catalog) GetPartition(_ context.Context, in *glue.GetPartitionInput, _ 
 	if !ok {
 		return nil, &gtypes.EntityNotFoundException{Message: aws.String("Cannot find partition.")}
 	}
-	return &glue.GetPartitionOutput{Partition: p.toGlue(c.database, t.Name)}, nil
+	return &glue.GetPartitionOutput{Partition: p.toGlue(c.database, t)}, nil
 }
 
 // partitionExpr is the one form of GetPartitions' Expression that the kpilake code sends: a range of
@@ -285,7 +288,7 @@ func (c *Catalog) GetPartitions(_ context.Context, in *glue.GetPartitionsInput, 
 	out := &glue.GetPartitionsOutput{}
 	for _, k := range slices.Sorted(maps.Keys(t.Partitions)) {
 		if p := t.Partitions[k]; keep(p.Values) {
-			out.Partitions = append(out.Partitions, *p.toGlue(c.database, t.Name))
+			out.Partitions = append(out.Partitions, *p.toGlue(c.database, t))
 		}
 	}
 	return out, nil
@@ -346,6 +349,9 @@ func (t *table) putPartition(in *gtypes.PartitionInput, replace bool, now time.T
 	}
 	if in.StorageDescriptor != nil {
 		p.Storage = storageFrom(in.StorageDescriptor)
+		if own := p.Storage; own.sameSchema(t.Storage) {
+			p.Storage, p.Inherits = storage{Location: own.Location}, true
+		}
 	}
 	if t.Partitions == nil {
 		t.Partitions = map[string]*partition{}
@@ -435,6 +441,12 @@ func storageFrom(sd *gtypes.StorageDescriptor) storage {
 	return s
 }
 
+// sameSchema reports whether s has t's columns, formats and SerDe (its location aside).
+func (s storage) sameSchema(t storage) bool {
+	return slices.Equal(s.Columns, t.Columns) && s.InputFormat == t.InputFormat && s.OutputFormat == t.OutputFormat &&
+		s.SerDe == t.SerDe && maps.Equal(s.SerDeParams, t.SerDeParams)
+}
+
 func (s storage) toGlue() *gtypes.StorageDescriptor {
 	sd := &gtypes.StorageDescriptor{
 		Location: aws.String(s.Location),
@@ -466,12 +478,17 @@ func (t *table) toGlue(database string) *gtypes.Table {
 	}
 }
 
-func (p *partition) toGlue(database, tableName string) *gtypes.Partition {
+func (p *partition) toGlue(database string, t *table) *gtypes.Partition {
+	sd := p.Storage
+	if p.Inherits {
+		sd = t.Storage
+		sd.Location = p.Storage.Location
+	}
 	return &gtypes.Partition{
 		DatabaseName:      aws.String(database),
-		TableName:         aws.String(tableName),
+		TableName:         aws.String(t.Name),
 		Values:            slices.Clone(p.Values),
-		StorageDescriptor: p.Storage.toGlue(),
+		StorageDescriptor: sd.toGlue(),
 		CreationTime:      aws.Time(p.CreateTime),
 		LastAccessTime:    aws.Time(p.UpdateTime),
 	}
