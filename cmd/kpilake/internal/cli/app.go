@@ -224,6 +224,7 @@ bucket names) through CloudFormation, with the usual AWS credentials (AWS_PROFIL
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.PersistentFlags().StringVar(&configPath, "config", "", "the project's cdk.json (default: cdk.json in the working directory or a parent)")
 	root.AddCommand(a.backfillCommand(&configPath))
+	root.AddCommand(a.kpiCommand(&configPath))
 	return root
 }
 
