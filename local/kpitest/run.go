@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,11 +101,7 @@ func Run(ctx context.Context, cat *queries.Catalog, c *Case, opts Options) (*Res
 		res.Err = err
 		return res, nil
 	}
-	order, err := kpiOrder(cat, c)
-	if err != nil {
-		res.Err = err
-		return res, nil
-	}
+	order := kpiOrder(cat, c)
 	bucket, err := lakedir.Open(root)
 	if err != nil {
 		return nil, fmt.Errorf("kpi test: %w", err)
@@ -134,7 +131,7 @@ func Run(ctx context.Context, cat *queries.Catalog, c *Case, opts Options) (*Res
 
 // kpiOrder lists the KPIs to run: those the case checks and, unless the case gives their tables,
 // the KPIs they read, each after those it reads.
-func kpiOrder(cat *queries.Catalog, c *Case) ([]string, error) {
+func kpiOrder(cat *queries.Catalog, c *Case) []string {
 	given := map[string]bool{}
 	for _, in := range c.Inputs {
 		if k, ok := strings.CutPrefix(in.Table, layout.KPITablePrefix); ok && in.Source == (queries.SourceTable{}) {
@@ -155,16 +152,10 @@ func kpiOrder(cat *queries.Catalog, c *Case) ([]string, error) {
 		}
 		order = append(order, n)
 	}
-	for _, n := range slices.Sorted(func(yield func(string) bool) {
-		for k := range c.Expected {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, n := range slices.Sorted(maps.Keys(c.Expected)) {
 		visit(n)
 	}
-	return order, nil
+	return order
 }
 
 // writeInputs writes the case's inputs into the lake at root as the pipeline would (a database
@@ -204,13 +195,7 @@ func writeInputs(ctx context.Context, engine *duck.Engine, lc *catalog.Catalog, 
 			return fmt.Errorf("%s: %w", in.File, err)
 		}
 	}
-	crawlers := []catalog.Crawler{{Name: "raw", Root: root, Bucket: run.RawBucket, Prefixes: slices.Sorted(func(yield func(string) bool) {
-		for p := range rawPrefixes {
-			if !yield(p) {
-				return
-			}
-		}
-	})}}
+	crawlers := []catalog.Crawler{{Name: "raw", Root: root, Bucket: run.RawBucket, Prefixes: slices.Sorted(maps.Keys(rawPrefixes))}}
 	if kpis {
 		// The crawler names the folders below kpi/ as kpi_<folder>: the KPI tables.
 		crawlers = append(crawlers, catalog.Crawler{Name: "fixtures", Root: root, Bucket: fixtureBucket,

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -281,8 +282,20 @@ func checkInputs(lc *catalog.Catalog, k *queries.KPI, day layout.Day, lake strin
 	return errors.Join(errs...)
 }
 
-// writeRows prints a result as an aligned table, CSV, or JSON (an array of objects).
+// writeRows prints a result as an aligned table, CSV, or JSON (an array of objects), its rows
+// sorted by their values from the first column on (numbers as numbers, NULL last), so that the
+// same result always prints the same.
 func writeRows(w io.Writer, format string, cols []kpitest.Column, rows *duck.Rows) error {
+	values := slices.Clone(rows.Values)
+	slices.SortStableFunc(values, func(a, b []any) int {
+		for i := range a {
+			if c := compareValues(a[i], b[i]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	rows = &duck.Rows{Columns: rows.Columns, Values: values}
 	text := make([][]string, len(rows.Values))
 	for i, r := range rows.Values {
 		text[i] = make([]string, len(r))
@@ -363,6 +376,48 @@ func writeRows(w io.Writer, format string, cols []kpitest.Column, rows *duck.Row
 	}
 	_, err := fmt.Fprintf(w, "(%d %s)\n", len(text), noun)
 	return err
+}
+
+// compareValues orders two values of a column: NULL last, numbers by value, times by instant,
+// the rest by their text.
+func compareValues(a, b any) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return 1
+	case b == nil:
+		return -1
+	}
+	if x, ok := number(a); ok {
+		if y, ok := number(b); ok {
+			return cmp.Compare(x, y)
+		}
+	}
+	if x, ok := a.(time.Time); ok {
+		if y, ok := b.(time.Time); ok {
+			return x.Compare(y)
+		}
+	}
+	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return float64(x), true
+	case int32:
+		return float64(x), true
+	case int16:
+		return float64(x), true
+	case int8:
+		return float64(x), true
+	case float64:
+		return x, true
+	case float32:
+		return float64(x), true
+	}
+	return 0, false
 }
 
 func isNumeric(hive string) bool {
