@@ -355,8 +355,10 @@ func parseCSV(file string, data []byte, expected bool) (*Table, error) {
 	r := csv.NewReader(bytes.NewReader(data))
 	r.Comment = '#'
 	r.TrimLeadingSpace = true
+	r.FieldsPerRecord = -1 // the header's count, once decimal(p,s) is joined again
 	t := &Table{File: file}
 	header, err := r.Read()
+	header = joinParens(header)
 	if err == io.EOF {
 		return nil, fmt.Errorf("%s: empty; the first line is the header, name:type for each column (such as id:bigint,created_at:timestamp)", file)
 	}
@@ -428,6 +430,23 @@ func parseCSV(file string, data []byte, expected bool) (*Table, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// joinParens joins the header fields that a comma inside parentheses split, as in
+// amount:decimal(12,2).
+func joinParens(fields []string) []string {
+	var out []string
+	open := false
+	for _, f := range fields {
+		if open {
+			out[len(out)-1] += "," + f
+		} else {
+			out = append(out, f)
+		}
+		last := out[len(out)-1]
+		open = strings.Count(last, "(") > strings.Count(last, ")")
+	}
+	return out
 }
 
 const typeList = "bigint, int, smallint, tinyint, double, float, boolean, string, date, timestamp, decimal(p,s)"

@@ -114,3 +114,35 @@ func TestRun_RejectsOutputTypesAthenaLacks(t *testing.T) {
 		t.Errorf("failed = %v:\n%s", failed, report)
 	}
 }
+
+// Every input type is written and crawled so that the KPI reads it back as that type, with its
+// value: what a KPI selects unchanged has the column's type in the expected file.
+func TestRun_InputsReadBackAsTheirTypes(t *testing.T) {
+	cat, err := queries.Parse(fstest.MapFS{"all.sql": kpiFile("all", `SELECT * EXCLUDE (dt) FROM {{ source "social" "posts" }} AS p`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cols = "b:bigint, i:int, s:smallint, t:tinyint, d:double, f:float, ok:boolean, str:string, day:date, at:timestamp, amount:decimal(12,2)"
+	tests := fstest.MapFS{
+		"c/case.json": {Data: []byte(tokyoDay)},
+		"c/social_posts/dt=2026-11-24.csv": {Data: []byte(cols + "\n" +
+			"9007199254740993, -2147483648, 32767, -128, 0.1, 0.5, true, \"a, b\", 2026-02-28, 2026-11-24 00:00:00.001+09:00, 12345678.90\n" +
+			"NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL\n")},
+		"c/expected/all.csv": {Data: []byte("dt, " + cols + "\n" +
+			"2026-11-24, 9007199254740993, -2147483648, 32767, -128, 0.1, 0.5, true, \"a, b\", 2026-02-28, 2026-11-23T15:00:00.001Z, 12345678.9\n" +
+			"2026-11-24, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL\n")},
+	}
+	cases, err := kpitest.Load(tests, "", cat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := kpitest.Run(context.Background(), cat, cases[0], kpitest.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed() {
+		var b strings.Builder
+		res.Report(&b)
+		t.Error(b.String())
+	}
+}

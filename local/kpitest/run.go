@@ -236,6 +236,9 @@ func writeParquet(ctx context.Context, engine *duck.Engine, file string, t *Tabl
 				if err != nil {
 					return fmt.Errorf("line %d: column %s: %w", row.Line, t.Columns[i].Name, err)
 				}
+				if decimalTypeRE.MatchString(t.Columns[i].Type) {
+					v = f // the canonical text of a decimal is a fraction, which DuckDB does not read
+				}
 				vals[i] = fmt.Sprintf("CAST(%s AS %s)", literal(v), types[i])
 			}
 			rows[r] = "(" + strings.Join(vals, ", ") + ")"
