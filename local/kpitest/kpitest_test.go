@@ -146,3 +146,16 @@ func TestRun_InputsReadBackAsTheirTypes(t *testing.T) {
 		t.Error(b.String())
 	}
 }
+
+// A case that lacks a table a KPI reads says which file to add.
+func TestRun_NamesTheTableACaseLacks(t *testing.T) {
+	kpis := fstest.MapFS{
+		"n.sql": kpiFile("n", `SELECT COUNT(*) AS n FROM {{ source "social" "posts" }} AS p`),
+		"m.sql": {Data: []byte("-- name: m\n-- description: d\n-- depends_on: n\n-- sources: social.users\n" +
+			`SELECT n.n FROM {{ kpi "n" }} AS n CROSS JOIN {{ source "social" "users" }} AS u` + "\n")},
+	}
+	failed, report := runCase(t, kpis, "m", tokyoDay, "dt, n:bigint\n2026-11-24, 3\n")
+	if want := "error: m reads social.users, which the case does not give: add tests/c/social_users/dt=YYYY-MM-DD.csv"; !failed || !strings.Contains(report, want) {
+		t.Errorf("failed = %v, want the report to say %q:\n%s", failed, want, report)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -102,6 +103,10 @@ func Run(ctx context.Context, cat *queries.Catalog, c *Case, opts Options) (*Res
 		return res, nil
 	}
 	order := kpiOrder(cat, c)
+	if err := checkTables(cat, c, order); err != nil {
+		res.Err = err
+		return res, nil
+	}
 	bucket, err := lakedir.Open(root)
 	if err != nil {
 		return nil, fmt.Errorf("kpi test: %w", err)
@@ -156,6 +161,21 @@ func kpiOrder(cat *queries.Catalog, c *Case) []string {
 		visit(n)
 	}
 	return order
+}
+
+// checkTables makes sure the case gives every raw table that the KPIs it runs read.
+func checkTables(cat *queries.Catalog, c *Case, order []string) error {
+	var errs []error
+	for _, name := range order {
+		k, _ := cat.KPI(name)
+		for _, s := range k.Sources {
+			if !slices.ContainsFunc(c.Inputs, func(in Input) bool { return in.Source == s }) {
+				errs = append(errs, fmt.Errorf("%s reads %s, which the case does not give: add %s/%s/dt=YYYY-MM-DD.%s",
+					name, s, c.Dir, s.CatalogName(), map[bool]string{true: "jsonl", false: "csv"}[s.Source == layout.AppLogsSource]))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // writeInputs writes the case's inputs into the lake at root as the pipeline would (a database
