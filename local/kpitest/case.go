@@ -188,8 +188,9 @@ func loadCase(fsys fs.FS, prefix, dir string, cat *queries.Catalog) (*Case, erro
 	}
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
+		return nil, fmt.Errorf("%s%s: %w", prefix, dir, err)
 	}
+	expectedGiven := false
 	for _, e := range entries {
 		name := e.Name()
 		p := path.Join(dir, name)
@@ -200,6 +201,7 @@ func loadCase(fsys fs.FS, prefix, dir string, cat *queries.Catalog) (*Case, erro
 			bad(p, "unexpected file; a case holds %s, %s/ and one directory per input table", CaseFile, ExpectedDir)
 			continue
 		case name == ExpectedDir:
+			expectedGiven = true
 			errs = append(errs, c.loadExpected(fsys, prefix, p, cat)...)
 			continue
 		}
@@ -263,7 +265,7 @@ func loadCase(fsys fs.FS, prefix, dir string, cat *queries.Catalog) (*Case, erro
 			c.Inputs = append(c.Inputs, in)
 		}
 	}
-	if len(c.Expected) == 0 {
+	if len(c.Expected) == 0 && !expectedGiven {
 		bad(dir, "the case checks no KPI: add %s/<kpi>.csv with the rows a KPI must produce", ExpectedDir)
 	}
 	for k := range c.Expected {
@@ -386,6 +388,11 @@ func parseCSV(file string, data []byte, expected bool) (*Table, error) {
 			errs = append(errs, fmt.Errorf("%s:1: column %s is the partition: the file name gives the day of an input, the first column that of an expected row", file, name))
 		case seen[name]:
 			errs = append(errs, fmt.Errorf("%s:1: column %s appears twice", file, name))
+		default:
+			// The catalog holds column names in lowercase, as the crawler and Athena write them.
+			if err := layout.ValidateName("column", name); err != nil {
+				errs = append(errs, fmt.Errorf("%s:1: %w", file, err))
+			}
 		}
 		if err := checkType(typ); err != nil {
 			errs = append(errs, fmt.Errorf("%s:1: column %s: %w", file, name, err))

@@ -427,15 +427,20 @@ func TestKPITest_MalformedCasesNameFileAndLine(t *testing.T) {
 			"x, 1, 2026-11-24T09:00:00Z, NULL\n"))
 	writeFile(t, filepath.Join(dir, keep, "social_reactions", "dt=2026-11-24.jsonl"), []byte("{}\n"))
 	writeFile(t, filepath.Join(dir, keep, "social_likes", "dt=2026-11-24.csv"), []byte("id:bigint\n"))
+	writeFile(t, filepath.Join(dir, keep, "social_comments", "dt=2026-11-24.csv"), []byte("id:bigint, userId:bigint\n"))
 	writeFile(t, filepath.Join(dir, keep, "expected", "department_activity.csv"), []byte(
 		"dt, department_id:bigint, posts:integer\n2026-11-25, 1, 1\n"))
 	r := run(t, nil, "kpi", "test", "--queries", dir)
 	if r.code != ExitUsage {
 		t.Fatalf("exit %d, want 2\n%s\n%s", r.code, r.out, r.err)
 	}
+	if strings.Contains(r.err, "checks no KPI") {
+		t.Errorf("a malformed expected file is reported as missing:\n%s", r.err)
+	}
 	for _, w := range []string{
 		c + `/social_posts/dt=2026-11-24.csv:2: column created_at (timestamp): "2026-11-24 09:00:00" is not an instant: give its UTC offset`,
 		c + `/social_posts/dt=2026-11-24.csv:3: column id (bigint): "x" is not a 64-bit integer`,
+		c + `/social_comments/dt=2026-11-24.csv:1: column name "userId" is not snake_case`,
 		c + "/social_reactions/dt=2026-11-24.jsonl: social_reactions is not a log stream, which the lake holds as Parquet",
 		c + `/social_likes: no KPI reads a table "social_likes"`,
 		c + `/expected/department_activity.csv:1: column posts: type "integer" is not one of bigint, int,`,
