@@ -98,12 +98,12 @@ func Run(ctx context.Context, cat *queries.Catalog, c *Case, opts Options) (*Res
 		return nil, err
 	}
 	defer engine.Close()
-	if err := writeInputs(ctx, engine, lc, root, c); err != nil {
+	order := kpiOrder(cat, c)
+	if err := checkTables(cat, c, order); err != nil {
 		res.Err = err
 		return res, nil
 	}
-	order := kpiOrder(cat, c)
-	if err := checkTables(cat, c, order); err != nil {
+	if err := writeInputs(ctx, engine, lc, root, c); err != nil {
 		res.Err = err
 		return res, nil
 	}

@@ -517,6 +517,9 @@ file is malformed (each problem names its file and line).`,
 				if err != nil {
 					return failure(err)
 				}
+				if err := cmd.Context().Err(); err != nil {
+					return err // interrupted: the case's report would show the interruption as a failure
+				}
 				res.Report(a.Out)
 				if res.Failed() {
 					failed++
