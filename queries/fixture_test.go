@@ -16,9 +16,11 @@ import (
 	"github.com/kpilake/kpilake/layout"
 )
 
-// The fixture is a small company, hand-made so that every expected figure in duckdb_test.go can
-// be checked by reading this file. Its raw zone holds what the extractor and Firehose would have
-// written, partition by partition:
+// The fixture is a small company, hand-made so that every expected figure can be checked by
+// reading this file. The same company is the test case tests/holiday_and_two_working_days (and,
+// re-extracted a week later, tests/rerun_a_week_later), as data files with the KPIs' expected
+// rows, which TestKPITestCases runs; here it serves the dialect-shim test in duckdb_test.go. Its
+// raw zone holds what the extractor and Firehose would have written, partition by partition:
 //
 //   - departments and users are snapshot tables: each KPI day's partition holds the whole table
 //     as extracted the next morning;
@@ -53,7 +55,7 @@ const (
 	dayB       = "2026-11-25"
 )
 
-// kpiDays are the days the DuckDB test aggregates, in order.
+// kpiDays are the days whose snapshot partitions the raw zone holds, in order.
 var kpiDays = []string{dayHoliday, dayA, dayB}
 
 var tokyo = func() *time.Location {

@@ -1,5 +1,6 @@
-// Command kpilake operates a deployed kpilake environment: backfills (plan, enqueue, watch,
-// redrive). Run `kpilake --help`; exit codes are listed there.
+// Command kpilake operates a deployed kpilake environment (backfills: plan, enqueue, watch,
+// redrive), runs the pipeline on this machine (local run) and helps write KPIs (kpi render, run,
+// test). Run `kpilake --help`; exit codes are listed there.
 package main
 
 import (

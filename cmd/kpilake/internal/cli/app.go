@@ -226,8 +226,9 @@ func (a *App) rootCommand() *cobra.Command {
 	var configPath string
 	root := &cobra.Command{
 		Use:   "kpilake",
-		Short: "Operate a kpilake environment: backfill KPIs, watch and redrive backfills",
-		Long: `kpilake operates a deployed kpilake environment (stack KpiLake-<env>).
+		Short: "Operate a kpilake environment, run the pipeline locally, write KPIs",
+		Long: `kpilake operates a deployed kpilake environment (stack KpiLake-<env>), and runs the pipeline
+and the KPIs on this machine without AWS (kpilake local run, kpilake kpi render|run|test).
 
 It reads the environment's settings (region, backfill.maxDays, time zone) from cdk.json, found in
 the working directory or a parent (or --config), and the deployed stack's outputs (queue URLs,
@@ -247,6 +248,7 @@ bucket names) through CloudFormation, with the usual AWS credentials (AWS_PROFIL
 	root.PersistentFlags().StringVar(&configPath, "config", "", "the project's cdk.json (default: cdk.json in the working directory or a parent)")
 	root.AddCommand(a.backfillCommand(&configPath))
 	root.AddCommand(a.localCommand(&configPath))
+	root.AddCommand(a.kpiCommand(&configPath))
 	return root
 }
 

@@ -73,6 +73,8 @@ func TestHelp_Golden(t *testing.T) {
 		"help-backfill": {"backfill", "--help"},
 		"help-watch":    {"backfill", "watch", "--help"},
 		"help-redrive":  {"backfill", "redrive", "--help"},
+		"help-kpi":      {"kpi", "--help"},
+		"help-kpi-test": {"kpi", "test", "--help"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := run(t, nil, args...)
