@@ -3,11 +3,17 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kpilake/kpilake/infra/app"
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/stack"
 	"github.com/kpilake/kpilake/lambdas/extract"
@@ -22,7 +28,7 @@ func (tp *cfnTemplate) accountAdmin() string {
 // allowAll is the identity policy of accountAdmin.
 var allowAll = []statement{{Effect: "Allow", Actions: []string{"*"}, Resources: []string{"*"}}}
 
-// roleArn is the logical ID of the role whose ARN v names (a Fn::GetAtt), or "".
+// roleRef is the logical ID of the role whose ARN v names (a Fn::GetAtt), or "".
 func roleRef(tp *cfnTemplate, v any) string {
 	m, _ := v.(map[string]any)
 	att, _ := m["Fn::GetAtt"].([]any)
@@ -442,5 +448,147 @@ func TestLakeKeys_ReadersOfAggregatesCannotDecryptRawData(t *testing.T) {
 				t.Error(p)
 			}
 		})
+	}
+}
+
+// The checks must bite: each widening of the prod template below is reported.
+func TestKeyChecks_ReportWhatIsTooWide(t *testing.T) {
+	cfg, err := config.Parse(cdkContext(t)[config.ContextKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs := mustSelect(t, cfg)
+	e := envs[len(envs)-1]
+	a := synthAll(t)
+	load := func() *cfnTemplate { return loadTemplate(t, a, stack.Name(e.Name)) }
+	mentions := func(problems []string, what string) bool {
+		return slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, what) })
+	}
+
+	t.Run("a reader of aggregates gets the raw key", func(t *testing.T) {
+		tp := load()
+		keys := bucketKeys(tp)
+		raw, agg := outputBucket(t, tp, "RawBucketName"), outputBucket(t, tp, "AggregatedBucketName")
+		var reader string
+		for _, r := range tp.ofType("AWS::IAM::Role") {
+			if touched := touchedBuckets(t, tp, r, keys); touched[agg] && !touched[raw] {
+				reader = r
+				break
+			}
+		}
+		if reader == "" {
+			t.Fatal("no role touches the aggregated zone without the raw zone; nothing to widen")
+		}
+		props := tp.Resources[reader].Properties
+		props["Policies"] = append(list(props["Policies"]), map[string]any{"PolicyDocument": map[string]any{"Statement": []any{
+			map[string]any{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": map[string]any{"Fn::GetAtt": []any{keys[raw], "Arn"}}},
+		}}})
+		if p := lakeKeyProblems(t, tp); !mentions(p, "role "+reader+" can decrypt with key "+keys[raw]) {
+			t.Errorf("role %s may decrypt the raw key, yet the check reports %v", reader, p)
+		}
+	})
+
+	t.Run("the salt's denies are gone", func(t *testing.T) {
+		tp := load()
+		for secret, roles := range saltReaders(t, tp) {
+			key := keyRef(tp, tp.Resources[secret].Properties["KmsKeyId"])
+			for _, id := range append(tp.ofType("AWS::SecretsManager::ResourcePolicy"), key) {
+				props := tp.Resources[id].Properties
+				for _, field := range []string{"ResourcePolicy", "KeyPolicy"} {
+					doc, ok := props[field].(map[string]any)
+					if !ok {
+						continue
+					}
+					var kept []any
+					for _, st := range list(doc["Statement"]) {
+						if st.(map[string]any)["Effect"] != "Deny" {
+							kept = append(kept, st)
+						}
+					}
+					doc["Statement"] = kept
+				}
+			}
+			if p := saltProblems(tp, e, secret, roles); !mentions(p, tp.accountAdmin()+" can read the salt") {
+				t.Errorf("without its denies an administrator reads the salt, yet the check reports %v", p)
+			}
+		}
+	})
+
+	t.Run("a log group on the raw key", func(t *testing.T) {
+		tp := load()
+		rawKey := bucketKeys(tp)[outputBucket(t, tp, "RawBucketName")]
+		group := tp.ofType("AWS::Logs::LogGroup")[0]
+		tp.Resources[group].Properties["KmsKeyId"] = map[string]any{"Fn::GetAtt": []any{rawKey, "Arn"}}
+		if p := logsKeyProblems(tp); !mentions(p, "encrypted with 2 keys") {
+			t.Errorf("log group %s is on the raw key, yet the check reports %v", group, p)
+		}
+	})
+}
+
+func TestAllows_NegatedConditionsHoldWhenTheKeyIsAbsent(t *testing.T) {
+	tp := &cfnTemplate{Account: "111111111111", Region: "ap-northeast-1", Resources: map[string]cfnResource{}}
+	stmts := tp.statements(map[string]any{"Statement": []any{
+		map[string]any{"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"},
+		map[string]any{"Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*",
+			"Condition": map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": []any{"arn:aws:iam::111111111111:role/reader"}}}},
+	}})
+	for _, tc := range []struct {
+		name string
+		ctx  map[string]string
+		want bool
+	}{
+		{"the exempt reader", map[string]string{"aws:principalarn": "arn:aws:iam::111111111111:role/reader"}, true},
+		{"another role", map[string]string{"aws:principalarn": "arn:aws:iam::111111111111:role/other"}, false},
+		{"no principal in the context", nil, false},
+	} {
+		req := request{Principal: "aws:arn:aws:iam::111111111111:role/x", Action: "kms:Decrypt", Resource: "k", Context: tc.ctx}
+		if got := allows(stmts, req); got != tc.want {
+			t.Errorf("%s: allows = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// With lake.breakGlassRoleArn set, the break-glass role reads the salt too, and still nobody else.
+func TestSalt_BreakGlassRoleReadsItToo(t *testing.T) {
+	const breakGlass = "arn:aws:iam::" + snapshotAccount + ":role/kpilake-break-glass"
+	ctx := cdkContext(t)
+	envs := ctx[config.ContextKey].(map[string]any)["environments"].(map[string]any)
+	prod := envs["prod"].(map[string]any)
+	lakeCfg, _ := prod["lake"].(map[string]any)
+	if lakeCfg == nil {
+		lakeCfg = map[string]any{}
+		prod["lake"] = lakeCfg
+	}
+	lakeCfg["breakGlassRoleArn"] = breakGlass
+	cfg, err := config.Parse(ctx[config.ContextKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := cfg.Select("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx[app.EnvContextKey] = "prod"
+	dir := t.TempDir()
+	a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
+	stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Synth(nil)
+	name := *stacks[0].StackName()
+	raw, err := os.ReadFile(filepath.Join(dir, name+".template.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := decodeTemplate(t, dir, name, raw)
+	salts := saltReaders(t, tp)
+	if len(salts) == 0 {
+		t.Fatal("no salt in the prod template")
+	}
+	for secret, roles := range salts {
+		for _, p := range saltProblems(tp, e[0], secret, roles) {
+			t.Error(p)
+		}
 	}
 }

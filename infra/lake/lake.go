@@ -148,18 +148,22 @@ func NewLake(scope constructs.Construct, id string, props *LakeProps) *Lake {
 	}
 	l := &Lake{Construct: constructs.NewConstruct(scope, &id)}
 
-	l.Key = p.EncryptionKey
-	if l.Key == nil {
-		l.Key = awskms.NewKey(l.Construct, jsii.String("Key"), &awskms.KeyProps{
-			Description:       jsii.String("kpilake: encrypts the lake's aggregated and query-results zones"),
+	// The raw zone's key keeps the construct ID "Key" of the key that once encrypted every zone,
+	// so that in a deployed lake it stays the same key: the raw objects written before the zones
+	// had keys of their own stay readable by the raw zone's readers. The derived zones get the new
+	// key; what they held before is rebuilt from the raw zone (a backfill) or expires.
+	l.RawKey = p.RawEncryptionKey
+	if l.RawKey == nil {
+		l.RawKey = awskms.NewKey(l.Construct, jsii.String("Key"), &awskms.KeyProps{
+			Description:       jsii.String("kpilake: encrypts the lake's raw zone"),
 			EnableKeyRotation: jsii.Bool(true),
 			RemovalPolicy:     p.RemovalPolicy,
 		})
 	}
-	l.RawKey = p.RawEncryptionKey
-	if l.RawKey == nil {
-		l.RawKey = awskms.NewKey(l.Construct, jsii.String("RawKey"), &awskms.KeyProps{
-			Description:       jsii.String("kpilake: encrypts the lake's raw zone"),
+	l.Key = p.EncryptionKey
+	if l.Key == nil {
+		l.Key = awskms.NewKey(l.Construct, jsii.String("DerivedKey"), &awskms.KeyProps{
+			Description:       jsii.String("kpilake: encrypts the lake's aggregated and query-results zones"),
 			EnableKeyRotation: jsii.Bool(true),
 			RemovalPolicy:     p.RemovalPolicy,
 		})

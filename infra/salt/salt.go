@@ -52,9 +52,13 @@ func (p *Props) validate() error {
 // break-glass role: an administrator of the account cannot read it either without a deployment
 // that names it. The key's administration stays with the account (CDK's default key policy), so
 // a deployment can always change who may read.
+//
+// Salt is not a construct of its own: the secret is the construct scope/id, as it was before the
+// salt had a key of its own, so that its logical ID stays and a deployed salt keeps its value.
+// A new secret would be a new random salt, and every hashed column would stop joining with its
+// history.
 type Salt struct {
-	constructs.Construct
-	// Key encrypts the secret and nothing else.
+	// Key (the construct scope/<id>Key) encrypts the secret and nothing else.
 	Key awskms.Key
 	// Secret holds the salt: 64 random letters and digits, never rotated (hashes must stay
 	// joinable across days and sources).
@@ -64,7 +68,8 @@ type Salt struct {
 	denies  []awsiam.PolicyStatement
 }
 
-// New creates the salt, its key and the policies that keep it to its readers.
+// New creates the salt (the secret scope/id), its key and the policies that keep it to its
+// readers.
 func New(scope constructs.Construct, id string, props *Props) *Salt {
 	if props == nil {
 		props = &Props{}
@@ -76,16 +81,16 @@ func New(scope constructs.Construct, id string, props *Props) *Salt {
 	if removal == "" {
 		removal = awscdk.RemovalPolicy_RETAIN
 	}
-	s := &Salt{Construct: constructs.NewConstruct(scope, &id)}
+	s := &Salt{}
 	if props.BreakGlassRoleArn != "" {
 		s.readers = append(s.readers, jsii.String(props.BreakGlassRoleArn))
 	}
-	s.Key = awskms.NewKey(s.Construct, jsii.String("Key"), &awskms.KeyProps{
+	s.Key = awskms.NewKey(scope, jsii.String(id+"Key"), &awskms.KeyProps{
 		Description:       jsii.String("kpilake: encrypts the hash salt of the hashed columns, and nothing else"),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     removal,
 	})
-	s.Secret = awssecretsmanager.NewSecret(s.Construct, jsii.String("Secret"), &awssecretsmanager.SecretProps{
+	s.Secret = awssecretsmanager.NewSecret(scope, jsii.String(id), &awssecretsmanager.SecretProps{
 		Description: jsii.String("kpilake: salt of the hashed personal-data columns (never rotate: hashes must stay joinable)"),
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
 			PasswordLength: jsii.Number(64), ExcludePunctuation: jsii.Bool(true),

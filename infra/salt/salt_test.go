@@ -2,6 +2,7 @@ package salt_test
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -185,5 +186,14 @@ func TestNew_FailsIf(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The secret is the construct scope/id, as it was before the salt had a key of its own: a new
+// logical ID would replace a deployed salt with a new random one.
+func TestNew_SecretKeepsTheLogicalIDOfScopeID(t *testing.T) {
+	s := synthSalt(t, nil, 0)
+	if !regexp.MustCompile(`^Salt[0-9A-F]{8}$`).MatchString(s.secret) {
+		t.Errorf("the secret's logical ID is %s, want Salt<hash> (the construct Salt directly under the scope)", s.secret)
 	}
 }
