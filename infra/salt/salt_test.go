@@ -22,7 +22,7 @@ const breakGlass = "arn:aws:iam::123456789012:role/kpilake-break-glass"
 // saltStack is a synthesized salt with readers roles, and the logical IDs the tests need.
 type saltStack struct {
 	tp                   *cdktest.Template
-	key, secret, readers string
+	key, secret string
 	roles                []string
 }
 
