@@ -21,9 +21,9 @@ const breakGlass = "arn:aws:iam::123456789012:role/kpilake-break-glass"
 
 // saltStack is a synthesized salt with readers roles, and the logical IDs the tests need.
 type saltStack struct {
-	tp                   *cdktest.Template
+	tp          *cdktest.Template
 	key, secret string
-	roles                []string
+	roles       []string
 }
 
 func synthSalt(t *testing.T, props *salt.Props, readers int) *saltStack {
