@@ -85,7 +85,7 @@ type Catalog struct {
 	// settings, because Athena fails a CTAS that sets external_location in a workgroup that
 	// enforces its query-results location, and every KPI run writes into a run prefix of its
 	// own. Its defaults are Workgroup's (engine v3, cutoff, metrics, results encrypted with the
-	// lake key); the runner also sends the results settings with each query (lambdas/ctas), and
+	// derived zones' key, lake.Lake.Key); the runner also sends the results settings with each query (lambdas/ctas), and
 	// only the aggregation functions may use it (aggregate.GrantAggregate).
 	AggregationWorkgroup awsathena.CfnWorkGroup
 	// AggregationWorkgroupName is AggregationWorkgroup's name, derived from the construct path.
