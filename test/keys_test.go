@@ -314,9 +314,9 @@ func touchedBuckets(t *testing.T, tp *cfnTemplate, role string, keys map[string]
 	ident := identityPolicy(tp, role)
 	principal := tp.arn(role)
 	for b := range keys {
-		bucketPolicy := bucketPolicy(tp, b)
+		stmts := append(slices.Clone(ident), bucketPolicy(tp, b)...)
 		for _, action := range objectActions {
-			for _, s := range append(slices.Clone(ident), bucketPolicy...) {
+			for _, s := range stmts {
 				if s.Effect != "Allow" {
 					continue
 				}
