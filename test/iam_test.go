@@ -21,8 +21,9 @@ type cfnTemplate struct {
 }
 
 type cfnResource struct {
-	Type       string
-	Properties map[string]any
+	Type           string
+	Properties     map[string]any
+	DeletionPolicy string
 }
 
 // loadTemplate decodes stack name's template from the assembly, with its account and region
@@ -129,6 +130,10 @@ func (tp *cfnTemplate) render(v any) string {
 				return tp.arn(id)
 			}
 			return fmt.Sprintf("getatt:%s.%v", id, att[1])
+		}
+		if sub, ok := x["Fn::Sub"].(string); ok && len(x) == 1 {
+			return strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", tp.Region,
+				"${AWS::AccountId}", tp.Account, "${AWS::URLSuffix}", "amazonaws.com").Replace(sub)
 		}
 		if join, ok := x["Fn::Join"].([]any); ok && len(join) == 2 && len(x) == 1 {
 			sep, _ := join[0].(string)
@@ -276,11 +281,17 @@ func anyMatch(patterns []string, v string, match func(p, v string) bool) bool {
 }
 
 // conditionHolds evaluates one condition key: a value that the request lacks fails every
-// operator but the ...IfExists ones and Null.
+// operator but the ...IfExists and the negated ones.
 func conditionHolds(op string, want []string, got string, present bool) bool {
 	base, ifExists := strings.CutSuffix(op, "IfExists")
+	negated := false
+	switch base {
+	case "StringNotEquals", "ArnNotEquals", "StringNotLike", "ArnNotLike":
+		// A negated operator holds when the key is absent, as in IAM.
+		base, negated = strings.Replace(base, "Not", "", 1), true
+	}
 	if !present {
-		return ifExists
+		return ifExists || negated
 	}
 	var match func(p, v string) bool
 	switch base {
@@ -291,7 +302,7 @@ func conditionHolds(op string, want []string, got string, present bool) bool {
 	default:
 		return false
 	}
-	return anyMatch(want, got, match)
+	return anyMatch(want, got, match) != negated
 }
 
 // glob matches IAM wildcards: * any run of characters, ? one character.

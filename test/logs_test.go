@@ -75,3 +75,66 @@ func logKeyProblems(tp *cfnTemplate, id string) []string {
 	}
 	return problems
 }
+
+// TestLogGroups_AllOnTheLogsKey: every log group and the crawlers' CloudWatch Logs encryption (the
+// Glue security configuration) use one logs key, and that key encrypts nothing but logs; no
+// other key of the stack lets CloudWatch Logs use it.
+func TestLogGroups_AllOnTheLogsKey(t *testing.T) {
+	a := synthAll(t)
+	for _, name := range a.stacks {
+		t.Run(name, func(t *testing.T) {
+			for _, p := range logsKeyProblems(loadTemplate(t, a, name)) {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+// logsKeyProblems lists where the template's log encryption departs from one logs key.
+func logsKeyProblems(tp *cfnTemplate) []string {
+	var problems []string
+	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	users := map[string][]string{} // key -> the log groups and security configurations it encrypts
+	for _, id := range tp.ofType("AWS::Logs::LogGroup") {
+		users[keyRef(tp, tp.Resources[id].Properties["KmsKeyId"])] = append(users[keyRef(tp, tp.Resources[id].Properties["KmsKeyId"])], id)
+	}
+	for _, id := range tp.ofType("AWS::Glue::SecurityConfiguration") {
+		enc, _ := tp.Resources[id].Properties["EncryptionConfiguration"].(map[string]any)
+		cw, _ := enc["CloudWatchEncryption"].(map[string]any)
+		if cw["CloudWatchEncryptionMode"] != "SSE-KMS" {
+			report("security configuration %s does not encrypt its CloudWatch logs with KMS (%v)", id, cw)
+		}
+		users[keyRef(tp, cw["KmsKeyArn"])] = append(users[keyRef(tp, cw["KmsKeyArn"])], id)
+	}
+	if len(users) != 1 {
+		report("log groups and crawler logs are encrypted with %d keys, want the one logs key: %v", len(users), users)
+	}
+	for key, ids := range users {
+		if key == "" {
+			report("%v are not encrypted with a key of the stack", ids)
+			continue
+		}
+		var others []string
+		for _, r := range references(tp, key) {
+			if typ := tp.Resources[r].Type; typ != "AWS::Logs::LogGroup" && typ != "AWS::Glue::SecurityConfiguration" {
+				others = append(others, r)
+			}
+		}
+		if len(others) > 0 {
+			report("logs key %s is also named by %v; keep it for logs", key, others)
+		}
+	}
+	for _, key := range tp.ofType("AWS::KMS::Key") {
+		if _, ok := users[key]; ok {
+			continue
+		}
+		for _, s := range tp.statements(tp.Resources[key].Properties["KeyPolicy"]) {
+			for _, p := range s.Principals {
+				if s.Effect == "Allow" && strings.HasPrefix(p, "service:logs.") {
+					report("key %s, not the logs key, lets %s use it: %s", key, p, s.Raw)
+				}
+			}
+		}
+	}
+	return problems
+}

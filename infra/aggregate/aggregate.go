@@ -45,7 +45,8 @@ const (
 	// workgroup, which does not enforce its settings (catalog.Catalog.AggregationWorkgroup).
 	EnvWorkgroup = handler.EnvWorkgroup
 	// EnvResultLocation and EnvResultKMSKey are the results location and key the runner sends
-	// with every query, so that results and KPI data are encrypted with the lake key.
+	// with every query, so that results and KPI data are encrypted with the derived zones' key
+	// (lake.Lake.Key), never the raw zone's.
 	EnvResultLocation = handler.EnvResultLocation
 	EnvResultKMSKey   = handler.EnvResultKMSKey
 	// EnvAggregatedBucket is the aggregated zone's bucket name.

@@ -287,6 +287,8 @@ func TestWorkflow_FunctionMayQueryTheWorkgroupAndWriteOnlyItsKPIs(t *testing.T) 
 	want = append(want, cdktest.Permission("Allow", "s3:ListBucket", results, map[string]any{"StringLike": map[string]any{"s3:prefix": "athena/*"}}))
 	add([]string{"s3:GetBucketLocation"}, agg, results)
 	add([]string{"kms:Decrypt", "kms:GenerateDataKey"}, key)
+	// The raw zone has its own key; the CTAS reads raw data, so it decrypts with it.
+	add([]string{"kms:Decrypt"}, res(s.lake.RawKey.KeyArn()))
 	logs := res(s.w.Function.LogGroup.LogGroupArn())
 	add([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs)
 	add([]string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "*")

@@ -284,6 +284,7 @@ func TestBackfill_WorkerMayAggregateItsKPIsConsumeTheQueueAndOnlySendDeadLetters
 	want = append(want, cdktest.Permission("Allow", "s3:ListBucket", results, map[string]any{"StringLike": map[string]any{"s3:prefix": "athena/*"}}))
 	add([]string{"s3:GetBucketLocation"}, agg, results)
 	add([]string{"kms:Decrypt", "kms:GenerateDataKey"}, res(s.lake.Key.KeyArn()))
+	add([]string{"kms:Decrypt"}, res(s.lake.RawKey.KeyArn()))
 	add([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, res(s.b.Worker.LogGroup.LogGroupArn()))
 	add([]string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "*")
 

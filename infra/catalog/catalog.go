@@ -10,12 +10,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsathena"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsglue"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/logkey"
 	"github.com/kpilake/kpilake/layout"
 )
 
@@ -41,6 +42,9 @@ type CatalogProps struct {
 	RemovalPolicy awscdk.RemovalPolicy
 	// LogRetention is how long crawler logs are kept. Default: awslogs.RetentionDays_THREE_MONTHS.
 	LogRetention awslogs.RetentionDays
+	// LogKey encrypts the crawlers' CloudWatch logs; give the stack's logs key (logkey.New), whose
+	// policy lets CloudWatch Logs of the region use it. Default: a new logs key (logkey.New).
+	LogKey awskms.IKey
 }
 
 func (p *CatalogProps) validate() error {
@@ -69,7 +73,8 @@ type Catalog struct {
 	Database awsglue.CfnDatabase
 	// DatabaseName is the database's name, derived from the construct path.
 	DatabaseName string
-	// SecurityConfiguration encrypts crawler logs with the lake key.
+	// SecurityConfiguration encrypts crawler logs with LogKey (and anything a crawler would
+	// write to S3 or a job bookmark with the raw zone's key: crawlers read only the raw zone).
 	SecurityConfiguration awsglue.CfnSecurityConfiguration
 	// Workgroup runs analysts' and operators' queries: engine v3, the bytes-scanned cutoff and
 	// encrypted results, all enforced (a client cannot override them).
@@ -80,11 +85,13 @@ type Catalog struct {
 	// settings, because Athena fails a CTAS that sets external_location in a workgroup that
 	// enforces its query-results location, and every KPI run writes into a run prefix of its
 	// own. Its defaults are Workgroup's (engine v3, cutoff, metrics, results encrypted with the
-	// lake key); the runner also sends the results settings with each query (lambdas/ctas), and
+	// derived zones' key, lake.Lake.Key); the runner also sends the results settings with each query (lambdas/ctas), and
 	// only the aggregation functions may use it (aggregate.GrantAggregate).
 	AggregationWorkgroup awsathena.CfnWorkGroup
 	// AggregationWorkgroupName is AggregationWorkgroup's name, derived from the construct path.
 	AggregationWorkgroupName string
+	// LogKey encrypts the crawlers' log groups (CatalogProps.LogKey).
+	LogKey awskms.IKey
 	// ResultsLocation is where both workgroups write query results by default:
 	// s3://<query-results bucket>/athena/.
 	ResultsLocation *string
@@ -135,12 +142,16 @@ func NewCatalog(scope constructs.Construct, id string, props *CatalogProps) *Cat
 	// Retaining the database keeps the tables and the KPI partition pointers when the stack goes.
 	c.Database.ApplyRemovalPolicy(p.RemovalPolicy, nil)
 
-	keyArn := p.Lake.Key.KeyArn()
+	c.LogKey = p.LogKey
+	if c.LogKey == nil {
+		c.LogKey = logkey.New(c.Construct, "LogKey", &logkey.Props{RemovalPolicy: p.RemovalPolicy})
+	}
+	keyArn := p.Lake.RawKey.KeyArn()
 	c.SecurityConfiguration = awsglue.NewCfnSecurityConfiguration(c.Construct, jsii.String("SecurityConfiguration"), &awsglue.CfnSecurityConfigurationProps{
 		Name: awscdk.Names_UniqueResourceName(c.Construct, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128)}),
 		EncryptionConfiguration: &awsglue.CfnSecurityConfiguration_EncryptionConfigurationProperty{
 			CloudWatchEncryption: &awsglue.CfnSecurityConfiguration_CloudWatchEncryptionProperty{
-				CloudWatchEncryptionMode: jsii.String("SSE-KMS"), KmsKeyArn: keyArn,
+				CloudWatchEncryptionMode: jsii.String("SSE-KMS"), KmsKeyArn: c.LogKey.KeyArn(),
 			},
 			JobBookmarksEncryption: &awsglue.CfnSecurityConfiguration_JobBookmarksEncryptionProperty{
 				JobBookmarksEncryptionMode: jsii.String("CSE-KMS"), KmsKeyArn: keyArn,
@@ -150,17 +161,6 @@ func NewCatalog(scope constructs.Construct, id string, props *CatalogProps) *Cat
 			}},
 		},
 	})
-	// CloudWatch Logs encrypts the crawlers' log groups with the lake key.
-	p.Lake.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("AllowCloudWatchLogsForGlueCrawlers"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(fmt.Sprintf("logs.%s.amazonaws.com", *stack.Region())), nil)},
-		Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
-		Resources:  jsii.Strings("*"),
-		Conditions: &map[string]any{
-			"ArnLike": map[string]any{"kms:EncryptionContext:aws:logs:arn": crawlerLogGroupArn(stack, "*")},
-		},
-	}), jsii.Bool(true))
-
 	c.ResultsLocation = jsii.String(fmt.Sprintf("s3://%s/%s", *p.Lake.QueryResults.BucketName(), layout.AthenaResultsPrefix))
 	c.Workgroup, c.WorkgroupName = c.workgroup(c.Construct, p, true,
 		"kpilake: analysts' and operators' lake queries (settings enforced)")
@@ -171,7 +171,7 @@ func NewCatalog(scope constructs.Construct, id string, props *CatalogProps) *Cat
 }
 
 // workgroup creates a workgroup named after scope: engine v3, CloudWatch metrics, the cutoff, and
-// results in the query-results zone encrypted with the lake key, enforced or as defaults.
+// results in the query-results zone encrypted with its key (lake.Lake.Key), enforced or as defaults.
 func (c *Catalog) workgroup(scope constructs.Construct, p CatalogProps, enforce bool, description string) (awsathena.CfnWorkGroup, string) {
 	name := *awscdk.Names_UniqueResourceName(scope, &awscdk.UniqueResourceNameOptions{
 		MaxLength: jsii.Number(128), Separator: jsii.String("-"),
@@ -204,17 +204,6 @@ func (c *Catalog) workgroup(scope constructs.Construct, p CatalogProps, enforce 
 	})
 	wg.ApplyRemovalPolicy(p.RemovalPolicy, nil)
 	return wg, name
-}
-
-// crawlerLogGroupArn is the ARN of the log group(s) Glue writes a crawler's logs to when it runs
-// with a security configuration: /aws-glue/crawlers-role/<role name>-<security configuration>.
-func crawlerLogGroupArn(stack awscdk.Stack, suffix string) *string {
-	return stack.FormatArn(&awscdk.ArnComponents{
-		Service:      jsii.String("logs"),
-		Resource:     jsii.String("log-group"),
-		ResourceName: jsii.String("/aws-glue/crawlers-role/" + suffix),
-		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
-	})
 }
 
 // AggregationWorkgroupArn is the ARN of AggregationWorkgroup.

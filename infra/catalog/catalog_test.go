@@ -18,6 +18,7 @@ import (
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/internal/cdktest"
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/logkey"
 )
 
 func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
@@ -29,19 +30,26 @@ type catalogStack struct {
 	crawler *catalog.Crawler
 
 	// Logical IDs of the lake's resources,
-	key, raw, queryResults string
+	key, rawKey, raw, queryResults string
+	// of the logs key,
+	logKey string
 	// of the catalog's,
 	database, securityConfiguration, wg, aggregationWG string
 	// and of the crawler's.
 	crawlerID, crawlerRole, crawlerLogGroup string
 }
 
-func synthCatalog(lakeProps *lake.LakeProps, props catalog.CatalogProps, crawler catalog.CrawlerProps) (*catalogStack, error) {
+// synthCatalog synthesizes a lake, a catalog and a crawler; with stackLogKey, the stack's logs key
+// is made first and given to the catalog (CatalogProps.LogKey), as the stack does.
+func synthCatalog(lakeProps *lake.LakeProps, props catalog.CatalogProps, crawler catalog.CrawlerProps, stackLogKey bool) (*catalogStack, error) {
 	var s *catalogStack
 	err := cdktest.Recover(func() {
 		stack := cdktest.NewStack("Test")
 		l := lake.NewLake(stack, "Lake", lakeProps)
 		props.Lake = l
+		if stackLogKey {
+			props.LogKey = logkey.New(stack, "LogKey", nil)
+		}
 		c := catalog.NewCatalog(stack, "Catalog", &props)
 		crawler.Catalog = c
 		cr := catalog.NewCrawler(stack, "Crawler", &crawler)
@@ -54,6 +62,8 @@ func synthCatalog(lakeProps *lake.LakeProps, props catalog.CatalogProps, crawler
 			catalog:               c,
 			crawler:               cr,
 			key:                   tmpl.LogicalID(l.Key.KeyId()),
+			rawKey:                tmpl.LogicalID(l.RawKey.KeyId()),
+			logKey:                tmpl.LogicalID(c.LogKey.KeyId()),
 			raw:                   tmpl.LogicalID(l.Raw.BucketName()),
 			queryResults:          tmpl.LogicalID(l.QueryResults.BucketName()),
 			database:              tmpl.LogicalID(c.Database.Ref()),
@@ -73,7 +83,7 @@ var defaultCatalog = sync.OnceValues(func() (*catalogStack, error) {
 	return synthCatalog(nil, catalog.CatalogProps{}, catalog.CrawlerProps{
 		Prefixes:    []string{"social/"},
 		TablePrefix: "social_",
-	})
+	}, false)
 })
 
 // customCatalog sets every option and crawls two prefixes.
@@ -86,7 +96,7 @@ var customCatalog = sync.OnceValues(func() (*catalogStack, error) {
 		Prefixes:    []string{"app_logs/web_access/", "app_logs/api/"},
 		TablePrefix: "app_logs_",
 		Description: "application logs",
-	})
+	}, true)
 })
 
 func mustCatalog(t *testing.T, get func() (*catalogStack, error)) *catalogStack {
@@ -128,32 +138,37 @@ func TestNewCatalog_CreatesDatabaseWithLowercaseName(t *testing.T) {
 	}
 }
 
-func TestNewCatalog_EncryptsCrawlerLogsBookmarksAndOutputWithLakeKey(t *testing.T) {
-	s := mustCatalog(t, defaultCatalog)
-	key := getAtt(s.key, "Arn")
-	s.tmpl.HasProperties(t, s.securityConfiguration, map[string]any{
-		"EncryptionConfiguration": assertions.Match_ObjectEquals(&map[string]any{
-			"CloudWatchEncryption":   map[string]any{"CloudWatchEncryptionMode": "SSE-KMS", "KmsKeyArn": key},
-			"JobBookmarksEncryption": map[string]any{"JobBookmarksEncryptionMode": "CSE-KMS", "KmsKeyArn": key},
-			"S3Encryptions":          []any{map[string]any{"S3EncryptionMode": "SSE-KMS", "KmsKeyArn": key}},
-		}),
-	})
+func TestNewCatalog_EncryptsCrawlerLogsWithTheLogsKeyAndBookmarksAndOutputWithTheRawKey(t *testing.T) {
+	for name, get := range map[string]func() (*catalogStack, error){"own logs key": defaultCatalog, "stack's logs key": customCatalog} {
+		t.Run(name, func(t *testing.T) {
+			s := mustCatalog(t, get)
+			raw := getAtt(s.rawKey, "Arn")
+			s.tmpl.HasProperties(t, s.securityConfiguration, map[string]any{
+				"EncryptionConfiguration": assertions.Match_ObjectEquals(&map[string]any{
+					"CloudWatchEncryption":   map[string]any{"CloudWatchEncryptionMode": "SSE-KMS", "KmsKeyArn": getAtt(s.logKey, "Arn")},
+					"JobBookmarksEncryption": map[string]any{"JobBookmarksEncryptionMode": "CSE-KMS", "KmsKeyArn": raw},
+					"S3Encryptions":          []any{map[string]any{"S3EncryptionMode": "SSE-KMS", "KmsKeyArn": raw}},
+				}),
+			})
+			// The lake's two keys and one logs key: the catalog makes its own only when given none.
+			cdktest.Check(t, "key count", func() { s.tmpl.Assert.ResourceCountIs(jsii.String("AWS::KMS::Key"), jsii.Number(3)) })
+			for _, key := range []string{s.key, s.rawKey} {
+				if key == s.logKey {
+					t.Errorf("crawler logs are encrypted with the lake's key %s", key)
+				}
+			}
+		})
+	}
 }
 
-func TestNewCatalog_LetsRegionalLogsServiceUseLakeKeyForCrawlerLogs(t *testing.T) {
+func TestNewCatalog_LeavesTheLakeKeysToTheLake(t *testing.T) {
 	s := mustCatalog(t, defaultCatalog)
-	s.tmpl.HasProperties(t, s.key, map[string]any{
-		"KeyPolicy": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
-			assertions.Match_ObjectLike(&map[string]any{
-				"Effect":    "Allow",
-				"Principal": map[string]any{"Service": "logs." + cdktest.Region + ".amazonaws.com"},
-				"Action":    assertions.Match_ArrayWith(&[]any{"kms:Encrypt*", "kms:GenerateDataKey*"}),
-				"Condition": map[string]any{"ArnLike": map[string]any{
-					"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:" + cdktest.Region + ":" + cdktest.Account + ":log-group:/aws-glue/crawlers-role/*",
-				}},
-			}),
-		})},
-	})
+	for _, key := range []string{s.key, s.rawKey} {
+		policy, _ := json.Marshal(s.tmpl.Resource(t, key)["Properties"])
+		if strings.Contains(string(policy), "logs.") {
+			t.Errorf("key %s lets CloudWatch Logs use it: %s", key, policy)
+		}
+	}
 }
 
 // workgroup is the workgroup every test expects, with its name, whether it enforces its settings,
@@ -343,8 +358,8 @@ func TestNewCrawler_RoleReachesOnlyItsPrefixesTablesAndLogGroup(t *testing.T) {
 				want = append(want, allow(a, logGroup), allow(a, join(logGroup, ":log-stream:*")))
 			}
 			want = append(want,
-				allow("kms:Decrypt", getAtt(s.key, "Arn")),
-				allow("kms:GenerateDataKey", getAtt(s.key, "Arn")),
+				allow("kms:Decrypt", getAtt(s.rawKey, "Arn")),
+				allow("kms:GenerateDataKey", getAtt(s.rawKey, "Arn")),
 				// GetSecurityConfiguration has no resource-level permissions.
 				allow("glue:GetSecurityConfiguration", "*"),
 			)
@@ -380,9 +395,8 @@ func TestNewCrawler_LogGroupIsEncryptedRetainedAndNamedAsGlueWritesIt(t *testing
 				"DeletionPolicy": tc.deletion,
 				"Properties": map[string]any{
 					"RetentionInDays": tc.retention,
-					"KmsKeyId":        getAtt(s.key, "Arn"),
-					// Glue writes to /aws-glue/crawlers-role/<role>-<security configuration>; the
-					// prefix is also what the key policy lets CloudWatch Logs use the key for.
+					"KmsKeyId":        getAtt(s.logKey, "Arn"),
+					// Glue writes to /aws-glue/crawlers-role/<role>-<security configuration>.
 					"LogGroupName": join("/aws-glue/crawlers-role/", ref(s.crawlerRole), "-", ref(s.securityConfiguration)),
 				},
 			})

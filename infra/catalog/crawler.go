@@ -135,11 +135,11 @@ func NewCrawler(scope constructs.Construct, id string, props *CrawlerProps) *Cra
 	}))
 
 	// Glue names the log group after the role and the security configuration; creating it here
-	// gives it a retention and the lake key instead of Glue's never-expiring default.
+	// gives it a retention and the logs key instead of Glue's never-expiring default.
 	logGroupName := fmt.Sprintf("/aws-glue/crawlers-role/%s-%s", *c.Role.RoleName(), *cat.SecurityConfiguration.Ref())
 	c.LogGroup = awslogs.NewLogGroup(c.Construct, jsii.String("Logs"), &awslogs.LogGroupProps{
 		LogGroupName:  jsii.String(logGroupName),
-		EncryptionKey: cat.Lake.Key,
+		EncryptionKey: cat.LogKey,
 		Retention:     cat.logRetention,
 		RemovalPolicy: cat.removal,
 	})
@@ -147,7 +147,9 @@ func NewCrawler(scope constructs.Construct, id string, props *CrawlerProps) *Cra
 		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"),
 		Resources: &[]*string{c.LogGroup.LogGroupArn(), jsii.String(*c.LogGroup.LogGroupArn() + ":log-stream:*")},
 	}))
-	cat.Lake.Key.Grant(c.Role, jsii.String("kms:Decrypt"), jsii.String("kms:GenerateDataKey"))
+	// The security configuration encrypts what a crawler would write to S3 with the raw zone's
+	// key, the only zone a crawler reads.
+	cat.Lake.RawKey.Grant(c.Role, jsii.String("kms:Decrypt"), jsii.String("kms:GenerateDataKey"))
 
 	targets := make([]any, 0, len(props.Prefixes))
 	for _, pre := range props.Prefixes {

@@ -56,7 +56,8 @@ type Environment struct {
 	Location *time.Location
 	// Production turns on termination protection and forbids Destroy. Default: false.
 	Production bool
-	// RemovalPolicy applies to buckets, the lake key and log groups. Default: Retain.
+	// RemovalPolicy applies to buckets, the lake's keys, the hash salt and its key, and log
+	// groups. Default: Retain.
 	RemovalPolicy Removal
 	// LogRetentionDays is how long Lambda and crawler logs are kept. Default: 90.
 	LogRetentionDays int
@@ -95,7 +96,7 @@ type Lake struct {
 	// BackupRetentionDays keeps the daily recovery points (with Protection). Default: 365.
 	BackupRetentionDays int
 	// BreakGlassRoleArn may change the protected settings besides the stack's deployments (with
-	// Protection). Default: "".
+	// Protection), and read the hash salt besides the extraction functions. Default: "".
 	BreakGlassRoleArn string
 }
 

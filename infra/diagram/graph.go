@@ -166,6 +166,7 @@ var (
 		"AWS::S3::BucketPolicy":               true,
 		"AWS::SQS::QueuePolicy":               true,
 		"AWS::SNS::TopicPolicy":               true,
+		"AWS::SecretsManager::ResourcePolicy": true,
 		"AWS::Lambda::Permission":             true,
 		"AWS::Lambda::EventSourceMapping":     true, // drawn as the arrow from its source
 		"AWS::Lambda::Version":                true,

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsschedulertargets"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctionstasks"
@@ -27,6 +26,7 @@ import (
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/infra/nag"
+	"github.com/kpilake/kpilake/infra/salt"
 	"github.com/kpilake/kpilake/lambdas/extract"
 )
 
@@ -53,8 +53,8 @@ type DatabaseExtractionProps struct {
 	Alerts *alerts.Alerts
 	// Plan is the function that turns a trigger into the business day. Required.
 	Plan *golambda.Function
-	// Salt is the secret whose value salts the hashed columns. Required.
-	Salt awssecretsmanager.ISecret
+	// Salt salts the hashed columns; the extraction's role becomes one of its readers. Required.
+	Salt *salt.Salt
 	// TimeZone of the business day and of the schedule, IANA name. Required.
 	TimeZone string
 	// Root is the module's root directory (where lambdas/ lives). Default: ".".
@@ -195,7 +195,7 @@ func NewDatabaseExtraction(scope constructs.Construct, id string, props *Databas
 			}},
 		}))
 	}
-	p.Salt.GrantRead(fn, nil)
+	p.Salt.GrantRead(fn)
 
 	x.StateMachine = x.workflow(node, p, src)
 	x.Schedule, x.ScheduleDeadLetters = x.schedule(node, p, src)

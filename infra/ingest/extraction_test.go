@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
-	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kpilake/kpilake/infra/alerts"
@@ -20,6 +18,7 @@ import (
 	"github.com/kpilake/kpilake/infra/ingest"
 	"github.com/kpilake/kpilake/infra/internal/cdktest"
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/salt"
 	"github.com/kpilake/kpilake/lambdas/extract"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
@@ -69,7 +68,7 @@ type extractionDeps struct {
 	crawler *catalog.Crawler
 	alerts  *alerts.Alerts
 	plan    *golambda.Function
-	salt    awssecretsmanager.Secret
+	salt    *salt.Salt
 }
 
 func newExtractionDeps(stack awscdk.Stack, source string) *extractionDeps {
@@ -83,9 +82,7 @@ func newExtractionDeps(stack awscdk.Stack, source string) *extractionDeps {
 		Entry:       filepath.Join(moduleRoot, "lambdas", "cmd", "plan"),
 		Environment: map[string]string{plan.EnvTimeZone: businessZone},
 	})
-	d.salt = awssecretsmanager.NewSecret(stack, jsii.String("Salt"), &awssecretsmanager.SecretProps{
-		EncryptionKey: d.lake.Key,
-	})
+	d.salt = salt.New(stack, "Salt", nil)
 	return d
 }
 
@@ -248,15 +245,15 @@ func (s *extractionStack) functionPermissions() []string {
 	tp := s.tp
 	rawArn := tp.Resolve(s.lake.Raw.BucketArn())
 	objects := map[string]any{"Fn::Join": []any{"", []any{rawArn, "/sales_db/*"}}}
-	lakeKey := tp.Resolve(s.lake.Key.KeyArn())
+	rawKey := tp.Resolve(s.lake.RawKey.KeyArn())
 	salt := tp.Resolve(s.salt.SecretArn())
 	logs := tp.Resolve(s.x.Function.LogGroup.LogGroupArn())
 	want := []string{
 		cdktest.Permission("Allow", "s3:PutObject", objects, nil),
 		cdktest.Permission("Allow", "s3:AbortMultipartUpload", objects, nil),
 		cdktest.Permission("Allow", "s3:ListBucket", rawArn, map[string]any{"StringLike": map[string]any{"s3:prefix": "sales_db/*"}}),
-		cdktest.Permission("Allow", "kms:Decrypt", lakeKey, nil),
-		cdktest.Permission("Allow", "kms:GenerateDataKey", lakeKey, nil),
+		cdktest.Permission("Allow", "kms:Decrypt", rawKey, nil),
+		cdktest.Permission("Allow", "kms:GenerateDataKey", rawKey, nil),
 		cdktest.Permission("Allow", "secretsmanager:GetSecretValue", s.src.SecretArn, nil),
 		cdktest.Permission("Allow", "secretsmanager:GetSecretValue", salt, nil),
 		cdktest.Permission("Allow", "secretsmanager:DescribeSecret", salt, nil),

@@ -136,7 +136,7 @@ func NewLogStream(scope constructs.Construct, id string, props *LogStreamProps) 
 		DeliveryStreamType: jsii.String("DirectPut"),
 		DeliveryStreamEncryptionConfigurationInput: &awskinesisfirehose.CfnDeliveryStream_DeliveryStreamEncryptionConfigurationInputProperty{
 			KeyType: jsii.String("CUSTOMER_MANAGED_CMK"),
-			KeyArn:  p.Lake.Key.KeyArn(),
+			KeyArn:  p.Lake.RawKey.KeyArn(),
 		},
 		ExtendedS3DestinationConfiguration: &awskinesisfirehose.CfnDeliveryStream_ExtendedS3DestinationConfigurationProperty{
 			BucketArn:         p.Lake.Raw.BucketArn(),
@@ -152,7 +152,7 @@ func NewLogStream(scope constructs.Construct, id string, props *LogStreamProps) 
 			},
 			EncryptionConfiguration: &awskinesisfirehose.CfnDeliveryStream_EncryptionConfigurationProperty{
 				KmsEncryptionConfig: &awskinesisfirehose.CfnDeliveryStream_KMSEncryptionConfigProperty{
-					AwskmsKeyArn: p.Lake.Key.KeyArn(),
+					AwskmsKeyArn: p.Lake.RawKey.KeyArn(),
 				},
 			},
 			CloudWatchLoggingOptions: &awskinesisfirehose.CfnDeliveryStream_CloudWatchLoggingOptionsProperty{

@@ -44,7 +44,7 @@ func TestLogStream_DeliversIntoTheStreamsBusinessDayPartition(t *testing.T) {
 		"DeliveryStreamType": "DirectPut",
 		"DeliveryStreamEncryptionConfigurationInput": map[string]any{
 			"KeyType": "CUSTOMER_MANAGED_CMK",
-			"KeyARN":  tp.Resolve(l.Key.KeyArn()),
+			"KeyARN":  tp.Resolve(l.RawKey.KeyArn()),
 		},
 		"ExtendedS3DestinationConfiguration": map[string]any{
 			"BucketARN":         tp.Resolve(l.Raw.BucketArn()),
@@ -55,7 +55,7 @@ func TestLogStream_DeliversIntoTheStreamsBusinessDayPartition(t *testing.T) {
 			"FileExtension":     ".json.gz",
 			"BufferingHints":    map[string]any{"SizeInMBs": 64, "IntervalInSeconds": 300},
 			"EncryptionConfiguration": map[string]any{
-				"KMSEncryptionConfig": map[string]any{"AWSKMSKeyARN": tp.Resolve(l.Key.KeyArn())},
+				"KMSEncryptionConfig": map[string]any{"AWSKMSKeyARN": tp.Resolve(l.RawKey.KeyArn())},
 			},
 			"CloudWatchLoggingOptions": map[string]any{
 				"Enabled":      true,
@@ -69,7 +69,7 @@ func TestLogStream_RoleWritesOnlyItsPrefixes(t *testing.T) {
 	tp, l, s := logStream(t, ingest.LogStreamProps{})
 	role := tp.LogicalID(s.Role.RoleName())
 	raw := tp.LogicalID(l.Raw.BucketName())
-	key := tp.Resolve(l.Key.KeyArn())
+	key := tp.Resolve(l.RawKey.KeyArn())
 	logs := tp.Resolve(s.LogGroup.LogGroupArn())
 	rawArn := map[string]any{"Fn::GetAtt": []any{raw, "Arn"}}
 	objects := func(prefix string) any {

@@ -1,5 +1,6 @@
-// Package lake defines the Lake construct: the S3 zones of the data lake, one KMS key, secure
-// defaults, lifecycle rules and grants scoped to one zone and prefix.
+// Package lake defines the Lake construct: the S3 zones of the data lake, a KMS key for the raw
+// zone and one for the derived zones, secure defaults, lifecycle rules and grants scoped to one
+// zone and prefix.
 package lake
 
 import (
@@ -30,9 +31,13 @@ const (
 
 // LakeProps configures a Lake. The zero value is a valid, secure lake that retains its data.
 type LakeProps struct {
-	// EncryptionKey encrypts the raw, aggregated and query-results zones. Default: a new
+	// EncryptionKey encrypts the aggregated and query-results zones. Default: a new
 	// customer-managed key with yearly rotation.
 	EncryptionKey awskms.IKey
+	// RawEncryptionKey encrypts the raw zone; it must not be EncryptionKey, so that a reader of
+	// the aggregates cannot decrypt raw data. Default: a new customer-managed key with yearly
+	// rotation.
+	RawEncryptionKey awskms.IKey
 	// RemovalPolicy applies to the buckets and the key. With RemovalPolicy_DESTROY the buckets
 	// are emptied when they are deleted (autoDeleteObjects), so that `cdk destroy` removes the
 	// lake and keeps no data encrypted under the key it deletes. Default:
@@ -100,6 +105,9 @@ func (p *LakeProps) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("RemovalPolicy %q is not supported; use RemovalPolicy_RETAIN or RemovalPolicy_DESTROY", p.RemovalPolicy))
 	}
+	if p.EncryptionKey != nil && p.EncryptionKey == p.RawEncryptionKey {
+		errs = append(errs, errors.New("RawEncryptionKey is EncryptionKey; give the raw zone a key of its own, or leave it nil for a new one"))
+	}
 	if p.Protection != nil {
 		errs = append(errs, p.Protection.validate()...)
 		if p.RemovalPolicy == awscdk.RemovalPolicy_DESTROY {
@@ -109,11 +117,17 @@ func (p *LakeProps) validate() error {
 	return errors.Join(errs...)
 }
 
-// Lake is the data lake's storage: one bucket per zone, one KMS key.
+// Lake is the data lake's storage: one bucket per zone, a key for the raw zone and one for the
+// zones derived from it.
 type Lake struct {
 	constructs.Construct
-	// Key encrypts every zone but the access logs (S3 server access logging needs SSE-S3).
+	// Key encrypts the aggregated and query-results zones. Grant gives it only to the grantees
+	// of those zones.
 	Key awskms.IKey
+	// RawKey encrypts the raw zone (and the Firehose streams that deliver into it). Grant gives it
+	// only to the grantees of the raw zone, so that a reader of the aggregates cannot decrypt raw
+	// data. The access logs use neither key: S3 server access logging needs SSE-S3.
+	RawKey awskms.IKey
 	// Raw holds extracted tables and application logs; versioned.
 	Raw awss3.Bucket
 	// Aggregated holds KPI tables.
@@ -126,7 +140,7 @@ type Lake struct {
 	Backup *Backup
 }
 
-// NewLake creates the lake's buckets and key under a new construct.
+// NewLake creates the lake's buckets and keys under a new construct.
 func NewLake(scope constructs.Construct, id string, props *LakeProps) *Lake {
 	p := props.withDefaults()
 	if err := p.validate(); err != nil {
@@ -134,10 +148,22 @@ func NewLake(scope constructs.Construct, id string, props *LakeProps) *Lake {
 	}
 	l := &Lake{Construct: constructs.NewConstruct(scope, &id)}
 
+	// The raw zone's key keeps the construct ID "Key" of the key that once encrypted every zone,
+	// so that in a deployed lake it stays the same key: the raw objects written before the zones
+	// had keys of their own stay readable by the raw zone's readers. The derived zones get the new
+	// key; what they held before is rebuilt from the raw zone (a backfill) or expires.
+	l.RawKey = p.RawEncryptionKey
+	if l.RawKey == nil {
+		l.RawKey = awskms.NewKey(l.Construct, jsii.String("Key"), &awskms.KeyProps{
+			Description:       jsii.String("kpilake: encrypts the lake's raw zone"),
+			EnableKeyRotation: jsii.Bool(true),
+			RemovalPolicy:     p.RemovalPolicy,
+		})
+	}
 	l.Key = p.EncryptionKey
 	if l.Key == nil {
-		l.Key = awskms.NewKey(l.Construct, jsii.String("Key"), &awskms.KeyProps{
-			Description:       jsii.String("kpilake: encrypts the lake's raw, aggregated and query-results zones"),
+		l.Key = awskms.NewKey(l.Construct, jsii.String("DerivedKey"), &awskms.KeyProps{
+			Description:       jsii.String("kpilake: encrypts the lake's aggregated and query-results zones"),
 			EnableKeyRotation: jsii.Bool(true),
 			RemovalPolicy:     p.RemovalPolicy,
 		})
@@ -208,7 +234,7 @@ func (l *Lake) suppress(p LakeProps) {
 func (l *Lake) zoneBucket(id string, zone layout.Zone, p LakeProps, versioned bool, rules []*awss3.LifecycleRule) awss3.Bucket {
 	return awss3.NewBucket(l.Construct, jsii.String(id), &awss3.BucketProps{
 		Encryption:             awss3.BucketEncryption_KMS,
-		EncryptionKey:          l.Key,
+		EncryptionKey:          l.ZoneKey(zone),
 		BucketKeyEnabled:       jsii.Bool(true),
 		EnforceSSL:             jsii.Bool(true),
 		MinimumTLSVersion:      jsii.Number(1.2),
@@ -224,6 +250,20 @@ func (l *Lake) zoneBucket(id string, zone layout.Zone, p LakeProps, versioned bo
 }
 
 func days(n int) awscdk.Duration { return awscdk.Duration_Days(jsii.Number(n)) }
+
+// ZoneKey returns the key that encrypts a zone: RawKey for the raw zone, Key for the aggregated
+// and query-results zones, nil for the access logs (SSE-S3).
+func (l *Lake) ZoneKey(zone layout.Zone) awskms.IKey {
+	switch zone {
+	case layout.Raw:
+		return l.RawKey
+	case layout.Aggregated, layout.QueryResults:
+		return l.Key
+	case layout.AccessLogs:
+		return nil
+	}
+	panic(fmt.Errorf("lake: unknown zone %q; use one of %v", zone, layout.Zones))
+}
 
 // Bucket returns the bucket of a zone.
 func (l *Lake) Bucket(zone layout.Zone) awss3.Bucket {
@@ -263,8 +303,8 @@ const (
 )
 
 // Grant gives grantee access to the objects under prefix in zone (prefix "" means the whole
-// zone), to list that prefix, and to use the key as needed. Every statement is scoped to the
-// prefix; nothing else in the bucket is reachable.
+// zone), to list that prefix, and to use the zone's key (ZoneKey) as needed. Every statement is
+// scoped to the prefix; nothing else in the bucket is reachable, and no other zone's key.
 func (l *Lake) Grant(grantee awsiam.IGrantable, zone layout.Zone, prefix string, access Access) awsiam.Grant {
 	if access == 0 {
 		panic(fmt.Errorf("lake.Grant on %s/%s: give Read, Write and/or Delete", zone, prefix))
@@ -298,8 +338,8 @@ func (l *Lake) Grant(grantee awsiam.IGrantable, zone layout.Zone, prefix string,
 		}
 	}
 	g = g.Combine(awsiam.Grant_AddToPrincipal(list))
-	if zone != layout.AccessLogs && len(keyActions) > 0 {
-		g = g.Combine(l.Key.Grant(grantee, *jsii.Strings(keyActions...)...))
+	if key := l.ZoneKey(zone); key != nil && len(keyActions) > 0 {
+		g = g.Combine(key.Grant(grantee, *jsii.Strings(keyActions...)...))
 	}
 	return g
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
@@ -25,7 +26,7 @@ type lakeStack struct {
 	tmpl *cdktest.Template
 	lake *lake.Lake
 	// key and the buckets' logical IDs.
-	key, raw, aggregated, queryResults, accessLogs string
+	key, rawKey, raw, aggregated, queryResults, accessLogs string
 	// roles maps a grant's name to the logical ID of the role that received it.
 	roles map[string]string
 }
@@ -38,7 +39,7 @@ func (s *lakeStack) buckets() map[layout.Zone]string {
 	}
 }
 
-// encryptedZones are the zones that the lake key encrypts.
+// encryptedZones are the zones that the lake's keys encrypt.
 var encryptedZones = []layout.Zone{layout.Raw, layout.Aggregated, layout.QueryResults}
 
 func synthLake(props *lake.LakeProps, grants map[string]func(*lake.Lake, awsiam.IGrantable)) (*lakeStack, error) {
@@ -62,6 +63,7 @@ func synthLake(props *lake.LakeProps, grants map[string]func(*lake.Lake, awsiam.
 			tmpl:         tmpl,
 			lake:         l,
 			key:          tmpl.LogicalID(l.Key.KeyId()),
+			rawKey:       tmpl.LogicalID(l.RawKey.KeyId()),
 			raw:          tmpl.LogicalID(l.Raw.BucketName()),
 			aggregated:   tmpl.LogicalID(l.Aggregated.BucketName()),
 			queryResults: tmpl.LogicalID(l.QueryResults.BucketName()),
@@ -127,10 +129,25 @@ func objectsArn(logicalID, prefix string) map[string]any {
 	return map[string]any{"Fn::Join": []any{"", []any{map[string]any{"Fn::GetAtt": []any{logicalID, "Arn"}}, "/" + prefix + "*"}}}
 }
 
-func TestNewLake_CreatesOneKeyWithRotation(t *testing.T) {
+func TestNewLake_CreatesARawKeyAndADerivedZonesKeyWithRotation(t *testing.T) {
 	s := mustLake(t, defaultLake)
-	cdktest.Check(t, "key count", func() { s.tmpl.Assert.ResourceCountIs(jsii.String("AWS::KMS::Key"), jsii.Number(1)) })
+	cdktest.Check(t, "key count", func() { s.tmpl.Assert.ResourceCountIs(jsii.String("AWS::KMS::Key"), jsii.Number(2)) })
+	if s.key == s.rawKey {
+		t.Errorf("Key and RawKey are both %s; the raw zone needs a key of its own", s.key)
+	}
 	s.tmpl.HasProperties(t, s.key, map[string]any{"EnableKeyRotation": true})
+	s.tmpl.HasProperties(t, s.rawKey, map[string]any{"EnableKeyRotation": true})
+}
+
+func TestNewLake_FailsIfTheRawZoneSharesTheKey(t *testing.T) {
+	err := cdktest.Recover(func() {
+		stack := cdktest.NewStack("Test")
+		key := awskms.NewKey(stack, jsii.String("Shared"), nil)
+		lake.NewLake(stack, "Lake", &lake.LakeProps{EncryptionKey: key, RawEncryptionKey: key})
+	})
+	if err == nil || !strings.Contains(err.Error(), "RawEncryptionKey is EncryptionKey") || !strings.Contains(err.Error(), "a key of its own") {
+		t.Errorf("NewLake with one key for every zone: got %v, want an error naming RawEncryptionKey and the fix", err)
+	}
 }
 
 func TestNewLake_CreatesOneBucketPerZone(t *testing.T) {
@@ -152,15 +169,24 @@ func TestNewLake_CreatesOneBucketPerZone(t *testing.T) {
 	}
 }
 
-func TestNewLake_EncryptsZonesWithLakeKey(t *testing.T) {
+func TestNewLake_EncryptsTheRawZoneWithItsOwnKey(t *testing.T) {
 	s := mustLake(t, defaultLake)
 	for _, zone := range encryptedZones {
+		key := s.key
+		if zone == layout.Raw {
+			key = s.rawKey
+		}
+		cdktest.Check(t, "ZoneKey("+string(zone)+")", func() {
+			if got := s.tmpl.LogicalID(s.lake.ZoneKey(zone).KeyId()); got != key {
+				t.Errorf("ZoneKey(%s) is %s, want %s", zone, got, key)
+			}
+		})
 		s.tmpl.HasProperties(t, s.buckets()[zone], map[string]any{
 			"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{map[string]any{
 				"BucketKeyEnabled": true,
 				"ServerSideEncryptionByDefault": assertions.Match_ObjectEquals(&map[string]any{
 					"SSEAlgorithm":   "aws:kms",
-					"KMSMasterKeyID": arn(s.key),
+					"KMSMasterKeyID": arn(key),
 				}),
 			}}},
 		})
@@ -340,7 +366,7 @@ func TestGrantReadSource_ReadsOnlyThatSourcesPrefix(t *testing.T) {
 	checkPermissions(t, s, readSource, layout.Raw, []string{
 		allow("s3:GetObject", objectsArn(s.raw, "social/")),
 		listPrefix(s.raw, "social/"),
-		allow("kms:Decrypt", arn(s.key)),
+		allow("kms:Decrypt", arn(s.rawKey)),
 	})
 }
 
@@ -350,8 +376,8 @@ func TestGrantWriteSource_WritesWithoutReadingOrDeleting(t *testing.T) {
 		allow("s3:PutObject", objectsArn(s.raw, "social/")),
 		allow("s3:AbortMultipartUpload", objectsArn(s.raw, "social/")),
 		listPrefix(s.raw, "social/"),
-		allow("kms:Decrypt", arn(s.key)),
-		allow("kms:GenerateDataKey", arn(s.key)),
+		allow("kms:Decrypt", arn(s.rawKey)),
+		allow("kms:GenerateDataKey", arn(s.rawKey)),
 	})
 }
 
@@ -384,8 +410,8 @@ func TestGrant_WholeZoneListsWithoutCondition(t *testing.T) {
 		allow("s3:PutObject", objectsArn(s.raw, "")),
 		allow("s3:AbortMultipartUpload", objectsArn(s.raw, "")),
 		allow("s3:ListBucket", arn(s.raw)),
-		allow("kms:Decrypt", arn(s.key)),
-		allow("kms:GenerateDataKey", arn(s.key)),
+		allow("kms:Decrypt", arn(s.rawKey)),
+		allow("kms:GenerateDataKey", arn(s.rawKey)),
 	})
 }
 

@@ -63,7 +63,7 @@ func (p *ProtectionProps) validate() []error {
 // Backup is the second copy of the raw zone and the access logs.
 type Backup struct {
 	constructs.Construct
-	// Key encrypts the vault's recovery points; it is not the lake's key, so that a mistake
+	// Key encrypts the vault's recovery points; it is not the raw zone's key, so that a mistake
 	// with one does not reach both copies.
 	Key   awskms.Key
 	Vault awsbackup.BackupVault
@@ -116,7 +116,8 @@ func (l *Lake) protect(p ProtectionProps, buckets ...awss3.Bucket) *Backup {
 			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AWSBackupServiceRolePolicyForS3Restore")),
 		},
 	})
-	l.Key.GrantEncryptDecrypt(role)
+	// The access logs are SSE-S3; only the raw zone's key is needed.
+	l.RawKey.GrantEncryptDecrypt(role)
 	var resources []awsbackup.BackupResource
 	for _, bucket := range buckets {
 		resources = append(resources, awsbackup.BackupResource_FromArn(bucket.BucketArn()))
@@ -135,7 +136,7 @@ func (l *Lake) protect(p ProtectionProps, buckets ...awss3.Bucket) *Backup {
 		},
 	}, {
 		Id:        jsii.String("AwsSolutions-IAM5"),
-		Reason:    jsii.String("Backing up and restoring a whole bucket reads and writes every object under the lake key (kms:GenerateDataKey*, kms:ReEncrypt*)."),
+		Reason:    jsii.String("Backing up and restoring a whole bucket reads and writes every object under the raw zone's key (kms:GenerateDataKey*, kms:ReEncrypt*)."),
 		AppliesTo: &[]any{"Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"},
 	}}, jsii.Bool(true))
 

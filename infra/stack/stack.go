@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -25,6 +24,7 @@ import (
 	"github.com/kpilake/kpilake/infra/logkey"
 	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/infra/observe"
+	"github.com/kpilake/kpilake/infra/salt"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
@@ -63,8 +63,9 @@ type Stack struct {
 	Backfill *backfill.Backfill
 	// Sweep deletes superseded runs past their grace and crashed runs' leftovers, hourly.
 	Sweep *aggregate.Sweep
-	// Salt salts the hashed columns of every source, so hashed keys join across sources.
-	Salt awssecretsmanager.Secret
+	// Salt salts the hashed columns of every source, so hashed keys join across sources; only
+	// the extraction roles (and lake.breakGlassRoleArn) can read it. Nil without sources.
+	Salt *salt.Salt
 	Plan *golambda.Function
 	// Observe holds the alarms and the dashboard.
 	Observe *observe.Observe
@@ -132,6 +133,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		BytesScannedCutoffPerQuery: e.Athena.BytesScannedCutoffPerQuery,
 		RemovalPolicy:              removal,
 		LogRetention:               retention,
+		LogKey:                     s.LogKey,
 	})
 	for _, src := range e.Sources {
 		s.Crawlers[src.Name] = catalog.NewCrawler(s.Stack, "Crawler-"+src.Name, &catalog.CrawlerProps{
@@ -184,16 +186,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 	})
 
 	if len(e.Sources) > 0 {
-		s.Salt = awssecretsmanager.NewSecret(s.Stack, jsii.String("HashSalt"), &awssecretsmanager.SecretProps{
-			Description: jsii.String("kpilake: salt of the hashed personal-data columns (never rotate: hashes must stay joinable)"),
-			GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
-				PasswordLength: jsii.Number(64), ExcludePunctuation: jsii.Bool(true),
-			},
-			EncryptionKey: s.Lake.Key,
-			RemovalPolicy: removal,
-		})
-		nag.Suppress(s.Salt, "The hash salt must never rotate: hashed keys must keep joining across days and sources.",
-			nag.Rule("SecretsManagerRotationEnabled", nag.NIST, nag.HIPAA)...)
+		s.Salt = salt.New(s.Stack, "HashSalt", &salt.Props{RemovalPolicy: removal, BreakGlassRoleArn: e.Lake.BreakGlassRoleArn})
 	}
 	for _, src := range e.Sources {
 		s.Extractions[src.Name] = ingest.NewDatabaseExtraction(s.Stack, "Extraction-"+src.Name, &ingest.DatabaseExtractionProps{
@@ -358,7 +351,8 @@ func (s *Stack) outputs() {
 	s.output("RawBucketName", "Raw zone bucket", s.Lake.Raw.BucketName())
 	s.output("AggregatedBucketName", "Aggregated zone bucket", s.Lake.Aggregated.BucketName())
 	s.output("QueryResultsBucketName", "Athena query results bucket", s.Lake.QueryResults.BucketName())
-	s.output("LakeKeyArn", "KMS key of the lake", s.Lake.Key.KeyArn())
+	s.output("LakeKeyArn", "KMS key of the aggregated and query-results zones", s.Lake.Key.KeyArn())
+	s.output("RawKeyArn", "KMS key of the raw zone", s.Lake.RawKey.KeyArn())
 	s.output("DatabaseName", "Glue database of the lake", jsii.String(s.Catalog.DatabaseName))
 	s.output("WorkgroupName", "Athena workgroup for analysts' and operators' lake queries (settings enforced)", jsii.String(s.Catalog.WorkgroupName))
 	s.output(OutputAggregationWorkgroupName, "Athena workgroup of the aggregation functions' CTAS queries (settings not enforced; only they may use it)",
@@ -418,12 +412,6 @@ func (s *Stack) suppressions() {
 	xray := suppress("AwsSolutions-IAM5", "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
 		`^Resource::\*$`)
 	cdknag.NagSuppressions_AddResourceSuppressions(s.Plan.Role, &[]*cdknag.NagPackSuppression{xray}, jsii.Bool(true))
-	if s.Salt != nil {
-		cdknag.NagSuppressions_AddResourceSuppressions(s.Salt, &[]*cdknag.NagPackSuppression{{
-			Id:     jsii.String("AwsSolutions-SMG4"),
-			Reason: jsii.String("The hash salt must never change: rotating it would break joins on hashed columns across days."),
-		}}, jsii.Bool(true))
-	}
 	// The aggregate function and the backfill worker hold aggregate.GrantAggregate.
 	db := regexp.QuoteMeta(s.Catalog.DatabaseName)
 	aggregating := []*cdknag.NagPackSuppression{
