@@ -22,7 +22,7 @@ NODE_STAMP := node_modules/.install-stamp
 STATICCHECK := $(BIN)/staticcheck
 RIE := $(BIN)/aws-lambda-rie
 
-.PHONY: help setup build demo synth diff deploy test lint snapshot-update bench bench-synth bench-extract clean require-env
+.PHONY: help setup build demo synth diff deploy test lint snapshot-update bench bench-synth bench-extract bench-local clean require-env
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -85,10 +85,13 @@ diagram: $(NODE_STAMP) ## draw docs/architecture.svg (and .dot) from the synthes
 	@command -v dot >/dev/null || { echo "make diagram needs Graphviz's dot command: apt-get install graphviz (macOS: brew install graphviz)"; exit 1; }
 	go run ./infra/cmd/diagram -env dev -out docs/architecture.dot -svg docs/architecture.svg
 
-bench: bench-synth bench-extract bench-backfill bench-coldstart ## every benchmark (figures as ratios against a baseline of the same run)
+bench: bench-synth bench-extract bench-backfill bench-coldstart bench-local ## every benchmark (figures as ratios against a baseline of the same run)
 
 bench-synth: $(NODE_STAMP) ## make synth: time and peak RSS against an empty CDK Go app
 	scripts/bench-synth.sh
+
+bench-local: ## make demo on a fresh clone (wall, after the build) and a 365-day local run (rows/s, peak RSS)
+	scripts/bench-local.sh
 
 bench-extract: ## extraction: rows/s and MB/s against `mariadb -B`, peak RSS at 100k and 1M rows
 	KPILAKE_BENCH_ROWS=100000 go test ./lambdas/extract -run '^$$' -bench BenchmarkExtract -benchtime 1x -timeout 30m
