@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kpilake/kpilake/layout"
+	"github.com/kpilake/kpilake/local/termtext"
 )
 
 // Series is one measure of a KPI over the run's days, for one combination of its dimensions.
@@ -184,9 +185,9 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintln(w)
 		keyWidth := 0
 		for _, s := range m.Series {
-			keyWidth = max(keyWidth, displayWidth(s.Key))
+			keyWidth = max(keyWidth, termtext.Width(s.Key))
 		}
-		fmt.Fprintf(w, "  %s", pad("", keyWidth))
+		fmt.Fprintf(w, "  %s", termtext.PadRight("", keyWidth))
 		for _, d := range days {
 			fmt.Fprintf(w, " %10s", d[5:])
 		}
@@ -196,7 +197,7 @@ func (r *Report) WriteText(w io.Writer) {
 				fmt.Fprintf(w, "  ... and %d more rows (all in the report)\n", len(m.Series)-i)
 				break
 			}
-			fmt.Fprintf(w, "  %s", pad(s.Key, keyWidth))
+			fmt.Fprintf(w, "  %s", termtext.PadRight(s.Key, keyWidth))
 			for _, d := range days {
 				if v, ok := s.Values[d]; ok {
 					fmt.Fprintf(w, " %10s", strconv.FormatFloat(v, 'f', -1, 64))
@@ -208,25 +209,6 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 	}
 }
-
-// displayWidth is the columns a string takes in a terminal: two for East Asian wide characters
-// (department names in Japanese), one for the rest.
-func displayWidth(s string) int {
-	n := 0
-	for _, r := range s {
-		switch {
-		case r >= 0x1100 && r <= 0x115F, r >= 0x2E80 && r <= 0xA4CF, r >= 0xAC00 && r <= 0xD7A3,
-			r >= 0xF900 && r <= 0xFAFF, r >= 0xFE30 && r <= 0xFE4F, r >= 0xFF00 && r <= 0xFF60, r >= 0xFFE0 && r <= 0xFFE6:
-			n += 2
-		default:
-			n++
-		}
-	}
-	return n
-}
-
-// pad left-aligns s in width columns.
-func pad(s string, width int) string { return s + strings.Repeat(" ", max(0, width-displayWidth(s))) }
 
 // Facts are the run's totals, for the summary line and the report.
 type Facts struct {

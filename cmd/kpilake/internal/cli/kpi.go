@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/kpilake/kpilake/local/duck"
 	"github.com/kpilake/kpilake/local/kpitest"
 	localrun "github.com/kpilake/kpilake/local/run"
+	"github.com/kpilake/kpilake/local/termtext"
 	"github.com/kpilake/kpilake/queries"
 )
 
@@ -335,11 +335,11 @@ func writeRows(w io.Writer, format string, cols []kpitest.Column, rows *duck.Row
 	widths := make([]int, len(cols))
 	for i, c := range cols {
 		numeric[i] = isNumeric(c.Type)
-		widths[i] = displayWidth(c.Name)
+		widths[i] = termtext.Width(c.Name)
 	}
 	for _, r := range text {
 		for i, s := range r {
-			widths[i] = max(widths[i], displayWidth(s))
+			widths[i] = max(widths[i], termtext.Width(s))
 		}
 	}
 	line := func(cells []string) {
@@ -348,7 +348,7 @@ func writeRows(w io.Writer, format string, cols []kpitest.Column, rows *duck.Row
 			if i > 0 {
 				b.WriteString("  ")
 			}
-			pad := strings.Repeat(" ", widths[i]-displayWidth(s))
+			pad := strings.Repeat(" ", widths[i]-termtext.Width(s))
 			if numeric[i] {
 				b.WriteString(pad + s)
 			} else if i < len(cells)-1 {
@@ -441,22 +441,6 @@ func jsonValue(hive string, v any, text string) any {
 		return json.Number(text)
 	}
 	return text
-}
-
-// displayWidth is how many terminal columns s takes: two for a wide (East Asian) character.
-func displayWidth(s string) int {
-	n := 0
-	for _, r := range s {
-		switch {
-		case unicode.Is(unicode.Mn, r): // a combining mark takes no column
-		case r >= 0x1100 && (r <= 0x115f || r >= 0x2e80 && r <= 0xa4cf || r >= 0xac00 && r <= 0xd7a3 || r >= 0xf900 && r <= 0xfaff ||
-			r >= 0xfe30 && r <= 0xfe4f || r >= 0xff00 && r <= 0xff60 || r >= 0xffe0 && r <= 0xffe6 || r >= 0x20000 && r <= 0x3fffd):
-			n += 2
-		default:
-			n++
-		}
-	}
-	return n
 }
 
 func (a *App) kpiTestCommand(configPath *string) *cobra.Command {
