@@ -24,6 +24,10 @@ import (
 // in cdk.json names it.
 const SourceName = "social"
 
+// AccessLogStream is the Firehose stream that carries the sample's access logs, as the dev
+// environment in cdk.json names it: raw/app_logs/web_access/.
+const AccessLogStream = "web_access"
+
 // ExtractionClock is when, after midnight of D+1 in the business zone, the daily extraction of
 // day D runs: 01:30, the sample source's schedule in the dev environment (cron(30 1 * * ? *)).
 const ExtractionClock = 90 * time.Minute
