@@ -2,13 +2,15 @@ package sample
 
 import (
 	"fmt"
+	"sort"
 	"time"
 )
 
 // AsOf returns the database as it stood at instant t (what a read-only transaction opened at t
 // sees, changes committed at t included): the rows created at or before t, each in its version
 // of that instant (before an edit, a soft deletion, a promotion or a rename made after t), and
-// the access-log records stamped at or before t. Earlier of the result is empty.
+// the access-log records stamped at or before t: a prefix of ds.AccessLogs, shared, not copied,
+// which must be in timestamp order as Generate makes it. Earlier of the result is empty.
 //
 // t must be at or after the period's first midnight: the versions of rows that changed before
 // the period are not kept, and AsOf fails naming such a row. A hand-built Dataset without
@@ -31,11 +33,9 @@ func (ds *Dataset) AsOf(t time.Time) (*Dataset, error) {
 	if out.Reactions, err = asOf(TableReactions, ds.Reactions, ds.Earlier.Reactions, t, func(r Reaction) (int64, time.Time, time.Time) { return r.ID, r.CreatedAt, r.UpdatedAt }); err != nil {
 		return nil, err
 	}
-	for _, a := range ds.AccessLogs {
-		if !a.Timestamp.After(t) {
-			out.AccessLogs = append(out.AccessLogs, a)
-		}
-	}
+	// The records are in timestamp order (Generate sorts them), so those up to t are a prefix.
+	n := sort.Search(len(ds.AccessLogs), func(i int) bool { return ds.AccessLogs[i].Timestamp.After(t) })
+	out.AccessLogs = ds.AccessLogs[:n:n]
 	return out, nil
 }
 

@@ -5,7 +5,9 @@
 //
 // It runs inside the extraction Lambda and imports no CDK code. A Lambda main builds one
 // Extractor per instance (New) and hands Extractor.Handle to lambda.Start; the infra code
-// serializes a SourceSpec to JSON for it (EnvSource and the other Env* names).
+// serializes a SourceSpec to JSON for it (EnvSource and the other Env* names). A local run
+// builds one over a RowSource instead of a database server (NewWithRows), and everything below
+// but steps 1 and 2 applies to it unchanged.
 //
 // # How a run works
 //
@@ -14,7 +16,9 @@
 //  2. The connection uses TLS, verified against the caller's CA pool (the RDS CA bundle), and
 //     opens a read-only transaction on one snapshot: MySQL `SET SESSION TRANSACTION READ ONLY`
 //     and `START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY` (session time_zone +00:00);
-//     PostgreSQL `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY` (TimeZone UTC).
+//     PostgreSQL `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY` (TimeZone UTC). Only a
+//     local run, with Config.PlaintextLoopback and no CA pool, connects without TLS, and only to
+//     a loopback host.
 //  3. information_schema describes the table before a row is read. An unknown table, a column
 //     named in Exclude, Hash or TimestampColumn that the table lacks, or a column whose type has
 //     no mapping fails the run with an *InputError (errors.Is(err, ErrBadRequest)) that names

@@ -24,6 +24,10 @@ import (
 // in cdk.json names it.
 const SourceName = "social"
 
+// AccessLogStream is the Firehose stream that carries the sample's access logs, as the dev
+// environment in cdk.json names it: raw/app_logs/web_access/.
+const AccessLogStream = "web_access"
+
 // ExtractionClock is when, after midnight of D+1 in the business zone, the daily extraction of
 // day D runs: 01:30, the sample source's schedule in the dev environment (cron(30 1 * * ? *)).
 const ExtractionClock = 90 * time.Minute
@@ -129,43 +133,111 @@ func nint(p *int64) any {
 	return *p
 }
 
-// record is one row: its values by column name, and its updated_at for the window.
-type record struct {
-	values  map[string]any
-	updated time.Time
+// rowsOf is one table's rows: how many, each one's updated_at (for the window), and each
+// value by row and column name.
+type rowsOf struct {
+	n       int
+	updated func(i int) time.Time
+	value   func(i int, col string) any
 }
 
-func (s *Source) records(table string) []record {
-	var out []record
+// common are the columns that every sample table ends with.
+func common(col string, created, updated time.Time, deleted *time.Time) any {
+	switch col {
+	case "created_at":
+		return ts(created)
+	case "updated_at":
+		return ts(updated)
+	case "deleted_at":
+		return nts(deleted)
+	}
+	return nil
+}
+
+func (s *Source) rows(table string) rowsOf {
+	ds := s.ds
 	switch table {
 	case sample.TableDepartments:
-		for _, d := range s.ds.Departments {
-			out = append(out, record{map[string]any{"id": d.ID, "name": []byte(d.Name), "parent_id": nint(d.ParentID),
-				"created_at": ts(d.CreatedAt), "updated_at": ts(d.UpdatedAt), "deleted_at": nts(d.DeletedAt)}, d.UpdatedAt})
-		}
+		return rowsOf{len(ds.Departments), func(i int) time.Time { return ds.Departments[i].UpdatedAt }, func(i int, col string) any {
+			d := &ds.Departments[i]
+			switch col {
+			case "id":
+				return d.ID
+			case "name":
+				return []byte(d.Name)
+			case "parent_id":
+				return nint(d.ParentID)
+			}
+			return common(col, d.CreatedAt, d.UpdatedAt, d.DeletedAt)
+		}}
 	case sample.TableUsers:
-		for _, u := range s.ds.Users {
-			out = append(out, record{map[string]any{"id": u.ID, "department_id": u.DepartmentID, "employee_code": []byte(u.EmployeeCode),
-				"display_name": []byte(u.DisplayName), "email": []byte(u.Email), "role": []byte(u.Role), "joined_on": []byte(u.JoinedOn.String()),
-				"created_at": ts(u.CreatedAt), "updated_at": ts(u.UpdatedAt), "deleted_at": nts(u.DeletedAt)}, u.UpdatedAt})
-		}
+		return rowsOf{len(ds.Users), func(i int) time.Time { return ds.Users[i].UpdatedAt }, func(i int, col string) any {
+			u := &ds.Users[i]
+			switch col {
+			case "id":
+				return u.ID
+			case "department_id":
+				return u.DepartmentID
+			case "employee_code":
+				return []byte(u.EmployeeCode)
+			case "display_name":
+				return []byte(u.DisplayName)
+			case "email":
+				return []byte(u.Email)
+			case "role":
+				return []byte(u.Role)
+			case "joined_on":
+				return []byte(u.JoinedOn.String())
+			}
+			return common(col, u.CreatedAt, u.UpdatedAt, u.DeletedAt)
+		}}
 	case sample.TablePosts:
-		for _, p := range s.ds.Posts {
-			out = append(out, record{map[string]any{"id": p.ID, "user_id": p.UserID, "body": []byte(p.Body), "visibility": []byte(p.Visibility),
-				"created_at": ts(p.CreatedAt), "updated_at": ts(p.UpdatedAt), "deleted_at": nts(p.DeletedAt)}, p.UpdatedAt})
-		}
+		return rowsOf{len(ds.Posts), func(i int) time.Time { return ds.Posts[i].UpdatedAt }, func(i int, col string) any {
+			p := &ds.Posts[i]
+			switch col {
+			case "id":
+				return p.ID
+			case "user_id":
+				return p.UserID
+			case "body":
+				return []byte(p.Body)
+			case "visibility":
+				return []byte(p.Visibility)
+			}
+			return common(col, p.CreatedAt, p.UpdatedAt, p.DeletedAt)
+		}}
 	case sample.TableComments:
-		for _, c := range s.ds.Comments {
-			out = append(out, record{map[string]any{"id": c.ID, "post_id": c.PostID, "user_id": c.UserID, "body": []byte(c.Body),
-				"created_at": ts(c.CreatedAt), "updated_at": ts(c.UpdatedAt), "deleted_at": nts(c.DeletedAt)}, c.UpdatedAt})
-		}
+		return rowsOf{len(ds.Comments), func(i int) time.Time { return ds.Comments[i].UpdatedAt }, func(i int, col string) any {
+			c := &ds.Comments[i]
+			switch col {
+			case "id":
+				return c.ID
+			case "post_id":
+				return c.PostID
+			case "user_id":
+				return c.UserID
+			case "body":
+				return []byte(c.Body)
+			}
+			return common(col, c.CreatedAt, c.UpdatedAt, c.DeletedAt)
+		}}
 	case sample.TableReactions:
-		for _, r := range s.ds.Reactions {
-			out = append(out, record{map[string]any{"id": r.ID, "post_id": r.PostID, "user_id": r.UserID, "kind": []byte(r.Kind),
-				"created_at": ts(r.CreatedAt), "updated_at": ts(r.UpdatedAt), "deleted_at": nts(r.DeletedAt)}, r.UpdatedAt})
-		}
+		return rowsOf{len(ds.Reactions), func(i int) time.Time { return ds.Reactions[i].UpdatedAt }, func(i int, col string) any {
+			r := &ds.Reactions[i]
+			switch col {
+			case "id":
+				return r.ID
+			case "post_id":
+				return r.PostID
+			case "user_id":
+				return r.UserID
+			case "kind":
+				return []byte(r.Kind)
+			}
+			return common(col, r.CreatedAt, r.UpdatedAt, r.DeletedAt)
+		}}
 	}
-	return out
+	return rowsOf{}
 }
 
 // Rows streams the rows of q.Table that q selects, in id order. A hashed column's value is its
@@ -191,16 +263,17 @@ func (s *Source) Rows(ctx context.Context, q extract.RowQuery, fn func([]any) er
 		return fmt.Errorf("embedded: table %s: an incremental window on %q is not supported; use updated_at", q.Table, q.Since.Column)
 	}
 	row := make([]any, len(q.Columns))
-	for i, r := range s.records(q.Table) {
+	rows := s.rows(q.Table)
+	for i := range rows.n {
 		if i%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		// updated_at is a UTC wall clock (StoredTimeZone UTC): its wall clock is its instant's.
-		if q.Since != nil && !q.Since.Keeps(r.updated.UTC()) {
+		if q.Since != nil && !q.Since.Keeps(rows.updated(i).UTC()) {
 			continue
 		}
 		for j, c := range q.Columns {
-			row[j] = r.values[c.Name]
+			row[j] = rows.value(i, c.Name)
 		}
 		if err := fn(row); err != nil {
 			return err

@@ -56,8 +56,8 @@ func TestSample_IsTheDevEnvironmentsSource(t *testing.T) {
 			t.Errorf("dev extracts %s on %s; embedded.ExtractionClock is 01:30", src.Name, src.Schedule)
 		}
 	}
-	if len(env.LogStreams) == 0 || env.LogStreams[0].Name != "web_access" {
-		t.Errorf("dev log streams %v; the local run writes the sample's access logs as web_access", env.LogStreams)
+	if len(env.LogStreams) == 0 || env.LogStreams[0].Name != embedded.AccessLogStream {
+		t.Errorf("dev log streams %v; the local run writes the sample's access logs as %s", env.LogStreams, embedded.AccessLogStream)
 	}
 }
 

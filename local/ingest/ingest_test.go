@@ -387,7 +387,7 @@ func TestWriteAccessLogs_AsFirehoseDeliversThem(t *testing.T) {
 	ds := sample.Generate(sample.Config{})
 	lake := openLake(t)
 	d := mustDay(t, "2025-04-28")
-	key, n, err := ingest.WriteAccessLogs(context.Background(), lake, ds, "web_access", d)
+	key, n, err := ingest.WriteAccessLogs(context.Background(), lake, ds, embedded.AccessLogStream, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +408,7 @@ func TestWriteAccessLogs_AsFirehoseDeliversThem(t *testing.T) {
 		t.Errorf("the object holds %d lines (n=%d), want the day's %d JSON lines", strings.Count(got, "\n"), n, strings.Count(want.String(), "\n"))
 	}
 	// A re-run replaces the day's object: one object per day.
-	if _, _, err := ingest.WriteAccessLogs(context.Background(), lake, ds, "web_access", d); err != nil {
+	if _, _, err := ingest.WriteAccessLogs(context.Background(), lake, ds, embedded.AccessLogStream, d); err != nil {
 		t.Fatal(err)
 	}
 	ents, _ := os.ReadDir(filepath.Dir(path))

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -35,7 +36,8 @@ func WriteAccessLogs(ctx context.Context, lake *lakedir.Lake, ds *sample.Dataset
 	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	if err := sample.WriteAccessLogs(zw, ds, d); err != nil {
+	lines := &lineCounter{w: zw}
+	if err := sample.WriteAccessLogs(lines, ds, d); err != nil {
 		return "", 0, err
 	}
 	if err := zw.Close(); err != nil {
@@ -46,5 +48,16 @@ func WriteAccessLogs(ctx context.Context, lake *lakedir.Lake, ds *sample.Dataset
 		Body: bytes.NewReader(buf.Bytes()), ContentType: aws.String("application/json"), ContentEncoding: aws.String("gzip")}); err != nil {
 		return "", 0, fmt.Errorf("write the access logs of %s: %w", d, err)
 	}
-	return key, len(ds.AccessLogsOn(d)), nil
+	return key, lines.n, nil
+}
+
+// lineCounter counts the JSON lines written through it.
+type lineCounter struct {
+	w io.Writer
+	n int
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.n += bytes.Count(p, []byte{'\n'})
+	return c.w.Write(p)
 }
