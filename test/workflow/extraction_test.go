@@ -371,7 +371,7 @@ func TestExtraction_PastSnapshotDayIsRefusedWithoutRetryUnlessForced(t *testing.
 
 	arn, ex = d.run(t, map[string]any{"date": w.day.String(), "tables": tables, "force": "yes"})
 	if ex.Status != "FAILED" || !strings.Contains(ex.Cause, `"force" must be true or false`) {
-		t.Errorf("force \"yes\": execution %s, cause %q; want FAILED naming force", ex.Status, ex.Cause)
+		t.Errorf("force \"yes\": execution %s, cause %q; want FAILED naming force; history:\n%s", ex.Status, ex.Cause, d.history(t, arn))
 	}
 	if n := len(d.extract.invocations()); n != 3 {
 		t.Errorf("force \"yes\" invoked the extraction (%d invocations, want 3)", n)
