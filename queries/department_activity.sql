@@ -1,6 +1,15 @@
 -- name: department_activity
--- description: Posts, comments, reactions and thanks per department on the day: the live rows
---   created that day, counted under the department of the user who acted.
+-- description: Posts, comments, reactions and thanks per department on the day. Each counts the
+--   rows created on the day (created_at at or after D 00:00:00.000 and before D+1 00:00:00.000 in
+--   the business time zone, by the database's clock, whatever the visibility of the post: public,
+--   department and private alike) that were not soft-deleted by the end of the day (deleted_at NULL
+--   or at or after D+1 00:00, so a row deleted the next day still counts for D). A comment or a
+--   reaction counts only if its post was not soft-deleted by the end of the day either. thanks are
+--   the reactions of kind thanks, also counted in reactions. The department is the acting user's
+--   (author, commenter, giver) department_id in the users snapshot of the day, taken right after
+--   it, so a user who moves on D+1 counts in the old department for D and a user who left
+--   (soft-deleted) still counts; acts of a user missing from that snapshot count under a NULL
+--   department_id. Departments without activity are absent.
 -- depends_on:
 -- sources: social.users, social.posts, social.comments, social.reactions
 --

@@ -1,6 +1,13 @@
 -- name: engagement_score
--- description: Engagement score per department on the day: activity points per active user,
---   where a post is worth 3 points, a comment 2, a reaction 1 and a thanks 1 more.
+-- description: Engagement score per department on the day: (3 posts + 2 comments + reactions +
+--   thanks) / active users, rounded to two decimals, with posts, comments, reactions and thanks
+--   from department_activity (created-at day, departments from the users snapshot) and active users
+--   from active_users_by_department (arrival day, departments from the log records). actions =
+--   posts + comments + reactions. A department present in either KPI has a row, the missing side
+--   counting 0; the score is NULL when it has no active user, and 0 with active users but no
+--   activity. department_name is the department's name in the departments snapshot of the day,
+--   taken right after it (a rename on D+1 keeps D's name; a soft-deleted department keeps its
+--   name), NULL for a department_id that snapshot lacks and for the NULL department.
 -- depends_on: active_users_by_department, department_activity
 -- sources: social.departments
 --

@@ -1,6 +1,15 @@
 -- name: reactions_given_received
--- description: Reactions given and received per user on the day, with the thanks among them:
---   the live reactions on live posts given that day, counted for the giver and for the author.
+-- description: Reactions given and received per user on the day, with the thanks among them: the
+--   reactions created on the day (created_at at or after D 00:00:00.000 and before D+1 00:00:00.000
+--   in the business time zone) that were not soft-deleted by the end of the day (deleted_at NULL or
+--   at or after D+1 00:00), on a post not soft-deleted by the end of the day, whatever its
+--   visibility. Each counts once as given for its giver and once as received for the post's author
+--   (both, for a reaction on one's own post); thanks_given and thanks_received count the reactions
+--   of kind thanks among them. Users are user_ids as the tables hold them, known to the users table
+--   or not. Limitation: the post's author and deletion are looked up only among the posts changed
+--   in the 90 days D-89 to D (the posts partitions of that window), so a reaction on a post
+--   unchanged for longer counts as given but not as received, and is counted even if that post was
+--   deleted. Users with no reaction on either side are absent.
 -- depends_on:
 -- sources: social.posts, social.reactions
 --

@@ -108,7 +108,9 @@ func (p *DatabaseExtractionProps) validate() error {
 // DatabaseExtraction is the daily export of one source database into the raw zone: a schedule in
 // the business time zone starts a workflow that exports the tables in parallel (bounded), retries
 // transient failures, starts the source's crawler once every table is done, and alerts on failure.
-// A manual execution names the day and a subset of tables: {"date": "2026-11-24", "tables": ["users"]}.
+// A manual execution names the day and a subset of tables: {"date": "2026-11-24", "tables": ["users"]};
+// "force": true lets it replace a past day of a snapshot table, which is refused otherwise
+// (lambdas/extract, "Modes").
 type DatabaseExtraction struct {
 	constructs.Construct
 	// Function exports one table for one day.
@@ -303,6 +305,7 @@ func (x *DatabaseExtraction) workflow(node constructs.Construct, p DatabaseExtra
 			"source": src.Name,
 			"table":  awsstepfunctions.JsonPath_StringAt(jsii.String("$$.Map.Item.Value")),
 			"date":   awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.date")),
+			"force":  awsstepfunctions.JsonPath_StringAt(jsii.String("$.force")),
 		},
 		ResultPath: jsii.String("$.extracted"),
 	})
@@ -318,6 +321,25 @@ func (x *DatabaseExtraction) workflow(node constructs.Construct, p DatabaseExtra
 	chooseTables := awsstepfunctions.NewChoice(node, jsii.String("TablesGiven"), nil).
 		When(awsstepfunctions.Condition_IsPresent(jsii.String("$.tables")), extractAll, nil).
 		Otherwise(allTables)
+
+	// force reaches every table's request (extract.Request.Force): false unless the execution
+	// input says true, so that only an operator's explicit request replaces a past snapshot day.
+	notForced := awsstepfunctions.NewPass(node, jsii.String("NotForced"), &awsstepfunctions.PassProps{
+		Comment:    jsii.String("No force given: a past snapshot day is refused"),
+		Result:     awsstepfunctions.Result_FromBoolean(jsii.Bool(false)),
+		ResultPath: jsii.String("$.force"),
+	})
+	notForced.Next(chooseTables)
+	badForce := awsstepfunctions.NewPass(node, jsii.String("ForceNotBoolean"), &awsstepfunctions.PassProps{
+		Result: awsstepfunctions.Result_FromObject(&map[string]any{"Error": "InputError",
+			"Cause": `the execution input's "force" must be true or false`}),
+		ResultPath: jsii.String("$.failure"),
+	})
+	badForce.Next(notify)
+	chooseForce := awsstepfunctions.NewChoice(node, jsii.String("ForceGiven"), nil).
+		When(awsstepfunctions.Condition_Not(awsstepfunctions.Condition_IsPresent(jsii.String("$.force"))), notForced, nil).
+		When(awsstepfunctions.Condition_IsBoolean(jsii.String("$.force")), chooseTables, nil).
+		Otherwise(badForce)
 
 	crawl := awsstepfunctionstasks.NewCallAwsService(node, jsii.String("StartCrawler"), &awsstepfunctionstasks.CallAwsServiceProps{
 		Service:      jsii.String("glue"),
@@ -351,7 +373,7 @@ func (x *DatabaseExtraction) workflow(node constructs.Construct, p DatabaseExtra
 	})
 	sm := awsstepfunctions.NewStateMachine(node, jsii.String("Workflow"), &awsstepfunctions.StateMachineProps{
 		Comment:          jsii.String("kpilake: daily extraction of source " + src.Name),
-		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(planDay.Next(chooseTables)),
+		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(planDay.Next(chooseForce)),
 		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
 		TracingEnabled:   jsii.Bool(true),
 		Timeout:          awscdk.Duration_Hours(jsii.Number(workflowTimeoutHours)),

@@ -333,7 +333,7 @@ func TestDatabaseExtraction_WorkflowPlansTheDayThenExtractsTheGivenOrEveryTable(
 			"Parameters":     map[string]any{"FunctionName": s.tp.Placeholder(s.plan.Function.FunctionArn()), "Payload.$": "$"},
 			"ResultSelector": map[string]any{"date.$": "$.Payload.date"},
 			"ResultPath":     "$.plan",
-			"Next":           "TablesGiven",
+			"Next":           "ForceGiven",
 		}
 		for k, v := range want {
 			if diff := cmp.Diff(v, planDay[k]); diff != "" {
@@ -341,6 +341,25 @@ func TestDatabaseExtraction_WorkflowPlansTheDayThenExtractsTheGivenOrEveryTable(
 			}
 		}
 	})
+	// force defaults to false and must be a boolean (extract.Request.Force).
+	if diff := cmp.Diff(decodeJSON(t, `{
+		"Type": "Choice",
+		"Choices": [
+			{"Not": {"Variable": "$.force", "IsPresent": true}, "Next": "NotForced"},
+			{"Variable": "$.force", "IsBoolean": true, "Next": "TablesGiven"}
+		],
+		"Default": "ForceNotBoolean"
+	}`), s.state(t, "ForceGiven")); diff != "" {
+		t.Errorf("ForceGiven (-want +got):\n%s", diff)
+	}
+	notForced := s.state(t, "NotForced")
+	if notForced["Type"] != "Pass" || notForced["Result"] != false || notForced["ResultPath"] != "$.force" || notForced["Next"] != "TablesGiven" {
+		t.Errorf("NotForced = %s, want a Pass that sets $.force to false and goes to TablesGiven", pretty(notForced))
+	}
+	bad := s.state(t, "ForceNotBoolean")
+	if bad["Type"] != "Pass" || bad["ResultPath"] != "$.failure" || bad["Next"] != "NotifyFailure" {
+		t.Errorf("ForceNotBoolean = %s, want a Pass that sets $.failure and goes to NotifyFailure", pretty(bad))
+	}
 	if diff := cmp.Diff(decodeJSON(t, `{
 		"Type": "Choice",
 		"Choices": [{"Variable": "$.tables", "IsPresent": true, "Next": "ExtractTables"}],
@@ -373,7 +392,7 @@ func TestDatabaseExtraction_WorkflowExtractsTablesInParallelUpToTheSourcesBound(
 			}
 			for k, want := range map[string]any{
 				"ItemsPath":    "$.tables",
-				"ItemSelector": map[string]any{"source": "sales_db", "table.$": "$$.Map.Item.Value", "date.$": "$.plan.date"},
+				"ItemSelector": map[string]any{"source": "sales_db", "table.$": "$$.Map.Item.Value", "date.$": "$.plan.date", "force.$": "$.force"},
 				"ResultPath":   "$.extracted",
 				"Next":         "StartCrawler",
 			} {

@@ -36,7 +36,22 @@
 //
 // # Modes
 //
-// snapshot exports the whole table as of the transaction.
+// snapshot exports the whole table as of the transaction. dt=D of a snapshot table is its history:
+// the table as it was right after D, taken by the daily run early on D+1, which is what a KPI of D
+// joins (a user's department on D, a department's name on D). A snapshot taken later would replace
+// that history with a later state, so a run refuses it: for a snapshot table, a request whose day D
+// is before R-1, where R is the business day (TimeZone) of Config.Now, fails with an *InputError
+// (the workflow does not retry it) that names the table, the day, why, and the fix, and leaves dt=D
+// as it was; Request.Force (an execution input "force": true) replaces it anyway. The days are
+// calendar days in the business zone, not 24-hour spans, so a DST day changes nothing: D is
+// accepted until the last instant of D+1 (a run at D+1 00:00:00.000 or
+// 23:59:59.999 is the daily run; one at D+2 00:00:00.000 is refused). A schedule must therefore
+// start the run on D+1: a run delayed past midnight of D+2 (a schedule near midnight, long retries)
+// is refused and alerts, because its snapshot would carry D+2's changes. A day of R or later is not
+// refused. Incremental tables are unaffected: their partitions are increments, and a re-run only
+// adds newer versions (below). TestSnapshot_RefusesADayOlderThanTheDayBeforeTheRun (boundaries, UTC
+// against the business zone, DST in America/New_York) and
+// TestMariaDB_RefusedSnapshotKeepsTheDaysPartition hold this.
 //
 // incremental exports, for day D, the current version (as of the transaction's snapshot) of
 // every row whose TimestampColumn is at or after D 00:00 in the business TimeZone, with no upper

@@ -84,6 +84,11 @@ type Config struct {
 	// Tracer records a span per extraction, annotated with source, table and date. Default: no
 	// tracing.
 	Tracer Tracer
+	// Now is the instant of the extraction, as the past-snapshot rule reads it (doc.go,
+	// "Modes"): a snapshot table is refused for a day before the one before Now's business day.
+	// A run that replays a database as it stood at an instant gives that instant. Default:
+	// time.Now.
+	Now func() time.Time
 }
 
 // Tracer opens a span around one extraction; lambdas/tracing implements it with X-Ray.
@@ -189,6 +194,9 @@ func newExtractor(cfg Config, secrets SecretsAPI, s3 S3API) *Extractor {
 	e.cfg.UploadConcurrency = orDefault(cfg.UploadConcurrency, DefaultUploadConcurrency)
 	e.connectTO = orDefault(cfg.ConnectTimeout, DefaultConnectTimeout)
 	e.cfg.CleanupMargin = orDefault(cfg.CleanupMargin, DefaultCleanupMargin)
+	if e.cfg.Now == nil {
+		e.cfg.Now = time.Now
+	}
 	e.open = e.openSource
 	e.codec = newZstdCodec()
 	return e
@@ -224,6 +232,9 @@ func inputErrorf(format string, args ...any) error {
 func (e *Extractor) Handle(ctx context.Context, req Request) (Result, error) {
 	start := time.Now()
 	log := e.log.With("source", req.Source, "table", req.Table, "date", req.Date)
+	if req.Force {
+		log = log.With("force", true)
+	}
 	end := func(map[string]string, map[string]any, error) {}
 	if e.cfg.Tracer != nil {
 		ctx, end = e.cfg.Tracer.Start(ctx, "extract "+req.Source+"."+req.Table,
@@ -266,6 +277,9 @@ func (e *Extractor) handle(ctx context.Context, req Request) (Result, error) {
 	if len(problems) > 0 {
 		return Result{}, inputErrorf("%w: %s", ErrBadRequest, strings.Join(problems, "; "))
 	}
+	if err := e.checkSnapshotDay(table, day, req.Force); err != nil {
+		return Result{}, err
+	}
 	res := Result{Source: req.Source, Table: req.Table, Date: day.String(), Mode: table.mode(),
 		Key: ObjectKey(req.Source, req.Table, day)}
 
@@ -286,6 +300,26 @@ func (e *Extractor) handle(ctx context.Context, req Request) (Result, error) {
 	}
 	res.Rows, res.Bytes, err = e.transfer(ctx, db, plan, res.Key)
 	return res, err
+}
+
+// checkSnapshotDay refuses a snapshot of a day older than the day before the extraction's own
+// business day, unless forced: dt=D of a snapshot table is the history of its rows as of D
+// (the snapshot taken right after D), and a new snapshot would replace it with today's state.
+func (e *Extractor) checkSnapshotDay(t TableSpec, day layout.Day, force bool) error {
+	if t.mode() != Snapshot || force {
+		return nil
+	}
+	now := e.cfg.Now()
+	runDay := layout.DayOf(now, e.business)
+	if !day.Before(runDay.AddDays(-1)) {
+		return nil
+	}
+	return inputErrorf("%w: table %s.%s is a snapshot table and %s is before %s, the day before this extraction's "+
+		"business day (%s in %s): %s holds the table as it was right after that day, which its KPIs join, "+
+		"and a snapshot taken now would replace that history with today's state; to replace it anyway, "+
+		"request it with \"force\": true (execution input {\"date\": %q, \"force\": true})",
+		ErrBadRequest, e.cfg.Source.Name, t.Name, day, runDay.AddDays(-1),
+		now.In(e.business).Format(time.RFC3339), e.business, day.Partition(), day.String())
 }
 
 // connect opens the source: the RowSource, or the database that the secret names.

@@ -289,13 +289,17 @@ func newRun(t testing.TB, db *testDB, tables ...TableSpec) *run {
 	}}
 }
 
+// dailyRunOfTestDay is the instant of the daily run of 2026-11-24, the day most tests extract:
+// 01:30 the next morning in Asia/Tokyo, the tests' business zone.
+func dailyRunOfTestDay() time.Time { return time.Date(2026, 11, 24, 16, 30, 0, 0, time.UTC) }
+
 // extractor builds the Extractor through New, as the Lambda main does. edit may change the
 // config first.
 func (r *run) extractor(t testing.TB, edit ...func(*Config)) *Extractor {
 	t.Helper()
 	cfg := Config{
 		Source: r.spec, Bucket: r.bucket, SecretID: r.db.secretARN, RootCAs: r.db.rootCAs(t), Salt: testSalt,
-		Logger: slog.New(slog.NewJSONHandler(&r.logs, nil)),
+		Logger: slog.New(slog.NewJSONHandler(&r.logs, nil)), Now: dailyRunOfTestDay,
 	}
 	for _, f := range edit {
 		f(&cfg)

@@ -113,7 +113,7 @@ func TestNewWithRows_ChecksTheSpecAgainstTheColumns(t *testing.T) {
 		{Name: "posts", Exclude: []string{"nope"}},
 		{Name: "absent"},
 	}}
-	e, err := NewWithRows(Config{Source: spec, Bucket: "raw", Logger: discardLogger()}, postsRows(), newMemS3())
+	e, err := NewWithRows(Config{Source: spec, Bucket: "raw", Logger: discardLogger(), Now: dailyRunOfTestDay}, postsRows(), newMemS3())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestConnect_PlaintextOnlyOnLoopback(t *testing.T) {
 		t.Errorf("New without RootCAs: %v, want an error naming RootCAs", err)
 	}
 	for host, plaintext := range map[string]bool{"127.0.0.1": true, "localhost": true, "::1": true, "db.example.com": false, "10.0.0.5": false} {
-		e, err := New(Config{Source: spec, Bucket: "raw", SecretID: "s", PlaintextLoopback: true, Logger: discardLogger()},
+		e, err := New(Config{Source: spec, Bucket: "raw", SecretID: "s", PlaintextLoopback: true, Logger: discardLogger(), Now: dailyRunOfTestDay},
 			stubSecrets{`{"username":"u","password":"p","host":"` + host + `","port":3306,"dbname":"social"}`}, newMemS3())
 		if err != nil {
 			t.Fatal(err)

@@ -226,6 +226,10 @@ type Request struct {
 	Table string `json:"table"`
 	// Date is the business day, YYYY-MM-DD.
 	Date string `json:"date"`
+	// Force lets a snapshot table be extracted for a day older than the day before the
+	// extraction's own business day, replacing that day's snapshot with today's state (doc.go,
+	// "Modes"). Default: false, and such a request fails with an *InputError.
+	Force bool `json:"force,omitempty"`
 }
 
 // Result is what one extraction returns (and logs).

@@ -317,7 +317,7 @@ func fakeExtractor(t *testing.T, api S3API, n int) *Extractor {
 	e, err := New(Config{
 		Source: SourceSpec{Name: "social", Engine: PostgreSQL, TimeZone: "Asia/Tokyo", Tables: []TableSpec{{Name: "events"}}},
 		Bucket: "raw", SecretID: "arn:secret", RootCAs: otherCA(t),
-		Logger: discardLogger(),
+		Logger: discardLogger(), Now: dailyRunOfTestDay,
 	}, stubSecrets{`{"username":"u","password":"p","host":"db","port":5432,"dbname":"app"}`}, api)
 	if err != nil {
 		t.Fatal(err)

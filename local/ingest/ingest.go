@@ -168,7 +168,8 @@ type Options struct {
 // Extract runs the real extractor for every table of src, in the spec's order, for business
 // day d into the lake's raw zone, and returns each table's result (rows, bytes, key). The
 // embedded sample is read as it stood at instant at (embedded.ExtractionTime for the daily
-// run); a database is read as it is now, and at is not used. It stops at the first failure,
+// run); a database is read as it is now. at is also the extractor's clock (extract.Config.Now),
+// so that the daily run of d is not refused as a past snapshot day; zero means now. It stops at the first failure,
 // naming the table; the tables before it stay extracted, and the failed one keeps its earlier
 // object, if any.
 func Extract(ctx context.Context, lake *lakedir.Lake, src Source, d layout.Day, at time.Time, opts Options) ([]extract.Result, error) {
@@ -177,6 +178,9 @@ func Extract(ctx context.Context, lake *lakedir.Lake, src Source, d layout.Day, 
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg := extract.Config{Source: src.Spec, Bucket: RawBucket, Salt: opts.Salt, Logger: log}
+	if !at.IsZero() {
+		cfg.Now = func() time.Time { return at }
+	}
 	var e *extract.Extractor
 	var err error
 	switch {

@@ -211,7 +211,7 @@ func TestEmbeddedAndMariaDB_WriteTheSameParquet(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := ingest.Extract(ctx, mariaLake, src, d, time.Time{}, ingest.Options{Salt: testSalt})
+			want, err := ingest.Extract(ctx, mariaLake, src, d, at, ingest.Options{Salt: testSalt})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -369,7 +369,7 @@ func TestExtract_WithoutTLSOnLoopbackOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := ingest.Extract(context.Background(), openLake(t), src, d, time.Time{}, ingest.Options{})
+	res, err := ingest.Extract(context.Background(), openLake(t), src, d, at, ingest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

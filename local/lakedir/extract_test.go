@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -52,6 +53,7 @@ func extractor(t *testing.T, l *lakedir.Lake, src extract.RowSource) *extract.Ex
 	e, err := extract.NewWithRows(extract.Config{
 		Source: extract.SourceSpec{Name: "src", Engine: extract.MySQL, TimeZone: "Asia/Tokyo", Tables: []extract.TableSpec{{Name: "blobs"}}},
 		Bucket: bucket, PartSize: lakedir.MinPartSize, UploadConcurrency: 3, Logger: slog.New(slog.DiscardHandler),
+		Now: func() time.Time { return time.Date(2025, 4, 28, 16, 30, 0, 0, time.UTC) }, // the daily run of 2025-04-28 (01:30 in Tokyo)
 	}, src, l)
 	if err != nil {
 		t.Fatal(err)

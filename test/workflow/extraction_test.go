@@ -326,3 +326,68 @@ func count(list []string, s string) int {
 	}
 	return n
 }
+
+// A past day of a snapshot table is refused (lambdas/extract, "Modes"): the workflow passes the
+// execution input's "force" to every table's request, false when it is not given, and does not
+// retry the refusal. The day's partition stays as the daily run wrote it; forced, the run
+// succeeds; a "force" that is not a boolean fails before any table is extracted.
+func TestExtraction_PastSnapshotDayIsRefusedWithoutRetryUnlessForced(t *testing.T) {
+	w := setup(t)
+	d := w.deploy(t, nil)
+	tables := []string{"users"}
+	arn, ex := d.run(t, map[string]any{"date": w.day.String(), "tables": tables})
+	d.succeeded(t, arn, ex)
+	key := extract.ObjectKey(sourceName, "users", w.day)
+	daily := d.objectBytes(t, key)
+
+	d.finishCrawls(t)
+	d.clock.Store(d.now().AddDate(0, 0, 7).UnixNano())
+	arn, ex = d.run(t, map[string]any{"date": w.day.String(), "tables": tables})
+	if ex.Status != "FAILED" || ex.Error != "ExtractionFailed" || !strings.Contains(ex.Cause, "force") {
+		t.Fatalf("execution %s with error %q, cause %q; want FAILED, ExtractionFailed, a cause that says how to force; history:\n%s",
+			ex.Status, ex.Error, ex.Cause, d.history(t, arn))
+	}
+	if diff := cmp.Diff([]string{"InputError"}, d.taskFailures(t, arn)); diff != "" {
+		t.Errorf("failed task attempts (-want +got):\n%s", diff)
+	}
+	if !bytes.Equal(daily, d.objectBytes(t, key)) {
+		t.Errorf("the refused run changed s3://%s/%s", d.bucket, key)
+	}
+
+	d.finishCrawls(t)
+	arn, ex = d.run(t, map[string]any{"date": w.day.String(), "tables": tables, "force": true})
+	d.succeeded(t, arn, ex)
+	var forces []bool
+	for _, p := range d.extract.invocations() {
+		var req extract.Request
+		if err := json.Unmarshal(p, &req); err != nil {
+			t.Fatal(err)
+		}
+		forces = append(forces, req.Force)
+	}
+	if diff := cmp.Diff([]bool{false, false, true}, forces); diff != "" {
+		t.Errorf("force of each extraction request (-want +got):\n%s", diff)
+	}
+
+	arn, ex = d.run(t, map[string]any{"date": w.day.String(), "tables": tables, "force": "yes"})
+	if ex.Status != "FAILED" || !strings.Contains(ex.Cause, `"force" must be true or false`) {
+		t.Errorf("force \"yes\": execution %s, cause %q; want FAILED naming force; history:\n%s", ex.Status, ex.Cause, d.history(t, arn))
+	}
+	if n := len(d.extract.invocations()); n != 3 {
+		t.Errorf("force \"yes\" invoked the extraction (%d invocations, want 3)", n)
+	}
+}
+
+func (d *deployment) objectBytes(t *testing.T, key string) []byte {
+	t.Helper()
+	obj, err := d.w.s3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &d.bucket, Key: &key})
+	if err != nil {
+		t.Fatalf("s3://%s/%s: %v", d.bucket, key, err)
+	}
+	defer obj.Body.Close()
+	data, err := io.ReadAll(obj.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}

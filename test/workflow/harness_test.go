@@ -437,6 +437,21 @@ type deployment struct {
 	plan, extract   *function
 	executions      int
 	logs            *syncBuffer
+	// clock is the extraction function's clock as UnixNano: 0 is the daily run of the world's
+	// sample day (01:30 the next morning in the business zone); a test may move it.
+	clock atomic.Int64
+}
+
+// now is the instant the extraction function takes for its own (extract.Config.Now).
+func (d *deployment) now() time.Time {
+	if n := d.clock.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	loc, err := time.LoadLocation(d.w.app.timeZone)
+	if err != nil {
+		panic(err)
+	}
+	return d.w.day.AddDays(1).Start(loc).Add(90 * time.Minute)
 }
 
 // deploy creates the resources of one test and the state machine from the synthesized
@@ -514,7 +529,7 @@ func (w *world) deploy(t *testing.T, edit func(t *testing.T, def map[string]any)
 	if timeout, env, err = a.functionConfig(a.extractFn, r); err != nil {
 		t.Fatal(err)
 	}
-	d.extract = w.proxy.register(extractName, timeout, w.extractMain(env, log))
+	d.extract = w.proxy.register(extractName, timeout, w.extractMain(env, log, d.now))
 	return d
 }
 
@@ -531,8 +546,8 @@ func planMain(env map[string]string, log *slog.Logger) func(context.Context) (la
 }
 
 // extractMain starts the extraction function as lambdas/cmd/extract does, with the test
-// database's CA in place of the RDS bundle and clients of moto.
-func (w *world) extractMain(env map[string]string, log *slog.Logger) func(context.Context) (lambda.Handler, error) {
+// database's CA in place of the RDS bundle, clients of moto and the deployment's clock.
+func (w *world) extractMain(env map[string]string, log *slog.Logger, now func() time.Time) func(context.Context) (lambda.Handler, error) {
 	return func(ctx context.Context) (lambda.Handler, error) {
 		spec, err := extract.ParseSourceSpec([]byte(env[extract.EnvSource]))
 		if err != nil {
@@ -551,6 +566,7 @@ func (w *world) extractMain(env map[string]string, log *slog.Logger) func(contex
 			RootCAs:  w.ca,
 			Salt:     salt,
 			Logger:   log,
+			Now:      now,
 		}, w.sm, w.s3)
 		if err != nil {
 			return nil, err
