@@ -24,7 +24,7 @@ WITH combined AS (
     COALESCE(d.reactions, 0) AS reactions,
     COALESCE(d.thanks, 0) AS thanks
   FROM {{ kpi "active_users_by_department" }} AS a
-  FULL OUTER JOIN {{ kpi "department_activity" }} AS d ON d.department_id = a.department_id
+  FULL OUTER JOIN {{ kpi "department_activity" }} AS d ON d.department_id IS NOT DISTINCT FROM a.department_id
 )
 SELECT
   c.department_id,

@@ -7,7 +7,7 @@ WITH combined AS (
     COALESCE(d.reactions, 0) AS reactions,
     COALESCE(d.thanks, 0) AS thanks
   FROM (SELECT * FROM "kpilake_prod"."kpi_active_users_by_department" WHERE "dt" = '2026-11-24') AS a
-  FULL OUTER JOIN (SELECT * FROM "kpilake_prod"."kpi_department_activity" WHERE "dt" = '2026-11-24') AS d ON d.department_id = a.department_id
+  FULL OUTER JOIN (SELECT * FROM "kpilake_prod"."kpi_department_activity" WHERE "dt" = '2026-11-24') AS d ON d.department_id IS NOT DISTINCT FROM a.department_id
 )
 SELECT
   c.department_id,
