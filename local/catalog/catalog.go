@@ -114,6 +114,11 @@ func Open(path, database string) (*Catalog, error) {
 	if c.state.Tables == nil {
 		c.state.Tables = map[string]*table{}
 	}
+	// Every table loaded is at revision 1; changes from here on count up from there.
+	c.version = 1
+	for _, t := range c.state.Tables {
+		t.rev = 1
+	}
 	return c, nil
 }
 
@@ -521,7 +526,7 @@ func (c *Catalog) Snapshot() (version int64, tables []Table) {
 type Table struct {
 	Name string
 	// Rev changes whenever the table or one of its partitions does (within one Catalog value;
-	// a catalog opened from its file starts every table at 0).
+	// a catalog opened from its file starts every table at 1).
 	Rev            int64
 	Location       string
 	Classification string // parquet or json

@@ -72,9 +72,9 @@ type Engine struct {
 	cat  *catalog.Catalog
 	db   *sql.DB
 
-	mu      sync.Mutex // serializes queries and guards the fields below
-	built   int64      // catalog version the views were built for; -1 for none
-	views   map[string]built
+	mu      sync.Mutex       // serializes queries and guards the fields below
+	built   int64            // catalog version the views were built for; -1 for none
+	views   map[string]int64 // the revision of each table's view
 	queries map[string]*atypes.QueryExecution
 	tokens  map[string]string
 }
@@ -119,7 +119,7 @@ func Open(root string, cat *catalog.Catalog, opts Options) (*Engine, error) {
 		db.Close()
 		return nil, fmt.Errorf("duckdb: %w", err)
 	}
-	return &Engine{root: root, cat: cat, db: db, built: -1, views: map[string]built{},
+	return &Engine{root: root, cat: cat, db: db, built: -1, views: map[string]int64{},
 		queries: map[string]*atypes.QueryExecution{}, tokens: map[string]string{}}, nil
 }
 
@@ -155,13 +155,12 @@ func (e *Engine) StartQueryExecution(ctx context.Context, in *athena.StartQueryE
 		e.tokens[tok] = id
 	}
 	start := time.Now()
-	scanned, err := e.run(ctx, aws.ToString(in.QueryString))
+	err := e.run(ctx, aws.ToString(in.QueryString))
 	end := time.Now()
 	q.Status.CompletionDateTime = aws.Time(end)
 	q.Statistics = &atypes.QueryExecutionStatistics{
 		EngineExecutionTimeInMillis: aws.Int64(end.Sub(start).Milliseconds()),
 		TotalExecutionTimeInMillis:  aws.Int64(end.Sub(start).Milliseconds()),
-		DataScannedInBytes:          aws.Int64(scanned),
 	}
 	if err != nil {
 		q.Status.State = atypes.QueryExecutionStateFailed
@@ -205,16 +204,15 @@ func newID() string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// run executes one statement (e.mu is held) and returns the bytes of the files it could read.
-func (e *Engine) run(ctx context.Context, query string) (int64, error) {
-	scanned, err := e.refresh(ctx)
-	if err != nil {
-		return 0, err
+// run executes one statement (e.mu is held). It does not measure the bytes a query scans.
+func (e *Engine) run(ctx context.Context, query string) error {
+	if err := e.refresh(ctx); err != nil {
+		return err
 	}
 	m := ctasRE.FindStringSubmatch(query)
 	if m == nil {
 		_, err := e.db.ExecContext(ctx, query)
-		return scanned, err
+		return err
 	}
 	database, table, with, selectSQL := m[1], m[2], m[3], strings.TrimRight(strings.TrimSpace(m[4]), ";")
 	props := map[string]string{}
@@ -222,38 +220,38 @@ func (e *Engine) run(ctx context.Context, query string) (int64, error) {
 		props[strings.ToLower(p[1])] = strings.ReplaceAll(p[2], "''", "'")
 	}
 	if database != e.cat.Database() {
-		return scanned, fmt.Errorf("SCHEMA_NOT_FOUND: database %q does not exist (the local catalog is %q)", database, e.cat.Database())
+		return fmt.Errorf("SCHEMA_NOT_FOUND: database %q does not exist (the local catalog is %q)", database, e.cat.Database())
 	}
 	if f := strings.ToLower(props["format"]); f != "parquet" {
-		return scanned, fmt.Errorf("NOT_SUPPORTED: the local engine writes format = 'PARQUET' only, not %q", props["format"])
+		return fmt.Errorf("NOT_SUPPORTED: the local engine writes format = 'PARQUET' only, not %q", props["format"])
 	}
 	location := props["external_location"]
 	dir, err := e.path(location)
 	if err != nil {
-		return scanned, err
+		return err
 	}
 	if _, err := e.cat.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(database), Name: aws.String(table)}); err == nil {
-		return scanned, fmt.Errorf("TABLE_ALREADY_EXISTS: table %s.%s already exists", database, table)
+		return fmt.Errorf("TABLE_ALREADY_EXISTS: table %s.%s already exists", database, table)
 	}
 	if files, err := os.ReadDir(dir); err == nil && len(files) > 0 {
-		return scanned, fmt.Errorf("HIVE_PATH_ALREADY_EXISTS: target directory for table '%s.%s' already exists: %s", database, table, location)
+		return fmt.Errorf("HIVE_PATH_ALREADY_EXISTS: target directory for table '%s.%s' already exists: %s", database, table, location)
 	}
 	cols, err := e.describe(ctx, selectSQL)
 	if err != nil {
-		return scanned, err
+		return err
 	}
 	casts := make([]string, len(cols))
 	gcols := make([]gtypes.Column, len(cols))
 	for i, c := range cols {
 		hive, duckType, err := outputType(c.typ)
 		if err != nil {
-			return scanned, fmt.Errorf("column %q: %w", c.name, err)
+			return fmt.Errorf("column %q: %w", c.name, err)
 		}
 		casts[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", ident(c.name), duckType, ident(c.name))
 		gcols[i] = gtypes.Column{Name: aws.String(c.name), Type: aws.String(hive)}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return scanned, err
+		return err
 	}
 	// Written under a hidden name, then renamed: a reader never sees a half-written file.
 	final := filepath.Join(dir, newID()+".parquet")
@@ -262,10 +260,10 @@ func (e *Engine) run(ctx context.Context, query string) (int64, error) {
 		strings.Join(casts, ", "), selectSQL, literal(tmp))
 	if _, err := e.db.ExecContext(ctx, copySQL); err != nil {
 		os.Remove(tmp)
-		return scanned, err
+		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
-		return scanned, err
+		return err
 	}
 	_, err = e.cat.CreateTable(ctx, &glue.CreateTableInput{DatabaseName: aws.String(database), TableInput: &gtypes.TableInput{
 		Name:       aws.String(table),
@@ -279,9 +277,9 @@ func (e *Engine) run(ctx context.Context, query string) (int64, error) {
 		},
 	}})
 	if err != nil {
-		return scanned, fmt.Errorf("register table %s.%s: %w", database, table, err)
+		return fmt.Errorf("register table %s.%s: %w", database, table, err)
 	}
-	return scanned, nil
+	return nil
 }
 
 type outCol struct{ name, typ string }
@@ -406,7 +404,7 @@ type Rows struct {
 func (e *Engine) Query(ctx context.Context, query string, args ...any) (*Rows, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, err := e.refresh(ctx); err != nil {
+	if err := e.refresh(ctx); err != nil {
 		return nil, err
 	}
 	rows, err := e.db.QueryContext(ctx, query, args...)

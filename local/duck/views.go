@@ -12,8 +12,7 @@ import (
 )
 
 // refresh brings the views up to the catalog (e.mu is held): it replaces the view of each table
-// that changed since it was built, and drops those of tables that are gone. It returns the bytes
-// of the files the views read.
+// that changed since it was built, and drops those of tables that are gone.
 //
 // A table is a view over the files of its partitions as the catalog lists them, each partition's
 // values as constant string columns. Where every partition's location names its value as a
@@ -21,62 +20,48 @@ import (
 // with Hive partitioning, so a filter on dt prunes the other partitions' files before any is
 // opened (Athena's partition pruning); otherwise a UNION ALL of one scan per partition. A table
 // without files is an empty view of the catalog's columns.
-func (e *Engine) refresh(ctx context.Context) (int64, error) {
+func (e *Engine) refresh(ctx context.Context) error {
 	version, tables := e.cat.Snapshot()
 	if version == e.built {
-		return e.scanned(), nil
+		return nil
 	}
 	schema := ident(e.cat.Database())
 	seen := map[string]bool{}
 	for _, t := range tables {
 		seen[t.Name] = true
-		if b, ok := e.views[t.Name]; ok && b.rev == t.Rev && t.Rev != 0 {
+		if rev, ok := e.views[t.Name]; ok && rev == t.Rev {
 			continue
 		}
-		body, size, err := e.view(t)
+		body, err := e.view(t)
 		if err != nil {
-			return 0, fmt.Errorf("table %s.%s: %w", e.cat.Database(), t.Name, err)
+			return fmt.Errorf("table %s.%s: %w", e.cat.Database(), t.Name, err)
 		}
 		stmt := fmt.Sprintf("CREATE OR REPLACE VIEW %s.%s AS %s", schema, ident(t.Name), body)
 		if _, err := e.db.ExecContext(ctx, stmt); err != nil {
-			return 0, fmt.Errorf("build the local table %s: %w\n%s", t.Name, err, stmt)
+			return fmt.Errorf("build the local table %s: %w\n%s", t.Name, err, stmt)
 		}
-		e.views[t.Name] = built{rev: t.Rev, size: size}
+		e.views[t.Name] = t.Rev
 	}
 	for name := range e.views {
 		if !seen[name] {
 			if _, err := e.db.ExecContext(ctx, fmt.Sprintf("DROP VIEW IF EXISTS %s.%s", schema, ident(name))); err != nil {
-				return 0, fmt.Errorf("drop the local table %s: %w", name, err)
+				return fmt.Errorf("drop the local table %s: %w", name, err)
 			}
 			delete(e.views, name)
 		}
 	}
 	e.built = version
-	return e.scanned(), nil
+	return nil
 }
 
-// built is a view as it was built: the table's revision and the bytes of its files.
-type built struct {
-	rev  int64
-	size int64
-}
-
-func (e *Engine) scanned() int64 {
-	var n int64
-	for _, b := range e.views {
-		n += b.size
-	}
-	return n
-}
-
-// view is the SELECT of one table's view and the bytes of its files.
-func (e *Engine) view(t catalog.Table) (string, int64, error) {
+// view is the SELECT of one table's view.
+func (e *Engine) view(t catalog.Table) (string, error) {
 	cols := make([]string, len(t.Columns))
 	types := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		d, err := inputType(c.Type)
 		if err != nil {
-			return "", 0, fmt.Errorf("column %s: %w", c.Name, err)
+			return "", fmt.Errorf("column %s: %w", c.Name, err)
 		}
 		cols[i], types[i] = c.Name, d
 	}
@@ -85,7 +70,6 @@ func (e *Engine) view(t catalog.Table) (string, int64, error) {
 		files  []string
 	}
 	var parts []source
-	var size int64
 	hive := len(t.PartitionKeys) > 0
 	list := func(loc string, values []string) error {
 		dir, err := e.path(loc)
@@ -99,11 +83,6 @@ func (e *Engine) view(t catalog.Table) (string, int64, error) {
 		if len(files) == 0 {
 			return nil // an empty partition, or one whose data is gone: no rows
 		}
-		for _, f := range files {
-			if st, err := os.Stat(f); err == nil {
-				size += st.Size()
-			}
-		}
 		for k, key := range t.PartitionKeys {
 			if !strings.Contains(loc, "/"+key.Name+"="+values[k]+"/") {
 				hive = false
@@ -114,12 +93,12 @@ func (e *Engine) view(t catalog.Table) (string, int64, error) {
 	}
 	if len(t.PartitionKeys) == 0 {
 		if err := list(t.Location, nil); err != nil {
-			return "", 0, err
+			return "", err
 		}
 	}
 	for _, p := range t.Partitions {
 		if err := list(p.Location, p.Values); err != nil {
-			return "", 0, err
+			return "", err
 		}
 	}
 	if len(parts) == 0 {
@@ -130,7 +109,7 @@ func (e *Engine) view(t catalog.Table) (string, int64, error) {
 		for _, key := range t.PartitionKeys {
 			sel = append(sel, "CAST(NULL AS VARCHAR) AS "+ident(key.Name))
 		}
-		return "SELECT " + strings.Join(sel, ", ") + " WHERE false", 0, nil
+		return "SELECT " + strings.Join(sel, ", ") + " WHERE false", nil
 	}
 	sel := make([]string, 0, len(cols)+len(t.PartitionKeys))
 	for _, c := range cols {
@@ -148,15 +127,15 @@ func (e *Engine) view(t catalog.Table) (string, int64, error) {
 		}
 		read, err := reader(t, cols, types, files, "hive_partitioning = true, hive_types = {"+strings.Join(hiveTypes, ", ")+"}")
 		if err != nil {
-			return "", 0, err
+			return "", err
 		}
-		return "SELECT " + strings.Join(sel, ", ") + " FROM " + read, size, nil
+		return "SELECT " + strings.Join(sel, ", ") + " FROM " + read, nil
 	}
 	var selects []string
 	for _, p := range parts {
 		read, err := reader(t, cols, types, p.files, "hive_partitioning = false")
 		if err != nil {
-			return "", 0, err
+			return "", err
 		}
 		row := slices.Clone(sel)
 		for k, key := range t.PartitionKeys {
@@ -164,7 +143,7 @@ func (e *Engine) view(t catalog.Table) (string, int64, error) {
 		}
 		selects = append(selects, "SELECT "+strings.Join(row, ", ")+" FROM "+read)
 	}
-	return strings.Join(selects, "\nUNION ALL "), size, nil
+	return strings.Join(selects, "\nUNION ALL "), nil
 }
 
 // reader is the table function that reads files, with the given partitioning options.

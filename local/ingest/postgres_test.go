@@ -80,7 +80,7 @@ func TestExtract_FromPostgreSQLByDSN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ingest.Extract(ctx, openLake(t), src, d, time.Time{}, ingest.Options{Salt: testSalt})
+	got, err := ingest.Extract(ctx, openLake(t), src, d, at, ingest.Options{Salt: testSalt})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -311,7 +311,7 @@ func (p *pipeline) day(ctx context.Context, d layout.Day) (DayReport, error) {
 		if c.source != nil {
 			src := *c.source
 			if err := step("extract "+src.Name, func() (string, error) {
-				if p.hasRaw(layout.SourcePrefix(src.Name), d) {
+				if p.extracted(src, d) {
 					return "already extracted", nil
 				}
 				ex, err := p.o.Ingest.Extract(ctx, src, d, at)
@@ -344,19 +344,15 @@ func (p *pipeline) day(ctx context.Context, d layout.Day) (DayReport, error) {
 	return dr, nil
 }
 
-// hasRaw reports whether the raw zone has the day's partition of some table below prefix.
-func (p *pipeline) hasRaw(prefix string, d layout.Day) bool {
-	root := filepath.Join(p.o.Lake, RawBucket, filepath.FromSlash(prefix))
-	tables, err := os.ReadDir(root)
-	if err != nil {
-		return false
-	}
-	for _, t := range tables {
-		if p.hasRawTable(prefix+t.Name()+"/", d) {
-			return true
+// extracted reports whether every table of src has the day's raw partition: a day that an
+// earlier run extracted only in part (a table failed) is extracted again.
+func (p *pipeline) extracted(src config.Source, d layout.Day) bool {
+	for _, t := range src.Tables {
+		if !p.hasRawTable(layout.TablePrefix(src.Name, t.Name), d) {
+			return false
 		}
 	}
-	return false
+	return len(src.Tables) > 0
 }
 
 // hasRawTable reports whether the raw table at prefix has data for the day.
