@@ -65,6 +65,13 @@ func TestLocalRun_SampleWeek(t *testing.T) {
 	lake := t.TempDir()
 	rep := sampleRun(t, lake, ds, "America/Los_Angeles")
 
+	t.Run("the lake records its environment", func(t *testing.T) {
+		env, loc, ok, err := run.ReadLakeEnvironment(lake)
+		if err != nil || !ok || env.Name != "sample" || loc.String() != "Asia/Tokyo" {
+			t.Errorf("recorded environment %+v, %v, %v, %v; want sample in Asia/Tokyo", env, loc, ok, err)
+		}
+	})
+
 	t.Run("every day's numbers equal the reference", func(t *testing.T) {
 		got := published(t, rep)
 		want := reference(t, ds)

@@ -141,6 +141,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := os.MkdirAll(o.Lake, 0o755); err != nil {
 		return nil, fmt.Errorf("local run: %w", err)
 	}
+	if err := writeLakeEnvironment(o.Lake, LakeEnvironment{Name: o.Env.Name, TimeZone: o.Env.Location.String()}); err != nil {
+		return nil, fmt.Errorf("local run: record the lake's environment: %w", err)
+	}
 	if o.Log == nil {
 		dir := filepath.Join(o.Lake, "_logs")
 		if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -89,13 +89,21 @@ func lookupKPI(cat *queries.Catalog, name string) (*queries.KPI, error) {
 }
 
 // businessZone is the time zone business days start in: the environment's in cdk.json, or
-// --time-zone when there is no cdk.json.
-func (a *App) businessZone(configPath string, f *kpiFlags) (*time.Location, error) {
+// --time-zone when there is no cdk.json, or else the one that the local run recorded in lake
+// ("" for none).
+func (a *App) businessZone(configPath string, f *kpiFlags, lake string) (*time.Location, error) {
 	path := configPath
 	if path == "" {
 		path = findConfig(a.Dir)
 	}
 	if path == "" {
+		if f.timeZone == "" && lake != "" {
+			if _, loc, ok, err := localrun.ReadLakeEnvironment(lake); err != nil {
+				return nil, usageError(err)
+			} else if ok {
+				return loc, nil
+			}
+		}
 		if f.timeZone == "" {
 			return nil, usageError(errors.New("no cdk.json here or in a parent directory, so the business time zone is unknown: run in the project, give --config <the project's cdk.json>, or give --time-zone ZONE"))
 		}
@@ -159,7 +167,7 @@ DatabaseName): give it with --database.`,
 			if err != nil {
 				return err
 			}
-			loc, err := a.businessZone(*configPath, &f)
+			loc, err := a.businessZone(*configPath, &f, "")
 			if err != nil {
 				return err
 			}
@@ -206,7 +214,7 @@ must have the day's partition.`,
 			if err != nil {
 				return err
 			}
-			loc, err := a.businessZone(*configPath, &f)
+			loc, err := a.businessZone(*configPath, &f, lake)
 			if err != nil {
 				return err
 			}

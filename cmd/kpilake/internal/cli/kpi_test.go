@@ -455,3 +455,23 @@ func TestKPITest_MalformedCasesNameFileAndLine(t *testing.T) {
 		}
 	}
 }
+
+// Outside a project, kpi run renders the days in the time zone that the local run recorded in the
+// lake; without that record it asks for --time-zone.
+func TestKPIRun_OutsideAProjectUsesTheLakesTimeZone(t *testing.T) {
+	lake := testLake(t)
+	args := []string{"kpi", "run", "--lake", lake, "active_users_by_department", "--date", "2026-11-25", "--format", "csv"}
+	if r := run(t, nil, args...); r.code != ExitUsage || !strings.Contains(r.err, "--time-zone") {
+		t.Errorf("without a recorded environment: exit %d, %q; want exit 2 asking for --time-zone", r.code, r.err)
+	}
+	if err := os.WriteFile(filepath.Join(lake, localrun.EnvironmentFile), []byte(`{"environment":"dev","time_zone":"Asia/Tokyo"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, nil, args...)
+	if r.code != ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	if diff := cmp.Diff("department_id,active_users\n1,1\n", r.out); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

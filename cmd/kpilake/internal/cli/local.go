@@ -218,7 +218,7 @@ func cleanLake(dir string) error {
 	}
 	for _, e := range entries {
 		switch e.Name() {
-		case localrun.RawBucket, localrun.AggregatedBucket, "_catalog.json", "_logs", "report.html", ".uploads", ".tmp", ".kpilake-hash-salt":
+		case localrun.RawBucket, localrun.AggregatedBucket, "_catalog.json", localrun.EnvironmentFile, "_logs", "report.html", ".uploads", ".tmp", ".kpilake-hash-salt":
 		default:
 			return usageError(fmt.Errorf("--clean: %s holds %s, which a local run does not write; not deleting it (give another --lake)", dir, e.Name()))
 		}
