@@ -125,14 +125,6 @@ func Open(path, database string) (*Catalog, error) {
 // Database is the catalog's database name.
 func (c *Catalog) Database() string { return c.database }
 
-// Version changes whenever a table or a partition does: a reader that caches what it built from
-// the catalog (the local engine's views) rebuilds when it differs.
-func (c *Catalog) Version() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.version
-}
-
 // save writes the state; c.mu is held.
 func (c *Catalog) save() error {
 	c.version++

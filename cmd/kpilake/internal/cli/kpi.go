@@ -124,6 +124,28 @@ func (a *App) businessZone(configPath string, f *kpiFlags, lake string) (*time.L
 	return e.Location, nil
 }
 
+// kpiForDay resolves what render and run share: the KPI named name in the catalog (or
+// --queries), the business day date, and the business time zone (see businessZone for lake).
+func (a *App) kpiForDay(configPath string, f *kpiFlags, name, date, lake string) (*queries.KPI, layout.Day, *time.Location, error) {
+	day, err := parseDate(date)
+	if err != nil {
+		return nil, layout.Day{}, nil, err
+	}
+	cat, err := a.kpiCatalog(f.queriesDir)
+	if err != nil {
+		return nil, layout.Day{}, nil, err
+	}
+	k, err := lookupKPI(cat, name)
+	if err != nil {
+		return nil, layout.Day{}, nil, err
+	}
+	loc, err := a.businessZone(configPath, f, lake)
+	if err != nil {
+		return nil, layout.Day{}, nil, err
+	}
+	return k, day, loc, nil
+}
+
 func parseDate(s string) (layout.Day, error) {
 	if s == "" {
 		return layout.Day{}, usageError(errors.New("--date is required: the business day, YYYY-MM-DD"))
@@ -155,19 +177,7 @@ DatabaseName): give it with --database.`,
 			default:
 				return usageError(fmt.Errorf("--dialect %q: use %s or %s", dialect, queries.Athena, queries.DuckDB))
 			}
-			day, err := parseDate(date)
-			if err != nil {
-				return err
-			}
-			cat, err := a.kpiCatalog(f.queriesDir)
-			if err != nil {
-				return err
-			}
-			k, err := lookupKPI(cat, args[0])
-			if err != nil {
-				return err
-			}
-			loc, err := a.businessZone(*configPath, &f, "")
+			k, day, loc, err := a.kpiForDay(*configPath, &f, args[0], date, "")
 			if err != nil {
 				return err
 			}
@@ -202,19 +212,7 @@ must have the day's partition.`,
 			if format != "table" && format != "csv" && format != "json" {
 				return usageError(fmt.Errorf("--format %q: use table, csv or json", format))
 			}
-			day, err := parseDate(date)
-			if err != nil {
-				return err
-			}
-			cat, err := a.kpiCatalog(f.queriesDir)
-			if err != nil {
-				return err
-			}
-			k, err := lookupKPI(cat, args[0])
-			if err != nil {
-				return err
-			}
-			loc, err := a.businessZone(*configPath, &f, lake)
+			k, day, loc, err := a.kpiForDay(*configPath, &f, args[0], date, lake)
 			if err != nil {
 				return err
 			}
