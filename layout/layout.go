@@ -47,6 +47,13 @@ const (
 	// AppLogsSource is the raw-zone folder under which Firehose log streams land. No database
 	// source may take this name.
 	AppLogsSource = "app_logs"
+	// LogTimeField is the field of a log stream's records that says when the event happened: an
+	// RFC 3339 instant with its offset, such as "2026-11-24T14:59:59.999Z". KPIs that read a
+	// stream by event time ({{ events ... }}) count a record on the business day of this field.
+	LogTimeField = "timestamp"
+	// LogLateDays is how many arrival days after its own a log record may land and still count
+	// for the day it was stamped: a KPI of day D reads the arrival partitions D to D+LogLateDays.
+	LogLateDays = 1
 	// AthenaResultsPrefix is where the workgroup writes query output in the query-results zone.
 	AthenaResultsPrefix = "athena/"
 	// RunKey names the per-run folder under an aggregated day: <kpi>/dt=D/run=<id>/.

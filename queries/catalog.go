@@ -96,6 +96,9 @@ type KPI struct {
 	// Lookback is how many days of partitions, ending with the day aggregated, the query reads
 	// from any one table: 1 unless it uses a window.
 	Lookback int
+	// Events lists the log streams the query reads by event time ({{ events ... }}): for day D
+	// it reads their arrival partitions up to D+layout.LogLateDays as well.
+	Events []SourceTable
 
 	// segments alternate literal SQL and template calls.
 	segments []segment
@@ -143,6 +146,16 @@ type Catalog struct {
 
 // Names lists the KPI names, sorted.
 func (c *Catalog) Names() []string { return slices.Clone(c.names) }
+
+// ReadsEvents reports whether a KPI reads a log stream by event time ({{ events ... }}).
+func (c *Catalog) ReadsEvents() bool {
+	for _, k := range c.kpis {
+		if len(k.Events) > 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // KPI returns the named KPI.
 func (c *Catalog) KPI(name string) (*KPI, bool) {
@@ -407,13 +420,17 @@ func parseKPI(file, text string) (*KPI, []error) {
 			continue
 		}
 		switch cl.fn {
-		case "source", "source_window":
-			reads = append(reads, read{source: SourceTable{Source: cl.args[0].str, Table: cl.args[1].str}, line: cl.line})
+		case "source", "source_window", "events", "events_window":
+			t := SourceTable{Source: cl.args[0].str, Table: cl.args[1].str}
+			reads = append(reads, read{source: t, line: cl.line})
+			if strings.HasPrefix(cl.fn, "events") && k != nil && !slices.Contains(k.Events, t) {
+				k.Events = append(k.Events, t)
+			}
 		case "kpi", "kpi_window":
 			reads = append(reads, read{kpi: cl.args[0].str, line: cl.line})
 		}
 		switch cl.fn {
-		case "source_window":
+		case "source_window", "events_window":
 			lookback = max(lookback, cl.args[2].num)
 		case "kpi_window":
 			lookback = max(lookback, cl.args[1].num)

@@ -460,7 +460,9 @@ func TestParse_RejectsNonPortableOrAmbiguousSQL(t *testing.T) {
 
 func TestParse_RejectsMalformedTemplateCalls(t *testing.T) {
 	tests := []struct{ name, call, want string }{
-		{"unknown function", `{{ table "social" "posts" }}`, `unknown template function "table"; use one of source, source_window, kpi, kpi_window, day, day_start, day_end`},
+		{"unknown function", `{{ table "social" "posts" }}`, `unknown template function "table"; use one of source, source_window, events, events_window, kpi, kpi_window, day, day_start, day_end`},
+		{"events of a database table", `{{ events "social" "posts" }}`, `reads log streams by event time, and "social" is not "app_logs"; read a database table with source or source_window; write it as {{ events "app_logs" "<stream>" }}`},
+		{"events window of zero days", `{{ events_window "app_logs" "web_access" 0 }}`, "argument 3 must be a number of days from 1 to 366"},
 		{"Go template syntax", `{{ .Day }}`, `".Day" is not a template function`},
 		{"pipeline", `{{ source "social" "posts" | printf }}`, "argument | is neither"},
 		{"empty", `{{ }}`, "empty template call"},

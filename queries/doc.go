@@ -31,6 +31,10 @@
 //
 //	{{ source "social" "posts" }}           (SELECT * FROM "<db>"."social_posts" WHERE "dt" = 'D')
 //	{{ source_window "social" "posts" 7 }}  the same over "dt" BETWEEN 'D-6' AND 'D'
+//	{{ events "app_logs" "web_access" }}    a log stream by event time: the arrival partitions D
+//	                                        and D+1 (layout.LogLateDays), the records whose
+//	                                        timestamp (layout.LogTimeField) falls on D
+//	{{ events_window "app_logs" "web_access" 7 }}  the records stamped D-6 to D
 //	{{ kpi "department_activity" }}         (SELECT * FROM "<db>"."kpi_department_activity" WHERE "dt" = 'D')
 //	{{ kpi_window "department_activity" 7 }}
 //	{{ day }}                               DATE 'D'
@@ -66,7 +70,10 @@
 // IS NULL OR deleted_at >= {{ day_end }}). Then a change after D, even one before D's
 // extraction or in a re-run a week later, does not move D's figure, and history is never
 // rewritten. A hard-deleted row is in no later extraction: such tables need soft deletes or
-// snapshot mode. Log streams hold in partition D the records that arrived during D.
+// snapshot mode. Log streams hold in partition D the records that arrived during D, whenever they
+// happened: count them with {{ events ... }}, which reads D+1's arrival partition too and keeps
+// the records stamped on D. The plan publishes such a KPI's day once its late records have landed
+// (lambdas/plan, EnvLogLateness).
 //
 // # Planning
 //
@@ -94,6 +101,12 @@
 //     Athena gets TIMESTAMP '2026-11-23 15:00:00.000'; DuckDB gets TIMESTAMPTZ
 //     '2026-11-23 15:00:00.000+00:00', which does not depend on the session's TimeZone (a plain
 //     TIMESTAMP literal would be read in it).
+//
+//  2. {{ events ... }} parses a record's timestamp, a string in the catalog, with Athena's
+//     from_iso8601_timestamp and DuckDB's CAST AS TIMESTAMPTZ, and compares it with literals that
+//     carry their zone (TIMESTAMP '... UTC', TIMESTAMPTZ '...+00:00'). A timestamp that is not RFC
+//     3339 fails the query, naming the value, rather than dropping the record; a record without
+//     one counts on its arrival day.
 //
 // Only identifiers differ otherwise: Names.Database is the Glue database on Athena and a schema
 // on DuckDB, holding views named like the catalog tables. Those views must declare the partition

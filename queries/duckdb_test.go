@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2" // the DuckDB driver: tests only, so the Lambdas stay cgo-free
@@ -176,5 +177,52 @@ func TestDuckDBShim_DayBoundsCompareAsUTCInstantsInAnySessionTimeZone(t *testing
 	athenaOnDuck := queries.Names{Database: lakeSchema, Location: tokyo, Dialect: queries.Athena}
 	if got := count(athenaOnDuck, dayA); got != "6" {
 		t.Errorf("Athena literals on DuckDB: %s posts; want 6, the error the shim prevents", got)
+	}
+}
+
+// {{ events }} counts a record on the business day of its timestamp, from the arrival partitions
+// D and D+1; a record without a timestamp on its arrival day (it is not lost); and a timestamp
+// that is not RFC 3339 fails the query, naming the value, instead of dropping the record.
+func TestDuckDBShim_EventsCountRecordsByTheirTimestamp(t *testing.T) {
+	c, err := queries.Parse(fstest.MapFS{"ev.sql": &fstest.MapFile{Data: []byte(
+		"-- name: ev\n-- description: users by event time\n-- depends_on:\n-- sources: app_logs.web_access\n" +
+			"SELECT l.user_id FROM {{ events \"app_logs\" \"web_access\" }} AS l\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := c.KPI("ev")
+	query, err := k.Render(date("2026-11-24"), duckNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := func(rows string) *sql.DB {
+		db, err := sql.Open("duckdb", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		db.SetMaxOpenConns(1)
+		for _, s := range []string{"SET TimeZone = 'America/Los_Angeles'", "CREATE SCHEMA " + lakeSchema,
+			`CREATE VIEW ` + lakeSchema + `.app_logs_web_access AS SELECT * FROM (VALUES ` + rows + `) AS t(dt, "timestamp", user_id)`} {
+			if _, err := db.Exec(s); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+		}
+		return db
+	}
+	db := view(`('2026-11-23', '2026-11-23T15:00:00.000Z', 1), ('2026-11-24', '2026-11-23T14:59:59.999Z', 2),
+		('2026-11-24', '2026-11-24T01:00:00.000+09:00', 3), ('2026-11-24', NULL, 4), ('2026-11-25', NULL, 5),
+		('2026-11-25', '2026-11-24T14:59:59.999Z', 6), ('2026-11-25', '2026-11-24T15:00:00.000Z', 7),
+		('2026-11-26', '2026-11-24T14:59:59.998Z', 8)`)
+	got := rowsOf(t, db, "SELECT user_id FROM ("+query+") ORDER BY 1")
+	// 1 arrived on D-1 (not read), 2 is D-1's, 3 is D's in another offset, 4 has no timestamp and
+	// arrived on D, 5 has none and arrived on D+1, 6 is D's and arrived on D+1, 7 is D+1's, 8 arrived
+	// two days late.
+	if diff := cmp.Diff([]string{"3", "4", "6"}, got); diff != "" {
+		t.Errorf("users counted for 2026-11-24 (-want +got):\n%s", diff)
+	}
+	bad := view(`('2026-11-24', '24/11/2026 10:00', 1)`)
+	if _, err := bad.Query(query); err == nil || !strings.Contains(err.Error(), "24/11/2026 10:00") {
+		t.Errorf("a timestamp that is not RFC 3339: %v; want the query to fail naming the value", err)
 	}
 }

@@ -122,6 +122,20 @@ var funcs = map[string]funcSpec{
 			return renderSource(c.args[0].str, c.args[1].str, d, c.args[2].num, n)
 		},
 	},
+	"events": {
+		usage: `{{ events "app_logs" "<stream>" }}`, table: true,
+		check: func(c *call) error { return checkEvents(c, false) },
+		render: func(c *call, d layout.Day, n *Names) (string, error) {
+			return renderEvents(c.args[1].str, d, 1, n)
+		},
+	},
+	"events_window": {
+		usage: `{{ events_window "app_logs" "<stream>" <days> }}`, table: true,
+		check: func(c *call) error { return checkEvents(c, true) },
+		render: func(c *call, d layout.Day, n *Names) (string, error) {
+			return renderEvents(c.args[1].str, d, c.args[2].num, n)
+		},
+	},
 	"kpi": {
 		usage: `{{ kpi "<name>" }}`, table: true,
 		check: func(c *call) error { return checkKPI(c, false) },
@@ -159,7 +173,7 @@ var funcs = map[string]funcSpec{
 	},
 }
 
-var funcOrder = []string{"source", "source_window", "kpi", "kpi_window", "day", "day_start", "day_end"}
+var funcOrder = []string{"source", "source_window", "events", "events_window", "kpi", "kpi_window", "day", "day_start", "day_end"}
 
 func funcList() string { return strings.Join(funcOrder, ", ") }
 
@@ -232,6 +246,19 @@ func checkSource(c *call, window bool) error {
 	return nil
 }
 
+// checkEvents checks a call that reads a log stream by event time: the source must be the log
+// streams' (a database table has no arrival day to look past).
+func checkEvents(c *call, window bool) error {
+	if err := checkSource(c, window); err != nil {
+		return err
+	}
+	if c.args[0].str != layout.AppLogsSource {
+		return fmt.Errorf("reads log streams by event time, and %q is not %q; read a database table with source or source_window",
+			c.args[0].str, layout.AppLogsSource)
+	}
+	return nil
+}
+
 func checkKPI(c *call, window bool) error {
 	n := 1
 	if window {
@@ -283,6 +310,43 @@ func renderSource(source, table string, d layout.Day, days int, n *Names) (strin
 		return "", err
 	}
 	return fmt.Sprintf("(SELECT * FROM %s.%s WHERE %s)", quote(n.Database), quote(name), partitionFilter(d, days)), nil
+}
+
+// renderEvents reads a log stream by event time: the records whose layout.LogTimeField falls
+// within the days days ending with d, from the arrival partitions that can hold them (the first
+// of those days to layout.LogLateDays after d). A record without the field counts on its arrival
+// day, rather than on none.
+func renderEvents(stream string, d layout.Day, days int, n *Names) (string, error) {
+	name, err := n.sourceTable(layout.AppLogsSource, stream)
+	if err != nil {
+		return "", err
+	}
+	from, to := d.AddDays(1-days), d.AddDays(layout.LogLateDays)
+	at := eventTime(n.Dialect)
+	return fmt.Sprintf("(SELECT * FROM %s.%s WHERE %s BETWEEN %s AND %s AND (%s >= %s AND %s < %s OR %s IS NULL AND %s))",
+		quote(n.Database), quote(name), quote(layout.PartitionKey), dayLiteral(from), dayLiteral(to),
+		at, instantLiteral(from.Start(n.Location), n.Dialect), at, instantLiteral(d.AddDays(1).Start(n.Location), n.Dialect),
+		quote(layout.LogTimeField), partitionFilter(d, days)), nil
+}
+
+// eventTime parses a log record's time field, an RFC 3339 string (the crawler catalogues it as a
+// string), into an instant. A record whose field is not such a string fails the query, naming the
+// value: dropping it would lose the record without a trace.
+func eventTime(dialect Dialect) string {
+	if dialect == DuckDB {
+		return "CAST(" + quote(layout.LogTimeField) + " AS TIMESTAMPTZ)"
+	}
+	return "from_iso8601_timestamp(" + quote(layout.LogTimeField) + ")"
+}
+
+// instantLiteral renders an instant for comparison with a parsed event time, a timestamp with time
+// zone in both engines: the literal carries its zone, so the comparison is between instants.
+func instantLiteral(t time.Time, dialect Dialect) string {
+	s := t.UTC().Format("2006-01-02 15:04:05.000")
+	if dialect == DuckDB {
+		return "TIMESTAMPTZ '" + s + "+00:00'"
+	}
+	return "TIMESTAMP '" + s + " UTC'"
 }
 
 func renderKPI(kpi string, d layout.Day, days int, n *Names) (string, error) {

@@ -173,7 +173,8 @@ func TestRender_RejectsInvalidNamesAndDays(t *testing.T) {
 
 // Render takes a layout.Day, which only layout.ParseDay (time.Parse) makes: a date that is not a
 // date cannot reach the SQL. Whatever the day, the rendered SQL of every KPI holds no date but
-// the day itself, the first day of its window, and the day's bounds.
+// the day itself, the first day of its window, the day's bounds (and the window's start), and,
+// for a KPI that reads a log stream by event time, the last arrival day it reads.
 func TestRender_SubstitutesNothingButTheDay(t *testing.T) {
 	for _, bad := range []string{"2026-02-30", "2026-11-24' OR '1'='1", "2026-11-24; DROP TABLE y", "20261124", ""} {
 		if _, err := layout.ParseDay(bad); err == nil {
@@ -199,12 +200,19 @@ func TestRender_SubstitutesNothingButTheDay(t *testing.T) {
 				d.AddDays(-1).String() + " 15:00:00.000": true, // day_start: 00:00 JST
 				d.String() + " 15:00:00.000":             true, // day_end
 			}
+			last := d
+			if len(k.Events) > 0 {
+				last = d.AddDays(layout.LogLateDays)
+				allowed[last.String()] = true
+				allowed[d.AddDays(-k.Lookback).String()+" 15:00:00.000 UTC"] = true // the window's first instant
+				allowed[d.String()+" 15:00:00.000 UTC"] = true                      // its end
+			}
 			found := false
 			for _, m := range dateRE.FindAllString(got, -1) {
 				if !allowed[m] {
 					t.Errorf("%s on %s: unexpected date %q in\n%s", name, day, m, got)
 				}
-				found = found || m == d.String()
+				found = found || m == d.String() || m == last.String()
 			}
 			if !found {
 				t.Errorf("%s on %s: the day's partition filter is missing:\n%s", name, day, got)

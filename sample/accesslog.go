@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -80,6 +81,24 @@ func (a *AccessLog) UnmarshalJSON(b []byte) error {
 	*a = AccessLog{Timestamp: t.UTC(), UserID: w.UserID, DepartmentID: w.DepartmentID, Method: w.Method,
 		Path: w.Path, Status: w.Status, LatencyMS: w.LatencyMS, UserAgent: w.UserAgent}
 	return nil
+}
+
+// MaxArrivalDelay bounds how long after its timestamp a record reaches the delivery stream.
+const MaxArrivalDelay = 4 * time.Minute
+
+// Arrival is when the record reaches the log stream: its timestamp plus the log shipper's delay,
+// under 2 s for most records and up to MaxArrivalDelay for one in eight (a batch sent again after
+// a timeout). The delay is derived from the record's own fields, so a dataset always arrives the
+// same way. Firehose files a record by its arrival, not its timestamp: one stamped a moment before
+// midnight can land in the next day's partition.
+func (a AccessLog) Arrival() time.Time {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d|%d|%s|%s", a.Timestamp.UnixMilli(), a.UserID, a.Method, a.Path)
+	v := h.Sum64()
+	if v%8 == 0 {
+		return a.Timestamp.Add(time.Duration((v>>3)%uint64(MaxArrivalDelay/time.Millisecond)) * time.Millisecond)
+	}
+	return a.Timestamp.Add(time.Duration((v>>3)%2000) * time.Millisecond)
 }
 
 // AccessLogsOn returns the records whose timestamp falls on day in the business time zone, in

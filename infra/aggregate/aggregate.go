@@ -148,6 +148,11 @@ type WorkflowProps struct {
 	// whose inputs arrived or changed after their KPIs were published (plan.DueDays); older days
 	// are a backfill. 1 to plan.MaxLookbackDays. Default: plan.DefaultLookbackDays (31).
 	LookbackDays int
+	// LogLateness is how long after a business day ends its log records may still land and count
+	// in its first publication (config.Environment.LogLateness: the log crawl's time of day), under
+	// a day: the plan publishes a day of a KPI that reads the logs by event time only once it has
+	// passed (plan.EnvLogLateness).
+	LogLateness time.Duration
 	// LogRetention of the function's and the workflow's logs. Default: three months.
 	LogRetention awslogs.RetentionDays
 	// RemovalPolicy of the log groups. Default: awscdk.RemovalPolicy_RETAIN.
@@ -196,6 +201,9 @@ func (p *WorkflowProps) validate() error {
 	}
 	if p.LookbackDays < 0 || p.LookbackDays > plan.MaxLookbackDays {
 		errs = append(errs, fmt.Errorf("LookbackDays is %d; give 1 to %d days, or 0 for the default (%d)", p.LookbackDays, plan.MaxLookbackDays, plan.DefaultLookbackDays))
+	}
+	if p.LogLateness < 0 || p.LogLateness >= 24*time.Hour {
+		errs = append(errs, fmt.Errorf("LogLateness is %v; give a duration from 0 to under a day (the log crawl's time of day)", p.LogLateness))
 	}
 	if p.MaxConcurrency < 0 {
 		errs = append(errs, fmt.Errorf("MaxConcurrency is %d; give a positive number, or 0 for the default (%d)", p.MaxConcurrency, DefaultMaxConcurrency))
@@ -289,6 +297,7 @@ func (w *Workflow) planLake(p WorkflowProps) {
 		plan.EnvRawBucket:    *p.Lake.Raw.BucketName(),
 		plan.EnvDatabase:     p.Catalog.DatabaseName,
 		plan.EnvLookbackDays: strconv.Itoa(p.LookbackDays),
+		plan.EnvLogLateness:  p.LogLateness.String(),
 	} {
 		fn.AddEnvironment(jsii.String(k), jsii.String(v), nil)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"time"
 )
 
 // TimeOfDay is a wall-clock time, to the minute, in the business time zone.
@@ -70,4 +71,19 @@ func parseLogCrawlTime(o *object, hasStreams bool) string {
 			s, MaxLogCrawlTime)
 	}
 	return s
+}
+
+// LogLateness is how long after a business day ends its log records may still land and count
+// in the day's figure: the log crawl starts then (logCrawlTime, in minutes after midnight), and
+// the KPIs that read the logs by event time publish the day with what landed by that time
+// (lambdas/plan, EnvLogLateness). 0 without log streams.
+func (e *Environment) LogLateness() time.Duration {
+	if len(e.LogStreams) == 0 {
+		return 0
+	}
+	t, err := ParseTimeOfDay(e.LogCrawlTime)
+	if err != nil {
+		return 0 // Parse rejected it already
+	}
+	return time.Duration(t.minutes()) * time.Minute
 }

@@ -220,6 +220,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			KPIs:          kpis.Names(),
 			RawTables:     kpis.Sources(),
 			LookbackDays:  e.Aggregate.LookbackDays,
+			LogLateness:   e.LogLateness(),
 			TimeZone:      e.TimeZone,
 			Root:          root,
 			LogRetention:  retention,

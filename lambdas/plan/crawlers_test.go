@@ -296,5 +296,5 @@ func withInputsOn(t *testing.T, h *plan.Handler, c *queries.Catalog, day string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h.WithLake(lake, c, nil, nil)
+	return h.WithLake(lake.WithLogLateness(30*time.Minute), c, nil, nil)
 }

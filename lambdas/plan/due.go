@@ -29,6 +29,10 @@ const (
 	// EnvLookbackDays is how many days before the event's business day a crawl may make due
 	// (aggregate.lookbackDays); older days are a backfill.
 	EnvLookbackDays = "KPILAKE_LOOKBACK_DAYS"
+	// EnvLogLateness is how long after a business day ends its log records may still land and
+	// count in its daily figure (a Go duration: the offset of logCrawlTime from midnight). A KPI
+	// that reads a log stream by event time is due for D only once D+1 has reached it.
+	EnvLogLateness = "KPILAKE_LOG_LATENESS"
 )
 
 // DefaultLookbackDays covers a re-extraction up to a month back.
@@ -62,6 +66,15 @@ type Lake struct {
 	rawBucket string
 	database  string
 	lookback  int
+	lateness  time.Duration
+}
+
+// WithLogLateness sets how long after the next business day starts a day's log records may still
+// land (EnvLogLateness). Without it, a KPI that reads a log stream by event time counts what
+// landed by midnight.
+func (l *Lake) WithLogLateness(lateness time.Duration) *Lake {
+	l.lateness = lateness
+	return l
 }
 
 // NewLake reads the raw zone's bucket through s3 and the KPI tables of database through glue; a
@@ -98,6 +111,42 @@ func (s Span) contains(d layout.Day) bool { return !d.Before(s.From) && !s.To.Be
 type Snapshot struct {
 	Raw       map[queries.SourceTable]map[layout.Day]time.Time
 	Published map[string]map[layout.Day]time.Time
+	// Landed lists, per log stream read by event time (queries.KPI.Events) and arrival day, every
+	// object's LastModified, sorted: an arrival partition after D counts among D's inputs only
+	// with the objects that landed by the time D settled.
+	Landed map[queries.SourceTable]map[layout.Day][]time.Time
+	// Location and Lateness say when day D settles: Lateness after D+1 starts in Location, the
+	// business time zone (UTC when nil). See Lake.WithLogLateness.
+	Location *time.Location
+	Lateness time.Duration
+	// At is the instant of the event being planned: a KPI that reads a log stream by event time
+	// is not due for a day that has not settled by then. Zero: no such gate.
+	At time.Time
+}
+
+// settled is when the log records of day d have all landed: Lateness after the start of the
+// last arrival day that can hold them.
+func (s Snapshot) settled(d layout.Day) time.Time {
+	loc := s.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return d.AddDays(layout.LogLateDays).Start(loc).Add(s.Lateness)
+}
+
+// landedBy is the newest LastModified among the objects of t's arrival day that landed by c.
+func (s Snapshot) landedBy(t queries.SourceTable, day layout.Day, c time.Time) (time.Time, bool) {
+	times := s.Landed[t][day]
+	i, _ := slices.BinarySearchFunc(times, c, func(x, c time.Time) int {
+		if x.After(c) {
+			return 1
+		}
+		return -1
+	})
+	if i == 0 {
+		return time.Time{}, false
+	}
+	return times[i-1], true
 }
 
 // Catalog is what the due-day computation reads of the KPI catalog (queries.Catalog).
@@ -131,7 +180,9 @@ type Due struct {
 // Lookback of N reads the days D-N+1..D). D is due when no partition of the KPI serves it and D
 // itself has an input, or when an input of the window changed after the run that serves D
 // started. A KPI due on a day makes the KPIs that read it due on every day whose window holds
-// that day. now dates the gaps' ages.
+// that day. A KPI that reads a log stream by event time (queries.KPI.Events) also reads the
+// arrival partitions after D, with the objects that landed by the time D settled (Snapshot.settled),
+// and is not due for D before then (Snapshot.At). now dates the gaps' ages.
 func DueDays(c Catalog, kpis []string, snap Snapshot, within Span, now time.Time) Due {
 	due := Due{Days: map[layout.Day][]string{}}
 	dueOf := map[string]map[layout.Day]bool{}
@@ -145,6 +196,9 @@ func DueDays(c Catalog, kpis []string, snap Snapshot, within Span, now time.Time
 		dueOf[name] = map[layout.Day]bool{}
 		gap := Gap{KPI: name}
 		for d := within.From; !within.To.Before(d); d = d.AddDays(1) {
+			if len(k.Events) > 0 && !snap.At.IsZero() && snap.At.Before(snap.settled(d)) {
+				continue // its late records may still land
+			}
 			newest, inWindow, onDay := newestInput(k, window, d, snap)
 			served, published := snap.Published[name][d]
 			// A day not yet published waits for its own inputs: the earlier days of a window
@@ -209,14 +263,24 @@ func newestInput(k *queries.KPI, window int, d layout.Day, snap Snapshot) (newes
 			onDay = inWindow
 		}
 	}
+	settled := snap.settled(d)
+	for _, src := range k.Events {
+		for j := 1; j <= layout.LogLateDays; j++ {
+			if t, ok := snap.landedBy(src, d.AddDays(j), settled); ok {
+				take(t, rawSlack)
+			}
+		}
+	}
 	return newest, inWindow, onDay
 }
 
 // Read takes the snapshot of what kpis read and publish over the days of within, each table over
 // the windows of the KPIs that read it.
 func (l *Lake) Read(ctx context.Context, c Catalog, kpis []string, within Span) (Snapshot, error) {
-	snap := Snapshot{Raw: map[queries.SourceTable]map[layout.Day]time.Time{}, Published: map[string]map[layout.Day]time.Time{}}
+	snap := Snapshot{Raw: map[queries.SourceTable]map[layout.Day]time.Time{}, Published: map[string]map[layout.Day]time.Time{},
+		Landed: map[queries.SourceTable]map[layout.Day][]time.Time{}, Lateness: l.lateness}
 	rawFrom := map[queries.SourceTable]layout.Day{}
+	events := map[queries.SourceTable]bool{}
 	kpiFrom := map[string]layout.Day{}
 	earlier := func(m, d layout.Day) layout.Day {
 		if m.IsZero() || d.Before(m) {
@@ -234,16 +298,31 @@ func (l *Lake) Read(ctx context.Context, c Catalog, kpis []string, within Span) 
 		for _, src := range k.Sources {
 			rawFrom[src] = earlier(rawFrom[src], from)
 		}
+		for _, src := range k.Events {
+			events[src] = true
+		}
 		for _, up := range k.DependsOn {
 			kpiFrom[up] = earlier(kpiFrom[up], from)
 		}
 	}
 	for src, from := range rawFrom {
-		days, err := l.rawDays(ctx, src, Span{from, within.To})
+		span := Span{from, within.To}
+		var landed map[layout.Day][]time.Time
+		if events[src] {
+			span.To = span.To.AddDays(layout.LogLateDays)
+			landed = map[layout.Day][]time.Time{}
+		}
+		days, err := l.rawDays(ctx, src, span, landed)
 		if err != nil {
 			return Snapshot{}, err
 		}
 		snap.Raw[src] = days
+		if landed != nil {
+			for _, times := range landed {
+				slices.SortFunc(times, time.Time.Compare)
+			}
+			snap.Landed[src] = landed
+		}
 	}
 	for name, from := range kpiFrom {
 		days, err := l.published(ctx, name, Span{from, within.To})
@@ -255,9 +334,10 @@ func (l *Lake) Read(ctx context.Context, c Catalog, kpis []string, within Span) 
 	return snap, nil
 }
 
-// rawDays is the newest LastModified of each day of t within span. Keys sort by their dt= folder,
-// so the listing starts at the span's first day and stops after its last.
-func (l *Lake) rawDays(ctx context.Context, t queries.SourceTable, span Span) (map[layout.Day]time.Time, error) {
+// rawDays is the newest LastModified of each day of t within span; with landed, it also appends
+// every object's LastModified to its day's list. Keys sort by their dt= folder, so the listing
+// starts at the span's first day and stops after its last.
+func (l *Lake) rawDays(ctx context.Context, t queries.SourceTable, span Span, landed map[layout.Day][]time.Time) (map[layout.Day]time.Time, error) {
 	prefix := layout.TablePrefix(t.Source, t.Table)
 	days := map[layout.Day]time.Time{}
 	in := &s3.ListObjectsV2Input{
@@ -277,8 +357,14 @@ func (l *Lake) rawDays(ctx context.Context, t queries.SourceTable, span Span) (m
 			if span.To.Before(d) {
 				return days, nil
 			}
-			if span.contains(d) && o.LastModified.After(days[d]) {
+			if !span.contains(d) {
+				continue
+			}
+			if o.LastModified.After(days[d]) {
 				days[d] = *o.LastModified
+			}
+			if landed != nil {
+				landed[d] = append(landed[d], *o.LastModified)
 			}
 		}
 	}

@@ -374,3 +374,81 @@ func TestHandle_CrawlerEventPlansTheDueDaysFromTheLake(t *testing.T) {
 		t.Errorf("UnpublishedDays by KPI (-want +got):\n%s", diff)
 	}
 }
+
+// A KPI that reads a log stream by event time counts for D the records that land by the time D
+// settles (the lateness after D+1 begins, in the business zone): it is not due before then, a
+// record of D+1's arrival partition that lands before then counts among D's inputs, and one that
+// lands after does not make D due again.
+func TestDueDays_ALogKPIByEventTimeWaitsForItsDayToSettle(t *testing.T) {
+	c, err := queries.Parse(fstest.MapFS{"ev.sql": &fstest.MapFile{Data: []byte(
+		"-- name: ev\n-- description: records by event time\n-- depends_on:\n-- sources: app_logs.web\nSELECT 1 AS x FROM {{ events \"app_logs\" \"web\" }} AS t\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := queries.SourceTable{Source: layout.AppLogsSource, Table: "web"}
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// D = 2026-11-24 in Asia/Tokyo ends at 15:00Z; with 30 minutes of lateness it settles at 15:30Z.
+	tests := []struct {
+		name      string
+		landed    map[string][]string // arrival day -> objects' LastModified
+		published string              // the start of the run serving D, if any
+		at        string
+		want      map[string][]string
+	}{
+		{
+			name:   "not due before the day settles",
+			landed: map[string][]string{"2026-11-24": {"2026-11-24T10:00:00Z"}, "2026-11-25": {"2026-11-24T15:05:00Z"}},
+			at:     "2026-11-24T15:29:59Z",
+			want:   map[string][]string{},
+		},
+		{
+			name:   "due once it has settled",
+			landed: map[string][]string{"2026-11-24": {"2026-11-24T10:00:00Z"}, "2026-11-25": {"2026-11-24T15:05:00Z"}},
+			at:     "2026-11-24T15:30:00Z",
+			want:   map[string][]string{"2026-11-24": {"ev"}},
+		},
+		{
+			name: "what lands in the next arrival partition after the day settled does not make it due again",
+			landed: map[string][]string{"2026-11-24": {"2026-11-24T10:00:00Z"},
+				"2026-11-25": {"2026-11-24T15:05:00Z", "2026-11-24T15:35:00Z", "2026-11-25T09:00:00Z"}},
+			published: "2026-11-24T15:31:00Z",
+			at:        "2026-11-25T15:31:00Z",
+			want:      map[string][]string{"2026-11-25": {"ev"}},
+		},
+		{
+			name:      "what lands before it settled, after a run that started early, does",
+			landed:    map[string][]string{"2026-11-24": {"2026-11-24T10:00:00Z"}, "2026-11-25": {"2026-11-24T15:20:00Z"}},
+			published: "2026-11-24T15:10:00Z",
+			at:        "2026-11-25T15:31:00Z",
+			want:      map[string][]string{"2026-11-24": {"ev"}, "2026-11-25": {"ev"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			snap := plan.Snapshot{Raw: map[queries.SourceTable]map[layout.Day]time.Time{stream: {}},
+				Published: map[string]map[layout.Day]time.Time{"ev": {}},
+				Landed:    map[queries.SourceTable]map[layout.Day][]time.Time{stream: {}},
+				Location:  tokyo, Lateness: 30 * time.Minute, At: at(t, tt.at)}
+			for d, times := range tt.landed {
+				for _, ts := range times {
+					v := at(t, ts)
+					snap.Landed[stream][day(t, d)] = append(snap.Landed[stream][day(t, d)], v)
+					if v.After(snap.Raw[stream][day(t, d)]) {
+						snap.Raw[stream][day(t, d)] = v
+					}
+				}
+			}
+			if tt.published != "" {
+				snap.Published["ev"][day(t, "2026-11-24")] = at(t, tt.published)
+			}
+			to := layout.DayOf(snap.At, tokyo).AddDays(-1)
+			due := plan.DueDays(c, []string{"ev"}, snap, plan.Span{From: day(t, "2026-11-24"), To: to}, snap.At)
+			if diff := cmp.Diff(tt.want, dueStrings(due)); diff != "" {
+				t.Errorf("due days (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -210,6 +210,7 @@ func (h *Handler) resolve(ctx context.Context, req Request) (Plan, error) {
 	if err != nil {
 		return Plan{}, fmt.Errorf("read what arrived and what was published from %s to %s: %w", within.From, within.To, err)
 	}
+	snap.At, snap.Location = at, h.loc
 	due := DueDays(h.catalog, kpis, snap, within, h.now())
 	h.recordGaps(ctx, due.Gaps)
 	days := slices.SortedFunc(maps.Keys(due.Days), func(a, b layout.Day) int { return strings.Compare(a.String(), b.String()) })

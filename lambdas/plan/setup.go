@@ -49,5 +49,14 @@ func Setup(log *slog.Logger, env func(string) (string, bool), s3 objectLister, g
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	if v, ok := env(EnvLogLateness); ok {
+		lateness, err := time.ParseDuration(v)
+		if err != nil || lateness < 0 || lateness >= 24*time.Hour {
+			return nil, fmt.Errorf("config: %s is %q; give a duration under a day, such as 30m (the stack sets it from logCrawlTime)", EnvLogLateness, v)
+		}
+		lake.WithLogLateness(lateness)
+	} else if kpis.ReadsEvents() {
+		return nil, fmt.Errorf("config: %s is not set, and KPIs read log streams by event time; the stack sets it from logCrawlTime: deploy the stack again", EnvLogLateness)
+	}
 	return NewHandler(loc, log, kpis, triggers).WithLake(lake, kpis, m, nil), nil
 }

@@ -10,6 +10,7 @@ import (
 	gtypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 
 	"github.com/kpilake/kpilake/lambdas/plan"
+	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/local/embedded"
 	"github.com/kpilake/kpilake/local/ingest"
 	"github.com/kpilake/kpilake/local/lakedir"
@@ -27,7 +28,8 @@ func (noKPITables) GetPartitions(context.Context, *glue.GetPartitionsInput, ...f
 // The real plan reads the local lake as it reads S3: after three days extracted (and their
 // access logs delivered) at their extraction instants, each raw table's day last changed at its
 // day's extraction, the LastModified of the extractor's multipart upload (its initiation), found
-// through a paginated listing that starts after the span's first day.
+// through a paginated listing that starts after the span's first day (and, for a log stream read
+// by event time, ends with the arrival day after the span).
 func TestPlan_ReadsEachDaysExtractionFromTheLake(t *testing.T) {
 	ds := sample.Generate(sample.Config{})
 	days := ds.Days()[:3]
@@ -67,8 +69,16 @@ func TestPlan_ReadsEachDaysExtractionFromTheLake(t *testing.T) {
 				t.Errorf("%s.%s: the plan read no dt=%s", src.Source, src.Table, d)
 			}
 		}
+		last := days[2]
+		if src.Source == layout.AppLogsSource {
+			// Read by event time: the arrival day after the span holds the late records of its end.
+			last = last.AddDays(layout.LogLateDays)
+			if len(snap.Landed[src][last]) == 0 {
+				t.Errorf("%s.%s: the plan read no object landed in dt=%s", src.Source, src.Table, last)
+			}
+		}
 		for d, at := range got {
-			if days[2].Before(d) {
+			if last.Before(d) {
 				t.Errorf("%s.%s: the plan read dt=%s, after the span", src.Source, src.Table, d)
 			}
 			if want := embedded.ExtractionTime(ds, d); !at.Equal(want) {

@@ -1,7 +1,9 @@
 package run_test
 
 import (
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -80,6 +82,25 @@ func TestLocalRun_SampleWeek(t *testing.T) {
 				t.Errorf("%s (-reference +local run):\n%s", kpi, diff)
 			}
 		}
+	})
+
+	// Firehose files a record by its arrival: the week must hold records of signed-in users
+	// stamped on one day that landed in the next day's partition, or the reference check above
+	// would not tell event time from arrival day.
+	t.Run("some records of a day land in the next day's partition", func(t *testing.T) {
+		loc := ds.Config.Location
+		late := 0
+		for _, d := range ds.Days()[1:] {
+			for _, rec := range lakeRecords(t, lake, d) {
+				if rec.UserID != 0 && layout.DayOf(rec.Timestamp, loc).Before(d) {
+					late++
+				}
+			}
+		}
+		if late == 0 {
+			t.Error("no record of a signed-in user landed after its day; the arrival model exercises nothing")
+		}
+		t.Logf("%d records of signed-in users landed in the next day's partition", late)
 	})
 
 	t.Run("the two-source KPI waits for the second crawl", func(t *testing.T) {
@@ -258,6 +279,37 @@ func reference(t *testing.T, ds *sample.Dataset) map[string][]string {
 	}
 	for k := range out {
 		slices.Sort(out[k])
+	}
+	return out
+}
+
+// lakeRecords reads the access-log records that the run delivered into day's arrival partition.
+func lakeRecords(t *testing.T, lake string, day layout.Day) []sample.AccessLog {
+	t.Helper()
+	dir := filepath.Join(lake, run.RawBucket, filepath.FromSlash(layout.AppLogStreamPrefix("web_access")), day.Partition())
+	files, err := catalog.DataFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []sample.AccessLog
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(fh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(zr)
+		for dec.More() {
+			var rec sample.AccessLog
+			if err := dec.Decode(&rec); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			out = append(out, rec)
+		}
+		fh.Close()
 	}
 	return out
 }

@@ -1,11 +1,15 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/layout"
@@ -85,14 +89,28 @@ func (i *LakeIngest) Extract(ctx context.Context, src config.Source, day layout.
 	return out, err
 }
 
-// WriteLogs implements Ingest: the sample's access logs (a DSN brings no logs).
-func (i *LakeIngest) WriteLogs(ctx context.Context, stream string, day layout.Day, at time.Time) (int, error) {
+// firehoseBuffer is the log streams' buffering interval (infra/ingest.DefaultBufferInterval).
+const firehoseBuffer = 5 * time.Minute
+
+// DeliverLogs implements Ingest: the sample's access logs, by arrival (a DSN brings no logs).
+func (i *LakeIngest) DeliverLogs(ctx context.Context, stream string, after, until time.Time) (int, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.at = at
 	if i.ds == nil {
 		return 0, nil
 	}
-	_, n, err := ingest.WriteAccessLogs(ctx, i.lake, i.ds, stream, day)
-	return n, err
+	objects, err := ingest.AccessLogDeliveries(i.ds, stream, firehoseBuffer, after, until)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, o := range objects {
+		i.at = o.Flushed
+		if _, err := i.lake.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(ingest.RawBucket), Key: aws.String(o.Key),
+			Body: bytes.NewReader(o.Body), ContentType: aws.String("application/json"), ContentEncoding: aws.String("gzip")}); err != nil {
+			return n, fmt.Errorf("deliver %s: %w", o.Key, err)
+		}
+		n += o.Records
+	}
+	return n, nil
 }

@@ -2,7 +2,7 @@
 // code, in the order AWS runs it, with local stand-ins for the AWS services (DESIGN.md, section 7):
 //
 //	for each day D, at the instants of D+1 that the environment configures:
-//	  the log streams' records of D land in the raw zone (as Firehose delivers them)
+//	  what the log streams land by the log crawl, by arrival day (local/ingest.AccessLogDeliveries)
 //	  the app_logs crawler runs (LogCrawlTime)       -> its event -> plan -> aggregate (each KPI)
 //	  each source is extracted (its schedule)        -> its crawler -> event -> plan -> aggregate
 //
@@ -77,9 +77,10 @@ type Ingest interface {
 	// Extract runs the extraction of src for day at the instant at (the schedule's), writing
 	// raw/<source>/<table>/dt=<day>/.
 	Extract(ctx context.Context, src config.Source, day layout.Day, at time.Time) (Extracted, error)
-	// WriteLogs delivers the stream's records of day into raw/app_logs/<stream>/dt=<day>/, as
-	// Firehose does by the instant at, and returns how many it wrote.
-	WriteLogs(ctx context.Context, stream string, day layout.Day, at time.Time) (int, error)
+	// DeliverLogs writes the stream's objects that Firehose lands after after and by until, each
+	// under raw/app_logs/<stream>/dt=<arrival day>/ at its own landing instant, and returns how
+	// many records they hold.
+	DeliverLogs(ctx context.Context, stream string, after, until time.Time) (int, error)
 }
 
 // Options configure a run.
@@ -183,6 +184,7 @@ type pipeline struct {
 	plan      *plan.Handler
 	aggregate *aggregate.Handler
 	crawlers  []crawlerAt // in the order of their time of day
+	logCrawl  config.TimeOfDay
 	log       *slog.Logger
 }
 
@@ -211,6 +213,7 @@ func newPipeline(o Options) (*pipeline, error) {
 			engine.Close()
 			return nil, fmt.Errorf("local run: logCrawlTime: %w", err)
 		}
+		p.logCrawl = at
 		p.crawlers = append(p.crawlers, crawlerAt{Crawler: catalog.Crawler{Name: "local-" + layout.AppLogsSource,
 			Root: o.Lake, Bucket: RawBucket, Prefixes: []string{layout.AppLogsPrefix()}}, at: at})
 	}
@@ -240,6 +243,7 @@ func newPipeline(o Options) (*pipeline, error) {
 		engine.Close()
 		return nil, fmt.Errorf("local run: %w", err)
 	}
+	lake.WithLogLateness(o.Env.LogLateness())
 	emf := metrics.New(io.Discard, "local")
 	p.plan = plan.NewHandler(o.Env.Location, log, o.KPIs, triggers).WithLake(lake, o.KPIs, emf, o.Now)
 	runner, err := ctas.New(engine, cat, o.Bucket, ctas.Config{
@@ -271,10 +275,6 @@ func scheduleTime(schedule string) (config.TimeOfDay, error) {
 	return config.TimeOfDay{Hour: hour, Minute: minute}, nil
 }
 
-// firehoseFlush is when the last of a day's log records have landed: Firehose's buffering
-// interval (at most 15 minutes; the streams' is 5) after midnight.
-var firehoseFlush = config.TimeOfDay{Hour: 0, Minute: 5}
-
 // instant is the time of day t on day d in the business zone.
 func instant(d layout.Day, t config.TimeOfDay, loc *time.Location) time.Time {
 	s := d.Start(loc)
@@ -297,16 +297,22 @@ func (p *pipeline) day(ctx context.Context, d layout.Day) (DayReport, error) {
 		fmt.Fprintf(p.o.Progress, "%s  %-32s %-36s %s\n", d, name, msg, took.Round(time.Millisecond))
 		return nil
 	}
-	for _, ls := range p.o.Env.LogStreams {
-		if err := step("deliver "+ls.Name, func() (string, error) {
-			if p.hasRawTable(layout.AppLogStreamPrefix(ls.Name), d) {
-				return "already delivered", nil
+	if len(p.o.Env.LogStreams) > 0 {
+		// What lands between the log crawl of D (or D's midnight, on the run's first day) and
+		// that of D+1: D's records, and the late ones of D-1.
+		after := d.Start(p.o.Env.Location)
+		if d != p.o.From {
+			after = instant(d, p.logCrawl, p.o.Env.Location)
+		}
+		until := instant(next, p.logCrawl, p.o.Env.Location)
+		for _, ls := range p.o.Env.LogStreams {
+			if err := step("deliver "+ls.Name, func() (string, error) {
+				n, err := p.o.Ingest.DeliverLogs(ctx, ls.Name, after, until)
+				dr.LogRecords += int64(n)
+				return fmt.Sprintf("%d records", n), err
+			}); err != nil {
+				return dr, err
 			}
-			n, err := p.o.Ingest.WriteLogs(ctx, ls.Name, d, instant(next, firehoseFlush, p.o.Env.Location))
-			dr.LogRecords += int64(n)
-			return fmt.Sprintf("%d records", n), err
-		}); err != nil {
-			return dr, err
 		}
 	}
 	for _, c := range p.crawlers {

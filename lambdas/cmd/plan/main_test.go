@@ -14,6 +14,9 @@ func TestNewHandler_ValidatesTheConfigurationAtStartUp(t *testing.T) {
 	const both = `{"c-social": ["social/"], "c-logs": ["app_logs/"]}`
 	lake := func(env map[string]string) map[string]string {
 		env[plan.EnvRawBucket], env[plan.EnvDatabase] = "raw-bucket", "kpilake_dev"
+		if _, ok := env[plan.EnvLogLateness]; !ok {
+			env[plan.EnvLogLateness] = "30m"
+		}
 		return env
 	}
 	tests := []struct {
@@ -29,6 +32,12 @@ func TestNewHandler_ValidatesTheConfigurationAtStartUp(t *testing.T) {
 			plan.EnvLookbackDays + ` is "a month"`},
 		{"a lookback beyond the bound", lake(map[string]string{plan.EnvTimeZone: "UTC", plan.EnvCrawlers: both, plan.EnvLookbackDays: "400"}),
 			plan.EnvLookbackDays + " is 400; give 1 to 92 days"},
+		{"an empty log lateness", lake(map[string]string{plan.EnvTimeZone: "UTC", plan.EnvCrawlers: both, plan.EnvLogLateness: ""}),
+			plan.EnvLogLateness + ` is ""`},
+		{"no log lateness, with KPIs that read the logs by event time", map[string]string{plan.EnvTimeZone: "UTC", plan.EnvCrawlers: both,
+			plan.EnvRawBucket: "raw-bucket", plan.EnvDatabase: "kpilake_dev"}, plan.EnvLogLateness + " is not set, and KPIs read log streams by event time"},
+		{"a log lateness of a day", lake(map[string]string{plan.EnvTimeZone: "UTC", plan.EnvCrawlers: both, plan.EnvLogLateness: "24h"}),
+			plan.EnvLogLateness + ` is "24h"; give a duration under a day`},
 		{"no crawlers (a stack without aggregation)", map[string]string{plan.EnvTimeZone: "Asia/Tokyo"}, ""},
 		{"no time zone", map[string]string{plan.EnvCrawlers: both}, plan.EnvTimeZone + " must be an IANA time zone"},
 		{"time zone that is not IANA", map[string]string{plan.EnvTimeZone: "JST", plan.EnvCrawlers: both}, `is "JST"`},
@@ -63,7 +72,7 @@ func TestNewHandler_ValidatesTheConfigurationAtStartUp(t *testing.T) {
 func TestNewHandler_PlansAManualRunOfEveryKPI(t *testing.T) {
 	h, err := newHandler(context.Background(), slog.New(slog.NewJSONHandler(io.Discard, nil)), func(k string) (string, bool) {
 		v, ok := map[string]string{plan.EnvTimeZone: "Asia/Tokyo", plan.EnvCrawlers: `{"c-social": ["social/"], "c-logs": ["app_logs/"]}`,
-			plan.EnvRawBucket: "raw-bucket", plan.EnvDatabase: "kpilake_dev"}[k]
+			plan.EnvRawBucket: "raw-bucket", plan.EnvDatabase: "kpilake_dev", plan.EnvLogLateness: "30m"}[k]
 		return v, ok
 	})
 	if err != nil {
