@@ -44,6 +44,10 @@ type AccessLog struct {
 	Status       int
 	LatencyMS    int
 	UserAgent    string
+	// Arrived, when set, is when the record reached the stream (a hand-built record that lands
+	// late), from Timestamp to ArrivalBound after it; zero lets Arrival derive it. It is not part
+	// of the delivered record.
+	Arrived time.Time
 }
 
 // AccessLogTimeLayout formats AccessLog timestamps (in UTC).
@@ -83,15 +87,22 @@ func (a *AccessLog) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// MaxArrivalDelay bounds how long after its timestamp a record reaches the delivery stream.
-const MaxArrivalDelay = 4 * time.Minute
+// MaxArrivalDelay bounds how long after its timestamp a generated record reaches the delivery
+// stream; ArrivalBound bounds it for any record, Arrived included.
+const (
+	MaxArrivalDelay = 4 * time.Minute
+	ArrivalBound    = 48 * time.Hour
+)
 
 // Arrival is when the record reaches the log stream: its timestamp plus the log shipper's delay,
 // under 2 s for most records and up to MaxArrivalDelay for one in eight (a batch sent again after
-// a timeout). The delay is derived from the record's own fields, so a dataset always arrives the
+// a timeout), or Arrived when set. The delay is derived from the record's own fields, so a dataset always arrives the
 // same way. Firehose files a record by its arrival, not its timestamp: one stamped a moment before
 // midnight can land in the next day's partition.
 func (a AccessLog) Arrival() time.Time {
+	if !a.Arrived.IsZero() {
+		return a.Arrived
+	}
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%d|%d|%s|%s", a.Timestamp.UnixMilli(), a.UserID, a.Method, a.Path)
 	v := h.Sum64()

@@ -72,9 +72,8 @@ type Engine struct {
 	cat  *catalog.Catalog
 	db   *sql.DB
 
-	mu      sync.Mutex       // serializes queries and guards the fields below
-	built   int64            // catalog version the views were built for; -1 for none
-	views   map[string]int64 // the revision of each table's view
+	mu      sync.Mutex           // serializes queries and guards the fields below
+	views   map[string]viewState // what each table's view was built from
 	queries map[string]*atypes.QueryExecution
 	tokens  map[string]string
 }
@@ -119,7 +118,7 @@ func Open(root string, cat *catalog.Catalog, opts Options) (*Engine, error) {
 		db.Close()
 		return nil, fmt.Errorf("duckdb: %w", err)
 	}
-	return &Engine{root: root, cat: cat, db: db, built: -1, views: map[string]int64{},
+	return &Engine{root: root, cat: cat, db: db, views: map[string]viewState{},
 		queries: map[string]*atypes.QueryExecution{}, tokens: map[string]string{}}, nil
 }
 

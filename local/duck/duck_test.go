@@ -210,6 +210,23 @@ func TestEngine_ReadsTheCatalogAsAthenaDoes(t *testing.T) {
 	}
 }
 
+// Athena reads a partition's objects when it runs a query: an object that lands in a partition the
+// catalog already lists (Firehose adds them all day) is read by the next query, with no crawl.
+func TestEngine_ReadsAnObjectAddedToAPartitionTheCatalogAlreadyLists(t *testing.T) {
+	root, cat := lake(t)
+	e := open(t, root, cat, "UTC")
+	const q = `SELECT count(*) FROM kpilake.app_logs_web_access WHERE dt = '2026-11-24'`
+	if diff := cmp.Diff([]string{"2"}, query(t, e, q)); diff != "" {
+		t.Fatalf("before (-want +got):\n%s", diff)
+	}
+	writeLogs(t, filepath.Join(root, "raw/app_logs/web_access/dt=2026-11-24/web_access-1-2026-11-24-00-05-00-def"), []map[string]any{
+		{"timestamp": "2026-11-24T00:04:00.000Z", "user_id": 11, "status": 200, "path": "/b"},
+	})
+	if diff := cmp.Diff([]string{"3"}, query(t, e, q)); diff != "" {
+		t.Errorf("after an object landed (-want +got):\n%s", diff)
+	}
+}
+
 // The CTAS runner publishes through the engine and the catalog exactly as through Athena and Glue:
 // the temporary table is registered with Hive type names, the KPI partition names the run, the run
 // is marked ready, and the temporary table is gone.

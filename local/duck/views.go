@@ -2,17 +2,30 @@ package duck
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/local/catalog"
 )
 
-// refresh brings the views up to the catalog (e.mu is held): it replaces the view of each table
-// that changed since it was built, and drops those of tables that are gone.
+// viewState is what a table's view was built from: the table's catalog revision and the state of
+// its partitions' folders.
+type viewState struct {
+	rev    int64
+	stamps uint64
+}
+
+// refresh brings the views up to the catalog and the lake (e.mu is held): it replaces the view of
+// each table that changed since it was built, in the catalog or in its partitions' folders (a
+// file added to a partition that the catalog already lists, as Firehose adds them all day: Athena
+// reads a partition's objects when it runs a query, so the view must list them anew), and drops
+// those of tables that are gone.
 //
 // A table is a view over the files of its partitions as the catalog lists them, each partition's
 // values as constant string columns. Where every partition's location names its value as a
@@ -21,15 +34,13 @@ import (
 // opened (Athena's partition pruning); otherwise a UNION ALL of one scan per partition. A table
 // without files is an empty view of the catalog's columns.
 func (e *Engine) refresh(ctx context.Context) error {
-	version, tables := e.cat.Snapshot()
-	if version == e.built {
-		return nil
-	}
+	_, tables := e.cat.Snapshot()
 	schema := ident(e.cat.Database())
 	seen := map[string]bool{}
 	for _, t := range tables {
 		seen[t.Name] = true
-		if rev, ok := e.views[t.Name]; ok && rev == t.Rev {
+		state := viewState{rev: t.Rev, stamps: e.stamps(t)}
+		if built, ok := e.views[t.Name]; ok && built == state {
 			continue
 		}
 		body, err := e.view(t)
@@ -40,7 +51,7 @@ func (e *Engine) refresh(ctx context.Context) error {
 		if _, err := e.db.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("build the local table %s: %w\n%s", t.Name, err, stmt)
 		}
-		e.views[t.Name] = t.Rev
+		e.views[t.Name] = state
 	}
 	for name := range e.views {
 		if !seen[name] {
@@ -50,8 +61,36 @@ func (e *Engine) refresh(ctx context.Context) error {
 			delete(e.views, name)
 		}
 	}
-	e.built = version
 	return nil
+}
+
+// stamps digests the modification times of the folders of t's partitions (of t's location when it
+// has no partition key): adding or removing a file in a folder changes its time. A KPI run's
+// folder (run=<id>/) never changes once its partition names it, and is not read.
+func (e *Engine) stamps(t catalog.Table) uint64 {
+	h := fnv.New64a()
+	stamp := func(loc string) {
+		if strings.Contains(loc, "/"+layout.RunKey+"=") {
+			return
+		}
+		dir, err := e.path(loc)
+		if err != nil {
+			return
+		}
+		var b [8]byte
+		if st, err := os.Stat(dir); err == nil {
+			binary.LittleEndian.PutUint64(b[:], uint64(st.ModTime().UnixNano()))
+		}
+		h.Write([]byte(loc))
+		h.Write(b[:])
+	}
+	if len(t.PartitionKeys) == 0 {
+		stamp(t.Location)
+	}
+	for _, p := range t.Partitions {
+		stamp(p.Location)
+	}
+	return h.Sum64()
 }
 
 // view is the SELECT of one table's view.

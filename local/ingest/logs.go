@@ -91,7 +91,7 @@ func AccessLogDeliveries(ds *sample.Dataset, stream string, interval time.Durati
 		return nil, nil
 	}
 	logs := ds.AccessLogs
-	first := sort.Search(len(logs), func(i int) bool { return !logs[i].Timestamp.Before(lo.Add(-sample.MaxArrivalDelay)) })
+	first := sort.Search(len(logs), func(i int) bool { return !logs[i].Timestamp.Before(lo.Add(-sample.ArrivalBound)) })
 	type arrived struct {
 		at  time.Time
 		rec sample.AccessLog
