@@ -6,10 +6,11 @@
 --   or at or after D+1 00:00, so a row deleted the next day still counts for D). A comment or a
 --   reaction counts only if its post was not soft-deleted by the end of the day either. thanks are
 --   the reactions of kind thanks, also counted in reactions. The department is the acting user's
---   (author, commenter, giver) department_id in the users snapshot of the day, taken right after
---   it, so a user who moves on D+1 counts in the old department for D and a user who left
---   (soft-deleted) still counts; acts of a user missing from that snapshot count under a NULL
---   department_id. Departments without activity are absent.
+--   (author, commenter, giver) department_id in the users snapshot of the day, taken by the day's
+--   extraction early on D+1 (01:30 by default), so a user who moves on D+1 after it counts in the
+--   old department for D (a move between midnight and the extraction already shows in D's
+--   snapshot) and a user who left (soft-deleted) still counts; acts of a user missing from that
+--   snapshot count under a NULL department_id. Departments without activity are absent.
 -- depends_on:
 -- sources: social.users, social.posts, social.comments, social.reactions
 --

@@ -6,8 +6,10 @@
 --   posts + comments + reactions. A department present in either KPI has a row, the missing side
 --   counting 0; the score is NULL when it has no active user, and 0 with active users but no
 --   activity. department_name is the department's name in the departments snapshot of the day,
---   taken right after it (a rename on D+1 keeps D's name; a soft-deleted department keeps its
---   name), NULL for a department_id that snapshot lacks and for the NULL department.
+--   taken by the day's extraction early on D+1 (01:30 by default: a rename on D+1 after it keeps
+--   D's name, one between midnight and the extraction already shows for D; a soft-deleted
+--   department keeps its name), NULL for a department_id that snapshot lacks and for the NULL
+--   department.
 -- depends_on: active_users_by_department, department_activity
 -- sources: social.departments
 --
