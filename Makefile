@@ -63,8 +63,16 @@ synth: $(NODE_STAMP) ## synthesize templates into cdk.out (ENV=prod for one envi
 	$(CDK) synth $(if $(ENV),-c env=$(ENV)) --quiet
 	@ls cdk.out/*.template.json
 
-diff: $(NODE_STAMP) require-env ## diff ENV against the deployed stack (or BASE=template.json, offline)
-	$(CDK) diff -c env=$(ENV) $(if $(BASE),--template $(BASE)) KpiLake-$(ENV)
+# With BASE, the tree's ENV is synthesized as the snapshot tests do and both sides are normalized
+# alike (infra/review): only real changes show. BASE_ACCOUNT names the account BASE was synthesized
+# for, if it was a real one.
+BASE_ACCOUNT ?=
+diff: $(NODE_STAMP) require-env ## diff ENV against the deployed stack (or BASE=template.json, offline and normalized)
+ifneq ($(BASE),)
+	go run ./infra/cmd/review -env $(ENV) -base $(BASE) $(if $(BASE_ACCOUNT),-account $(BASE_ACCOUNT))
+else
+	$(CDK) diff -c env=$(ENV) KpiLake-$(ENV)
+endif
 
 deploy: $(NODE_STAMP) require-env ## deploy ENV (asks before widening IAM or security groups)
 	$(CDK) deploy -c env=$(ENV) --require-approval broadening KpiLake-$(ENV)
