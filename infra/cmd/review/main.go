@@ -24,7 +24,7 @@ import (
 
 type options struct {
 	env, base, head, baseDir, headDir, account, title string
-	markdown, fail                                    bool
+	markdown, fail, printMarker                       bool
 }
 
 func main() {
@@ -38,7 +38,12 @@ func main() {
 	flag.StringVar(&o.title, "title", "", "with -markdown: the line under the heading that says what was compared")
 	flag.BoolVar(&o.markdown, "markdown", false, "print one Markdown comment (a summary table, each stack's diff collapsed)")
 	flag.BoolVar(&o.fail, "fail", false, "exit 1 when there are differences")
+	flag.BoolVar(&o.printMarker, "print-marker", false, "print the line that starts the pull-request comment (to find it again) and exit")
 	flag.Parse()
+	if o.printMarker {
+		fmt.Println(review.CommentMarker)
+		return
+	}
 	diffs, err := run(o)
 	jsii.Close()
 	if err == nil {
