@@ -110,8 +110,10 @@ func synthAll(t *testing.T) assembly {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if synthed.dir != "" {
-		os.RemoveAll(synthed.dir)
+	for _, dir := range []string{synthed.dir, deliveryDir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
