@@ -79,8 +79,11 @@ else
 	$(CDK) diff -c env=$(ENV) KpiLake-$(ENV)
 endif
 
+# broadening asks before a change that widens IAM or security groups, and fails where it cannot
+# ask (no terminal, as in a CI job); APPROVAL=never deploys such a change without asking.
+APPROVAL ?= broadening
 deploy: $(NODE_STAMP) require-env ## deploy ENV (asks before widening IAM or security groups)
-	$(CDK) deploy -c env=$(ENV) --require-approval broadening KpiLake-$(ENV)
+	$(CDK) deploy -c env=$(ENV) --require-approval $(APPROVAL) KpiLake-$(ENV)
 
 test: $(NODE_STAMP) ## run every test: units, constructs, snapshots, cdk-nag, cfn-lint
 	go test $(GO_TEST_FLAGS) ./...
