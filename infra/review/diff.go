@@ -123,6 +123,13 @@ func Diff(stack string, base, head []byte) (*StackDiff, error) {
 		}
 		bs, bok := bt[sec].(map[string]any)
 		hs, hok := ht[sec].(map[string]any)
+		// A section only one side has (a new stack's Outputs) is compared entry by entry.
+		if _, in := bt[sec]; !in && hok {
+			bs, bok = map[string]any{}, true
+		}
+		if _, in := ht[sec]; !in && bok {
+			hs, hok = map[string]any{}, true
+		}
 		if !bok || !hok {
 			// Description, AWSTemplateFormatVersion, Transform: one value.
 			if c := valueChange(sec, bt, ht); c != nil {
@@ -358,12 +365,20 @@ func str(v any) string {
 	return s
 }
 
+// compact is v as one line of JSON with sorted keys, <, > and & left as they are.
 func compact(v any) string {
-	out, err := json.Marshal(v)
-	if err != nil {
+	return strings.TrimSuffix(encode(v, ""), "\n")
+}
+
+func encode(v any, indent string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
-	return string(out)
+	return b.String()
 }
 
 func union(a, b map[string]any) []string {

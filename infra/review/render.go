@@ -1,7 +1,6 @@
 package review
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -163,11 +162,7 @@ func pretty(v *any) []string {
 	if v == nil {
 		return nil
 	}
-	out, err := json.MarshalIndent(*v, "", "  ")
-	if err != nil {
-		return []string{fmt.Sprint(*v)}
-	}
-	return strings.Split(string(out), "\n")
+	return strings.Split(strings.TrimSuffix(encode(*v, "  "), "\n"), "\n")
 }
 
 // lineDiff returns the lines of a and b as a unified diff body without headers: unchanged lines

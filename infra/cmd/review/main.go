@@ -117,7 +117,8 @@ func diffDirs(o options) ([]*review.StackDiff, error) {
 	for f := range files {
 		names = append(names, f)
 	}
-	sort.Strings(names)
+	// By stack, so that KpiLake-dev comes before KpiLake-dev-delivery.
+	sort.Slice(names, func(i, j int) bool { return review.StackName(names[i]) < review.StackName(names[j]) })
 	var diffs []*review.StackDiff
 	for _, f := range names {
 		base, err := readNormalized(filepath.Join(o.baseDir, f), o.account)
