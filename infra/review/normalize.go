@@ -20,9 +20,6 @@ const Account = "123456789012"
 // change, so normalized templates carry a placeholder instead.
 var assetHash = regexp.MustCompile(`[0-9a-f]{64}`)
 
-// accountID matches a 12-digit AWS account ID standing alone.
-var accountID = regexp.MustCompile(`\b[0-9]{12}\b`)
-
 // Normalize returns a template as the snapshots hold it: indented JSON with sorted keys, every
 // asset hash replaced by ASSET_HASH, and no construct-path or asset metadata (which `cdk synth`
 // adds and the snapshots, synthesized in process, lack). The normalized form of a snapshot is the
@@ -81,19 +78,4 @@ func stripMetadata(r map[string]any) {
 	if len(md) == 0 {
 		delete(r, "Metadata")
 	}
-}
-
-// Accounts returns the distinct 12-digit numbers in a template other than the placeholder: what
-// a template synthesized for a real account carries, for a caller to name in NormalizeAccount.
-func Accounts(raw []byte) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, m := range accountID.FindAll(raw, -1) {
-		s := string(m)
-		if s != Account && !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
 }
