@@ -14,12 +14,14 @@ BIN := $(CURDIR)/.build/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 
 STATICCHECK_VERSION := v0.8.2
+ACTIONLINT_VERSION := v1.7.12
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 CDK := cdk --no-notices --no-version-reporting
 GO_TEST_FLAGS ?= -timeout 20m
 
 NODE_STAMP := node_modules/.install-stamp
 STATICCHECK := $(BIN)/staticcheck
+ACTIONLINT := $(BIN)/actionlint
 RIE := $(BIN)/aws-lambda-rie
 
 .PHONY: help setup build demo synth diff deploy test lint snapshot-update bench bench-synth bench-extract bench-local clean require-env
@@ -38,7 +40,10 @@ $(RIE):
 $(STATICCHECK):
 	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-setup: $(NODE_STAMP) $(STATICCHECK) ## install the CDK CLI, Node 24, Go modules and staticcheck
+$(ACTIONLINT):
+	GOBIN=$(BIN) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+setup: $(NODE_STAMP) $(STATICCHECK) $(ACTIONLINT) ## install the CDK CLI, Node 24, Go modules, staticcheck and actionlint
 	go mod download
 
 build: ## compile everything, including the Lambda handlers for arm64
@@ -63,19 +68,31 @@ synth: $(NODE_STAMP) ## synthesize templates into cdk.out (ENV=prod for one envi
 	$(CDK) synth $(if $(ENV),-c env=$(ENV)) --quiet
 	@ls cdk.out/*.template.json
 
-diff: $(NODE_STAMP) require-env ## diff ENV against the deployed stack (or BASE=template.json, offline)
-	$(CDK) diff -c env=$(ENV) $(if $(BASE),--template $(BASE)) KpiLake-$(ENV)
+# With BASE, the tree's ENV is synthesized as the snapshot tests do and both sides are normalized
+# alike (infra/review): only real changes show. BASE_ACCOUNT names the account BASE was synthesized
+# for, if it was a real one.
+BASE_ACCOUNT ?=
+diff: $(NODE_STAMP) require-env ## diff ENV against the deployed stack (or BASE=template.json, offline and normalized)
+ifneq ($(BASE),)
+	go run ./infra/cmd/review -env $(ENV) -base $(BASE) $(if $(BASE_ACCOUNT),-account $(BASE_ACCOUNT))
+else
+	$(CDK) diff -c env=$(ENV) KpiLake-$(ENV)
+endif
 
+# broadening asks before a change that widens IAM or security groups, and fails where it cannot
+# ask (no terminal, as in a CI job); APPROVAL=never deploys such a change without asking.
+APPROVAL ?= broadening
 deploy: $(NODE_STAMP) require-env ## deploy ENV (asks before widening IAM or security groups)
-	$(CDK) deploy -c env=$(ENV) --require-approval broadening KpiLake-$(ENV)
+	$(CDK) deploy -c env=$(ENV) --require-approval $(APPROVAL) KpiLake-$(ENV)
 
 test: $(NODE_STAMP) ## run every test: units, constructs, snapshots, cdk-nag, cfn-lint
 	go test $(GO_TEST_FLAGS) ./...
 
-lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
+lint: $(STATICCHECK) $(ACTIONLINT) ## gofmt, go vet, staticcheck, actionlint (the GitHub workflows)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	GOFLAGS=-tags=lambda.norpc $(STATICCHECK) ./...
+	$(ACTIONLINT) -no-color
 
 snapshot-update: $(NODE_STAMP) ## rewrite test/testdata/*.template.json after an intended change
 	go test ./test -run 'TestSnapshot' -update

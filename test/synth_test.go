@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -24,13 +23,14 @@ import (
 
 	"github.com/kpilake/kpilake/infra/app"
 	"github.com/kpilake/kpilake/infra/config"
+	"github.com/kpilake/kpilake/infra/review"
 	"github.com/kpilake/kpilake/infra/stack"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden templates in testdata/")
 
 // Fixed target of the snapshots: a placeholder account, never a real one.
-const snapshotAccount = "123456789012"
+const snapshotAccount = review.Account
 
 // root is the module root, relative to this package.
 const root = ".."
@@ -110,27 +110,22 @@ func synthAll(t *testing.T) assembly {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if synthed.dir != "" {
-		os.RemoveAll(synthed.dir)
+	for _, dir := range []string{synthed.dir, deliveryDir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
 
-// assetHash matches the content hashes CDK puts in asset keys; they change with any Lambda source
-// change, so snapshots replace them with a placeholder.
-var assetHash = regexp.MustCompile(`[0-9a-f]{64}`)
-
+// normalize is the snapshots' form of a template; `make diff` normalizes with the same function.
 func normalize(t *testing.T, raw []byte) []byte {
 	t.Helper()
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("template is not JSON: %v", err)
-	}
-	out, err := json.MarshalIndent(v, "", "  ")
+	out, err := review.Normalize(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(assetHash.ReplaceAll(out, []byte("ASSET_HASH")), '\n')
+	return out
 }
 
 func TestSynth_OneStackPerEnvironment(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -330,17 +331,31 @@ func (w *Workflow) planLake(p WorkflowProps) {
 }
 
 // CrawlerPrefixes is the value of the plan function's plan.EnvCrawlers: each crawler's name (a
-// token that CloudFormation resolves) and the raw-zone prefixes it catalogues.
+// token that CloudFormation resolves) and the raw-zone prefixes it catalogues, in the order of
+// crawlers. The names are unresolved tokens whose text depends on what else the process
+// synthesized, so the object is written in the given order rather than sorted by that text (as
+// encoding/json sorts a map): an environment's template is the same synthesized alone or with others.
 func CrawlerPrefixes(crawlers []*catalog.Crawler) string {
-	m := plan.Crawlers{}
-	for _, c := range crawlers {
-		m[*c.Name()] = c.Prefixes
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, c := range crawlers {
+		name, err := json.Marshal(*c.Name())
+		if err != nil {
+			panic(fmt.Errorf("aggregate: %w", err))
+		}
+		prefixes, err := json.Marshal(c.Prefixes)
+		if err != nil {
+			panic(fmt.Errorf("aggregate: %w", err))
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(name)
+		b.WriteByte(':')
+		b.Write(prefixes)
 	}
-	data, err := json.Marshal(m)
-	if err != nil {
-		panic(fmt.Errorf("aggregate: %w", err))
-	}
-	return string(data)
+	b.WriteByte('}')
+	return b.String()
 }
 
 // AggregateEnvironment is the environment of a function that runs the aggregate handler (the

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kpilake/kpilake/infra/config"
+	"github.com/kpilake/kpilake/infra/delivery"
 	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/infra/stack"
 	"github.com/kpilake/kpilake/queries"
@@ -28,7 +29,8 @@ type Options struct {
 	Root string
 }
 
-// Build adds the selected environments' stacks to app, with every cdk-nag pack of nag.Packs.
+// Build adds the selected environments' stacks to app, with every cdk-nag pack of nag.Packs, and
+// returns them; with a "delivery" configuration it also adds each one's delivery.Bootstrap stack.
 func Build(a awscdk.App, opts Options) ([]*stack.Stack, error) {
 	cfg, err := config.Parse(a.Node().TryGetContext(jsii.String(config.ContextKey)))
 	if err != nil {
@@ -62,6 +64,13 @@ func Build(a awscdk.App, opts Options) ([]*stack.Stack, error) {
 	var stacks []*stack.Stack
 	for _, e := range envs {
 		stacks = append(stacks, stack.New(a, &stack.Props{Env: e, DefaultAccount: opts.DefaultAccount, Root: opts.Root}))
+	}
+	// With "delivery" in cdk.json, each environment also has its GitHub deploy role's stack.
+	if cfg.Delivery != nil {
+		for _, e := range envs {
+			delivery.NewBootstrap(a, &delivery.BootstrapProps{Env: e, Delivery: cfg.Delivery,
+				CreateProvider: delivery.CreatesProvider(cfg, e.Name), DefaultAccount: opts.DefaultAccount})
+		}
 	}
 	for _, pack := range nag.Packs() {
 		awscdk.Aspects_Of(a).Add(pack, nil)

@@ -161,6 +161,8 @@ type Observe struct {
 // Config is every environment of the app.
 type Config struct {
 	Environments map[string]*Environment
+	// Delivery is how GitHub Actions deploys them; nil when cdk.json has no "delivery".
+	Delivery *Delivery
 }
 
 // Names lists the environment names, sorted.
@@ -257,6 +259,7 @@ func Parse(v any) (*Config, error) {
 				cfg.Environments[n] = parseEnvironment(n, o)
 			}
 		}
+		cfg.Delivery = parseDelivery(root)
 		root.done()
 	}
 	if err := errs.err(); err != nil {

@@ -267,7 +267,7 @@ func TestParse_FailsOnInvalidValue(t *testing.T) {
 		{"empty environments", `{"environments": {}}`, "kpilake.environments", []string{"at least one environment"}},
 		{"environments not an object", `{"environments": []}`, "kpilake.environments", []string{"must be a JSON object, got an array"}},
 		{"unknown top-level key", `{"environments": {"dev": {` + region + `}}, "stacks": 1}`,
-			"kpilake.stacks", []string{"unknown key; remove it or use one of: environments"}},
+			"kpilake.stacks", []string{"unknown key; remove it or use one of: delivery, environments"}},
 		{"capitalised environment name", `{"environments": {"Prod": {` + region + `}}}`,
 			"kpilake.environments.Prod", []string{"lowercase letters, digits and -", "such as dev, prod"}},
 		{"environment name with leading digit", `{"environments": {"1dev": {` + region + `}}}`,
@@ -471,7 +471,7 @@ func TestParse_ReportsMisspeltKeyWithKnownKeys(t *testing.T) {
 		{"log stream key", dev(region + `, "logStreams": [{"name": "web", "format": "json"}]`),
 			"kpilake.environments.dev.logStreams[0].format: unknown key; remove it or use one of: name"},
 		{"top-level key", `{"enviroments": {}}`,
-			"kpilake.enviroments: unknown key; remove it or use one of: environments"},
+			"kpilake.enviroments: unknown key; remove it or use one of: delivery, environments"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kpilake/kpilake/infra/app"
+	"github.com/kpilake/kpilake/infra/review"
 	"github.com/kpilake/kpilake/infra/stack"
 )
 
@@ -18,7 +19,7 @@ const Environment = "dev"
 
 // Account is the placeholder account the diagram's stack is synthesized for, as in the snapshot
 // tests; it appears nowhere in the picture.
-const Account = "123456789012"
+const Account = review.Account
 
 // pathMetadataContext makes every resource carry its construct path in the template
 // (Metadata "aws:cdk:path"), as the CDK CLI does by default.
