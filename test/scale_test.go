@@ -15,6 +15,7 @@ import (
 
 	"github.com/kpilake/kpilake/infra/app"
 	"github.com/kpilake/kpilake/infra/config"
+	"github.com/kpilake/kpilake/infra/limits"
 	"github.com/kpilake/kpilake/queries"
 )
 
@@ -23,10 +24,16 @@ import (
 // repository's, then copies of sampleKPI under new names).
 type scale struct {
 	Sources, TablesPerSource, KPIs int
+	// LookbackDays is the environment's aggregate.lookbackDays; 0 leaves cdk.json's.
+	LookbackDays int
 }
 
 func (s scale) String() string {
-	return fmt.Sprintf("%d sources x %d tables, %d KPIs", s.Sources, s.TablesPerSource, s.KPIs)
+	out := fmt.Sprintf("%d sources x %d tables, %d KPIs", s.Sources, s.TablesPerSource, s.KPIs)
+	if s.LookbackDays > 0 {
+		out += fmt.Sprintf(", lookback %d", s.LookbackDays)
+	}
+	return out
 }
 
 // sampleKPI is the KPI that scaled catalogs copy.
@@ -63,6 +70,9 @@ func scaledContext(t testing.TB, sc scale) map[string]any {
 		sources = append(sources, cp)
 	}
 	dev["sources"] = sources
+	if sc.LookbackDays > 0 {
+		dev["aggregate"] = map[string]any{"lookbackDays": sc.LookbackDays}
+	}
 	ctx[app.EnvContextKey] = "dev"
 	return ctx
 }
@@ -199,35 +209,42 @@ func synthScaled(t testing.TB, sc scale) scaledSynth {
 // (app.Build and Synth in this process, Lambda builds cached), all measured in one run.
 func BenchmarkSynthScaling(b *testing.B) {
 	cases := []scale{
-		{1, 20, 5}, {10, 20, 5}, {50, 20, 5},
-		{1, 20, 100}, {1, 20, 500},
-		{50, 20, 500},
+		{1, 20, 5, 0}, {10, 20, 5, 0}, {50, 20, 5, 0},
+		{1, 20, 100, 0}, {1, 20, 500, 0}, {1, 20, 500, 7},
+		{50, 20, 500, 0}, {50, 20, 500, 7},
 	}
-	synthScaled(b, scale{1, 5, 5}) // warm: the Lambda builds and jsii
+	synthScaled(b, scale{1, 5, 5, 0}) // warm: the Lambda builds and jsii
 	var rows []string
 	for range b.N {
 		rows = rows[:0]
 		for _, sc := range cases {
 			r := synthScaled(b, sc)
 			status := "ok"
-			if r.Err != nil {
+			if e, ok := limits.As(r.Err); ok {
+				var crossed []string
+				for _, p := range e.Problems {
+					crossed = append(crossed, fmt.Sprintf("%s %d > %d", p.What, p.Count, p.Limit))
+				}
+				status = "FAILS: " + strings.Join(crossed, "; ")
+			} else if r.Err != nil {
 				status = "FAILS: " + firstLine(r.Err.Error())
 			}
-			rows = append(rows, fmt.Sprintf("%-30s %7d %9d %10d %9.0f %8.1f  %s",
+			rows = append(rows, fmt.Sprintf("%-42s %7d %9d %10d %9.0f %8.1f  %s",
 				sc, len(r.Stacks), r.TotalResources(), r.MaxResources(), float64(r.MaxBytes())/1024, r.Seconds, status))
 		}
 	}
 	fmt.Printf("\nsynth scaling (dev grown; %s)\n", time.Now().UTC().Format("2006-01-02"))
-	fmt.Printf("%-30s %7s %9s %10s %9s %8s  %s\n", "environment", "stacks", "resources", "max/stack", "max KB", "synth s", "result")
+	fmt.Printf("%-42s %7s %9s %10s %9s %8s  %s\n", "environment", "stacks", "resources", "max/stack", "max KB", "synth s", "result")
 	for _, r := range rows {
 		fmt.Println(r)
 	}
 }
 
+// firstLine is an error's message on one line, cut to a table cell.
 func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	if len(line) > 160 {
-		line = line[:160] + "..."
+	line := strings.Join(strings.Fields(s), " ")
+	if len(line) > 240 {
+		line = line[:240] + "..."
 	}
 	return line
 }
