@@ -24,7 +24,7 @@ STATICCHECK := $(BIN)/staticcheck
 ACTIONLINT := $(BIN)/actionlint
 RIE := $(BIN)/aws-lambda-rie
 
-.PHONY: help setup build demo synth diff deploy test lint snapshot-update bench bench-synth bench-extract bench-local clean require-env
+.PHONY: help setup build demo synth diff deploy test lint snapshot-update bench bench-synth bench-synth-scale bench-extract bench-local clean require-env
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -104,8 +104,12 @@ diagram: $(NODE_STAMP) ## draw docs/architecture.svg (and .dot) from the synthes
 
 bench: bench-synth bench-extract bench-backfill bench-coldstart bench-local ## every benchmark (figures as ratios against a baseline of the same run)
 
-bench-synth: $(NODE_STAMP) ## make synth: time and peak RSS against an empty CDK Go app
+bench-synth: $(NODE_STAMP) ## make synth: time and peak RSS against an empty CDK Go app; the scaling table (1/10/50 sources, 5/100/500 KPIs)
 	scripts/bench-synth.sh
+	@$(MAKE) --no-print-directory bench-synth-scale
+
+bench-synth-scale: $(NODE_STAMP) ## the scaling table alone: resources, template bytes and synth seconds of generated environments
+	go test ./test -run '^$$' -bench '^BenchmarkSynthScaling$$' -benchtime 1x -timeout 30m 2>/dev/null | sed -n '/^synth scaling/,/^goos:/p' | grep -v '^goos:'
 
 bench-local: ## make demo on a fresh clone (wall, after the build) and a 365-day local run (rows/s, peak RSS)
 	scripts/bench-local.sh

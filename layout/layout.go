@@ -173,6 +173,11 @@ const FirehosePartitionPattern = PartitionKey + "=!{timestamp:yyyy-MM-dd}/"
 // KPIPrefix is the aggregated-zone folder of one KPI: <kpi>/.
 func KPIPrefix(kpi string) string { return kpi + "/" }
 
+// KPIsPrefix is the aggregated-zone prefix under which every KPI's folder (KPIPrefix) lies: the
+// zone holds KPI folders only, so it is the zone's root, and a grant on it covers every KPI,
+// including those added later, with one statement.
+const KPIsPrefix = ""
+
 // KPIRunPrefix is one run's output for one KPI and day: <kpi>/dt=D/run=<id>/.
 func KPIRunPrefix(kpi string, d Day, runID string) string {
 	return KPIPrefix(kpi) + d.Partition() + "/" + RunKey + "=" + runID + "/"

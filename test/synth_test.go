@@ -98,8 +98,7 @@ func synthAll(t *testing.T) assembly {
 			for _, s := range stacks {
 				synthed.stacks = append(synthed.stacks, *s.StackName())
 			}
-			a.Synth(nil)
-			return nil
+			return app.Synth(a, stacks)
 		}()
 	})
 	if synthed.err != nil {
@@ -415,6 +414,13 @@ func TestApp_FailsSynthOnBadConfig(t *testing.T) {
 			"the KPI catalog (queries/) does not fit the configuration",
 			`department_activity.sql: kpi "department_activity" reads social.posts, which this environment does not have`,
 		}},
+		// Past CloudFormation's resources per stack: a config error with the count, the limit and
+		// the cdk.json key to change, not the CDK's panic and a Go stack trace.
+		{"a stack past CloudFormation's resource limit", scaledContext(t, scale{Sources: 20, TablesPerSource: 5, KPIs: 5}), []string{
+			"the environment would not deploy: ",
+			"KpiLake-dev: ", " resources, over the limit of 500 (CloudFormation, per stack)",
+			"kpilake.environments.dev.sources",
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -431,6 +437,9 @@ func TestApp_FailsSynthOnBadConfig(t *testing.T) {
 				if !strings.Contains(string(out), w) {
 					t.Errorf("output lacks %q:\n%s", w, out)
 				}
+			}
+			if strings.Contains(string(out), "goroutine ") || strings.Contains(string(out), "panic:") {
+				t.Errorf("a Go panic reached the user:\n%s", out)
 			}
 		})
 	}

@@ -319,14 +319,9 @@ func (w *Workflow) planLake(p WorkflowProps) {
 		Resources:  jsii.Strings(*p.Lake.Raw.BucketArn()),
 		Conditions: &map[string]any{"StringLike": map[string]any{"s3:prefix": slices.Compact(prefixes)}},
 	}))
-	stack := awscdk.Stack_Of(p.Catalog.Database)
-	tables := []string{*p.Catalog.CatalogArn(), *p.Catalog.DatabaseArn()}
-	for _, k := range p.KPIs {
-		tables = append(tables, *tableArn(stack, p.Catalog.DatabaseName, layout.KPITableName(k)))
-	}
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(PlanGlueActions...),
-		Resources: jsii.Strings(tables...),
+		Resources: jsii.Strings(KPITablesArns(p.Catalog)...),
 	}))
 }
 
@@ -374,16 +369,30 @@ func AggregateEnvironment(cat *catalog.Catalog, lk *lake.Lake, timeZone string) 
 
 // grant gives the function what its CTAS queries need (GrantAggregate).
 func (w *Workflow) grant(p WorkflowProps) {
-	GrantAggregate(w.Function.Role, p.Catalog, p.Lake, p.KPIs)
+	GrantAggregate(w.Function.Role, p.Catalog, p.Lake)
+}
+
+// KPITablesArns are the Glue resources of every KPI table, by their reserved name prefix
+// (layout.KPITablePrefix; no source table may take it): the catalog, the database and
+// <database>/kpi_*. A grant on them does not grow with the KPIs.
+func KPITablesArns(cat *catalog.Catalog) []string {
+	return []string{*cat.CatalogArn(), *cat.DatabaseArn(), *cat.TablesArn(layout.KPITablePrefix)}
+}
+
+// TempTablesArns are the Glue resources of every CTAS run's temporary table, by their reserved
+// name prefix (layout.TempTablePrefix): the catalog, the database and <database>/tmp_ctas_*.
+func TempTablesArns(cat *catalog.Catalog) []string {
+	return []string{*cat.CatalogArn(), *cat.DatabaseArn(), *cat.TablesArn(layout.TempTablePrefix)}
 }
 
 // GrantAggregate gives grantee what the aggregate handler (lambdas/aggregate) needs to run the
-// CTAS of the given KPIs, since Athena acts with the caller's credentials: run queries in the
-// catalog's aggregation workgroup (and no other), read the catalog and the raw zone, create and repartition only the KPIs'
-// tables and their temporary tables, write and delete only the KPIs' prefixes, and write query
-// results. The daily workflow's function and the backfill worker both run that handler.
-func GrantAggregate(grantee awsiam.IGrantable, cat *catalog.Catalog, lk *lake.Lake, kpis []string) {
-	stack := awscdk.Stack_Of(cat.Database)
+// CTAS of the KPIs, since Athena acts with the caller's credentials: run queries in the catalog's
+// aggregation workgroup (and no other), read the catalog and the raw zone, create and repartition
+// only KPI tables (KPITablesArns) and temporary tables (TempTablesArns), write and delete only
+// under the KPIs' prefixes (layout.KPIsPrefix), and write query results. Every resource is named
+// by its pattern, so a new KPI adds no statement. The daily workflow's function and the backfill
+// worker both run that handler.
+func GrantAggregate(grantee awsiam.IGrantable, cat *catalog.Catalog, lk *lake.Lake) {
 	principal := grantee.GrantPrincipal()
 	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(AthenaActions...),
@@ -393,37 +402,22 @@ func GrantAggregate(grantee awsiam.IGrantable, cat *catalog.Catalog, lk *lake.La
 		Actions:   jsii.Strings(GlueReadActions...),
 		Resources: jsii.Strings(*cat.CatalogArn(), *cat.DatabaseArn(), *cat.TablesArn("")),
 	}))
-	kpiTables := []string{*cat.CatalogArn(), *cat.DatabaseArn()}
-	tempTables := []string{*cat.CatalogArn(), *cat.DatabaseArn()}
-	for _, k := range kpis {
-		kpiTables = append(kpiTables, *tableArn(stack, cat.DatabaseName, layout.KPITableName(k)))
-		tempTables = append(tempTables, *cat.TablesArn(layout.TempTablePrefix + k + "_"))
-	}
 	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(GlueKPITableActions...),
-		Resources: jsii.Strings(kpiTables...),
+		Resources: jsii.Strings(KPITablesArns(cat)...),
 	}))
 	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(GlueTempTableActions...),
-		Resources: jsii.Strings(tempTables...),
+		Resources: jsii.Strings(TempTablesArns(cat)...),
 	}))
 	lk.Grant(grantee, layout.Raw, "", lake.Read)
-	for _, k := range kpis {
-		lk.GrantWriteKPI(grantee, k)
-	}
+	lk.GrantWriteKPIs(grantee)
 	lk.Grant(grantee, layout.QueryResults, layout.AthenaResultsPrefix, lake.Read|lake.Write)
 	// Athena looks up the region of every bucket a query reads or writes.
 	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("s3:GetBucketLocation"),
 		Resources: jsii.Strings(*lk.Raw.BucketArn(), *lk.Aggregated.BucketArn(), *lk.QueryResults.BucketArn()),
 	}))
-}
-
-func tableArn(stack awscdk.Stack, database, table string) *string {
-	return stack.FormatArn(&awscdk.ArnComponents{
-		Service: jsii.String("glue"), Resource: jsii.String("table"),
-		ResourceName: jsii.String(database + "/" + table), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
-	})
 }
 
 func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepfunctions.StateMachine {

@@ -159,7 +159,7 @@ func NewSweep(scope constructs.Construct, id string, props *SweepProps) *Sweep {
 		LogRetention:  p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
 	})
-	grantSweep(s.Function.Role, p.Catalog, p.Lake, p.KPIs)
+	grantSweep(s.Function.Role, p.Catalog, p.Lake)
 	nag.Suppress(s.Function.Function.Node().DefaultChild(), "Run hourly by its schedule (an asynchronous invocation): a pass that fails "+
 		"alarms (Errors) and the next pass redoes its work; a dead-letter queue would only keep the schedule's empty event.",
 		nag.Rule("LambdaDLQ", nag.NIST, nag.HIPAA, nag.Serverless)...)
@@ -193,11 +193,11 @@ func NewSweep(scope constructs.Construct, id string, props *SweepProps) *Sweep {
 // GraceValue is the value of EnvSupersededGrace for a grace period.
 func GraceValue(d time.Duration) string { return d.String() }
 
-// grantSweep gives grantee what a sweep pass over kpis needs and no more: read the catalog,
-// move the KPI tables' partitions, drop the KPIs' temporary tables, list, mark and delete under
-// the KPIs' aggregated prefixes, and find and stop queries in the aggregation workgroup.
-func grantSweep(grantee awsiam.IGrantable, cat *catalog.Catalog, lk *lake.Lake, kpis []string) {
-	stack := awscdk.Stack_Of(cat.Database)
+// grantSweep gives grantee what a sweep pass needs and no more: read the catalog, move the KPI
+// tables' partitions, drop temporary tables, list, mark and delete under the KPIs' aggregated
+// prefixes, and find and stop queries in the aggregation workgroup. Like GrantAggregate, it names
+// KPI resources by pattern, so a new KPI adds no statement.
+func grantSweep(grantee awsiam.IGrantable, cat *catalog.Catalog, lk *lake.Lake) {
 	principal := grantee.GrantPrincipal()
 	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(SweepAthenaActions...),
@@ -207,21 +207,13 @@ func grantSweep(grantee awsiam.IGrantable, cat *catalog.Catalog, lk *lake.Lake, 
 		Actions:   jsii.Strings(GlueReadActions...),
 		Resources: jsii.Strings(*cat.CatalogArn(), *cat.DatabaseArn(), *cat.TablesArn("")),
 	}))
-	kpiTables := []string{*cat.CatalogArn(), *cat.DatabaseArn()}
-	tempTables := []string{*cat.CatalogArn(), *cat.DatabaseArn()}
-	for _, k := range kpis {
-		kpiTables = append(kpiTables, *tableArn(stack, cat.DatabaseName, layout.KPITableName(k)))
-		tempTables = append(tempTables, *cat.TablesArn(layout.TempTablePrefix + k + "_"))
-	}
 	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(SweepGlueKPITableActions...),
-		Resources: jsii.Strings(kpiTables...),
+		Resources: jsii.Strings(KPITablesArns(cat)...),
 	}))
 	principal.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(SweepGlueTempActions...),
-		Resources: jsii.Strings(tempTables...),
+		Resources: jsii.Strings(TempTablesArns(cat)...),
 	}))
-	for _, k := range kpis {
-		lk.GrantWriteKPI(grantee, k)
-	}
+	lk.GrantWriteKPIs(grantee)
 }

@@ -91,20 +91,17 @@ func TestSweep_MayTouchOnlyTheKPIsTablesPrefixesAndWorkgroup(t *testing.T) {
 	res := func(v *string) any { return tp.Resolve(v) }
 	add(aggregate.SweepAthenaActions, "arn:aws:athena:ap-northeast-1:123456789012:workgroup/"+s.catalog.AggregationWorkgroupName)
 	add(aggregate.GlueReadActions, res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn()), res(s.catalog.TablesArn("")))
-	kpiTables := []any{res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn())}
-	tempTables := []any{res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn())}
-	for _, k := range kpis {
-		kpiTables = append(kpiTables, "arn:aws:glue:ap-northeast-1:123456789012:table/"+db+"/kpi_"+k)
-		tempTables = append(tempTables, res(s.catalog.TablesArn(layout.TempTablePrefix+k+"_")))
-	}
+	// KPI and temporary tables by their reserved prefixes: one statement for any number of KPIs.
+	kpiTables := []any{res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn()),
+		"arn:aws:glue:ap-northeast-1:123456789012:table/" + db + "/" + layout.KPITablePrefix + "*"}
+	tempTables := []any{res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn()), res(s.catalog.TablesArn(layout.TempTablePrefix))}
 	add(aggregate.SweepGlueKPITableActions, kpiTables...)
 	add(aggregate.SweepGlueTempActions, tempTables...)
 	agg := res(s.lake.Aggregated.BucketArn())
-	for _, k := range kpis {
-		add([]string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"},
-			map[string]any{"Fn::Join": []any{"", []any{agg, "/" + k + "/*"}}})
-		want = append(want, cdktest.Permission("Allow", "s3:ListBucket", agg, map[string]any{"StringLike": map[string]any{"s3:prefix": k + "/*"}}))
-	}
+	// Every KPI's folder: the aggregated zone holds nothing else (layout.KPIsPrefix).
+	add([]string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"},
+		map[string]any{"Fn::Join": []any{"", []any{agg, "/" + layout.KPIsPrefix + "*"}}})
+	add([]string{"s3:ListBucket"}, agg)
 	add([]string{"kms:Decrypt", "kms:GenerateDataKey"}, res(s.lake.Key.KeyArn()))
 	add([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, res(s.sw.Function.LogGroup.LogGroupArn()))
 	add([]string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "*")

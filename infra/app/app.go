@@ -4,18 +4,28 @@
 package app
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/delivery"
+	"github.com/kpilake/kpilake/infra/limits"
 	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/infra/stack"
+	"github.com/kpilake/kpilake/lambdas/plan"
+	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
 )
+
+// stackResourceLimitContext is the CDK's context key for its own resources-per-stack check,
+// which fails synth with a stack trace; Build turns it off (0) because Synth checks the same
+// limit, and every other, with a message that says what to change (package limits).
+const stackResourceLimitContext = "@aws-cdk/core:stackResourceLimit"
 
 // EnvContextKey selects one environment: `cdk synth -c env=prod`. Without it, every configured
 // environment is synthesized.
@@ -27,11 +37,20 @@ type Options struct {
 	DefaultAccount string
 	// Root is the module's root directory. Default: ".".
 	Root string
+	// KPIs is the KPI catalog to deploy. Default: nil, the catalog embedded from queries/.
+	KPIs *queries.Catalog
 }
 
 // Build adds the selected environments' stacks to app, with every cdk-nag pack of nag.Packs, and
 // returns them; with a "delivery" configuration it also adds each one's delivery.Bootstrap stack.
-func Build(a awscdk.App, opts Options) ([]*stack.Stack, error) {
+func Build(a awscdk.App, opts Options) (_ []*stack.Stack, err error) {
+	// A construct's validation panics (as jsii errors do); the user gets its message.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("synth failed: %v", r)
+		}
+	}()
+	a.Node().SetContext(jsii.String(stackResourceLimitContext), 0)
 	cfg, err := config.Parse(a.Node().TryGetContext(jsii.String(config.ContextKey)))
 	if err != nil {
 		return nil, err
@@ -48,14 +67,19 @@ func Build(a awscdk.App, opts Options) ([]*stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	kpis, err := queries.Load()
-	if err != nil {
-		return nil, err
+	kpis := opts.KPIs
+	if kpis == nil {
+		if kpis, err = queries.Load(); err != nil {
+			return nil, err
+		}
 	}
 	var problems []error
 	for _, e := range envs {
 		if err := kpis.Validate(KnownSources(e)); err != nil {
 			problems = append(problems, fmt.Errorf("environment %s: %w", e.Name, err))
+		}
+		if err := checkPlanPayload(e, kpis); err != nil {
+			problems = append(problems, err)
 		}
 	}
 	if err := errors.Join(problems...); err != nil {
@@ -63,7 +87,7 @@ func Build(a awscdk.App, opts Options) ([]*stack.Stack, error) {
 	}
 	var stacks []*stack.Stack
 	for _, e := range envs {
-		stacks = append(stacks, stack.New(a, &stack.Props{Env: e, DefaultAccount: opts.DefaultAccount, Root: opts.Root}))
+		stacks = append(stacks, stack.New(a, &stack.Props{Env: e, DefaultAccount: opts.DefaultAccount, Root: opts.Root, KPIs: kpis}))
 	}
 	// With "delivery" in cdk.json, each environment also has its GitHub deploy role's stack.
 	if cfg.Delivery != nil {
@@ -91,4 +115,57 @@ func KnownSources(e *config.Environment) queries.Sources {
 		known[queries.LogStream(ls.Name)] = struct{}{}
 	}
 	return known
+}
+
+// checkPlanPayload fails when the aggregation's plan could exceed Step Functions' payload limit:
+// its largest output names every KPI on each day from the crawl's business day back over the
+// lookback, and the state machine carries it from state to state.
+func checkPlanPayload(e *config.Environment, kpis *queries.Catalog) error {
+	if len(kpis.Names()) == 0 {
+		return nil
+	}
+	waves, err := kpis.Waves(nil)
+	if err != nil {
+		return err
+	}
+	worst := plan.Plan{Trigger: "event", Crawler: strings.Repeat("c", 64), Crawled: []string{layout.AppLogsPrefix()}}
+	for range e.Aggregate.LookbackDays + 1 {
+		worst.Days = append(worst.Days, plan.DayPlan{Date: "2006-01-02", Waves: waves})
+	}
+	raw, err := json.Marshal(worst)
+	if err != nil {
+		return err
+	}
+	if n := len(raw); n > limits.MaxStatePayloadBytes {
+		perDay := n / (e.Aggregate.LookbackDays + 1)
+		return fmt.Errorf("%s.environments.%s.aggregate.lookbackDays: the aggregation's plan of %d KPIs over %d days can be %d bytes, "+
+			"over Step Functions' payload limit of %d bytes (a state's input or output); set lookbackDays to %d or fewer, or move KPIs to another environment",
+			config.ContextKey, e.Name, len(kpis.Names()), e.Aggregate.LookbackDays+1, n, limits.MaxStatePayloadBytes, limits.MaxStatePayloadBytes/perDay-1)
+	}
+	return nil
+}
+
+// Synth synthesizes a, built by Build, and checks every template against the AWS limits that
+// would fail its deployment (package limits). A panic of the CDK or of a construct (a jsii error,
+// a cdk-nag finding) becomes an error: nothing reaches the user as a Go stack trace.
+func Synth(a awscdk.App, stacks []*stack.Stack) (err error) {
+	var envs []string
+	for _, s := range stacks {
+		envs = append(envs, config.ContextKey+".environments."+s.Env.Name+".sources")
+	}
+	fixes := limits.Fixes{Growth: fmt.Sprintf(
+		"a stack grows with its database sources (%s) and KPIs (queries/): move some to another environment",
+		strings.Join(envs, ", "))}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("synth failed: %v", r)
+			// The templates are written before the CDK's validation fails synth: a limit they
+			// cross is the cause to tell first.
+			if lerr := limits.CheckDir(*a.Outdir(), fixes); lerr != nil {
+				err = fmt.Errorf("%w\n%w", lerr, err)
+			}
+		}
+	}()
+	asm := a.Synth(nil)
+	return limits.CheckDir(*asm.Directory(), fixes)
 }

@@ -256,7 +256,7 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 		RemovalPolicy: p.RemovalPolicy,
 		Invocation:    golambda.SQSEventSource,
 	})
-	aggregate.GrantAggregate(b.Worker.Role, p.Catalog, p.Lake, p.KPIs)
+	aggregate.GrantAggregate(b.Worker.Role, p.Catalog, p.Lake)
 	// A job no retry can fix goes to the dead-letter queue at once, and the KPIs of a day that one
 	// invocation could not finish go on to the queue as a continuation; SQS-managed encryption
 	// needs no key.

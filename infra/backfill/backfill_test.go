@@ -262,12 +262,10 @@ func TestBackfill_WorkerMayAggregateItsKPIsConsumeTheQueueAndOnlySendDeadLetters
 	res := func(v *string) any { return tp.Resolve(v) }
 	add(aggregate.AthenaActions, "arn:aws:athena:ap-northeast-1:123456789012:workgroup/"+s.catalog.AggregationWorkgroupName)
 	add(aggregate.GlueReadActions, res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn()), res(s.catalog.TablesArn("")))
-	kpiTables := []any{res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn())}
-	tempTables := []any{res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn())}
-	for _, k := range kpis {
-		kpiTables = append(kpiTables, "arn:aws:glue:ap-northeast-1:123456789012:table/"+db+"/kpi_"+k)
-		tempTables = append(tempTables, res(s.catalog.TablesArn(layout.TempTablePrefix+k+"_")))
-	}
+	// KPI and temporary tables by their reserved prefixes: one statement for any number of KPIs.
+	kpiTables := []any{res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn()),
+		"arn:aws:glue:ap-northeast-1:123456789012:table/" + db + "/" + layout.KPITablePrefix + "*"}
+	tempTables := []any{res(s.catalog.CatalogArn()), res(s.catalog.DatabaseArn()), res(s.catalog.TablesArn(layout.TempTablePrefix))}
 	add(aggregate.GlueKPITableActions, kpiTables...)
 	add(aggregate.GlueTempTableActions, tempTables...)
 	objects := func(bucket any, prefix string) any {
@@ -276,10 +274,9 @@ func TestBackfill_WorkerMayAggregateItsKPIsConsumeTheQueueAndOnlySendDeadLetters
 	raw, agg, results := res(s.lake.Raw.BucketArn()), res(s.lake.Aggregated.BucketArn()), res(s.lake.QueryResults.BucketArn())
 	add([]string{"s3:GetObject"}, objects(raw, ""))
 	add([]string{"s3:ListBucket", "s3:GetBucketLocation"}, raw)
-	for _, k := range kpis {
-		add([]string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"}, objects(agg, k+"/"))
-		want = append(want, cdktest.Permission("Allow", "s3:ListBucket", agg, map[string]any{"StringLike": map[string]any{"s3:prefix": k + "/*"}}))
-	}
+	// Every KPI's folder: the aggregated zone holds nothing else (layout.KPIsPrefix).
+	add([]string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"}, objects(agg, layout.KPIsPrefix))
+	add([]string{"s3:ListBucket"}, agg)
 	add([]string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}, objects(results, "athena/"))
 	want = append(want, cdktest.Permission("Allow", "s3:ListBucket", results, map[string]any{"StringLike": map[string]any{"s3:prefix": "athena/*"}}))
 	add([]string{"s3:GetBucketLocation"}, agg, results)

@@ -359,6 +359,12 @@ func (l *Lake) GrantReadKPI(grantee awsiam.IGrantable, kpi string) awsiam.Grant 
 	return l.Grant(grantee, layout.Aggregated, layout.KPIPrefix(kpi), Read)
 }
 
+// GrantWriteKPIs lets grantee write every KPI's aggregates and delete their superseded runs: the
+// aggregated zone under layout.KPIsPrefix, in statements that do not grow with the KPIs.
+func (l *Lake) GrantWriteKPIs(grantee awsiam.IGrantable) awsiam.Grant {
+	return l.Grant(grantee, layout.Aggregated, layout.KPIsPrefix, Read|Write|Delete)
+}
+
 // GrantWriteKPI lets grantee write one KPI's aggregates and delete its superseded runs.
 func (l *Lake) GrantWriteKPI(grantee awsiam.IGrantable, kpi string) awsiam.Grant {
 	return l.Grant(grantee, layout.Aggregated, layout.KPIPrefix(kpi), Read|Write|Delete)

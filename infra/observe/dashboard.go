@@ -38,6 +38,34 @@ const (
 	headerHeight = 3
 )
 
+// Widget capacities. CloudWatch takes at most 100 alarms in an alarm status widget and 500 metrics
+// in a graph (package limits); past these a widget splits into parts titled "<title> (i/n)", so a
+// growing environment keeps a dashboard that deploys and stays readable.
+const (
+	alarmsPerWidget = 100
+	// A freshness line is 4 metrics (the metric and 3 expressions): 400 per graph.
+	kpisPerFreshnessWidget = 100
+	// Lines per graph of KPIs or tables: a reader can still tell 100 lines apart by hovering.
+	linesPerWidget = 100
+)
+
+// chunks splits n items into parts of at most size, as [start, end) pairs.
+func chunks(n, size int) [][2]int {
+	var out [][2]int
+	for start := 0; start < n; start += size {
+		out = append(out, [2]int{start, min(start+size, n)})
+	}
+	return out
+}
+
+// part is the title of part i of n of a split widget; a widget in one part keeps its title.
+func part(title string, i, n int) string {
+	if n == 1 {
+		return title
+	}
+	return fmt.Sprintf("%s (%d/%d)", title, i+1, n)
+}
+
 // dashboard builds the environment's dashboard, row by row: what is wrong (alarm status), the
 // daily run, freshness, queries, extraction, log streams, backfill and dead letters, functions.
 // A widget with nothing to show (no KPIs, no log streams, ...) is left out.
@@ -73,13 +101,15 @@ func (o *Observe) dashboard() {
 	if b := p.Backfill; b != nil {
 		alarms = append(alarms, b.DeadLetterAlarm, b.MessageAgeAlarm)
 	}
-	if len(alarms) > 0 {
+	parts := chunks(len(alarms), alarmsPerWidget)
+	for i, c := range parts {
+		some := alarms[c[0]:c[1]]
 		add(awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
-			Title:  jsii.String(TitleAlarms),
-			Alarms: &alarms,
+			Title:  jsii.String(part(TitleAlarms, i, len(parts))),
+			Alarms: &some,
 			Width:  jsii.Number(fullWidth),
 			// About four alarms fit in a line of a full-width widget.
-			Height: jsii.Number(float64(2 + (len(alarms)+3)/4)),
+			Height: jsii.Number(float64(2 + (len(some)+3)/4)),
 			SortBy: awscloudwatch.AlarmStatusWidgetSortBy_STATE_UPDATED_TIMESTAMP,
 		}))
 	}
@@ -106,23 +136,30 @@ func (o *Observe) dashboard() {
 	}
 	add(runs...)
 
-	if len(p.KPIs) > 0 {
-		add(o.freshnessWidget())
+	parts = chunks(len(p.KPIs), kpisPerFreshnessWidget)
+	for i, c := range parts {
+		add(o.freshnessWidget(part(TitleFreshness, i, len(parts)), p.KPIs[c[0]:c[1]]))
+	}
+	parts = chunks(len(p.KPIs), linesPerWidget)
+	for i, c := range parts {
 		var scanned, engine []awscloudwatch.IMetric
-		for _, k := range p.KPIs {
+		for _, k := range p.KPIs[c[0]:c[1]] {
 			scanned = append(scanned, o.kpiMetric(metrics.BytesScanned, k, statSum, dashboardRunPeriod))
 			engine = append(engine, o.kpiMetric(metrics.QueryEngineTime, k, statMaximum, dashboardRunPeriod))
 		}
-		add(graph(TitleBytesScanned, halfWidth, scanned, nil), graph(TitleEngineTime, halfWidth, engine, nil))
+		add(graph(part(TitleBytesScanned, i, len(parts)), halfWidth, scanned, nil),
+			graph(part(TitleEngineTime, i, len(parts)), halfWidth, engine, nil))
 	}
 
-	if len(p.Tables) > 0 {
+	parts = chunks(len(p.Tables), linesPerWidget)
+	for i, c := range parts {
 		var rows, bytes []awscloudwatch.IMetric
-		for _, t := range p.Tables {
+		for _, t := range p.Tables[c[0]:c[1]] {
 			rows = append(rows, o.tableMetric(metrics.RowsExtracted, t, statSum, dashboardRunPeriod))
 			bytes = append(bytes, o.tableMetric(metrics.BytesExtracted, t, statSum, dashboardRunPeriod))
 		}
-		add(graph(TitleRowsExtracted, halfWidth, rows, nil), graph(TitleBytesExtracted, halfWidth, bytes, nil))
+		add(graph(part(TitleRowsExtracted, i, len(parts)), halfWidth, rows, nil),
+			graph(part(TitleBytesExtracted, i, len(parts)), halfWidth, bytes, nil))
 	}
 
 	if len(p.LogStreams) > 0 {
@@ -174,17 +211,17 @@ func (o *Observe) header() string {
 	return b.String()
 }
 
-// freshnessWidget shows, per KPI, the hours since the end of the newest day that a run published
+// freshnessWidget shows, per KPI of kpis, the hours since the end of the newest day that a run published
 // while it was fresh, the quantity the freshness alarm compares with the lag (the annotation).
 // The newest fresh day is carried forward between publications (FILL REPEAT), so the line rises
 // by one an hour and drops when the next day is published; hours before the first fresh
 // publication in the range show nothing.
-func (o *Observe) freshnessWidget() awscloudwatch.IWidget {
+func (o *Observe) freshnessWidget(title string, kpis []string) awscloudwatch.IWidget {
 	freshFor := int64(o.FreshFor.Seconds())
 	dayEnd := int64((o.FreshFor - o.props.FreshnessLag).Seconds())
 	period := duration(FreshnessPeriod)
 	var lines []awscloudwatch.IMetric
-	for _, k := range o.props.KPIs {
+	for _, k := range kpis {
 		pd, fresh, last := "pd_"+k, "fresh_"+k, "last_"+k
 		day := o.kpiMetric(metrics.PublishedDay, k, statMaximum, FreshnessPeriod)
 		freshDays := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
@@ -206,7 +243,7 @@ func (o *Observe) freshnessWidget() awscloudwatch.IWidget {
 	}
 	lag := o.props.FreshnessLag.Hours()
 	return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-		Title:  jsii.String(TitleFreshness),
+		Title:  jsii.String(title),
 		Width:  jsii.Number(fullWidth),
 		Height: jsii.Number(graphHeight),
 		Left:   &lines,

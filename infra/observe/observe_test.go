@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"github.com/kpilake/kpilake/infra/ingest"
 	"github.com/kpilake/kpilake/infra/internal/cdktest"
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/limits"
 	"github.com/kpilake/kpilake/infra/observe"
 	"github.com/kpilake/kpilake/lambdas/metrics"
 )
@@ -921,5 +923,69 @@ func TestObserve_LeavesOutWhatHasNothingToShow(t *testing.T) {
 	}
 	if md, _ := ws[0].Properties["markdown"].(string); !strings.Contains(md, "kpilake "+env) || !strings.Contains(md, "36 hours") {
 		t.Errorf("header %q should name the environment and the default lag", md)
+	}
+}
+
+var partSuffix = regexp.MustCompile(` \([0-9]+/[0-9]+\)$`)
+
+// A growing environment keeps a dashboard CloudWatch accepts: the alarm status widget splits at
+// 100 alarms and the KPI and table graphs at 100 lines (a freshness line is 4 metrics), each part
+// titled "<title> (i/n)", and every KPI and table keeps its line.
+func TestDashboard_SplitsWidgetsPastCloudWatchsCapacity(t *testing.T) {
+	var many []string
+	for i := range 205 {
+		many = append(many, fmt.Sprintf("kpi_%03d", i))
+	}
+	var tables []observe.Table
+	for i := range 150 {
+		tables = append(tables, observe.Table{Source: fmt.Sprintf("src_%02d", i/20), Table: fmt.Sprintf("t_%02d", i%20)})
+	}
+	s, err := synth(func(p *observe.ObserveProps) { p.KPIs, p.Tables = many, tables })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := widgets(t, s)
+	count := map[string]int{} // title without its part -> lines (or alarms) over the parts
+	parts := map[string]int{}
+	for _, w := range ws {
+		title, _ := w.Properties["title"].(string)
+		base := partSuffix.ReplaceAllString(title, "")
+		alarms, _ := w.Properties["alarms"].([]any)
+		lines, _ := w.Properties["metrics"].([]any)
+		if len(alarms) > 100 || len(lines) > 500 {
+			t.Errorf("widget %q has %d alarms and %d metrics; CloudWatch takes 100 and 500", title, len(alarms), len(lines))
+		}
+		count[base] += len(alarms)
+		if base == observe.TitleFreshness {
+			// A KPI's line is its labelled expression; the rest are the expression's inputs.
+			for _, l := range lines {
+				if opts, ok := l.([]any); ok && len(opts) == 1 {
+					if o, ok := opts[0].(map[string]any); ok && o["expression"] != nil && o["label"] != nil {
+						count[base]++
+					}
+				}
+			}
+		} else if w.Type == "metric" {
+			count[base] += len(lines)
+		}
+		parts[base]++
+	}
+	alarms := len(s.o.Alarms) + 2 // and the backfill's two
+	for title, want := range map[string][2]int{
+		observe.TitleAlarms:         {alarms, (alarms + 99) / 100},
+		observe.TitleFreshness:      {205, 3},
+		observe.TitleBytesScanned:   {205, 3},
+		observe.TitleEngineTime:     {205, 3},
+		observe.TitleRowsExtracted:  {150, 2},
+		observe.TitleBytesExtracted: {150, 2},
+	} {
+		if count[title] != want[0] || parts[title] != want[1] {
+			t.Errorf("%q: %d lines in %d widgets, want %d in %d", title, count[title], parts[title], want[0], want[1])
+		}
+	}
+	find(t, ws, observe.TitleFreshness+" (3/3)")
+	raw, _ := json.Marshal(s.tp.JSON)
+	if ps, err := limits.CheckTemplate("Test", raw, limits.Fixes{}); err != nil || len(ps) != 0 {
+		t.Errorf("limits.CheckTemplate = %v, %v; want no problem", ps, err)
 	}
 }

@@ -39,6 +39,9 @@ type Props struct {
 	DefaultAccount string
 	// Root is the module's root directory, where lambdas/ lives. Default: ".".
 	Root string
+	// KPIs is the KPI catalog the stack aggregates. Default: nil, the catalog embedded from
+	// queries/.
+	KPIs *queries.Catalog
 }
 
 // Stack is one environment's kpilake deployment.
@@ -99,6 +102,9 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			Env:                   awsEnv,
 			Description:           jsii.String(fmt.Sprintf("kpilake: serverless KPI data lake (%s)", e.Name)),
 			TerminationProtection: jsii.Bool(e.Production),
+			// Unindented JSON: about a third fewer bytes against CloudFormation's 1 MB template
+			// limit (package limits), with the same resources; snapshots are reindented.
+			SuppressTemplateIndentation: jsii.Bool(true),
 		}),
 		Env:         e,
 		Crawlers:    map[string]*catalog.Crawler{},
@@ -202,9 +208,12 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			RemovalPolicy: removal,
 		})
 	}
-	kpis, err := queries.Load()
-	if err != nil {
-		panic(fmt.Errorf("stack %s: %w", e.Name, err))
+	kpis := props.KPIs
+	if kpis == nil {
+		var err error
+		if kpis, err = queries.Load(); err != nil {
+			panic(fmt.Errorf("stack %s: %w", e.Name, err))
+		}
 	}
 	if len(s.Crawlers) > 0 && len(kpis.Names()) > 0 {
 		crawlers := make([]*catalog.Crawler, 0, len(s.Crawlers))
@@ -412,22 +421,40 @@ func (s *Stack) suppressions() {
 	}
 	xray := suppress("AwsSolutions-IAM5", "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
 		`^Resource::\*$`)
-	cdknag.NagSuppressions_AddResourceSuppressions(s.Plan.Role, &[]*cdknag.NagPackSuppression{xray}, jsii.Bool(true))
-	// The aggregate function and the backfill worker hold aggregate.GrantAggregate.
+	// The aggregate function and the backfill worker hold aggregate.GrantAggregate; it and the
+	// sweep name the KPI tables, temporary tables and prefixes by pattern, so that a new KPI adds no
+	// statement: these are the patterns' suppressions, written once.
 	db := regexp.QuoteMeta(s.Catalog.DatabaseName)
+	tables := func(prefix string) string {
+		return `^Resource::arn:[^:]+:glue:[^:]+:.+:table/` + db + `/` + regexp.QuoteMeta(prefix) + `\*$`
+	}
+	kpiTables := func(does string) *cdknag.NagPackSuppression {
+		return suppress("AwsSolutions-IAM5", does+" the KPI tables, named by their reserved prefix "+layout.KPITablePrefix+
+			"* (no source table may take it) so that a new KPI needs no new statement.", tables(layout.KPITablePrefix))
+	}
+	tempTables := func(does string) *cdknag.NagPackSuppression {
+		return suppress("AwsSolutions-IAM5", does+" the CTAS runs' temporary tables, uniquely named per run under their reserved prefix "+
+			layout.TempTablePrefix+"* (no source or KPI table may take it).", tables(layout.TempTablePrefix))
+	}
+	kpiPrefixes := func(does string) *cdknag.NagPackSuppression {
+		return suppress("AwsSolutions-IAM5", does+" under the KPIs' own folders of the aggregated zone, which holds nothing else, "+
+			"so that a new KPI needs no new statement.", `^Resource::<LakeAggregated\w+\.Arn>/`+regexp.QuoteMeta(layout.KPIsPrefix)+`\*$`)
+	}
 	aggregating := []*cdknag.NagPackSuppression{
 		xray,
 		suppress("AwsSolutions-IAM5", "KPI queries read any source and upstream KPI table of the lake's database (read-only Glue actions).",
-			`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/\*$`),
-		suppress("AwsSolutions-IAM5", "Athena CTAS creates a uniquely named temporary table per run; create/delete is limited to tmp_ctas_<kpi>_* of the KPIs.",
-			`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/`+regexp.QuoteMeta(layout.TempTablePrefix)+`[a-z0-9_]+_\*$`),
+			tables("")),
+		kpiTables("CTAS creates and repartitions"),
+		tempTables("Athena CTAS creates and the runner drops"),
 		suppress("AwsSolutions-IAM5", "KPI queries read the raw zone (every source a KPI declares); read-only.",
 			`^Resource::<LakeRaw\w+\.Arn>/\*$`),
-		suppress("AwsSolutions-IAM5", "Each KPI writes its new runs and deletes superseded ones under its own aggregated prefix only.",
-			`^Resource::<LakeAggregated\w+\.Arn>/[a-z0-9_]+/\*$`),
+		kpiPrefixes("Each run writes its output and deletes superseded runs"),
 		suppress("AwsSolutions-IAM5", "Athena writes query output with the caller's credentials, under the workgroup's athena/ prefix only.",
 			`^Resource::<LakeQueryResults\w+\.Arn>/`+regexp.QuoteMeta(layout.AthenaResultsPrefix)+`\*$`),
 	}
+	cdknag.NagSuppressions_AddResourceSuppressions(s.Plan.Role, &[]*cdknag.NagPackSuppression{
+		xray, kpiTables("The plan reads the partitions of"),
+	}, jsii.Bool(true))
 	if b := s.Backfill; b != nil {
 		cdknag.NagSuppressions_AddResourceSuppressions(b.Worker.Construct, &aggregating, jsii.Bool(true))
 	}
@@ -450,11 +477,10 @@ func (s *Stack) suppressions() {
 		cdknag.NagSuppressions_AddResourceSuppressions(sw.Function.Construct, &[]*cdknag.NagPackSuppression{
 			xray,
 			suppress("AwsSolutions-IAM5", "The sweep reads the catalog of the lake's database (read-only Glue actions) to settle KPI partitions and find temporary tables.",
-				`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/\*$`),
-			suppress("AwsSolutions-IAM5", "The sweep drops only the temporary tables tmp_ctas_<kpi>_* of the KPIs, left by crashed runs.",
-				`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+db+`/`+regexp.QuoteMeta(layout.TempTablePrefix)+`[a-z0-9_]+_\*$`),
-			suppress("AwsSolutions-IAM5", "The sweep lists, marks and deletes superseded runs under each KPI's own aggregated prefix only.",
-				`^Resource::<LakeAggregated\w+\.Arn>/[a-z0-9_]+/\*$`),
+				tables("")),
+			kpiTables("The sweep settles the partitions of"),
+			tempTables("The sweep drops, when a crashed run left them,"),
+			kpiPrefixes("The sweep lists, marks and deletes superseded runs"),
 		}, jsii.Bool(true))
 		cdknag.NagSuppressions_AddResourceSuppressions(sw.Role, &[]*cdknag.NagPackSuppression{
 			suppress("AwsSolutions-IAM5", "The scheduler invokes the qualified versions (ARN:*) of the sweep function only.",

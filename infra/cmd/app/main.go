@@ -14,10 +14,13 @@ import (
 func main() {
 	defer jsii.Close()
 	a := awscdk.NewApp(nil)
-	if _, err := app.Build(a, app.Options{DefaultAccount: os.Getenv("CDK_DEFAULT_ACCOUNT"), Root: "."}); err != nil {
+	stacks, err := app.Build(a, app.Options{DefaultAccount: os.Getenv("CDK_DEFAULT_ACCOUNT"), Root: "."})
+	if err == nil {
+		err = app.Synth(a, stacks)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		jsii.Close()
 		os.Exit(1)
 	}
-	a.Synth(nil)
 }
