@@ -258,16 +258,22 @@ func (l *Lake) Read(ctx context.Context, c Catalog, kpis []string, within Span) 
 // rawDays is the newest LastModified of each day of t within span. Keys sort by their dt= folder,
 // so the listing starts at the span's first day and stops after its last.
 func (l *Lake) rawDays(ctx context.Context, t queries.SourceTable, span Span) (map[layout.Day]time.Time, error) {
+	return rawDays(ctx, l.s3, l.rawBucket, t, span)
+}
+
+func rawDays(ctx context.Context, lister objectLister, bucket string, t queries.SourceTable, span Span) (map[layout.Day]time.Time, error) {
 	prefix := layout.TablePrefix(t.Source, t.Table)
 	days := map[layout.Day]time.Time{}
 	in := &s3.ListObjectsV2Input{
-		Bucket: aws.String(l.rawBucket), Prefix: aws.String(prefix),
-		StartAfter: aws.String(prefix + span.From.Partition()),
+		Bucket: aws.String(bucket), Prefix: aws.String(prefix),
 	}
-	for p := s3.NewListObjectsV2Paginator(l.s3, in); p.HasMorePages(); {
+	if !span.From.IsZero() {
+		in.StartAfter = aws.String(prefix + span.From.Partition())
+	}
+	for p := s3.NewListObjectsV2Paginator(lister, in); p.HasMorePages(); {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list s3://%s/%s: %w", l.rawBucket, prefix, err)
+			return nil, fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
 		}
 		for _, o := range page.Contents {
 			d, name, ok := partitionOf(strings.TrimPrefix(aws.ToString(o.Key), prefix))
@@ -330,4 +336,37 @@ func (l *Lake) published(ctx context.Context, kpi string, span Span) (map[layout
 		}
 	}
 	return days, nil
+}
+
+// RawZone reads when the raw tables last changed, from the objects' S3 LastModified.
+type RawZone struct {
+	s3     objectLister
+	bucket string
+}
+
+// NewRawZone reads the raw zone's bucket through s3.
+func NewRawZone(s3 objectLister, bucket string) (*RawZone, error) {
+	if bucket == "" {
+		return nil, fmt.Errorf("%s is not set; the stack sets it to the raw zone's bucket", EnvRawBucket)
+	}
+	return &RawZone{s3: s3, bucket: bucket}, nil
+}
+
+// LastChange is the newest LastModified among the objects of t's partitions up to and including
+// through, plus the slack of S3's whole-second clock; ok is false when there is none. It lists
+// the table's folder from its first day: one request per 1,000 objects.
+func (z *RawZone) LastChange(ctx context.Context, t queries.SourceTable, through layout.Day) (last time.Time, ok bool, err error) {
+	days, err := rawDays(ctx, z.s3, z.bucket, t, Span{To: through})
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	for _, m := range days {
+		if m.After(last) {
+			last, ok = m, true
+		}
+	}
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	return last.Add(rawSlack), true, nil
 }
