@@ -131,7 +131,9 @@ type Due struct {
 // Lookback of N reads the days D-N+1..D). D is due when no partition of the KPI serves it and D
 // itself has an input, or when an input of the window changed after the run that serves D
 // started. A KPI due on a day makes the KPIs that read it due on every day whose window holds
-// that day. now dates the gaps' ages.
+// that day. A state node (queries.KPI.StateOf) also reads its own previous day: D is due when
+// D-1's state is due, or was published after the run that serves D started. now dates the gaps'
+// ages.
 func DueDays(c Catalog, kpis []string, snap Snapshot, within Span, now time.Time) Due {
 	due := Due{Days: map[layout.Day][]string{}}
 	dueOf := map[string]map[layout.Day]bool{}
@@ -154,7 +156,11 @@ func DueDays(c Catalog, kpis []string, snap Snapshot, within Span, now time.Time
 				gap.Days = append(gap.Days, d)
 				gap.Age = max(gap.Age, now.Sub(newest.t))
 			}
-			upstreamDue := slices.ContainsFunc(k.DependsOn, func(up string) bool {
+			// A state node reads its own previous day: that day due makes this one due, as
+			// an upstream KPI's would (a re-extraction re-makes every later state day, oldest
+			// first, and the KPIs that read them).
+			previousDue := k.State != nil && published && dueOf[name][d.AddDays(-1)]
+			upstreamDue := previousDue || slices.ContainsFunc(k.DependsOn, func(up string) bool {
 				for i := range window {
 					if dueOf[up][d.AddDays(-i)] && (published || i == 0) {
 						return true
@@ -209,6 +215,13 @@ func newestInput(k *queries.KPI, window int, d layout.Day, snap Snapshot) (newes
 			onDay = inWindow
 		}
 	}
+	// A state node's day reads the state of the day before, which is an input but not one of
+	// the day itself: a day without its own partition waits for it.
+	if k.State != nil {
+		if t, ok := snap.Published[k.Name][d.AddDays(-1)]; ok {
+			take(t, 0)
+		}
+	}
 	return newest, inWindow, onDay
 }
 
@@ -231,6 +244,9 @@ func (l *Lake) Read(ctx context.Context, c Catalog, kpis []string, within Span) 
 		}
 		from := within.From.AddDays(1 - max(k.Lookback, 1))
 		kpiFrom[name] = earlier(kpiFrom[name], within.From)
+		if k.State != nil {
+			kpiFrom[name] = earlier(kpiFrom[name], within.From.AddDays(-1))
+		}
 		for _, src := range k.Sources {
 			rawFrom[src] = earlier(rawFrom[src], from)
 		}
