@@ -468,3 +468,46 @@ func TestDueDays_StateDays(t *testing.T) {
 		})
 	}
 }
+
+// RawZone.LastChange is the newest object of a table's partitions up to a day, from its first
+// partition on (across pages), plus a second for S3's whole-second clock; later days, other
+// tables and files that are not data do not count.
+func TestRawZone_LastChangeIsTheNewestObjectUpToTheDay(t *testing.T) {
+	s3 := &fakeS3{objects: map[string]time.Time{
+		"db/items/dt=2026-06-01/a.parquet":      at(t, "2026-11-25T09:00:00Z"), // re-extracted, the newest
+		"db/items/dt=2026-11-23/a.parquet":      at(t, "2026-11-24T01:30:00Z"),
+		"db/items/dt=2026-11-24/a.parquet":      at(t, "2026-11-25T01:30:00Z"),
+		"db/items/dt=2026-11-24/_SUCCESS":       at(t, "2026-11-30T00:00:00Z"),
+		"db/items/dt=2026-11-25/a.parquet":      at(t, "2026-11-30T00:00:00Z"),
+		"db/items_old/dt=2026-11-24/a.parquet":  at(t, "2026-11-30T00:00:00Z"),
+		"db/itemsx/dt=2026-11-24/b.parquet":     at(t, "2026-11-30T00:00:00Z"),
+		"db/items/notapartition/x.parquet":      at(t, "2026-11-30T00:00:00Z"),
+		"db/items/dt=2026-11-20/older.parquet":  at(t, "2026-11-21T01:30:00Z"),
+		"db/items/dt=2026-11-21/older.parquet":  at(t, "2026-11-22T01:30:00Z"),
+		"db/items/dt=2026-11-21/older2.parquet": at(t, "2026-11-22T01:31:00Z"),
+	}}
+	z, err := plan.NewRawZone(s3, "raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := queries.SourceTable{Source: "db", Table: "items"}
+	for _, c := range []struct {
+		through string
+		want    string
+		ok      bool
+	}{
+		{through: "2026-11-24", want: "2026-11-25T09:00:01Z", ok: true},
+		{through: "2026-05-31", ok: false},
+	} {
+		got, ok, err := z.LastChange(context.Background(), items, day(t, c.through))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != c.ok || ok && !got.Equal(at(t, c.want)) {
+			t.Errorf("LastChange through %s = %s, %t; want %s, %t", c.through, got, ok, c.want, c.ok)
+		}
+	}
+	if _, err := plan.NewRawZone(s3, ""); err == nil || !strings.Contains(err.Error(), plan.EnvRawBucket) {
+		t.Errorf("NewRawZone without a bucket: %v, want an error naming %s", err, plan.EnvRawBucket)
+	}
+}
