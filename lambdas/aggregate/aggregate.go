@@ -30,6 +30,9 @@ const (
 	// EnvSupersededGrace is ctas.Config.SupersededGrace as a Go duration ("6h"); unset means
 	// the runner's default.
 	EnvSupersededGrace = "KPILAKE_SUPERSEDED_GRACE"
+	// EnvRawBucket is the raw zone's bucket, whose objects say when an incremental table last
+	// changed (see Handler.Render).
+	EnvRawBucket = layout.EnvRawBucket
 )
 
 // RunnerConfig is the CTAS runner's configuration from the function's environment (getenv is
