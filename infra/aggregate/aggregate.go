@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -268,7 +269,7 @@ func NewWorkflow(scope constructs.Construct, id string, props *WorkflowProps) *W
 		Invocation:    golambda.Synchronous, // a Step Functions task
 		Entry:         p.AggregateEntry,
 		Description:   "kpilake: runs the Athena CTAS of one KPI for one business day and publishes its partition",
-		Environment:   StateEnvironment(AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone), p.StateKeys),
+		Environment:   StateEnvironment(AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone), p.Lake, p.StateKeys),
 		Timeout:       awscdk.Duration_Minutes(jsii.Number(aggregateTimeoutMinutes)),
 		MemoryMB:      aggregateMemoryMB,
 		LogRetention:  p.LogRetention,
@@ -331,24 +332,38 @@ func (w *Workflow) planLake(p WorkflowProps) {
 
 // CrawlerPrefixes is the value of the plan function's plan.EnvCrawlers: each crawler's name (a
 // token that CloudFormation resolves) and the raw-zone prefixes it catalogues.
+//
+// The object lists the crawlers in the order given: a map would sort the names' unresolved
+// tokens, whose numbers depend on how many tokens the process made before, so the same stack
+// would synthesize differently after another one.
 func CrawlerPrefixes(crawlers []*catalog.Crawler) string {
-	m := plan.Crawlers{}
-	for _, c := range crawlers {
-		m[*c.Name()] = c.Prefixes
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, c := range crawlers {
+		name, err := json.Marshal(*c.Name())
+		if err != nil {
+			panic(fmt.Errorf("aggregate: %w", err))
+		}
+		prefixes, err := json.Marshal(c.Prefixes)
+		if err != nil {
+			panic(fmt.Errorf("aggregate: %w", err))
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(name)
+		b.WriteByte(':')
+		b.Write(prefixes)
 	}
-	data, err := json.Marshal(m)
-	if err != nil {
-		panic(fmt.Errorf("aggregate: %w", err))
-	}
-	return string(data)
+	b.WriteByte('}')
+	return b.String()
 }
 
-// AggregateEnvironment is the environment of a function that runs the aggregate handler (the
-// daily aggregate function and the backfill worker): the database, the aggregation workgroup, the
-// raw and aggregated buckets, the result settings and the business time zone.
+// AggregateEnvironment is the environment of a function that runs the CTAS runner (the daily
+// aggregate function, the backfill worker and the sweep): the database, the aggregation
+// workgroup, the aggregated bucket, the result settings and the business time zone.
 func AggregateEnvironment(cat *catalog.Catalog, lk *lake.Lake, timeZone string) map[string]string {
 	return map[string]string{
-		EnvRawBucket:        *lk.Raw.BucketName(),
 		EnvDatabase:         cat.DatabaseName,
 		EnvWorkgroup:        cat.AggregationWorkgroupName,
 		EnvAggregatedBucket: *lk.Aggregated.BucketName(),
@@ -358,9 +373,11 @@ func AggregateEnvironment(cat *catalog.Catalog, lk *lake.Lake, timeZone string) 
 	}
 }
 
-// StateEnvironment adds to env, an aggregate handler's, the primary keys of the incremental
-// tables, with which it builds the state nodes (handler.EnvStateKeys).
-func StateEnvironment(env map[string]string, keys handler.StateKeys) map[string]string {
+// StateEnvironment adds to env, an aggregate handler's, what it needs to build the state nodes:
+// the raw bucket, whose listing says when an incremental table last changed, and the tables'
+// primary keys (handler.EnvStateKeys).
+func StateEnvironment(env map[string]string, lk *lake.Lake, keys handler.StateKeys) map[string]string {
+	env[EnvRawBucket] = *lk.Raw.BucketName()
 	env[EnvStateKeys] = keys.Env()
 	return env
 }

@@ -296,7 +296,7 @@ func (b *Backfill) EventSourceMapping() awslambda.CfnEventSourceMapping {
 
 // workerEnvironment is the aggregate handler's environment and the dead-letter queue.
 func workerEnvironment(p BackfillProps, queueURL, deadLetterQueueURL string) map[string]string {
-	env := aggregate.StateEnvironment(aggregate.AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone), p.StateKeys)
+	env := aggregate.StateEnvironment(aggregate.AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone), p.Lake, p.StateKeys)
 	env[EnvQueueURL] = queueURL
 	env[EnvDeadLetterQueueURL] = deadLetterQueueURL
 	if p.EarliestDay != "" {
