@@ -227,3 +227,12 @@ const (
 
 // KPITableName is the catalog table of one KPI's aggregates.
 func KPITableName(kpi string) string { return KPITablePrefix + kpi }
+
+// StatePrefix starts the name of every state node: the derived table that holds an incremental
+// source table's state as of the end of each day. KPI files may not take a name under it.
+const StatePrefix = "state_"
+
+// StateName is the name of the state node of one incremental source table: state_<source>_<table>.
+// The pipeline aggregates it like a KPI, so its catalog table is KPITableName(StateName(...))
+// (kpi_state_<source>_<table>) and its runs live under KPIPrefix(StateName(...)).
+func StateName(source, table string) string { return StatePrefix + SourceTableName(source, table) }

@@ -99,6 +99,9 @@ type KPI struct {
 	// Events lists the log streams the query reads by event time ({{ events ... }}): for day D
 	// it reads their arrival partitions up to D+layout.LogLateDays as well.
 	Events []SourceTable
+	// State is the incremental source table whose state this node keeps, for a state node
+	// (StateOf); nil for a KPI file.
+	State *SourceTable
 
 	// segments alternate literal SQL and template calls.
 	segments []segment
@@ -121,6 +124,9 @@ func (k *KPI) Render(d layout.Day, names Names) (string, error) {
 	}
 	if err := names.validate(); err != nil {
 		return "", fmt.Errorf("kpi %q: render: %w", k.Name, err)
+	}
+	if k.State != nil {
+		return "", fmt.Errorf("kpi %q: render: it is the state of %s, whose query depends on the lake; render it with RenderState", k.Name, k.State)
 	}
 	var b strings.Builder
 	for _, s := range k.segments {
@@ -315,9 +321,15 @@ func parse(fsys fs.FS, prefix string) (*Catalog, error) {
 				file, k.Name, k.Name, want))
 			continue
 		}
+		if strings.HasPrefix(k.Name, layout.StatePrefix) {
+			errs = append(errs, fmt.Errorf("%s:1: name %q starts with %q, which kpilake keeps for the state of incremental tables ({{ state ... }}); name the KPI otherwise",
+				file, k.Name, layout.StatePrefix))
+			continue
+		}
 		c.kpis[k.Name] = k
 		c.names = append(c.names, k.Name)
 	}
+	errs = append(errs, c.addStates()...)
 	sort.Strings(c.names)
 	for _, n := range c.names {
 		k := c.kpis[n]
@@ -420,7 +432,7 @@ func parseKPI(file, text string) (*KPI, []error) {
 			continue
 		}
 		switch cl.fn {
-		case "source", "source_window", "events", "events_window":
+		case "source", "source_window", "events", "events_window", "state":
 			t := SourceTable{Source: cl.args[0].str, Table: cl.args[1].str}
 			reads = append(reads, read{source: t, line: cl.line})
 			if strings.HasPrefix(cl.fn, "events") && k != nil && !slices.Contains(k.Events, t) {
@@ -469,6 +481,14 @@ func parseKPI(file, text string) (*KPI, []error) {
 		return nil, sortErrs(errs)
 	}
 	k.Lookback = lookback
+	// A KPI reads the state of a table through the state node, which runs before it.
+	for _, cl := range calls {
+		if cl.fn == "state" && checkCall(cl) == nil {
+			if n := layout.StateName(cl.args[0].str, cl.args[1].str); !slices.Contains(k.DependsOn, n) {
+				k.DependsOn = append(k.DependsOn, n)
+			}
+		}
+	}
 	last := 0
 	for _, t := range toks {
 		if t.kind != tokCall {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -78,8 +79,14 @@ func TestLoad_EmbeddedCatalogDeclaresEveryKPI(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("queries/ has no .sql file")
 	}
+	// The state nodes are the tables read with {{ state }}: social.posts, by reactions_given_received.
+	files = append(files, layout.StateName("social", "posts"))
+	slices.Sort(files)
 	if diff := cmp.Diff(files, c.Names()); diff != "" {
-		t.Errorf("Names() against the .sql files of queries/, sorted (-files +names):\n%s", diff)
+		t.Errorf("Names() against the .sql files of queries/ and the state nodes, sorted (-files +names):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"state_social_posts"}, c.States()); diff != "" {
+		t.Errorf("States() (-want +got):\n%s", diff)
 	}
 	seen := map[queries.SourceTable]bool{}
 	for _, n := range c.Names() {
@@ -87,7 +94,11 @@ func TestLoad_EmbeddedCatalogDeclaresEveryKPI(t *testing.T) {
 		if !ok {
 			t.Fatalf("KPI(%q) not found", n)
 		}
-		if k.Name != n || k.File != "queries/"+n+".sql" {
+		if st, ok := k.StateOf(); ok {
+			if k.Name != layout.StateName(st.Source, st.Table) || !slices.Equal(k.Sources, []queries.SourceTable{st}) || len(k.DependsOn) > 0 {
+				t.Errorf("state node %q: Name %q, Sources %v, DependsOn %v; want its name, its table, no dependency", n, k.Name, k.Sources, k.DependsOn)
+			}
+		} else if k.Name != n || k.File != "queries/"+n+".sql" {
 			t.Errorf("KPI(%q) has Name %q and File %q, want the name and queries/%s.sql", n, k.Name, k.File, n)
 		}
 		if k.Description == "" {
@@ -460,7 +471,7 @@ func TestParse_RejectsNonPortableOrAmbiguousSQL(t *testing.T) {
 
 func TestParse_RejectsMalformedTemplateCalls(t *testing.T) {
 	tests := []struct{ name, call, want string }{
-		{"unknown function", `{{ table "social" "posts" }}`, `unknown template function "table"; use one of source, source_window, events, events_window, kpi, kpi_window, day, day_start, day_end`},
+		{"unknown function", `{{ table "social" "posts" }}`, `unknown template function "table"; use one of source, source_window, events, events_window, state, kpi, kpi_window, day, day_start, day_end`},
 		{"events of a database table", `{{ events "social" "posts" }}`, `reads log streams by event time, and "social" is not "app_logs"; read a database table with source or source_window; write it as {{ events "app_logs" "<stream>" }}`},
 		{"events window of zero days", `{{ events_window "app_logs" "web_access" 0 }}`, "argument 3 must be a number of days from 1 to 366"},
 		{"Go template syntax", `{{ .Day }}`, `".Day" is not a template function`},

@@ -35,12 +35,18 @@
 //	                                        and D+1 (layout.LogLateDays), the records whose
 //	                                        timestamp (layout.LogTimeField) falls on D
 //	{{ events_window "app_logs" "web_access" 7 }}  the records stamped D-6 to D
+//	{{ state "social" "posts" }}            (SELECT * FROM "<db>"."kpi_state_social_posts" WHERE "dt" = 'D')
 //	{{ kpi "department_activity" }}         (SELECT * FROM "<db>"."kpi_department_activity" WHERE "dt" = 'D')
 //	{{ kpi_window "department_activity" 7 }}
 //	{{ day }}                               DATE 'D'
 //	{{ day_start }}, {{ day_end }}          the instants D 00:00 and D+1 00:00 in the business
 //	                                        time zone, as UTC timestamp literals
 //	{{ day_start -6 }}, {{ day_end -1 }}    the same, days before D
+//
+// {{ state }} reads an incremental table's state at the end of D: one row per primary key, the
+// latest version up to D's partition. The catalog adds a state node (layout.StateName, a KPI
+// whose query KPI.RenderState generates) for each table read that way, and makes the KPI depend
+// on it; the KPI lists the table under sources.
 //
 // Arguments are double-quoted snake_case names or small integers (windows: 1 to 366 days); a
 // template call may appear only in SQL code, on one line. A FROM or JOIN of anything else (a

@@ -3,13 +3,13 @@
 --   reactions created on the day (created_at at or after D 00:00:00.000 and before D+1 00:00:00.000
 --   in the business time zone) that were not soft-deleted by the end of the day (deleted_at NULL or
 --   at or after D+1 00:00), on a post not soft-deleted by the end of the day, whatever its
---   visibility. Each counts once as given for its giver and once as received for the post's author
---   (both, for a reaction on one's own post); thanks_given and thanks_received count the reactions
---   of kind thanks among them. Users are user_ids as the tables hold them, known to the users table
---   or not. Limitation: the post's author and deletion are looked up only among the posts changed
---   in the 90 days D-89 to D (the posts partitions of that window), so a reaction on a post
---   unchanged for longer counts as given but not as received, and is counted even if that post was
---   deleted. Users with no reaction on either side are absent.
+--   visibility and however long ago it was created or last changed. Each counts once as given for
+--   its giver and once as received for the post's author (both, for a reaction on one's own post);
+--   thanks_given and thanks_received count the reactions of kind thanks among them. The post's
+--   author and deletion come from the state of the posts as of the end of the day (as the day's
+--   extraction saw them); a reaction on a post that no extraction up to the day holds counts as
+--   given only. Users are user_ids as the tables hold them, known to the users table or not. Users
+--   with no reaction on either side are absent.
 -- depends_on:
 -- sources: social.posts, social.reactions
 --
@@ -17,30 +17,19 @@
 -- reaction was given, whatever the day of the post; live means not soft-deleted by the end of
 -- the day (deleted_at IS NULL or deleted_at >= day_end; reaction and post), so a deletion after
 -- the day, even one before the day's extraction or in a re-run a week later, does not change
--- the day's figure. The post's author comes from the posts partitions of the 90 days ending
--- with the day: posts are extracted incrementally (a partition holds the rows changed since its
--- day began, as they were at its extraction), so a reaction on a post unchanged for 90 days
--- counts as given but not as received. Reading 90 partitions scans little: only the id, user_id
--- and deleted_at columns are read. Users with no reaction are absent.
-WITH recent_posts AS (
-  -- One row per post changed in the window: its author, and whether it was deleted by the end
-  -- of the day (a deletion is final, so any version deleted before day_end means deleted).
-  SELECT
-    p.id,
-    MAX(p.user_id) AS author_id,
-    COUNT(CASE WHEN p.deleted_at < {{ day_end }} THEN 1 END) AS deletions
-  FROM {{ source_window "social" "posts" 90 }} AS p
-  GROUP BY p.id
-),
-day_reactions AS (
+-- the day's figure. The post's author and deletion come from {{ state "social" "posts" }}: one
+-- row per post, the latest version up to the day's partition, kept by the pipeline from the
+-- previous day's state and the day's partition (README, Aggregation), so a post unchanged for a
+-- year is found as well as one of the day. Users with no reaction are absent.
+WITH day_reactions AS (
   SELECT
     r.user_id AS giver_id,
-    rp.author_id,
+    p.user_id AS author_id,
     CASE WHEN r.kind = 'thanks' THEN 1 ELSE 0 END AS is_thanks
   FROM {{ source "social" "reactions" }} AS r
-  LEFT JOIN recent_posts AS rp ON rp.id = r.post_id
+  LEFT JOIN {{ state "social" "posts" }} AS p ON p.id = r.post_id
   WHERE (r.deleted_at IS NULL OR r.deleted_at >= {{ day_end }})
-    AND COALESCE(rp.deletions, 0) = 0
+    AND (p.deleted_at IS NULL OR p.deleted_at >= {{ day_end }})
     AND r.created_at >= {{ day_start }} AND r.created_at < {{ day_end }}
 ),
 sides AS (

@@ -150,6 +150,13 @@ var funcs = map[string]funcSpec{
 			return renderKPI(c.args[0].str, d, c.args[1].num, n)
 		},
 	},
+	"state": {
+		usage: `{{ state "<source>" "<table>" }}`, table: true,
+		check: func(c *call) error { return checkSource(c, false) },
+		render: func(c *call, d layout.Day, n *Names) (string, error) {
+			return renderKPI(layout.StateName(c.args[0].str, c.args[1].str), d, 1, n)
+		},
+	},
 	"day": {
 		usage: `{{ day }}`,
 		check: func(c *call) error { return arity(c, 0, 0) },
@@ -173,7 +180,7 @@ var funcs = map[string]funcSpec{
 	},
 }
 
-var funcOrder = []string{"source", "source_window", "events", "events_window", "kpi", "kpi_window", "day", "day_start", "day_end"}
+var funcOrder = []string{"source", "source_window", "events", "events_window", "state", "kpi", "kpi_window", "day", "day_start", "day_end"}
 
 func funcList() string { return strings.Join(funcOrder, ", ") }
 

@@ -20,9 +20,28 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // prodNames renders as the daily run does in Athena.
 var prodNames = queries.Names{Database: "kpilake_prod", Location: tokyo}
 
+// stateColumns are the columns a state node's golden file is rendered with.
+var stateColumns = []string{"id", "user_id", "created_at", "updated_at", "deleted_at"}
+
+// render renders a KPI, or a state node in both of its forms (built on the previous day's state,
+// then rebuilt from every partition) over stateColumns and the key id.
+func render(k *queries.KPI, d layout.Day, names queries.Names) (string, error) {
+	if _, ok := k.StateOf(); !ok {
+		return k.Render(d, names)
+	}
+	q := queries.StateQuery{Columns: stateColumns, Key: queries.DefaultStateKey, FromPrevious: true}
+	inc, err := k.RenderState(d, names, q)
+	if err != nil {
+		return "", err
+	}
+	q.FromPrevious = false
+	full, err := k.RenderState(d, names, q)
+	return inc + "\n" + full, err
+}
+
 // TestRender_MatchesGoldenFiles keeps the SQL that Athena runs for each KPI in review:
-// testdata/<kpi>.golden.sql is the KPI rendered for 2026-11-24. `go test ./queries -update`
-// rewrites them.
+// testdata/<kpi>.golden.sql is the KPI rendered for 2026-11-24 (a state node, in both forms).
+// `go test ./queries -update` rewrites them.
 func TestRender_MatchesGoldenFiles(t *testing.T) {
 	c, err := queries.Load()
 	if err != nil {
@@ -31,7 +50,7 @@ func TestRender_MatchesGoldenFiles(t *testing.T) {
 	for _, name := range c.Names() {
 		t.Run(name, func(t *testing.T) {
 			k, _ := c.KPI(name)
-			got, err := k.Render(date("2026-11-24"), prodNames)
+			got, err := render(k, date("2026-11-24"), prodNames)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -190,11 +209,13 @@ func TestRender_SubstitutesNothingButTheDay(t *testing.T) {
 		d := date(day)
 		for _, name := range c.Names() {
 			k, _ := c.KPI(name)
-			got, err := k.Render(d, prodNames)
+			got, err := render(k, d, prodNames)
 			if err != nil {
 				t.Fatal(err)
 			}
+			_, state := k.StateOf()
 			allowed := map[string]bool{
+				d.AddDays(-1).String():                   state, // the previous day's state
 				d.String():                               true,
 				d.AddDays(1 - k.Lookback).String():       true,
 				d.AddDays(-1).String() + " 15:00:00.000": true, // day_start: 00:00 JST

@@ -56,6 +56,11 @@ const (
 	EnvTimeZone = handler.EnvTimeZone
 	// EnvSupersededGrace is how long a superseded run stays readable (a Go duration).
 	EnvSupersededGrace = handler.EnvSupersededGrace
+	// EnvRawBucket is the raw zone's bucket, whose listing says when an incremental table last
+	// changed (a state node's previous day is built on only if it is newer).
+	EnvRawBucket = handler.EnvRawBucket
+	// EnvStateKeys is the primary key of each incremental table (StateEnvironment).
+	EnvStateKeys = handler.EnvStateKeys
 )
 
 // Error types the aggregate function reports (Lambda names an error after its Go type, so these
@@ -145,6 +150,10 @@ type WorkflowProps struct {
 	// RawTables are the raw tables the KPIs read (queries.Catalog.Sources()): the plan function
 	// may list only their folders of the raw zone. Default: the crawlers' Prefixes.
 	RawTables []queries.SourceTable
+	// StateKeys are the primary keys of the environment's incremental tables
+	// (config.Environment.StateKeys), which
+	// the function needs to build the state nodes the KPIs read ({{ state }}). Default: none.
+	StateKeys handler.StateKeys
 	// LookbackDays is how many days before a crawler event's business day the plan looks for days
 	// whose inputs arrived or changed after their KPIs were published (plan.DueDays); older days
 	// are a backfill. 1 to plan.MaxLookbackDays. Default: plan.DefaultLookbackDays (31).
@@ -268,7 +277,7 @@ func NewWorkflow(scope constructs.Construct, id string, props *WorkflowProps) *W
 		Invocation:    golambda.Synchronous, // a Step Functions task
 		Entry:         p.AggregateEntry,
 		Description:   "kpilake: runs the Athena CTAS of one KPI for one business day and publishes its partition",
-		Environment:   AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone),
+		Environment:   StateEnvironment(AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone), p.Lake, p.StateKeys),
 		Timeout:       awscdk.Duration_Minutes(jsii.Number(aggregateTimeoutMinutes)),
 		MemoryMB:      aggregateMemoryMB,
 		LogRetention:  p.LogRetention,
@@ -353,9 +362,9 @@ func CrawlerPrefixes(crawlers []*catalog.Crawler) string {
 	return b.String()
 }
 
-// AggregateEnvironment is the environment of a function that runs the aggregate handler (the
-// daily aggregate function and the backfill worker): the database, the aggregation workgroup, the
-// aggregated bucket, the result settings and the business time zone.
+// AggregateEnvironment is the environment of a function that runs the CTAS runner (the daily
+// aggregate function, the backfill worker and the sweep): the database, the aggregation
+// workgroup, the aggregated bucket, the result settings and the business time zone.
 func AggregateEnvironment(cat *catalog.Catalog, lk *lake.Lake, timeZone string) map[string]string {
 	return map[string]string{
 		EnvDatabase:         cat.DatabaseName,
@@ -365,6 +374,15 @@ func AggregateEnvironment(cat *catalog.Catalog, lk *lake.Lake, timeZone string) 
 		EnvResultKMSKey:     *lk.Key.KeyArn(),
 		EnvTimeZone:         timeZone,
 	}
+}
+
+// StateEnvironment adds to env, an aggregate handler's, what it needs to build the state nodes:
+// the raw bucket, whose listing says when an incremental table last changed, and the tables'
+// primary keys (handler.EnvStateKeys).
+func StateEnvironment(env map[string]string, lk *lake.Lake, keys handler.StateKeys) map[string]string {
+	env[EnvRawBucket] = *lk.Raw.BucketName()
+	env[EnvStateKeys] = keys.Env()
+	return env
 }
 
 // grant gives the function what its CTAS queries need (GrantAggregate).

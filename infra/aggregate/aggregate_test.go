@@ -109,7 +109,10 @@ func synth(change func(*aggregate.WorkflowProps)) (*synthesized, error) {
 }
 
 var configured = sync.OnceValues(func() (*synthesized, error) {
-	return synth(func(p *aggregate.WorkflowProps) { p.MaxConcurrency = 3 })
+	return synth(func(p *aggregate.WorkflowProps) {
+		p.MaxConcurrency = 3
+		p.StateKeys = handler.StateKeys{{Source: "social", Table: "posts"}: {"id"}}
+	})
 })
 
 var defaults = sync.OnceValues(func() (*synthesized, error) { return synth(nil) })
@@ -173,6 +176,8 @@ func TestWorkflow_FunctionRunsOnArm64AL2023For15Minutes(t *testing.T) {
 		aggregate.EnvResultLocation:   s.tp.Resolve(s.catalog.ResultsLocation),
 		aggregate.EnvResultKMSKey:     s.tp.Resolve(s.lake.Key.KeyArn()),
 		aggregate.EnvTimeZone:         businessZone,
+		aggregate.EnvRawBucket:        s.tp.Resolve(s.lake.Raw.BucketName()),
+		aggregate.EnvStateKeys:        `{"social.posts":["id"]}`,
 	}, env["Variables"]); diff != "" {
 		t.Errorf("function environment (-want +got):\n%s", diff)
 	}

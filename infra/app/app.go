@@ -81,6 +81,7 @@ func Build(a awscdk.App, opts Options) (_ []*stack.Stack, err error) {
 		if err := checkPlanPayload(e, kpis); err != nil {
 			problems = append(problems, err)
 		}
+		problems = append(problems, checkStates(kpis, e)...)
 	}
 	if err := errors.Join(problems...); err != nil {
 		return nil, fmt.Errorf("the KPI catalog (queries/) does not fit the configuration:\n%w", err)
@@ -168,4 +169,21 @@ func Synth(a awscdk.App, stacks []*stack.Stack) (err error) {
 	}()
 	asm := a.Synth(nil)
 	return limits.CheckDir(*asm.Directory(), fixes)
+}
+
+// checkStates reports each state node whose table the environment extracts but not
+// incrementally: a snapshot table's partition is its whole state already.
+func checkStates(kpis *queries.Catalog, e *config.Environment) []error {
+	keys := e.StateKeys()
+	var errs []error
+	for _, name := range kpis.States() {
+		k, _ := kpis.KPI(name)
+		t, _ := k.StateOf()
+		if _, ok := keys[t]; ok || !KnownSources(e).Has(t) {
+			continue // an unknown table is Validate's to report
+		}
+		errs = append(errs, fmt.Errorf("environment %s: a KPI reads {{ state %q %q }}, but %s is not incremental (%s.environments.%s.sources, table %q, \"mode\"); read it with {{ source %q %q }}, or extract it incrementally",
+			e.Name, t.Source, t.Table, t, config.ContextKey, e.Name, t.Table, t.Source, t.Table))
+	}
+	return errs
 }

@@ -50,6 +50,7 @@ import (
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/infra/nag"
+	aggregatehandler "github.com/kpilake/kpilake/lambdas/aggregate"
 	handler "github.com/kpilake/kpilake/lambdas/backfill"
 	"github.com/kpilake/kpilake/layout"
 )
@@ -115,6 +116,9 @@ type BackfillProps struct {
 	KPIs []string
 	// TimeZone of the business day, IANA name. Required.
 	TimeZone string
+	// StateKeys are the primary keys of the environment's incremental tables
+	// (config.Environment.StateKeys), with which the worker builds the state nodes. Default: none.
+	StateKeys aggregatehandler.StateKeys
 	// EarliestDay is the first day a job may name, YYYY-MM-DD. Default: "" (the worker's
 	// default, handler.DefaultEarliestDay).
 	EarliestDay string
@@ -292,7 +296,7 @@ func (b *Backfill) EventSourceMapping() awslambda.CfnEventSourceMapping {
 
 // workerEnvironment is the aggregate handler's environment and the dead-letter queue.
 func workerEnvironment(p BackfillProps, queueURL, deadLetterQueueURL string) map[string]string {
-	env := aggregate.AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone)
+	env := aggregate.StateEnvironment(aggregate.AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone), p.Lake, p.StateKeys)
 	env[EnvQueueURL] = queueURL
 	env[EnvDeadLetterQueueURL] = deadLetterQueueURL
 	if p.EarliestDay != "" {

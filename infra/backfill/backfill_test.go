@@ -238,6 +238,8 @@ func TestBackfill_WorkerRunsOnArm64AL2023WithTheAggregateEnvironment(t *testing.
 		aggregate.EnvResultLocation:   s.tp.Resolve(s.catalog.ResultsLocation),
 		aggregate.EnvResultKMSKey:     s.tp.Resolve(s.lake.Key.KeyArn()),
 		aggregate.EnvTimeZone:         businessZone,
+		aggregate.EnvRawBucket:        s.tp.Resolve(s.lake.Raw.BucketName()),
+		aggregate.EnvStateKeys:        "{}",
 		handler.EnvQueueURL:           map[string]any{"Ref": s.queue},
 		handler.EnvDeadLetterQueueURL: map[string]any{"Ref": s.dlq},
 	}, env["Variables"]); diff != "" {

@@ -769,7 +769,13 @@ func TestParse_FailsOnInvalidSource(t *testing.T) {
 		{"hashed and excluded", map[string]string{"tables": `[{"name": "users", "exclude": ["email"], "hash": ["email"]}]`}, ".tables[0].hash", []string{`column "email" is also excluded`}},
 		{"timestamp column excluded", map[string]string{"tables": `[{"name": "posts", "mode": "incremental", "timestampColumn": "updated_at", "exclude": ["updated_at"]}]`}, ".tables[0].exclude", []string{"cannot be excluded"}},
 		{"column listed twice", map[string]string{"tables": `[{"name": "users", "hash": ["code", "code"]}]`}, ".tables[0].hash[1]", []string{`column "code" is listed twice`}},
-		{"unknown table key", map[string]string{"tables": `[{"name": "users", "columns": ["id"]}]`}, ".tables[0].columns", []string{"unknown key; remove it or use one of: exclude, hash, mode, name, timestampColumn"}},
+		{"unknown table key", map[string]string{"tables": `[{"name": "users", "columns": ["id"]}]`}, ".tables[0].columns", []string{"unknown key; remove it or use one of: exclude, hash, key, mode, name, timestampColumn"}},
+		{"key of a snapshot table", map[string]string{"tables": `[{"name": "users", "key": ["id"]}]`}, ".tables[0].key", []string{"applies to incremental tables only", `"mode": "incremental"`}},
+		{"empty key", map[string]string{"tables": `[{"name": "posts", "mode": "incremental", "timestampColumn": "updated_at", "key": []}]`}, ".tables[0].key", []string{"give the table's primary key columns", `["id"]`}},
+		{"key not as the catalog names it", map[string]string{"tables": `[{"name": "posts", "mode": "incremental", "timestampColumn": "updated_at", "key": ["PostID"]}]`}, ".tables[0].key[0]", []string{`"PostID" is not a column name as the catalog has it`, `"postid"`}},
+		{"key column twice", map[string]string{"tables": `[{"name": "posts", "mode": "incremental", "timestampColumn": "updated_at", "key": ["id", "id"]}]`}, ".tables[0].key[1]", []string{`column "id" is listed twice`}},
+		{"key column excluded", map[string]string{"tables": `[{"name": "posts", "mode": "incremental", "timestampColumn": "updated_at", "exclude": ["tenant"], "key": ["tenant", "id"]}]`}, ".tables[0].key[0]", []string{`column "tenant" is excluded`}},
+		{"key not a list", map[string]string{"tables": `[{"name": "posts", "mode": "incremental", "timestampColumn": "updated_at", "key": "id"}]`}, ".tables[0].key", []string{"must be a JSON array of strings"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -798,7 +804,8 @@ func TestParse_ReadsSourceTables(t *testing.T) {
 		"subnetIds": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"], "securityGroupIds": ["sg-0123456789abcdef0"],
 		"tables": [
 			{"name": "users", "exclude": ["email"], "hash": ["employee_code"]},
-			{"name": "posts", "mode": "incremental", "timestampColumn": "updated_at"}
+			{"name": "posts", "mode": "incremental", "timestampColumn": "updated_at"},
+			{"name": "lines", "mode": "incremental", "timestampColumn": "updated_at", "key": ["order_id", "line_no"]}
 		]}]`))
 	want := config.Source{
 		Name: "social", Engine: config.PostgreSQL,
@@ -810,7 +817,8 @@ func TestParse_ReadsSourceTables(t *testing.T) {
 		SecurityGroupIDs: []string{"sg-0123456789abcdef0"},
 		Tables: []config.Table{
 			{Name: "users", Mode: config.Snapshot, Exclude: []string{"email"}, Hash: []string{"employee_code"}},
-			{Name: "posts", Mode: config.Incremental, TimestampColumn: "updated_at"},
+			{Name: "posts", Mode: config.Incremental, TimestampColumn: "updated_at", Key: []string{"id"}},
+			{Name: "lines", Mode: config.Incremental, TimestampColumn: "updated_at", Key: []string{"order_id", "line_no"}},
 		},
 	}
 	if diff := cmp.Diff([]config.Source{want}, cfg.Environments["dev"].Sources); diff != "" {

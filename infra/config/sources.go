@@ -3,10 +3,13 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/layout"
+	"github.com/kpilake/kpilake/queries"
 )
 
 // Source is a database whose tables are extracted into the raw zone every day.
@@ -64,7 +67,31 @@ type Table struct {
 	Exclude []string
 	// Hash lists columns replaced by a salted HMAC-SHA256, so they can be joined but not read.
 	Hash []string
+	// Key is an incremental table's primary key: the columns, as the catalog names them
+	// (lowercase), that identify a row across its daily partitions. The state of the table
+	// ({{ state }}) keeps one row per key. Default: DefaultKey (["id"]) for an incremental table.
+	Key []string
 }
+
+// StateKeys are the primary keys of the environment's incremental tables (Table.Key), as the
+// functions that build the state nodes read them (aggregate.EnvStateKeys).
+func (e *Environment) StateKeys() aggregate.StateKeys {
+	keys := aggregate.StateKeys{}
+	for _, src := range e.Sources {
+		for _, t := range src.Tables {
+			if t.Mode == Incremental {
+				keys[queries.SourceTable{Source: src.Name, Table: t.Name}] = t.Key
+			}
+		}
+	}
+	return keys
+}
+
+// DefaultKey is the primary key of an incremental table whose configuration gives none.
+var DefaultKey = []string{"id"}
+
+// keyColumnRE is a key column as the Glue Data Catalog names it: crawlers lowercase column names.
+var keyColumnRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`)
 
 // LogStream is an application log stream delivered by Firehose into raw/app_logs/<name>/.
 type LogStream struct {
@@ -286,10 +313,44 @@ func parseTables(so *object) []Table {
 				to.errs.add(to.key("exclude"), "column %q is the timestampColumn; it cannot be excluded", x)
 			}
 		}
+		t.Key = tableKey(to, t)
 		to.done()
 		tables = append(tables, t)
 	}
 	return tables
+}
+
+// tableKey reads an incremental table's key, DefaultKey when it gives none.
+func tableKey(to *object, t Table) []string {
+	v, given := to.get("key")
+	if !given {
+		if t.Mode == Incremental {
+			return DefaultKey
+		}
+		return nil
+	}
+	if t.Mode != Incremental {
+		to.errs.add(to.key("key"), `applies to incremental tables only (the state of a snapshot table is its partition); remove it or set "mode": "incremental"`)
+		return nil
+	}
+	key := to.strings("key")
+	if list, isList := v.([]any); isList && len(list) == 0 {
+		to.errs.add(to.key("key"), `give the table's primary key columns, such as ["id"], or remove it for the default ["id"]`)
+	}
+	seen := map[string]bool{}
+	for i, c := range key {
+		at := fmt.Sprintf("%s[%d]", to.key("key"), i)
+		switch {
+		case !keyColumnRE.MatchString(c):
+			to.errs.add(at, "%q is not a column name as the catalog has it; use lowercase letters, digits and _ (%q)", c, strings.ToLower(c))
+		case seen[c]:
+			to.errs.add(at, "column %q is listed twice", c)
+		case slices.Contains(t.Exclude, c):
+			to.errs.add(at, "column %q is excluded from the extraction; a key must reach the lake, so remove it from exclude", c)
+		}
+		seen[c] = true
+	}
+	return key
 }
 
 func columns(o *object, k string) []string {

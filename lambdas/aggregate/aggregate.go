@@ -30,6 +30,9 @@ const (
 	// EnvSupersededGrace is ctas.Config.SupersededGrace as a Go duration ("6h"); unset means
 	// the runner's default.
 	EnvSupersededGrace = "KPILAKE_SUPERSEDED_GRACE"
+	// EnvRawBucket is the raw zone's bucket, whose objects say when an incremental table last
+	// changed (see Handler.Render).
+	EnvRawBucket = layout.EnvRawBucket
 )
 
 // RunnerConfig is the CTAS runner's configuration from the function's environment (getenv is
@@ -97,13 +100,24 @@ func (e *QueryFailed) Unwrap() error     { return e.Err }
 func (e *AthenaThrottled) Error() string { return e.Err.Error() }
 func (e *AthenaThrottled) Unwrap() error { return e.Err }
 
-// Runner runs one CTAS, and tells whether a catalog table has a day; *ctas.Runner is one.
+// Runner runs one CTAS, and reads the catalog: whether a table has a day, since when a day is
+// served, a table's columns; *ctas.Runner is one.
 type Runner interface {
 	Run(ctx context.Context, req ctas.Request) (ctas.Result, error)
 	HasPartition(ctx context.Context, table string, day layout.Day) (bool, error)
+	Serving(ctx context.Context, table string, day layout.Day) (start time.Time, ok bool, err error)
+	Columns(ctx context.Context, table string) ([]string, error)
 }
 
 var _ Runner = (*ctas.Runner)(nil)
+
+// RawChanges says when a raw table last changed up to a day (the S3 LastModified of its
+// objects, slack included); *plan.RawZone is one.
+type RawChanges interface {
+	LastChange(ctx context.Context, t queries.SourceTable, through layout.Day) (last time.Time, ok bool, err error)
+}
+
+var _ RawChanges = (*plan.RawZone)(nil)
 
 // Handler aggregates KPIs of one catalog into one database.
 type Handler struct {
@@ -111,6 +125,8 @@ type Handler struct {
 	names queries.Names
 	run   Runner
 	log   *slog.Logger
+	keys  StateKeys
+	raw   RawChanges
 }
 
 // NewHandler returns a handler that renders KPIs of kpis for database in the business zone loc.
@@ -122,6 +138,62 @@ func NewHandler(kpis *queries.Catalog, database string, loc *time.Location, run 
 func (h *Handler) WithDialect(d queries.Dialect) *Handler {
 	h.names.Dialect = d
 	return h
+}
+
+// WithState lets the handler build state nodes (queries.KPI.StateOf): keys gives each
+// incremental table's primary key, raw says when its partitions last changed. Without it, a state
+// node is an InputError.
+func (h *Handler) WithState(keys StateKeys, raw RawChanges) *Handler {
+	h.keys, h.raw = keys, raw
+	return h
+}
+
+// Render returns k's SELECT for day. A KPI renders from the catalog alone. A state node reads the
+// lake first: the source table's columns, and whether the previous day's state can be built on,
+// which it can when that day is published by a run that started after the last change of every
+// raw partition up to that day. Otherwise (the first day, a new state table, a re-extraction or a
+// backfill that reached an earlier day after the previous state was built) the state is rebuilt
+// from every partition up to the day, so that it is right in whatever order its days are built.
+func (h *Handler) Render(ctx context.Context, k *queries.KPI, day layout.Day) (string, error) {
+	src, ok := k.StateOf()
+	if !ok {
+		sql, err := k.Render(day, h.names)
+		if err != nil {
+			return "", &InputError{fmt.Errorf("render %s for %s: %w", k.Name, day, err)}
+		}
+		return sql, nil
+	}
+	if h.raw == nil {
+		return "", &InputError{fmt.Errorf("render %s for %s: this handler builds no state nodes (no %s); deploy the stack again", k.Name, day, EnvStateKeys)}
+	}
+	key, ok := h.keys[src]
+	if !ok {
+		return "", &InputError{fmt.Errorf("render %s for %s: %s has no primary key in %s (it has %s): a KPI reads the state of a table that is not incremental in this environment; read it with {{ source }}, or make it incremental",
+			k.Name, day, src, EnvStateKeys, h.keys.list())}
+	}
+	cols, err := h.run.Columns(ctx, layout.SourceTableName(src.Source, src.Table))
+	if err != nil {
+		return "", fmt.Errorf("render %s for %s: %w", k.Name, day, err)
+	}
+	q := queries.StateQuery{Columns: cols, Key: key}
+	prev := day.AddDays(-1)
+	served, published, err := h.run.Serving(ctx, layout.KPITableName(k.Name), prev)
+	if err != nil {
+		return "", fmt.Errorf("render %s for %s: %w", k.Name, day, err)
+	}
+	if published {
+		last, changed, err := h.raw.LastChange(ctx, src, prev)
+		if err != nil {
+			return "", fmt.Errorf("render %s for %s: %w", k.Name, day, err)
+		}
+		q.FromPrevious = !changed || served.After(last)
+	}
+	h.log.InfoContext(ctx, "state query", "kpi", k.Name, "date", day.String(), "from_previous", q.FromPrevious)
+	sql, err := k.RenderState(day, h.names, q)
+	if err != nil {
+		return "", &InputError{fmt.Errorf("render %s for %s: %w", k.Name, day, err)}
+	}
+	return sql, nil
 }
 
 // Handle aggregates one KPI for one day and returns what the runner published.
@@ -153,10 +225,6 @@ func (h *Handler) handle(ctx context.Context, req Request) (ctas.Result, error) 
 		return ctas.Result{}, &InputError{fmt.Errorf("field \"kpi\": %q is not a KPI of the catalog (%s)",
 			req.KPI, strings.Join(h.kpis.Names(), ", "))}
 	}
-	sql, err := k.Render(day, h.names)
-	if err != nil {
-		return ctas.Result{}, &InputError{fmt.Errorf("render %s for %s: %w", k.Name, day, err)}
-	}
 	if req.Trigger == plan.TriggerEvent {
 		waiting, err := h.missingInputs(ctx, k, day, req.Crawled)
 		if err != nil {
@@ -167,6 +235,10 @@ func (h *Handler) handle(ctx context.Context, req Request) (ctas.Result, error) 
 				"kpi", k.Name, "date", day.String(), "waiting_for", waiting)
 			return ctas.Result{KPI: k.Name, Date: day.String(), WaitingFor: waiting}, nil
 		}
+	}
+	sql, err := h.Render(ctx, k, day)
+	if err != nil {
+		return ctas.Result{}, err
 	}
 	res, err := h.run.Run(ctx, ctas.Request{KPI: k.Name, Date: day, Select: sql})
 	switch {

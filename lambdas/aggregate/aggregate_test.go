@@ -28,6 +28,23 @@ type fakeRunner struct {
 	missing []string
 	partErr error
 	checked []string
+	// served is when each table/day was published (by a run that started then); columns the
+	// columns of each table.
+	served  map[string]time.Time
+	columns map[string][]string
+}
+
+func (f *fakeRunner) Serving(_ context.Context, table string, day layout.Day) (time.Time, bool, error) {
+	t, ok := f.served[table+"/"+day.String()]
+	return t, ok, f.partErr
+}
+
+func (f *fakeRunner) Columns(_ context.Context, table string) ([]string, error) {
+	cols, ok := f.columns[table]
+	if !ok {
+		return nil, fmt.Errorf("glue GetTable %s: EntityNotFoundException", table)
+	}
+	return cols, nil
 }
 
 func (f *fakeRunner) HasPartition(_ context.Context, table string, day layout.Day) (bool, error) {

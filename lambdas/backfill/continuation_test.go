@@ -125,7 +125,7 @@ const lambdaTimeout = 15 * time.Minute
 
 func TestWorker_HandsOnTheKPIsAnInvocationCannotFinish(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		// Six minutes a KPI: the day's five take half an hour, two invocations' worth.
+		// Six minutes a KPI: the day's six take 36 minutes, three invocations' worth.
 		took := map[string]time.Duration{}
 		for _, k := range allKPIs {
 			took[k] = 6 * time.Minute
@@ -141,12 +141,12 @@ func TestWorker_HandsOnTheKPIsAnInvocationCannotFinish(t *testing.T) {
 		}
 		// Two KPIs fit in an invocation; the third is stopped before the deadline and handed on
 		// at once. A continuation is planned as any job: engagement_score's dependencies are
-		// published, so it may run first.
+		// published, so it may run first; reactions_given_received waits for the posts' state.
 		want := []map[string]any{
 			{"request_id": "bf-test", "date": "2026-11-24", "continuation": 1.0, "delay_seconds": 0.0,
-				"kpis": kpiList("reactions_given_received", "weekly_active_users_by_department", "engagement_score")},
+				"kpis": kpiList("state_social_posts", "weekly_active_users_by_department", "engagement_score", "reactions_given_received")},
 			{"request_id": "bf-test", "date": "2026-11-24", "continuation": 2.0, "delay_seconds": 0.0,
-				"kpis": kpiList("weekly_active_users_by_department")},
+				"kpis": kpiList("weekly_active_users_by_department", "reactions_given_received")},
 		}
 		if diff := cmp.Diff(want, sentOn(t, q)); diff != "" {
 			t.Errorf("jobs sent on (-want +got):\n%s", diff)
@@ -210,12 +210,12 @@ func TestWorker_HandsOnAfterAFailureThatMayPassOnceKPIsArePublished(t *testing.T
 		esm.run(t, jobBody(t, "2026-11-24"))
 
 		// What was published is not run again; what failed waits the retry delay.
-		wantOnceInDependencyOrder(t, []string{"active_users_by_department", "department_activity", "reactions_given_received", "engagement_score"},
-			agg.publishedOn("2026-11-24"))
+		wantOnceInDependencyOrder(t, []string{"active_users_by_department", "department_activity", "state_social_posts",
+			"reactions_given_received", "engagement_score"}, agg.publishedOn("2026-11-24"))
 		retry := float64(backfill.DefaultRetryDelay / time.Second)
 		want := []map[string]any{
 			{"request_id": "bf-test", "date": "2026-11-24", "continuation": 1.0, "delay_seconds": retry,
-				"kpis": kpiList("weekly_active_users_by_department", "engagement_score")},
+				"kpis": kpiList("weekly_active_users_by_department", "engagement_score", "reactions_given_received")},
 			{"request_id": "bf-test", "date": "2026-11-24", "continuation": 2.0, "delay_seconds": retry,
 				"kpis": kpiList("weekly_active_users_by_department")},
 		}

@@ -20,14 +20,15 @@ func catalog(t *testing.T) *queries.Catalog {
 	return kpis
 }
 
-// The embedded catalog's waves: four independent KPIs, then engagement_score on top of two of them.
+// The embedded catalog's waves: three independent KPIs and the state of social.posts, then
+// engagement_score on top of two of the KPIs and reactions_given_received on top of the state.
 var (
 	allWaves = [][]string{
-		{"active_users_by_department", "department_activity", "reactions_given_received", "weekly_active_users_by_department"},
-		{"engagement_score"},
+		{"active_users_by_department", "department_activity", "state_social_posts", "weekly_active_users_by_department"},
+		{"engagement_score", "reactions_given_received"},
 	}
-	allKPIs = []string{"active_users_by_department", "department_activity", "reactions_given_received",
-		"weekly_active_users_by_department", "engagement_score"}
+	allKPIs = []string{"active_users_by_department", "department_activity", "state_social_posts",
+		"weekly_active_users_by_department", "engagement_score", "reactions_given_received"}
 )
 
 func TestParseJob_AcceptsAJobAndPlansItsWaves(t *testing.T) {

@@ -546,3 +546,37 @@ func (r *Runner) HasPartition(ctx context.Context, table string, day layout.Day)
 	_, exists, err := r.pub.readPartition(ctx, Request{Table: table, Date: day})
 	return exists, err
 }
+
+// Serving is when the run that serves table's partition of day started, as the run id in the
+// partition's location records it; ok is false when the table has no such partition, and start
+// is the zero time when the location names no run.
+func (r *Runner) Serving(ctx context.Context, table string, day layout.Day) (start time.Time, ok bool, err error) {
+	loc, exists, err := r.pub.readPartition(ctx, Request{Table: table, Date: day})
+	if err != nil || !exists {
+		return time.Time{}, false, err
+	}
+	start, _ = layout.RunStart(layout.RunOf(loc))
+	return start, true, nil
+}
+
+// Columns lists the columns of the catalog table table, in order, without its partition keys.
+func (r *Runner) Columns(ctx context.Context, table string) ([]string, error) {
+	var cols []string
+	err := r.retry(ctx, "glue GetTable", func(ctx context.Context) error {
+		out, err := r.glue.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(r.cfg.Database), Name: aws.String(table)})
+		if err != nil {
+			return err
+		}
+		cols = cols[:0]
+		if out.Table != nil && out.Table.StorageDescriptor != nil {
+			for _, c := range out.Table.StorageDescriptor.Columns {
+				cols = append(cols, aws.ToString(c.Name))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the columns of %q: %w", table, err)
+	}
+	return cols, nil
+}

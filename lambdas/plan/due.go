@@ -182,7 +182,9 @@ type Due struct {
 // started. A KPI due on a day makes the KPIs that read it due on every day whose window holds
 // that day. A KPI that reads a log stream by event time (queries.KPI.Events) also reads the
 // arrival partitions after D, with the objects that landed by the time D settled (Snapshot.settled),
-// and is not due for D before then (Snapshot.At). now dates the gaps' ages.
+// and is not due for D before then (Snapshot.At). A state node (queries.KPI.StateOf) also reads
+// its own previous day: D is due when D-1's state is due, or was published after the run that
+// serves D started. now dates the gaps' ages.
 func DueDays(c Catalog, kpis []string, snap Snapshot, within Span, now time.Time) Due {
 	due := Due{Days: map[layout.Day][]string{}}
 	dueOf := map[string]map[layout.Day]bool{}
@@ -208,7 +210,11 @@ func DueDays(c Catalog, kpis []string, snap Snapshot, within Span, now time.Time
 				gap.Days = append(gap.Days, d)
 				gap.Age = max(gap.Age, now.Sub(newest.t))
 			}
-			upstreamDue := slices.ContainsFunc(k.DependsOn, func(up string) bool {
+			// A state node reads its own previous day: that day due makes this one due, as
+			// an upstream KPI's would (a re-extraction re-makes every later state day, oldest
+			// first, and the KPIs that read them).
+			previousDue := k.State != nil && published && dueOf[name][d.AddDays(-1)]
+			upstreamDue := previousDue || slices.ContainsFunc(k.DependsOn, func(up string) bool {
 				for i := range window {
 					if dueOf[up][d.AddDays(-i)] && (published || i == 0) {
 						return true
@@ -271,6 +277,13 @@ func newestInput(k *queries.KPI, window int, d layout.Day, snap Snapshot) (newes
 			}
 		}
 	}
+	// A state node's day reads the state of the day before, which is an input but not one of
+	// the day itself: a day without its own partition waits for it.
+	if k.State != nil {
+		if t, ok := snap.Published[k.Name][d.AddDays(-1)]; ok {
+			take(t, 0)
+		}
+	}
 	return newest, inWindow, onDay
 }
 
@@ -295,6 +308,9 @@ func (l *Lake) Read(ctx context.Context, c Catalog, kpis []string, within Span) 
 		}
 		from := within.From.AddDays(1 - max(k.Lookback, 1))
 		kpiFrom[name] = earlier(kpiFrom[name], within.From)
+		if k.State != nil {
+			kpiFrom[name] = earlier(kpiFrom[name], within.From.AddDays(-1))
+		}
 		for _, src := range k.Sources {
 			rawFrom[src] = earlier(rawFrom[src], from)
 		}
@@ -338,16 +354,22 @@ func (l *Lake) Read(ctx context.Context, c Catalog, kpis []string, within Span) 
 // every object's LastModified to its day's list. Keys sort by their dt= folder, so the listing
 // starts at the span's first day and stops after its last.
 func (l *Lake) rawDays(ctx context.Context, t queries.SourceTable, span Span, landed map[layout.Day][]time.Time) (map[layout.Day]time.Time, error) {
+	return rawDays(ctx, l.s3, l.rawBucket, t, span, landed)
+}
+
+func rawDays(ctx context.Context, lister objectLister, bucket string, t queries.SourceTable, span Span, landed map[layout.Day][]time.Time) (map[layout.Day]time.Time, error) {
 	prefix := layout.TablePrefix(t.Source, t.Table)
 	days := map[layout.Day]time.Time{}
 	in := &s3.ListObjectsV2Input{
-		Bucket: aws.String(l.rawBucket), Prefix: aws.String(prefix),
-		StartAfter: aws.String(prefix + span.From.Partition()),
+		Bucket: aws.String(bucket), Prefix: aws.String(prefix),
 	}
-	for p := s3.NewListObjectsV2Paginator(l.s3, in); p.HasMorePages(); {
+	if !span.From.IsZero() {
+		in.StartAfter = aws.String(prefix + span.From.Partition())
+	}
+	for p := s3.NewListObjectsV2Paginator(lister, in); p.HasMorePages(); {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list s3://%s/%s: %w", l.rawBucket, prefix, err)
+			return nil, fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
 		}
 		for _, o := range page.Contents {
 			d, name, ok := partitionOf(strings.TrimPrefix(aws.ToString(o.Key), prefix))
@@ -416,4 +438,37 @@ func (l *Lake) published(ctx context.Context, kpi string, span Span) (map[layout
 		}
 	}
 	return days, nil
+}
+
+// RawZone reads when the raw tables last changed, from the objects' S3 LastModified.
+type RawZone struct {
+	s3     objectLister
+	bucket string
+}
+
+// NewRawZone reads the raw zone's bucket through s3.
+func NewRawZone(s3 objectLister, bucket string) (*RawZone, error) {
+	if bucket == "" {
+		return nil, fmt.Errorf("%s is not set; the stack sets it to the raw zone's bucket", EnvRawBucket)
+	}
+	return &RawZone{s3: s3, bucket: bucket}, nil
+}
+
+// LastChange is the newest LastModified among the objects of t's partitions up to and including
+// through, plus the slack of S3's whole-second clock; ok is false when there is none. It lists
+// the table's folder from its first day: one request per 1,000 objects.
+func (z *RawZone) LastChange(ctx context.Context, t queries.SourceTable, through layout.Day) (last time.Time, ok bool, err error) {
+	days, err := rawDays(ctx, z.s3, z.bucket, t, Span{To: through}, nil)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	for _, m := range days {
+		if m.After(last) {
+			last, ok = m, true
+		}
+	}
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	return last.Add(rawSlack), true, nil
 }

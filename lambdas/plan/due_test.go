@@ -452,3 +452,140 @@ func TestDueDays_ALogKPIByEventTimeWaitsForItsDayToSettle(t *testing.T) {
 		})
 	}
 }
+
+// TestDueDays_StateDays: reader reads the state of db.items ({{ state "db" "items" }}), kept
+// by the state node state_db_items, which reads its own previous day.
+func TestDueDays_StateDays(t *testing.T) {
+	c, err := queries.Parse(fstest.MapFS{
+		"reader.sql": &fstest.MapFile{Data: []byte("-- name: reader\n-- description: reads the state of db.items\n-- depends_on:\n-- sources: db.items\n" +
+			"SELECT COUNT(*) AS n FROM {{ state \"db\" \"items\" }} AS s\n")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := queries.SourceTable{Source: "db", Table: "items"}
+	const state = "state_db_items"
+	// extracted: each day of 11-16..11-24 extracted at 01:30 the next morning (JST, 16:30 UTC),
+	// its state and reader published ten minutes later.
+	daily := func(change map[string]string, republish map[string]string) lakeState {
+		s := lakeState{raw: map[queries.SourceTable]map[string]string{items: {}},
+			published: map[string]map[string]string{state: {}, "reader": {}}}
+		for d := day(t, "2026-11-16"); !day(t, "2026-11-24").Before(d); d = d.AddDays(1) {
+			s.raw[items][d.String()] = d.Start(time.UTC).Add(16*time.Hour + 30*time.Minute).Format(time.RFC3339)
+			s.published[state][d.String()] = d.Start(time.UTC).Add(16*time.Hour + 40*time.Minute).Format(time.RFC3339)
+			s.published["reader"][d.String()] = d.Start(time.UTC).Add(16*time.Hour + 41*time.Minute).Format(time.RFC3339)
+		}
+		for d, ts := range change {
+			if ts == "" {
+				delete(s.raw[items], d)
+				continue
+			}
+			s.raw[items][d] = ts
+		}
+		for d, ts := range republish {
+			if ts == "" {
+				delete(s.published[state], d)
+				delete(s.published["reader"], d)
+				continue
+			}
+			s.published[state][d] = ts
+		}
+		return s
+	}
+	both := []string{"reader", state}
+	for _, tt := range []struct {
+		name  string
+		from  string // the span's first day; default 2026-11-20 (it ends on the 24th)
+		state lakeState
+		want  map[string][]string
+	}{
+		{name: "nothing changed: nothing due", state: daily(nil, nil), want: map[string][]string{}},
+		{
+			name:  "a re-extraction a week back re-makes that state day and every later one, and the KPIs that read them",
+			from:  "2026-11-17",
+			state: daily(map[string]string{"2026-11-17": "2026-11-25T09:00:00Z"}, nil),
+			want: map[string][]string{"2026-11-17": both, "2026-11-18": both, "2026-11-19": both, "2026-11-20": both,
+				"2026-11-21": both, "2026-11-22": both, "2026-11-23": both, "2026-11-24": both},
+		},
+		{
+			name: "a state day without its own partition waits for it, even when the day before is due",
+			state: daily(map[string]string{"2026-11-23": "2026-11-25T09:00:00Z", "2026-11-24": ""},
+				map[string]string{"2026-11-24": ""}),
+			want: map[string][]string{"2026-11-23": both},
+		},
+		{
+			// The reader of the 23rd reads that state too.
+			name:  "the previous day's state republished after the day's was built makes the day due",
+			state: daily(nil, map[string]string{"2026-11-23": "2026-11-25T00:00:00Z"}),
+			want:  map[string][]string{"2026-11-23": {"reader"}, "2026-11-24": both},
+		},
+		{
+			name:  "the state of the day before the span republished: the span's days are due, oldest first",
+			state: daily(nil, map[string]string{"2026-11-19": "2026-11-25T00:00:00Z"}),
+			want: map[string][]string{"2026-11-20": both, "2026-11-21": both, "2026-11-22": both, "2026-11-23": both,
+				"2026-11-24": both},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			waves, err := c.Waves([]string{state})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([][]string{{state}, {"reader"}}, waves); diff != "" {
+				t.Fatalf("waves (-want +got):\n%s", diff)
+			}
+			from := tt.from
+			if from == "" {
+				from = "2026-11-20"
+			}
+			due := plan.DueDays(c, slices.Concat(waves...), tt.state.snapshot(t),
+				plan.Span{From: day(t, from), To: day(t, "2026-11-24")}, at(t, "2026-11-26T00:00:00Z"))
+			if diff := cmp.Diff(tt.want, dueStrings(due)); diff != "" {
+				t.Errorf("due days (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// RawZone.LastChange is the newest object of a table's partitions up to a day, from its first
+// partition on (across pages), plus a second for S3's whole-second clock; later days, other
+// tables and files that are not data do not count.
+func TestRawZone_LastChangeIsTheNewestObjectUpToTheDay(t *testing.T) {
+	s3 := &fakeS3{objects: map[string]time.Time{
+		"db/items/dt=2026-06-01/a.parquet":      at(t, "2026-11-25T09:00:00Z"), // re-extracted, the newest
+		"db/items/dt=2026-11-23/a.parquet":      at(t, "2026-11-24T01:30:00Z"),
+		"db/items/dt=2026-11-24/a.parquet":      at(t, "2026-11-25T01:30:00Z"),
+		"db/items/dt=2026-11-24/_SUCCESS":       at(t, "2026-11-30T00:00:00Z"),
+		"db/items/dt=2026-11-25/a.parquet":      at(t, "2026-11-30T00:00:00Z"),
+		"db/items_old/dt=2026-11-24/a.parquet":  at(t, "2026-11-30T00:00:00Z"),
+		"db/itemsx/dt=2026-11-24/b.parquet":     at(t, "2026-11-30T00:00:00Z"),
+		"db/items/notapartition/x.parquet":      at(t, "2026-11-30T00:00:00Z"),
+		"db/items/dt=2026-11-20/older.parquet":  at(t, "2026-11-21T01:30:00Z"),
+		"db/items/dt=2026-11-21/older.parquet":  at(t, "2026-11-22T01:30:00Z"),
+		"db/items/dt=2026-11-21/older2.parquet": at(t, "2026-11-22T01:31:00Z"),
+	}}
+	z, err := plan.NewRawZone(s3, "raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := queries.SourceTable{Source: "db", Table: "items"}
+	for _, c := range []struct {
+		through string
+		want    string
+		ok      bool
+	}{
+		{through: "2026-11-24", want: "2026-11-25T09:00:01Z", ok: true},
+		{through: "2026-05-31", ok: false},
+	} {
+		got, ok, err := z.LastChange(context.Background(), items, day(t, c.through))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != c.ok || ok && !got.Equal(at(t, c.want)) {
+			t.Errorf("LastChange through %s = %s, %t; want %s, %t", c.through, got, ok, c.want, c.ok)
+		}
+	}
+	if _, err := plan.NewRawZone(s3, ""); err == nil || !strings.Contains(err.Error(), plan.EnvRawBucket) {
+		t.Errorf("NewRawZone without a bucket: %v, want an error naming %s", err, plan.EnvRawBucket)
+	}
+}

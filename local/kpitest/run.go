@@ -15,7 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/local/catalog"
 	"github.com/kpilake/kpilake/local/duck"
@@ -119,11 +121,22 @@ func Run(ctx context.Context, cat *queries.Catalog, c *Case, opts Options) (*Res
 	if err != nil {
 		return nil, fmt.Errorf("kpi test: %w", err)
 	}
-	names := queries.Names{Database: run.Database, Location: c.Location, Dialect: queries.DuckDB}
+	raw, err := plan.NewRawZone(bucket, run.RawBucket)
+	if err != nil {
+		return nil, fmt.Errorf("kpi test: %w", err)
+	}
+	keys := aggregate.StateKeys{}
+	for _, in := range c.Inputs {
+		if in.Source != (queries.SourceTable{}) {
+			keys[in.Source] = queries.DefaultStateKey
+		}
+	}
+	agg := aggregate.NewHandler(cat, run.Database, c.Location, runner, slog.New(slog.DiscardHandler)).
+		WithDialect(queries.DuckDB).WithState(keys, raw)
 	for _, day := range c.Dates {
 		for _, name := range order {
 			k, _ := cat.KPI(name)
-			ch, err := runKPI(ctx, engine, runner, k, day, names, c)
+			ch, err := runKPI(ctx, engine, runner, agg, k, day, c)
 			if err != nil {
 				res.Err = fmt.Errorf("%s on %s: %w", name, day, err)
 				return res, nil
@@ -277,9 +290,9 @@ func ident(s string) string   { return `"` + strings.ReplaceAll(s, `"`, `""`) + 
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // runKPI runs one KPI on one day through the CTAS runner and checks its output.
-func runKPI(ctx context.Context, engine *duck.Engine, runner *ctas.Runner, k *queries.KPI, day layout.Day, names queries.Names, c *Case) (Check, error) {
+func runKPI(ctx context.Context, engine *duck.Engine, runner *ctas.Runner, agg *aggregate.Handler, k *queries.KPI, day layout.Day, c *Case) (Check, error) {
 	ch := Check{KPI: k.Name, Day: day, Expected: c.Expected[k.Name]}
-	q, err := k.Render(day, names)
+	q, err := agg.Render(ctx, k, day)
 	if err != nil {
 		return ch, err
 	}

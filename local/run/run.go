@@ -254,7 +254,13 @@ func newPipeline(o Options) (*pipeline, error) {
 		engine.Close()
 		return nil, fmt.Errorf("local run: %w", err)
 	}
-	p.aggregate = aggregate.NewHandler(o.KPIs, Database, o.Env.Location, runner, log).WithDialect(queries.DuckDB)
+	raw, err := plan.NewRawZone(o.Bucket, RawBucket)
+	if err != nil {
+		engine.Close()
+		return nil, fmt.Errorf("local run: %w", err)
+	}
+	p.aggregate = aggregate.NewHandler(o.KPIs, Database, o.Env.Location, runner, log).WithDialect(queries.DuckDB).
+		WithState(o.Env.StateKeys(), raw)
 	return p, nil
 }
 
@@ -410,6 +416,9 @@ func (p *pipeline) aggregateEvent(ctx context.Context, event plan.Request, dr *D
 // collect reads every KPI's published values per day from the lake.
 func (p *pipeline) collect(ctx context.Context, rep *Report) error {
 	for _, name := range p.o.KPIs.Names() {
+		if k, _ := p.o.KPIs.KPI(name); k.State != nil {
+			continue // a state node is the pipeline's own table, not a KPI to report
+		}
 		table := layout.KPITableName(name)
 		if _, err := p.cat.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(Database), Name: aws.String(table)}); err != nil {
 			continue // never published

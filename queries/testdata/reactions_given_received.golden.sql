@@ -1,22 +1,12 @@
-WITH recent_posts AS (
-  -- One row per post changed in the window: its author, and whether it was deleted by the end
-  -- of the day (a deletion is final, so any version deleted before day_end means deleted).
-  SELECT
-    p.id,
-    MAX(p.user_id) AS author_id,
-    COUNT(CASE WHEN p.deleted_at < TIMESTAMP '2026-11-24 15:00:00.000' THEN 1 END) AS deletions
-  FROM (SELECT * FROM "kpilake_prod"."social_posts" WHERE "dt" BETWEEN '2026-08-27' AND '2026-11-24') AS p
-  GROUP BY p.id
-),
-day_reactions AS (
+WITH day_reactions AS (
   SELECT
     r.user_id AS giver_id,
-    rp.author_id,
+    p.user_id AS author_id,
     CASE WHEN r.kind = 'thanks' THEN 1 ELSE 0 END AS is_thanks
   FROM (SELECT * FROM "kpilake_prod"."social_reactions" WHERE "dt" = '2026-11-24') AS r
-  LEFT JOIN recent_posts AS rp ON rp.id = r.post_id
+  LEFT JOIN (SELECT * FROM "kpilake_prod"."kpi_state_social_posts" WHERE "dt" = '2026-11-24') AS p ON p.id = r.post_id
   WHERE (r.deleted_at IS NULL OR r.deleted_at >= TIMESTAMP '2026-11-24 15:00:00.000')
-    AND COALESCE(rp.deletions, 0) = 0
+    AND (p.deleted_at IS NULL OR p.deleted_at >= TIMESTAMP '2026-11-24 15:00:00.000')
     AND r.created_at >= TIMESTAMP '2026-11-23 15:00:00.000' AND r.created_at < TIMESTAMP '2026-11-24 15:00:00.000'
 ),
 sides AS (

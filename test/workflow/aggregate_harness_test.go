@@ -297,6 +297,31 @@ func (r scriptedRunner) HasPartition(ctx context.Context, table string, day layo
 	return err == nil, err
 }
 
+// Serving answers from the deployment's Glue database in moto, as the runner does: the start of
+// the run that the partition's location names.
+func (r scriptedRunner) Serving(ctx context.Context, table string, day layout.Day) (time.Time, bool, error) {
+	out, err := r.d.w.glue.GetPartition(ctx, &glue.GetPartitionInput{DatabaseName: aws.String(r.d.database), TableName: aws.String(table),
+		PartitionValues: []string{day.String()}})
+	var missing *gtypes.EntityNotFoundException
+	if errors.As(err, &missing) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	var start time.Time
+	if out.Partition != nil && out.Partition.StorageDescriptor != nil {
+		start, _ = layout.RunStart(layout.RunOf(aws.ToString(out.Partition.StorageDescriptor.Location)))
+	}
+	return start, true, nil
+}
+
+// Columns are those of an incremental table whose state a KPI reads (the crawler of the test
+// creates no tables).
+func (r scriptedRunner) Columns(context.Context, string) ([]string, error) {
+	return []string{"id", "user_id", "deleted_at"}, nil
+}
+
 // aggregation is one test's copy of the workflow: its state machine, functions, topic and a
 // queue subscribed to the topic.
 type aggregation struct {
@@ -411,7 +436,15 @@ func (w *aggregationWorld) deploy(t *testing.T, busy time.Duration, script runSc
 	})
 	runner := scriptedRunner{d: d, busy: busy, script: script}
 	d.aggregate = proxy.register(aggregateName, time.Minute, func(context.Context) (lambda.Handler, error) {
-		return lambda.NewHandler(handler.NewHandler(kpis, "kpilake_test", loc, runner, log).Handle), nil
+		raw, err := plan.NewRawZone(w.s3, d.rawBucket)
+		if err != nil {
+			return nil, err
+		}
+		keys := handler.StateKeys{}
+		for _, t := range kpis.Sources() {
+			keys[t] = queries.DefaultStateKey
+		}
+		return lambda.NewHandler(handler.NewHandler(kpis, "kpilake_test", loc, runner, log).WithState(keys, raw).Handle), nil
 	})
 	return d
 }

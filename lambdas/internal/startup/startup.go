@@ -13,10 +13,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/ctas"
 	"github.com/kpilake/kpilake/lambdas/metrics"
+	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/lambdas/tracing"
 	"github.com/kpilake/kpilake/queries"
 )
@@ -61,7 +63,19 @@ func Aggregate(ctx context.Context, getenv func(string) string, log *slog.Logger
 	if err != nil {
 		return Aggregation{}, fmt.Errorf("ctas runner: %w", err)
 	}
-	return Aggregation{Handler: aggregate.NewHandler(kpis, cfg.Database, loc, runner, log), KPIs: kpis, AWS: awsCfg, Location: loc}, nil
+	h := aggregate.NewHandler(kpis, cfg.Database, loc, runner, log)
+	if len(kpis.States()) > 0 {
+		keys, err := aggregate.ParseStateKeys(getenv(aggregate.EnvStateKeys))
+		if err != nil {
+			return Aggregation{}, fmt.Errorf("config: %w", err)
+		}
+		raw, err := plan.NewRawZone(s3.NewFromConfig(awsCfg), getenv(aggregate.EnvRawBucket))
+		if err != nil {
+			return Aggregation{}, fmt.Errorf("config: the catalog has state nodes (%v): %w", kpis.States(), err)
+		}
+		h.WithState(keys, raw)
+	}
+	return Aggregation{Handler: h, KPIs: kpis, AWS: awsCfg, Location: loc}, nil
 }
 
 // SweepRequest is the sweep function's input. The schedule sends {}.

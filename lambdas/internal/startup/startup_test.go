@@ -23,6 +23,8 @@ func TestAggregate(t *testing.T) {
 		aggregate.EnvAggregatedBucket: "example-aggregated",
 		aggregate.EnvResultLocation:   "s3://example-results/aggregation/",
 		aggregate.EnvResultKMSKey:     "arn:aws:kms:ap-northeast-1:111122223333:key/example",
+		aggregate.EnvRawBucket:        "example-raw",
+		aggregate.EnvStateKeys:        `{"social.posts":["id"]}`,
 	}
 	without := func(drop ...string) map[string]string {
 		env := map[string]string{}
@@ -52,6 +54,11 @@ func TestAggregate(t *testing.T) {
 			wantErr: []string{aggregate.EnvTimeZone, `"Asia/Tokio"`}},
 		{name: "runner settings missing", env: without(aggregate.EnvWorkgroup, aggregate.EnvResultKMSKey),
 			wantErr: []string{aggregate.EnvWorkgroup, aggregate.EnvResultKMSKey, "not set"}},
+		// The embedded catalog reads the state of social.posts.
+		{name: "no raw bucket for the state nodes", env: without(aggregate.EnvRawBucket),
+			wantErr: []string{"state nodes", "state_social_posts", aggregate.EnvRawBucket}},
+		{name: "state keys that do not parse", env: with(aggregate.EnvStateKeys, `{"posts":["id"]}`),
+			wantErr: []string{aggregate.EnvStateKeys, `"posts" is not <source>.<table>`}},
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	for _, c := range cases {

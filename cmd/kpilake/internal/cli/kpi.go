@@ -181,6 +181,9 @@ DatabaseName): give it with --database.`,
 			if err != nil {
 				return err
 			}
+			if err := refuseState(k); err != nil {
+				return err
+			}
 			q, err := k.Render(day, queries.Names{Database: database, Location: loc, Dialect: d})
 			if err != nil {
 				return usageError(err)
@@ -214,6 +217,9 @@ must have the day's partition.`,
 			}
 			k, day, loc, err := a.kpiForDay(*configPath, &f, args[0], date, lake)
 			if err != nil {
+				return err
+			}
+			if err := refuseState(k); err != nil {
 				return err
 			}
 			file := filepath.Join(lake, catalog.FileName)
@@ -254,6 +260,17 @@ must have the day's partition.`,
 	f.addZone(cmd)
 	f.addQueries(cmd, queriesFlagHelp)
 	return cmd
+}
+
+// refuseState refuses a state node, whose query the aggregate handler generates from the lake
+// (its columns, and whether the previous day's state is current), not from the catalog alone.
+func refuseState(k *queries.KPI) error {
+	if t, ok := k.StateOf(); ok {
+		return usageError(fmt.Errorf("%s is the state of %s, whose query the pipeline generates from the lake at each run "+
+			"(queries/testdata/%s.golden.sql shows both forms); its rows are in the table %s of a lake that the pipeline built",
+			k.Name, t, k.Name, layout.KPITableName(k.Name)))
+	}
+	return nil
 }
 
 // checkInputs makes sure the lake has every table the KPI reads, with the day's partition.
