@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/kpilake/kpilake/lambdas/metrics"
@@ -248,6 +250,9 @@ func (e *Extractor) Handle(ctx context.Context, req Request) (Result, error) {
 			"duration_ms", res.DurationMs, "bad_request", errors.Is(err, ErrBadRequest))
 		return Result{}, err
 	}
+	if res.Initial {
+		log = log.With("initial", true)
+	}
 	log.InfoContext(ctx, "extracted", "key", res.Key, "mode", res.Mode, "rows", res.Rows,
 		"bytes", res.Bytes, "duration_ms", res.DurationMs)
 	if err := e.cfg.Metrics.Record(map[string]string{metrics.DimSource: res.Source, metrics.DimTable: res.Table},
@@ -282,6 +287,11 @@ func (e *Extractor) handle(ctx context.Context, req Request) (Result, error) {
 	}
 	res := Result{Source: req.Source, Table: req.Table, Date: day.String(), Mode: table.mode(),
 		Key: ObjectKey(req.Source, req.Table, day)}
+	if table.mode() == Incremental {
+		if res.Initial, err = e.initialLoad(ctx, req.Source, table.Name, day); err != nil {
+			return res, err
+		}
+	}
 
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
@@ -294,7 +304,7 @@ func (e *Extractor) handle(ctx context.Context, req Request) (Result, error) {
 	}
 	defer db.close()
 
-	plan, err := e.plan(ctx, db, table, day)
+	plan, err := e.plan(ctx, db, table, day, res.Initial)
 	if err != nil {
 		return res, err
 	}
@@ -470,4 +480,25 @@ func valueSize(v parquet.Value) int64 {
 		return int64(len(v.ByteArray())) + 4
 	}
 	return 8
+}
+
+// initialLoad reports whether day is an incremental table's first: no earlier day of the table is
+// in the raw zone (doc.go, "Modes"). Its partition then holds every row, so that the table's
+// state (queries: {{ state }}) knows the rows that have not changed since before the lake began.
+// Partitions sort by their dt= folder, so one key of the listing tells the table's first day.
+func (e *Extractor) initialLoad(ctx context.Context, source, table string, day layout.Day) (bool, error) {
+	prefix := layout.TablePrefix(source, table) + layout.PartitionKey + "="
+	out, err := e.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(e.cfg.Bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)})
+	if err != nil {
+		return false, fmt.Errorf("list s3://%s/%s for the table's first day: %w", e.cfg.Bucket, prefix, err)
+	}
+	if len(out.Contents) == 0 {
+		return true, nil
+	}
+	value, _, _ := strings.Cut(strings.TrimPrefix(aws.ToString(out.Contents[0].Key), prefix), "/")
+	first, err := layout.ParseDay(value)
+	if err != nil {
+		return false, nil // not a partition: not evidence of an earlier day, nor of none
+	}
+	return !first.Before(day), nil
 }

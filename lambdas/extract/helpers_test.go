@@ -282,11 +282,25 @@ type run struct {
 	logs   bytes.Buffer
 }
 
+// newRun makes a bucket that holds an earlier day of each incremental table (earlierDay), as
+// after the table's first run, so that a run extracts the daily increment; the tests of the
+// initial load start from an empty bucket.
 func newRun(t testing.TB, db *testDB, tables ...TableSpec) *run {
 	t.Helper()
-	return &run{db: db, bucket: db.aws.bucket(t), spec: SourceSpec{
+	r := &run{db: db, bucket: db.aws.bucket(t), spec: SourceSpec{
 		Name: "social", Engine: db.engine, Tables: tables, TimeZone: "Asia/Tokyo",
 	}}
+	for _, tb := range tables {
+		if tb.Mode == Incremental {
+			db.aws.put(t, r.bucket, earlierDayKey(r.spec.Name, tb.Name), []byte("an earlier day"))
+		}
+	}
+	return r
+}
+
+// earlierDayKey is an object of a day long before the tests' days: the table is not new.
+func earlierDayKey(source, table string) string {
+	return layout.TablePrefix(source, table) + "dt=2000-01-01/earlier.parquet"
 }
 
 // dailyRunOfTestDay is the instant of the daily run of 2026-11-24, the day most tests extract:

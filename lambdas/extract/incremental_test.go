@@ -202,6 +202,49 @@ func TestIncremental_RerunOfAnOlderDayKeepsEveryRowOfTheFirstRun(t *testing.T) {
 	})
 }
 
+// An incremental table's first day in the lake is its initial load: with no earlier day of the
+// table in the raw zone, the run exports every row (Result.Initial), so that the table's state
+// knows the rows unchanged since before the lake began; from then on a day is the increment. A
+// day before the first one (a backfill) is again a first day.
+func TestIncremental_TheTablesFirstDayInTheLakeExportsEveryRow(t *testing.T) {
+	const zone = "Asia/Tokyo"
+	forEachColumnKind(t, func(t *testing.T, d *testDB, table string, kind tsKind) {
+		tb := newIncTable(t, d, table, kind, "UTC")
+		spec := TableSpec{Name: table, Mode: Incremental, TimestampColumn: "changed"}
+		r := newRun(t, d) // no table: an empty bucket
+		r.spec.Tables = []TableSpec{spec}
+		r.spec.StoredTimeZone = "UTC"
+		old, day1, day2 := at(t, zone, "2026-03-01 10:00:00"), at(t, zone, "2026-11-24 10:00:00"), at(t, zone, "2026-11-25 10:00:00")
+		tb.insert(t, 1, "old", &old)
+		tb.insert(t, 2, "new", &day1)
+		for _, step := range []struct {
+			day     string
+			insert  *time.Time // a row 3 changed on the day, inserted before the run
+			want    map[int32]string
+			initial bool
+		}{
+			{day: "2026-11-24", want: map[int32]string{1: "old", 2: "new"}, initial: true},
+			{day: "2026-11-25", insert: &day2, want: map[int32]string{3: "new"}},
+			{day: "2026-11-20", want: map[int32]string{1: "old", 2: "new", 3: "new"}, initial: true},
+		} {
+			if step.insert != nil {
+				tb.insert(t, 3, "new", step.insert)
+			}
+			res := r.mustExtract(t, table, step.day, func(c *Config) { c.Now = func() time.Time { return at(t, zone, "2026-11-26 01:30:00") } })
+			if res.Initial != step.initial {
+				t.Errorf("dt=%s: Result.Initial = %v, want %v", step.day, res.Initial, step.initial)
+			}
+			got := map[int32]string{}
+			for _, row := range readParquet(t, d.aws.get(t, r.bucket, res.Key)).Rows {
+				got[row["id"].(int32)] = row["state"].(string)
+			}
+			if diff := gocmp.Diff(step.want, got); diff != "" {
+				t.Errorf("dt=%s (-want +got):\n%s", step.day, diff)
+			}
+		}
+	})
+}
+
 // The window starts at exactly D 00:00 in the business zone, computed with the zone's rules
 // for D (DST days included), and has no end: a row at the midnight is in, one a column unit
 // before it is out, later days' rows and a row from a skewed clock in the future are in, and a

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -507,7 +508,8 @@ func TestMariaDB_BadInputFailsClearlyAndKeepsThePreviousDay(t *testing.T) {
 			if strings.Contains(err.Error(), d.password) || strings.Contains(r.logs.String(), d.password) {
 				t.Errorf("the password leaked into the error or the logs")
 			}
-			if diff := cmp.Diff([]string{prevKey}, a.keys(t, r.bucket)); diff != "" {
+			keys := slices.DeleteFunc(a.keys(t, r.bucket), func(k string) bool { return strings.Contains(k, "/dt=2000-01-01/") })
+			if diff := cmp.Diff([]string{prevKey}, keys); diff != "" {
 				t.Errorf("objects (-want +got):\n%s", diff)
 			}
 			if got := string(a.get(t, r.bucket, prevKey)); got != "previous day" {

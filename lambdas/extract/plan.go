@@ -55,7 +55,7 @@ func (e *Extractor) openSource(ctx context.Context, c dbCredentials, database st
 
 // plan introspects the table and checks the spec against it before any row is read: a missing
 // table, a missing column or an unsupported type is an *InputError.
-func (e *Extractor) plan(ctx context.Context, db source, t TableSpec, day layout.Day) (*tablePlan, error) {
+func (e *Extractor) plan(ctx context.Context, db source, t TableSpec, day layout.Day, initial bool) (*tablePlan, error) {
 	p := &tablePlan{table: t, day: day, qualified: e.cfg.Source.Name + "." + t.Name}
 	cols, err := db.columns(ctx, t.Name)
 	if err != nil {
@@ -96,9 +96,12 @@ func (e *Extractor) plan(ctx context.Context, db source, t TableSpec, day layout
 			// From the day's midnight in the business zone, with no end: the read's snapshot
 			// ends the window, so a row changed after midnight but before the extraction
 			// (or since, in a re-run) is kept with its current version (doc.go, "Modes").
-			filter, p.args, err = db.sinceFilter(c, day.Start(e.business), e.stored)
-			if err != nil {
-				problems = append(problems, fmt.Errorf("table %s: TimestampColumn %q %w", p.qualified, c.Name, err))
+			// An initial load (initialLoad) exports every row, with no window.
+			if !initial {
+				filter, p.args, err = db.sinceFilter(c, day.Start(e.business), e.stored)
+				if err != nil {
+					problems = append(problems, fmt.Errorf("table %s: TimestampColumn %q %w", p.qualified, c.Name, err))
+				}
 			}
 		}
 	}

@@ -76,6 +76,7 @@ func postsRows() *memRows {
 func TestNewWithRows_PlansAndWindowsLikeAMySQLSource(t *testing.T) {
 	rows := postsRows()
 	mem := newMemS3()
+	mem.objects[earlierDayKey("social", "posts")] = nil // not the table's first day
 	spec := SourceSpec{Name: "social", Engine: MySQL, TimeZone: "Asia/Tokyo", Tables: []TableSpec{{
 		Name: "posts", Mode: Incremental, TimestampColumn: "updated_at", Exclude: []string{"note"}, Hash: []string{"author_email"},
 	}}}

@@ -247,4 +247,7 @@ type Result struct {
 	DurationMs int64 `json:"durationMs"`
 	// Mode is "snapshot" or "incremental".
 	Mode Mode `json:"mode"`
+	// Initial is true for an incremental table's initial load: no earlier day of the table is in
+	// the raw zone, so every row was exported, not only those changed since the day began.
+	Initial bool `json:"initial,omitempty"`
 }

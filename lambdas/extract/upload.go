@@ -14,9 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// S3API is the multipart-upload subset of S3 that the extractor uses. A day's object appears
-// (or replaces the previous one) only when CompleteMultipartUpload succeeds.
+// S3API is the subset of S3 that the extractor uses: the multipart upload, through which a day's
+// object appears (or replaces the previous one) only when CompleteMultipartUpload succeeds, and a
+// listing of the table's folder, which says whether an incremental table has an earlier day.
 type S3API interface {
+	ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	CreateMultipartUpload(context.Context, *s3.CreateMultipartUploadInput, ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error)
 	UploadPart(context.Context, *s3.UploadPartInput, ...func(*s3.Options)) (*s3.UploadPartOutput, error)
 	CompleteMultipartUpload(context.Context, *s3.CompleteMultipartUploadInput, ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)

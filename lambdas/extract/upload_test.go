@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/google/go-cmp/cmp"
 )
@@ -125,6 +126,27 @@ func (m *memS3) CompleteMultipartUpload(_ context.Context, in *s3.CompleteMultip
 	m.objects[*in.Key] = obj
 	delete(m.uploads, *in.UploadId)
 	return &s3.CompleteMultipartUploadOutput{}, nil
+}
+
+// ListObjectsV2 lists the objects under the prefix in key order, up to MaxKeys.
+func (m *memS3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var keys []string
+	for k := range m.objects {
+		if strings.HasPrefix(k, aws.ToString(in.Prefix)) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	if n := int(aws.ToInt32(in.MaxKeys)); n > 0 && len(keys) > n {
+		keys = keys[:n]
+	}
+	out := &s3.ListObjectsV2Output{}
+	for _, k := range keys {
+		out.Contents = append(out.Contents, types.Object{Key: aws.String(k)})
+	}
+	return out, nil
 }
 
 func (m *memS3) AbortMultipartUpload(_ context.Context, in *s3.AbortMultipartUploadInput, _ ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
@@ -237,6 +259,7 @@ func TestExtractor_AbortsWhenTheSourceFailsMidStream(t *testing.T) {
 
 func TestExtractor_WritesRowGroupsAndLogs(t *testing.T) {
 	mem := newMemS3()
+	mem.objects[earlierDayKey("social", "events")] = nil // not the table's first day
 	var logs bytes.Buffer
 	e := fakeExtractor(t, mem, 2500)
 	e.log = slog.New(slog.NewJSONHandler(&logs, nil))

@@ -26,13 +26,14 @@ import (
 //     12:00; P4 by 1 at D1 15:00, soft-deleted on D2 at 00:30 (before D1's extraction at 01:30);
 //     P5 by 2 at D1 16:00, soft-deleted at D1 20:00; P6 by 3 at D2 11:00 (after the move); P7 by
 //     1 at D1 09:00, edited on D2 at 01:00 (between midnight and the extraction); P8 by 99 at D2
-//     09:00.
+//     09:00; P9 by 2 on 2026-08-01, unchanged since (older than the lake: only the posts' initial
+//     load on D1 holds it).
 //   - comments: C1 by 2 on P1 at D1 10:00; C2 by 1 on P5 at D1 17:00; C3 by 3 on P4 at D1 16:00;
 //     C4 by 4 on P1 at D1 11:00.
 //   - reactions: R1 by 2 on P1, like, D1 10:30; R2 by 1 on P2, thanks, D1 23:59:59.999; R3 by 3
 //     on their own P3, celebrate, D1 13:00; R4 by 99 on P3, thanks, D2 09:30; R5 by 1 on P4,
 //     like, D2 00:10 (the post is deleted 20 minutes later); R6 by 2 on P1, thanks, D2
-//     00:00:00.000, soft-deleted on D3 at 09:00.
+//     00:00:00.000, soft-deleted on D3 at 09:00; R7 by 1 on the old P9, like, D3 10:00.
 //   - access logs (the record's own department): 7 (dept 1) stamped D0 23:59:59.999, landed on
 //     D1 at 00:01; 2 (dept 2) at D1 00:00:00.000; 3 (dept 1) D1 12:00; 99 (dept 1) D1 13:00; 4
 //     (dept 2) D1 17:00; 1 (dept 1) stamped D1 23:59:59.999, landed on D2 at 00:03 (late, before
@@ -100,6 +101,7 @@ func handmade(t *testing.T) *sample.Dataset {
 			user(4, 2, at("2026-11-24 18:00:00.000"), ptr("2026-11-24 18:00:00.000")),
 		},
 		Posts: []sample.Post{
+			post(9, 2, sample.VisibilityPublic, "2026-08-01 09:00:00.000", "2026-08-01 09:00:00.000", nil),
 			post(1, 1, sample.VisibilityPublic, "2026-11-24 00:00:00.000", "2026-11-24 00:00:00.000", nil),
 			post(2, 2, sample.VisibilityPrivate, "2026-11-24 23:59:59.999", "2026-11-24 23:59:59.999", nil),
 			post(3, 3, sample.VisibilityPublic, "2026-11-24 12:00:00.000", "2026-11-24 12:00:00.000", nil),
@@ -122,6 +124,7 @@ func handmade(t *testing.T) *sample.Dataset {
 			reaction(4, 3, 99, sample.ReactionThanks, "2026-11-25 09:30:00.000", "2026-11-25 09:30:00.000", nil),
 			reaction(5, 4, 1, sample.ReactionLike, "2026-11-25 00:10:00.000", "2026-11-25 00:10:00.000", nil),
 			reaction(6, 1, 2, sample.ReactionThanks, "2026-11-25 00:00:00.000", "2026-11-26 09:00:00.000", ptr("2026-11-26 09:00:00.000")),
+			reaction(7, 9, 1, sample.ReactionLike, "2026-11-26 10:00:00.000", "2026-11-26 10:00:00.000", nil),
 		},
 		AccessLogs: []sample.AccessLog{
 			hit("2026-11-23 23:59:59.999", 7, 1, "2026-11-24 00:01:00.000"),
@@ -159,8 +162,8 @@ func handmade(t *testing.T) *sample.Dataset {
 // equals the values worked out by hand from its description (testdata/handmade/expected.txt):
 // events at 00:00:00.000 and 23:59:59.999, a soft delete the next day before the extraction, an
 // edit between midnight and the extraction, a department move and a rename, a user who left, an
-// unknown user, a reaction on one's own post, a log record that lands after midnight and one
-// that lands after the log crawl.
+// unknown user, a reaction on one's own post and one on a post older than the lake, a log
+// record that lands after midnight and one that lands after the log crawl.
 func TestLocalRun_HandMadeDatasetGivesTheValuesItsDescriptionsPromise(t *testing.T) {
 	ds := handmade(t)
 	rep := sampleRun(t, t.TempDir(), ds, "America/Los_Angeles")
