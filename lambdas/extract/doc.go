@@ -54,7 +54,10 @@
 // TestMariaDB_RefusedSnapshotKeepsTheDaysPartition hold this.
 //
 // incremental exports, for day D, the current version (as of the transaction's snapshot) of
-// every row whose TimestampColumn is at or after D 00:00 in the business TimeZone, with no upper
+// every row whose TimestampColumn is at or after D 00:00 in the business TimeZone (every row, on
+// the table's first day in the lake: with no earlier dt= partition of the table in the bucket, the
+// run is its initial load, Result.Initial, so that the table's state knows the rows unchanged since
+// before the lake began; TestIncremental_TheTablesFirstDayInTheLakeExportsEveryRow), with no upper
 // bound: the window ends at the extraction's own snapshot. For 2026-11-24 in Asia/Tokyo
 // (from 2026-11-23T15:00Z), 00:00:00 that morning is in, 23:59:59.999999 the evening before is
 // not, and a row created at 23:00 and edited at 01:00 the next morning, before the 01:30 run,
