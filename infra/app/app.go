@@ -139,9 +139,10 @@ func checkPlanPayload(e *config.Environment, kpis *queries.Catalog) error {
 	}
 	if n := len(raw); n > limits.MaxStatePayloadBytes {
 		perDay := n / (e.Aggregate.LookbackDays + 1)
-		return fmt.Errorf("%s.environments.%s.aggregate.lookbackDays: the aggregation's plan of %d KPIs over %d days can be %d bytes, "+
+		return fmt.Errorf("%s.environments.%s.aggregate.lookbackDays: the aggregation's plan of %d KPIs (and %d state tables) over %d days can be %d bytes, "+
 			"over Step Functions' payload limit of %d bytes (a state's input or output); set lookbackDays to %d or fewer, or move KPIs to another environment",
-			config.ContextKey, e.Name, len(kpis.Names()), e.Aggregate.LookbackDays+1, n, limits.MaxStatePayloadBytes, limits.MaxStatePayloadBytes/perDay-1)
+			config.ContextKey, e.Name, len(kpis.Names())-len(kpis.States()), len(kpis.States()), e.Aggregate.LookbackDays+1, n,
+			limits.MaxStatePayloadBytes, limits.MaxStatePayloadBytes/perDay-1)
 	}
 	return nil
 }

@@ -285,6 +285,12 @@ func TestExtract_ReplayKeepsAnEditAfterMidnightAndASoftDelete(t *testing.T) {
 	src := ingest.Sample(ds)
 	src.Spec.Tables = []extract.TableSpec{{Name: sample.TableComments, Mode: extract.Incremental, TimestampColumn: "updated_at"}}
 	lake := openLake(t)
+	// An earlier day of the table: this run is the day's increment, not the table's initial load.
+	earlier := layout.TablePrefix(src.Spec.Name, sample.TableComments) + d.AddDays(-1).Partition() + "/earlier.parquet"
+	if _, err := lake.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(ingest.RawBucket), Key: aws.String(earlier),
+		Body: strings.NewReader("an earlier day")}); err != nil {
+		t.Fatal(err)
+	}
 	res, err := ingest.Extract(context.Background(), lake, src, d, at, ingest.Options{})
 	if err != nil {
 		t.Fatal(err)
