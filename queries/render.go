@@ -349,11 +349,10 @@ func eventTime(dialect Dialect) string {
 // instantLiteral renders an instant for comparison with a parsed event time, a timestamp with time
 // zone in both engines: the literal carries its zone, so the comparison is between instants.
 func instantLiteral(t time.Time, dialect Dialect) string {
-	s := t.UTC().Format("2006-01-02 15:04:05.000")
 	if dialect == DuckDB {
-		return "TIMESTAMPTZ '" + s + "+00:00'"
+		return timestampLiteral(t, dialect) // already a TIMESTAMPTZ with its offset
 	}
-	return "TIMESTAMP '" + s + " UTC'"
+	return "TIMESTAMP '" + t.UTC().Format("2006-01-02 15:04:05.000") + " UTC'"
 }
 
 func renderKPI(kpi string, d layout.Day, days int, n *Names) (string, error) {
