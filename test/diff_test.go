@@ -64,12 +64,29 @@ func TestDiff_OneConfigChangeShowsAsExactlyThatProperty(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Synth(nil)
-	head := normalize(t, readFile(t, filepath.Join(dir, "KpiLake-prod.template.json")))
-	base := readFile(t, filepath.Join("testdata", "KpiLake-prod.template.json"))
-	d, err := review.Diff("KpiLake-prod", base, head)
-	if err != nil {
-		t.Fatal(err)
+	// The source's extraction function is its nested stack's; the parent does not change.
+	nested, err := review.Nested(assembly{dir: dir}.files(t), "KpiLake-prod.template.json")
+	if err != nil || len(nested) != 1 {
+		t.Fatalf("nested stacks of KpiLake-prod = %v, %v; want the one source's", nested, err)
 	}
+	for _, f := range []string{"KpiLake-prod.template.json", nested[0]} {
+		head := normalize(t, readFile(t, filepath.Join(dir, f)))
+		base := readFile(t, filepath.Join("testdata", f))
+		d, err := review.Diff(review.StackName(f), base, head)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == nested[0] {
+			checkOneMemoryChange(t, d)
+		} else if !d.Empty() {
+			t.Errorf("%s changed; want only its source's nested stack to", f)
+		}
+	}
+}
+
+// checkOneMemoryChange holds that d is the one change of an extraction function's memory.
+func checkOneMemoryChange(t *testing.T, d *review.StackDiff) {
+	t.Helper()
 	var text strings.Builder
 	if err := d.WriteText(&text); err != nil {
 		t.Fatal(err)
@@ -85,7 +102,7 @@ func TestDiff_OneConfigChangeShowsAsExactlyThatProperty(t *testing.T) {
 	if c.Path != "MemorySize" || c.Replacement != review.NoReplacement || fmt.Sprint(*c.Old) != "1024" || fmt.Sprint(*c.New) != "2048" {
 		t.Errorf("change = %s %v -> %v (replacement %d); want MemorySize 1024 -> 2048 in place:\n%s", c.Path, *c.Old, *c.New, c.Replacement, text.String())
 	}
-	if want := "KpiLake-prod: 0 added, 1 changed, 0 replaced, 0 removed; IAM: no change; security groups: no change"; d.Summary() != want {
+	if want := d.Stack + ": 0 added, 1 changed, 0 replaced, 0 removed; IAM: no change; security groups: no change"; d.Summary() != want {
 		t.Errorf("summary = %q, want %q", d.Summary(), want)
 	}
 }

@@ -3,8 +3,6 @@ package test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -577,11 +575,7 @@ func TestSalt_BreakGlassRoleReadsItToo(t *testing.T) {
 	}
 	a.Synth(nil)
 	name := *stacks[0].StackName()
-	raw, err := os.ReadFile(filepath.Join(dir, name+".template.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := decodeTemplate(t, dir, name, raw)
+	tp := decodeTemplate(t, dir, name, assembly{dir: dir}.template(t, name))
 	salts := saltReaders(t, tp)
 	if len(salts) == 0 {
 		t.Fatal("no salt in the prod template")

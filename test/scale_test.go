@@ -327,3 +327,55 @@ func TestApp_PlanPastTheStepFunctionsPayloadIsAConfigError(t *testing.T) {
 		}
 	}
 }
+
+// An environment of 50 database sources of 20 tables each synthesizes within every limit, with
+// room to grow: each source is a nested stack of its own, so a source adds one resource (its
+// nested stack) to the environment's stack and the same resources to its own; cdk-nag finds
+// nothing and cfn-lint passes the environment's stack and a source's.
+func TestScale_FiftySourcesOfTwentyTables(t *testing.T) {
+	ten := synthScaled(t, scale{Sources: 10, TablesPerSource: 20, KPIs: 5})
+	fifty := synthScaled(t, scale{Sources: 50, TablesPerSource: 20, KPIs: 5})
+	for _, r := range []scaledSynth{ten, fifty} {
+		if r.Err != nil {
+			t.Fatalf("synth: %v", r.Err)
+		}
+	}
+	parent := func(r scaledSynth) (main stackStats, nested []stackStats) {
+		for _, s := range r.Stacks {
+			if strings.HasSuffix(s.Name, ".nested") {
+				nested = append(nested, s)
+			} else {
+				main = s
+			}
+		}
+		return main, nested
+	}
+	p10, n10 := parent(ten)
+	p50, n50 := parent(fifty)
+	if len(n10) != 10 || len(n50) != 50 {
+		t.Fatalf("nested stacks: %d with 10 sources, %d with 50; want one per source", len(n10), len(n50))
+	}
+	if got := p50.Resources - p10.Resources; got != 40 {
+		t.Errorf("40 more sources add %d resources to the environment's stack, want 40 (one nested stack each)", got)
+	}
+	if got := p50.Types["AWS::CloudFormation::Stack"]; got != 50 {
+		t.Errorf("the environment's stack has %d nested stacks, want 50", got)
+	}
+	for _, n := range n50 {
+		if n.Resources != n50[0].Resources {
+			t.Errorf("%s has %d resources and %s %d: a source's stack must not grow with the others", n.Name, n.Resources, n50[0].Name, n50[0].Resources)
+		}
+	}
+	// Room to grow: the environment's stack at 50 sources stays under half of each limit.
+	if p50.Resources > limits.MaxResources/2 || p50.Bytes > limits.MaxTemplateBytes/2 {
+		t.Errorf("%s: %d resources and %d bytes at 50 sources; want under half of %d and %d", p50.Name, p50.Resources, p50.Bytes, limits.MaxResources, limits.MaxTemplateBytes)
+	}
+	errs, warnings := manifestMessages(t, fifty.Dir)
+	for _, m := range append(errs, warnings...) {
+		t.Errorf("%s", m)
+	}
+	lint := needTool(t, "cfn-lint", "it lints every synthesized template")
+	cfnLint(t, lint, map[string][]string{"ap-northeast-1": {
+		filepath.Join(fifty.Dir, p50.Name+".template.json"), filepath.Join(fifty.Dir, n50[len(n50)-1].Name+".template.json"),
+	}})
+}

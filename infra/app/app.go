@@ -157,7 +157,11 @@ func Synth(a awscdk.App, stacks []*stack.Stack) (err error) {
 	}
 	fixes := limits.Fixes{Growth: fmt.Sprintf(
 		"a stack grows with its database sources (%s) and KPIs (queries/): move some to another environment",
-		strings.Join(envs, ", "))}
+		strings.Join(envs, ", ")),
+		Environment: fmt.Sprintf(
+			"an extraction function's environment lists its source's tables (%s[].tables) and the plan's names the crawlers of every source: "+
+				"split a source with many tables into two sources, or move sources to another environment",
+			strings.Join(envs, ", "))}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("synth failed: %v", r)

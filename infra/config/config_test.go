@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kpilake/kpilake/infra/config"
+	aggregate "github.com/kpilake/kpilake/lambdas/aggregate"
+	"github.com/kpilake/kpilake/queries"
 )
 
 // sameZone compares locations by name: *time.Location has no exported fields.
@@ -982,5 +984,32 @@ func TestParse_FailsWhenCatalogNamesCollide(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The aggregate functions receive the keys of the tables a state node reads, not of every
+// incremental table: those of a few dozen sources would pass Lambda's 4 KB of environment.
+func TestEnvironment_StateKeysReadAreThoseOfTheStateNodes(t *testing.T) {
+	cfg := mustParse(t, dev(region+`, "sources": [{"name": "social", "engine": "postgresql",
+		"secretArn": "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:db-AbCdEf",
+		"subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"],
+		"tables": [
+			{"name": "users"},
+			{"name": "posts", "mode": "incremental", "timestampColumn": "updated_at"},
+			{"name": "comments", "mode": "incremental", "timestampColumn": "updated_at", "key": ["post_id", "no"]}
+		]}]`))
+	e := cfg.Environments["dev"]
+	// The repository's catalog: reactions_given_received reads {{ state "social" "posts" }}; no
+	// KPI reads the state of social.comments.
+	kpis, err := queries.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(e.StateKeys()); got != 2 {
+		t.Fatalf("StateKeys has %d tables, want the 2 incremental ones", got)
+	}
+	want := aggregate.StateKeys{{Source: "social", Table: "posts"}: {"id"}}
+	if diff := cmp.Diff(want, e.StateKeysRead(kpis)); diff != "" {
+		t.Errorf("StateKeysRead (-want +got):\n%s", diff)
 	}
 }

@@ -87,6 +87,23 @@ func (e *Environment) StateKeys() aggregate.StateKeys {
 	return keys
 }
 
+// StateKeysRead are the StateKeys of the tables that kpis' state nodes read ({{ state }}): the
+// only ones the aggregate functions use. Every incremental table of a few dozen sources would
+// pass Lambda's 4 KB of environment variables.
+func (e *Environment) StateKeysRead(kpis *queries.Catalog) aggregate.StateKeys {
+	all := e.StateKeys()
+	keys := aggregate.StateKeys{}
+	for _, name := range kpis.States() {
+		k, _ := kpis.KPI(name)
+		if t, ok := k.StateOf(); ok {
+			if key, ok := all[t]; ok {
+				keys[t] = key
+			}
+		}
+	}
+	return keys
+}
+
 // DefaultKey is the primary key of an incremental table whose configuration gives none.
 var DefaultKey = []string{"id"}
 

@@ -20,17 +20,17 @@ const Account = review.Account
 const pathMetadataContext = "aws:cdk:enable-path-metadata"
 
 // Synthesize builds the real app for one environment of cdk.json, the way `cdk synth -c env=ENV`
-// does, and returns its stack's CloudFormation template, each resource annotated with its
-// construct path. root is the module's root directory.
+// does, and returns its stack's CloudFormation template with its nested stacks inlined
+// (review.Flatten), each resource annotated with its construct path. root is the module's root
+// directory.
 func Synthesize(root, env string) ([]byte, error) {
 	templates, err := app.SynthEnvironment(root, env, Account, map[string]any{pathMetadataContext: true})
 	if err != nil {
 		return nil, err
 	}
 	file := stack.Name(env) + ".template.json"
-	template, ok := templates[file]
-	if !ok {
+	if _, ok := templates[file]; !ok {
 		return nil, fmt.Errorf("synth of environment %s wrote no %s", env, file)
 	}
-	return template, nil
+	return review.Flatten(templates, file)
 }

@@ -257,6 +257,10 @@ func (s *extractionStack) functionPermissions() []string {
 		cdktest.Permission("Allow", "secretsmanager:GetSecretValue", s.src.SecretArn, nil),
 		cdktest.Permission("Allow", "secretsmanager:GetSecretValue", salt, nil),
 		cdktest.Permission("Allow", "secretsmanager:DescribeSecret", salt, nil),
+		// The salt's key decrypts only through Secrets Manager: the key's policy no longer names
+		// its readers (a source's role in a nested stack would make a cycle), their own policy does.
+		cdktest.Permission("Allow", "kms:Decrypt", tp.Resolve(s.salt.Key.KeyArn()),
+			map[string]any{"StringEquals": map[string]any{"kms:ViaService": "secretsmanager.ap-northeast-1.amazonaws.com"}}),
 		cdktest.Permission("Allow", "logs:CreateLogStream", logs, nil),
 		cdktest.Permission("Allow", "logs:PutLogEvents", logs, nil),
 		cdktest.Permission("Allow", "xray:PutTraceSegments", "*", nil),

@@ -47,6 +47,14 @@ const (
 	MaxStatePayloadBytes = 262_144
 	// MaxRuleTargets is EventBridge's targets per rule.
 	MaxRuleTargets = 5
+	// MaxFunctionEnvironmentBytes is Lambda's size of a function's environment variables, keys
+	// and values together.
+	MaxFunctionEnvironmentBytes = 4_096
+	// MinReferenceBytes is what a reference ({"Ref"}, {"Fn::GetAtt"}) in a function's environment
+	// counts for: the shortest name CloudFormation generates for the resources kpilake passes
+	// there (a Glue crawler's: its logical ID, a dash and 12 characters). A function's check is
+	// therefore a lower bound: a synth that fails it would fail to deploy.
+	MinReferenceBytes = 28
 )
 
 // Fixes say what a user can change when a limit is crossed, in the words of the environment's
@@ -54,6 +62,15 @@ const (
 type Fixes struct {
 	// Growth is the fix when a template grows with the environment (resources, bytes, widgets).
 	Growth string
+	// Environment is the fix when a function's environment variables outgrow Lambda's limit.
+	Environment string
+}
+
+func (f Fixes) environment() string {
+	if f.Environment != "" {
+		return f.Environment
+	}
+	return "a function's environment grows with a source's tables and with the environment's sources: split a source with many tables into two, or move sources to another environment"
 }
 
 // Problem is one limit crossed by one resource or template.
@@ -177,6 +194,14 @@ func CheckTemplate(name string, raw []byte, fixes Fixes) ([]Problem, error) {
 		case "AWS::StepFunctions::StateMachine":
 			add(where, "bytes of definition", len(joined(r.Properties["DefinitionString"])), MaxStateMachineDefinitionBytes,
 				"Step Functions, per state machine", growth)
+		case "AWS::Lambda::Function":
+			env, _ := r.Properties["Environment"].(map[string]any)
+			vars, _ := env["Variables"].(map[string]any)
+			n := 0
+			for k, v := range vars {
+				n += len(k) + minSize(v)
+			}
+			add(where, "bytes of environment variables", n, MaxFunctionEnvironmentBytes, "Lambda, per function", fixes.environment())
 		case "AWS::Events::Rule":
 			add(where, "targets", len(list(r.Properties["Targets"])), MaxRuleTargets, "EventBridge, per rule", kpilakeDefect)
 		}
@@ -222,6 +247,30 @@ func checkDashboard(where string, body any, fix string) []Problem {
 		}
 	}
 	return ps
+}
+
+// minSize is the least number of bytes a resolved value can have: its literal parts, and
+// MinReferenceBytes for each reference.
+func minSize(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x)
+	case map[string]any:
+		if j, ok := x["Fn::Join"].([]any); ok && len(j) == 2 {
+			sep, _ := j[0].(string)
+			parts := list(j[1])
+			n := len(sep) * max(len(parts)-1, 0)
+			for _, p := range parts {
+				n += minSize(p)
+			}
+			return n
+		}
+		return MinReferenceBytes
+	case nil:
+		return 0
+	}
+	raw, _ := json.Marshal(v)
+	return len(raw)
 }
 
 // joined renders a string property that may be an Fn::Join, with each reference replaced by a

@@ -107,6 +107,13 @@ func TestCheckTemplate_EachLimitFailsPastItAndNamesTheFix(t *testing.T) {
 		{"targets of a rule", func(n int) map[string]any {
 			return map[string]any{"Rule": res("AWS::Events::Rule", map[string]any{"Targets": items(n, func(i int) any { return map[string]any{"Id": fmt.Sprint(i)} })})}
 		}, limits.MaxRuleTargets, "targets, over the limit of 5 (EventBridge, per rule)"},
+		{"environment of a function", func(n int) map[string]any {
+			// Keys count with their values; a reference counts as limits.MinReferenceBytes.
+			return map[string]any{"Fn": res("AWS::Lambda::Function", map[string]any{"Environment": map[string]any{"Variables": map[string]any{
+				"KPILAKE_BUCKET": map[string]any{"Ref": "Bucket"},
+				"KPILAKE_SOURCE": strings.Repeat("x", n-len("KPILAKE_BUCKET")-limits.MinReferenceBytes-len("KPILAKE_SOURCE")),
+			}}})}
+		}, limits.MaxFunctionEnvironmentBytes, "bytes of environment variables, over the limit of 4096 (Lambda, per function)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			check := func(n int) []limits.Problem {

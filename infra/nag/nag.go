@@ -93,3 +93,14 @@ func DeadLetterQueue(queue constructs.IConstruct) {
 	Suppress(queue, "This queue is a dead-letter queue: a redrive policy of its own would only move the same messages on; "+
 		"its messages raise an alarm and wait for the operator.", Rule("SQSRedrivePolicy", Serverless)...)
 }
+
+// SuppressMatching is a suppression of rule for reason that covers only the granular findings
+// (cdk-nag's appliesTo: "Resource::<...>", "Action::...") that match the regular expression
+// pattern; add it with cdknag.NagSuppressions_AddResourceSuppressions.
+func SuppressMatching(rule, reason, pattern string) *cdknag.NagPackSuppression {
+	return &cdknag.NagPackSuppression{
+		Id:        jsii.String(rule),
+		Reason:    jsii.String(reason),
+		AppliesTo: &[]any{map[string]any{"regex": "/" + pattern + "/"}},
+	}
+}

@@ -19,11 +19,48 @@ func snapshot(t *testing.T) []byte {
 	return data
 }
 
-// edit returns the snapshot after f changed its resources.
-func edit(t *testing.T, f func(res map[string]any)) []byte {
+// withSources is the prod snapshot with its sources' nested stacks' resources added, so that the
+// cases find every kind of resource (the functions in a VPC are a source's) in one template.
+func withSources(t *testing.T) []byte {
 	t.Helper()
 	var tmpl map[string]any
 	if err := json.Unmarshal(snapshot(t), &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	nested, _ := filepath.Glob(filepath.Join("..", "..", "test", "testdata", "KpiLakeprodSource*.nested.template.json"))
+	if len(nested) == 0 {
+		t.Fatal("no nested source snapshot of prod")
+	}
+	res := tmpl["Resources"].(map[string]any)
+	for _, f := range nested {
+		var n struct{ Resources map[string]any }
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, &n); err != nil {
+			t.Fatal(err)
+		}
+		for id, r := range n.Resources {
+			res[id] = r
+		}
+	}
+	raw, err := json.Marshal(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Normalize(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// edit returns withSources after f changed its resources.
+func edit(t *testing.T, f func(res map[string]any)) []byte {
+	t.Helper()
+	var tmpl map[string]any
+	if err := json.Unmarshal(withSources(t), &tmpl); err != nil {
 		t.Fatal(err)
 	}
 	f(tmpl["Resources"].(map[string]any))
@@ -149,7 +186,7 @@ func TestDiff_Kinds(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := Diff("KpiLake-prod", snapshot(t), edit(t, tc.edit))
+			d, err := Diff("KpiLake-prod", withSources(t), edit(t, tc.edit))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,7 +249,7 @@ func TestWriteMarkdown_OneCommentWithTheMarkerAndEveryStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed, err := Diff("KpiLake-prod", snapshot(t), edit(t, func(res map[string]any) {
+	changed, err := Diff("KpiLake-prod", withSources(t), edit(t, func(res map[string]any) {
 		doc := props(res, first(res, "AWS::IAM::Policy"))["PolicyDocument"].(map[string]any)
 		doc["Statement"] = append(doc["Statement"].([]any), map[string]any{"Effect": "Allow", "Action": "s3:*", "Resource": "*"})
 	}))

@@ -47,11 +47,17 @@ func (p *Props) validate() error {
 	return errors.Join(errs...)
 }
 
-// Salt is the hash salt. Its secret's resource policy denies reading it, and its key's policy
-// denies decrypting with it, to every principal but the roles given to GrantRead and the
-// break-glass role: an administrator of the account cannot read it either without a deployment
-// that names it. The key's administration stays with the account (CDK's default key policy), so
-// a deployment can always change who may read.
+// Salt is the hash salt. Its secret's resource policy denies reading it to every principal but
+// the roles given to GrantRead and the break-glass role, and its key's policy denies decrypting
+// with it to every principal but the break-glass role, except through Secrets Manager (whose
+// reads the secret's policy governs): an administrator of the account cannot read it either
+// without a deployment that names it. The key's administration stays with the account (CDK's
+// default key policy), so a deployment can always change who may read.
+//
+// Neither the key's policy nor any other property of the key or the secret names a reader: the
+// readers' roles may live in nested stacks (package source), which take the secret's ARN as a
+// parameter, and a key policy naming them would be a dependency cycle. The secret's resource
+// policy, a resource of its own, names them.
 //
 // Salt is not a construct of its own: the secret is the construct scope/id, as it was before the
 // salt had a key of its own, so that its logical ID stays and a deployed salt keeps its value.
@@ -64,8 +70,8 @@ type Salt struct {
 	// joinable across days and sources).
 	Secret awssecretsmanager.Secret
 
-	readers []*string
-	denies  []awsiam.PolicyStatement
+	readers    []*string
+	secretDeny awsiam.PolicyStatement
 }
 
 // New creates the salt (the secret scope/id), its key and the policies that keep it to its
@@ -98,14 +104,18 @@ func New(scope constructs.Construct, id string, props *Props) *Salt {
 		EncryptionKey: s.Key,
 		RemovalPolicy: removal,
 	})
-	secretDeny := s.deny("DenyReadingTheSaltToAllButItsReaders", ReadActions)
-	s.Secret.AddToResourcePolicy(secretDeny)
-	// Secrets Manager decrypts the value with the caller's permissions on the key, so this holds
-	// even for a principal whose IAM policy allows kms:Decrypt on every key.
-	keyDeny := s.deny("DenyDecryptingTheSaltToAllButItsReaders", []string{"kms:Decrypt"})
-	s.Key.AddToResourcePolicy(keyDeny, jsii.Bool(true))
-	s.denies = []awsiam.PolicyStatement{secretDeny, keyDeny}
+	s.secretDeny = s.deny("DenyReadingTheSaltToAllButItsReaders", ReadActions)
+	s.Secret.AddToResourcePolicy(s.secretDeny)
 	s.exempt()
+	// Secrets Manager decrypts the value with the caller's permissions on the key, so this holds
+	// even for a principal whose IAM policy allows kms:Decrypt on every key; through Secrets
+	// Manager, the secret's deny above decides.
+	keyDeny := s.deny("DenyDecryptingTheSaltButThroughSecretsManager", []string{"kms:Decrypt"})
+	keyDeny.AddCondition(jsii.String("StringNotEquals"), map[string]any{"kms:ViaService": viaSecretsManager(s.Key)})
+	if props.BreakGlassRoleArn != "" {
+		keyDeny.AddCondition(jsii.String("ArnNotEquals"), map[string]any{"aws:PrincipalArn": props.BreakGlassRoleArn})
+	}
+	s.Key.AddToResourcePolicy(keyDeny, jsii.Bool(true))
 
 	nag.Suppress(s.Secret, "The hash salt must never rotate: hashed keys must keep joining across days and sources.",
 		nag.Rule("SecretsManagerRotationEnabled", nag.NIST, nag.HIPAA)...)
@@ -127,24 +137,38 @@ func (s *Salt) deny(sid string, actions []string) awsiam.PolicyStatement {
 	})
 }
 
-// exempt sets the readers as the exception of the deny statements; with no reader the
-// statements deny everyone.
+// exempt sets the readers as the exception of the secret's deny; with no reader it denies
+// everyone.
 func (s *Salt) exempt() {
 	if len(s.readers) == 0 {
 		return
 	}
-	for _, st := range s.denies {
-		// AddCondition replaces the values of a key that the statement already has.
-		st.AddCondition(jsii.String("ArnNotEquals"), map[string]any{"aws:PrincipalArn": s.readers})
-	}
+	// AddCondition replaces the values of a key that the statement already has.
+	s.secretDeny.AddCondition(jsii.String("ArnNotEquals"), map[string]any{"aws:PrincipalArn": s.readers})
+}
+
+// viaSecretsManager is the kms:ViaService value of Secrets Manager's calls in key's region.
+func viaSecretsManager(key awskms.IKey) string {
+	return fmt.Sprintf("secretsmanager.%s.amazonaws.com", *awscdk.Stack_Of(key).Region())
 }
 
 // GrantRead lets role read the salt: GetSecretValue on the secret and kms:Decrypt with its key
-// through Secrets Manager, and exempts the role from the denies.
+// through Secrets Manager, both in the role's own policy, and exempts the role from the secret's
+// deny.
 func (s *Salt) GrantRead(role awsiam.IRole) awsiam.Grant {
 	s.readers = append(s.readers, role.RoleArn())
 	s.exempt()
-	return s.Secret.GrantRead(role, nil)
+	g := awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      role,
+		Actions:      jsii.Strings("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
+		ResourceArns: jsii.Strings(*s.Secret.SecretArn()),
+	})
+	return g.Combine(awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      role,
+		Actions:      jsii.Strings("kms:Decrypt"),
+		ResourceArns: jsii.Strings(*s.Key.KeyArn()),
+		Conditions:   &map[string]*map[string]any{"StringEquals": {"kms:ViaService": viaSecretsManager(s.Key)}},
+	}))
 }
 
 // SecretArn is the secret's ARN.

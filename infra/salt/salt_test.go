@@ -1,6 +1,7 @@
 package salt_test
 
 import (
+	"encoding/json"
 	"os"
 	"regexp"
 	"strings"
@@ -64,8 +65,11 @@ func denies(doc any) []map[string]any {
 	return out
 }
 
-// The secret's policy and the key's policy each deny reading to every principal but the readers
-// and the break-glass role; with none, they deny everyone.
+// The secret's policy denies reading to every principal but the readers and the break-glass
+// role (with none, to everyone); the key's policy denies decrypting, except through Secrets
+// Manager, to every principal but the break-glass role, and names no reader: a reader's role in a
+// nested stack (package source) takes the secret's ARN as a parameter, so a key that named the
+// role would be a dependency cycle.
 func TestNew_DeniesReadingToAllButTheReaders(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -80,39 +84,58 @@ func TestNew_DeniesReadingToAllButTheReaders(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := synthSalt(t, tc.props, tc.readers)
-			var want []any
+			var readers, keyExempt []any
 			if tc.breakGlass {
-				want = append(want, breakGlass)
+				readers = append(readers, breakGlass)
+				keyExempt = append(keyExempt, breakGlass)
 			}
 			for _, r := range s.roles {
-				want = append(want, map[string]any{"Fn::GetAtt": []any{r, "Arn"}})
+				readers = append(readers, map[string]any{"Fn::GetAtt": []any{r, "Arn"}})
 			}
 			var policy any
 			for _, r := range s.tp.Resources("AWS::SecretsManager::ResourcePolicy") {
 				policy = r["Properties"].(map[string]any)["ResourcePolicy"]
 			}
-			for what, doc := range map[string]any{
-				"secret policy": policy,
-				"key policy":    s.tp.Properties(t, s.key)["KeyPolicy"],
+			viaSecretsManager := map[string]any{"kms:ViaService": "secretsmanager." + cdktest.Region + ".amazonaws.com"}
+			for what, want := range map[string]struct {
+				doc    any
+				action string
+				exempt []any
+				notVia any
+			}{
+				"secret policy": {policy, "secretsmanager:GetSecretValue", readers, nil},
+				"key policy":    {s.tp.Properties(t, s.key)["KeyPolicy"], "kms:Decrypt", keyExempt, viaSecretsManager},
 			} {
-				ds := denies(doc)
+				ds := denies(want.doc)
 				if len(ds) != 1 {
-					t.Fatalf("%s has %d deny statements, want 1: %v", what, len(ds), doc)
+					t.Fatalf("%s has %d deny statements, want 1: %v", what, len(ds), want.doc)
 				}
 				d := ds[0]
 				if !cmp.Equal(d["Principal"], any(map[string]any{"AWS": "*"})) {
 					t.Errorf("%s: deny applies to %v, want every principal", what, d["Principal"])
 				}
-				action := map[string]any{"secret policy": "secretsmanager:GetSecretValue", "key policy": "kms:Decrypt"}[what]
-				if d["Action"] != action {
-					t.Errorf("%s: deny covers %v, want %s", what, d["Action"], action)
+				if d["Action"] != want.action {
+					t.Errorf("%s: deny covers %v, want %s", what, d["Action"], want.action)
 				}
+				c, _ := d["Condition"].(map[string]any)
 				var got []any
-				if c, ok := d["Condition"].(map[string]any); ok {
-					got = toList(c["ArnNotEquals"].(map[string]any)["aws:PrincipalArn"])
+				if ne, ok := c["ArnNotEquals"].(map[string]any); ok {
+					got = toList(ne["aws:PrincipalArn"])
 				}
-				if !cmp.Equal(want, got) {
-					t.Errorf("%s: deny exempts %v, want %v", what, got, want)
+				if !cmp.Equal(want.exempt, got) {
+					t.Errorf("%s: deny exempts %v, want %v", what, got, want.exempt)
+				}
+				if !cmp.Equal(want.notVia, c["StringNotEquals"]) {
+					t.Errorf("%s: deny has StringNotEquals %v, want %v", what, c["StringNotEquals"], want.notVia)
+				}
+			}
+			key, err := json.Marshal(s.tp.Properties(t, s.key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range s.roles {
+				if strings.Contains(string(key), `"`+r+`"`) {
+					t.Errorf("the key's properties name reader %s: %s", r, key)
 				}
 			}
 		})
@@ -126,28 +149,20 @@ func toList(v any) []any {
 	return []any{v}
 }
 
-// A reader may get the secret and decrypt its key through Secrets Manager only.
+// A reader may get the secret, and decrypt with its key through Secrets Manager only, by its own
+// policy.
 func TestGrantRead_GetsTheSecretAndDecryptsThroughSecretsManager(t *testing.T) {
 	s := synthSalt(t, nil, 1)
 	secret := map[string]any{"Ref": s.secret}
+	key := map[string]any{"Fn::GetAtt": []any{s.key, "Arn"}}
 	want := []string{
+		cdktest.Permission("Allow", "kms:Decrypt", key, map[string]any{"StringEquals": map[string]any{
+			"kms:ViaService": "secretsmanager." + cdktest.Region + ".amazonaws.com"}}),
 		cdktest.Permission("Allow", "secretsmanager:DescribeSecret", secret, nil),
 		cdktest.Permission("Allow", "secretsmanager:GetSecretValue", secret, nil),
 	}
 	if diff := cmp.Diff(want, s.tp.Permissions(s.roles[0])); diff != "" {
 		t.Errorf("reader permissions (-want +got):\n%s", diff)
-	}
-	var viaSecretsManager bool
-	for _, st := range s.tp.Properties(t, s.key)["KeyPolicy"].(map[string]any)["Statement"].([]any) {
-		m := st.(map[string]any)
-		p, _ := m["Principal"].(map[string]any)
-		if m["Effect"] == "Allow" && cmp.Equal(p["AWS"], any(map[string]any{"Fn::GetAtt": []any{s.roles[0], "Arn"}})) {
-			viaSecretsManager = cmp.Equal(m["Condition"], any(map[string]any{"StringEquals": map[string]any{
-				"kms:ViaService": "secretsmanager." + cdktest.Region + ".amazonaws.com"}}))
-		}
-	}
-	if !viaSecretsManager {
-		t.Errorf("the key policy does not let the reader decrypt through Secrets Manager only")
 	}
 }
 

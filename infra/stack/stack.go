@@ -25,6 +25,7 @@ import (
 	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/infra/observe"
 	"github.com/kpilake/kpilake/infra/salt"
+	"github.com/kpilake/kpilake/infra/source"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
@@ -55,7 +56,9 @@ type Stack struct {
 	Crawlers map[string]*catalog.Crawler
 	// LogStreams are the Firehose streams of application logs, by name.
 	LogStreams map[string]*ingest.LogStream
-	// Extractions are the daily database extractions, by source name.
+	// Sources are the database sources, each a nested stack, by source name.
+	Sources map[string]*source.Database
+	// Extractions are the daily database extractions (in Sources), by source name.
 	Extractions map[string]*ingest.DatabaseExtraction
 	// LogCrawl starts the app_logs crawler every day; nil without log streams.
 	LogCrawl *ingest.CrawlerSchedule
@@ -69,7 +72,10 @@ type Stack struct {
 	// Salt salts the hashed columns of every source, so hashed keys join across sources; only
 	// the extraction roles (and lake.breakGlassRoleArn) can read it. Nil without sources.
 	Salt *salt.Salt
+	// Plan resolves the business days of the aggregation's runs.
 	Plan *golambda.Function
+	// ExtractionPlan resolves the business day of the sources' extractions; nil without sources.
+	ExtractionPlan *golambda.Function
 	// Observe holds the alarms and the dashboard.
 	Observe *observe.Observe
 }
@@ -110,6 +116,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		Crawlers:    map[string]*catalog.Crawler{},
 		LogStreams:  map[string]*ingest.LogStream{},
 		Extractions: map[string]*ingest.DatabaseExtraction{},
+		Sources:     map[string]*source.Database{},
 	}
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("project"), jsii.String("kpilake"), nil)
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("environment"), jsii.String(e.Name), nil)
@@ -141,14 +148,6 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		LogRetention:               retention,
 		LogKey:                     s.LogKey,
 	})
-	for _, src := range e.Sources {
-		s.Crawlers[src.Name] = catalog.NewCrawler(s.Stack, "Crawler-"+src.Name, &catalog.CrawlerProps{
-			Catalog:     s.Catalog,
-			Prefixes:    []string{layout.SourcePrefix(src.Name)},
-			TablePrefix: layout.CrawlerTablePrefix(src.Name),
-			Description: fmt.Sprintf("kpilake: %s tables of source %s", src.Engine, src.Name),
-		})
-	}
 	for _, ls := range e.LogStreams {
 		s.LogStreams[ls.Name] = ingest.NewLogStream(s.Stack, "LogStream-"+ls.Name, &ingest.LogStreamProps{
 			Lake:          s.Lake,
@@ -192,21 +191,40 @@ func New(scope constructs.Construct, props *Props) *Stack {
 	})
 
 	if len(e.Sources) > 0 {
-		s.Salt = salt.New(s.Stack, "HashSalt", &salt.Props{RemovalPolicy: removal, BreakGlassRoleArn: e.Lake.BreakGlassRoleArn})
-	}
-	for _, src := range e.Sources {
-		s.Extractions[src.Name] = ingest.NewDatabaseExtraction(s.Stack, "Extraction-"+src.Name, &ingest.DatabaseExtractionProps{
-			Source:        src,
-			Lake:          s.Lake,
-			Crawler:       s.Crawlers[src.Name],
-			Alerts:        s.Alerts,
-			Plan:          s.Plan,
-			Salt:          s.Salt,
-			TimeZone:      e.TimeZone,
-			Root:          root,
+		// The sources' extractions resolve their business day with a plan function of their
+		// own: the aggregation's (Plan) names every source's crawler in its environment, so a
+		// nested source stack that invoked it would depend on the stack that depends on it.
+		s.ExtractionPlan = golambda.NewFunction(s.Stack, "ExtractionPlan", &golambda.FunctionProps{
+			Invocation:    golambda.Synchronous, // a Step Functions task
+			Entry:         filepath.Join(root, "lambdas", "cmd", "plan"),
+			Description:   "kpilake: resolves the business day a database extraction exports",
+			Environment:   map[string]string{plan.EnvTimeZone: e.TimeZone},
+			Timeout:       awscdk.Duration_Seconds(jsii.Number(60)),
+			MemoryMB:      128,
 			LogRetention:  retention,
 			RemovalPolicy: removal,
 		})
+		s.Salt = salt.New(s.Stack, "HashSalt", &salt.Props{RemovalPolicy: removal, BreakGlassRoleArn: e.Lake.BreakGlassRoleArn})
+	}
+	// Each database source is a nested stack of its own (package source), so that sources grow
+	// the environment without reaching CloudFormation's per-stack limits.
+	for _, src := range e.Sources {
+		d := source.NewDatabase(s.Stack, "Source-"+src.Name, &source.DatabaseProps{
+			Source:                src,
+			Environment:           e.Name,
+			TimeZone:              e.TimeZone,
+			Catalog:               s.Catalog,
+			Alerts:                s.Alerts,
+			Plan:                  s.ExtractionPlan,
+			Salt:                  s.Salt,
+			Root:                  root,
+			LogRetention:          retention,
+			RemovalPolicy:         removal,
+			LambdaErrorsThreshold: e.Observe.LambdaErrorsThreshold,
+		})
+		s.Sources[src.Name] = d
+		s.Crawlers[src.Name] = d.Crawler
+		s.Extractions[src.Name] = d.Extraction
 	}
 	kpis := props.KPIs
 	if kpis == nil {
@@ -228,7 +246,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			Plan:          s.Plan,
 			KPIs:          kpis.Names(),
 			RawTables:     kpis.Sources(),
-			StateKeys:     e.StateKeys(),
+			StateKeys:     e.StateKeysRead(kpis),
 			LookbackDays:  e.Aggregate.LookbackDays,
 			LogLateness:   e.LogLateness(),
 			TimeZone:      e.TimeZone,
@@ -245,7 +263,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			KPIs:           kpis.Names(),
 			TimeZone:       e.TimeZone,
 			EarliestDay:    e.Backfill.EarliestDay,
-			StateKeys:      e.StateKeys(),
+			StateKeys:      e.StateKeysRead(kpis),
 			MaxConcurrency: e.Backfill.MaxConcurrency,
 			MaxMessageAge:  time.Duration(e.Backfill.MaxMessageAgeHours) * time.Hour,
 			Root:           root,
@@ -301,15 +319,10 @@ func (s *Stack) observe(kpis []string) {
 		LambdaErrorsThreshold: e.Observe.LambdaErrorsThreshold,
 		Functions:             []observe.Function{{Name: "Plan", Function: s.Plan}},
 	}
-	for _, name := range sortedKeys(s.Extractions) {
-		x := s.Extractions[name]
-		props.Workflows = append(props.Workflows, observe.Workflow{Name: "Extraction-" + name, StateMachine: x.StateMachine})
-		props.Functions = append(props.Functions, observe.Function{Name: "Extract-" + name, Function: x.Function})
-		props.DeadLetterQueues = append(props.DeadLetterQueues, observe.Queue{
-			Name: "ExtractionSchedule-" + name, Queue: x.ScheduleDeadLetters,
-			Holds: "daily schedule invocations that could not start the extraction of " + name,
-		})
+	if f := s.ExtractionPlan; f != nil {
+		props.Functions = append(props.Functions, observe.Function{Name: "ExtractionPlan", Function: f})
 	}
+	// Each source's alarms and dashboard are its own nested stack's (source.Database.Observe).
 	props.DeadLetterQueues = append(props.DeadLetterQueues, observe.Queue{
 		Name: "AlertDelivery", Queue: s.Alerts.DeadLetters,
 		Holds:  "alerts that EventBridge could not publish to the alert topic (a crawler or workflow failure), or that SNS could not deliver to the alert e-mail address",
@@ -345,11 +358,6 @@ func (s *Stack) observe(kpis []string) {
 	}
 	for _, ls := range e.LogStreams {
 		props.LogStreams = append(props.LogStreams, observe.LogStream{Name: ls.Name, Stream: s.LogStreams[ls.Name]})
-	}
-	for _, src := range e.Sources {
-		for _, t := range src.Tables {
-			props.Tables = append(props.Tables, observe.Table{Source: src.Name, Table: t.Name})
-		}
 	}
 	s.Observe = observe.NewObserve(s.Stack, "Observe", props)
 }
@@ -401,27 +409,30 @@ func (s *Stack) suppressions() {
 		Reason: jsii.String("This is the server access log target of the other zones; logging it into itself would loop."),
 	}}, jsii.Bool(true))
 	for name, c := range s.Crawlers {
+		if _, ok := s.Sources[name]; ok {
+			continue // the source's nested stack suppresses its own
+		}
 		prefix := regexp.QuoteMeta(layout.SourcePrefix(name))
 		tables := regexp.QuoteMeta(s.Catalog.DatabaseName + "/" + layout.CrawlerTablePrefix(name))
 		cdknag.NagSuppressions_AddResourceSuppressions(c.Role, &[]*cdknag.NagPackSuppression{
-			suppress("AwsSolutions-IAM5", "The crawler reads every object under its own raw prefix only.",
+			nag.SuppressMatching("AwsSolutions-IAM5", "The crawler reads every object under its own raw prefix only.",
 				`^Resource::<LakeRaw\w+\.Arn>/`+prefix+`\*$`),
-			suppress("AwsSolutions-IAM5", "The crawler creates and updates only tables with its own table prefix.",
+			nag.SuppressMatching("AwsSolutions-IAM5", "The crawler creates and updates only tables with its own table prefix.",
 				`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+tables+`\*$`),
-			suppress("AwsSolutions-IAM5", "The crawler writes streams of its own log group only.",
+			nag.SuppressMatching("AwsSolutions-IAM5", "The crawler writes streams of its own log group only.",
 				`^Resource::<Crawler\w+Logs\w+\.Arn>:log-stream:\*$`),
-			suppress("AwsSolutions-IAM5", "glue:GetSecurityConfiguration supports no resource-level permissions.",
+			nag.SuppressMatching("AwsSolutions-IAM5", "glue:GetSecurityConfiguration supports no resource-level permissions.",
 				`^Resource::\*$`),
 		}, jsii.Bool(true))
 	}
 	for name, ls := range s.LogStreams {
 		cdknag.NagSuppressions_AddResourceSuppressions(ls.Role, &[]*cdknag.NagPackSuppression{
-			suppress("AwsSolutions-IAM5", "Firehose writes objects under its own stream's data and error prefixes only.",
+			nag.SuppressMatching("AwsSolutions-IAM5", "Firehose writes objects under its own stream's data and error prefixes only.",
 				`^Resource::<LakeRaw\w+\.Arn>/(`+regexp.QuoteMeta(layout.AppLogStreamPrefix(name))+`|`+
 					regexp.QuoteMeta(layout.FirehoseErrorPrefix(name))+`)\*$`),
 		}, jsii.Bool(true))
 	}
-	xray := suppress("AwsSolutions-IAM5", "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
+	xray := nag.SuppressMatching("AwsSolutions-IAM5", "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
 		`^Resource::\*$`)
 	// The aggregate function and the backfill worker hold aggregate.GrantAggregate; it and the
 	// sweep name the KPI tables, temporary tables and prefixes by pattern, so that a new KPI adds no
@@ -431,43 +442,46 @@ func (s *Stack) suppressions() {
 		return `^Resource::arn:[^:]+:glue:[^:]+:.+:table/` + db + `/` + regexp.QuoteMeta(prefix) + `\*$`
 	}
 	kpiTables := func(does string) *cdknag.NagPackSuppression {
-		return suppress("AwsSolutions-IAM5", does+" the KPI tables, named by their reserved prefix "+layout.KPITablePrefix+
+		return nag.SuppressMatching("AwsSolutions-IAM5", does+" the KPI tables, named by their reserved prefix "+layout.KPITablePrefix+
 			"* (no source table may take it) so that a new KPI needs no new statement.", tables(layout.KPITablePrefix))
 	}
 	tempTables := func(does string) *cdknag.NagPackSuppression {
-		return suppress("AwsSolutions-IAM5", does+" the CTAS runs' temporary tables, uniquely named per run under their reserved prefix "+
+		return nag.SuppressMatching("AwsSolutions-IAM5", does+" the CTAS runs' temporary tables, uniquely named per run under their reserved prefix "+
 			layout.TempTablePrefix+"* (no source or KPI table may take it).", tables(layout.TempTablePrefix))
 	}
 	kpiPrefixes := func(does string) *cdknag.NagPackSuppression {
-		return suppress("AwsSolutions-IAM5", does+" under the KPIs' own folders of the aggregated zone, which holds nothing else, "+
+		return nag.SuppressMatching("AwsSolutions-IAM5", does+" under the KPIs' own folders of the aggregated zone, which holds nothing else, "+
 			"so that a new KPI needs no new statement.", `^Resource::<LakeAggregated\w+\.Arn>/`+regexp.QuoteMeta(layout.KPIsPrefix)+`\*$`)
 	}
 	aggregating := []*cdknag.NagPackSuppression{
 		xray,
-		suppress("AwsSolutions-IAM5", "KPI queries read any source and upstream KPI table of the lake's database (read-only Glue actions).",
+		nag.SuppressMatching("AwsSolutions-IAM5", "KPI queries read any source and upstream KPI table of the lake's database (read-only Glue actions).",
 			tables("")),
 		kpiTables("CTAS creates and repartitions"),
 		tempTables("Athena CTAS creates and the runner drops"),
-		suppress("AwsSolutions-IAM5", "KPI queries read the raw zone (every source a KPI declares); read-only.",
+		nag.SuppressMatching("AwsSolutions-IAM5", "KPI queries read the raw zone (every source a KPI declares); read-only.",
 			`^Resource::<LakeRaw\w+\.Arn>/\*$`),
 		kpiPrefixes("Each run writes its output and deletes superseded runs"),
-		suppress("AwsSolutions-IAM5", "Athena writes query output with the caller's credentials, under the workgroup's athena/ prefix only.",
+		nag.SuppressMatching("AwsSolutions-IAM5", "Athena writes query output with the caller's credentials, under the workgroup's athena/ prefix only.",
 			`^Resource::<LakeQueryResults\w+\.Arn>/`+regexp.QuoteMeta(layout.AthenaResultsPrefix)+`\*$`),
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(s.Plan.Role, &[]*cdknag.NagPackSuppression{
 		xray, kpiTables("The plan reads the partitions of"),
 	}, jsii.Bool(true))
+	if f := s.ExtractionPlan; f != nil {
+		cdknag.NagSuppressions_AddResourceSuppressions(f.Role, &[]*cdknag.NagPackSuppression{xray}, jsii.Bool(true))
+	}
 	if b := s.Backfill; b != nil {
 		cdknag.NagSuppressions_AddResourceSuppressions(b.Worker.Construct, &aggregating, jsii.Bool(true))
 	}
 	if w := s.Aggregation; w != nil {
 		cdknag.NagSuppressions_AddResourceSuppressions(w.Function.Construct, &aggregating, jsii.Bool(true))
 		cdknag.NagSuppressions_AddResourceSuppressions(w.StateMachine, &[]*cdknag.NagPackSuppression{
-			suppress("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
+			nag.SuppressMatching("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
 				`^Resource::<(AggregationAggregate|Plan)Function\w+\.Arn>:\*$`),
-			suppress("AwsSolutions-IAM5", "X-Ray tracing and CloudWatch Logs delivery actions of a state machine support no resource-level permissions.",
+			nag.SuppressMatching("AwsSolutions-IAM5", "X-Ray tracing and CloudWatch Logs delivery actions of a state machine support no resource-level permissions.",
 				`^Resource::\*$`),
-			suppress("AwsSolutions-IAM5", "Publishing to the encrypted alert topic needs kms:GenerateDataKey*, on the alert topic's key only.",
+			nag.SuppressMatching("AwsSolutions-IAM5", "Publishing to the encrypted alert topic needs kms:GenerateDataKey*, on the alert topic's key only.",
 				`^Action::kms:GenerateDataKey\*$`),
 		}, jsii.Bool(true))
 		cdknag.NagSuppressions_AddResourceSuppressions(w.DeadLetters, &[]*cdknag.NagPackSuppression{{
@@ -478,14 +492,14 @@ func (s *Stack) suppressions() {
 	if sw := s.Sweep; sw != nil {
 		cdknag.NagSuppressions_AddResourceSuppressions(sw.Function.Construct, &[]*cdknag.NagPackSuppression{
 			xray,
-			suppress("AwsSolutions-IAM5", "The sweep reads the catalog of the lake's database (read-only Glue actions) to settle KPI partitions and find temporary tables.",
+			nag.SuppressMatching("AwsSolutions-IAM5", "The sweep reads the catalog of the lake's database (read-only Glue actions) to settle KPI partitions and find temporary tables.",
 				tables("")),
 			kpiTables("The sweep settles the partitions of"),
 			tempTables("The sweep drops, when a crashed run left them,"),
 			kpiPrefixes("The sweep lists, marks and deletes superseded runs"),
 		}, jsii.Bool(true))
 		cdknag.NagSuppressions_AddResourceSuppressions(sw.Role, &[]*cdknag.NagPackSuppression{
-			suppress("AwsSolutions-IAM5", "The scheduler invokes the qualified versions (ARN:*) of the sweep function only.",
+			nag.SuppressMatching("AwsSolutions-IAM5", "The scheduler invokes the qualified versions (ARN:*) of the sweep function only.",
 				`^Resource::<SweepSweeperFunction\w+\.Arn>:\*$`),
 		}, jsii.Bool(true))
 		cdknag.NagSuppressions_AddResourceSuppressions(sw.DeadLetters, &[]*cdknag.NagPackSuppression{{
@@ -498,36 +512,6 @@ func (s *Stack) suppressions() {
 			Id:     jsii.String("AwsSolutions-SQS3"),
 			Reason: jsii.String("This queue is the dead-letter queue of the log crawl schedule's target; it has none of its own."),
 		}}, jsii.Bool(true))
-	}
-	for name, x := range s.Extractions {
-		cdknag.NagSuppressions_AddResourceSuppressions(x.Function.Construct, &[]*cdknag.NagPackSuppression{
-			xray,
-			suppress("AwsSolutions-IAM5", "The extraction writes objects under its own source's raw prefix only.",
-				`^Resource::<LakeRaw\w+\.Arn>/`+regexp.QuoteMeta(layout.SourcePrefix(name))+`\*$`),
-			suppress("AwsSolutions-IAM5", "Attaching a function to its subnets needs EC2 network-interface actions, which support no resource-level permissions.",
-				`^Resource::\*$`),
-		}, jsii.Bool(true))
-		cdknag.NagSuppressions_AddResourceSuppressions(x.StateMachine, &[]*cdknag.NagPackSuppression{
-			suppress("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
-				`^Resource::<(Extraction\w+Extract|Plan)Function\w+\.Arn>:\*$`),
-			suppress("AwsSolutions-IAM5", "X-Ray tracing and CloudWatch Logs delivery actions of a state machine support no resource-level permissions.",
-				`^Resource::\*$`),
-			suppress("AwsSolutions-IAM5", "Publishing to the encrypted alert topic needs kms:GenerateDataKey*, on the alert topic's key only.",
-				`^Action::kms:GenerateDataKey\*$`),
-		}, jsii.Bool(true))
-		cdknag.NagSuppressions_AddResourceSuppressions(x.ScheduleDeadLetters, &[]*cdknag.NagPackSuppression{{
-			Id:     jsii.String("AwsSolutions-SQS3"),
-			Reason: jsii.String("This queue is the dead-letter queue of the schedule's target; it has none of its own."),
-		}}, jsii.Bool(true))
-	}
-}
-
-// suppress builds a suppression of one rule for the findings that match pattern only.
-func suppress(rule, reason, pattern string) *cdknag.NagPackSuppression {
-	return &cdknag.NagPackSuppression{
-		Id:        jsii.String(rule),
-		Reason:    jsii.String(reason),
-		AppliesTo: &[]any{map[string]any{"regex": "/" + pattern + "/"}},
 	}
 }
 

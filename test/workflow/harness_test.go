@@ -36,6 +36,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/kpilake/kpilake/infra/app"
+	"github.com/kpilake/kpilake/infra/review"
 	"github.com/kpilake/kpilake/infra/stack"
 	"github.com/kpilake/kpilake/internal/testsvc"
 	"github.com/kpilake/kpilake/lambdas/extract"
@@ -116,25 +117,48 @@ func synthesize() (s *synthesized, err error) {
 	a.Synth(nil)
 
 	s = &synthesized{timeZone: st.Env.TimeZone}
+	// The source's resources sit in its nested stack; the tests read the flattened template
+	// (review.Flatten), in which they carry the nested stack's prefix.
+	src := st.Sources[sourceName]
+	nestedID, _ := st.Stack.Resolve(st.Stack.GetLogicalId(src.NestedStackResource())).(string)
+	prefix, _, _ := strings.Cut(nestedID, "NestedStack")
 	for _, ref := range []struct {
-		id    *string
-		token any
+		id     *string
+		token  any
+		nested bool
 	}{
-		{&s.stateMachine, x.StateMachine.StateMachineArn()},
-		{&s.schedule, x.Schedule.ScheduleName()},
-		{&s.extractFn, x.Function.Function.FunctionArn()},
-		{&s.planFn, st.Plan.Function.FunctionArn()},
-		{&s.crawler, st.Crawlers[sourceName].Name()},
-		{&s.logsCrawler, st.Crawlers[layout.AppLogsSource].Name()},
-		{&s.topic, st.Alerts.Topic.TopicArn()},
-		{&s.raw, st.Lake.Raw.BucketName()},
-		{&s.salt, st.Salt.SecretArn()},
+		{&s.stateMachine, x.StateMachine.StateMachineArn(), true},
+		{&s.schedule, x.Schedule.ScheduleName(), true},
+		{&s.extractFn, x.Function.Function.FunctionArn(), true},
+		{&s.planFn, st.ExtractionPlan.Function.FunctionArn(), false},
+		{&s.crawler, st.Crawlers[sourceName].Name(), true},
+		{&s.logsCrawler, st.Crawlers[layout.AppLogsSource].Name(), false},
+		{&s.topic, st.Alerts.Topic.TopicArn(), false},
+		{&s.raw, st.Lake.Raw.BucketName(), false},
+		{&s.salt, st.Salt.SecretArn(), false},
 	} {
-		if *ref.id, err = logicalID(st.Stack.Resolve(ref.token)); err != nil {
+		in := st.Stack
+		if ref.nested {
+			in = src.NestedStack
+		}
+		if *ref.id, err = logicalID(in.Resolve(ref.token)); err != nil {
+			return nil, err
+		}
+		if ref.nested {
+			*ref.id = prefix + *ref.id
+		}
+	}
+	files := map[string][]byte{}
+	names, err := filepath.Glob(filepath.Join(out, "*.template.json"))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range names {
+		if files[filepath.Base(f)], err = os.ReadFile(f); err != nil {
 			return nil, err
 		}
 	}
-	data, err = os.ReadFile(filepath.Join(out, stack.Name(environment)+".template.json"))
+	data, err = review.Flatten(files, stack.Name(environment)+".template.json")
 	if err != nil {
 		return nil, err
 	}

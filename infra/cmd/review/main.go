@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/aws/jsii-runtime-go"
 
@@ -96,8 +97,47 @@ func run(o options) ([]*review.StackDiff, error) {
 		return nil, fmt.Errorf("synth of %s made no template %s.template.json", o.env, name)
 	}
 	d, err := review.Diff(name, base, head)
-	return []*review.StackDiff{d}, err
+	if err != nil {
+		return nil, err
+	}
+	diffs := []*review.StackDiff{d}
+	// The environment's nested stacks (its sources) are templates of their own; each is compared
+	// with the file of the same name next to -base, if there is one.
+	seen := map[string]bool{}
+	for f := range templates {
+		if strings.HasSuffix(f, nestedSuffix) {
+			seen[f] = true
+		}
+	}
+	// A nested stack of the base that the environment no longer has shows as removed.
+	olds, err := filepath.Glob(filepath.Join(filepath.Dir(o.base), strings.ReplaceAll(name, "-", "")+"[A-Z]*"+nestedSuffix))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range olds {
+		seen[filepath.Base(f)] = true
+	}
+	nested := make([]string, 0, len(seen))
+	for f := range seen {
+		nested = append(nested, f)
+	}
+	sort.Strings(nested)
+	for _, f := range nested {
+		old, err := readNormalized(filepath.Join(filepath.Dir(o.base), f), o.account)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		d, err := review.Diff(review.StackName(f), old, templates[f])
+		if err != nil {
+			return nil, err
+		}
+		diffs = append(diffs, d)
+	}
+	return diffs, nil
 }
+
+// nestedSuffix ends the file name of a nested stack's template.
+const nestedSuffix = ".nested.template.json"
 
 func diffDirs(o options) ([]*review.StackDiff, error) {
 	files := map[string]bool{}

@@ -30,7 +30,7 @@ func TestDiffDirs_CommentsOnEveryStackOfEitherSide(t *testing.T) {
 	put(base, "KpiLake-dev.template.json", dev)
 	put(head, "KpiLake-dev.template.json", dev)
 	put(base, "KpiLake-prod.template.json", prod)
-	put(head, "KpiLake-prod.template.json", []byte(strings.Replace(string(prod), `"MemorySize": 1024`, `"MemorySize": 2048`, 1)))
+	put(head, "KpiLake-prod.template.json", []byte(strings.Replace(string(prod), `"MemorySize": 256`, `"MemorySize": 2048`, 1)))
 	put(head, "KpiLake-staging.template.json", dev)
 	o := options{baseDir: base, headDir: head, markdown: true, title: "main against this pull request"}
 	diffs, err := run(o)
@@ -46,7 +46,7 @@ func TestDiffDirs_CommentsOnEveryStackOfEitherSide(t *testing.T) {
 		review.CommentMarker + "\n### Infrastructure diff\n\nmain against this pull request\n",
 		"| KpiLake-dev | 0 | 0 | 0 | 0 | no change | no change |",
 		"| KpiLake-prod | 0 | 1 | 0 | 0 | no change | no change |",
-		"[~] MemorySize: 1024 -> 2048",
+		"[~] MemorySize: 256 -> 2048",
 		"<summary>KpiLake-staging: ", " added, 0 changed, 0 replaced, 0 removed (and ",
 	} {
 		if !strings.Contains(md, want) {
