@@ -139,17 +139,31 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 		obs.Tables = append(obs.Tables, observe.Table{Source: src.Name, Table: t.Name})
 	}
 	d.Observe = observe.NewObserve(d.NestedStack, "Observe", obs)
-	d.suppressions(p.Catalog)
+	d.suppressions(p.Catalog, p.Plan)
 	return d
+}
+
+// ref is how cdk-nag shows an attribute of a resource in a finding (of the nested stack's own
+// resource, or of the parent's, passed as a parameter): <LogicalID.Attribute>, as a regular
+// expression. Built from the resource's logical ID in its own stack, so that the suppression holds
+// whatever the parent names its constructs.
+func ref(c constructs.IConstruct, attr string) string {
+	if child := c.Node().DefaultChild(); child != nil {
+		c = child
+	}
+	stack := awscdk.Stack_Of(c)
+	id, _ := stack.Resolve(stack.GetLogicalId(c.(awscdk.CfnElement))).(string)
+	return regexp.QuoteMeta("<" + id + "." + attr + ">")
 }
 
 // suppressions lists, with a reason each, the AwsSolutions findings of the source's own
 // resources that are by design. The parent's resources appear here as the nested stack's
 // parameters (<referenceto...>).
-func (d *Database) suppressions(cat *catalog.Catalog) {
+func (d *Database) suppressions(cat *catalog.Catalog, plan *golambda.Function) {
 	prefix := regexp.QuoteMeta(layout.SourcePrefix(d.Name))
 	tables := regexp.QuoteMeta(cat.DatabaseName + "/" + layout.CrawlerTablePrefix(d.Name))
-	raw := `<LakeRaw\w+\.Arn>`
+	raw := ref(cat.Lake.Raw, "Arn")
+	extract := ref(d.Extraction.Function.Function, "Arn")
 	cdknag.NagSuppressions_AddResourceSuppressions(d.Crawler.Role, &[]*cdknag.NagPackSuppression{
 		nag.SuppressMatching("AwsSolutions-IAM5", "The crawler reads every object under its own raw prefix only.",
 			`^Resource::`+raw+`/`+prefix+`\*$`),
@@ -178,7 +192,7 @@ func (d *Database) suppressions(cat *catalog.Catalog) {
 	}, jsii.Bool(true))
 	cdknag.NagSuppressions_AddResourceSuppressions(x.StateMachine, &[]*cdknag.NagPackSuppression{
 		nag.SuppressMatching("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
-			`^Resource::<(Extraction\w*Extract|ExtractionPlan)Function\w+\.Arn>:\*$`),
+			`^Resource::(`+extract+`|`+ref(plan.Function, "Arn")+`):\*$`),
 		nag.SuppressMatching("AwsSolutions-IAM5", "X-Ray tracing and CloudWatch Logs delivery actions of a state machine support no resource-level permissions.",
 			`^Resource::\*$`),
 		nag.SuppressMatching("AwsSolutions-IAM5", "Publishing to the encrypted alert topic needs kms:GenerateDataKey*, on the alert topic's key only.",
