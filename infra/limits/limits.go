@@ -55,6 +55,9 @@ const (
 	// there (a Glue crawler's: its logical ID, a dash and 12 characters). A function's check is
 	// therefore a lower bound: a synth that fails it would fail to deploy.
 	MinReferenceBytes = 28
+	// MaxEventPatternBytes is EventBridge's size of a rule's event pattern (default quota; it can
+	// be raised to 4,096), counted as compact JSON with each reference as MinReferenceBytes.
+	MaxEventPatternBytes = 2_048
 )
 
 // Fixes say what a user can change when a limit is crossed, in the words of the environment's
@@ -64,6 +67,13 @@ type Fixes struct {
 	Growth string
 	// Environment is the fix when a function's environment variables outgrow Lambda's limit.
 	Environment string
+}
+
+func (f Fixes) growth() string {
+	if f.Growth != "" {
+		return f.Growth
+	}
+	return "split the environment: move some sources or KPIs to another environment"
 }
 
 func (f Fixes) environment() string {
@@ -203,6 +213,9 @@ func CheckTemplate(name string, raw []byte, fixes Fixes) ([]Problem, error) {
 			}
 			add(where, "bytes of environment variables", n, MaxFunctionEnvironmentBytes, "Lambda, per function", fixes.environment())
 		case "AWS::Events::Rule":
+			if pattern, ok := r.Properties["EventPattern"]; ok {
+				add(where, "bytes of event pattern", minJSONSize(pattern), MaxEventPatternBytes, "EventBridge, per rule (default quota)", fixes.growth())
+			}
 			add(where, "targets", len(list(r.Properties["Targets"])), MaxRuleTargets, "EventBridge, per rule", kpilakeDefect)
 		}
 	}
@@ -271,6 +284,37 @@ func minSize(v any) int {
 	}
 	raw, _ := json.Marshal(v)
 	return len(raw)
+}
+
+// minJSONSize is the least size of v as compact JSON once deployed: each reference resolved to a
+// string of MinReferenceBytes.
+func minJSONSize(v any) int {
+	var resolve func(v any) any
+	resolve = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			if len(x) == 1 {
+				for k := range x {
+					if k == "Ref" || strings.HasPrefix(k, "Fn::") {
+						return strings.Repeat("x", MinReferenceBytes)
+					}
+				}
+			}
+			out := make(map[string]any, len(x))
+			for k, e := range x {
+				out[k] = resolve(e)
+			}
+			return out
+		case []any:
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = resolve(e)
+			}
+			return out
+		}
+		return v
+	}
+	return compactSize(resolve(v))
 }
 
 // joined renders a string property that may be an Fn::Join, with each reference replaced by a

@@ -107,6 +107,11 @@ func TestCheckTemplate_EachLimitFailsPastItAndNamesTheFix(t *testing.T) {
 		{"targets of a rule", func(n int) map[string]any {
 			return map[string]any{"Rule": res("AWS::Events::Rule", map[string]any{"Targets": items(n, func(i int) any { return map[string]any{"Id": fmt.Sprint(i)} })})}
 		}, limits.MaxRuleTargets, "targets, over the limit of 5 (EventBridge, per rule)"},
+		{"event pattern of a rule", func(n int) map[string]any {
+			// A crawler name is a reference (limits.MinReferenceBytes) and 3 bytes of JSON.
+			names := items(n/(limits.MinReferenceBytes+3), func(int) any { return map[string]any{"Ref": "Crawler"} })
+			return map[string]any{"Rule": res("AWS::Events::Rule", map[string]any{"EventPattern": map[string]any{"detail": map[string]any{"crawlerName": names}}})}
+		}, limits.MaxEventPatternBytes, "bytes of event pattern, over the limit of 2048 (EventBridge, per rule (default quota))"},
 		{"environment of a function", func(n int) map[string]any {
 			// Keys count with their values; a reference counts as limits.MinReferenceBytes.
 			return map[string]any{"Fn": res("AWS::Lambda::Function", map[string]any{"Environment": map[string]any{"Variables": map[string]any{
