@@ -24,7 +24,7 @@ STATICCHECK := $(BIN)/staticcheck
 ACTIONLINT := $(BIN)/actionlint
 RIE := $(BIN)/aws-lambda-rie
 
-.PHONY: help setup build demo synth diff deploy test lint snapshot-update bench bench-synth bench-synth-scale bench-extract bench-local clean require-env
+.PHONY: help setup build demo synth diff deploy test test-unit lint snapshot-update bench bench-synth bench-synth-scale bench-extract bench-local clean require-env
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -87,6 +87,9 @@ deploy: $(NODE_STAMP) require-env ## deploy ENV (asks before widening IAM or sec
 
 test: $(NODE_STAMP) ## run every test: units, constructs, snapshots, cdk-nag, cfn-lint
 	go test $(GO_TEST_FLAGS) ./...
+
+test-unit: ## the tests that need no service and no CDK synth (go test -short): the inner loop; make test runs everything
+	go test -short $(GO_TEST_FLAGS) ./...
 
 lint: $(STATICCHECK) $(ACTIONLINT) ## gofmt, go vet, staticcheck, actionlint (the GitHub workflows)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

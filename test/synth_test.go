@@ -128,6 +128,11 @@ func synthAll(t *testing.T) assembly {
 }
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("-short (make test-unit): these tests synthesize the app and run services; make test runs them")
+		os.Exit(0)
+	}
 	code := m.Run()
 	for _, dir := range []string{synthed.dir, deliveryDir} {
 		if dir != "" {

@@ -17,6 +17,9 @@ import (
 // server holds, as when another test binary's moto binds the free port first: startMoto must not
 // return that server, but its own on a port of a later attempt.
 func TestStartMoto_RetriesWhenAnotherServerHoldsItsPort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short (make test-unit) starts no moto server; make test runs this test")
+	}
 	for name, listen := range map[string]func(t *testing.T) (port int, asked func() bool){
 		// Another test binary's moto: it answers the route, with its own token.
 		"another moto": func(t *testing.T) (int, func() bool) {

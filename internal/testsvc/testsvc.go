@@ -37,6 +37,9 @@ type once[T any] struct {
 
 func (o *once[T]) get(t testing.TB, what string, startFn func() (T, error)) T {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short (make test-unit) starts no service; make test runs this test with %s", what)
+	}
 	o.Do(func() { o.v, o.err = startFn() })
 	if o.err != nil {
 		if errors.Is(o.err, dbsvc.ErrMissing) && os.Getenv("CI") == "" {

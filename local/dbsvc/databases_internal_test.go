@@ -25,6 +25,9 @@ func TestStartPostgreSQL_RetriesWhenAnotherServerHoldsItsPort(t *testing.T) {
 // binary's server, startDB is the start under test and dataDir its identity query.
 func testStartRetriesWhenAnotherServerHoldsItsPort(t *testing.T, other func() (*Database, error),
 	startDB func(pick func() (int, error)) (*Database, error), dataDir func(context.Context, int) (string, error)) {
+	if testing.Short() {
+		t.Skip("-short (make test-unit) starts no database server; make test runs this test")
+	}
 	for name, hold := range map[string]func(t *testing.T) (port int, asked func() bool){
 		// Another test binary's server of the same kind: a real one, which answers the identity
 		// query with its own data directory. The server starts at once, long before the one

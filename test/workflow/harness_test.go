@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -58,6 +59,11 @@ const (
 var proxy *lambdaProxy
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("-short (make test-unit): these tests synthesize the app and run services; make test runs them")
+		os.Exit(0)
+	}
 	code := m.Run()
 	if proxy != nil {
 		proxy.close()
