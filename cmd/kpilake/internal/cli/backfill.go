@@ -132,26 +132,7 @@ BackfillDeadLetterQueueUrl, RawBucketName) unless given as flags.
 }
 
 func (a *App) runBackfill(ctx context.Context, cmd *cobra.Command, f *backfillFlags) error {
-	var errs []error
-	if f.env == "" {
-		errs = append(errs, errors.New("--env is required: the environment to backfill, such as dev or prod"))
-	}
-	if f.from == "" {
-		errs = append(errs, errors.New("--from is required: the first day to re-aggregate, YYYY-MM-DD"))
-	}
-	if f.to == "" {
-		errs = append(errs, errors.New("--to is required: the last day to re-aggregate, YYYY-MM-DD"))
-	}
-	if cmd.Flags().Changed("kpi") && len(f.kpis) == 0 {
-		errs = append(errs, errors.New("--kpi is empty; leave it out to rebuild every KPI"))
-	}
-	if f.watch && !f.yes {
-		errs = append(errs, errors.New("--watch watches the jobs this run sends: add --yes, or run `kpilake backfill watch`"))
-	}
-	if f.pricePerTB < 0 {
-		errs = append(errs, fmt.Errorf("--price-per-tb %g is negative", f.pricePerTB))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := f.validate(cmd); err != nil {
 		return usageError(err)
 	}
 	env, err := a.limitedEnvironment(*f.config, f.env, f.limits)
@@ -180,52 +161,91 @@ func (a *App) runBackfill(ctx context.Context, cmd *cobra.Command, f *backfillFl
 			return err
 		}
 	}
-
 	loc := a.locate(env, f.stack, f.region)
-	if !f.noEstimate {
-		bucket, err := loc.resolve(ctx, OutputRawBucketName, f.rawBucket, "--raw-bucket (or --no-estimate)")
-		if err != nil {
-			return err
-		}
-		c, err := loc.aws(ctx)
-		if err != nil {
-			return err
-		}
-		est, err := (&plan.Estimator{S3: c.S3, Bucket: bucket}).Estimate(ctx, cat, p)
-		if err != nil {
-			return awsError(err)
-		}
-		p.Estimate = est
+	if err := a.estimate(ctx, loc, f, cat, p); err != nil {
+		return err
 	}
 	if err := plan.Render(a.Out, p, plan.Target{Stack: loc.stack, Region: loc.region, RequestID: requestID, PricePerTB: f.pricePerTB}); err != nil {
 		return failure(err)
 	}
-
 	if !f.yes {
-		again := append([]string{"kpilake", "backfill"}, f.targetFlags.args(cmd)...)
-		again = append(again, "--from", f.from, "--to", f.to)
-		if len(p.KPIs) > 0 {
-			again = append(again, "--kpi", strings.Join(p.KPIs, ","))
-		}
-		if f.requestID != "" {
-			again = append(again, "--request-id", f.requestID)
-		}
-		for _, name := range []string{"raw-bucket", "price-per-tb", "no-estimate"} {
-			switch fl := cmd.Flags().Lookup(name); {
-			case !fl.Changed:
-			case fl.Value.String() == "true":
-				again = append(again, "--"+name)
-			case fl.Value.Type() == "bool":
-				again = append(again, "--"+name+"=false")
-			default:
-				again = append(again, "--"+name, fl.Value.String())
-			}
-		}
 		fmt.Fprintf(a.Out, "\nNothing sent. To send the %s, run:\n  %s\n",
-			plural(len(p.Days()), "job", "jobs"), command(append(again, "--yes")...))
+			plural(len(p.Days()), "job", "jobs"), command(append(f.again(cmd, p), "--yes")...))
 		return nil
 	}
+	return a.sendAndWatch(ctx, cmd, f, loc, p, requestID, jobs)
+}
 
+// validate checks the flags of a backfill, every problem at once.
+func (f *backfillFlags) validate(cmd *cobra.Command) error {
+	var errs []error
+	for _, req := range []struct {
+		missing bool
+		msg     string
+	}{
+		{f.env == "", "--env is required: the environment to backfill, such as dev or prod"},
+		{f.from == "", "--from is required: the first day to re-aggregate, YYYY-MM-DD"},
+		{f.to == "", "--to is required: the last day to re-aggregate, YYYY-MM-DD"},
+		{cmd.Flags().Changed("kpi") && len(f.kpis) == 0, "--kpi is empty; leave it out to rebuild every KPI"},
+		{f.watch && !f.yes, "--watch watches the jobs this run sends: add --yes, or run `kpilake backfill watch`"},
+	} {
+		if req.missing {
+			errs = append(errs, errors.New(req.msg))
+		}
+	}
+	if f.pricePerTB < 0 {
+		errs = append(errs, fmt.Errorf("--price-per-tb %g is negative", f.pricePerTB))
+	}
+	return errors.Join(errs...)
+}
+
+// estimate sets the plan's scan estimate from the raw partitions' sizes, unless --no-estimate.
+func (a *App) estimate(ctx context.Context, loc *locator, f *backfillFlags, cat *queries.Catalog, p *plan.Plan) error {
+	if f.noEstimate {
+		return nil
+	}
+	bucket, err := loc.resolve(ctx, OutputRawBucketName, f.rawBucket, "--raw-bucket (or --no-estimate)")
+	if err != nil {
+		return err
+	}
+	c, err := loc.aws(ctx)
+	if err != nil {
+		return err
+	}
+	est, err := (&plan.Estimator{S3: c.S3, Bucket: bucket}).Estimate(ctx, cat, p)
+	if err != nil {
+		return awsError(err)
+	}
+	p.Estimate = est
+	return nil
+}
+
+// again is the command that repeats this plan, with the flags the operator gave.
+func (f *backfillFlags) again(cmd *cobra.Command, p *plan.Plan) []string {
+	again := append([]string{"kpilake", "backfill"}, f.targetFlags.args(cmd)...)
+	again = append(again, "--from", f.from, "--to", f.to)
+	if len(p.KPIs) > 0 {
+		again = append(again, "--kpi", strings.Join(p.KPIs, ","))
+	}
+	if f.requestID != "" {
+		again = append(again, "--request-id", f.requestID)
+	}
+	for _, name := range []string{"raw-bucket", "price-per-tb", "no-estimate"} {
+		switch fl := cmd.Flags().Lookup(name); {
+		case !fl.Changed:
+		case fl.Value.String() == "true":
+			again = append(again, "--"+name)
+		case fl.Value.Type() == "bool":
+			again = append(again, "--"+name+"=false")
+		default:
+			again = append(again, "--"+name, fl.Value.String())
+		}
+	}
+	return again
+}
+
+// sendAndWatch sends the jobs to the backfill queue and, with --watch, watches them drain.
+func (a *App) sendAndWatch(ctx context.Context, cmd *cobra.Command, f *backfillFlags, loc *locator, p *plan.Plan, requestID string, jobs []backfill.Job) error {
 	queueURL, err := loc.resolve(ctx, backfill.OutputQueueURL, f.queueURL, "--queue-url")
 	if err != nil {
 		return err
@@ -247,21 +267,7 @@ func (a *App) runBackfill(ctx context.Context, cmd *cobra.Command, f *backfillFl
 	fmt.Fprintf(a.Out, "\nSending %s of request %s to %s\n", plural(len(jobs), "job", "jobs"), requestID, queueURL)
 	sent, err := (&queue.Enqueuer{SQS: c.SQS, QueueURL: queueURL, Retry: a.retry()}).Send(ctx, jobs)
 	if err != nil {
-		var se *queue.SendError
-		if errors.As(err, &se) {
-			resume := append([]string{"kpilake", "backfill"}, f.targetFlags.args(cmd)...)
-			resume = append(resume, "--from", se.FirstUnsent, "--to", f.to)
-			if len(p.KPIs) > 0 {
-				resume = append(resume, "--kpi", strings.Join(p.KPIs, ","))
-			}
-			resume = append(resume, "--request-id", requestID, "--no-estimate", "--yes")
-			fmt.Fprintf(a.Err, "Sent %s before the error. To send the rest of the request (from %s on; a job sent twice is harmless), run:\n  %s\n",
-				plural(se.Sent, "job", "jobs"), se.FirstUnsent, command(resume...))
-		}
-		if exitCode(ctx, err) == ExitInterrupted {
-			return err
-		}
-		return awsError(err)
+		return a.sendFailed(ctx, cmd, f, p, requestID, err)
 	}
 	fmt.Fprintf(a.Out, "Sent %s.\n", plural(sent, "job", "jobs"))
 	watchCmd := append([]string{"kpilake", "backfill", "watch"}, f.targetFlags.args(cmd)...)
@@ -279,6 +285,25 @@ func (a *App) runBackfill(ctx context.Context, cmd *cobra.Command, f *backfillFl
 	total := before.Pending() + sent
 	watchCmd = append(watchCmd, "--total", strconv.Itoa(total))
 	return a.watch(ctx, c, queueURL, dlqURL, f.watchFlags, queue.Watch{Total: total, DeadLetterBaseline: before.DeadLetters}, f.env, watchCmd)
+}
+
+// sendFailed tells how to send the rest of a request that failed part way, and returns its error.
+func (a *App) sendFailed(ctx context.Context, cmd *cobra.Command, f *backfillFlags, p *plan.Plan, requestID string, err error) error {
+	var se *queue.SendError
+	if errors.As(err, &se) {
+		resume := append([]string{"kpilake", "backfill"}, f.targetFlags.args(cmd)...)
+		resume = append(resume, "--from", se.FirstUnsent, "--to", f.to)
+		if len(p.KPIs) > 0 {
+			resume = append(resume, "--kpi", strings.Join(p.KPIs, ","))
+		}
+		resume = append(resume, "--request-id", requestID, "--no-estimate", "--yes")
+		fmt.Fprintf(a.Err, "Sent %s before the error. To send the rest of the request (from %s on; a job sent twice is harmless), run:\n  %s\n",
+			plural(se.Sent, "job", "jobs"), se.FirstUnsent, command(resume...))
+	}
+	if exitCode(ctx, err) == ExitInterrupted {
+		return err
+	}
+	return awsError(err)
 }
 
 // checkJobs runs every job through the worker's own parser, so that nothing is sent that the
