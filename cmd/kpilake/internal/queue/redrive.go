@@ -88,29 +88,8 @@ func (r *Redriver) Redrive(ctx context.Context, limit int, progress func(moved i
 			byID[id] = m
 		}
 		sent, sendErr := sendBatch(ctx, r.SQS, r.To, entries, r.Retry)
-		if len(sent) > 0 {
-			del := &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(r.From)}
-			for _, id := range sent {
-				m := byID[id]
-				del.Entries = append(del.Entries, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(id), ReceiptHandle: m.ReceiptHandle})
-				if a, ok := m.MessageAttributes[backfill.AttrError]; ok && malformed(m) {
-					res.Rejected++
-					if res.Reason == "" {
-						res.Reason = aws.ToString(a.StringValue)
-					}
-				}
-			}
-			res.Moved += len(sent)
-			dout, err := r.SQS.DeleteMessageBatch(ctx, del)
-			if err != nil {
-				return res, fmt.Errorf("delete %d moved jobs from the dead-letter queue %s (they are on both queues now; the duplicates are harmless): %w",
-					len(sent), r.From, err)
-			}
-			if len(dout.Failed) > 0 {
-				f := dout.Failed[0]
-				return res, fmt.Errorf("delete %d of %d moved jobs from the dead-letter queue %s: %s (%s); they are on both queues now (the duplicates are harmless)",
-					len(dout.Failed), len(sent), r.From, aws.ToString(f.Message), aws.ToString(f.Code))
-			}
+		if err := r.deleteMoved(ctx, sent, byID, &res); err != nil {
+			return res, err
 		}
 		if sendErr != nil {
 			return res, fmt.Errorf("move jobs to %s: %w", r.To, sendErr)
@@ -120,6 +99,37 @@ func (r *Redriver) Redrive(ctx context.Context, limit int, progress func(moved i
 		}
 	}
 	return res, nil
+}
+
+// deleteMoved deletes from the dead-letter queue the messages sent, by entry id, and counts them
+// (and the malformed among them) in res.
+func (r *Redriver) deleteMoved(ctx context.Context, sent []string, byID map[string]sqstypes.Message, res *Redriven) error {
+	if len(sent) == 0 {
+		return nil
+	}
+	del := &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(r.From)}
+	for _, id := range sent {
+		m := byID[id]
+		del.Entries = append(del.Entries, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(id), ReceiptHandle: m.ReceiptHandle})
+		if a, ok := m.MessageAttributes[backfill.AttrError]; ok && malformed(m) {
+			res.Rejected++
+			if res.Reason == "" {
+				res.Reason = aws.ToString(a.StringValue)
+			}
+		}
+	}
+	res.Moved += len(sent)
+	dout, err := r.SQS.DeleteMessageBatch(ctx, del)
+	if err != nil {
+		return fmt.Errorf("delete %d moved jobs from the dead-letter queue %s (they are on both queues now; the duplicates are harmless): %w",
+			len(sent), r.From, err)
+	}
+	if len(dout.Failed) > 0 {
+		f := dout.Failed[0]
+		return fmt.Errorf("delete %d of %d moved jobs from the dead-letter queue %s: %s (%s); they are on both queues now (the duplicates are harmless)",
+			len(dout.Failed), len(sent), r.From, aws.ToString(f.Message), aws.ToString(f.Code))
+	}
+	return nil
 }
 
 // malformed reports whether the worker dead-lettered m as malformed; a dead letter without a kind

@@ -136,67 +136,18 @@ type Watch struct {
 // Watch polls the queues, rendering progress, until the backfill queue has been empty for the
 // settle time or ctx ends. It returns the last progress.
 func (w *Watcher) Watch(ctx context.Context, opts Watch, r Renderer) (Progress, error) {
-	now, sleep := w.Now, w.Sleep
-	if now == nil {
-		now = time.Now
-	}
-	if sleep == nil {
-		sleep = Sleep
-	}
-	interval, settle := w.Interval, w.Settle
-	if interval <= 0 {
-		interval = 10 * time.Second
-	}
-	if settle < 0 {
-		settle = 0
-	}
-	start := now()
-	total := opts.Total
-	var (
-		p          Progress
-		firstLeft  = -1 // jobs that had left the queue at the first poll
-		done       int
-		extra      int // messages beyond the jobs counted, at the last poll
-		emptySince time.Time
-	)
+	now, sleep, interval, settle := w.pace()
+	tl := &tally{start: now(), total: opts.Total, baseline: opts.DeadLetterBaseline, firstLeft: -1}
+	var p Progress
+	var emptySince time.Time
 	for {
 		c, err := ReadCounts(ctx, w.SQS, w.QueueURL, w.DLQURL)
 		if err != nil {
 			return p, err
 		}
 		t := now()
-		failed := max(0, c.DeadLetters-opts.DeadLetterBaseline)
-		if firstLeft < 0 && total == 0 {
-			total = c.Pending() + failed
-		}
-		// A rise seen once may be a continuation and its original, one job; seen twice, it is new
-		// jobs, as many as the larger of the two.
-		more := c.Pending() + failed + done - total
-		if more > 0 && extra > 0 {
-			total += max(more, extra)
-			more = 0
-		}
-		extra = max(0, more)
-		left := total - c.Pending() // done or failed
-		if firstLeft < 0 {
-			firstLeft = left
-		}
-		done = max(done, left-failed)
-		p = Progress{
-			Total:    total,
-			Done:     done,
-			Queued:   c.Visible + c.Delayed,
-			InFlight: c.InFlight,
-			Failed:   failed,
-			Elapsed:  t.Sub(start),
-			ETA:      -1,
-		}
-		if drained := left - firstLeft; drained > 0 && p.Elapsed > 0 {
-			rate := float64(drained) / p.Elapsed.Seconds()
-			p.ETA = time.Duration(float64(c.Pending()) / rate * float64(time.Second)).Round(time.Second)
-		}
+		p = tl.observe(c, t)
 		if c.Pending() == 0 {
-			p.ETA = 0
 			if emptySince.IsZero() {
 				emptySince = t
 			}
@@ -214,4 +165,71 @@ func (w *Watcher) Watch(ctx context.Context, opts Watch, r Renderer) (Progress, 
 			return p, err
 		}
 	}
+}
+
+// pace is the watcher's clock, sleep, poll interval and settle time, defaults applied.
+func (w *Watcher) pace() (now func() time.Time, sleep func(context.Context, time.Duration) error, interval, settle time.Duration) {
+	now, sleep = w.Now, w.Sleep
+	if now == nil {
+		now = time.Now
+	}
+	if sleep == nil {
+		sleep = Sleep
+	}
+	interval, settle = w.Interval, w.Settle
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	return now, sleep, interval, max(settle, 0)
+}
+
+// tally turns successive queue counts into progress: the jobs of the request, those done and
+// failed, and the rate at which they leave the queue.
+type tally struct {
+	start    time.Time
+	total    int
+	baseline int // dead letters before the request
+	// firstLeft is the jobs that had left the queue at the first poll (-1 before it).
+	firstLeft int
+	done      int
+	// extra is the messages beyond the jobs counted, at the last poll.
+	extra int
+}
+
+// observe accounts for one poll's counts, at t.
+func (tl *tally) observe(c Counts, t time.Time) Progress {
+	failed := max(0, c.DeadLetters-tl.baseline)
+	if tl.firstLeft < 0 && tl.total == 0 {
+		tl.total = c.Pending() + failed
+	}
+	// A rise seen once may be a continuation and its original, one job; seen twice, it is new
+	// jobs, as many as the larger of the two.
+	more := c.Pending() + failed + tl.done - tl.total
+	if more > 0 && tl.extra > 0 {
+		tl.total += max(more, tl.extra)
+		more = 0
+	}
+	tl.extra = max(0, more)
+	left := tl.total - c.Pending() // done or failed
+	if tl.firstLeft < 0 {
+		tl.firstLeft = left
+	}
+	tl.done = max(tl.done, left-failed)
+	p := Progress{
+		Total:    tl.total,
+		Done:     tl.done,
+		Queued:   c.Visible + c.Delayed,
+		InFlight: c.InFlight,
+		Failed:   failed,
+		Elapsed:  t.Sub(tl.start),
+		ETA:      -1,
+	}
+	if drained := left - tl.firstLeft; drained > 0 && p.Elapsed > 0 {
+		rate := float64(drained) / p.Elapsed.Seconds()
+		p.ETA = time.Duration(float64(c.Pending()) / rate * float64(time.Second)).Round(time.Second)
+	}
+	if c.Pending() == 0 {
+		p.ETA = 0
+	}
+	return p
 }
