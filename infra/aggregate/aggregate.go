@@ -530,6 +530,10 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 	})
 	wave.ItemProcessor(aggregateKPI, nil)
 
+	// A day's output is its date, not its KPIs' results: a result is about 350 bytes, and
+	// results of every KPI of every day of a catch-up, carried to the end of the run, would pass
+	// Step Functions' 256 KB with 25 KPIs over 32 days and fail a run that published them all.
+	// Each result stays in the execution's history (AggregateKPI's output) and the function's log.
 	waves := awsstepfunctions.NewMap(node, jsii.String("AggregateWaves"), &awsstepfunctions.MapProps{
 		Comment:        jsii.String("The day's waves in dependency order, one at a time"),
 		ItemsPath:      jsii.String("$.waves"),
@@ -540,6 +544,8 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 			"trigger": awsstepfunctions.JsonPath_StringAt(jsii.String("$.trigger")),
 			"crawled": awsstepfunctions.JsonPath_StringAt(jsii.String("$.crawled")),
 		},
+		ResultPath: awsstepfunctions.JsonPath_DISCARD(),
+		OutputPath: jsii.String("$.date"),
 	})
 	waves.ItemProcessor(wave, nil)
 	// A day that fails ends with ErrorKPIFailed once its alert (which names the day) is out.

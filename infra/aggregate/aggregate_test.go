@@ -355,7 +355,14 @@ func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) 
 				"MaxConcurrency": float64(1),
 				"ItemsPath":      "$.waves",
 				"ItemSelector":   map[string]any{"kpis.$": "$$.Map.Item.Value", "date.$": "$.date", "trigger.$": "$.trigger", "crawled.$": "$.crawled"},
+				// A day's output is its date: its KPIs' results, carried in $.aggregated to the
+				// end of the run, would pass Step Functions' 256 KB with 25 KPIs over 32 days.
+				"ResultPath": nil,
+				"OutputPath": "$.date",
 			} {
+				if _, ok := waves[k]; !ok && k == "ResultPath" {
+					t.Errorf("AggregateWaves has no ResultPath; want null (the results discarded)")
+				}
 				if diff := cmp.Diff(want, waves[k]); diff != "" {
 					t.Errorf("AggregateWaves.%s (-want +got):\n%s", k, diff)
 				}

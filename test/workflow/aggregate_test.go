@@ -26,8 +26,11 @@ type aggregationOutput struct {
 			Waves [][]string `json:"waves"`
 		} `json:"days"`
 	} `json:"plan"`
-	// Aggregated are the KPIs' results, per day and per wave.
-	Aggregated [][][]kpiResult `json:"aggregated"`
+	// Aggregated are the days aggregated, in order: each day's output is its date (the KPIs'
+	// results are in the execution's history; see results).
+	Aggregated []string `json:"aggregated"`
+	// results are the KPIs' results, read from the execution's history by succeededAggregation.
+	results []kpiResult
 }
 
 type kpiResult struct {
@@ -36,13 +39,25 @@ type kpiResult struct {
 	WaitingFor []string `json:"waiting_for"`
 }
 
-// results are the execution's KPI results of every day.
-func (o aggregationOutput) results() []kpiResult {
+// kpiResults are the outputs of the execution's AggregateKPI states, in the order they ended.
+func kpiResults(t *testing.T, d *aggregation, arn string) []kpiResult {
+	t.Helper()
+	events, err := d.w.api.executionHistory(context.Background(), arn)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []kpiResult
-	for _, day := range o.Aggregated {
-		for _, wave := range day {
-			out = append(out, wave...)
+	for _, e := range events {
+		details, ok := e["stateExitedEventDetails"].(map[string]any)
+		if !ok || details["name"] != "AggregateKPI" {
+			continue
 		}
+		output, _ := details["output"].(string)
+		var r kpiResult
+		if err := json.Unmarshal([]byte(output), &r); err != nil {
+			t.Fatalf("AggregateKPI's output %q: %v", output, err)
+		}
+		out = append(out, r)
 	}
 	return out
 }
@@ -65,6 +80,7 @@ func succeededAggregation(t *testing.T, d *aggregation, arn string, ex execution
 	if err := json.Unmarshal([]byte(ex.Output), &out); err != nil {
 		t.Fatalf("execution output is not JSON: %v\n%s", err, ex.Output)
 	}
+	out.results = kpiResults(t, d, arn)
 	return out
 }
 
@@ -127,19 +143,20 @@ func TestAggregation_RunsEveryKPIWaveAfterWaveAndTheKPIsOfAWaveTogether(t *testi
 	if diff := cmp.Diff(waves, out.Plan.Days[0].Waves); diff != "" {
 		t.Errorf("planned waves (-want +got):\n%s", diff)
 	}
-	var got [][]string
-	for _, wave := range out.Aggregated[0] {
-		var kpis []string
-		for _, r := range wave {
-			kpis = append(kpis, r.KPI)
-			if r.Date != day {
-				t.Errorf("result of %s for %q, want %s", r.KPI, r.Date, day)
-			}
-		}
-		got = append(got, kpis)
+	// The execution's output names the day, not its KPIs' results (which could pass Step
+	// Functions' payload limit); each result is in the history, once per KPI.
+	if diff := cmp.Diff([]string{day}, out.Aggregated); diff != "" {
+		t.Errorf("$.aggregated, the days aggregated (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(waves, got); diff != "" {
-		t.Errorf("$.aggregated, one list of results per wave (-want +got):\n%s", diff)
+	var got []string
+	for _, r := range out.results {
+		got = append(got, r.KPI)
+		if r.Date != day {
+			t.Errorf("result of %s for %q, want %s", r.KPI, r.Date, day)
+		}
+	}
+	if diff := cmp.Diff(slices.Sorted(slices.Values(slices.Concat(waves...))), slices.Sorted(slices.Values(got))); diff != "" {
+		t.Errorf("AggregateKPI results in the history, one per KPI (-want +got):\n%s", diff)
 	}
 
 	byKPI := map[string]kpiCall{}
@@ -403,7 +420,7 @@ func TestAggregation_AKPIOfBothSourcesIsPublishedOnceAfterItsLastInputInEitherCr
 			arn, ex := d.run(t, crawlerEvent(d.crawlers[order.sources[0]], order.events[0]))
 			out := succeededAggregation(t, d, arn, ex)
 			deferred := false
-			for _, r := range out.results() {
+			for _, r := range out.results {
 				switch {
 				case r.KPI == kpi:
 					deferred = true
@@ -415,7 +432,7 @@ func TestAggregation_AKPIOfBothSourcesIsPublishedOnceAfterItsLastInputInEitherCr
 				}
 			}
 			if !deferred {
-				t.Errorf("%s not in the first execution's results %+v", kpi, out.Aggregated)
+				t.Errorf("%s not in the first execution's results %+v", kpi, out.results)
 			}
 			for _, c := range d.kpiCalls() {
 				if c.KPI == kpi {
@@ -427,7 +444,7 @@ func TestAggregation_AKPIOfBothSourcesIsPublishedOnceAfterItsLastInputInEitherCr
 			d.landRaw(t, order.sources[1], day)
 			arn, ex = d.run(t, crawlerEvent(d.crawlers[order.sources[1]], order.events[1]))
 			out = succeededAggregation(t, d, arn, ex)
-			for _, r := range out.results() {
+			for _, r := range out.results {
 				if len(r.WaitingFor) > 0 {
 					t.Errorf("%s still waits for %v after both crawls", r.KPI, r.WaitingFor)
 				}
@@ -463,7 +480,7 @@ func TestAggregation_TheCrawlsOwnTablesAreNotWaitedFor(t *testing.T) {
 	arn, ex := d.run(t, crawlerEvent(d.crawlers[layout.AppLogsSource], "2026-11-24T15:30:00Z"))
 	out := succeededAggregation(t, d, arn, ex)
 	waiting := map[string][]string{}
-	for _, r := range out.results() {
+	for _, r := range out.results {
 		waiting[r.KPI] = r.WaitingFor
 	}
 	ran := map[string]bool{}
