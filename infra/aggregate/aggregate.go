@@ -467,6 +467,7 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 			"trigger": awsstepfunctions.JsonPath_StringAt(jsii.String("$.Payload.trigger")),
 			"crawled": awsstepfunctions.JsonPath_StringAt(jsii.String("$.Payload.crawled")),
 			"days":    awsstepfunctions.JsonPath_ListAt(jsii.String("$.Payload.days")),
+			"sets":    awsstepfunctions.JsonPath_ListAt(jsii.String("$.Payload.sets")),
 		},
 		ResultPath:               jsii.String("$.plan"),
 		RetryOnServiceExceptions: jsii.Bool(false),
@@ -566,8 +567,9 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 		ItemsPath:      jsii.String("$.plan.days"),
 		MaxConcurrency: jsii.Number(1),
 		ItemSelector: &map[string]any{
-			"date":    awsstepfunctions.JsonPath_StringAt(jsii.String("$$.Map.Item.Value.date")),
-			"waves":   awsstepfunctions.JsonPath_ListAt(jsii.String("$$.Map.Item.Value.waves")),
+			"date": awsstepfunctions.JsonPath_StringAt(jsii.String("$$.Map.Item.Value.date")),
+			// The plan names each distinct set of waves once (plan.Plan's JSON); a day names its set.
+			"waves.$": "States.ArrayGetItem($.plan.sets, $$.Map.Item.Value.set)",
 			"trigger": awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.trigger")),
 			"crawled": awsstepfunctions.JsonPath_StringAt(jsii.String("$.plan.crawled")),
 		},

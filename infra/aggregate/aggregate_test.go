@@ -328,7 +328,7 @@ func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) 
 			for k, want := range map[string]any{
 				"Resource":       "arn:aws:states:::lambda:invoke",
 				"Parameters":     map[string]any{"FunctionName": s.tp.Placeholder(s.plan.Function.FunctionArn()), "Payload.$": "$"},
-				"ResultSelector": map[string]any{"trigger.$": "$.Payload.trigger", "crawled.$": "$.Payload.crawled", "days.$": "$.Payload.days"},
+				"ResultSelector": map[string]any{"trigger.$": "$.Payload.trigger", "crawled.$": "$.Payload.crawled", "days.$": "$.Payload.days", "sets.$": "$.Payload.sets"},
 				"ResultPath":     "$.plan",
 				"Next":           "AggregateDays",
 			} {
@@ -341,9 +341,10 @@ func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) 
 				"Type":           "Map",
 				"MaxConcurrency": float64(1),
 				"ItemsPath":      "$.plan.days",
-				"ItemSelector":   map[string]any{"date.$": "$$.Map.Item.Value.date", "waves.$": "$$.Map.Item.Value.waves", "trigger.$": "$.plan.trigger", "crawled.$": "$.plan.crawled"},
-				"ResultPath":     "$.aggregated",
-				"Next":           "Done",
+				"ItemSelector": map[string]any{"date.$": "$$.Map.Item.Value.date", "waves.$": "States.ArrayGetItem($.plan.sets, $$.Map.Item.Value.set)",
+					"trigger.$": "$.plan.trigger", "crawled.$": "$.plan.crawled"},
+				"ResultPath": "$.aggregated",
+				"Next":       "Done",
 			} {
 				if diff := cmp.Diff(want, days[k]); diff != "" {
 					t.Errorf("AggregateDays.%s (-want +got):\n%s", k, diff)

@@ -118,9 +118,10 @@ func KnownSources(e *config.Environment) queries.Sources {
 	return known
 }
 
-// checkPlanPayload fails when the aggregation's plan could exceed Step Functions' payload limit:
-// its largest output names every KPI on each day from the crawl's business day back over the
-// lookback, and the state machine carries it from state to state.
+// checkPlanPayload fails when the aggregation's plan could exceed its share of Step Functions'
+// payload (plan.MaxPlanBytes): at most, every KPI of the catalog is due on each day from the
+// crawl's business day back over the lookback, and the plan names that set of waves once
+// (plan.FitPayload merges the days' sets when they are many).
 func checkPlanPayload(e *config.Environment, kpis *queries.Catalog) error {
 	if len(kpis.Names()) == 0 {
 		return nil
@@ -137,12 +138,10 @@ func checkPlanPayload(e *config.Environment, kpis *queries.Catalog) error {
 	if err != nil {
 		return err
 	}
-	if n := len(raw); n > limits.MaxStatePayloadBytes {
-		perDay := n / (e.Aggregate.LookbackDays + 1)
-		return fmt.Errorf("%s.environments.%s.aggregate.lookbackDays: the aggregation's plan of %d KPIs (and %d state tables) over %d days can be %d bytes, "+
-			"over Step Functions' payload limit of %d bytes (a state's input or output); set lookbackDays to %d or fewer, or move KPIs to another environment",
-			config.ContextKey, e.Name, len(kpis.Names())-len(kpis.States()), len(kpis.States()), e.Aggregate.LookbackDays+1, n,
-			limits.MaxStatePayloadBytes, limits.MaxStatePayloadBytes/perDay-1)
+	if n := len(raw); n > plan.MaxPlanBytes {
+		return fmt.Errorf("queries/: the aggregation's plan of %d KPIs (and %d state tables) can be %d bytes, "+
+			"over its share of Step Functions' payload limit (%d of %d bytes, a state's input or output); move KPIs to another environment",
+			len(kpis.Names())-len(kpis.States()), len(kpis.States()), n, plan.MaxPlanBytes, limits.MaxStatePayloadBytes)
 	}
 	return nil
 }

@@ -86,6 +86,68 @@ type DayPlan struct {
 	Waves [][]string `json:"waves"`
 }
 
+// planJSON is a Plan as the workflow receives it: each distinct set of waves once, in Sets, and
+// each day the index of its set. The days of a catch-up mostly run the same KPIs, and 500 KPIs
+// over 32 days written out per day would pass Step Functions' 256 KB payload; the workflow's day
+// map picks a day's waves with States.ArrayGetItem (infra/aggregate).
+type planJSON struct {
+	Date    string    `json:"date,omitempty"`
+	Trigger string    `json:"trigger"`
+	Crawler string    `json:"crawler,omitempty"`
+	Crawled []string  `json:"crawled"`
+	Days    []dayJSON `json:"days"`
+	// Sets are the distinct waves of the days, in the order of their first day.
+	Sets [][][]string `json:"sets"`
+}
+
+type dayJSON struct {
+	Date string `json:"date"`
+	// Set is the index of the day's waves in Sets.
+	Set int `json:"set"`
+}
+
+// MarshalJSON writes the plan with each distinct set of waves once (planJSON).
+func (p Plan) MarshalJSON() ([]byte, error) {
+	out := planJSON{Date: p.Date, Trigger: p.Trigger, Crawler: p.Crawler, Crawled: p.Crawled, Sets: [][][]string{}}
+	if p.Days != nil {
+		out.Days = make([]dayJSON, 0, len(p.Days))
+	}
+	index := map[string]int{}
+	for _, d := range p.Days {
+		key, err := json.Marshal(d.Waves)
+		if err != nil {
+			return nil, err
+		}
+		i, ok := index[string(key)]
+		if !ok {
+			i = len(out.Sets)
+			index[string(key)] = i
+			out.Sets = append(out.Sets, d.Waves)
+		}
+		out.Days = append(out.Days, dayJSON{Date: d.Date, Set: i})
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes, giving each day its waves.
+func (p *Plan) UnmarshalJSON(data []byte) error {
+	var in planJSON
+	if err := json.Unmarshal(data, &in); err != nil {
+		return err
+	}
+	*p = Plan{Date: in.Date, Trigger: in.Trigger, Crawler: in.Crawler, Crawled: in.Crawled}
+	if in.Days != nil {
+		p.Days = make([]DayPlan, 0, len(in.Days))
+	}
+	for _, d := range in.Days {
+		if d.Set < 0 || d.Set >= len(in.Sets) {
+			return fmt.Errorf("plan: day %s names set %d of %d", d.Date, d.Set, len(in.Sets))
+		}
+		p.Days = append(p.Days, DayPlan{Date: d.Date, Waves: in.Sets[d.Set]})
+	}
+	return nil
+}
+
 // Planner orders KPIs into dependency waves (queries.Catalog does).
 type Planner interface {
 	Waves(kpis []string) ([][]string, error)
@@ -221,7 +283,32 @@ func (h *Handler) resolve(ctx context.Context, req Request) (Plan, error) {
 		}
 		p.Days = append(p.Days, DayPlan{Date: d.String(), Waves: w})
 	}
+	var merged bool
+	if p.Days, merged = FitPayload(p, waves, MaxPlanBytes); merged {
+		h.log.InfoContext(ctx, "plan merged: every due day runs every KPI of the crawl, so that the plan fits the workflow's payload",
+			"days", len(p.Days), "kpis", len(kpis), "limit_bytes", MaxPlanBytes)
+	}
 	return p, nil
+}
+
+// MaxPlanBytes is the most a plan may take of the aggregation workflow's state, which Step
+// Functions limits to 256 KB; the rest is the trigger's event and the days' outputs.
+const MaxPlanBytes = 192 * 1024
+
+// FitPayload returns p's days as they fit limit bytes of JSON: as they are, or, when the days'
+// distinct sets of waves are too many (a catch-up in which each day has other KPIs due), every
+// day with all, the waves of every KPI the days draw from. Running a KPI that was not due
+// republishes its day from the same inputs: it costs a query, never a wrong number. merged says
+// which.
+func FitPayload(p Plan, all [][]string, limit int) (days []DayPlan, merged bool) {
+	if raw, err := json.Marshal(p); err == nil && len(raw) <= limit {
+		return p.Days, false
+	}
+	days = make([]DayPlan, len(p.Days))
+	for i, d := range p.Days {
+		days[i] = DayPlan{Date: d.Date, Waves: all}
+	}
+	return days, true
 }
 
 // recordGaps records each KPI's unpublished days and logs those that have any.

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -276,18 +278,20 @@ func TestRequest_UnmarshalsWireShape(t *testing.T) {
 }
 
 // TestPlan_MarshalsWireShape pins the output the workflow's next states read with JSONPath:
-// "days", each day's "waves", and "crawled" are always there, even when there is nothing to aggregate or no crawler,
-// or the workflow's ResultSelector would fail on a missing path.
+// "days" (each day's "date" and "set"), "sets" and "crawled" are always there, even when there is
+// nothing to aggregate or no crawler, or the workflow's ResultSelector would fail on a missing path.
 func TestPlan_MarshalsWireShape(t *testing.T) {
 	for _, tt := range []struct {
 		plan plan.Plan
 		want string
 	}{
 		{plan.Plan{Date: "2026-11-24", Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-24", Waves: [][]string{{"a", "b"}, {"c"}}}}},
-			`{"date":"2026-11-24","trigger":"manual","crawled":null,"days":[{"date":"2026-11-24","waves":[["a","b"],["c"]]}]}`},
+			`{"date":"2026-11-24","trigger":"manual","crawled":null,"days":[{"date":"2026-11-24","set":0}],"sets":[[["a","b"],["c"]]]}`},
 		{plan.Plan{Trigger: "event", Crawler: "logs", Crawled: []string{"app_logs/"}, Days: []plan.DayPlan{}},
-			`{"trigger":"event","crawler":"logs","crawled":["app_logs/"],"days":[]}`},
-		{plan.Plan{Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-24"}}}, `{"trigger":"manual","crawled":null,"days":[{"date":"2026-11-24","waves":null}]}`},
+			`{"trigger":"event","crawler":"logs","crawled":["app_logs/"],"days":[],"sets":[]}`},
+		{plan.Plan{Trigger: "manual", Days: []plan.DayPlan{{Date: "2026-11-24"}}}, `{"trigger":"manual","crawled":null,"days":[{"date":"2026-11-24","set":0}],"sets":[null]}`},
+		{plan.Plan{Trigger: "event", Days: []plan.DayPlan{{Date: "2026-11-23", Waves: [][]string{{"a"}}}, {Date: "2026-11-24", Waves: [][]string{{"b"}}}, {Date: "2026-11-25", Waves: [][]string{{"a"}}}}},
+			`{"trigger":"event","crawled":null,"days":[{"date":"2026-11-23","set":0},{"date":"2026-11-24","set":1},{"date":"2026-11-25","set":0}],"sets":[[["a"]],[["b"]]]}`},
 	} {
 		got, err := json.Marshal(tt.plan)
 		if err != nil {
@@ -367,5 +371,77 @@ func TestHandle_PlansTheRealCatalog(t *testing.T) {
 				t.Errorf("%s (wave %d) depends on %s (wave %d)", name, wave[name], dep, wave[dep])
 			}
 		}
+	}
+}
+
+// A plan names each distinct set of waves once, and each day the set it runs: the days of a
+// catch-up mostly run the same KPIs, and 500 KPIs over 32 days written out per day (418 KB)
+// passed Step Functions' 256 KB payload. Decoding gives back every day's waves.
+func TestPlan_JSONNamesEachSetOfWavesOnce(t *testing.T) {
+	var kpis []string
+	for i := range 500 {
+		kpis = append(kpis, fmt.Sprintf("department_activity_%03d", i))
+	}
+	all := [][]string{kpis[:400], kpis[400:]}
+	few := [][]string{kpis[:2]}
+	p := plan.Plan{Trigger: plan.TriggerEvent, Crawler: "CrawlerA942B6C5-AbCdEfGhIjKl", Crawled: []string{"social/"}}
+	for i := range 32 {
+		waves := all
+		if i%8 == 7 {
+			waves = few
+		}
+		p.Days = append(p.Days, plan.DayPlan{Date: fmt.Sprintf("2026-10-%02d", i%31+1), Waves: waves})
+	}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := 500 * 30; len(raw) > limit {
+		t.Errorf("a plan of 500 KPIs over 32 days is %d bytes; want at most %d (each set of waves once)", len(raw), limit)
+	}
+	var got plan.Plan
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("decode %s: %v", raw[:200], err)
+	}
+	if diff := cmp.Diff(p, got); diff != "" {
+		t.Errorf("decoded plan (-want +got):\n%s", diff)
+	}
+	empty, _ := json.Marshal(plan.Plan{Trigger: plan.TriggerEvent, Days: []plan.DayPlan{}})
+	if want := `{"trigger":"event","crawled":null,"days":[],"sets":[]}`; string(empty) != want {
+		t.Errorf("a plan of no day is %s, want %s", empty, want)
+	}
+}
+
+// A catch-up in which each day has other KPIs due would name 32 sets of waves; past the limit,
+// every day runs every KPI the days draw from, in one set, and the plan fits.
+func TestFitPayload_MergesTheDaysPastTheLimit(t *testing.T) {
+	var kpis []string
+	for i := range 500 {
+		kpis = append(kpis, fmt.Sprintf("department_activity_%03d", i))
+	}
+	all := [][]string{kpis}
+	p := plan.Plan{Trigger: plan.TriggerEvent}
+	for i := range 32 {
+		// Each day all KPIs but one: 32 distinct sets of about 13 KB each.
+		due := slices.Delete(slices.Clone(kpis), i, i+1)
+		p.Days = append(p.Days, plan.DayPlan{Date: fmt.Sprintf("2026-10-%02d", i%31+1), Waves: [][]string{due}})
+	}
+	days, merged := plan.FitPayload(p, all, plan.MaxPlanBytes)
+	if !merged {
+		t.Fatal("FitPayload kept 32 distinct sets of 499 KPIs")
+	}
+	p.Days = days
+	raw, _ := json.Marshal(p)
+	if len(raw) > plan.MaxPlanBytes {
+		t.Errorf("merged plan is %d bytes, over %d", len(raw), plan.MaxPlanBytes)
+	}
+	for _, d := range days {
+		if diff := cmp.Diff(all, d.Waves); diff != "" {
+			t.Errorf("day %s waves (-want +got):\n%s", d.Date, diff)
+		}
+	}
+	small := plan.Plan{Trigger: plan.TriggerEvent, Days: []plan.DayPlan{{Date: "2026-10-01", Waves: [][]string{{"a"}}}}}
+	if got, merged := plan.FitPayload(small, all, plan.MaxPlanBytes); merged || !cmp.Equal(small.Days, got) {
+		t.Errorf("FitPayload changed a plan within the limit: %v, %v", merged, got)
 	}
 }

@@ -13,19 +13,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kpilake/kpilake/lambdas/ctas"
+	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
 )
 
 // aggregationOutput is the part of a successful execution's output that the tests read.
 type aggregationOutput struct {
-	Plan struct {
-		Trigger string `json:"trigger"`
-		Days    []struct {
-			Date  string     `json:"date"`
-			Waves [][]string `json:"waves"`
-		} `json:"days"`
-	} `json:"plan"`
+	// Plan is the plan function's result as the workflow keeps it (each set of waves once).
+	Plan plan.Plan `json:"plan"`
 	// Aggregated are the days aggregated, in order: each day's output is its date (the KPIs'
 	// results are in the execution's history; see results).
 	Aggregated []string `json:"aggregated"`
