@@ -25,6 +25,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/alerts"
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/golambda"
@@ -63,17 +64,21 @@ const (
 	EnvStateKeys = handler.EnvStateKeys
 )
 
-// Error types the aggregate function reports (Lambda names an error after its Go type, so these
-// are the type names of lambdas/aggregate's errors) and the workflow treats apart.
-const (
+// Error types the aggregate function reports and the workflow treats apart: the names Lambda
+// reports for lambdas/aggregate's error types, taken from the types (contract.ErrorName).
+var (
 	// ErrorAthenaThrottled: Athena was still throttling after the function's own retries; the
 	// workflow waits long, jittered intervals before trying again.
-	ErrorAthenaThrottled = "AthenaThrottled"
+	ErrorAthenaThrottled = contract.ErrorName(&handler.AthenaThrottled{})
 	// ErrorQueryFailed: Athena ran the query and it failed, or its output no longer fits the KPI
 	// table; rerunning it would fail the same way.
-	ErrorQueryFailed = "QueryFailed"
-	// ErrorInput: a request no retry can fix (unknown KPI, bad date).
-	ErrorInput = "InputError"
+	ErrorQueryFailed = contract.ErrorName(&handler.QueryFailed{})
+	// ErrorInput: a request no retry can fix (unknown KPI, bad date), of any kpilake function.
+	ErrorInput = contract.InputErrorName
+)
+
+// Errors the workflow itself ends a branch or an execution with.
+const (
 	// ErrorKPIFailed is the error a failed KPI's branch ends with, once it has published its alert.
 	ErrorKPIFailed = "KPIFailed"
 	// ErrorAggregationFailed is the error a failed execution ends with.

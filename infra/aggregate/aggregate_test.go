@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -180,23 +179,6 @@ func TestWorkflow_FunctionRunsOnArm64AL2023For15Minutes(t *testing.T) {
 		aggregate.EnvStateKeys:        `{"social.posts":["id"]}`,
 	}, env["Variables"]); diff != "" {
 		t.Errorf("function environment (-want +got):\n%s", diff)
-	}
-}
-
-// Lambda reports a handler's error by its Go type name; the workflow's Retry and Catch rules name
-// the handler's error types.
-func TestWorkflow_ErrorNamesAreTheHandlersErrorTypes(t *testing.T) {
-	for want, err := range map[string]error{
-		aggregate.ErrorAthenaThrottled: &handler.AthenaThrottled{},
-		aggregate.ErrorQueryFailed:     &handler.QueryFailed{},
-		aggregate.ErrorInput:           &handler.InputError{},
-	} {
-		if got := reflect.TypeOf(err).Elem().Name(); got != want {
-			t.Errorf("handler error type %s, workflow expects %s", got, want)
-		}
-	}
-	if got := reflect.TypeOf(&plan.InputError{}).Elem().Name(); got != aggregate.ErrorInput {
-		t.Errorf("plan error type %s, workflow expects %s", got, aggregate.ErrorInput)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/alerts"
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/config"
@@ -33,7 +34,7 @@ import (
 // InputErrors are the Lambda error types that no retry can fix (a bad request, or a table spec
 // that does not match the database): the workflow fails on them at once. Anything else (a
 // database or network hiccup, a timeout) is retried with backoff.
-var InputErrors = []string{"InputError"}
+var InputErrors = []string{contract.InputErrorName}
 
 // lambdaServiceErrors are the errors of the Lambda service itself, always worth retrying.
 var lambdaServiceErrors = []string{
@@ -331,7 +332,7 @@ func (x *DatabaseExtraction) workflow(node constructs.Construct, p DatabaseExtra
 	})
 	notForced.Next(chooseTables)
 	badForce := awsstepfunctions.NewPass(node, jsii.String("ForceNotBoolean"), &awsstepfunctions.PassProps{
-		Result: awsstepfunctions.Result_FromObject(&map[string]any{"Error": "InputError",
+		Result: awsstepfunctions.Result_FromObject(&map[string]any{"Error": contract.InputErrorName,
 			"Cause": `the execution input's "force" must be true or false`}),
 		ResultPath: jsii.String("$.failure"),
 	})

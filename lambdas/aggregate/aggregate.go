@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/ctas"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
@@ -80,11 +81,12 @@ type Request struct {
 	Crawled []string `json:"crawled,omitempty"`
 }
 
+// InputError is a request no retry can fix: an unknown KPI, a bad date (contract.InputError).
+type InputError = contract.InputError
+
 // Error types, named for the workflow's Retry and Catch rules (Lambda reports an error by its
 // Go type name).
 type (
-	// InputError is a request no retry can fix: an unknown KPI, a bad date.
-	InputError struct{ Err error }
 	// QueryFailed is a query that Athena ran and failed, or whose output does not fit the KPI
 	// table; retrying runs the same query again, so the workflow does not.
 	QueryFailed struct{ Err error }
@@ -93,8 +95,6 @@ type (
 	AthenaThrottled struct{ Err error }
 )
 
-func (e *InputError) Error() string      { return e.Err.Error() }
-func (e *InputError) Unwrap() error      { return e.Err }
 func (e *QueryFailed) Error() string     { return e.Err.Error() }
 func (e *QueryFailed) Unwrap() error     { return e.Err }
 func (e *AthenaThrottled) Error() string { return e.Err.Error() }

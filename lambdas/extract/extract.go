@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/layout"
 )
@@ -214,16 +215,12 @@ func orDefault[T comparable](v, def T) T {
 
 // ErrBadRequest marks failures that no retry can fix: a malformed request, or a table spec
 // that does not match the database (unknown table or column, unsupported type). Such errors
-// are of type *InputError, so the Lambda reports them with errorType "InputError", which a
-// state machine can Catch without retrying.
-var ErrBadRequest = errors.New("bad request")
+// are InputErrors, which the Lambda reports as contract.InputErrorName, and a state machine
+// catches without retrying.
+var ErrBadRequest = contract.ErrBadRequest
 
-// InputError is a failure that no retry can fix; see ErrBadRequest.
-type InputError struct{ Err error }
-
-func (e *InputError) Error() string        { return e.Err.Error() }
-func (e *InputError) Unwrap() error        { return e.Err }
-func (e *InputError) Is(target error) bool { return target == ErrBadRequest }
+// InputError is a failure that no retry can fix (contract.InputError); see ErrBadRequest.
+type InputError = contract.InputError
 
 func inputErrorf(format string, args ...any) error {
 	return &InputError{Err: fmt.Errorf(format, args...)}

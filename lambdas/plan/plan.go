@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/layout"
 )
@@ -184,15 +185,12 @@ func (h *Handler) WithLake(lake *Lake, catalog Catalog, m *metrics.EMF, now func
 }
 
 // ErrBadRequest marks requests that no retry can fix.
-var ErrBadRequest = errors.New("bad request")
+var ErrBadRequest = contract.ErrBadRequest
 
-// InputError is a request that no retry can fix; Lambda reports its type, "InputError", so a
-// workflow fails at once instead of retrying. errors.Is(err, ErrBadRequest) holds for it.
-type InputError struct{ Err error }
-
-func (e *InputError) Error() string        { return e.Err.Error() }
-func (e *InputError) Unwrap() error        { return e.Err }
-func (e *InputError) Is(target error) bool { return target == ErrBadRequest }
+// InputError is a request that no retry can fix (contract.InputError); Lambda reports it as
+// contract.InputErrorName, so a workflow fails at once instead of retrying.
+// errors.Is(err, ErrBadRequest) holds for it.
+type InputError = contract.InputError
 
 // Handle returns the plan for one request.
 func (h *Handler) Handle(ctx context.Context, req Request) (Plan, error) {
