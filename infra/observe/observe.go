@@ -309,8 +309,9 @@ type Observe struct {
 	DeadLetters map[string]awscloudwatch.Alarm
 	// Freshness alarms per KPI, by KPI name.
 	Freshness map[string]awscloudwatch.Alarm
-	// Gap alarms per KPI, by KPI name: a day with inputs stays unpublished past the lag.
-	Gap map[string]awscloudwatch.Alarm
+	// Gap alarms when a day with inputs stays unpublished past the lag, for every KPI at once
+	// (GapQuery); nil without KPIs.
+	Gap awscloudwatch.Alarm
 	// Dashboard is the environment's dashboard.
 	Dashboard awscloudwatch.Dashboard
 	// FreshFor is how long after UTC midnight of its date a published day still counts as fresh:
@@ -352,7 +353,6 @@ func NewObserve(scope constructs.Construct, id string, props *ObserveProps) *Obs
 		DeliveryLate:       map[string]awscloudwatch.Alarm{},
 		DeadLetters:        map[string]awscloudwatch.Alarm{},
 		Freshness:          map[string]awscloudwatch.Alarm{},
-		Gap:                map[string]awscloudwatch.Alarm{},
 		FreshFor:           DayEnd(loc) + p.FreshnessLag,
 		props:              p,
 	}
@@ -555,35 +555,41 @@ func (o *Observe) freshnessAlarms() {
 	}
 }
 
-// gapAlarms alarm when a crawl's plan finds a day of the KPI whose inputs changed more than the
-// lag ago and that no publication reflects (metrics.UnpublishedDayAge): a day missed in the middle,
-// which the freshness alarm, watching the newest day only, does not see. The plan records the
-// metric at each crawl that concerns the KPI, so an hour without a crawl is no news (not
-// breaching); a pipeline that stopped is the freshness alarm's.
+// gapAlarms alarm when a crawl's plan finds a day of a KPI whose inputs changed more than the
+// lag ago and that no publication reflects (metrics.UnpublishedDayAge): a day missed in the
+// middle, which the freshness alarm, watching the newest day only, does not see. The plan records
+// the metric at each crawl that concerns the KPI, so an hour without a crawl is no news (not
+// breaching); a pipeline that stopped is the freshness alarm's. One alarm covers every KPI: a
+// Metrics Insights query grouped by KPI (GapQuery), each KPI a contributor of its own that
+// CloudWatch evaluates apart and names in the alarm's state reason, so that the alarm count does
+// not grow with the KPIs (CloudWatch evaluates up to 500 contributors per query).
 func (o *Observe) gapAlarms() {
-	hours := int(o.props.FreshnessLag.Hours())
-	for _, k := range o.props.KPIs {
-		o.Gap[k] = o.alarm(alarm{
-			id: "Gap-" + k,
-			description: fmt.Sprintf("KPI %s has a gap: a day whose inputs changed more than %d hours ago has no publication that reflects them. "+
-				"The plan function's log line \"unpublished days\" for %s names the days. See the README, Aggregation: \"A day that stays unpublished\".",
-				k, hours, k),
-			metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-				Namespace:  jsii.String(metrics.Namespace),
-				MetricName: jsii.String(metrics.UnpublishedDayAge),
-				DimensionsMap: &map[string]*string{
-					metrics.DimEnvironment: jsii.String(o.props.Environment),
-					metrics.DimKPI:         jsii.String(k),
-				},
-				Statistic: jsii.String(statMaximum),
-				Period:    duration(FreshnessPeriod),
-			}),
-			threshold:  o.props.FreshnessLag.Seconds(),
-			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-			periods:    1,
-			missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
-		})
+	if len(o.props.KPIs) == 0 {
+		return
 	}
+	hours := int(o.props.FreshnessLag.Hours())
+	o.Gap = o.alarm(alarm{
+		id: "Gap",
+		description: fmt.Sprintf("A KPI has a gap: a day whose inputs changed more than %d hours ago has no publication that reflects them. "+
+			"The alarm's reason names the KPIs (KPI=<name>). The plan function's log line \"unpublished days\" for each names the days. "+
+			"See the README, Aggregation: \"A day that stays unpublished\".", hours),
+		metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression: jsii.String(GapQuery(o.props.Environment)),
+			Period:     duration(FreshnessPeriod),
+			Label:      jsii.String("oldest unpublished input (s), per KPI"),
+		}),
+		threshold:  o.props.FreshnessLag.Seconds(),
+		comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		periods:    1,
+		missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+}
+
+// GapQuery is the Metrics Insights query of the gap alarm: the hourly Maximum of
+// metrics.UnpublishedDayAge of each KPI of the environment, one time series per KPI.
+func GapQuery(environment string) string {
+	return fmt.Sprintf(`SELECT MAX(%s) FROM SCHEMA("%s", %s, %s) WHERE %s = '%s' GROUP BY %s`,
+		metrics.UnpublishedDayAge, metrics.Namespace, metrics.DimEnvironment, metrics.DimKPI, metrics.DimEnvironment, environment, metrics.DimKPI)
 }
 
 // DayEnd is how long after UTC midnight of a date the business day of that date ends in loc: a

@@ -349,47 +349,51 @@ func TestObserve_AlarmsWhenAKPIIsNotFresh(t *testing.T) {
 	}
 }
 
-// A crawl's plan that finds a day of the KPI with inputs older than the lag and no publication
-// that reflects them alarms at once; an hour without a crawl says nothing.
+// A crawl's plan that finds a day of a KPI with inputs older than the lag and no publication
+// that reflects them alarms at once; an hour without a crawl says nothing. One alarm covers every
+// KPI: a Metrics Insights query grouped by KPI, whose every KPI is a contributor that CloudWatch
+// names in the alarm's reason, so that 500 KPIs are one alarm, not 500.
 func TestObserve_AlarmsWhenAKPIHasAGap(t *testing.T) {
 	s := must(t, full)
-	for _, k := range kpis {
-		t.Run(k, func(t *testing.T) {
-			props := s.tp.Properties(t, alarmID(s.tp, s.o.Gap[k]))
-			want := map[string]any{
-				"ComparisonOperator": "GreaterThanThreshold",
-				"Threshold":          float64(30 * 3600),
-				"EvaluationPeriods":  float64(1),
-				"DatapointsToAlarm":  float64(1),
-				"TreatMissingData":   "notBreaching",
-				"AlarmActions":       []any{ref(s.topic)},
-				"Namespace":          metrics.Namespace,
-				"MetricName":         metrics.UnpublishedDayAge,
-				"Dimensions":         dims(metrics.DimEnvironment, env, metrics.DimKPI, k),
-				"Period":             float64(3600),
-				"Statistic":          "Maximum",
-			}
-			got := map[string]any{}
-			for key := range want {
-				got[key] = props[key]
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("gap alarm (-want +got):\n%s", diff)
-			}
-			desc, _ := props["AlarmDescription"].(string)
-			for _, want := range []string{"KPI " + k + " has a gap", "30 hours", `"unpublished days"`, "README"} {
-				if !strings.Contains(desc, want) {
-					t.Errorf("description %q should say %q", desc, want)
-				}
-			}
-		})
+	if s.o.Gap == nil {
+		t.Fatal("no gap alarm")
+	}
+	props := s.tp.Properties(t, alarmID(s.tp, s.o.Gap))
+	want := map[string]any{
+		"ComparisonOperator": "GreaterThanThreshold",
+		"Threshold":          float64(30 * 3600),
+		"EvaluationPeriods":  float64(1),
+		"DatapointsToAlarm":  float64(1),
+		"TreatMissingData":   "notBreaching",
+		"AlarmActions":       []any{ref(s.topic)},
+		"Metrics": []any{map[string]any{
+			"Id":         "expr_1",
+			"Expression": fmt.Sprintf(`SELECT MAX(%s) FROM SCHEMA("%s", %s, %s) WHERE %s = '%s' GROUP BY %s`, metrics.UnpublishedDayAge, metrics.Namespace, metrics.DimEnvironment, metrics.DimKPI, metrics.DimEnvironment, env, metrics.DimKPI),
+			"Label":      "oldest unpublished input (s), per KPI",
+			"Period":     float64(3600),
+			"ReturnData": true,
+		}},
+	}
+	got := map[string]any{}
+	for key := range want {
+		got[key] = props[key]
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("gap alarm (-want +got):\n%s", diff)
+	}
+	desc, _ := props["AlarmDescription"].(string)
+	for _, want := range []string{"A KPI has a gap", "30 hours", "names the KPIs", `"unpublished days"`, "README"} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("description %q should say %q", desc, want)
+		}
 	}
 }
 
 func TestObserve_CreatesOneAlarmPerCheckAndNoOther(t *testing.T) {
 	s := must(t, full)
-	// 2 workflows x 2, 2 functions x 2, crawler, 1 stream x 2, 2 dead-letter queues, 2 KPIs x 2.
-	const want = 4 + 4 + 1 + 2 + 2 + 4
+	// 2 workflows x 2, 2 functions x 2, crawler, 1 stream x 2, 2 dead-letter queues, 2 KPIs'
+	// freshness, one gap alarm for every KPI.
+	const want = 4 + 4 + 1 + 2 + 2 + 2 + 1
 	if got := len(s.o.Alarms); got != want {
 		t.Errorf("Observe created %d alarms, want %d", got, want)
 	}
