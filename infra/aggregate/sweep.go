@@ -62,6 +62,9 @@ type SweepProps struct {
 	// aggregate function and the backfill worker must get the same (SetGrace). At least
 	// ctas.MinSupersededGrace. Default: ctas.DefaultSupersededGrace.
 	Grace time.Duration
+	// TimeZone of the business day, IANA name: the sweep measures each KPI's newest day's age
+	// (metrics.NewestDayAge) from the day's end there. Default: "UTC".
+	TimeZone string
 	// Root is the module's root directory (where lambdas/ lives). Default: ".".
 	Root string
 	// Entry is the sweep function's main package directory.
@@ -146,9 +149,12 @@ func NewSweep(scope constructs.Construct, id string, props *SweepProps) *Sweep {
 	}
 	node := constructs.NewConstruct(scope, &id)
 	s := &Sweep{Construct: node}
-	env := AggregateEnvironment(p.Catalog, p.Lake, "UTC")
-	// The sweep runs no query and has no business day.
-	delete(env, EnvTimeZone)
+	zone := p.TimeZone
+	if zone == "" {
+		zone = "UTC"
+	}
+	// The sweep runs no query; the zone is where a KPI's newest day ends (its age).
+	env := AggregateEnvironment(p.Catalog, p.Lake, zone)
 	env[EnvSupersededGrace] = GraceValue(p.Grace)
 	s.Function = golambda.NewFunction(node, "Sweeper", &golambda.FunctionProps{
 		Entry:         p.Entry,

@@ -204,8 +204,8 @@ func (o *Observe) header() string {
 	lag := int(p.FreshnessLag.Hours())
 	var b strings.Builder
 	fmt.Fprintf(&b, "# kpilake %s\n", p.Environment)
-	fmt.Fprintf(&b, "Every alarm below notifies the alert topic. **Freshness**: a KPI alarms when for %d hours no run published a day "+
-		"that ended (%s) at most %d hours before; backfills of older days do not count. ", lag, p.TimeZone, lag)
+	fmt.Fprintf(&b, "Every alarm below notifies the alert topic. **Freshness**: one alarm for every KPI, which fires when the newest day a KPI "+
+		"published ended (%s) more than %d hours ago and names the KPIs in its reason; backfills of older days do not count. ", p.TimeZone, lag)
 	b.WriteString("Crawler failures and failed workflow steps also alert with their reason, straight from EventBridge and Step Functions. ")
 	b.WriteString("Daily counts are per UTC day.")
 	return b.String()

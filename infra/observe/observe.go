@@ -19,13 +19,14 @@
 //     message there is a schedule or crawler event that could not start its workflow, so a day is
 //     not processed, or an alert that a rule could not publish; ApproximateNumberOfMessagesVisible
 //     >= 1.
-//   - Freshness, per KPI: see FreshnessExpression.
+//   - Freshness and gaps: one alarm each for every KPI, on a Metrics Insights query grouped by
+//     KPI (FreshnessQuery, GapQuery), which names the KPIs in alarm in its reason.
 //
 // Every alarm except freshness treats missing data as not breaching: these metrics exist only
 // while something runs, and nothing running is not a failure. Freshness treats missing data as
-// breaching: a KPI that nobody publishes is exactly what it must catch. So, right after a new
-// environment is deployed and until its first daily run publishes, every freshness alarm is in
-// ALARM.
+// breaching: a sweep that reports nothing is exactly what it must catch. A KPI that has published
+// nothing is stale (the sweep counts its age from 1970), so, right after a new environment is
+// deployed and until its first daily run publishes, the freshness alarm is in ALARM.
 //
 // NewObserve also sets the Environment variable (metrics.EnvEnvironment) of every function it
 // watches: the kpilake metrics carry the Environment dimension only when it is set, and the alarms
@@ -307,15 +308,16 @@ type Observe struct {
 	DeliveryLate    map[string]awscloudwatch.Alarm
 	// DeadLetters alarm per dead-letter queue, by Queue.Name.
 	DeadLetters map[string]awscloudwatch.Alarm
-	// Freshness alarms per KPI, by KPI name.
-	Freshness map[string]awscloudwatch.Alarm
+	// Freshness alarms when a KPI's newest day ended more than the lag ago, for every KPI at
+	// once (FreshnessQuery); nil without KPIs.
+	Freshness awscloudwatch.Alarm
 	// Gap alarms when a day with inputs stays unpublished past the lag, for every KPI at once
 	// (GapQuery); nil without KPIs.
 	Gap awscloudwatch.Alarm
 	// Dashboard is the environment's dashboard.
 	Dashboard awscloudwatch.Dashboard
 	// FreshFor is how long after UTC midnight of its date a published day still counts as fresh:
-	// DayEnd of the time zone plus the lag (the T of FreshnessExpression).
+	// DayEnd of the time zone plus the lag: the dashboard's freshness graph's bound.
 	FreshFor time.Duration
 
 	props ObserveProps
@@ -352,7 +354,6 @@ func NewObserve(scope constructs.Construct, id string, props *ObserveProps) *Obs
 		DeliveryFailing:    map[string]awscloudwatch.Alarm{},
 		DeliveryLate:       map[string]awscloudwatch.Alarm{},
 		DeadLetters:        map[string]awscloudwatch.Alarm{},
-		Freshness:          map[string]awscloudwatch.Alarm{},
 		FreshFor:           DayEnd(loc) + p.FreshnessLag,
 		props:              p,
 	}
@@ -514,45 +515,48 @@ func (o *Observe) deadLetterAlarms() {
 	}
 }
 
-// FreshnessExpression is the metric math of a KPI's freshness alarm, over m, the hourly Maximum of
-// its PublishedDay metric (the UTC midnight of the day a run published, as Unix seconds):
-//
-//	IF(EPOCH(m) - m <= T, 0, 1)
-//
-// EPOCH(m) is the time of each hourly data point, so a point is 0 when a run published, in that
-// hour, a day whose UTC midnight is at most T = freshFor seconds earlier: a day that ended in the
-// business time zone at most the lag before. Every other hour is 1: an hour without a publication
-// (metric math takes a missing value of m as 0, and EPOCH(m) has a value every hour) and an hour
-// that published only old days (a backfill), which therefore never masks a stale KPI. The alarm
-// fires when every one of the last lag-hours points is 1, or missing: for the whole lag no fresh
-// day was published.
-func FreshnessExpression(freshFor time.Duration) string {
-	return fmt.Sprintf("IF(EPOCH(m) - m <= %d, 0, 1)", int64(freshFor.Seconds()))
+// freshnessAlarms alarm when the newest day that some KPI serves ended more than the lag ago in
+// the business zone, two hourly sweeps running (metrics.NewestDayAge, which the hourly sweep
+// records per KPI; a KPI that has published nothing counts from 1970). One alarm covers every
+// KPI: a Metrics Insights query grouped by KPI (FreshnessQuery), each KPI a contributor that
+// CloudWatch evaluates apart and names in the alarm's state reason. No data at all (the sweep
+// did not run) alarms too. A backfill of older days does not clear it: only a newer day does.
+func (o *Observe) freshnessAlarms() {
+	if len(o.props.KPIs) == 0 {
+		return
+	}
+	hours := int(o.props.FreshnessLag.Hours())
+	o.Freshness = o.alarm(alarm{
+		id: "Freshness",
+		description: fmt.Sprintf("A KPI is stale: the newest day it published ended (%s) more than %d hours ago. The alarm's reason names the KPIs (KPI=<name>); "+
+			"no data at all means the hourly sweep did not run. Check the daily run (extraction, crawler, aggregation) for that day and its alerts. "+
+			"An aggregation that found an input of the KPI missing for the day lists it as waiting_for in the KPI's result and publishes nothing; "+
+			"the crawl that brings it publishes the day. If it will not come, publish the day from what there is: "+
+			"kpilake backfill --env %s --from DAY --to DAY --kpi NAMES --yes, naming the KPIs it waits for (their dependents follow), or the KPI itself "+
+			"when it waits only for raw tables. Once a newer day is published the alarm clears; a backfill of older days does not clear it.",
+			o.props.TimeZone, hours, o.props.Environment),
+		metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression: jsii.String(FreshnessQuery(o.props.Environment)),
+			Period:     duration(FreshnessPeriod),
+			Label:      jsii.String("newest day's age (s), per KPI"),
+		}),
+		threshold:  o.props.FreshnessLag.Seconds(),
+		comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		periods:    2,
+		missing:    awscloudwatch.TreatMissingData_BREACHING,
+	})
 }
 
-func (o *Observe) freshnessAlarms() {
-	hours := int(o.props.FreshnessLag.Hours())
-	for _, k := range o.props.KPIs {
-		o.Freshness[k] = o.alarm(alarm{
-			id: "Freshness-" + k,
-			description: fmt.Sprintf("KPI %s is stale: for %d hours no run published a day that ended (%s) at most %d hours before. "+
-				"Check the daily run (extraction, crawler, aggregation) for that day and its alerts. An aggregation that found an input of the KPI missing for the day "+
-				"lists it as waiting_for in the KPI's result and publishes nothing; the crawl that brings it publishes the day. If it will not come, publish the day "+
-				"from what there is: kpilake backfill --env %s --from DAY --to DAY --kpi NAMES --yes, naming the KPIs it waits for (their dependents, %s too, follow), "+
-				"or %s when it waits only for raw tables. Once the newest day is published the alarm clears; a backfill of older days does not clear it.",
-				k, hours, o.props.TimeZone, hours, o.props.Environment, k, k),
-			metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-				Expression:   jsii.String(FreshnessExpression(o.FreshFor)),
-				UsingMetrics: &map[string]awscloudwatch.IMetric{"m": o.kpiMetric(metrics.PublishedDay, k, statMaximum, FreshnessPeriod)},
-				Period:       duration(FreshnessPeriod),
-				Label:        jsii.String(k + " not fresh (1)"),
-			}),
-			threshold:  1,
-			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-			periods:    hours,
-			missing:    awscloudwatch.TreatMissingData_BREACHING,
-		})
-	}
+// FreshnessQuery is the Metrics Insights query of the freshness alarm: the hourly Maximum of
+// metrics.NewestDayAge of each KPI of the environment, one time series per KPI.
+func FreshnessQuery(environment string) string {
+	return insightsByKPI(metrics.NewestDayAge, environment)
+}
+
+// insightsByKPI is a Metrics Insights query of the hourly Maximum of metric per KPI.
+func insightsByKPI(metric, environment string) string {
+	return fmt.Sprintf(`SELECT MAX(%s) FROM SCHEMA("%s", %s, %s) WHERE %s = '%s' GROUP BY %s`,
+		metric, metrics.Namespace, metrics.DimEnvironment, metrics.DimKPI, metrics.DimEnvironment, environment, metrics.DimKPI)
 }
 
 // gapAlarms alarm when a crawl's plan finds a day of a KPI whose inputs changed more than the
@@ -588,8 +592,7 @@ func (o *Observe) gapAlarms() {
 // GapQuery is the Metrics Insights query of the gap alarm: the hourly Maximum of
 // metrics.UnpublishedDayAge of each KPI of the environment, one time series per KPI.
 func GapQuery(environment string) string {
-	return fmt.Sprintf(`SELECT MAX(%s) FROM SCHEMA("%s", %s, %s) WHERE %s = '%s' GROUP BY %s`,
-		metrics.UnpublishedDayAge, metrics.Namespace, metrics.DimEnvironment, metrics.DimKPI, metrics.DimEnvironment, environment, metrics.DimKPI)
+	return insightsByKPI(metrics.UnpublishedDayAge, environment)
 }
 
 // DayEnd is how long after UTC midnight of a date the business day of that date ends in loc: a

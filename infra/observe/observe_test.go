@@ -283,6 +283,10 @@ func TestObserve_AlarmsOnEveryOtherDeadLetterQueue(t *testing.T) {
 	}
 }
 
+// One alarm watches every KPI's freshness: a Metrics Insights query of the hourly sweep's
+// NewestDayAge grouped by KPI, each KPI a contributor that CloudWatch evaluates apart and names in
+// the alarm's reason; it fires when the newest day a KPI serves ended more than the lag ago (two
+// hours running, so that one late sweep is not an alarm), and when the sweep reports nothing.
 func TestObserve_AlarmsWhenAKPIIsNotFresh(t *testing.T) {
 	s := must(t, full)
 	// Asia/Tokyo is UTC+9: a date's day ends 15 hours after its UTC midnight; lag 30 hours.
@@ -290,62 +294,45 @@ func TestObserve_AlarmsWhenAKPIIsNotFresh(t *testing.T) {
 	if got := s.o.FreshFor; got != freshFor*time.Second {
 		t.Errorf("FreshFor = %v, want %v", got, freshFor*time.Second)
 	}
-	for _, k := range kpis {
-		t.Run(k, func(t *testing.T) {
-			id := alarmID(s.tp, s.o.Freshness[k])
-			props := s.tp.Properties(t, id)
-			want := map[string]any{
-				"ComparisonOperator": "GreaterThanOrEqualToThreshold",
-				"Threshold":          float64(1),
-				"EvaluationPeriods":  float64(30),
-				"DatapointsToAlarm":  float64(30),
-				"TreatMissingData":   "breaching",
-				"AlarmActions":       []any{ref(s.topic)},
-				"Metrics": []any{
-					map[string]any{
-						"Id":         "expr_1",
-						"Expression": fmt.Sprintf("IF(EPOCH(m) - m <= %d, 0, 1)", freshFor),
-						"Label":      k + " not fresh (1)",
-						"ReturnData": true,
-					},
-					map[string]any{
-						"Id":    "m",
-						"Label": k,
-						"MetricStat": map[string]any{
-							"Metric": map[string]any{
-								"Namespace":  metrics.Namespace,
-								"MetricName": metrics.PublishedDay,
-								"Dimensions": dims(metrics.DimEnvironment, env, metrics.DimKPI, k),
-							},
-							"Period": float64(3600),
-							"Stat":   "Maximum",
-						},
-						"ReturnData": false,
-					},
-				},
-			}
-			got := map[string]any{}
-			for key := range want {
-				got[key] = props[key]
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("freshness alarm (-want +got):\n%s", diff)
-			}
-			for _, single := range []string{"MetricName", "Namespace", "Statistic", "Period", "Dimensions", "OKActions"} {
-				if v, ok := props[single]; ok {
-					t.Errorf("freshness alarm has %s %v; want only the metric math", single, v)
-				}
-			}
-			desc, _ := props["AlarmDescription"].(string)
-			for _, want := range []string{"KPI " + k + " is stale", "waiting_for", "kpilake backfill --env", "naming the KPIs it waits for", "a backfill of older days does not clear it"} {
-				if !strings.Contains(desc, want) {
-					t.Errorf("description %q should say %q: name the KPI, where a deferral shows, how to publish the day by hand, what does not clear it", desc, want)
-				}
-			}
-			if len(desc) > 1024 {
-				t.Errorf("description is %d characters; CloudWatch takes at most 1024", len(desc))
-			}
-		})
+	if s.o.Freshness == nil {
+		t.Fatal("no freshness alarm")
+	}
+	props := s.tp.Properties(t, alarmID(s.tp, s.o.Freshness))
+	want := map[string]any{
+		"ComparisonOperator": "GreaterThanThreshold",
+		"Threshold":          float64(30 * 3600),
+		"EvaluationPeriods":  float64(2),
+		"DatapointsToAlarm":  float64(2),
+		"TreatMissingData":   "breaching",
+		"AlarmActions":       []any{ref(s.topic)},
+		"Metrics": []any{map[string]any{
+			"Id":         "expr_1",
+			"Expression": fmt.Sprintf(`SELECT MAX(%s) FROM SCHEMA("%s", %s, %s) WHERE %s = '%s' GROUP BY %s`, metrics.NewestDayAge, metrics.Namespace, metrics.DimEnvironment, metrics.DimKPI, metrics.DimEnvironment, env, metrics.DimKPI),
+			"Label":      "newest day's age (s), per KPI",
+			"Period":     float64(3600),
+			"ReturnData": true,
+		}},
+	}
+	got := map[string]any{}
+	for key := range want {
+		got[key] = props[key]
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("freshness alarm (-want +got):\n%s", diff)
+	}
+	for _, single := range []string{"MetricName", "Namespace", "Statistic", "Period", "Dimensions", "OKActions"} {
+		if v, ok := props[single]; ok {
+			t.Errorf("freshness alarm has %s %v; want only the query", single, v)
+		}
+	}
+	desc, _ := props["AlarmDescription"].(string)
+	for _, want := range []string{"A KPI is stale", "names the KPIs", "sweep", "waiting_for", "kpilake backfill --env", "naming the KPIs it waits for", "a backfill of older days does not clear it"} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("description %q should say %q: how it names the KPIs, where a deferral shows, how to publish the day by hand, what does not clear it", desc, want)
+		}
+	}
+	if len(desc) > 1024 {
+		t.Errorf("description is %d characters; CloudWatch takes at most 1024", len(desc))
 	}
 }
 
@@ -391,9 +378,9 @@ func TestObserve_AlarmsWhenAKPIHasAGap(t *testing.T) {
 
 func TestObserve_CreatesOneAlarmPerCheckAndNoOther(t *testing.T) {
 	s := must(t, full)
-	// 2 workflows x 2, 2 functions x 2, crawler, 1 stream x 2, 2 dead-letter queues, 2 KPIs'
-	// freshness, one gap alarm for every KPI.
-	const want = 4 + 4 + 1 + 2 + 2 + 2 + 1
+	// 2 workflows x 2, 2 functions x 2, crawler, 1 stream x 2, 2 dead-letter queues, one
+	// freshness and one gap alarm for every KPI.
+	const want = 4 + 4 + 1 + 2 + 2 + 1 + 1
 	if got := len(s.o.Alarms); got != want {
 		t.Errorf("Observe created %d alarms, want %d", got, want)
 	}
@@ -438,8 +425,8 @@ func TestObserve_AppliesDefaults(t *testing.T) {
 			t.Errorf("alarm %s %s = %v, want %v", id, key, got, want)
 		}
 	}
-	check(s.o.Freshness[kpis[0]], "EvaluationPeriods", observe.DefaultFreshnessLag.Hours())
-	check(s.o.Freshness[kpis[0]], "DatapointsToAlarm", observe.DefaultFreshnessLag.Hours())
+	check(s.o.Freshness, "Threshold", observe.DefaultFreshnessLag.Seconds())
+	check(s.o.Gap, "Threshold", observe.DefaultFreshnessLag.Seconds())
 	check(s.o.Errors["Plan"], "Threshold", observe.DefaultLambdaErrorsThreshold)
 	check(s.o.DeliveryLate["web_access"], "Threshold", 2*ingest.DefaultBufferInterval.Seconds())
 }
@@ -469,116 +456,6 @@ func TestDayEnd(t *testing.T) {
 			}
 		})
 	}
-}
-
-// evaluate plays the freshness alarm over hourly points: published[h] is the UTC midnight (Unix
-// seconds) of the newest day published in hour h, if any. It applies FreshnessExpression as
-// CloudWatch does (a missing m counts as 0 in the arithmetic, EPOCH(m) has a value every hour) and
-// returns, per hour, whether the alarm is in ALARM: every one of the last lag points is 1.
-func evaluate(t *testing.T, expr string, start time.Time, hours int, published map[int]time.Time, lag int) []bool {
-	t.Helper()
-	var limit int64
-	if _, err := fmt.Sscanf(expr, "IF(EPOCH(m) - m <= %d, 0, 1)", &limit); err != nil {
-		t.Fatalf("FreshnessExpression %q is not of the form the model plays: %v", expr, err)
-	}
-	points := make([]int, hours)
-	for h := range points {
-		epoch := start.Add(time.Duration(h) * time.Hour).Unix()
-		var m int64
-		if d, ok := published[h]; ok {
-			m = d.Unix()
-		}
-		if epoch-m <= limit {
-			points[h] = 0
-		} else {
-			points[h] = 1
-		}
-	}
-	alarm := make([]bool, hours)
-	for h := lag - 1; h < hours; h++ {
-		alarm[h] = !slices.Contains(points[h-lag+1:h+1], 0)
-	}
-	return alarm
-}
-
-// The freshness design, played over three weeks of hourly points in Asia/Tokyo with a lag of 36
-// hours and the daily run publishing yesterday at 04:00 local time.
-func TestFreshnessExpression_AlarmsOnlyWhenNoFreshDayWasPublishedForTheLag(t *testing.T) {
-	tokyo, _ := time.LoadLocation("Asia/Tokyo")
-	const lag = 36
-	expr := observe.FreshnessExpression(observe.DayEnd(tokyo) + lag*time.Hour)
-	start := time.Date(2026, 3, 1, 0, 0, 0, 0, tokyo).UTC()
-	const hours = 21 * 24
-	utcMidnight := func(localDay time.Time) time.Time {
-		y, m, d := localDay.Date()
-		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	}
-	// daily returns the daily run's publications from 03-02 to 03-21, skipping the runs of the
-	// given days of March.
-	daily := func(skip ...int) map[int]time.Time {
-		out := map[int]time.Time{}
-		for day := 2; day <= 21; day++ {
-			if slices.Contains(skip, day) {
-				continue
-			}
-			run := time.Date(2026, 3, day, 4, 0, 0, 0, tokyo)
-			out[int(run.Sub(start).Hours())] = utcMidnight(run.AddDate(0, 0, -1))
-		}
-		return out
-	}
-	firstAlarm := func(alarm []bool, from int) int {
-		for h := from; h < len(alarm); h++ {
-			if alarm[h] {
-				return h
-			}
-		}
-		return -1
-	}
-	hourOf := func(local time.Time) int { return int(local.Sub(start).Hours()) }
-
-	t.Run("daily runs keep it OK", func(t *testing.T) {
-		alarm := evaluate(t, expr, start, hours, daily(), lag)
-		// Until the first run and for the lag after it the history is short; after that, never.
-		if h := firstAlarm(alarm, hourOf(time.Date(2026, 3, 2, 4, 0, 0, 0, tokyo))); h >= 0 {
-			t.Errorf("alarm at hour %d (%v) with a run every day", h, start.Add(time.Duration(h)*time.Hour).In(tokyo))
-		}
-	})
-	t.Run("a missed run alarms a lag after the last fresh publication", func(t *testing.T) {
-		alarm := evaluate(t, expr, start, hours, daily(10), lag)
-		lastRun := hourOf(time.Date(2026, 3, 9, 4, 0, 0, 0, tokyo))
-		if got := firstAlarm(alarm, lastRun); got != lastRun+lag {
-			t.Errorf("first alarm at hour %d, want %d (36 hours after the run of 03-09)", got, lastRun+lag)
-		}
-		if alarm[hourOf(time.Date(2026, 3, 11, 4, 0, 0, 0, tokyo))] {
-			t.Error("still in alarm after the run of 03-11 published a fresh day")
-		}
-	})
-	t.Run("a backfill of old days does not mask a stale KPI", func(t *testing.T) {
-		pub := daily(10, 11, 12)
-		// An operator backfills a month-old day every hour from 03-10 00:00 to 03-13.
-		for h := hourOf(time.Date(2026, 3, 10, 0, 0, 0, 0, tokyo)); h < hourOf(time.Date(2026, 3, 13, 0, 0, 0, 0, tokyo)); h++ {
-			pub[h] = utcMidnight(time.Date(2026, 2, 1, 0, 0, 0, 0, tokyo))
-		}
-		alarm := evaluate(t, expr, start, hours, pub, lag)
-		lastRun := hourOf(time.Date(2026, 3, 9, 4, 0, 0, 0, tokyo))
-		if got := firstAlarm(alarm, lastRun); got != lastRun+lag {
-			t.Errorf("first alarm at hour %d, want %d: the backfill hid the stale KPI", got, lastRun+lag)
-		}
-	})
-	t.Run("a late rerun of the newest day clears it", func(t *testing.T) {
-		pub := daily(10)
-		// The run of 03-10 fails; the operator reruns it at 14:00 the same day.
-		pub[hourOf(time.Date(2026, 3, 10, 14, 0, 0, 0, tokyo))] = utcMidnight(time.Date(2026, 3, 9, 0, 0, 0, 0, tokyo))
-		if h := firstAlarm(evaluate(t, expr, start, hours, pub, lag), hourOf(time.Date(2026, 3, 3, 0, 0, 0, 0, tokyo))); h >= 0 {
-			t.Errorf("alarm at hour %d although the day was published 10 hours late", h)
-		}
-	})
-	t.Run("a KPI never published alarms", func(t *testing.T) {
-		alarm := evaluate(t, expr, start, hours, nil, lag)
-		if got := firstAlarm(alarm, 0); got != lag-1 {
-			t.Errorf("first alarm at hour %d, want %d", got, lag-1)
-		}
-	})
 }
 
 func TestObserve_FailsOnInvalidProps(t *testing.T) {

@@ -278,6 +278,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			Lake:          s.Lake,
 			KPIs:          kpis.Names(),
 			Grace:         grace,
+			TimeZone:      e.TimeZone,
 			Root:          root,
 			LogRetention:  retention,
 			RemovalPolicy: removal,

@@ -67,3 +67,49 @@ func TestRunner_EmitsNoMetricsForAFailedRun(t *testing.T) {
 		t.Errorf("a failed run wrote metrics: %s", out.String())
 	}
 }
+
+// Each pass records, per KPI, how long ago the newest day its table serves ended in the business
+// zone (metrics.NewestDayAge): the gauge that the one freshness alarm of every KPI watches. A KPI
+// that has published no day counts from 1970.
+func TestSweep_RecordsEachKPIsNewestDayAge(t *testing.T) {
+	t.Parallel()
+	l := newLake(t)
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.publishRuns(t, testDay.AddDays(-1), "20261124T050000000Z-00000001")
+	l.publishRuns(t, testDay, "20261125T050000000Z-00000001")
+	var out bytes.Buffer
+	sw := l.sweeper(t, nil, nil, func(c *Config) { c.Metrics = metrics.New(&out, "dev"); c.TimeZone = tokyo })
+	now := time.Date(2026, 11, 25, 5, 0, 0, 0, tokyo) // testDay (2026-11-24) ended five hours ago in Tokyo
+	sw.r.now = func() time.Time { return now }
+	if _, err := sw.Sweep(context.Background(), []string{testKPI, "never_published"}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := metrics.Parse(out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ages := map[string]metrics.Value{}
+	for _, r := range recs {
+		if v, ok := r.Values[metrics.NewestDayAge]; ok {
+			if len(r.Dimensions) != 2 || r.Dimensions[metrics.DimEnvironment] != "dev" {
+				t.Errorf("dimensions %v, want Environment and KPI", r.Dimensions)
+			}
+			ages[r.Dimensions[metrics.DimKPI]] = v
+		}
+	}
+	want := map[string]metrics.Value{
+		testKPI:           {Name: metrics.NewestDayAge, Unit: metrics.Seconds, Value: 5 * 3600},
+		"never_published": {Name: metrics.NewestDayAge, Unit: metrics.Seconds, Value: float64(now.Unix())},
+	}
+	if len(ages) != len(want) {
+		t.Errorf("ages recorded %v, want one per KPI %v", ages, want)
+	}
+	for k, v := range want {
+		if ages[k] != v {
+			t.Errorf("%s: %+v, want %+v", k, ages[k], v)
+		}
+	}
+}

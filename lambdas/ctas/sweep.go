@@ -281,6 +281,7 @@ func (s *Sweeper) sweepKPI(ctx context.Context, kpi string, res *SweepResult) er
 			return err
 		}
 	}
+	s.recordAge(kpi, partitions)
 	days, err := s.runsByDay(ctx, kpi)
 	if err != nil {
 		return err
@@ -319,6 +320,31 @@ func (s *Sweeper) sweepKPI(ctx context.Context, kpi string, res *SweepResult) er
 		return err
 	}
 	return nil
+}
+
+// recordAge emits metrics.NewestDayAge of the KPI: how long ago the newest day of its partitions
+// ended in the business zone, or, without one, since 1970. A failure to write it is logged.
+func (s *Sweeper) recordAge(kpi string, partitions map[string]string) {
+	cfg := s.r.cfg
+	if cfg.Metrics == nil {
+		return
+	}
+	now := s.r.now()
+	age := float64(now.Unix())
+	var newest layout.Day
+	found := false
+	for d := range partitions {
+		if day, err := layout.ParseDay(d); err == nil && (!found || newest.Before(day)) {
+			newest, found = day, true
+		}
+	}
+	if found {
+		age = max(now.Sub(newest.AddDays(1).Start(cfg.TimeZone)).Seconds(), 0)
+	}
+	if err := cfg.Metrics.Record(map[string]string{metrics.DimKPI: kpi}, nil,
+		metrics.Value{Name: metrics.NewestDayAge, Unit: metrics.Seconds, Value: age}); err != nil {
+		cfg.Logger.Warn("ctas sweep: newest day's age not written", "kpi", kpi, "err", err.Error())
+	}
 }
 
 // kpiTable reads the KPI's table; nil if it does not exist yet.

@@ -52,6 +52,10 @@ const (
 	SettledPartitions = "SettledPartitions"
 	SweptRuns         = "SweptRuns"
 	SweptObjects      = "SweptObjects"
+	// NewestDayAge is, at each sweep (hourly), how long ago the newest day that a KPI's table
+	// serves ended in the business time zone, in seconds (dimensions Environment, KPI); a KPI
+	// that has published no day counts from 1970. The one freshness alarm of every KPI watches it.
+	NewestDayAge = "NewestDayAge"
 	// UnpublishedDays is, when a crawl is planned, how many days within the lookback have inputs
 	// of the KPI and no publication that reflects them (dimensions Environment, KPI).
 	UnpublishedDays = "UnpublishedDays"

@@ -103,6 +103,12 @@ func Sweep(ctx context.Context, getenv func(string) string, log *slog.Logger) (f
 	tracing.InstrumentAWS(&awsCfg)
 	cfg.Logger = log
 	cfg.Metrics = metrics.New(os.Stdout, getenv(metrics.EnvEnvironment))
+	// The zone in which a KPI's newest day ends, for its age (metrics.NewestDayAge); UTC if unset.
+	if zone := getenv(aggregate.EnvTimeZone); zone != "" {
+		if cfg.TimeZone, err = time.LoadLocation(zone); err != nil {
+			return nil, fmt.Errorf("config: %s must be an IANA time zone such as Asia/Tokyo, is %q", aggregate.EnvTimeZone, zone)
+		}
+	}
 	sw, err := ctas.NewSweeperFromConfig(awsCfg, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("ctas sweeper: %w", err)
