@@ -327,13 +327,13 @@ func TestApp_PlanPastTheStepFunctionsPayloadIsAConfigError(t *testing.T) {
 	}
 }
 
-// An environment of 50 database sources of 20 tables each synthesizes within every limit, with
-// room to grow: each source is a nested stack of its own, so a source adds one resource (its
-// nested stack) to the environment's stack and the same resources to its own; cdk-nag finds
-// nothing and cfn-lint passes the environment's stack and a source's.
-func TestScale_FiftySourcesOfTwentyTables(t *testing.T) {
-	ten := synthScaled(t, scale{Sources: 10, TablesPerSource: 20, KPIs: 5})
-	fifty := synthScaled(t, scale{Sources: 50, TablesPerSource: 20, KPIs: 5})
+// An environment of 50 database sources of 20 tables each and 500 KPIs synthesizes within every
+// limit, with room to grow: each source is a nested stack of its own, so a source adds one
+// resource (its nested stack) to the environment's stack and the same resources to its own;
+// cdk-nag finds nothing and cfn-lint passes the environment's stack and a source's.
+func TestScale_FiftySourcesAndFiveHundredKPIs(t *testing.T) {
+	ten := synthScaled(t, scale{Sources: 10, TablesPerSource: 20, KPIs: 500})
+	fifty := synthScaled(t, scale{Sources: 50, TablesPerSource: 20, KPIs: 500})
 	for _, r := range []scaledSynth{ten, fifty} {
 		if r.Err != nil {
 			t.Fatalf("synth: %v", r.Err)
@@ -365,9 +365,10 @@ func TestScale_FiftySourcesOfTwentyTables(t *testing.T) {
 			t.Errorf("%s has %d resources and %s %d: a source's stack must not grow with the others", n.Name, n.Resources, n50[0].Name, n50[0].Resources)
 		}
 	}
-	// Room to grow: the environment's stack at 50 sources stays under half of each limit.
+	// Room to grow: the environment's stack at 50 sources and 500 KPIs stays under half of each
+	// limit.
 	if p50.Resources > limits.MaxResources/2 || p50.Bytes > limits.MaxTemplateBytes/2 {
-		t.Errorf("%s: %d resources and %d bytes at 50 sources; want under half of %d and %d", p50.Name, p50.Resources, p50.Bytes, limits.MaxResources, limits.MaxTemplateBytes)
+		t.Errorf("%s: %d resources and %d bytes at 50 sources and 500 KPIs; want under half of %d and %d", p50.Name, p50.Resources, p50.Bytes, limits.MaxResources, limits.MaxTemplateBytes)
 	}
 	errs, warnings := manifestMessages(t, fifty.Dir)
 	for _, m := range append(errs, warnings...) {
@@ -377,4 +378,30 @@ func TestScale_FiftySourcesOfTwentyTables(t *testing.T) {
 	cfnLint(t, lint, map[string][]string{"ap-northeast-1": {
 		filepath.Join(fifty.Dir, p50.Name+".template.json"), filepath.Join(fifty.Dir, n50[len(n50)-1].Name+".template.json"),
 	}})
+}
+
+// A KPI adds no resource and nothing that grows with the KPIs to any template: its freshness and
+// gap are watched by one alarm each for every KPI, its dashboard lines by one query per widget,
+// its grants by naming patterns, and the plan names it once. 5 and 500 KPIs make templates of the
+// same resources and, but for the KPIs' names in the functions' catalogs (none), the same size.
+func TestScale_AKPIAddsNoResource(t *testing.T) {
+	few := synthScaled(t, scale{Sources: 1, TablesPerSource: 5, KPIs: 5})
+	many := synthScaled(t, scale{Sources: 1, TablesPerSource: 5, KPIs: 500})
+	for _, r := range []scaledSynth{few, many} {
+		if r.Err != nil {
+			t.Fatalf("synth: %v", r.Err)
+		}
+	}
+	if len(few.Stacks) != len(many.Stacks) {
+		t.Fatalf("%d templates with 5 KPIs, %d with 500", len(few.Stacks), len(many.Stacks))
+	}
+	for i := range few.Stacks {
+		f, m := few.Stacks[i], many.Stacks[i]
+		if m.Resources != f.Resources {
+			t.Errorf("%s: %d resources with 5 KPIs, %d with 500", f.Name, f.Resources, m.Resources)
+		}
+		if d := m.Bytes - f.Bytes; d > 1024 || d < -1024 {
+			t.Errorf("%s: %d bytes with 5 KPIs, %d with 500: something grows with the KPIs", f.Name, f.Bytes, m.Bytes)
+		}
+	}
 }

@@ -17,9 +17,9 @@ const (
 	TitleAlarms          = "Alarms"
 	TitleRunsPrefix      = "Daily runs: "
 	TitleCrawls          = "Crawls"
-	TitleFreshness       = "Freshness: hours since the newest published day ended"
-	TitleBytesScanned    = "Athena: data scanned per KPI and day"
-	TitleEngineTime      = "Athena: longest query per KPI and day (engine time)"
+	TitleFreshness       = "Freshness: seconds since the newest published day ended (the stalest KPIs)"
+	TitleBytesScanned    = "Athena: data scanned per KPI and day (the KPIs that scan most)"
+	TitleEngineTime      = "Athena: longest query per KPI and day, engine time (the slowest KPIs)"
 	TitleRowsExtracted   = "Extraction: rows per table and day"
 	TitleBytesExtracted  = "Extraction: bytes per table and day"
 	TitleLogStreams      = "Log streams: records in, oldest undelivered record"
@@ -44,7 +44,6 @@ const (
 const (
 	alarmsPerWidget = 100
 	// A freshness line is 4 metrics (the metric and 3 expressions): 400 per graph.
-	kpisPerFreshnessWidget = 100
 	// Lines per graph of KPIs or tables: a reader can still tell 100 lines apart by hovering.
 	linesPerWidget = 100
 )
@@ -136,19 +135,15 @@ func (o *Observe) dashboard() {
 	}
 	add(runs...)
 
-	parts = chunks(len(p.KPIs), kpisPerFreshnessWidget)
-	for i, c := range parts {
-		add(o.freshnessWidget(part(TitleFreshness, i, len(parts)), p.KPIs[c[0]:c[1]]))
-	}
-	parts = chunks(len(p.KPIs), linesPerWidget)
-	for i, c := range parts {
-		var scanned, engine []awscloudwatch.IMetric
-		for _, k := range p.KPIs[c[0]:c[1]] {
-			scanned = append(scanned, o.kpiMetric(metrics.BytesScanned, k, statSum, dashboardRunPeriod))
-			engine = append(engine, o.kpiMetric(metrics.QueryEngineTime, k, statMaximum, dashboardRunPeriod))
-		}
-		add(graph(part(TitleBytesScanned, i, len(parts)), halfWidth, scanned, nil),
-			graph(part(TitleEngineTime, i, len(parts)), halfWidth, engine, nil))
+	// The KPIs' widgets are Metrics Insights queries grouped by KPI, the top ones of each measure:
+	// one widget each whatever the number of KPIs, and the KPIs that need a look on top.
+	if len(p.KPIs) > 0 {
+		add(o.freshnessWidget())
+		add(graph(TitleBytesScanned, halfWidth, []awscloudwatch.IMetric{
+			o.topKPIs("SUM", metrics.BytesScanned, dashboardRunPeriod, "bytes scanned"),
+		}, nil), graph(TitleEngineTime, halfWidth, []awscloudwatch.IMetric{
+			o.topKPIs("MAX", metrics.QueryEngineTime, dashboardRunPeriod, "engine time (ms)"),
+		}, nil))
 	}
 
 	parts = chunks(len(p.Tables), linesPerWidget)
@@ -211,48 +206,36 @@ func (o *Observe) header() string {
 	return b.String()
 }
 
-// freshnessWidget shows, per KPI of kpis, the hours since the end of the newest day that a run published
-// while it was fresh, the quantity the freshness alarm compares with the lag (the annotation).
-// The newest fresh day is carried forward between publications (FILL REPEAT), so the line rises
-// by one an hour and drops when the next day is published; hours before the first fresh
-// publication in the range show nothing.
-func (o *Observe) freshnessWidget(title string, kpis []string) awscloudwatch.IWidget {
-	freshFor := int64(o.FreshFor.Seconds())
-	dayEnd := int64((o.FreshFor - o.props.FreshnessLag).Seconds())
-	period := duration(FreshnessPeriod)
-	var lines []awscloudwatch.IMetric
-	for _, k := range kpis {
-		pd, fresh, last := "pd_"+k, "fresh_"+k, "last_"+k
-		day := o.kpiMetric(metrics.PublishedDay, k, statMaximum, FreshnessPeriod)
-		freshDays := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-			Expression:   jsii.String(fmt.Sprintf("IF(EPOCH(%s) - %s <= %d, %s)", pd, pd, freshFor, pd)),
-			UsingMetrics: &map[string]awscloudwatch.IMetric{pd: day},
-			Period:       period,
-		})
-		newest := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-			Expression:   jsii.String(fmt.Sprintf("FILL(%s, REPEAT)", fresh)),
-			UsingMetrics: &map[string]awscloudwatch.IMetric{fresh: freshDays},
-			Period:       period,
-		})
-		lines = append(lines, awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-			Expression:   jsii.String(fmt.Sprintf("IF(%s > 0, (EPOCH(%s) - %s - %d) / 3600)", last, pd, last, dayEnd)),
-			UsingMetrics: &map[string]awscloudwatch.IMetric{pd: day, last: newest},
-			Period:       period,
-			Label:        jsii.String(k),
-		}))
-	}
-	lag := o.props.FreshnessLag.Hours()
+// TopKPIs is how many KPIs a KPI widget draws: the top ones of its measure.
+const TopKPIs = 50
+
+// topKPIs is a Metrics Insights query of metric per KPI of the environment, aggregated with fn
+// over period, the TopKPIs largest first.
+func (o *Observe) topKPIs(fn, metric string, period time.Duration, label string) awscloudwatch.IMetric {
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String(fmt.Sprintf(`SELECT %s(%s) FROM SCHEMA("%s", %s, %s) WHERE %s = '%s' GROUP BY %s ORDER BY %s() DESC LIMIT %d`,
+			fn, metric, metrics.Namespace, metrics.DimEnvironment, metrics.DimKPI, metrics.DimEnvironment, o.props.Environment, metrics.DimKPI, fn, TopKPIs)),
+		Period: duration(period),
+		Label:  jsii.String(label),
+	})
+}
+
+// freshnessWidget shows the age of each KPI's newest day (metrics.NewestDayAge, what the
+// freshness alarm compares with the lag, the annotation), the stalest KPIs first.
+func (o *Observe) freshnessWidget() awscloudwatch.IWidget {
+	lag := o.props.FreshnessLag
+	m := o.topKPIs("MAX", metrics.NewestDayAge, FreshnessPeriod, "newest day's age (s)")
 	return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-		Title:  jsii.String(title),
+		Title:  jsii.String(TitleFreshness),
 		Width:  jsii.Number(fullWidth),
 		Height: jsii.Number(graphHeight),
-		Left:   &lines,
+		Left:   &[]awscloudwatch.IMetric{m},
 		LeftYAxis: &awscloudwatch.YAxisProps{
-			Min: jsii.Number(0), Label: jsii.String("hours"), ShowUnits: jsii.Bool(false),
+			Min: jsii.Number(0), Label: jsii.String("seconds"), ShowUnits: jsii.Bool(false),
 		},
 		LeftAnnotations: &[]*awscloudwatch.HorizontalAnnotation{{
-			Value: jsii.Number(lag),
-			Label: jsii.String(fmt.Sprintf("lag: alarm after %g hours", lag)),
+			Value: jsii.Number(lag.Seconds()),
+			Label: jsii.String(fmt.Sprintf("lag: alarm after %g hours", lag.Hours())),
 			Color: jsii.String("#d62728"),
 		}},
 	})

@@ -36,7 +36,6 @@ package observe
 import (
 	"errors"
 	"fmt"
-	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -316,9 +315,6 @@ type Observe struct {
 	Gap awscloudwatch.Alarm
 	// Dashboard is the environment's dashboard.
 	Dashboard awscloudwatch.Dashboard
-	// FreshFor is how long after UTC midnight of its date a published day still counts as fresh:
-	// DayEnd of the time zone plus the lag: the dashboard's freshness graph's bound.
-	FreshFor time.Duration
 
 	props ObserveProps
 }
@@ -344,7 +340,6 @@ func NewObserve(scope constructs.Construct, id string, props *ObserveProps) *Obs
 			p.LogStreams[i].BufferInterval = ingest.DefaultBufferInterval
 		}
 	}
-	loc, _ := time.LoadLocation(p.TimeZone) // validated
 	o := &Observe{
 		Construct:          constructs.NewConstruct(scope, &id),
 		ExecutionsFailed:   map[string]awscloudwatch.Alarm{},
@@ -354,7 +349,6 @@ func NewObserve(scope constructs.Construct, id string, props *ObserveProps) *Obs
 		DeliveryFailing:    map[string]awscloudwatch.Alarm{},
 		DeliveryLate:       map[string]awscloudwatch.Alarm{},
 		DeadLetters:        map[string]awscloudwatch.Alarm{},
-		FreshFor:           DayEnd(loc) + p.FreshnessLag,
 		props:              p,
 	}
 	for _, f := range p.Functions {
@@ -593,39 +587,6 @@ func (o *Observe) gapAlarms() {
 // metrics.UnpublishedDayAge of each KPI of the environment, one time series per KPI.
 func GapQuery(environment string) string {
 	return insightsByKPI(metrics.UnpublishedDayAge, environment)
-}
-
-// DayEnd is how long after UTC midnight of a date the business day of that date ends in loc: a
-// day minus the zone's UTC offset (15 hours in Asia/Tokyo). A zone with daylight saving time has
-// two offsets; the smaller (standard time) is taken, so that a day counts as fresh at least as
-// long as the lag, at most an hour longer in summer time. The offsets are those of one fixed year,
-// so that synth does not depend on the day it runs.
-func DayEnd(loc *time.Location) time.Duration {
-	offset := math.MaxInt
-	for m := time.January; m <= time.December; m++ {
-		for _, d := range []int{1, 15} {
-			_, off := time.Date(offsetYear, m, d, 12, 0, 0, 0, loc).Zone()
-			offset = min(offset, off)
-		}
-	}
-	return 24*time.Hour - time.Duration(offset)*time.Second
-}
-
-// offsetYear is the year whose UTC offsets DayEnd reads.
-const offsetYear = 2026
-
-func (o *Observe) kpiMetric(name, kpi, stat string, period time.Duration) awscloudwatch.Metric {
-	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-		Namespace:  jsii.String(metrics.Namespace),
-		MetricName: jsii.String(name),
-		DimensionsMap: &map[string]*string{
-			metrics.DimEnvironment: jsii.String(o.props.Environment),
-			metrics.DimKPI:         jsii.String(kpi),
-		},
-		Statistic: jsii.String(stat),
-		Period:    duration(period),
-		Label:     jsii.String(kpi),
-	})
 }
 
 func (o *Observe) tableMetric(name string, t Table, stat string, period time.Duration) awscloudwatch.Metric {

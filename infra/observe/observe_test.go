@@ -289,11 +289,6 @@ func TestObserve_AlarmsOnEveryOtherDeadLetterQueue(t *testing.T) {
 // hours running, so that one late sweep is not an alarm), and when the sweep reports nothing.
 func TestObserve_AlarmsWhenAKPIIsNotFresh(t *testing.T) {
 	s := must(t, full)
-	// Asia/Tokyo is UTC+9: a date's day ends 15 hours after its UTC midnight; lag 30 hours.
-	const freshFor = (15 + 30) * 3600
-	if got := s.o.FreshFor; got != freshFor*time.Second {
-		t.Errorf("FreshFor = %v, want %v", got, freshFor*time.Second)
-	}
 	if s.o.Freshness == nil {
 		t.Fatal("no freshness alarm")
 	}
@@ -429,33 +424,6 @@ func TestObserve_AppliesDefaults(t *testing.T) {
 	check(s.o.Gap, "Threshold", observe.DefaultFreshnessLag.Seconds())
 	check(s.o.Errors["Plan"], "Threshold", observe.DefaultLambdaErrorsThreshold)
 	check(s.o.DeliveryLate["web_access"], "Threshold", 2*ingest.DefaultBufferInterval.Seconds())
-}
-
-func TestDayEnd(t *testing.T) {
-	tests := []struct {
-		zone string
-		want time.Duration
-	}{
-		{"UTC", 24 * time.Hour},
-		{"Asia/Tokyo", 15 * time.Hour},
-		{"Asia/Kolkata", 18*time.Hour + 30*time.Minute},
-		// Daylight saving time: the standard offset, so a day counts as fresh at least the lag.
-		{"America/New_York", 29 * time.Hour},
-		{"Europe/Berlin", 23 * time.Hour},
-		{"Australia/Sydney", 14 * time.Hour},
-		{"Australia/Lord_Howe", 13*time.Hour + 30*time.Minute},
-	}
-	for _, tt := range tests {
-		t.Run(tt.zone, func(t *testing.T) {
-			loc, err := time.LoadLocation(tt.zone)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := observe.DayEnd(loc); got != tt.want {
-				t.Errorf("DayEnd(%s) = %v, want %v", tt.zone, got, tt.want)
-			}
-		})
-	}
 }
 
 func TestObserve_FailsOnInvalidProps(t *testing.T) {
@@ -700,47 +668,42 @@ func TestDashboard_ShowsTheDailyRuns(t *testing.T) {
 	}
 }
 
-func TestDashboard_ShowsFreshnessPerKPIAgainstTheLag(t *testing.T) {
+// The KPI widgets are Metrics Insights queries grouped by KPI, the top ones of each measure first:
+// one widget each, whatever the number of KPIs. Freshness shows what its alarm compares with the
+// lag (the annotation).
+func TestDashboard_ShowsFreshnessAgainstTheLagAndTheTopKPIs(t *testing.T) {
 	s := must(t, full)
-	w := find(t, widgets(t, s), observe.TitleFreshness)
-	const freshFor, dayEnd = (15 + 30) * 3600, 15 * 3600
-	var want []string
-	for _, k := range kpis {
-		want = append(want,
-			fmt.Sprintf("expr: IF(last_%s > 0, (EPOCH(pd_%s) - last_%s - %d) / 3600) {label:%s period:3600}", k, k, k, dayEnd, k),
-			fmt.Sprintf("expr: FILL(fresh_%s, REPEAT) {id:last_%s period:3600 visible:false}", k, k),
-			fmt.Sprintf("expr: IF(EPOCH(pd_%s) - pd_%s <= %d, pd_%s) {id:fresh_%s period:3600 visible:false}", k, k, freshFor, k, k),
-			fmt.Sprintf("KpiLake PublishedDay Environment=%s KPI=%s {id:pd_%s label:%s period:3600 stat:Maximum visible:false}", env, k, k, k),
-		)
+	ws := widgets(t, s)
+	query := func(fn, metric string) string {
+		return fmt.Sprintf(`SELECT %s(%s) FROM SCHEMA("KpiLake", Environment, KPI) WHERE Environment = '%s' GROUP BY KPI ORDER BY %s() DESC LIMIT %d`,
+			fn, metric, env, fn, observe.TopKPIs)
 	}
-	if diff := cmp.Diff(want, metricLines(w)); diff != "" {
-		t.Errorf("freshness lines (-want +got):\n%s", diff)
+	for title, want := range map[string]string{
+		observe.TitleFreshness:    "expr: " + query("MAX", metrics.NewestDayAge) + " {label:newest day's age (s) period:3600}",
+		observe.TitleBytesScanned: "expr: " + query("SUM", metrics.BytesScanned) + " {label:bytes scanned period:86400}",
+		observe.TitleEngineTime:   "expr: " + query("MAX", metrics.QueryEngineTime) + " {label:engine time (ms) period:86400}",
+	} {
+		if diff := cmp.Diff([]string{want}, metricLines(find(t, ws, title))); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", title, diff)
+		}
 	}
 	wantAnnotations := map[string]any{"horizontal": []any{map[string]any{
-		"value": float64(30), "label": "lag: alarm after 30 hours", "color": "#d62728", "yAxis": "left",
+		"value": float64(30 * 3600), "label": "lag: alarm after 30 hours", "color": "#d62728", "yAxis": "left",
 	}}}
-	if diff := cmp.Diff(wantAnnotations, w.Properties["annotations"]); diff != "" {
+	if diff := cmp.Diff(wantAnnotations, find(t, ws, observe.TitleFreshness).Properties["annotations"]); diff != "" {
 		t.Errorf("annotations (-want +got):\n%s", diff)
 	}
 }
 
-func TestDashboard_ShowsAthenaPerKPIAndExtractionPerTable(t *testing.T) {
+func TestDashboard_ShowsExtractionPerTable(t *testing.T) {
 	s := must(t, full)
 	ws := widgets(t, s)
-	var scanned, engine []string
-	for _, k := range kpis {
-		scanned = append(scanned, fmt.Sprintf("KpiLake BytesScanned Environment=%s KPI=%s {label:%s period:86400 stat:Sum}", env, k, k))
-		engine = append(engine, fmt.Sprintf("KpiLake QueryEngineTime Environment=%s KPI=%s {label:%s period:86400 stat:Maximum}", env, k, k))
-	}
 	var rows, bytes []string
 	for _, tb := range []string{"users", "posts"} {
 		rows = append(rows, fmt.Sprintf("KpiLake RowsExtracted Environment=%s Source=social Table=%s {label:social.%s period:86400 stat:Sum}", env, tb, tb))
 		bytes = append(bytes, fmt.Sprintf("KpiLake BytesExtracted Environment=%s Source=social Table=%s {label:social.%s period:86400 stat:Sum}", env, tb, tb))
 	}
-	for title, want := range map[string][]string{
-		observe.TitleBytesScanned: scanned, observe.TitleEngineTime: engine,
-		observe.TitleRowsExtracted: rows, observe.TitleBytesExtracted: bytes,
-	} {
+	for title, want := range map[string][]string{observe.TitleRowsExtracted: rows, observe.TitleBytesExtracted: bytes} {
 		if diff := cmp.Diff(want, metricLines(find(t, ws, title))); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", title, diff)
 		}
@@ -837,26 +800,18 @@ func TestDashboard_SplitsWidgetsPastCloudWatchsCapacity(t *testing.T) {
 			t.Errorf("widget %q has %d alarms and %d metrics; CloudWatch takes 100 and 500", title, len(alarms), len(lines))
 		}
 		count[base] += len(alarms)
-		if base == observe.TitleFreshness {
-			// A KPI's line is its labelled expression; the rest are the expression's inputs.
-			for _, l := range lines {
-				if opts, ok := l.([]any); ok && len(opts) == 1 {
-					if o, ok := opts[0].(map[string]any); ok && o["expression"] != nil && o["label"] != nil {
-						count[base]++
-					}
-				}
-			}
-		} else if w.Type == "metric" {
+		if w.Type == "metric" {
 			count[base] += len(lines)
 		}
 		parts[base]++
 	}
 	alarms := len(s.o.Alarms) + 2 // and the backfill's two
 	for title, want := range map[string][2]int{
-		observe.TitleAlarms:         {alarms, (alarms + 99) / 100},
-		observe.TitleFreshness:      {205, 3},
-		observe.TitleBytesScanned:   {205, 3},
-		observe.TitleEngineTime:     {205, 3},
+		observe.TitleAlarms: {alarms, (alarms + 99) / 100},
+		// One query each, whatever the KPIs.
+		observe.TitleFreshness:      {1, 1},
+		observe.TitleBytesScanned:   {1, 1},
+		observe.TitleEngineTime:     {1, 1},
 		observe.TitleRowsExtracted:  {150, 2},
 		observe.TitleBytesExtracted: {150, 2},
 	} {
@@ -864,7 +819,6 @@ func TestDashboard_SplitsWidgetsPastCloudWatchsCapacity(t *testing.T) {
 			t.Errorf("%q: %d lines in %d widgets, want %d in %d", title, count[title], parts[title], want[0], want[1])
 		}
 	}
-	find(t, ws, observe.TitleFreshness+" (3/3)")
 	raw, _ := json.Marshal(s.tp.JSON)
 	if ps, err := limits.CheckTemplate("Test", raw, limits.Fixes{}); err != nil || len(ps) != 0 {
 		t.Errorf("limits.CheckTemplate = %v, %v; want no problem", ps, err)
