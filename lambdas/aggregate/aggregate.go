@@ -159,16 +159,16 @@ func (h *Handler) Render(ctx context.Context, k *queries.KPI, day layout.Day) (s
 	if !ok {
 		sql, err := k.Render(day, h.names)
 		if err != nil {
-			return "", &InputError{fmt.Errorf("render %s for %s: %w", k.Name, day, err)}
+			return "", &InputError{Err: fmt.Errorf("render %s for %s: %w", k.Name, day, err)}
 		}
 		return sql, nil
 	}
 	if h.raw == nil {
-		return "", &InputError{fmt.Errorf("render %s for %s: this handler builds no state nodes (no %s); deploy the stack again", k.Name, day, EnvStateKeys)}
+		return "", &InputError{Err: fmt.Errorf("render %s for %s: this handler builds no state nodes (no %s); deploy the stack again", k.Name, day, EnvStateKeys)}
 	}
 	key, ok := h.keys[src]
 	if !ok {
-		return "", &InputError{fmt.Errorf("render %s for %s: %s has no primary key in %s (it has %s): a KPI reads the state of a table that is not incremental in this environment; read it with {{ source }}, or make it incremental",
+		return "", &InputError{Err: fmt.Errorf("render %s for %s: %s has no primary key in %s (it has %s): a KPI reads the state of a table that is not incremental in this environment; read it with {{ source }}, or make it incremental",
 			k.Name, day, src, EnvStateKeys, h.keys.list())}
 	}
 	cols, err := h.run.Columns(ctx, layout.SourceTableName(src.Source, src.Table))
@@ -191,7 +191,7 @@ func (h *Handler) Render(ctx context.Context, k *queries.KPI, day layout.Day) (s
 	h.log.InfoContext(ctx, "state query", "kpi", k.Name, "date", day.String(), "from_previous", q.FromPrevious)
 	sql, err := k.RenderState(day, h.names, q)
 	if err != nil {
-		return "", &InputError{fmt.Errorf("render %s for %s: %w", k.Name, day, err)}
+		return "", &InputError{Err: fmt.Errorf("render %s for %s: %w", k.Name, day, err)}
 	}
 	return sql, nil
 }
@@ -218,11 +218,11 @@ func (h *Handler) Handle(ctx context.Context, req Request) (ctas.Result, error) 
 func (h *Handler) handle(ctx context.Context, req Request) (ctas.Result, error) {
 	day, err := layout.ParseDay(req.Date)
 	if err != nil {
-		return ctas.Result{}, &InputError{fmt.Errorf("field \"date\": %w", err)}
+		return ctas.Result{}, &InputError{Err: fmt.Errorf("field \"date\": %w", err)}
 	}
 	k, ok := h.kpis.KPI(req.KPI)
 	if !ok {
-		return ctas.Result{}, &InputError{fmt.Errorf("field \"kpi\": %q is not a KPI of the catalog (%s)",
+		return ctas.Result{}, &InputError{Err: fmt.Errorf("field \"kpi\": %q is not a KPI of the catalog (%s)",
 			req.KPI, strings.Join(h.kpis.Names(), ", "))}
 	}
 	if req.Trigger == plan.TriggerEvent {

@@ -217,22 +217,22 @@ func (h *Handler) resolve(ctx context.Context, req Request) (Plan, error) {
 	if req.Date != "" {
 		d, err := layout.ParseDay(req.Date)
 		if err != nil {
-			return Plan{}, &InputError{fmt.Errorf("field \"date\": %w", err)}
+			return Plan{}, &InputError{Err: fmt.Errorf("field \"date\": %w", err)}
 		}
 		day := DayPlan{Date: d.String()}
 		if h.planner != nil {
 			if day.Waves, err = h.planner.Waves(req.KPIs); err != nil {
-				return Plan{}, &InputError{fmt.Errorf("field \"kpis\": %w", err)}
+				return Plan{}, &InputError{Err: fmt.Errorf("field \"kpis\": %w", err)}
 			}
 		}
 		return Plan{Date: day.Date, Trigger: TriggerManual, Days: []DayPlan{day}}, nil
 	}
 	if req.Time == "" {
-		return Plan{}, &InputError{errors.New(`give "date" (YYYY-MM-DD) for a manual run, or pass the EventBridge event (with its "time")`)}
+		return Plan{}, &InputError{Err: errors.New(`give "date" (YYYY-MM-DD) for a manual run, or pass the EventBridge event (with its "time")`)}
 	}
 	at, err := time.Parse(time.RFC3339, req.Time)
 	if err != nil {
-		return Plan{}, &InputError{fmt.Errorf("field \"time\": %q is not an RFC 3339 time such as \"2026-11-25T01:30:00Z\"", req.Time)}
+		return Plan{}, &InputError{Err: fmt.Errorf("field \"time\": %q is not an RFC 3339 time such as \"2026-11-25T01:30:00Z\"", req.Time)}
 	}
 	today := layout.DayOf(at, h.loc)
 	if req.DetailType != CrawlerEventDetailType && req.Detail.CrawlerName == "" {
@@ -257,7 +257,7 @@ func (h *Handler) resolve(ctx context.Context, req Request) (Plan, error) {
 		return p, nil
 	}
 	if h.lake == nil {
-		return Plan{}, &InputError{fmt.Errorf("the plan function cannot plan an event: it has no lake to read (%s, %s); "+
+		return Plan{}, &InputError{Err: fmt.Errorf("the plan function cannot plan an event: it has no lake to read (%s, %s); "+
 			"deploy the stack again, or run the day by hand with {\"date\": \"YYYY-MM-DD\"}", EnvRawBucket, EnvDatabase)}
 	}
 	waves, err := h.catalog.Waves(triggered)
@@ -331,7 +331,7 @@ func (h *Handler) recordGaps(ctx context.Context, gaps []Gap) {
 // crawled returns the KPIs that read directly what crawler catalogues.
 func (h *Handler) crawled(crawler string) ([]string, error) {
 	if crawler == "" {
-		return nil, &InputError{fmt.Errorf("field \"detail.crawlerName\" is missing from the %q event; the plan needs it to choose the KPIs", CrawlerEventDetailType)}
+		return nil, &InputError{Err: fmt.Errorf("field \"detail.crawlerName\" is missing from the %q event; the plan needs it to choose the KPIs", CrawlerEventDetailType)}
 	}
 	kpis, ok := h.triggers.KPIs[crawler]
 	if !ok {
@@ -344,7 +344,7 @@ func (h *Handler) crawled(crawler string) ([]string, error) {
 			sort.Strings(names)
 			known = "it knows " + strings.Join(names, ", ") + " from " + EnvCrawlers
 		}
-		return nil, &InputError{fmt.Errorf("field \"detail.crawlerName\": crawler %q is not one the plan knows (%s); "+
+		return nil, &InputError{Err: fmt.Errorf("field \"detail.crawlerName\": crawler %q is not one the plan knows (%s); "+
 			"the aggregation rule and the plan function disagree: deploy the stack again, or run the day by hand with {\"date\": \"YYYY-MM-DD\"}",
 			crawler, known)}
 	}
