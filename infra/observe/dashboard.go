@@ -213,10 +213,9 @@ const TopKPIs = 50
 // over period, the TopKPIs largest first.
 func (o *Observe) topKPIs(fn, metric string, period time.Duration, label string) awscloudwatch.IMetric {
 	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression: jsii.String(fmt.Sprintf(`SELECT %s(%s) FROM SCHEMA("%s", %s, %s) WHERE %s = '%s' GROUP BY %s ORDER BY %s() DESC LIMIT %d`,
-			fn, metric, metrics.Namespace, metrics.DimEnvironment, metrics.DimKPI, metrics.DimEnvironment, o.props.Environment, metrics.DimKPI, fn, TopKPIs)),
-		Period: duration(period),
-		Label:  jsii.String(label),
+		Expression: jsii.String(KPIQuery(fn, metric, o.props.Environment, fmt.Sprintf("ORDER BY %s() DESC LIMIT %d", fn, TopKPIs))),
+		Period:     duration(period),
+		Label:      jsii.String(label),
 	})
 }
 

@@ -20,7 +20,7 @@
 //     not processed, or an alert that a rule could not publish; ApproximateNumberOfMessagesVisible
 //     >= 1.
 //   - Freshness and gaps: one alarm each for every KPI, on a Metrics Insights query grouped by
-//     KPI (FreshnessQuery, GapQuery), which names the KPIs in alarm in its reason.
+//     KPI (KPIQuery), which names the KPIs in alarm in its reason.
 //
 // Every alarm except freshness treats missing data as not breaching: these metrics exist only
 // while something runs, and nothing running is not a failure. Freshness treats missing data as
@@ -308,10 +308,10 @@ type Observe struct {
 	// DeadLetters alarm per dead-letter queue, by Queue.Name.
 	DeadLetters map[string]awscloudwatch.Alarm
 	// Freshness alarms when a KPI's newest day ended more than the lag ago, for every KPI at
-	// once (FreshnessQuery); nil without KPIs.
+	// once (KPIQuery over metrics.NewestDayAge); nil without KPIs.
 	Freshness awscloudwatch.Alarm
 	// Gap alarms when a day with inputs stays unpublished past the lag, for every KPI at once
-	// (GapQuery); nil without KPIs.
+	// (KPIQuery over metrics.UnpublishedDayAge); nil without KPIs.
 	Gap awscloudwatch.Alarm
 	// Dashboard is the environment's dashboard.
 	Dashboard awscloudwatch.Dashboard
@@ -512,7 +512,7 @@ func (o *Observe) deadLetterAlarms() {
 // freshnessAlarms alarm when the newest day that some KPI serves ended more than the lag ago in
 // the business zone, two hourly sweeps running (metrics.NewestDayAge, which the hourly sweep
 // records per KPI; a KPI that has published nothing counts from 1970). One alarm covers every
-// KPI: a Metrics Insights query grouped by KPI (FreshnessQuery), each KPI a contributor that
+// KPI: a Metrics Insights query grouped by KPI (KPIQuery), each KPI a contributor that
 // CloudWatch evaluates apart and names in the alarm's state reason. No data at all (the sweep
 // did not run) alarms too. A backfill of older days does not clear it: only a newer day does.
 func (o *Observe) freshnessAlarms() {
@@ -520,37 +520,44 @@ func (o *Observe) freshnessAlarms() {
 		return
 	}
 	hours := int(o.props.FreshnessLag.Hours())
-	o.Freshness = o.alarm(alarm{
-		id: "Freshness",
-		description: fmt.Sprintf("A KPI is stale: the newest day it published ended (%s) more than %d hours ago. The alarm's reason names the KPIs (KPI=<name>); "+
+	o.Freshness = o.alarmOnEveryKPI("Freshness", metrics.NewestDayAge, "newest day's age (s), per KPI", 2, awscloudwatch.TreatMissingData_BREACHING,
+		fmt.Sprintf("A KPI is stale: the newest day it published ended (%s) more than %d hours ago. The alarm's reason names the KPIs (KPI=<name>); "+
 			"no data at all means the hourly sweep did not run. Check the daily run (extraction, crawler, aggregation) for that day and its alerts. "+
 			"An aggregation that found an input of the KPI missing for the day lists it as waiting_for in the KPI's result and publishes nothing; "+
 			"the crawl that brings it publishes the day. If it will not come, publish the day from what there is: "+
 			"kpilake backfill --env %s --from DAY --to DAY --kpi NAMES --yes, naming the KPIs it waits for (their dependents follow), or the KPI itself "+
 			"when it waits only for raw tables. Once a newer day is published the alarm clears; a backfill of older days does not clear it.",
-			o.props.TimeZone, hours, o.props.Environment),
+			o.props.TimeZone, hours, o.props.Environment))
+}
+
+// alarmOnEveryKPI alarms when metric's hourly Maximum of some KPI exceeds the lag for periods
+// hours running: one alarm on a Metrics Insights query grouped by KPI (KPIQuery), each KPI a
+// contributor that CloudWatch evaluates apart and names in the alarm's state reason.
+func (o *Observe) alarmOnEveryKPI(id, metric, label string, periods int, missing awscloudwatch.TreatMissingData, description string) awscloudwatch.Alarm {
+	return o.alarm(alarm{
+		id:          id,
+		description: description,
 		metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-			Expression: jsii.String(FreshnessQuery(o.props.Environment)),
+			Expression: jsii.String(KPIQuery("MAX", metric, o.props.Environment, "")),
 			Period:     duration(FreshnessPeriod),
-			Label:      jsii.String("newest day's age (s), per KPI"),
+			Label:      jsii.String(label),
 		}),
 		threshold:  o.props.FreshnessLag.Seconds(),
 		comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-		periods:    2,
-		missing:    awscloudwatch.TreatMissingData_BREACHING,
+		periods:    periods,
+		missing:    missing,
 	})
 }
 
-// FreshnessQuery is the Metrics Insights query of the freshness alarm: the hourly Maximum of
-// metrics.NewestDayAge of each KPI of the environment, one time series per KPI.
-func FreshnessQuery(environment string) string {
-	return insightsByKPI(metrics.NewestDayAge, environment)
-}
-
-// insightsByKPI is a Metrics Insights query of the hourly Maximum of metric per KPI.
-func insightsByKPI(metric, environment string) string {
-	return fmt.Sprintf(`SELECT MAX(%s) FROM SCHEMA("%s", %s, %s) WHERE %s = '%s' GROUP BY %s`,
-		metric, metrics.Namespace, metrics.DimEnvironment, metrics.DimKPI, metrics.DimEnvironment, environment, metrics.DimKPI)
+// KPIQuery is a Metrics Insights query of metric per KPI of the environment, aggregated with fn
+// (MAX, SUM), one time series per KPI, followed by tail (such as an ORDER BY and a LIMIT).
+func KPIQuery(fn, metric, environment, tail string) string {
+	q := fmt.Sprintf(`SELECT %s(%s) FROM SCHEMA("%s", %s, %s) WHERE %s = '%s' GROUP BY %s`,
+		fn, metric, metrics.Namespace, metrics.DimEnvironment, metrics.DimKPI, metrics.DimEnvironment, environment, metrics.DimKPI)
+	if tail != "" {
+		q += " " + tail
+	}
+	return q
 }
 
 // gapAlarms alarm when a crawl's plan finds a day of a KPI whose inputs changed more than the
@@ -558,7 +565,7 @@ func insightsByKPI(metric, environment string) string {
 // middle, which the freshness alarm, watching the newest day only, does not see. The plan records
 // the metric at each crawl that concerns the KPI, so an hour without a crawl is no news (not
 // breaching); a pipeline that stopped is the freshness alarm's. One alarm covers every KPI: a
-// Metrics Insights query grouped by KPI (GapQuery), each KPI a contributor of its own that
+// Metrics Insights query grouped by KPI (KPIQuery), each KPI a contributor of its own that
 // CloudWatch evaluates apart and names in the alarm's state reason, so that the alarm count does
 // not grow with the KPIs (CloudWatch evaluates up to 500 contributors per query).
 func (o *Observe) gapAlarms() {
@@ -566,27 +573,10 @@ func (o *Observe) gapAlarms() {
 		return
 	}
 	hours := int(o.props.FreshnessLag.Hours())
-	o.Gap = o.alarm(alarm{
-		id: "Gap",
-		description: fmt.Sprintf("A KPI has a gap: a day whose inputs changed more than %d hours ago has no publication that reflects them. "+
+	o.Gap = o.alarmOnEveryKPI("Gap", metrics.UnpublishedDayAge, "oldest unpublished input (s), per KPI", 1, awscloudwatch.TreatMissingData_NOT_BREACHING,
+		fmt.Sprintf("A KPI has a gap: a day whose inputs changed more than %d hours ago has no publication that reflects them. "+
 			"The alarm's reason names the KPIs (KPI=<name>). The plan function's log line \"unpublished days\" for each names the days. "+
-			"See the README, Aggregation: \"A day that stays unpublished\".", hours),
-		metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-			Expression: jsii.String(GapQuery(o.props.Environment)),
-			Period:     duration(FreshnessPeriod),
-			Label:      jsii.String("oldest unpublished input (s), per KPI"),
-		}),
-		threshold:  o.props.FreshnessLag.Seconds(),
-		comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-		periods:    1,
-		missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
-	})
-}
-
-// GapQuery is the Metrics Insights query of the gap alarm: the hourly Maximum of
-// metrics.UnpublishedDayAge of each KPI of the environment, one time series per KPI.
-func GapQuery(environment string) string {
-	return insightsByKPI(metrics.UnpublishedDayAge, environment)
+			"See the README, Aggregation: \"A day that stays unpublished\".", hours))
 }
 
 func (o *Observe) tableMetric(name string, t Table, stat string, period time.Duration) awscloudwatch.Metric {

@@ -283,6 +283,18 @@ func TestObserve_AlarmsOnEveryOtherDeadLetterQueue(t *testing.T) {
 	}
 }
 
+// hasProps checks the properties of want in props, and only those.
+func hasProps(t *testing.T, what string, props, want map[string]any) {
+	t.Helper()
+	got := map[string]any{}
+	for key := range want {
+		got[key] = props[key]
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", what, diff)
+	}
+}
+
 // One alarm watches every KPI's freshness: a Metrics Insights query of the hourly sweep's
 // NewestDayAge grouped by KPI, each KPI a contributor that CloudWatch evaluates apart and names in
 // the alarm's reason; it fires when the newest day a KPI serves ended more than the lag ago (two
@@ -302,19 +314,13 @@ func TestObserve_AlarmsWhenAKPIIsNotFresh(t *testing.T) {
 		"AlarmActions":       []any{ref(s.topic)},
 		"Metrics": []any{map[string]any{
 			"Id":         "expr_1",
-			"Expression": fmt.Sprintf(`SELECT MAX(%s) FROM SCHEMA("%s", %s, %s) WHERE %s = '%s' GROUP BY %s`, metrics.NewestDayAge, metrics.Namespace, metrics.DimEnvironment, metrics.DimKPI, metrics.DimEnvironment, env, metrics.DimKPI),
+			"Expression": `SELECT MAX(NewestDayAge) FROM SCHEMA("KpiLake", Environment, KPI) WHERE Environment = '` + env + `' GROUP BY KPI`,
 			"Label":      "newest day's age (s), per KPI",
 			"Period":     float64(3600),
 			"ReturnData": true,
 		}},
 	}
-	got := map[string]any{}
-	for key := range want {
-		got[key] = props[key]
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("freshness alarm (-want +got):\n%s", diff)
-	}
+	hasProps(t, "freshness alarm", props, want)
 	for _, single := range []string{"MetricName", "Namespace", "Statistic", "Period", "Dimensions", "OKActions"} {
 		if v, ok := props[single]; ok {
 			t.Errorf("freshness alarm has %s %v; want only the query", single, v)
@@ -350,19 +356,13 @@ func TestObserve_AlarmsWhenAKPIHasAGap(t *testing.T) {
 		"AlarmActions":       []any{ref(s.topic)},
 		"Metrics": []any{map[string]any{
 			"Id":         "expr_1",
-			"Expression": fmt.Sprintf(`SELECT MAX(%s) FROM SCHEMA("%s", %s, %s) WHERE %s = '%s' GROUP BY %s`, metrics.UnpublishedDayAge, metrics.Namespace, metrics.DimEnvironment, metrics.DimKPI, metrics.DimEnvironment, env, metrics.DimKPI),
+			"Expression": `SELECT MAX(UnpublishedDayAge) FROM SCHEMA("KpiLake", Environment, KPI) WHERE Environment = '` + env + `' GROUP BY KPI`,
 			"Label":      "oldest unpublished input (s), per KPI",
 			"Period":     float64(3600),
 			"ReturnData": true,
 		}},
 	}
-	got := map[string]any{}
-	for key := range want {
-		got[key] = props[key]
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("gap alarm (-want +got):\n%s", diff)
-	}
+	hasProps(t, "gap alarm", props, want)
 	desc, _ := props["AlarmDescription"].(string)
 	for _, want := range []string{"A KPI has a gap", "30 hours", "names the KPIs", `"unpublished days"`, "README"} {
 		if !strings.Contains(desc, want) {

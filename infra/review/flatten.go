@@ -6,8 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -27,16 +28,49 @@ var nestedTemplateURL = regexp.MustCompile(`([0-9a-f]{64})\.json`)
 // of its template). Checks that read a stack's policies, alarms and references read this view, so
 // that they hold whether or not a resource sits in a nested stack.
 func Flatten(files map[string][]byte, file string) ([]byte, error) {
+	t, err := flatten(files, hashIndex(files), file, 0)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(t)
+}
+
+// hashIndex maps the SHA-256 of each template to its file name: a nested stack's TemplateURL
+// names its template by that hash.
+func hashIndex(files map[string][]byte) map[string]string {
 	byHash := map[string]string{}
 	for name, raw := range files {
 		sum := sha256.Sum256(raw)
 		byHash[hex.EncodeToString(sum[:])] = name
 	}
-	t, err := flatten(files, byHash, file, 0)
-	if err != nil {
-		return nil, err
+	return byHash
+}
+
+// nestedStack is a nested stack's resource in its parent's template.
+type nestedStack struct {
+	id, file string
+	props    map[string]any
+}
+
+// nestedStacks lists the nested stacks of template t (of file), by logical ID, with the file of
+// each one's template.
+func nestedStacks(t map[string]any, byHash map[string]string, file string) ([]nestedStack, error) {
+	res, _ := t["Resources"].(map[string]any)
+	var out []nestedStack
+	for _, id := range slices.Sorted(maps.Keys(res)) {
+		r, _ := res[id].(map[string]any)
+		if r["Type"] != NestedStackType {
+			continue
+		}
+		props, _ := r["Properties"].(map[string]any)
+		url, _ := json.Marshal(props["TemplateURL"])
+		m := nestedTemplateURL.FindStringSubmatch(string(url))
+		if m == nil || byHash[m[1]] == "" {
+			return nil, fmt.Errorf("nested stacks of %s: %s names no template of the assembly (%s)", file, id, url)
+		}
+		out = append(out, nestedStack{id: id, file: byHash[m[1]], props: props})
 	}
-	return json.Marshal(t)
+	return out, nil
 }
 
 func decode(raw []byte) (map[string]any, error) {
@@ -62,28 +96,14 @@ func flatten(files map[string][]byte, byHash map[string]string, file string, dep
 		return nil, fmt.Errorf("flatten %s: %w", file, err)
 	}
 	res, _ := t["Resources"].(map[string]any)
-	ids := make([]string, 0, len(res))
-	for id := range res {
-		ids = append(ids, id)
+	stacks, err := nestedStacks(t, byHash, file)
+	if err != nil {
+		return nil, fmt.Errorf("flatten: %w", err)
 	}
-	sort.Strings(ids)
 	outputs := map[string]map[string]any{} // nested stack resource -> output name -> value
-	for _, id := range ids {
-		r, _ := res[id].(map[string]any)
-		if r["Type"] != NestedStackType {
-			continue
-		}
-		props, _ := r["Properties"].(map[string]any)
-		url, _ := json.Marshal(props["TemplateURL"])
-		m := nestedTemplateURL.FindStringSubmatch(string(url))
-		if m == nil {
-			return nil, fmt.Errorf("flatten %s: nested stack %s has no asset TemplateURL: %s", file, id, url)
-		}
-		nestedFile, ok := byHash[m[1]]
-		if !ok {
-			return nil, fmt.Errorf("flatten %s: nested stack %s: no template of hash %s among %d files", file, id, m[1], len(files))
-		}
-		nested, err := flatten(files, byHash, nestedFile, depth+1)
+	for _, ns := range stacks {
+		id, props := ns.id, ns.props
+		nested, err := flatten(files, byHash, ns.file, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -119,44 +139,56 @@ func flatten(files map[string][]byte, byHash map[string]string, file string, dep
 // rewrite renames a nested template's references to its own resources with prefix and replaces
 // those to its parameters with the values the parent passes.
 func rewrite(v any, prefix string, params, own map[string]any) any {
+	return mapJSON(v, func(x map[string]any) (any, bool) {
+		if ref, ok := x["Ref"].(string); ok {
+			if p, ok := params[ref]; ok {
+				return p, true
+			}
+			if _, ok := own[ref]; ok {
+				return map[string]any{"Ref": prefix + ref}, true
+			}
+			return x, true
+		}
+		if ga, ok := x["Fn::GetAtt"].([]any); ok && len(ga) == 2 {
+			if id, ok := ga[0].(string); ok {
+				if _, ok := own[id]; ok {
+					return map[string]any{"Fn::GetAtt": []any{prefix + id, ga[1]}}, true
+				}
+			}
+		}
+		return nil, false
+	}, func(deps any) any { return renameAll(deps, prefix) })
+}
+
+// mapJSON rebuilds the JSON value v: fn may replace each single-key object (the form of a
+// reference), and deps replaces each DependsOn value (dropped when it returns nil).
+func mapJSON(v any, fn func(map[string]any) (any, bool), deps func(any) any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		if len(x) == 1 {
-			if ref, ok := x["Ref"].(string); ok {
-				if p, ok := params[ref]; ok {
-					return p
-				}
-				if _, ok := own[ref]; ok {
-					return map[string]any{"Ref": prefix + ref}
-				}
-				return x
-			}
-			if ga, ok := x["Fn::GetAtt"].([]any); ok && len(ga) == 2 {
-				if id, ok := ga[0].(string); ok {
-					if _, ok := own[id]; ok {
-						return map[string]any{"Fn::GetAtt": []any{prefix + id, ga[1]}}
-					}
-				}
+			if r, ok := fn(x); ok {
+				return r
 			}
 		}
 		out := make(map[string]any, len(x))
 		for k, e := range x {
 			if k == "DependsOn" {
-				out[k] = renameAll(e, prefix)
+				if d := deps(e); d != nil {
+					out[k] = d
+				}
 				continue
 			}
-			out[k] = rewrite(e, prefix, params, own)
+			out[k] = mapJSON(e, fn, deps)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = rewrite(e, prefix, params, own)
+			out[i] = mapJSON(e, fn, deps)
 		}
 		return out
-	default:
-		return v
 	}
+	return v
 }
 
 func renameAll(v any, prefix string) any {
@@ -176,36 +208,16 @@ func renameAll(v any, prefix string) any {
 // resolveOutputs replaces the parent's {"Fn::GetAtt": [nested, "Outputs.X"]} by output X's
 // value and drops the nested stacks from DependsOn lists.
 func resolveOutputs(v any, outputs map[string]map[string]any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		if ga, ok := x["Fn::GetAtt"].([]any); ok && len(x) == 1 && len(ga) == 2 {
-			id, _ := ga[0].(string)
-			attr, _ := ga[1].(string)
-			if outs, ok := outputs[id]; ok {
-				if val, ok := outs[strings.TrimPrefix(attr, "Outputs.")]; ok {
-					return val
-				}
-			}
+	return mapJSON(v, func(x map[string]any) (any, bool) {
+		ga, ok := x["Fn::GetAtt"].([]any)
+		if !ok || len(ga) != 2 {
+			return nil, false
 		}
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			if k == "DependsOn" {
-				if deps := dropNested(e, outputs); deps != nil {
-					out[k] = deps
-				}
-				continue
-			}
-			out[k] = resolveOutputs(e, outputs)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = resolveOutputs(e, outputs)
-		}
-		return out
-	}
-	return v
+		id, _ := ga[0].(string)
+		attr, _ := ga[1].(string)
+		val, ok := outputs[id][strings.TrimPrefix(attr, "Outputs.")]
+		return val, ok
+	}, func(deps any) any { return dropNested(deps, outputs) })
 }
 
 func dropNested(v any, nested map[string]map[string]any) any {
@@ -236,11 +248,7 @@ func dropNested(v any, nested map[string]map[string]any) any {
 // Nested returns the file names of the nested stacks' templates of file, and of theirs, in the
 // order the parent names them. files are as for Flatten.
 func Nested(files map[string][]byte, file string) ([]string, error) {
-	byHash := map[string]string{}
-	for name, raw := range files {
-		sum := sha256.Sum256(raw)
-		byHash[hex.EncodeToString(sum[:])] = name
-	}
+	byHash := hashIndex(files)
 	var out []string
 	var walk func(file string, depth int) error
 	walk = func(file string, depth int) error {
@@ -251,25 +259,13 @@ func Nested(files map[string][]byte, file string) ([]string, error) {
 		if err != nil {
 			return fmt.Errorf("nested stacks of %s: %w", file, err)
 		}
-		res, _ := t["Resources"].(map[string]any)
-		ids := make([]string, 0, len(res))
-		for id := range res {
-			ids = append(ids, id)
+		stacks, err := nestedStacks(t, byHash, file)
+		if err != nil {
+			return err
 		}
-		sort.Strings(ids)
-		for _, id := range ids {
-			r, _ := res[id].(map[string]any)
-			if r["Type"] != NestedStackType {
-				continue
-			}
-			props, _ := r["Properties"].(map[string]any)
-			url, _ := json.Marshal(props["TemplateURL"])
-			m := nestedTemplateURL.FindStringSubmatch(string(url))
-			if m == nil || byHash[m[1]] == "" {
-				return fmt.Errorf("nested stacks of %s: %s names no template of the assembly (%s)", file, id, url)
-			}
-			out = append(out, byHash[m[1]])
-			if err := walk(byHash[m[1]], depth+1); err != nil {
+		for _, ns := range stacks {
+			out = append(out, ns.file)
+			if err := walk(ns.file, depth+1); err != nil {
 				return err
 			}
 		}

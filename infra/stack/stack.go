@@ -178,32 +178,26 @@ func New(scope constructs.Construct, props *Props) *Stack {
 	if root == "" {
 		root = "."
 	}
-	s.Plan = golambda.NewFunction(s.Stack, "Plan", &golambda.FunctionProps{
-		Invocation:  golambda.Synchronous, // a Step Functions task
-		Entry:       filepath.Join(root, "lambdas", "cmd", "plan"),
-		Description: "kpilake: resolves the business days a workflow run extracts or aggregates",
-		Environment: map[string]string{plan.EnvTimeZone: e.TimeZone},
-		// A crawl's plan lists the lookback's raw objects and KPI partitions: a few seconds.
-		Timeout:       awscdk.Duration_Seconds(jsii.Number(60)),
-		MemoryMB:      128,
-		LogRetention:  retention,
-		RemovalPolicy: removal,
-	})
-
-	if len(e.Sources) > 0 {
-		// The sources' extractions resolve their business day with a plan function of their
-		// own: the aggregation's (Plan) names every source's crawler in its environment, so a
-		// nested source stack that invoked it would depend on the stack that depends on it.
-		s.ExtractionPlan = golambda.NewFunction(s.Stack, "ExtractionPlan", &golambda.FunctionProps{
-			Invocation:    golambda.Synchronous, // a Step Functions task
-			Entry:         filepath.Join(root, "lambdas", "cmd", "plan"),
-			Description:   "kpilake: resolves the business day a database extraction exports",
-			Environment:   map[string]string{plan.EnvTimeZone: e.TimeZone},
+	planFunction := func(id, description string) *golambda.Function {
+		return golambda.NewFunction(s.Stack, id, &golambda.FunctionProps{
+			Invocation:  golambda.Synchronous, // a Step Functions task
+			Entry:       filepath.Join(root, "lambdas", "cmd", "plan"),
+			Description: description,
+			Environment: map[string]string{plan.EnvTimeZone: e.TimeZone},
+			// A crawl's plan lists the lookback's raw objects and KPI partitions: a few seconds.
 			Timeout:       awscdk.Duration_Seconds(jsii.Number(60)),
 			MemoryMB:      128,
 			LogRetention:  retention,
 			RemovalPolicy: removal,
 		})
+	}
+	s.Plan = planFunction("Plan", "kpilake: resolves the business days a workflow run extracts or aggregates")
+
+	if len(e.Sources) > 0 {
+		// The sources' extractions resolve their business day with a plan function of their
+		// own: the aggregation's (Plan) names every source's crawler in its environment, so a
+		// nested source stack that invoked it would depend on the stack that depends on it.
+		s.ExtractionPlan = planFunction("ExtractionPlan", "kpilake: resolves the business day a database extraction exports")
 		s.Salt = salt.New(s.Stack, "HashSalt", &salt.Props{RemovalPolicy: removal, BreakGlassRoleArn: e.Lake.BreakGlassRoleArn})
 	}
 	// Each database source is a nested stack of its own (package source), so that sources grow
