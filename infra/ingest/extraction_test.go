@@ -33,27 +33,6 @@ const businessZone = "Asia/Tokyo"
 // secretKeyArn is a placeholder customer-managed key of the source's secret.
 const secretKeyArn = "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
-// salesSource is a source as an environment's config describes it, with placeholder IDs.
-func salesSource() config.Source {
-	return config.Source{
-		Name:             "sales_db",
-		Engine:           config.PostgreSQL,
-		SecretArn:        "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:kpilake/test/sales-readonly-AbCdEf",
-		Database:         "sales",
-		StoredTimeZone:   "UTC",
-		Schedule:         "cron(15 3 * * ? *)",
-		MaxConcurrency:   3,
-		MemoryMB:         2048,
-		SubnetIDs:        []string{"subnet-0123456789abcdef0", "subnet-0fedcba9876543210"},
-		SecurityGroupIDs: []string{"sg-0123456789abcdef0"},
-		Tables: []config.Table{
-			{Name: "customers", Mode: config.Snapshot, Exclude: []string{"email"}, Hash: []string{"phone"}},
-			{Name: "orders", Mode: config.Incremental, TimestampColumn: "updated_at"},
-			{Name: "order_items", Mode: config.Incremental, TimestampColumn: "updated_at"},
-		},
-	}
-}
-
 func tableNames(src config.Source) []any {
 	var names []any
 	for _, t := range src.Tables {
@@ -129,14 +108,14 @@ func synthExtraction(src config.Source) (*extractionStack, error) {
 
 // keyedExtraction sets every option, including a customer-managed key on the source's secret.
 var keyedExtraction = sync.OnceValues(func() (*extractionStack, error) {
-	src := salesSource()
+	src := cdktest.SalesSource()
 	src.SecretKeyArn = secretKeyArn
 	return synthExtraction(src)
 })
 
 // defaultExtraction leaves the optional source fields empty.
 var defaultExtraction = sync.OnceValues(func() (*extractionStack, error) {
-	src := salesSource()
+	src := cdktest.SalesSource()
 	src.Schedule, src.MaxConcurrency, src.MemoryMB, src.StoredTimeZone = "", 0, 0, ""
 	return synthExtraction(src)
 })
@@ -662,7 +641,7 @@ func checkExtractionFailures(t *testing.T, cases []extractionFailure) {
 		t.Run(tc.name, func(t *testing.T) {
 			stack := cdktest.TestStack(t)
 			var props *ingest.DatabaseExtractionProps
-			cdktest.Setup(t, func() { props = newExtractionDeps(stack, "sales_db").props(salesSource()) })
+			cdktest.Setup(t, func() { props = newExtractionDeps(stack, "sales_db").props(cdktest.SalesSource()) })
 			tc.change(props)
 			err := cdktest.Recover(func() { ingest.NewDatabaseExtraction(stack, "Extraction", props) })
 			if err == nil {

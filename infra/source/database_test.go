@@ -29,26 +29,6 @@ func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
 // moduleRoot is the module's root relative to this package: where lambdas/ lives.
 const moduleRoot = "../.."
 
-// salesSource is a source as an environment's config describes it, with placeholder IDs.
-func salesSource() config.Source {
-	return config.Source{
-		Name:             "sales_db",
-		Engine:           config.PostgreSQL,
-		SecretArn:        "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:kpilake/test/sales-readonly-AbCdEf",
-		Database:         "sales",
-		StoredTimeZone:   "UTC",
-		Schedule:         "cron(15 3 * * ? *)",
-		MaxConcurrency:   3,
-		MemoryMB:         1024,
-		SubnetIDs:        []string{"subnet-0123456789abcdef0"},
-		SecurityGroupIDs: []string{"sg-0123456789abcdef0"},
-		Tables: []config.Table{
-			{Name: "customers", Mode: config.Snapshot, Hash: []string{"phone"}},
-			{Name: "orders", Mode: config.Incremental, TimestampColumn: "updated_at"},
-		},
-	}
-}
-
 // newSales wires the sales source into stack, as the README shows: the environment's lake,
 // catalog, alert topic, plan function and hash salt live in the stack; the source gets a nested
 // stack of its own.
@@ -66,7 +46,7 @@ func newSales(stack awscdk.Stack) *source.Database {
 		nag.SuppressMatching("AwsSolutions-IAM5", "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.", `^Resource::\*$`),
 	}, jsii.Bool(true))
 	return source.NewDatabase(stack, "Source-sales", &source.DatabaseProps{
-		Source: salesSource(), Environment: "dev", TimeZone: "Asia/Tokyo", Root: moduleRoot,
+		Source: cdktest.SalesSource(), Environment: "dev", TimeZone: "Asia/Tokyo", Root: moduleRoot,
 		Catalog: cat, Alerts: al, Plan: planFn, Salt: salt.New(stack, "Salt", nil),
 	})
 }
