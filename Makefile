@@ -24,7 +24,7 @@ STATICCHECK := $(BIN)/staticcheck
 ACTIONLINT := $(BIN)/actionlint
 RIE := $(BIN)/aws-lambda-rie
 
-.PHONY: help setup build demo synth diff deploy test test-unit lint snapshot-update bench bench-synth bench-synth-scale bench-extract bench-local clean require-env
+.PHONY: help setup build demo synth diff deploy deploy-pipeline test test-unit lint snapshot-update bench bench-synth bench-synth-scale bench-extract bench-local clean require-env
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ endif
 APPROVAL ?= broadening
 deploy: $(NODE_STAMP) require-env ## deploy ENV (asks before widening IAM or security groups)
 	$(CDK) deploy -c env=$(ENV) --require-approval $(APPROVAL) KpiLake-$(ENV)
+
+deploy-pipeline: $(NODE_STAMP) ## deploy the CDK Pipelines stack once (kpilake.delivery.pipeline in cdk.json); it then deploys every environment and itself
+	$(CDK) deploy --require-approval $(APPROVAL) KpiLake-pipeline
 
 test: $(NODE_STAMP) ## run every test: units, constructs, snapshots, cdk-nag, cfn-lint
 	go test $(GO_TEST_FLAGS) ./...

@@ -4,12 +4,16 @@
 package app
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kpilake/kpilake/infra/config"
@@ -42,7 +46,9 @@ type Options struct {
 }
 
 // Build adds the selected environments' stacks to app, with every cdk-nag pack of nag.Packs, and
-// returns them; with a "delivery" configuration it also adds each one's delivery.Bootstrap stack.
+// returns them. With "delivery", each also gets its GitHub deploy role's delivery.Bootstrap stack;
+// with "delivery.pipeline" and no environment selected, the environments are the stages of one
+// delivery.Pipeline stack instead.
 func Build(a awscdk.App, opts Options) (_ []*stack.Stack, err error) {
 	// A construct's validation panics (as jsii errors do); the user gets its message.
 	defer func() {
@@ -87,20 +93,54 @@ func Build(a awscdk.App, opts Options) (_ []*stack.Stack, err error) {
 		return nil, fmt.Errorf("the KPI catalog (queries/) does not fit the configuration:\n%w", err)
 	}
 	var stacks []*stack.Stack
-	for _, e := range envs {
-		stacks = append(stacks, stack.New(a, &stack.Props{Env: e, DefaultAccount: opts.DefaultAccount, Root: opts.Root, KPIs: kpis}))
+	addEnvironment := func(scope constructs.Construct, e *config.Environment) {
+		stacks = append(stacks, stack.New(scope, &stack.Props{Env: e, DefaultAccount: opts.DefaultAccount, Root: opts.Root, KPIs: kpis}))
 	}
-	// With "delivery" in cdk.json, each environment also has its GitHub deploy role's stack.
-	if cfg.Delivery != nil {
+	switch {
+	case cfg.Delivery != nil && cfg.Delivery.Pipeline != nil && selected == "":
+		// The pipeline deploys every environment, each from a stage of its own; -c env=<name>
+		// still builds that one environment alone, for a diff or a deploy by hand.
+		version, err := cdkCLIVersion(opts.Root)
+		if err != nil {
+			return nil, err
+		}
+		delivery.NewPipeline(a, &delivery.PipelineProps{Config: cfg, AddEnvironment: addEnvironment,
+			Aspects: nag.Packs(), DefaultAccount: opts.DefaultAccount, CLIVersion: version})
+	case cfg.Delivery != nil && cfg.Delivery.Pipeline == nil:
+		// GitHub Actions deploys: each environment also has its deploy role's stack.
 		for _, e := range envs {
+			addEnvironment(a, e)
 			delivery.NewBootstrap(a, &delivery.BootstrapProps{Env: e, Delivery: cfg.Delivery,
 				CreateProvider: delivery.CreatesProvider(cfg, e.Name), DefaultAccount: opts.DefaultAccount})
+		}
+	default:
+		for _, e := range envs {
+			addEnvironment(a, e)
 		}
 	}
 	for _, pack := range nag.Packs() {
 		awscdk.Aspects_Of(a).Add(pack, nil)
 	}
 	return stacks, nil
+}
+
+// cdkCLIVersion is the CDK CLI that package.json pins, which the pipeline installs too.
+func cdkCLIVersion(root string) (string, error) {
+	raw, err := os.ReadFile(filepath.Join(cmp.Or(root, "."), "package.json"))
+	if err != nil {
+		return "", fmt.Errorf("the pipeline installs the CDK CLI that package.json pins: %w", err)
+	}
+	var pkg struct {
+		DevDependencies map[string]string `json:"devDependencies"`
+	}
+	if err := json.Unmarshal(raw, &pkg); err != nil {
+		return "", fmt.Errorf("package.json: %w", err)
+	}
+	v := pkg.DevDependencies["aws-cdk"]
+	if v == "" {
+		return "", errors.New("package.json pins no aws-cdk in devDependencies; the pipeline installs that CDK CLI")
+	}
+	return v, nil
 }
 
 // KnownSources are the raw tables an environment's KPIs may read: its sources' tables and its

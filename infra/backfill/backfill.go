@@ -38,7 +38,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -50,6 +49,7 @@ import (
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/infra/nag"
+	"github.com/kpilake/kpilake/infra/names"
 	aggregatehandler "github.com/kpilake/kpilake/lambdas/aggregate"
 	handler "github.com/kpilake/kpilake/lambdas/backfill"
 	"github.com/kpilake/kpilake/layout"
@@ -196,8 +196,8 @@ type Backfill struct {
 	DeadLetterQueue awssqs.Queue
 	// Worker runs every KPI of one job's day.
 	Worker *golambda.Function
-	// EventSource connects Queue to Worker.
-	EventSource awslambdaeventsources.SqsEventSource
+	// EventSourceMapping connects Queue to Worker.
+	EventSourceMapping awslambda.EventSourceMapping
 	// DeadLetterAlarm fires when any job waits in DeadLetterQueue.
 	DeadLetterAlarm awscloudwatch.Alarm
 	// MessageAgeAlarm fires when the oldest job in Queue has waited MaxMessageAge.
@@ -269,29 +269,22 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 		Resources: jsii.Strings(*b.DeadLetterQueue.QueueArn(), *b.Queue.QueueArn()),
 	}))
 
-	b.EventSource = awslambdaeventsources.NewSqsEventSource(b.Queue, &awslambdaeventsources.SqsEventSourceProps{
+	// The mapping that an SqsEventSource makes, under the ID it gives, but with the queue's ID
+	// counted from the stack: the same mapping whether the app or a pipeline's stage holds it.
+	b.EventSourceMapping = b.Worker.Function.AddEventSourceMapping(jsii.String("SqsEventSource:"+names.UniqueID(b.Queue)), &awslambda.EventSourceMappingOptions{
+		EventSourceArn:          b.Queue.QueueArn(),
 		BatchSize:               jsii.Number(BatchSize),
 		MaxConcurrency:          jsii.Number(p.MaxConcurrency),
 		ReportBatchItemFailures: jsii.Bool(true),
 	})
-	b.Worker.Function.AddEventSource(b.EventSource)
+	b.Queue.GrantConsumeMessages(b.Worker.Function)
 	nag.DeadLetterQueue(b.DeadLetterQueue)
-	nag.Suppress(b.EventSourceMapping(), fmt.Sprintf("An SQS event source mapping supports no on-failure destination (stream and Kafka sources do); "+
+	nag.Suppress(b.EventSourceMapping, fmt.Sprintf("An SQS event source mapping supports no on-failure destination (stream and Kafka sources do); "+
 		"a failed job goes to the backfill dead-letter queue by the queue's redrive policy (%d receives) or is moved there by the worker.", MaxReceiveCount),
 		nag.Rule("LambdaEventSourceMappingDestination", nag.Serverless)...)
 
 	b.alarms(node, p)
 	return b
-}
-
-// EventSourceMapping is the mapping from the backfill queue to the worker.
-func (b *Backfill) EventSourceMapping() awslambda.CfnEventSourceMapping {
-	for _, c := range *b.Worker.Function.Node().FindAll(constructs.ConstructOrder_PREORDER) {
-		if m, ok := c.(awslambda.CfnEventSourceMapping); ok {
-			return m
-		}
-	}
-	panic("backfill: the worker has no event source mapping")
 }
 
 // workerEnvironment is the aggregate handler's environment and the dead-letter queue.

@@ -260,6 +260,7 @@ func Parse(v any) (*Config, error) {
 			}
 		}
 		cfg.Delivery = parseDelivery(root)
+		cfg.checkPipeline(errs)
 		root.done()
 	}
 	if err := errs.err(); err != nil {

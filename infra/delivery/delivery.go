@@ -71,16 +71,8 @@ func NewBootstrap(scope constructs.Construct, props *BootstrapProps) *Bootstrap 
 		panic(fmt.Errorf("delivery.NewBootstrap: %w", err))
 	}
 	e, d := props.Env, props.Delivery
-	account := e.Account
-	if account == "" {
-		account = props.DefaultAccount
-	}
-	awsEnv := &awscdk.Environment{Region: jsii.String(e.Region)}
-	if account != "" {
-		awsEnv.Account = jsii.String(account)
-	}
 	s := awscdk.NewStack(scope, jsii.String(StackName(e.Name)), &awscdk.StackProps{
-		Env:                   awsEnv,
+		Env:                   awsEnvironment(e.Account, e.Region, props.DefaultAccount),
 		Description:           jsii.String(fmt.Sprintf("kpilake: GitHub Actions deploy role of %s (%s)", e.Name, d.GitHubRepository)),
 		TerminationProtection: jsii.Bool(e.Production),
 	})

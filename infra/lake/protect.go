@@ -13,6 +13,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/kpilake/kpilake/infra/names"
 )
 
 // Protection defaults.
@@ -83,9 +85,13 @@ func (l *Lake) protect(p ProtectionProps, buckets ...awss3.Bucket) *Backup {
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})
+	// The name the CDK would generate (the last 50 characters of the vault's unique ID), counted
+	// from the stack: the same vault whether the app or a pipeline's stage holds the stack.
+	vaultName := names.UniqueID(b.Construct, "Vault")
 	b.Vault = awsbackup.NewBackupVault(b.Construct, jsii.String("Vault"), &awsbackup.BackupVaultProps{
-		EncryptionKey: b.Key,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		BackupVaultName: jsii.String(vaultName[max(len(vaultName)-50, 0):]),
+		EncryptionKey:   b.Key,
+		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
 		LockConfiguration: &awsbackup.LockConfiguration{
 			MinRetention:  days(7),
 			MaxRetention:  days(retention),

@@ -117,9 +117,14 @@ func (e *Error) Error() string {
 
 // CheckDir checks every template (stacks and nested stacks) of the cloud assembly in dir.
 func CheckDir(dir string, fixes Fixes) error {
-	files, err := filepath.Glob(filepath.Join(dir, "*.template.json"))
-	if err != nil {
-		return err
+	// A pipeline's stages are assemblies of their own (assembly-<stage>/), deployed alike.
+	var files []string
+	for _, pattern := range []string{"*.template.json", filepath.Join("assembly-*", "*.template.json")} {
+		matches, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			return err
+		}
+		files = append(files, matches...)
 	}
 	sort.Strings(files)
 	var problems []Problem

@@ -156,9 +156,13 @@ func TestCheckTemplate_EachLimitFailsPastItAndNamesTheFix(t *testing.T) {
 }
 
 // A growth limit's fix is the one the caller gives, in the words of cdk.json.
-func TestCheckDir_ListsEveryProblemWithTheGrowthFix(t *testing.T) {
+func TestCheckDir_ListsEveryProblemWithTheGrowthFixStagesIncluded(t *testing.T) {
 	dir := t.TempDir()
-	for name, n := range map[string]int{"KpiLake-dev": 501, "KpiLake-dev-nested": 3, "KpiLake-prod": 502} {
+	// KpiLake-prod is in a pipeline's stage: an assembly of its own.
+	if err := os.Mkdir(filepath.Join(dir, "assembly-KpiLake-pipeline-prod"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, n := range map[string]int{"KpiLake-dev": 501, "KpiLake-dev-nested": 3, "assembly-KpiLake-pipeline-prod/KpiLake-prod": 502} {
 		raw, _ := json.Marshal(map[string]any{"Resources": resources(n, func(int) map[string]any { return res("AWS::SQS::Queue", nil) })})
 		if err := os.WriteFile(filepath.Join(dir, name+".template.json"), raw, 0o644); err != nil {
 			t.Fatal(err)

@@ -105,6 +105,9 @@ func New(scope constructs.Construct, props *Props) *Stack {
 	}
 	s := &Stack{
 		Stack: awscdk.NewStack(scope, jsii.String(Name(e.Name)), &awscdk.StackProps{
+			// The same CloudFormation stack whether the app or a pipeline's stage (which would
+			// prefix the stage's name) holds it: a deploy by hand and the pipeline's meet.
+			StackName:             jsii.String(Name(e.Name)),
 			Env:                   awsEnv,
 			Description:           jsii.String(fmt.Sprintf("kpilake: serverless KPI data lake (%s)", e.Name)),
 			TerminationProtection: jsii.Bool(e.Production),
