@@ -19,7 +19,20 @@ import (
 
 	"github.com/kpilake/kpilake/infra/logkey"
 	"github.com/kpilake/kpilake/infra/nag"
+	"github.com/kpilake/kpilake/lambdas/metrics"
 )
+
+// MetricsEnvironmentContext is the construct context key that names the environment of the
+// functions under a construct: NewFunction gives each of them that name as its
+// metrics.EnvEnvironment variable, the Environment dimension of the kpilake metrics that the
+// alarms and the dashboard select. An environment's stack sets it (SetMetricsEnvironment).
+const MetricsEnvironmentContext = "kpilake:environment"
+
+// SetMetricsEnvironment names env as the environment of every function built under scope, which
+// must have no children yet.
+func SetMetricsEnvironment(scope constructs.Construct, env string) {
+	scope.Node().SetContext(jsii.String(MetricsEnvironmentContext), jsii.String(env))
+}
 
 // Defaults of FunctionProps.
 const (
@@ -152,6 +165,9 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 	env := map[string]*string{}
 	for k, v := range p.Environment {
 		env[k] = jsii.String(v)
+	}
+	if name, ok := scope.Node().TryGetContext(jsii.String(MetricsEnvironmentContext)).(string); ok && name != "" {
+		env[metrics.EnvEnvironment] = jsii.String(name)
 	}
 	var desc *string
 	if p.Description != "" {

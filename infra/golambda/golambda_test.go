@@ -17,11 +17,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/internal/cdktest"
+	"github.com/kpilake/kpilake/lambdas/metrics"
 )
 
 func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
@@ -276,6 +278,37 @@ func synthFunctions(entry string) (*functionStack, error) {
 		}
 	})
 	return s, err
+}
+
+// A function built under an environment's name (in a construct below the stack too) records its
+// metrics with that Environment dimension; one built elsewhere has no such variable.
+func TestNewFunction_TakesTheMetricsEnvironmentFromItsScope(t *testing.T) {
+	entry := planEntry(t)
+	vars := func(under string) map[string]any {
+		var got map[string]any
+		if err := cdktest.Recover(func() {
+			stack := cdktest.NewStack("Test")
+			if under != "" {
+				golambda.SetMetricsEnvironment(stack, under)
+			}
+			fn := golambda.NewFunction(constructs.NewConstruct(stack, jsii.String("Inner")), "Fn", &golambda.FunctionProps{Entry: entry,
+				Environment: map[string]string{"OTHER": "x"}})
+			tmpl, err := cdktest.Synth(stack)
+			if err != nil {
+				panic(err)
+			}
+			got, _ = tmpl.Properties(t, tmpl.LogicalID(fn.Function.FunctionName()))["Environment"].(map[string]any)["Variables"].(map[string]any)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := vars("prod"); got[metrics.EnvEnvironment] != "prod" || got["OTHER"] != "x" {
+		t.Errorf("under prod: variables %v, want %s=prod and OTHER=x", got, metrics.EnvEnvironment)
+	}
+	if got := vars(""); got[metrics.EnvEnvironment] != nil {
+		t.Errorf("under no environment: %s = %v, want none", metrics.EnvEnvironment, got[metrics.EnvEnvironment])
+	}
 }
 
 // functions is synthesized once for the tests that only read it.

@@ -28,9 +28,9 @@
 // nothing is stale (the sweep counts its age from 1970), so, right after a new environment is
 // deployed and until its first daily run publishes, the freshness alarm is in ALARM.
 //
-// NewObserve also sets the Environment variable (metrics.EnvEnvironment) of every function it
-// watches: the kpilake metrics carry the Environment dimension only when it is set, and the alarms
-// and the dashboard select that dimension.
+// The kpilake metrics carry the Environment dimension that the alarms and the dashboard select
+// only from functions built under an environment's name (golambda.SetMetricsEnvironment, which an
+// environment's stack calls); Observe reads the functions and changes none.
 package observe
 
 import (
@@ -158,9 +158,8 @@ type Queue struct {
 // ObserveProps configures Observe.
 type ObserveProps struct {
 	// Environment is the environment's name: the Environment dimension of the kpilake metrics
-	// (lambdas/metrics). NewObserve sets it as the metrics.EnvEnvironment variable of every
-	// function in Functions, so that their records carry the dimension the alarms select.
-	// Required.
+	// (lambdas/metrics) that the alarms and the dashboard select; the functions record it when
+	// built under golambda.SetMetricsEnvironment with the same name. Required.
 	Environment string
 	// TimeZone of the business day, IANA name; a day is fresh until lag hours after it ends
 	// there. Required.
@@ -350,9 +349,6 @@ func NewObserve(scope constructs.Construct, id string, props *ObserveProps) *Obs
 		DeliveryLate:       map[string]awscloudwatch.Alarm{},
 		DeadLetters:        map[string]awscloudwatch.Alarm{},
 		props:              p,
-	}
-	for _, f := range p.Functions {
-		f.Function.Function.AddEnvironment(jsii.String(metrics.EnvEnvironment), jsii.String(p.Environment), nil)
 	}
 	o.workflowAlarms()
 	o.functionAlarms()

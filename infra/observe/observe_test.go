@@ -228,16 +228,6 @@ func TestObserve_AlarmsOnErrorsAndThrottlesOfEveryFunction(t *testing.T) {
 }
 
 // The Lambdas' metric records carry the Environment dimension only when the variable is set.
-func TestObserve_SetsTheEnvironmentOfEveryFunction(t *testing.T) {
-	s := must(t, full)
-	for _, fn := range []string{s.plan, s.worker} {
-		vars, _ := s.tp.Properties(t, fn)["Environment"].(map[string]any)["Variables"].(map[string]any)
-		if got := vars[metrics.EnvEnvironment]; got != env {
-			t.Errorf("function %s: %s = %v, want %q", fn, metrics.EnvEnvironment, got, env)
-		}
-	}
-}
-
 func TestObserve_AlarmsOnTheCrawlerFailureRulesMatches(t *testing.T) {
 	s := must(t, full)
 	s.checkPlainAlarm(t, s.o.CrawlerFailed, plainAlarm{

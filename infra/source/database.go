@@ -105,6 +105,9 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 		Description:                 jsii.String(fmt.Sprintf("kpilake: database source %s (%s)", src.Name, p.Environment)),
 		SuppressTemplateIndentation: jsii.Bool(true),
 	})
+	if scope.Node().TryGetContext(jsii.String(golambda.MetricsEnvironmentContext)) == nil {
+		golambda.SetMetricsEnvironment(d.NestedStack, p.Environment) // a source in a stack of its own
+	}
 	d.Crawler = catalog.NewCrawler(d.NestedStack, "Crawler", &catalog.CrawlerProps{
 		Catalog:     p.Catalog,
 		Prefixes:    []string{layout.SourcePrefix(src.Name)},

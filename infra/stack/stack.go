@@ -121,6 +121,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		Extractions: map[string]*ingest.DatabaseExtraction{},
 		Sources:     map[string]*source.Database{},
 	}
+	golambda.SetMetricsEnvironment(s.Stack, e.Name)
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("project"), jsii.String("kpilake"), nil)
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("environment"), jsii.String(e.Name), nil)
 	nag.AllowRolePolicies(s.Stack)
