@@ -42,7 +42,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -50,7 +49,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	gtypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/kpilake/kpilake/layout"
 )
@@ -73,7 +71,7 @@ const writeWindow = MinStaleTempAfter
 const maxSettleWrites = 8
 
 // publisher owns the publish protocol of the (KPI, day)s: ready markers, the partition switch,
-// settle, and the deferred deletion of superseded runs. It keeps I1 to I4 above.
+// settle, and the deferred deletion of superseded runs (collect.go). It keeps I1 to I4 above.
 type publisher struct {
 	glue     glueAPI
 	s3       s3API
@@ -82,7 +80,54 @@ type publisher struct {
 	grace    time.Duration
 	log      *slog.Logger
 	now      func() time.Time
-	retry    func(ctx context.Context, op string, fn func(context.Context) error) error
+	retry    retryFunc
+}
+
+// publish makes the KPI table ready for the temporary table's columns, marks the run ready and
+// switches dt=Date to loc (the settle that follows says which run serves the day). It returns the
+// KPI table.
+func (r *Runner) publish(ctx context.Context, req Request, tmp, loc string) (*gtypes.Table, error) {
+	cols, err := r.outputColumns(ctx, tmp)
+	if err != nil {
+		return nil, err
+	}
+	table, err := r.kpiTable(ctx, req, cols)
+	if err != nil {
+		return nil, err
+	}
+	if err := partitionedByDay(req.Table, table); err != nil {
+		return nil, err
+	}
+	if err := compatible(req.Table, table.StorageDescriptor.Columns, cols); err != nil {
+		return nil, fmt.Errorf("%w; the dt=%s partition still serves the previous run (new output left at %s)", err, req.Date, loc)
+	}
+	if err := r.pub.markReady(ctx, req, runOf(loc)); err != nil {
+		return nil, err
+	}
+	if _, err := r.pub.switchPartition(ctx, req, table, loc); err != nil {
+		return nil, err
+	}
+	return table, nil
+}
+
+// heal settles req's day as a run starts, while its query runs (I4), so that a day a dead run
+// left on unready or deleted output is readable again even if this run fails. A day without a
+// KPI table or partition has nothing to heal.
+func (r *Runner) heal(ctx context.Context, req Request) error {
+	table, err := r.getTable(ctx, req.Table)
+	if hasCode(err, "EntityNotFoundException") {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("heal: read KPI table %q: %w", req.Table, err)
+	}
+	if table == nil || table.StorageDescriptor == nil {
+		return nil
+	}
+	if _, err := r.pub.settle(ctx, req, table); err != nil && !errors.Is(err, errNoReadyRun) {
+		return fmt.Errorf("heal: %w", err)
+	}
+	return nil
 }
 
 // location is the s3:// location of a run of req's day.
@@ -210,82 +255,6 @@ func (p *publisher) writePartition(ctx context.Context, req Request, table *gtyp
 	return nil
 }
 
-// runState is what a day's prefix holds of one run.
-type runState struct {
-	ready, data bool
-	// readyAt and supersededAt are the LastModified of the run's markers; zero if it has none.
-	readyAt, supersededAt time.Time
-	// markers, data and superseded are the run's keys: its ReadyMarker, its output, its
-	// SupersededMarker.
-	readyKeys, dataKeys, supersededKeys []string
-}
-
-// add records one object of the run.
-func (st *runState) add(key, name string, modified time.Time) {
-	switch name {
-	case ReadyMarker:
-		st.ready, st.readyAt = true, modified
-		st.readyKeys = append(st.readyKeys, key)
-	case SupersededMarker:
-		st.supersededAt = modified
-		st.supersededKeys = append(st.supersededKeys, key)
-	default:
-		st.data = true
-		st.dataKeys = append(st.dataKeys, key)
-	}
-}
-
-// dayRuns lists the runs of req's day in the aggregated bucket. Objects outside a run prefix (an
-// older layout's) are not the protocol's and are left alone.
-func (p *publisher) dayRuns(ctx context.Context, req Request) (map[string]*runState, error) {
-	dayPrefix := layout.KPIPrefix(req.KPI) + req.Date.Partition() + "/"
-	runs := map[string]*runState{}
-	pages := s3.NewListObjectsV2Paginator(p.s3, &s3.ListObjectsV2Input{Bucket: aws.String(p.bucket), Prefix: aws.String(dayPrefix)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", dayPrefix, err)
-		}
-		for _, o := range page.Contents {
-			key := aws.ToString(o.Key)
-			id, name, ok := runKey(strings.TrimPrefix(key, dayPrefix))
-			if !ok {
-				continue
-			}
-			if runs[id] == nil {
-				runs[id] = &runState{}
-			}
-			runs[id].add(key, name, aws.ToTime(o.LastModified))
-		}
-	}
-	return runs, nil
-}
-
-// runKey splits a key relative to a day's prefix into its run id and the name under the run
-// prefix; ok is false for a key outside any run prefix.
-func runKey(rest string) (id, name string, ok bool) {
-	after, found := strings.CutPrefix(rest, layout.RunKey+"=")
-	if !found {
-		return "", "", false
-	}
-	return strings.Cut(after, "/")
-}
-
-// runOf is the run id in a run location (…/run=<id>/), or "" for any other location. Run ids
-// sort in time order (NewRunID).
-func runOf(location string) string { return layout.RunOf(location) }
-
-// newestReady is the newest run with a ReadyMarker, or "".
-func newestReady(runs map[string]*runState) string {
-	newest := ""
-	for id, st := range runs {
-		if st.ready && id > newest {
-			newest = id
-		}
-	}
-	return newest
-}
-
 // settleTarget is where a settle moves a partition that names serving (exists: the partition
 // exists): the newest ready run; move is false when the partition stays (I4).
 func settleTarget(runs map[string]*runState, serving string, exists bool) (target string, move bool) {
@@ -341,159 +310,4 @@ func (p *publisher) settle(ctx context.Context, req Request, table *gtypes.Table
 	}
 	return "", fmt.Errorf("settle: partition %s of %q was moved by other runs %d times in a row; run the day again",
 		req.Date.Partition(), req.Table, maxSettleWrites)
-}
-
-// heal settles req's day as a run starts, while its query runs (I4), so that a day a dead run
-// left on unready or deleted output is readable again even if this run fails. A day without a
-// KPI table or partition has nothing to heal.
-func (p *publisher) heal(ctx context.Context, req Request) error {
-	var table *gtypes.Table
-	err := p.retry(ctx, "glue GetTable", func(ctx context.Context) error {
-		out, err := p.glue.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(p.database), Name: aws.String(req.Table)})
-		if err == nil {
-			table = out.Table
-		}
-		return err
-	})
-	if hasCode(err, "EntityNotFoundException") {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("heal: read KPI table %q: %w", req.Table, err)
-	}
-	if table == nil || table.StorageDescriptor == nil {
-		return nil
-	}
-	if _, err := p.settle(ctx, req, table); err != nil && !errors.Is(err, errNoReadyRun) {
-		return fmt.Errorf("heal: %w", err)
-	}
-	return nil
-}
-
-// deletable returns the runs that I3 lets a pass delete at now, given the run the partition
-// names (read in this pass). The newest ready run and the serving run always stay.
-func deletable(runs map[string]*runState, serving string, now time.Time, grace time.Duration) []string {
-	ids := make([]string, 0, len(runs))
-	for id := range runs {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	var out []string
-	var next time.Time // the first ReadyMarker written of a newer run
-	for i := len(ids) - 1; i >= 0; i-- {
-		id, st := ids[i], runs[ids[i]]
-		since, ok := st.supersededAt, true
-		switch {
-		case id == serving:
-			ok = false
-		case st.ready && next.IsZero():
-			ok = false // the newest ready run
-		case st.ready:
-			since = latest(since, st.readyAt, next)
-		default:
-			start, valid := layout.RunStart(id)
-			ok = valid // a folder that is no run of ours is left alone
-			since = latest(since, start)
-		}
-		// A time S3 did not give (LastModified is always set by S3; a stand-in may omit it) proves
-		// nothing: keep the run.
-		if ok && !since.IsZero() && now.Sub(since) >= grace {
-			out = append(out, id)
-		}
-		if st.ready && (next.IsZero() || st.readyAt.Before(next)) {
-			next = st.readyAt
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func latest(ts ...time.Time) time.Time {
-	var m time.Time
-	for _, t := range ts {
-		if t.After(m) {
-			m = t
-		}
-	}
-	return m
-}
-
-// deleteRuns deletes the given runs of a day: their ReadyMarkers, then their output, then their
-// SupersededMarkers (I3). It returns how many objects it deleted.
-func (p *publisher) deleteRuns(ctx context.Context, runs map[string]*runState, ids []string) (int, error) {
-	var ready, data, superseded []s3types.ObjectIdentifier
-	for _, id := range ids {
-		st := runs[id]
-		for _, k := range st.readyKeys {
-			ready = append(ready, s3types.ObjectIdentifier{Key: aws.String(k)})
-		}
-		for _, k := range st.dataKeys {
-			data = append(data, s3types.ObjectIdentifier{Key: aws.String(k)})
-		}
-		for _, k := range st.supersededKeys {
-			superseded = append(superseded, s3types.ObjectIdentifier{Key: aws.String(k)})
-		}
-	}
-	n := 0
-	for _, keys := range [][]s3types.ObjectIdentifier{ready, data, superseded} {
-		if err := p.deleteObjects(ctx, keys); err != nil {
-			return n, err
-		}
-		n += len(keys)
-	}
-	return n, nil
-}
-
-// deleteObjects deletes keys, 1000 per call.
-func (p *publisher) deleteObjects(ctx context.Context, keys []s3types.ObjectIdentifier) error {
-	for len(keys) > 0 {
-		n := min(len(keys), 1000)
-		out, err := p.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-			Bucket: aws.String(p.bucket),
-			Delete: &s3types.Delete{Objects: keys[:n], Quiet: aws.Bool(true)},
-		})
-		if err != nil {
-			return fmt.Errorf("delete superseded runs in s3://%s: %w", p.bucket, err)
-		}
-		if len(out.Errors) > 0 {
-			e := out.Errors[0]
-			return fmt.Errorf("delete superseded runs in s3://%s: %d objects not deleted, first %s: %s",
-				p.bucket, len(out.Errors), aws.ToString(e.Key), aws.ToString(e.Message))
-		}
-		keys = keys[n:]
-	}
-	return nil
-}
-
-// collected is what one deletion pass over a day removed.
-type collected struct{ runs, objects int }
-
-// collect deletes the runs of req's day that I3 allows, reading the partition first. It is the
-// deferred deletion of a run's own day; the sweep does the same for every day.
-func (p *publisher) collect(ctx context.Context, req Request) (collected, error) {
-	current, _, err := p.readPartition(ctx, req)
-	if err != nil {
-		return collected{}, fmt.Errorf("collect: %w", err)
-	}
-	runs, err := p.dayRuns(ctx, req)
-	if err != nil {
-		return collected{}, fmt.Errorf("collect: %w", err)
-	}
-	return p.collectRuns(ctx, req, runs, runOf(current))
-}
-
-// collectRuns deletes what I3 allows of a day's runs, given the run a partition read of this pass
-// names.
-func (p *publisher) collectRuns(ctx context.Context, req Request, runs map[string]*runState, serving string) (collected, error) {
-	ids := deletable(runs, serving, p.now(), p.grace)
-	if len(ids) == 0 {
-		return collected{}, nil
-	}
-	n, err := p.deleteRuns(ctx, runs, ids)
-	if err != nil {
-		return collected{objects: n}, fmt.Errorf("collect %s %s: %w", req.KPI, req.Date, err)
-	}
-	p.log.InfoContext(ctx, "ctas: deleted superseded runs past their grace", "kpi", req.KPI, "date", req.Date.String(),
-		"runs", ids, "objects", n, "grace", p.grace.String())
-	return collected{runs: len(ids), objects: n}, nil
 }

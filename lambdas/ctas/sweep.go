@@ -1,5 +1,9 @@
 package ctas
 
+// The Sweeper: the periodic pass over every KPI that stops and drops what crashed runs left
+// (cleanup.go), settles the days off their newest ready run and deletes what the grace period
+// allows (collect.go).
+
 import (
 	"context"
 	"errors"
@@ -11,10 +15,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
-	atypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	gtypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/layout"
@@ -125,152 +127,10 @@ func (s *Sweeper) record(res SweepResult, sweepErr error) {
 	}
 }
 
-// staleTemp reports whether name is a temporary table of one of kpis whose run started before
-// cutoff: such a run cannot be in flight (StaleTempAfter).
-func staleTemp(name string, kpis []string, cutoff time.Time) bool {
-	for _, k := range kpis {
-		rest, ok := strings.CutPrefix(name, layout.TempTablePrefix+k+"_")
-		// <yyyymmdd>_<run id>: a KPI whose name extends k's does not match here.
-		if !ok || len(rest) < 9 || rest[8] != '_' || strings.Trim(rest[:8], "0123456789") != "" {
-			continue
-		}
-		if started, ok := tempRunStart(rest[9:]); ok && started.Before(cutoff) {
-			return true
-		}
-	}
-	return false
-}
-
-// dropStaleTemps drops the temporary tables of crashed runs of kpis, in every day.
-func (s *Sweeper) dropStaleTemps(ctx context.Context, kpis []string) (int, error) {
-	r := s.r
-	cutoff := r.now().Add(-r.cfg.StaleTempAfter)
-	var stale []string
-	pages := glue.NewGetTablesPaginator(s.glue, &glue.GetTablesInput{DatabaseName: aws.String(r.cfg.Database),
-		Expression: aws.String(layout.TempTablePrefix + ".*")})
-	for pages.HasMorePages() {
-		var page *glue.GetTablesOutput
-		err := r.retry(ctx, "glue GetTables", func(ctx context.Context) error {
-			var err error
-			page, err = pages.NextPage(ctx)
-			return err
-		})
-		if err != nil {
-			return 0, fmt.Errorf("sweep: list temporary tables: %w", err)
-		}
-		for _, t := range page.TableList {
-			if name := aws.ToString(t.Name); staleTemp(name, kpis, cutoff) {
-				stale = append(stale, name)
-			}
-		}
-	}
-	var errs []error
-	n := 0
-	for _, name := range stale {
-		err := r.retry(ctx, "glue DeleteTable", func(ctx context.Context) error {
-			_, err := s.glue.DeleteTable(ctx, &glue.DeleteTableInput{DatabaseName: aws.String(r.cfg.Database), Name: aws.String(name)})
-			return err
-		})
-		switch {
-		case err == nil:
-			n++
-		case !hasCode(err, "EntityNotFoundException"):
-			errs = append(errs, fmt.Errorf("sweep: drop temporary table %q: %w", name, err))
-		}
-	}
-	return n, errors.Join(errs...)
-}
-
-// ctasTable is the table a CTAS statement (Statement) of database creates, or "".
-func ctasTable(database, query string) string {
-	rest, ok := strings.CutPrefix(query, `CREATE TABLE "`+database+`"."`)
-	if !ok {
-		return ""
-	}
-	table, _, ok := strings.Cut(rest, `"`)
-	if !ok {
-		return ""
-	}
-	return table
-}
-
-// stopOrphanQueries stops the workgroup's queued or running CTAS queries of crashed runs of kpis
-// (their temporary table is stale: the run that waits for it is gone). A query runs within
-// Athena's DML timeout, so the listing (newest first) ends at a page submitted entirely before
-// the grace period.
-func (s *Sweeper) stopOrphanQueries(ctx context.Context, kpis []string) (int, error) {
-	r := s.r
-	now := r.now()
-	cutoff, oldest := now.Add(-r.cfg.StaleTempAfter), now.Add(-r.cfg.SupersededGrace)
-	var errs []error
-	n := 0
-	pages := athena.NewListQueryExecutionsPaginator(s.athena, &athena.ListQueryExecutionsInput{WorkGroup: aws.String(r.cfg.Workgroup)})
-	for pages.HasMorePages() {
-		var page *athena.ListQueryExecutionsOutput
-		err := r.retry(ctx, "athena ListQueryExecutions", func(ctx context.Context) error {
-			var err error
-			page, err = pages.NextPage(ctx)
-			return err
-		})
-		if err != nil {
-			return n, fmt.Errorf("sweep: list queries of workgroup %s: %w", r.cfg.Workgroup, err)
-		}
-		if len(page.QueryExecutionIds) == 0 {
-			break
-		}
-		var execs []atypes.QueryExecution
-		for ids := page.QueryExecutionIds; len(ids) > 0; {
-			batch := ids[:min(len(ids), 50)]
-			ids = ids[len(batch):]
-			err := r.retry(ctx, "athena BatchGetQueryExecution", func(ctx context.Context) error {
-				out, err := s.athena.BatchGetQueryExecution(ctx, &athena.BatchGetQueryExecutionInput{QueryExecutionIds: batch})
-				if err == nil {
-					execs = append(execs, out.QueryExecutions...)
-				}
-				return err
-			})
-			if err != nil {
-				return n, fmt.Errorf("sweep: read queries of workgroup %s: %w", r.cfg.Workgroup, err)
-			}
-		}
-		older := true
-		for _, q := range execs {
-			var state atypes.QueryExecutionState
-			var submitted time.Time
-			if q.Status != nil {
-				state, submitted = q.Status.State, aws.ToTime(q.Status.SubmissionDateTime)
-			}
-			if submitted.IsZero() || !submitted.Before(oldest) {
-				older = false
-			}
-			if state != atypes.QueryExecutionStateQueued && state != atypes.QueryExecutionStateRunning {
-				continue
-			}
-			if !staleTemp(ctasTable(r.cfg.Database, aws.ToString(q.Query)), kpis, cutoff) {
-				continue
-			}
-			id := aws.ToString(q.QueryExecutionId)
-			if err := r.retry(ctx, "athena StopQueryExecution", func(ctx context.Context) error {
-				_, err := s.athena.StopQueryExecution(ctx, &athena.StopQueryExecutionInput{QueryExecutionId: aws.String(id)})
-				return err
-			}); err != nil {
-				errs = append(errs, fmt.Errorf("sweep: stop query %s of a crashed run: %w", id, err))
-				continue
-			}
-			n++
-		}
-		if older {
-			break
-		}
-	}
-	return n, errors.Join(errs...)
-}
-
 // sweepKPI settles and collects every day of one KPI that has runs in the aggregated zone. The
 // partitions are read once, at the start: a read older than the deletions is still safe, since
 // no write can name a deletable run any more (I1, I3).
 func (s *Sweeper) sweepKPI(ctx context.Context, kpi string, res *SweepResult) error {
-	r, p := s.r, s.r.pub
 	table, err := s.kpiTable(ctx, kpi)
 	if err != nil {
 		return err
@@ -293,31 +153,39 @@ func (s *Sweeper) sweepKPI(ctx context.Context, kpi string, res *SweepResult) er
 			continue // not a day folder of ours
 		}
 		req := Request{KPI: kpi, Date: day, Table: layout.KPITableName(kpi)}
-		runs := days[d]
-		current, exists := partitions[d]
-		serving := runOf(current)
-		if _, move := settleTarget(runs, serving, exists); move && table != nil {
-			if serving, err = p.settle(ctx, req, table); err != nil {
-				errs = append(errs, fmt.Errorf("sweep %s %s: %w", kpi, d, err))
-				continue
-			}
-			res.PartitionsSettled++
-			// The settle marked the run it moved away from; list again to see that marker.
-			if runs, err = p.dayRuns(ctx, req); err != nil {
-				errs = append(errs, fmt.Errorf("sweep %s %s: %w", kpi, d, err))
-				continue
-			}
-		}
-		c, err := p.collectRuns(ctx, req, runs, serving)
-		res.RunsDeleted += c.runs
-		res.ObjectsDeleted += c.objects
-		if err != nil {
-			errs = append(errs, fmt.Errorf("sweep: %w", err))
-		}
+		errs = append(errs, s.sweepDay(ctx, req, table, partitions, days[d], res))
 	}
 	if err := errors.Join(errs...); err != nil {
-		r.cfg.Logger.Warn("ctas sweep: KPI not fully swept", "kpi", kpi, "err", err.Error())
+		s.r.cfg.Logger.Warn("ctas sweep: KPI not fully swept", "kpi", kpi, "err", err.Error())
 		return err
+	}
+	return nil
+}
+
+// sweepDay moves the day's partition (as partitions, read at the start of the pass, has it) to
+// the day's newest ready run if it is off it, then deletes the day's runs that I3 allows. table
+// is nil when the KPI has none.
+func (s *Sweeper) sweepDay(ctx context.Context, req Request, table *gtypes.Table, partitions map[string]string,
+	runs map[string]*runState, res *SweepResult) error {
+	p := s.r.pub
+	current, exists := partitions[req.Date.String()]
+	serving := runOf(current)
+	if _, move := settleTarget(runs, serving, exists); move && table != nil {
+		var err error
+		if serving, err = p.settle(ctx, req, table); err != nil {
+			return fmt.Errorf("sweep %s %s: %w", req.KPI, req.Date, err)
+		}
+		res.PartitionsSettled++
+		// The settle marked the run it moved away from; list again to see that marker.
+		if runs, err = p.dayRuns(ctx, req); err != nil {
+			return fmt.Errorf("sweep %s %s: %w", req.KPI, req.Date, err)
+		}
+	}
+	c, err := p.collectRuns(ctx, req, runs, serving)
+	res.RunsDeleted += c.runs
+	res.ObjectsDeleted += c.objects
+	if err != nil {
+		return fmt.Errorf("sweep: %w", err)
 	}
 	return nil
 }
@@ -349,15 +217,8 @@ func (s *Sweeper) recordAge(kpi string, partitions map[string]string) {
 
 // kpiTable reads the KPI's table; nil if it does not exist yet.
 func (s *Sweeper) kpiTable(ctx context.Context, kpi string) (*gtypes.Table, error) {
-	var table *gtypes.Table
 	name := layout.KPITableName(kpi)
-	err := s.r.retry(ctx, "glue GetTable", func(ctx context.Context) error {
-		out, err := s.glue.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(s.r.cfg.Database), Name: aws.String(name)})
-		if err == nil {
-			table = out.Table
-		}
-		return err
-	})
+	table, err := s.r.getTable(ctx, name)
 	if hasCode(err, "EntityNotFoundException") {
 		return nil, nil
 	}
@@ -377,11 +238,8 @@ func (s *Sweeper) partitions(ctx context.Context, kpi string) (map[string]string
 	pages := glue.NewGetPartitionsPaginator(s.glue, &glue.GetPartitionsInput{DatabaseName: aws.String(s.r.cfg.Database),
 		TableName: aws.String(name)})
 	for pages.HasMorePages() {
-		var page *glue.GetPartitionsOutput
-		err := s.r.retry(ctx, "glue GetPartitions", func(ctx context.Context) error {
-			var err error
-			page, err = pages.NextPage(ctx)
-			return err
+		page, err := retried(ctx, s.r.retry, "glue GetPartitions", func(ctx context.Context) (*glue.GetPartitionsOutput, error) {
+			return pages.NextPage(ctx)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sweep: read partitions of %q: %w", name, err)
@@ -400,30 +258,22 @@ func (s *Sweeper) runsByDay(ctx context.Context, kpi string) (map[string]map[str
 	r := s.r
 	prefix := layout.KPIPrefix(kpi) + layout.PartitionKey + "="
 	days := map[string]map[string]*runState{}
-	pages := s3.NewListObjectsV2Paginator(r.s3, &s3.ListObjectsV2Input{Bucket: aws.String(r.cfg.AggregatedBucket), Prefix: aws.String(prefix)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("sweep: list s3://%s/%s: %w", r.cfg.AggregatedBucket, prefix, err)
+	err := listObjects(ctx, r.s3, r.cfg.AggregatedBucket, prefix, func(key string, modified time.Time) {
+		day, rest, ok := strings.Cut(strings.TrimPrefix(key, prefix), "/")
+		if !ok {
+			return
 		}
-		for _, o := range page.Contents {
-			key := aws.ToString(o.Key)
-			day, rest, ok := strings.Cut(strings.TrimPrefix(key, prefix), "/")
-			if !ok {
-				continue
-			}
-			id, name, ok := runKey(rest)
-			if !ok {
-				continue
-			}
-			if days[day] == nil {
-				days[day] = map[string]*runState{}
-			}
-			if days[day][id] == nil {
-				days[day][id] = &runState{}
-			}
-			days[day][id].add(key, name, aws.ToTime(o.LastModified))
+		id, name, ok := runKey(rest)
+		if !ok {
+			return
 		}
+		if days[day] == nil {
+			days[day] = map[string]*runState{}
+		}
+		addObject(days[day], id, key, name, modified)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sweep: list s3://%s/%s: %w", r.cfg.AggregatedBucket, prefix, err)
 	}
 	return days, nil
 }

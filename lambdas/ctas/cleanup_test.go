@@ -60,22 +60,6 @@ func TestRunner_DropsTemporaryTablesLeftByCrashedRunsOfTheDay(t *testing.T) {
 	}
 }
 
-func TestNew_RefusesAStaleTempAgeARunCanReach(t *testing.T) {
-	for _, tc := range []struct {
-		after time.Duration
-		ok    bool
-	}{{0, true}, {MinStaleTempAfter, true}, {2 * time.Hour, true}, {15 * time.Minute, false}, {-time.Hour, false}} {
-		_, err := New(&faultyAthena{}, &faultyGlue{}, &nopS3{}, Config{Database: "db", Workgroup: "wg", AggregatedBucket: "bucket",
-			StaleTempAfter: tc.after})
-		if tc.ok != (err == nil) {
-			t.Errorf("StaleTempAfter %v: New error = %v, want ok %t", tc.after, err, tc.ok)
-		}
-		if err != nil && !strings.Contains(err.Error(), "StaleTempAfter") {
-			t.Errorf("StaleTempAfter %v: error %q does not name StaleTempAfter", tc.after, err)
-		}
-	}
-}
-
 func TestTempRunStart_ReadsTheRunIDOfTempTableName(t *testing.T) {
 	id := NewRunID(time.Date(2026, 11, 25, 5, 6, 15, 123e6, time.UTC))
 	name := TempTableName(testKPI, testDay, id)
