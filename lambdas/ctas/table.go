@@ -7,6 +7,7 @@ package ctas
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -128,7 +129,7 @@ func compatible(table string, want, got []gtypes.Column) error {
 func columnChanges(want, got []gtypes.Column) []string {
 	w, wByName := lowerColumns(want)
 	g, gByName := lowerColumns(got)
-	var problems []string
+	problems := slices.Concat(twice("the KPI table", w), twice("the query's output", g))
 	for _, c := range g {
 		if t, ok := wByName[c.name]; !ok {
 			problems = append(problems, fmt.Sprintf("new column %s %s", c.name, c.typ))
@@ -150,6 +151,19 @@ func columnChanges(want, got []gtypes.Column) []string {
 		}
 	}
 	return nil
+}
+
+// twice names each column that cs, the columns of what, has more than once: the name checks
+// cannot tell it, and the order check compares position by position.
+func twice(what string, cs []col) []string {
+	seen := map[string]int{}
+	var problems []string
+	for _, c := range cs {
+		if seen[c.name]++; seen[c.name] == 2 {
+			problems = append(problems, fmt.Sprintf("%s has column %s twice", what, c.name))
+		}
+	}
+	return problems
 }
 
 // col is a catalog column, lowercased.

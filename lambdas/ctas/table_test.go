@@ -40,3 +40,25 @@ func TestCompatible_NamesEveryChangedColumn(t *testing.T) {
 		})
 	}
 }
+
+// A column named twice (as a Glue table or a query's output might, after lowercasing) is a
+// difference, never a crash nor a match.
+func TestCompatible_ColumnNamedTwice(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		table, got []string
+		want       string
+	}{
+		{"in the table", []string{"department string", "users bigint", "users bigint"}, []string{"department string", "users bigint"},
+			"the KPI table has column users twice"},
+		{"in the query's output", []string{"department string", "users bigint"}, []string{"department string", "Users bigint", "users bigint"},
+			"the query's output has column users twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := compatible("kpi_x", cols(tc.table...), cols(tc.got...))
+			if !errors.Is(err, ErrIncompatibleSchema) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v, want ErrIncompatibleSchema naming %q", err, tc.want)
+			}
+		})
+	}
+}
