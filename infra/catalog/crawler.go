@@ -186,3 +186,23 @@ func (c *Crawler) Arn() *string {
 		ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
 	})
 }
+
+// GrantStart lets grantee start this crawler, and no other.
+func (c *Crawler) GrantStart(grantee awsiam.IGrantable) awsiam.Grant {
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings(startCrawler),
+		ResourceArns: jsii.Strings(*c.Arn()),
+	})
+}
+
+// StartStatement allows starting this crawler, and no other: for a target that takes the
+// statements of its role (an EventBridge Scheduler universal target).
+func (c *Crawler) StartStatement() awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(startCrawler),
+		Resources: jsii.Strings(*c.Arn()),
+	})
+}
+
+const startCrawler = "glue:StartCrawler"

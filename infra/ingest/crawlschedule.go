@@ -110,14 +110,11 @@ func NewCrawlerSchedule(scope constructs.Construct, id string, props *CrawlerSch
 			Action:  jsii.String("startCrawler"),
 			Input:   awsscheduler.ScheduleTargetInput_FromObject(map[string]any{"Name": p.Crawler.Name()}),
 			// Only this crawler; the target's default would allow every crawler of the account.
-			PolicyStatements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Actions:   jsii.Strings("glue:StartCrawler"),
-				Resources: jsii.Strings(*p.Crawler.Arn()),
-			})},
-			Role:            c.Role,
-			DeadLetterQueue: c.DeadLetters,
-			RetryAttempts:   jsii.Number(crawlRetryAttempts),
-			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(crawlMaxEventAgeHours)),
+			PolicyStatements: &[]awsiam.PolicyStatement{p.Crawler.StartStatement()},
+			Role:             c.Role,
+			DeadLetterQueue:  c.DeadLetters,
+			RetryAttempts:    jsii.Number(crawlRetryAttempts),
+			MaxEventAge:      awscdk.Duration_Hours(jsii.Number(crawlMaxEventAgeHours)),
 		}),
 	})
 	return c

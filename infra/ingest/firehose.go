@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesisfirehose"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -177,4 +178,47 @@ func (s *LogStream) GrantPutRecords(grantee awsiam.IGrantable) awsiam.Grant {
 		Actions:      jsii.Strings("firehose:PutRecord", "firehose:PutRecordBatch"),
 		ResourceArns: jsii.Strings(*s.DeliveryStream.AttrArn()),
 	})
+}
+
+// Metric is the stream's Firehose metric name (AWS/Firehose, by DeliveryStreamName), such as
+// "IncomingRecords"; opts sets the statistic, period and label.
+func (s *LogStream) Metric(name string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	props := &awscloudwatch.MetricProps{
+		Namespace:     jsii.String("AWS/Firehose"),
+		MetricName:    jsii.String(name),
+		DimensionsMap: &map[string]*string{"DeliveryStreamName": s.Name()},
+	}
+	if opts != nil {
+		props.Statistic, props.Period, props.Label = opts.Statistic, opts.Period, opts.Label
+	}
+	return awscloudwatch.NewMetric(props)
+}
+
+// MetricDeliverySuccess is the share of the stream's deliveries to S3 that succeeded (1 when
+// all did): DeliveryToS3.Success, Average.
+func (s *LogStream) MetricDeliverySuccess(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return s.Metric("DeliveryToS3.Success", withStatistic(opts, "Average"))
+}
+
+// MetricDataFreshness is the age in seconds of the oldest record not yet delivered to S3:
+// DeliveryToS3.DataFreshness, Maximum.
+func (s *LogStream) MetricDataFreshness(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return s.Metric("DeliveryToS3.DataFreshness", withStatistic(opts, "Maximum"))
+}
+
+// MetricIncomingRecords is the number of records put into the stream: IncomingRecords, Sum.
+func (s *LogStream) MetricIncomingRecords(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return s.Metric("IncomingRecords", withStatistic(opts, "Sum"))
+}
+
+// withStatistic is opts with stat as its statistic unless it names one.
+func withStatistic(opts *awscloudwatch.MetricOptions, stat string) *awscloudwatch.MetricOptions {
+	out := awscloudwatch.MetricOptions{}
+	if opts != nil {
+		out = *opts
+	}
+	if out.Statistic == nil {
+		out.Statistic = jsii.String(stat)
+	}
+	return &out
 }

@@ -160,8 +160,8 @@ func (o *Observe) dashboard() {
 	if len(p.LogStreams) > 0 {
 		var in, late []awscloudwatch.IMetric
 		for _, s := range p.LogStreams {
-			in = append(in, firehose(s, firehoseIncoming, statSum, time.Hour, s.Name+" records in"))
-			late = append(late, firehose(s, deliveryFreshness, statMaximum, dashboardQueuePeriod, s.Name+" oldest record (s)"))
+			in = append(in, s.Stream.MetricIncomingRecords(labelled(statSum, time.Hour, s.Name+" records in")))
+			late = append(late, s.Stream.MetricDataFreshness(labelled(statMaximum, dashboardQueuePeriod, s.Name+" oldest record (s)")))
 		}
 		add(graph(TitleLogStreams, fullWidth, in, late))
 	}

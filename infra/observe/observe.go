@@ -88,13 +88,8 @@ const (
 	DeliveryLateFactor = 2
 )
 
-// Firehose's CloudWatch namespace and metrics, and EventBridge's.
+// EventBridge's CloudWatch namespace and metric, statistics and the dashboard's periods.
 const (
-	firehoseNamespace    = "AWS/Firehose"
-	firehoseStream       = "DeliveryStreamName"
-	deliverySuccess      = "DeliveryToS3.Success"
-	deliveryFreshness    = "DeliveryToS3.DataFreshness"
-	firehoseIncoming     = "IncomingRecords"
 	eventsNamespace      = "AWS/Events"
 	eventsMatched        = "MatchedEvents"
 	eventsRuleName       = "RuleName"
@@ -466,7 +461,7 @@ func (o *Observe) logStreamAlarms() {
 			id: "LogStream-" + s.Name + "-DeliveryFailing",
 			description: fmt.Sprintf("Firehose failed to deliver log stream %s to the raw bucket in the last 15 minutes; records wait in Firehose (up to 24 hours) and then go to the error prefix. "+
 				"The stream's delivery-error log says why (S3 or KMS permissions, a disabled key, a deleted bucket).", s.Name),
-			metric:     firehose(s, deliverySuccess, statAverage, DeliveryPeriod, ""),
+			metric:     s.Stream.MetricDeliverySuccess(metricOptions(statAverage, DeliveryPeriod)),
 			threshold:  1,
 			comparison: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
 			periods:    1,
@@ -477,7 +472,7 @@ func (o *Observe) logStreamAlarms() {
 			id: "LogStream-" + s.Name + "-DeliveryLate",
 			description: fmt.Sprintf("the oldest record of log stream %s has waited more than %g minutes (twice the buffer interval) for delivery to S3: deliveries are failing or throttled. "+
 				"Check the stream's delivery-error log and its DeliveryToS3 metrics.", s.Name, late.Minutes()),
-			metric:     firehose(s, deliveryFreshness, statMaximum, AlarmPeriod, ""),
+			metric:     s.Stream.MetricDataFreshness(metricOptions(statMaximum, AlarmPeriod)),
 			threshold:  late.Seconds(),
 			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 			periods:    1,
@@ -588,21 +583,6 @@ func (o *Observe) tableMetric(name string, t Table, stat string, period time.Dur
 		Period:    duration(period),
 		Label:     jsii.String(t.Source + "." + t.Table),
 	})
-}
-
-// firehose is a metric of a log stream; label names it on graphs (an alarm's metric has none).
-func firehose(s LogStream, name, stat string, period time.Duration, label string) awscloudwatch.Metric {
-	props := &awscloudwatch.MetricProps{
-		Namespace:     jsii.String(firehoseNamespace),
-		MetricName:    jsii.String(name),
-		DimensionsMap: &map[string]*string{firehoseStream: s.Stream.Name()},
-		Statistic:     jsii.String(stat),
-		Period:        duration(period),
-	}
-	if label != "" {
-		props.Label = jsii.String(label)
-	}
-	return awscloudwatch.NewMetric(props)
 }
 
 func ruleMatches(r awsevents.IRule, stat string, period time.Duration, label string) awscloudwatch.Metric {
