@@ -1,5 +1,6 @@
 // Package contract holds what kpilake's constructs, Lambdas and CLI must agree on and that is
-// not the lake's storage layout (package layout): the errors a state machine tells apart by the
+// not the lake's storage layout (package layout): the environment variables through which a
+// construct configures its function (env.go), and the errors a state machine tells apart by the
 // name Lambda reports. It imports no CDK and no AWS SDK, so that every side can import it.
 package contract
 

@@ -17,10 +17,6 @@ import (
 	"time"
 )
 
-// EnvRawBucket is the environment variable that names the raw zone's bucket, for every function
-// that reads or writes it.
-const EnvRawBucket = "KPILAKE_RAW_BUCKET"
-
 // Zone is one storage area of the lake; each zone is its own bucket.
 type Zone string
 

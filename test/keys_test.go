@@ -11,10 +11,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/app"
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/stack"
-	"github.com/kpilake/kpilake/lambdas/extract"
 )
 
 // accountAdmin stands for any principal of the account that the template does not define, with
@@ -112,13 +112,13 @@ func saltReaders(t *testing.T, tp *cfnTemplate) map[string][]string {
 		props := tp.Resources[id].Properties
 		env, _ := props["Environment"].(map[string]any)
 		vars, _ := env["Variables"].(map[string]any)
-		if _, ok := vars[extract.EnvSource]; !ok {
+		if _, ok := vars[contract.EnvSource]; !ok {
 			continue
 		}
-		ref, _ := vars[extract.EnvSaltSecretARN].(map[string]any)
+		ref, _ := vars[contract.EnvSaltSecretARN].(map[string]any)
 		secret, _ := ref["Ref"].(string)
 		if tp.Resources[secret].Type != "AWS::SecretsManager::Secret" {
-			t.Fatalf("extraction function %s: %s is %v, not a secret of the stack", id, extract.EnvSaltSecretARN, vars[extract.EnvSaltSecretARN])
+			t.Fatalf("extraction function %s: %s is %v, not a secret of the stack", id, contract.EnvSaltSecretARN, vars[contract.EnvSaltSecretARN])
 		}
 		role := roleRef(tp, props["Role"])
 		if role == "" {

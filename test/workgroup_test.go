@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kpilake/kpilake/infra/aggregate"
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/stack"
 )
 
@@ -38,13 +38,13 @@ func TestWorkgroups_CTASFunctionsRunWhereExternalLocationIsAllowed(t *testing.T)
 					workgroups[r.Properties["Name"]] = conf
 				case "AWS::Lambda::Function":
 					env, _ := r.Properties["Environment"].(map[string]any)
-					if vars, _ := env["Variables"].(map[string]any); vars[aggregate.EnvWorkgroup] != nil {
+					if vars, _ := env["Variables"].(map[string]any); vars[contract.EnvWorkgroup] != nil {
 						functions = append(functions, vars)
 					}
 				}
 			}
 			if len(functions) == 0 {
-				t.Fatalf("no function sets %s", aggregate.EnvWorkgroup)
+				t.Fatalf("no function sets %s", contract.EnvWorkgroup)
 			}
 			cutoff := func(conf map[string]any) any { return conf["BytesScannedCutoffPerQuery"] }
 			analysts, ok := workgroups[tmpl.Outputs["WorkgroupName"].Value]
@@ -52,13 +52,13 @@ func TestWorkgroups_CTASFunctionsRunWhereExternalLocationIsAllowed(t *testing.T)
 				t.Errorf("output WorkgroupName %v: want a workgroup that enforces its settings, got %v", tmpl.Outputs["WorkgroupName"].Value, analysts)
 			}
 			for _, vars := range functions {
-				wg := vars[aggregate.EnvWorkgroup]
+				wg := vars[contract.EnvWorkgroup]
 				if out := tmpl.Outputs[stack.OutputAggregationWorkgroupName].Value; wg != out {
 					t.Errorf("a function runs in workgroup %v, output %s is %v", wg, stack.OutputAggregationWorkgroupName, out)
 				}
 				conf, ok := workgroups[wg]
 				if !ok {
-					t.Errorf("%s is %v, not a workgroup of the stack", aggregate.EnvWorkgroup, wg)
+					t.Errorf("%s is %v, not a workgroup of the stack", contract.EnvWorkgroup, wg)
 					continue
 				}
 				results, _ := conf["ResultConfiguration"].(map[string]any)
@@ -66,8 +66,8 @@ func TestWorkgroups_CTASFunctionsRunWhereExternalLocationIsAllowed(t *testing.T)
 				if conf["EnforceWorkGroupConfiguration"] != false || conf["PublishCloudWatchMetricsEnabled"] != true ||
 					cutoff(conf) == nil || !cmp.Equal(cutoff(conf), cutoff(analysts)) ||
 					engine["SelectedEngineVersion"] != "Athena engine version 3" ||
-					!cmp.Equal(results["EncryptionConfiguration"], map[string]any{"EncryptionOption": "SSE_KMS", "KmsKey": vars[aggregate.EnvResultKMSKey]}) ||
-					!cmp.Equal(results["OutputLocation"], vars[aggregate.EnvResultLocation]) {
+					!cmp.Equal(results["EncryptionConfiguration"], map[string]any{"EncryptionOption": "SSE_KMS", "KmsKey": vars[contract.EnvResultKMSKey]}) ||
+					!cmp.Equal(results["OutputLocation"], vars[contract.EnvResultLocation]) {
 					t.Errorf("workgroup %v: want engine v3, settings not enforced, metrics, the analysts' cutoff and the "+
 						"function's result location and SSE_KMS key as defaults; got %v", wg, conf)
 				}

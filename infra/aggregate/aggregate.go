@@ -37,33 +37,6 @@ import (
 	"github.com/kpilake/kpilake/queries"
 )
 
-// Environment variables of the aggregate function, as its handler package (lambdas/aggregate)
-// defines them: the Lambda binary imports that package, never this one, so no CDK code ends up in
-// it.
-const (
-	// EnvDatabase is the Glue database of the source, KPI and temporary tables.
-	EnvDatabase = handler.EnvDatabase
-	// EnvWorkgroup is the Athena workgroup the CTAS queries run in: the catalog's aggregation
-	// workgroup, which does not enforce its settings (catalog.Catalog.AggregationWorkgroup).
-	EnvWorkgroup = handler.EnvWorkgroup
-	// EnvResultLocation and EnvResultKMSKey are the results location and key the runner sends
-	// with every query, so that results and KPI data are encrypted with the derived zones' key
-	// (lake.Lake.Key), never the raw zone's.
-	EnvResultLocation = handler.EnvResultLocation
-	EnvResultKMSKey   = handler.EnvResultKMSKey
-	// EnvAggregatedBucket is the aggregated zone's bucket name.
-	EnvAggregatedBucket = handler.EnvAggregatedBucket
-	// EnvTimeZone is the business time zone (IANA name).
-	EnvTimeZone = handler.EnvTimeZone
-	// EnvSupersededGrace is how long a superseded run stays readable (a Go duration).
-	EnvSupersededGrace = handler.EnvSupersededGrace
-	// EnvRawBucket is the raw zone's bucket, whose listing says when an incremental table last
-	// changed (a state node's previous day is built on only if it is newer).
-	EnvRawBucket = handler.EnvRawBucket
-	// EnvStateKeys is the primary key of each incremental table (StateEnvironment).
-	EnvStateKeys = handler.EnvStateKeys
-)
-
 // Error types the aggregate function reports and the workflow treats apart: the names Lambda
 // reports for lambdas/aggregate's error types, taken from the types (contract.ErrorName).
 var (
@@ -138,7 +111,7 @@ type WorkflowProps struct {
 	// Alerts receives failures. Required.
 	Alerts *alerts.Alerts
 	// Plan is the function that turns the trigger into the business day and the KPI waves. The
-	// workflow tells it which prefixes each crawler catalogues (plan.EnvCrawlers). Required.
+	// workflow tells it which prefixes each crawler catalogues (contract.EnvCrawlers). Required.
 	Plan *golambda.Function
 	// KPIs are the catalog names of every KPI the workflow may aggregate; the function may write
 	// only these KPIs' prefixes and tables. Required, at least one.
@@ -166,7 +139,7 @@ type WorkflowProps struct {
 	// LogLateness is how long after a business day ends its log records may still land and count
 	// in its first publication (config.Environment.LogLateness: the log crawl's time of day), under
 	// a day: the plan publishes a day of a KPI that reads the logs by event time only once it has
-	// passed (plan.EnvLogLateness).
+	// passed (contract.EnvLogLateness).
 	LogLateness time.Duration
 	// LogRetention of the function's and the workflow's logs. Default: three months.
 	LogRetention awslogs.RetentionDays
@@ -308,11 +281,11 @@ var (
 func (w *Workflow) planLake(p WorkflowProps) {
 	fn := p.Plan.Function
 	for k, v := range map[string]string{
-		plan.EnvCrawlers:     CrawlerPrefixes(p.Crawlers),
-		plan.EnvRawBucket:    *p.Lake.Raw.BucketName(),
-		plan.EnvDatabase:     p.Catalog.DatabaseName,
-		plan.EnvLookbackDays: strconv.Itoa(p.LookbackDays),
-		plan.EnvLogLateness:  p.LogLateness.String(),
+		contract.EnvCrawlers:     CrawlerPrefixes(p.Crawlers),
+		contract.EnvRawBucket:    *p.Lake.Raw.BucketName(),
+		contract.EnvDatabase:     p.Catalog.DatabaseName,
+		contract.EnvLookbackDays: strconv.Itoa(p.LookbackDays),
+		contract.EnvLogLateness:  p.LogLateness.String(),
 	} {
 		fn.AddEnvironment(jsii.String(k), jsii.String(v), nil)
 	}
@@ -339,7 +312,7 @@ func (w *Workflow) planLake(p WorkflowProps) {
 	}))
 }
 
-// CrawlerPrefixes is the value of the plan function's plan.EnvCrawlers: each crawler's name (a
+// CrawlerPrefixes is the value of the plan function's contract.EnvCrawlers: each crawler's name (a
 // token that CloudFormation resolves) and the raw-zone prefixes it catalogues, in the order of
 // crawlers. The names are unresolved tokens whose text depends on what else the process
 // synthesized, so the object is written in the given order rather than sorted by that text (as
@@ -372,21 +345,21 @@ func CrawlerPrefixes(crawlers []*catalog.Crawler) string {
 // workgroup, the aggregated bucket, the result settings and the business time zone.
 func AggregateEnvironment(cat *catalog.Catalog, lk *lake.Lake, timeZone string) map[string]string {
 	return map[string]string{
-		EnvDatabase:         cat.DatabaseName,
-		EnvWorkgroup:        cat.AggregationWorkgroupName,
-		EnvAggregatedBucket: *lk.Aggregated.BucketName(),
-		EnvResultLocation:   *cat.ResultsLocation,
-		EnvResultKMSKey:     *lk.Key.KeyArn(),
-		EnvTimeZone:         timeZone,
+		contract.EnvDatabase:         cat.DatabaseName,
+		contract.EnvWorkgroup:        cat.AggregationWorkgroupName,
+		contract.EnvAggregatedBucket: *lk.Aggregated.BucketName(),
+		contract.EnvResultLocation:   *cat.ResultsLocation,
+		contract.EnvResultKMSKey:     *lk.Key.KeyArn(),
+		contract.EnvTimeZone:         timeZone,
 	}
 }
 
 // StateEnvironment adds to env, an aggregate handler's, what it needs to build the state nodes:
 // the raw bucket, whose listing says when an incremental table last changed, and the tables'
-// primary keys (handler.EnvStateKeys).
+// primary keys (contract.EnvStateKeys).
 func StateEnvironment(env map[string]string, lk *lake.Lake, keys handler.StateKeys) map[string]string {
-	env[EnvRawBucket] = *lk.Raw.BucketName()
-	env[EnvStateKeys] = keys.Env()
+	env[contract.EnvRawBucket] = *lk.Raw.BucketName()
+	env[contract.EnvStateKeys] = keys.Env()
 	return env
 }
 

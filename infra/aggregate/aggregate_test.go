@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/aggregate"
 	"github.com/kpilake/kpilake/infra/alerts"
 	"github.com/kpilake/kpilake/infra/catalog"
@@ -55,7 +56,7 @@ func newDeps(stack awscdk.Stack) *deps {
 	d.alerts = alerts.NewAlerts(stack, "Alerts", nil)
 	d.plan = golambda.NewFunction(stack, "Plan", &golambda.FunctionProps{
 		Entry:       filepath.Join(moduleRoot, "lambdas", "cmd", "plan"),
-		Environment: map[string]string{plan.EnvTimeZone: businessZone},
+		Environment: map[string]string{contract.EnvTimeZone: businessZone},
 	})
 	return d
 }
@@ -169,14 +170,14 @@ func TestWorkflow_FunctionRunsOnArm64AL2023For15Minutes(t *testing.T) {
 	})
 	env, _ := s.tp.Properties(t, s.fn)["Environment"].(map[string]any)
 	if diff := cmp.Diff(map[string]any{
-		aggregate.EnvDatabase:         s.catalog.DatabaseName,
-		aggregate.EnvWorkgroup:        s.catalog.AggregationWorkgroupName,
-		aggregate.EnvAggregatedBucket: s.tp.Resolve(s.lake.Aggregated.BucketName()),
-		aggregate.EnvResultLocation:   s.tp.Resolve(s.catalog.ResultsLocation),
-		aggregate.EnvResultKMSKey:     s.tp.Resolve(s.lake.Key.KeyArn()),
-		aggregate.EnvTimeZone:         businessZone,
-		aggregate.EnvRawBucket:        s.tp.Resolve(s.lake.Raw.BucketName()),
-		aggregate.EnvStateKeys:        `{"social.posts":["id"]}`,
+		contract.EnvDatabase:         s.catalog.DatabaseName,
+		contract.EnvWorkgroup:        s.catalog.AggregationWorkgroupName,
+		contract.EnvAggregatedBucket: s.tp.Resolve(s.lake.Aggregated.BucketName()),
+		contract.EnvResultLocation:   s.tp.Resolve(s.catalog.ResultsLocation),
+		contract.EnvResultKMSKey:     s.tp.Resolve(s.lake.Key.KeyArn()),
+		contract.EnvTimeZone:         businessZone,
+		contract.EnvRawBucket:        s.tp.Resolve(s.lake.Raw.BucketName()),
+		contract.EnvStateKeys:        `{"social.posts":["id"]}`,
 	}, env["Variables"]); diff != "" {
 		t.Errorf("function environment (-want +got):\n%s", diff)
 	}
@@ -215,20 +216,20 @@ func TestWorkflow_FunctionRunsInAWorkgroupThatAllowsExternalLocation(t *testing.
 		props, _ := wg["Properties"].(map[string]any)
 		byName[props["Name"]] = props
 	}
-	props, ok := byName[vars[aggregate.EnvWorkgroup]]
+	props, ok := byName[vars[contract.EnvWorkgroup]]
 	if !ok {
-		t.Fatalf("%s is %v, not the name of a workgroup of the stack", aggregate.EnvWorkgroup, vars[aggregate.EnvWorkgroup])
+		t.Fatalf("%s is %v, not the name of a workgroup of the stack", contract.EnvWorkgroup, vars[contract.EnvWorkgroup])
 	}
 	conf, _ := props["WorkGroupConfiguration"].(map[string]any)
 	results, _ := conf["ResultConfiguration"].(map[string]any)
 	if conf["EnforceWorkGroupConfiguration"] != false || conf["PublishCloudWatchMetricsEnabled"] != true ||
 		conf["BytesScannedCutoffPerQuery"] != float64(catalog.DefaultBytesScannedCutoffPerQuery) ||
-		!cmp.Equal(results["EncryptionConfiguration"], map[string]any{"EncryptionOption": "SSE_KMS", "KmsKey": vars[aggregate.EnvResultKMSKey]}) ||
-		!cmp.Equal(results["OutputLocation"], vars[aggregate.EnvResultLocation]) {
+		!cmp.Equal(results["EncryptionConfiguration"], map[string]any{"EncryptionOption": "SSE_KMS", "KmsKey": vars[contract.EnvResultKMSKey]}) ||
+		!cmp.Equal(results["OutputLocation"], vars[contract.EnvResultLocation]) {
 		t.Errorf("workgroup %v: want it not to enforce its settings, with metrics, the default cutoff and the function's "+
-			"result settings as defaults; got %s", vars[aggregate.EnvWorkgroup], pretty(props))
+			"result settings as defaults; got %s", vars[contract.EnvWorkgroup], pretty(props))
 	}
-	if vars[aggregate.EnvWorkgroup] == s.catalog.WorkgroupName {
+	if vars[contract.EnvWorkgroup] == s.catalog.WorkgroupName {
 		t.Errorf("the function runs in the analysts' workgroup %s", s.catalog.WorkgroupName)
 	}
 }
@@ -662,12 +663,12 @@ func TestWorkflow_TellsThePlanWhatEachCrawlerCatalogues(t *testing.T) {
 	id := s.tp.LogicalID(s.plan.Function.FunctionName())
 	env, _ := s.tp.Properties(t, id)["Environment"].(map[string]any)
 	vars, _ := env["Variables"].(map[string]any)
-	if vars[plan.EnvTimeZone] != businessZone {
-		t.Errorf("%s = %v, want %s", plan.EnvTimeZone, vars[plan.EnvTimeZone], businessZone)
+	if vars[contract.EnvTimeZone] != businessZone {
+		t.Errorf("%s = %v, want %s", contract.EnvTimeZone, vars[contract.EnvTimeZone], businessZone)
 	}
 	// Render the crawlers' names, which CloudFormation resolves, as their logical IDs.
 	var value strings.Builder
-	switch v := vars[plan.EnvCrawlers].(type) {
+	switch v := vars[contract.EnvCrawlers].(type) {
 	case map[string]any:
 		join, _ := v["Fn::Join"].([]any)
 		parts, _ := join[1].([]any)
@@ -680,18 +681,18 @@ func TestWorkflow_TellsThePlanWhatEachCrawlerCatalogues(t *testing.T) {
 			}
 		}
 	default:
-		t.Fatalf("%s = %v, want the crawlers' names joined into JSON", plan.EnvCrawlers, vars[plan.EnvCrawlers])
+		t.Fatalf("%s = %v, want the crawlers' names joined into JSON", contract.EnvCrawlers, vars[contract.EnvCrawlers])
 	}
 	got, err := plan.ParseCrawlers(value.String())
 	if err != nil {
-		t.Fatalf("the plan function would refuse %s: %v", plan.EnvCrawlers, err)
+		t.Fatalf("the plan function would refuse %s: %v", contract.EnvCrawlers, err)
 	}
 	want := plan.Crawlers{}
 	for i, src := range []string{"social", "app_logs"} {
 		want["REF:"+s.tp.LogicalID(s.crawlers[i].Name())] = []string{src + "/"}
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", plan.EnvCrawlers, diff)
+		t.Errorf("%s (-want +got):\n%s", contract.EnvCrawlers, diff)
 	}
 }
 
@@ -707,8 +708,8 @@ func TestWorkflow_ThePlanReadsOnlyTheRawTablesFoldersAndTheKPIPartitions(t *test
 	id := s.tp.LogicalID(s.plan.Function.FunctionName())
 	env, _ := s.tp.Properties(t, id)["Environment"].(map[string]any)
 	vars, _ := env["Variables"].(map[string]any)
-	if vars[plan.EnvDatabase] != s.catalog.DatabaseName || vars[plan.EnvLookbackDays] != "7" ||
-		cmp.Diff(map[string]any{"Ref": s.tp.LogicalID(s.lake.Raw.BucketName())}, vars[plan.EnvRawBucket]) != "" {
+	if vars[contract.EnvDatabase] != s.catalog.DatabaseName || vars[contract.EnvLookbackDays] != "7" ||
+		cmp.Diff(map[string]any{"Ref": s.tp.LogicalID(s.lake.Raw.BucketName())}, vars[contract.EnvRawBucket]) != "" {
 		t.Errorf("plan environment %v, want the database %s, the raw bucket and a lookback of 7", vars, s.catalog.DatabaseName)
 	}
 	raw := map[string]any{"Fn::GetAtt": []any{s.tp.LogicalID(s.lake.Raw.BucketName()), "Arn"}}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
@@ -155,7 +156,7 @@ func NewSweep(scope constructs.Construct, id string, props *SweepProps) *Sweep {
 	}
 	// The sweep runs no query; the zone is where a KPI's newest day ends (its age).
 	env := AggregateEnvironment(p.Catalog, p.Lake, zone)
-	env[EnvSupersededGrace] = GraceValue(p.Grace)
+	env[contract.EnvSupersededGrace] = GraceValue(p.Grace)
 	s.Function = golambda.NewFunction(node, "Sweeper", &golambda.FunctionProps{
 		Entry:         p.Entry,
 		Description:   "kpilake: hourly sweep of the aggregated zone (superseded runs past their grace, crashed runs' tables and queries)",
@@ -196,7 +197,7 @@ func NewSweep(scope constructs.Construct, id string, props *SweepProps) *Sweep {
 	return s
 }
 
-// GraceValue is the value of EnvSupersededGrace for a grace period.
+// GraceValue is the value of contract.EnvSupersededGrace for a grace period.
 func GraceValue(d time.Duration) string { return d.String() }
 
 // grantSweep gives grantee what a sweep pass needs and no more: read the catalog, move the KPI

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/aggregate"
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/internal/cdktest"
@@ -64,8 +65,8 @@ func TestSweep_RunsHourlyWithRetriesAndADeadLetterQueue(t *testing.T) {
 	}
 	env, _ := tp.Properties(t, s.fn)["Environment"].(map[string]any)
 	vars, _ := env["Variables"].(map[string]any)
-	if got := vars[aggregate.EnvSupersededGrace]; got != "8h0m0s" {
-		t.Errorf("%s = %v, want the configured grace 8h0m0s", aggregate.EnvSupersededGrace, got)
+	if got := vars[contract.EnvSupersededGrace]; got != "8h0m0s" {
+		t.Errorf("%s = %v, want the configured grace 8h0m0s", contract.EnvSupersededGrace, got)
 	}
 	tp.HasProperties(t, s.fn, map[string]any{"Timeout": 15 * 60, "Architectures": []any{"arm64"}})
 }

@@ -43,6 +43,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/aggregate"
 	"github.com/kpilake/kpilake/infra/alerts"
 	"github.com/kpilake/kpilake/infra/catalog"
@@ -53,18 +54,6 @@ import (
 	aggregatehandler "github.com/kpilake/kpilake/lambdas/aggregate"
 	handler "github.com/kpilake/kpilake/lambdas/backfill"
 	"github.com/kpilake/kpilake/layout"
-)
-
-// The contract with the worker and the operator CLI, as the handler package (lambdas/backfill)
-// defines it: the Lambda binary and the CLI import that package, never this one.
-const (
-	// EnvQueueURL and EnvDeadLetterQueueURL are the worker's environment variables that name the
-	// queues; the worker also reads the aggregate function's (aggregate.EnvDatabase, ...).
-	EnvQueueURL           = handler.EnvQueueURL
-	EnvDeadLetterQueueURL = handler.EnvDeadLetterQueueURL
-	// OutputQueueURL and OutputDeadLetterQueueURL name the stack outputs the CLI reads.
-	OutputQueueURL           = handler.OutputQueueURL
-	OutputDeadLetterQueueURL = handler.OutputDeadLetterQueueURL
 )
 
 // Fixed settings of the queues and the worker (see the package documentation).
@@ -290,10 +279,10 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 // workerEnvironment is the aggregate handler's environment and the dead-letter queue.
 func workerEnvironment(p BackfillProps, queueURL, deadLetterQueueURL string) map[string]string {
 	env := aggregate.StateEnvironment(aggregate.AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone), p.Lake, p.StateKeys)
-	env[EnvQueueURL] = queueURL
-	env[EnvDeadLetterQueueURL] = deadLetterQueueURL
+	env[contract.EnvBackfillQueueURL] = queueURL
+	env[contract.EnvBackfillDeadLetterQueueURL] = deadLetterQueueURL
 	if p.EarliestDay != "" {
-		env[handler.EnvEarliestDay] = p.EarliestDay
+		env[contract.EnvBackfillEarliestDay] = p.EarliestDay
 	}
 	return env
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/aggregate"
 	"github.com/kpilake/kpilake/infra/alerts"
 	"github.com/kpilake/kpilake/infra/backfill"
@@ -232,16 +233,16 @@ func TestBackfill_WorkerRunsOnArm64AL2023WithTheAggregateEnvironment(t *testing.
 	})
 	env, _ := s.tp.Properties(t, s.fn)["Environment"].(map[string]any)
 	if diff := cmp.Diff(map[string]any{
-		aggregate.EnvDatabase:         s.catalog.DatabaseName,
-		aggregate.EnvWorkgroup:        s.catalog.AggregationWorkgroupName,
-		aggregate.EnvAggregatedBucket: s.tp.Resolve(s.lake.Aggregated.BucketName()),
-		aggregate.EnvResultLocation:   s.tp.Resolve(s.catalog.ResultsLocation),
-		aggregate.EnvResultKMSKey:     s.tp.Resolve(s.lake.Key.KeyArn()),
-		aggregate.EnvTimeZone:         businessZone,
-		aggregate.EnvRawBucket:        s.tp.Resolve(s.lake.Raw.BucketName()),
-		aggregate.EnvStateKeys:        "{}",
-		handler.EnvQueueURL:           map[string]any{"Ref": s.queue},
-		handler.EnvDeadLetterQueueURL: map[string]any{"Ref": s.dlq},
+		contract.EnvDatabase:                   s.catalog.DatabaseName,
+		contract.EnvWorkgroup:                  s.catalog.AggregationWorkgroupName,
+		contract.EnvAggregatedBucket:           s.tp.Resolve(s.lake.Aggregated.BucketName()),
+		contract.EnvResultLocation:             s.tp.Resolve(s.catalog.ResultsLocation),
+		contract.EnvResultKMSKey:               s.tp.Resolve(s.lake.Key.KeyArn()),
+		contract.EnvTimeZone:                   businessZone,
+		contract.EnvRawBucket:                  s.tp.Resolve(s.lake.Raw.BucketName()),
+		contract.EnvStateKeys:                  "{}",
+		contract.EnvBackfillQueueURL:           map[string]any{"Ref": s.queue},
+		contract.EnvBackfillDeadLetterQueueURL: map[string]any{"Ref": s.dlq},
 	}, env["Variables"]); diff != "" {
 		t.Errorf("worker environment (-want +got):\n%s", diff)
 	}

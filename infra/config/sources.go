@@ -74,7 +74,7 @@ type Table struct {
 }
 
 // StateKeys are the primary keys of the environment's incremental tables (Table.Key), as the
-// functions that build the state nodes read them (aggregate.EnvStateKeys).
+// functions that build the state nodes read them (contract.EnvStateKeys).
 func (e *Environment) StateKeys() aggregate.StateKeys {
 	keys := aggregate.StateKeys{}
 	for _, src := range e.Sources {

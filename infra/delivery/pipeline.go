@@ -18,12 +18,13 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/nag"
 )
 
 // PipelineStackName is the stack of the CDK Pipelines alternative: one for every environment.
-const PipelineStackName = "KpiLake-pipeline"
+const PipelineStackName = contract.StackPrefix + "pipeline"
 
 // SynthCommands are what the pipeline's build runs on the pushed commit before anything deploys:
 // the lint and the service-free tests (the full `make test` needs MariaDB, PostgreSQL and moto,

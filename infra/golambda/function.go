@@ -17,14 +17,14 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/logkey"
 	"github.com/kpilake/kpilake/infra/nag"
-	"github.com/kpilake/kpilake/lambdas/metrics"
 )
 
 // MetricsEnvironmentContext is the construct context key that names the environment of the
 // functions under a construct: NewFunction gives each of them that name as its
-// metrics.EnvEnvironment variable, the Environment dimension of the kpilake metrics that the
+// contract.EnvEnvironment variable, the Environment dimension of the kpilake metrics that the
 // alarms and the dashboard select. An environment's stack sets it (SetMetricsEnvironment).
 const MetricsEnvironmentContext = "kpilake:environment"
 
@@ -167,7 +167,7 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 		env[k] = jsii.String(v)
 	}
 	if name, ok := scope.Node().TryGetContext(jsii.String(MetricsEnvironmentContext)).(string); ok && name != "" {
-		env[metrics.EnvEnvironment] = jsii.String(name)
+		env[contract.EnvEnvironment] = jsii.String(name)
 	}
 	var desc *string
 	if p.Description != "" {

@@ -21,9 +21,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/internal/cdktest"
-	"github.com/kpilake/kpilake/lambdas/metrics"
 )
 
 func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
@@ -303,11 +303,11 @@ func TestNewFunction_TakesTheMetricsEnvironmentFromItsScope(t *testing.T) {
 		}
 		return got
 	}
-	if got := vars("prod"); got[metrics.EnvEnvironment] != "prod" || got["OTHER"] != "x" {
-		t.Errorf("under prod: variables %v, want %s=prod and OTHER=x", got, metrics.EnvEnvironment)
+	if got := vars("prod"); got[contract.EnvEnvironment] != "prod" || got["OTHER"] != "x" {
+		t.Errorf("under prod: variables %v, want %s=prod and OTHER=x", got, contract.EnvEnvironment)
 	}
-	if got := vars(""); got[metrics.EnvEnvironment] != nil {
-		t.Errorf("under no environment: %s = %v, want none", metrics.EnvEnvironment, got[metrics.EnvEnvironment])
+	if got := vars(""); got[contract.EnvEnvironment] != nil {
+		t.Errorf("under no environment: %s = %v, want none", contract.EnvEnvironment, got[contract.EnvEnvironment])
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/alerts"
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/config"
@@ -20,7 +21,6 @@ import (
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/infra/salt"
 	"github.com/kpilake/kpilake/lambdas/extract"
-	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
 )
 
@@ -59,7 +59,7 @@ func newExtractionDeps(stack awscdk.Stack, source string) *extractionDeps {
 	d.alerts = alerts.NewAlerts(stack, "Alerts", nil)
 	d.plan = golambda.NewFunction(stack, "Plan", &golambda.FunctionProps{
 		Entry:       filepath.Join(moduleRoot, "lambdas", "cmd", "plan"),
-		Environment: map[string]string{plan.EnvTimeZone: businessZone},
+		Environment: map[string]string{contract.EnvTimeZone: businessZone},
 	})
 	d.salt = salt.New(stack, "Salt", nil)
 	return d
@@ -194,23 +194,23 @@ func TestDatabaseExtraction_FunctionEnvironmentDescribesTheSource(t *testing.T) 
 			s := mustExtraction(t, get)
 			env, _ := s.tp.Properties(t, s.fn)["Environment"].(map[string]any)
 			vars, _ := env["Variables"].(map[string]any)
-			raw, ok := vars[extract.EnvSource].(string)
+			raw, ok := vars[contract.EnvSource].(string)
 			if !ok {
-				t.Fatalf("%s is %v, want the source spec as a JSON string", extract.EnvSource, vars[extract.EnvSource])
+				t.Fatalf("%s is %v, want the source spec as a JSON string", contract.EnvSource, vars[contract.EnvSource])
 			}
 			// What the function's main does at cold start.
 			spec, err := extract.ParseSourceSpec([]byte(raw))
 			if err != nil {
-				t.Fatalf("the function would not start: %s does not parse: %v\n%s", extract.EnvSource, err, raw)
+				t.Fatalf("the function would not start: %s does not parse: %v\n%s", contract.EnvSource, err, raw)
 			}
 			if diff := cmp.Diff(ingest.SourceSpec(s.src, businessZone), spec); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", extract.EnvSource, diff)
+				t.Errorf("%s (-want +got):\n%s", contract.EnvSource, diff)
 			}
-			delete(vars, extract.EnvSource)
+			delete(vars, contract.EnvSource)
 			want := map[string]any{
-				extract.EnvBucket:        s.tp.Resolve(s.lake.Raw.BucketName()),
-				extract.EnvSecretARN:     s.src.SecretArn,
-				extract.EnvSaltSecretARN: s.tp.Resolve(s.salt.SecretArn()),
+				contract.EnvRawBucket:     s.tp.Resolve(s.lake.Raw.BucketName()),
+				contract.EnvSecretARN:     s.src.SecretArn,
+				contract.EnvSaltSecretARN: s.tp.Resolve(s.salt.SecretArn()),
 			}
 			if diff := cmp.Diff(want, vars); diff != "" {
 				t.Errorf("other environment variables (-want +got):\n%s", diff)

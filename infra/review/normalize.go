@@ -20,6 +20,11 @@ const Account = "123456789012"
 // change, so normalized templates carry a placeholder instead.
 var assetHash = regexp.MustCompile(`[0-9a-f]{64}`)
 
+// assetDestination matches the destination of an asset in a CDK Pipelines publishing step
+// (ASSET_HASH:<account>-<region>-<hash of the destination's object key>), whose last part changes
+// with the asset's content too.
+var assetDestination = regexp.MustCompile(`(ASSET_HASH:[0-9]{12}-[a-z0-9-]+?-)[0-9a-f]{8}\b`)
+
 // Normalize returns a template as the snapshots hold it: indented JSON with sorted keys, every
 // asset hash replaced by ASSET_HASH, and no construct-path or asset metadata (which `cdk synth`
 // adds and the snapshots, synthesized in process, lack). The normalized form of a snapshot is the
@@ -56,6 +61,7 @@ func NormalizeAccount(raw []byte, account string) ([]byte, error) {
 		return nil, err
 	}
 	out = assetHash.ReplaceAll(out, []byte("ASSET_HASH"))
+	out = assetDestination.ReplaceAll(out, []byte("${1}DESTINATION"))
 	if account != "" && account != Account {
 		out = bytes.ReplaceAll(out, []byte(account), []byte(Account))
 	}

@@ -293,3 +293,26 @@ func TestWriteMarkdown_CutsALongDiffToWhatACommentHolds(t *testing.T) {
 }
 
 func ptr(v any) *any { return &v }
+
+// A CDK Pipelines publishing step names each asset's destination by a hash that changes with the
+// asset's content, as the asset hash does: both normalize away, the account and region stay.
+func TestNormalize_AssetDestinationsOfAPipeline(t *testing.T) {
+	cmd := func(hash, dest string) []byte {
+		return []byte(`{"Resources": {"P": {"Type": "AWS::CodeBuild::Project", "Properties": {"BuildSpec": "cdk-assets publish \"` +
+			hash + `:123456789012-ap-northeast-1-` + dest + `\""}}}}`)
+	}
+	a, err := Normalize(cmd(strings.Repeat("ab", 32), "b8b4c1c0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Normalize(cmd(strings.Repeat("cd", 32), "4f2f5b90"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a) != string(b) {
+		t.Errorf("two contents of one asset normalize apart:\n%s\n%s", a, b)
+	}
+	if want := "ASSET_HASH:123456789012-ap-northeast-1-DESTINATION"; !strings.Contains(string(a), want) {
+		t.Errorf("normalized %s, want it to contain %s", a, want)
+	}
+}

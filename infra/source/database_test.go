@@ -12,6 +12,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/alerts"
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/config"
@@ -21,7 +22,6 @@ import (
 	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/infra/salt"
 	"github.com/kpilake/kpilake/infra/source"
-	"github.com/kpilake/kpilake/lambdas/plan"
 )
 
 func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
@@ -38,7 +38,7 @@ func newSales(stack awscdk.Stack) *source.Database {
 	al := alerts.NewAlerts(stack, "Alerts", nil)
 	planFn := golambda.NewFunction(stack, "Plan", &golambda.FunctionProps{
 		Entry:       filepath.Join(moduleRoot, "lambdas", "cmd", "plan"),
-		Environment: map[string]string{plan.EnvTimeZone: "Asia/Tokyo"},
+		Environment: map[string]string{contract.EnvTimeZone: "Asia/Tokyo"},
 	})
 	// The plan function is the environment's; infra/stack suppresses its findings (X-Ray's
 	// actions take no resource), as a reuser's stack would.

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/aggregate"
 	"github.com/kpilake/kpilake/infra/alerts"
 	"github.com/kpilake/kpilake/infra/backfill"
@@ -26,7 +27,6 @@ import (
 	"github.com/kpilake/kpilake/infra/observe"
 	"github.com/kpilake/kpilake/infra/salt"
 	"github.com/kpilake/kpilake/infra/source"
-	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
 )
@@ -88,7 +88,7 @@ const OutputAggregationWorkgroupName = "AggregationWorkgroupName"
 const OutputAlertTopicArn = "AlertTopicArn"
 
 // Name is the stack name of an environment.
-func Name(env string) string { return "KpiLake-" + env }
+func Name(env string) string { return contract.StackName(env) }
 
 // New creates the stack of one environment.
 func New(scope constructs.Construct, props *Props) *Stack {
@@ -187,7 +187,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			Invocation:  golambda.Synchronous, // a Step Functions task
 			Entry:       filepath.Join(root, "lambdas", "cmd", "plan"),
 			Description: description,
-			Environment: map[string]string{plan.EnvTimeZone: e.TimeZone},
+			Environment: map[string]string{contract.EnvTimeZone: e.TimeZone},
 			// A crawl's plan lists the lookback's raw objects and KPI partitions: a few seconds.
 			Timeout:       awscdk.Duration_Seconds(jsii.Number(60)),
 			MemoryMB:      128,
@@ -283,7 +283,7 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		})
 		// Every function that publishes runs deletes superseded ones after the same grace.
 		for _, f := range s.publishers() {
-			f.Function.AddEnvironment(jsii.String(aggregate.EnvSupersededGrace), jsii.String(aggregate.GraceValue(grace)), nil)
+			f.Function.AddEnvironment(jsii.String(contract.EnvSupersededGrace), jsii.String(aggregate.GraceValue(grace)), nil)
 		}
 	}
 	s.observe(kpis.Names())
@@ -385,8 +385,8 @@ func (s *Stack) outputs() {
 		s.output("AggregateFunctionName", "Lambda that aggregates one KPI for one day", s.Aggregation.Function.Function.FunctionName())
 	}
 	if b := s.Backfill; b != nil {
-		s.output(backfill.OutputQueueURL, "Backfill queue: one job per business day", b.Queue.QueueUrl())
-		s.output(backfill.OutputDeadLetterQueueURL, "Backfill jobs that failed or were malformed", b.DeadLetterQueue.QueueUrl())
+		s.output(contract.OutputBackfillQueueURL, "Backfill queue: one job per business day", b.Queue.QueueUrl())
+		s.output(contract.OutputBackfillDeadLetterQueueURL, "Backfill jobs that failed or were malformed", b.DeadLetterQueue.QueueUrl())
 		s.output("BackfillWorkerFunctionName", "Lambda that works backfill jobs", b.Worker.Function.FunctionName())
 	}
 	s.output(OutputAlertTopicArn, "SNS topic of failures and alarms", s.Alerts.Topic.TopicArn())

@@ -18,24 +18,6 @@ import (
 	"github.com/kpilake/kpilake/queries"
 )
 
-// Environment of the function; the infra sets these.
-const (
-	EnvDatabase         = plan.EnvDatabase
-	EnvWorkgroup        = "KPILAKE_WORKGROUP"
-	EnvAggregatedBucket = "KPILAKE_AGGREGATED_BUCKET"
-	EnvTimeZone         = plan.EnvTimeZone
-	// EnvResultLocation and EnvResultKMSKey are the query results location (s3://bucket/prefix/)
-	// and the ARN of the key that encrypts results, which the runner sends with every query.
-	EnvResultLocation = "KPILAKE_RESULT_LOCATION"
-	EnvResultKMSKey   = "KPILAKE_RESULT_KMS_KEY"
-	// EnvSupersededGrace is ctas.Config.SupersededGrace as a Go duration ("6h"); unset means
-	// the runner's default.
-	EnvSupersededGrace = "KPILAKE_SUPERSEDED_GRACE"
-	// EnvRawBucket is the raw zone's bucket, whose objects say when an incremental table last
-	// changed (see Handler.Render).
-	EnvRawBucket = layout.EnvRawBucket
-)
-
 // RunnerConfig is the CTAS runner's configuration from the function's environment (getenv is
 // os.Getenv). It fails naming every variable that is unset, so that a function deployed without
 // its result settings does not start and run queries with whatever the workgroup holds.
@@ -49,19 +31,19 @@ func RunnerConfig(getenv func(string) string) (ctas.Config, error) {
 		return v
 	}
 	cfg := ctas.Config{
-		Database:         get(EnvDatabase),
-		Workgroup:        get(EnvWorkgroup),
-		AggregatedBucket: get(EnvAggregatedBucket),
-		ResultLocation:   get(EnvResultLocation),
-		ResultKMSKey:     get(EnvResultKMSKey),
+		Database:         get(contract.EnvDatabase),
+		Workgroup:        get(contract.EnvWorkgroup),
+		AggregatedBucket: get(contract.EnvAggregatedBucket),
+		ResultLocation:   get(contract.EnvResultLocation),
+		ResultKMSKey:     get(contract.EnvResultKMSKey),
 	}
 	if len(missing) > 0 {
 		return ctas.Config{}, fmt.Errorf("environment: %s not set; the stack sets them on the function", strings.Join(missing, ", "))
 	}
-	if v := getenv(EnvSupersededGrace); v != "" {
+	if v := getenv(contract.EnvSupersededGrace); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return ctas.Config{}, fmt.Errorf("environment: %s is %q; give a positive Go duration such as 6h", EnvSupersededGrace, v)
+			return ctas.Config{}, fmt.Errorf("environment: %s is %q; give a positive Go duration such as 6h", contract.EnvSupersededGrace, v)
 		}
 		cfg.SupersededGrace = d
 	}
@@ -164,12 +146,12 @@ func (h *Handler) Render(ctx context.Context, k *queries.KPI, day layout.Day) (s
 		return sql, nil
 	}
 	if h.raw == nil {
-		return "", &InputError{Err: fmt.Errorf("render %s for %s: this handler builds no state nodes (no %s); deploy the stack again", k.Name, day, EnvStateKeys)}
+		return "", &InputError{Err: fmt.Errorf("render %s for %s: this handler builds no state nodes (no %s); deploy the stack again", k.Name, day, contract.EnvStateKeys)}
 	}
 	key, ok := h.keys[src]
 	if !ok {
 		return "", &InputError{Err: fmt.Errorf("render %s for %s: %s has no primary key in %s (it has %s): a KPI reads the state of a table that is not incremental in this environment; read it with {{ source }}, or make it incremental",
-			k.Name, day, src, EnvStateKeys, h.keys.list())}
+			k.Name, day, src, contract.EnvStateKeys, h.keys.list())}
 	}
 	cols, err := h.run.Columns(ctx, layout.SourceTableName(src.Source, src.Table))
 	if err != nil {

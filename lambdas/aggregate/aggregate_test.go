@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/ctas"
 	"github.com/kpilake/kpilake/lambdas/plan"
@@ -222,11 +223,11 @@ func TestHandle_PassesOtherErrorsThrough(t *testing.T) {
 
 func TestRunnerConfig_ReadsTheEnvironmentAndNamesEveryMissingVariable(t *testing.T) {
 	full := map[string]string{
-		aggregate.EnvDatabase:         "kpilake_dev",
-		aggregate.EnvWorkgroup:        "kpilake-dev-aggregation",
-		aggregate.EnvAggregatedBucket: "aggregated-1",
-		aggregate.EnvResultLocation:   "s3://query-results-1/athena/",
-		aggregate.EnvResultKMSKey:     "arn:aws:kms:ap-northeast-1:123456789012:key/k-1",
+		contract.EnvDatabase:         "kpilake_dev",
+		contract.EnvWorkgroup:        "kpilake-dev-aggregation",
+		contract.EnvAggregatedBucket: "aggregated-1",
+		contract.EnvResultLocation:   "s3://query-results-1/athena/",
+		contract.EnvResultKMSKey:     "arn:aws:kms:ap-northeast-1:123456789012:key/k-1",
 	}
 	without := func(names ...string) map[string]string {
 		env := maps.Clone(full)
@@ -241,9 +242,9 @@ func TestRunnerConfig_ReadsTheEnvironmentAndNamesEveryMissingVariable(t *testing
 		missing []string
 	}{
 		{name: "complete", env: full},
-		{name: "no result settings", env: without(aggregate.EnvResultLocation, aggregate.EnvResultKMSKey),
-			missing: []string{aggregate.EnvResultLocation, aggregate.EnvResultKMSKey}},
-		{name: "no workgroup", env: without(aggregate.EnvWorkgroup), missing: []string{aggregate.EnvWorkgroup}},
+		{name: "no result settings", env: without(contract.EnvResultLocation, contract.EnvResultKMSKey),
+			missing: []string{contract.EnvResultLocation, contract.EnvResultKMSKey}},
+		{name: "no workgroup", env: without(contract.EnvWorkgroup), missing: []string{contract.EnvWorkgroup}},
 		{name: "empty", env: map[string]string{}, missing: slices.Sorted(maps.Keys(full))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -270,21 +271,21 @@ func TestRunnerConfig_ReadsTheEnvironmentAndNamesEveryMissingVariable(t *testing
 
 func TestRunnerConfig_ReadsTheSupersededGrace(t *testing.T) {
 	env := map[string]string{
-		aggregate.EnvDatabase: "kpilake_dev", aggregate.EnvWorkgroup: "wg", aggregate.EnvAggregatedBucket: "aggregated-1",
-		aggregate.EnvResultLocation: "s3://query-results-1/athena/", aggregate.EnvResultKMSKey: "arn:aws:kms:ap-northeast-1:123456789012:key/k-1",
+		contract.EnvDatabase: "kpilake_dev", contract.EnvWorkgroup: "wg", contract.EnvAggregatedBucket: "aggregated-1",
+		contract.EnvResultLocation: "s3://query-results-1/athena/", contract.EnvResultKMSKey: "arn:aws:kms:ap-northeast-1:123456789012:key/k-1",
 	}
 	for _, tc := range []struct {
 		value string
 		want  time.Duration
 		ok    bool
 	}{{"", 0, true}, {"6h", 6 * time.Hour, true}, {"90m", 90 * time.Minute, true}, {"6", 0, false}, {"-1h", 0, false}} {
-		env[aggregate.EnvSupersededGrace] = tc.value
+		env[contract.EnvSupersededGrace] = tc.value
 		cfg, err := aggregate.RunnerConfig(func(k string) string { return env[k] })
 		if tc.ok != (err == nil) || cfg.SupersededGrace != tc.want {
-			t.Errorf("%s=%q: SupersededGrace %v, err %v; want %v, ok %t", aggregate.EnvSupersededGrace, tc.value, cfg.SupersededGrace, err, tc.want, tc.ok)
+			t.Errorf("%s=%q: SupersededGrace %v, err %v; want %v, ok %t", contract.EnvSupersededGrace, tc.value, cfg.SupersededGrace, err, tc.want, tc.ok)
 		}
-		if err != nil && !strings.Contains(err.Error(), aggregate.EnvSupersededGrace) {
-			t.Errorf("error %q does not name %s", err, aggregate.EnvSupersededGrace)
+		if err != nil && !strings.Contains(err.Error(), contract.EnvSupersededGrace) {
+			t.Errorf("error %q does not name %s", err, contract.EnvSupersededGrace)
 		}
 	}
 }

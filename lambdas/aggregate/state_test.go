@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
@@ -117,10 +118,10 @@ func TestRender_StateOfATableWithoutKeyIsAnInputError(t *testing.T) {
 		h    func(*aggregate.Handler) *aggregate.Handler
 		want string
 	}{
-		{name: "no state configured", h: func(h *aggregate.Handler) *aggregate.Handler { return h }, want: aggregate.EnvStateKeys},
+		{name: "no state configured", h: func(h *aggregate.Handler) *aggregate.Handler { return h }, want: contract.EnvStateKeys},
 		{name: "the table has no key", h: func(h *aggregate.Handler) *aggregate.Handler {
 			return h.WithState(aggregate.StateKeys{{Source: "social", Table: "users"}: {"id"}}, &fakeRaw{})
-		}, want: "social.posts has no primary key in " + aggregate.EnvStateKeys + " (it has social.users)"},
+		}, want: "social.posts has no primary key in " + contract.EnvStateKeys + " (it has social.users)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			run := &fakeRunner{columns: map[string][]string{"social_posts": {"id"}}}
@@ -150,8 +151,8 @@ func TestStateKeys_RoundTripsThroughTheEnvironment(t *testing.T) {
 		t.Errorf("ParseStateKeys(Env()) = %v", got)
 	}
 	for _, bad := range []string{`[]`, `{"posts":["id"]}`, `{"social.posts":[]}`, `{"social.posts":[""]}`} {
-		if _, err := aggregate.ParseStateKeys(bad); err == nil || !strings.Contains(err.Error(), aggregate.EnvStateKeys) {
-			t.Errorf("ParseStateKeys(%s) = %v, want an error naming %s", bad, err, aggregate.EnvStateKeys)
+		if _, err := aggregate.ParseStateKeys(bad); err == nil || !strings.Contains(err.Error(), contract.EnvStateKeys) {
+			t.Errorf("ParseStateKeys(%s) = %v, want an error naming %s", bad, err, contract.EnvStateKeys)
 		}
 	}
 }

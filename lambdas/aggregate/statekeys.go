@@ -7,19 +7,15 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
 )
 
-// EnvStateKeys carries the primary key of every incremental table of the environment, as
-// StateKeys.Env writes it: {"<source>.<table>": ["<column>", ...], ...}. The state nodes
-// (queries.KPI.StateOf) keep one row per key.
-const EnvStateKeys = "KPILAKE_STATE_KEYS"
-
 // StateKeys maps each incremental table to its primary key columns.
 type StateKeys map[queries.SourceTable][]string
 
-// Env is the value of EnvStateKeys: a JSON object, its keys sorted.
+// Env is the value of contract.EnvStateKeys: a JSON object, its keys sorted.
 func (k StateKeys) Env() string {
 	m := make(map[string][]string, len(k))
 	for t, cols := range k {
@@ -29,7 +25,7 @@ func (k StateKeys) Env() string {
 	return string(b)
 }
 
-// ParseStateKeys reads the value of EnvStateKeys; empty is no table.
+// ParseStateKeys reads the value of contract.EnvStateKeys; empty is no table.
 func ParseStateKeys(s string) (StateKeys, error) {
 	keys := StateKeys{}
 	if s == "" {
@@ -37,17 +33,17 @@ func ParseStateKeys(s string) (StateKeys, error) {
 	}
 	var m map[string][]string
 	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return nil, fmt.Errorf(`%s is not {"<source>.<table>": ["<column>", ...]}: %w`, EnvStateKeys, err)
+		return nil, fmt.Errorf(`%s is not {"<source>.<table>": ["<column>", ...]}: %w`, contract.EnvStateKeys, err)
 	}
 	var errs []error
 	for name, cols := range m {
 		src, table, ok := strings.Cut(name, ".")
 		if !ok || layout.ValidateName("source", src) != nil || layout.ValidateName("table", table) != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not <source>.<table>", EnvStateKeys, name))
+			errs = append(errs, fmt.Errorf("%s: %q is not <source>.<table>", contract.EnvStateKeys, name))
 			continue
 		}
 		if len(cols) == 0 || slices.Contains(cols, "") {
-			errs = append(errs, fmt.Errorf("%s: %s: give its primary key as one or more column names", EnvStateKeys, name))
+			errs = append(errs, fmt.Errorf("%s: %s: give its primary key as one or more column names", contract.EnvStateKeys, name))
 			continue
 		}
 		keys[queries.SourceTable{Source: src, Table: table}] = cols

@@ -11,23 +11,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
-)
-
-// Stack outputs that locate the backfill queues; the CLI reads them from the deployed stack.
-const (
-	OutputQueueURL           = "BackfillQueueUrl"
-	OutputDeadLetterQueueURL = "BackfillDeadLetterQueueUrl"
-)
-
-// Environment of the worker function, besides the aggregate package's.
-const (
-	// EnvQueueURL is the backfill queue, whose messages the worker leases while it works them.
-	EnvQueueURL = "KPILAKE_BACKFILL_QUEUE_URL"
-	// EnvDeadLetterQueueURL is where the worker sends a job no retry can fix (malformed, a query
-	// Athena failed), so it is not retried.
-	EnvDeadLetterQueueURL = "KPILAKE_BACKFILL_DLQ_URL"
 )
 
 // Job is one message on the backfill queue.
@@ -146,3 +132,12 @@ func checkKeys(body []byte) error {
 	}
 	return nil
 }
+
+// OutputQueueURL and OutputDeadLetterQueueURL are contract's.
+//
+// Deprecated: use contract.OutputBackfillQueueURL and contract.OutputBackfillDeadLetterQueueURL
+// (kept until infra/diagram moves to them).
+const (
+	OutputQueueURL           = contract.OutputBackfillQueueURL
+	OutputDeadLetterQueueURL = contract.OutputBackfillDeadLetterQueueURL
+)

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/ctas"
 	"github.com/kpilake/kpilake/layout"
@@ -122,16 +123,13 @@ type Config struct {
 // DefaultEarliestDay is the first day a job may name when the environment sets none.
 var DefaultEarliestDay, _ = layout.ParseDay("2000-01-01")
 
-// EnvEarliestDay carries the environment's backfill.earliestDay (YYYY-MM-DD) to the worker.
-const EnvEarliestDay = "KPILAKE_BACKFILL_EARLIEST_DAY"
-
 func (c *Config) validate() error {
 	var errs []error
 	if c.QueueURL == "" {
-		errs = append(errs, fmt.Errorf("backfill worker: no queue URL; set %s to the backfill queue's URL", EnvQueueURL))
+		errs = append(errs, fmt.Errorf("backfill worker: no queue URL; set %s to the backfill queue's URL", contract.EnvBackfillQueueURL))
 	}
 	if c.DeadLetterQueueURL == "" {
-		errs = append(errs, fmt.Errorf("backfill worker: no dead-letter queue; set %s to its URL", EnvDeadLetterQueueURL))
+		errs = append(errs, fmt.Errorf("backfill worker: no dead-letter queue; set %s to its URL", contract.EnvBackfillDeadLetterQueueURL))
 	}
 	if c.Lease != 0 && (c.Lease < MinLease || c.Lease > MaxLease || c.Lease%time.Second != 0) {
 		errs = append(errs, fmt.Errorf("backfill worker: Lease is %s; give whole seconds from %s to %s, or 0 for %s",

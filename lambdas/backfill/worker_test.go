@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/backfill"
 	"github.com/kpilake/kpilake/lambdas/ctas"
@@ -213,7 +214,7 @@ func TestNewWorker_ListsEveryMissingPart(t *testing.T) {
 		t.Fatal("NewWorker accepted nothing")
 	}
 	for _, want := range []string{"catalog is nil", "aggregator is nil", "SQS client is nil",
-		backfill.EnvQueueURL, backfill.EnvDeadLetterQueueURL} {
+		contract.EnvBackfillQueueURL, contract.EnvBackfillDeadLetterQueueURL} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}

@@ -5,7 +5,7 @@
 //
 // It runs inside the extraction Lambda and imports no CDK code. A Lambda main builds one
 // Extractor per instance (New) and hands Extractor.Handle to lambda.Start; the infra code
-// serializes a SourceSpec to JSON for it (EnvSource and the other Env* names). A local run
+// serializes a SourceSpec to JSON for it (contract.EnvSource and the other Env* names). A local run
 // builds one over a RowSource instead of a database server (NewWithRows), and everything below
 // but steps 1 and 2 applies to it unchanged.
 //

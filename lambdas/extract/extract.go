@@ -20,17 +20,10 @@ import (
 	"github.com/kpilake/kpilake/layout"
 )
 
-// Environment variables through which the infra code configures the extraction Lambda.
-const (
-	// EnvSource holds the SourceSpec as JSON.
-	EnvSource = "KPILAKE_SOURCE"
-	// EnvBucket names the raw-zone bucket.
-	EnvBucket = layout.EnvRawBucket
-	// EnvSecretARN is the Secrets Manager secret with the read-only user's credentials.
-	EnvSecretARN = "KPILAKE_DB_SECRET_ARN"
-	// EnvSaltSecretARN is the Secrets Manager secret whose SecretString is the hashing salt.
-	EnvSaltSecretARN = "KPILAKE_HASH_SALT_SECRET_ARN"
-)
+// EnvSource is contract.EnvSource.
+//
+// Deprecated: use contract.EnvSource (kept until infra/diagram moves to it).
+const EnvSource = contract.EnvSource
 
 // Defaults of Config's tuning fields.
 const (

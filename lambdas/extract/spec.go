@@ -42,7 +42,7 @@ const (
 const DefaultStoredTimeZone = "UTC"
 
 // SourceSpec describes one source database and the tables extracted from it. The infra code
-// serializes it to JSON (see EnvSource); ParseSourceSpec reads it back.
+// serializes it to JSON (see contract.EnvSource); ParseSourceSpec reads it back.
 type SourceSpec struct {
 	// Name is the source's snake_case name: the raw-zone folder <source>/. Required.
 	Name string `json:"name"`

@@ -11,13 +11,12 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/kpilake/kpilake/contract"
 )
 
 // Namespace is the CloudWatch namespace of every kpilake metric; the environment is a dimension.
 const Namespace = "KpiLake"
-
-// EnvEnvironment names the environment (dev, prod) in every record; the infra sets it.
-const EnvEnvironment = "KPILAKE_ENVIRONMENT"
 
 // Unit is a CloudWatch unit.
 type Unit string
@@ -95,7 +94,7 @@ func New(w io.Writer, environment string) *EMF {
 }
 
 // FromEnv writes to standard output for the environment named by KPILAKE_ENVIRONMENT.
-func FromEnv() *EMF { return New(os.Stdout, os.Getenv(EnvEnvironment)) }
+func FromEnv() *EMF { return New(os.Stdout, os.Getenv(contract.EnvEnvironment)) }
 
 // Record writes one record: the values under the dimensions dims (plus Environment), and props as
 // searchable fields that are not metrics (query ids, keys). A write error is returned so that a

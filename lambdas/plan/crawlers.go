@@ -8,28 +8,24 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
 )
-
-// EnvCrawlers carries Crawlers as JSON, {"<crawler name>": ["social/"], ...}. The aggregation
-// workflow (infra/aggregate) sets it from the crawlers whose events start it, so that the plan
-// knows what each crawl brought up to date.
-const EnvCrawlers = "KPILAKE_CRAWLER_PREFIXES"
 
 // Crawlers maps each crawler's name to the raw-zone prefixes it catalogues: its S3 targets,
 // relative to the raw bucket, such as "social/" (layout.SourcePrefix) or "app_logs/".
 type Crawlers map[string][]string
 
-// ParseCrawlers decodes the value of EnvCrawlers and checks its shape: at least one crawler,
+// ParseCrawlers decodes the value of contract.EnvCrawlers and checks its shape: at least one crawler,
 // each with at least one prefix that is a raw-zone folder such as "social/".
 func ParseCrawlers(value string) (Crawlers, error) {
 	var c Crawlers
 	if err := json.Unmarshal([]byte(value), &c); err != nil {
-		return nil, fmt.Errorf("%s is not a JSON object of crawler names to prefix lists, such as {\"crawler\": [\"social/\"]}: %w", EnvCrawlers, err)
+		return nil, fmt.Errorf("%s is not a JSON object of crawler names to prefix lists, such as {\"crawler\": [\"social/\"]}: %w", contract.EnvCrawlers, err)
 	}
 	if err := c.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", EnvCrawlers, err)
+		return nil, fmt.Errorf("%s: %w", contract.EnvCrawlers, err)
 	}
 	return c, nil
 }
@@ -95,7 +91,7 @@ type Triggers struct {
 // be catalogued by some crawler: otherwise no crawl would ever aggregate that KPI.
 func NewTriggers(crawlers Crawlers, kpis *queries.Catalog) (Triggers, error) {
 	if err := crawlers.validate(); err != nil {
-		return Triggers{}, fmt.Errorf("%s: %w", EnvCrawlers, err)
+		return Triggers{}, fmt.Errorf("%s: %w", contract.EnvCrawlers, err)
 	}
 	t := Triggers{KPIs: map[string][]string{}, Crawlers: crawlers}
 	for name := range crawlers {
@@ -117,7 +113,7 @@ func NewTriggers(crawlers Crawlers, kpis *queries.Catalog) (Triggers, error) {
 			if !found {
 				errs = append(errs, fmt.Errorf("%s: kpi %q reads %s (raw folder %s), which no crawler of %s catalogues (%s); "+
 					"give the aggregation workflow the crawler of that folder",
-					k.File, name, src, layout.TablePrefix(src.Source, src.Table), EnvCrawlers, crawlers))
+					k.File, name, src, layout.TablePrefix(src.Source, src.Table), contract.EnvCrawlers, crawlers))
 			}
 		}
 	}

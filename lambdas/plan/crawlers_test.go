@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
@@ -148,10 +149,10 @@ func TestHandle_CrawlerEventThePlanCannotPlaceIsAnInputError(t *testing.T) {
 	}{
 		{"unknown crawler", triggers, plan.Detail{CrawlerName: "kpilake-dev-other"}, []string{
 			`field "detail.crawlerName": crawler "kpilake-dev-other" is not one the plan knows`,
-			"it knows crawler-all, crawler-s1, crawler-s2, crawler-s3, crawler-s4 from " + plan.EnvCrawlers,
+			"it knows crawler-all, crawler-s1, crawler-s2, crawler-s3, crawler-s4 from " + contract.EnvCrawlers,
 			"deploy the stack again", `{"date": "YYYY-MM-DD"}`}},
 		{"no crawlers configured", plan.Triggers{}, plan.Detail{CrawlerName: "crawler-s1"}, []string{
-			`crawler "crawler-s1" is not one the plan knows`, plan.EnvCrawlers + " is not set"}},
+			`crawler "crawler-s1" is not one the plan knows`, contract.EnvCrawlers + " is not set"}},
 		{"crawler event without its crawler", triggers, plan.Detail{}, []string{
 			`field "detail.crawlerName" is missing`, plan.CrawlerEventDetailType}},
 	}
@@ -190,9 +191,9 @@ func TestParseCrawlers_RejectsWhatCannotBeAMapping(t *testing.T) {
 		name, value string
 		want        []string
 	}{
-		{"not JSON", `social=social/`, []string{plan.EnvCrawlers, "is not a JSON object", `{"crawler": ["social/"]}`}},
+		{"not JSON", `social=social/`, []string{contract.EnvCrawlers, "is not a JSON object", `{"crawler": ["social/"]}`}},
 		{"a list", `[{"crawler": "c", "prefixes": ["social/"]}]`, []string{"is not a JSON object"}},
-		{"empty", `{}`, []string{plan.EnvCrawlers, "names no crawler"}},
+		{"empty", `{}`, []string{contract.EnvCrawlers, "names no crawler"}},
 		{"crawler without prefixes", `{"c": []}`, []string{`crawler "c" has no prefixes`}},
 		{"empty crawler name", `{"": ["social/"]}`, []string{"a crawler name is empty"}},
 		{"prefix without its slash", `{"c": ["social"]}`, []string{`crawler "c": prefix "social" is not a raw-zone folder such as "social/"`}},
@@ -222,7 +223,7 @@ func TestNewTriggers_FailsWhenNoCrawlerCataloguesWhatAKPIReads(t *testing.T) {
 		t.Fatal("NewTriggers succeeded, want an error: nothing catalogues s2.t2 or s3.other")
 	}
 	for _, w := range []string{
-		`b.sql: kpi "b" reads s2.t2 (raw folder s2/t2/), which no crawler of ` + plan.EnvCrawlers + ` catalogues`,
+		`b.sql: kpi "b" reads s2.t2 (raw folder s2/t2/), which no crawler of ` + contract.EnvCrawlers + ` catalogues`,
 		`d.sql: kpi "d" reads s2.t2`,
 		`f.sql: kpi "f" reads s3.other (raw folder s3/other/)`,
 		"crawler-s1: s1/; crawler-s3: s3/t3/",

@@ -13,26 +13,9 @@ import (
 	gtypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
-)
-
-// Environment of the plan function for a crawler's event: where it reads what arrived and what
-// was published.
-const (
-	// EnvRawBucket is the raw zone's bucket, whose objects say when each day of a raw table last
-	// changed.
-	EnvRawBucket = layout.EnvRawBucket
-	// EnvDatabase is the Glue database of the KPI tables, whose partitions say when each day of a
-	// KPI was published.
-	EnvDatabase = "KPILAKE_DATABASE"
-	// EnvLookbackDays is how many days before the event's business day a crawl may make due
-	// (aggregate.lookbackDays); older days are a backfill.
-	EnvLookbackDays = "KPILAKE_LOOKBACK_DAYS"
-	// EnvLogLateness is how long after a business day ends its log records may still land and
-	// count in its daily figure (a Go duration: the offset of logCrawlTime from midnight). A KPI
-	// that reads a log stream by event time is due for D only once D+1 has reached it.
-	EnvLogLateness = "KPILAKE_LOG_LATENESS"
 )
 
 // DefaultLookbackDays covers a re-extraction up to a month back.
@@ -70,7 +53,7 @@ type Lake struct {
 }
 
 // WithLogLateness sets how long after the next business day starts a day's log records may still
-// land (EnvLogLateness). Without it, a KPI that reads a log stream by event time counts what
+// land (contract.EnvLogLateness). Without it, a KPI that reads a log stream by event time counts what
 // landed by midnight.
 func (l *Lake) WithLogLateness(lateness time.Duration) *Lake {
 	l.lateness = lateness
@@ -82,13 +65,13 @@ func (l *Lake) WithLogLateness(lateness time.Duration) *Lake {
 func NewLake(s3 objectLister, glue partitionLister, rawBucket, database string, lookbackDays int) (*Lake, error) {
 	var errs []error
 	if rawBucket == "" {
-		errs = append(errs, fmt.Errorf("%s is not set; the stack sets it to the raw zone's bucket", EnvRawBucket))
+		errs = append(errs, fmt.Errorf("%s is not set; the stack sets it to the raw zone's bucket", contract.EnvRawBucket))
 	}
 	if database == "" {
-		errs = append(errs, fmt.Errorf("%s is not set; the stack sets it to the catalog's database", EnvDatabase))
+		errs = append(errs, fmt.Errorf("%s is not set; the stack sets it to the catalog's database", contract.EnvDatabase))
 	}
 	if lookbackDays < 1 || lookbackDays > MaxLookbackDays {
-		errs = append(errs, fmt.Errorf("%s is %d; give 1 to %d days (aggregate.lookbackDays)", EnvLookbackDays, lookbackDays, MaxLookbackDays))
+		errs = append(errs, fmt.Errorf("%s is %d; give 1 to %d days (aggregate.lookbackDays)", contract.EnvLookbackDays, lookbackDays, MaxLookbackDays))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -449,7 +432,7 @@ type RawZone struct {
 // NewRawZone reads the raw zone's bucket through s3.
 func NewRawZone(s3 objectLister, bucket string) (*RawZone, error) {
 	if bucket == "" {
-		return nil, fmt.Errorf("%s is not set; the stack sets it to the raw zone's bucket", EnvRawBucket)
+		return nil, fmt.Errorf("%s is not set; the stack sets it to the raw zone's bucket", contract.EnvRawBucket)
 	}
 	return &RawZone{s3: s3, bucket: bucket}, nil
 }

@@ -21,6 +21,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
@@ -585,7 +586,7 @@ func TestRawZone_LastChangeIsTheNewestObjectUpToTheDay(t *testing.T) {
 			t.Errorf("LastChange through %s = %s, %t; want %s, %t", c.through, got, ok, c.want, c.ok)
 		}
 	}
-	if _, err := plan.NewRawZone(s3, ""); err == nil || !strings.Contains(err.Error(), plan.EnvRawBucket) {
-		t.Errorf("NewRawZone without a bucket: %v, want an error naming %s", err, plan.EnvRawBucket)
+	if _, err := plan.NewRawZone(s3, ""); err == nil || !strings.Contains(err.Error(), contract.EnvRawBucket) {
+		t.Errorf("NewRawZone without a bucket: %v, want an error naming %s", err, contract.EnvRawBucket)
 	}
 }

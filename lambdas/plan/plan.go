@@ -23,9 +23,6 @@ import (
 	"github.com/kpilake/kpilake/layout"
 )
 
-// EnvTimeZone is the environment variable that carries the business time zone (IANA name).
-const EnvTimeZone = "BUSINESS_TIME_ZONE"
-
 // Plan.Trigger values: a run that names its day, or one that an event started.
 const (
 	TriggerManual = "manual"
@@ -258,7 +255,7 @@ func (h *Handler) resolve(ctx context.Context, req Request) (Plan, error) {
 	}
 	if h.lake == nil {
 		return Plan{}, &InputError{Err: fmt.Errorf("the plan function cannot plan an event: it has no lake to read (%s, %s); "+
-			"deploy the stack again, or run the day by hand with {\"date\": \"YYYY-MM-DD\"}", EnvRawBucket, EnvDatabase)}
+			"deploy the stack again, or run the day by hand with {\"date\": \"YYYY-MM-DD\"}", contract.EnvRawBucket, contract.EnvDatabase)}
 	}
 	waves, err := h.catalog.Waves(triggered)
 	if err != nil {
@@ -335,14 +332,14 @@ func (h *Handler) crawled(crawler string) ([]string, error) {
 	}
 	kpis, ok := h.triggers.KPIs[crawler]
 	if !ok {
-		known := "it knows none: " + EnvCrawlers + " is not set"
+		known := "it knows none: " + contract.EnvCrawlers + " is not set"
 		if len(h.triggers.KPIs) > 0 {
 			names := make([]string, 0, len(h.triggers.KPIs))
 			for n := range h.triggers.KPIs {
 				names = append(names, n)
 			}
 			sort.Strings(names)
-			known = "it knows " + strings.Join(names, ", ") + " from " + EnvCrawlers
+			known = "it knows " + strings.Join(names, ", ") + " from " + contract.EnvCrawlers
 		}
 		return nil, &InputError{Err: fmt.Errorf("field \"detail.crawlerName\": crawler %q is not one the plan knows (%s); "+
 			"the aggregation rule and the plan function disagree: deploy the stack again, or run the day by hand with {\"date\": \"YYYY-MM-DD\"}",

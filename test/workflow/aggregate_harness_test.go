@@ -26,6 +26,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/aggregate"
 	"github.com/kpilake/kpilake/infra/alerts"
 	"github.com/kpilake/kpilake/infra/catalog"
@@ -110,7 +111,7 @@ func synthesizeAggregation() (s *synthesizedAggregation, err error) {
 	al := alerts.NewAlerts(stack, "Alerts", nil)
 	planFn := golambda.NewFunction(stack, "Plan", &golambda.FunctionProps{
 		Entry:       filepath.Join(root, "lambdas", "cmd", "plan"),
-		Environment: map[string]string{plan.EnvTimeZone: aggregateZone},
+		Environment: map[string]string{contract.EnvTimeZone: aggregateZone},
 	})
 	kpis, err := kpiCatalog()
 	if err != nil {
@@ -420,13 +421,13 @@ func (w *aggregationWorld) deploy(t *testing.T, busy time.Duration, script runSc
 			t.Fatalf("plan function, variable %s: %v", k, err)
 		}
 	}
-	if _, ok := env[plan.EnvCrawlers]; !ok {
-		t.Fatalf("the plan function has no %s: %v", plan.EnvCrawlers, vars)
+	if _, ok := env[contract.EnvCrawlers]; !ok {
+		t.Fatalf("the plan function has no %s: %v", contract.EnvCrawlers, vars)
 	}
-	if env[plan.EnvRawBucket] != d.rawBucket || env[plan.EnvDatabase] == "" {
-		t.Fatalf("the plan function reads the raw bucket %q and the database %q; want the lake's", env[plan.EnvRawBucket], env[plan.EnvDatabase])
+	if env[contract.EnvRawBucket] != d.rawBucket || env[contract.EnvDatabase] == "" {
+		t.Fatalf("the plan function reads the raw bucket %q and the database %q; want the lake's", env[contract.EnvRawBucket], env[contract.EnvDatabase])
 	}
-	env[plan.EnvDatabase] = d.database // the synthesized name, made unique per test
+	env[contract.EnvDatabase] = d.database // the synthesized name, made unique per test
 	d.plan = proxy.register(planName, time.Minute, func(context.Context) (lambda.Handler, error) {
 		h, err := plan.Setup(log, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, w.s3, w.glue, metrics.New(d.logs, "test"))
 		if err != nil {

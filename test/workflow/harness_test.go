@@ -36,6 +36,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/app"
 	"github.com/kpilake/kpilake/infra/review"
 	"github.com/kpilake/kpilake/infra/stack"
@@ -362,8 +363,8 @@ func newWorld(db *testsvc.Database) (*world, error) {
 
 	// The source and its secret, as the function's environment names them.
 	env := s.literalEnvironment(s.extractFn)
-	if w.spec, err = extract.ParseSourceSpec([]byte(env[extract.EnvSource])); err != nil {
-		return nil, fmt.Errorf("%s of the synthesized function: %w", extract.EnvSource, err)
+	if w.spec, err = extract.ParseSourceSpec([]byte(env[contract.EnvSource])); err != nil {
+		return nil, fmt.Errorf("%s of the synthesized function: %w", contract.EnvSource, err)
 	}
 	if w.spec.Engine != extract.MySQL || w.spec.Database == "" {
 		return nil, fmt.Errorf("source %s is %s database %q; these tests load the sample into MariaDB and need the database named",
@@ -390,9 +391,9 @@ func newWorld(db *testsvc.Database) (*world, error) {
 	})
 	// moto finds a secret by a full ARN whose name part is the secret's name; naming the secret
 	// after the configured ARN's last part lets the function read the very ARN cdk.json gives.
-	_, name, ok := strings.Cut(env[extract.EnvSecretARN], ":secret:")
+	_, name, ok := strings.Cut(env[contract.EnvSecretARN], ":secret:")
 	if !ok {
-		return nil, fmt.Errorf("%s = %q is not a secret ARN", extract.EnvSecretARN, env[extract.EnvSecretARN])
+		return nil, fmt.Errorf("%s = %q is not a secret ARN", contract.EnvSecretARN, env[contract.EnvSecretARN])
 	}
 	if _, err := w.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(string(secret))}); err != nil {
 		return nil, err
@@ -579,20 +580,20 @@ func planMain(env map[string]string, log *slog.Logger) func(context.Context) (la
 // database's CA in place of the RDS bundle, clients of moto and the deployment's clock.
 func (w *world) extractMain(env map[string]string, log *slog.Logger, now func() time.Time) func(context.Context) (lambda.Handler, error) {
 	return func(ctx context.Context) (lambda.Handler, error) {
-		spec, err := extract.ParseSourceSpec([]byte(env[extract.EnvSource]))
+		spec, err := extract.ParseSourceSpec([]byte(env[contract.EnvSource]))
 		if err != nil {
 			return nil, err
 		}
 		var salt []byte
-		if id := env[extract.EnvSaltSecretARN]; id != "" {
+		if id := env[contract.EnvSaltSecretARN]; id != "" {
 			if salt, err = extract.FetchSalt(ctx, w.sm, id); err != nil {
 				return nil, err
 			}
 		}
 		x, err := extract.New(extract.Config{
 			Source:   spec,
-			Bucket:   env[extract.EnvBucket],
-			SecretID: env[extract.EnvSecretARN],
+			Bucket:   env[contract.EnvRawBucket],
+			SecretID: env[contract.EnvSecretARN],
 			RootCAs:  w.ca,
 			Salt:     salt,
 			Logger:   log,

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/backfill"
 	"github.com/kpilake/kpilake/lambdas/internal/startup"
 	"github.com/kpilake/kpilake/layout"
@@ -33,14 +34,14 @@ func newWorker(log *slog.Logger) (*backfill.Worker, error) {
 		return nil, err
 	}
 	var earliest layout.Day
-	if v := os.Getenv(backfill.EnvEarliestDay); v != "" {
+	if v := os.Getenv(contract.EnvBackfillEarliestDay); v != "" {
 		if earliest, err = layout.ParseDay(v); err != nil {
-			return nil, fmt.Errorf("config: %s: %w", backfill.EnvEarliestDay, err)
+			return nil, fmt.Errorf("config: %s: %w", contract.EnvBackfillEarliestDay, err)
 		}
 	}
 	w, err := backfill.NewWorker(a.KPIs, a.Handler, sqs.NewFromConfig(a.AWS), backfill.Config{
-		QueueURL:           os.Getenv(backfill.EnvQueueURL),
-		DeadLetterQueueURL: os.Getenv(backfill.EnvDeadLetterQueueURL),
+		QueueURL:           os.Getenv(contract.EnvBackfillQueueURL),
+		DeadLetterQueueURL: os.Getenv(contract.EnvBackfillDeadLetterQueueURL),
 		TimeZone:           a.Location,
 		EarliestDay:        earliest,
 		Logger:             log,

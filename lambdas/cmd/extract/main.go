@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/extract"
 	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/lambdas/rdsca"
@@ -30,7 +31,7 @@ func main() {
 
 func run(log *slog.Logger) error {
 	ctx := context.Background()
-	spec, err := extract.ParseSourceSpec([]byte(os.Getenv(extract.EnvSource)))
+	spec, err := extract.ParseSourceSpec([]byte(os.Getenv(contract.EnvSource)))
 	if err != nil {
 		return err
 	}
@@ -41,15 +42,15 @@ func run(log *slog.Logger) error {
 	tracing.InstrumentAWS(&awsCfg)
 	secrets := secretsmanager.NewFromConfig(awsCfg)
 	var salt []byte
-	if id := os.Getenv(extract.EnvSaltSecretARN); id != "" {
+	if id := os.Getenv(contract.EnvSaltSecretARN); id != "" {
 		if salt, err = extract.FetchSalt(ctx, secrets, id); err != nil {
 			return err
 		}
 	}
 	x, err := extract.New(extract.Config{
 		Source:   spec,
-		Bucket:   os.Getenv(extract.EnvBucket),
-		SecretID: os.Getenv(extract.EnvSecretARN),
+		Bucket:   os.Getenv(contract.EnvRawBucket),
+		SecretID: os.Getenv(contract.EnvSecretARN),
 		RootCAs:  rdsca.Pool(),
 		Salt:     salt,
 		Logger:   log,

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/lambdas/plan"
 )
@@ -38,6 +39,6 @@ func newHandler(ctx context.Context, log *slog.Logger, env func(string) (string,
 	// The clients are not instrumented (lambdas/tracing): a plan makes a few listing calls, and
 	// the X-Ray SDK would make the function's bundle three times its size. Lambda's active
 	// tracing still records the invocation.
-	environment, _ := env(metrics.EnvEnvironment)
+	environment, _ := env(contract.EnvEnvironment)
 	return plan.Setup(log, env, s3.NewFromConfig(cfg), glue.NewFromConfig(cfg), metrics.New(os.Stdout, environment))
 }

@@ -15,6 +15,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/ctas"
 	"github.com/kpilake/kpilake/lambdas/metrics"
@@ -38,11 +39,11 @@ type Aggregation struct {
 // Aggregate builds the handler of one KPI-day from getenv: the business time zone, the embedded
 // KPI catalog and a CTAS runner over traced AWS clients.
 func Aggregate(ctx context.Context, getenv func(string) string, log *slog.Logger) (Aggregation, error) {
-	zone := getenv(aggregate.EnvTimeZone)
+	zone := getenv(contract.EnvTimeZone)
 	loc, err := time.LoadLocation(zone)
 	if err != nil || zone == "" {
 		// LoadLocation("") is UTC: a function without its zone would aggregate the wrong days.
-		return Aggregation{}, fmt.Errorf("config: %s must be an IANA time zone such as Asia/Tokyo, is %q", aggregate.EnvTimeZone, zone)
+		return Aggregation{}, fmt.Errorf("config: %s must be an IANA time zone such as Asia/Tokyo, is %q", contract.EnvTimeZone, zone)
 	}
 	kpis, err := queries.Load()
 	if err != nil {
@@ -58,18 +59,18 @@ func Aggregate(ctx context.Context, getenv func(string) string, log *slog.Logger
 	}
 	tracing.InstrumentAWS(&awsCfg)
 	cfg.Logger, cfg.Tracer, cfg.TimeZone = log, tracing.Backend{}, loc
-	cfg.Metrics = metrics.New(os.Stdout, getenv(metrics.EnvEnvironment))
+	cfg.Metrics = metrics.New(os.Stdout, getenv(contract.EnvEnvironment))
 	runner, err := ctas.NewFromConfig(awsCfg, cfg)
 	if err != nil {
 		return Aggregation{}, fmt.Errorf("ctas runner: %w", err)
 	}
 	h := aggregate.NewHandler(kpis, cfg.Database, loc, runner, log)
 	if len(kpis.States()) > 0 {
-		keys, err := aggregate.ParseStateKeys(getenv(aggregate.EnvStateKeys))
+		keys, err := aggregate.ParseStateKeys(getenv(contract.EnvStateKeys))
 		if err != nil {
 			return Aggregation{}, fmt.Errorf("config: %w", err)
 		}
-		raw, err := plan.NewRawZone(s3.NewFromConfig(awsCfg), getenv(aggregate.EnvRawBucket))
+		raw, err := plan.NewRawZone(s3.NewFromConfig(awsCfg), getenv(contract.EnvRawBucket))
 		if err != nil {
 			return Aggregation{}, fmt.Errorf("config: the catalog has state nodes (%v): %w", kpis.States(), err)
 		}
@@ -102,11 +103,11 @@ func Sweep(ctx context.Context, getenv func(string) string, log *slog.Logger) (f
 	}
 	tracing.InstrumentAWS(&awsCfg)
 	cfg.Logger = log
-	cfg.Metrics = metrics.New(os.Stdout, getenv(metrics.EnvEnvironment))
+	cfg.Metrics = metrics.New(os.Stdout, getenv(contract.EnvEnvironment))
 	// The zone in which a KPI's newest day ends, for its age (metrics.NewestDayAge); UTC if unset.
-	if zone := getenv(aggregate.EnvTimeZone); zone != "" {
+	if zone := getenv(contract.EnvTimeZone); zone != "" {
 		if cfg.TimeZone, err = time.LoadLocation(zone); err != nil {
-			return nil, fmt.Errorf("config: %s must be an IANA time zone such as Asia/Tokyo, is %q", aggregate.EnvTimeZone, zone)
+			return nil, fmt.Errorf("config: %s must be an IANA time zone such as Asia/Tokyo, is %q", contract.EnvTimeZone, zone)
 		}
 	}
 	sw, err := ctas.NewSweeperFromConfig(awsCfg, cfg)

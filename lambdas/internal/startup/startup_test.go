@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpilake/kpilake/lambdas/aggregate"
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/tracing"
 )
 
@@ -17,14 +17,14 @@ func TestAggregate(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	full := map[string]string{
-		aggregate.EnvTimeZone:         "Asia/Tokyo",
-		aggregate.EnvDatabase:         "kpilake_dev",
-		aggregate.EnvWorkgroup:        "kpilake-dev-aggregation",
-		aggregate.EnvAggregatedBucket: "example-aggregated",
-		aggregate.EnvResultLocation:   "s3://example-results/aggregation/",
-		aggregate.EnvResultKMSKey:     "arn:aws:kms:ap-northeast-1:111122223333:key/example",
-		aggregate.EnvRawBucket:        "example-raw",
-		aggregate.EnvStateKeys:        `{"social.posts":["id"]}`,
+		contract.EnvTimeZone:         "Asia/Tokyo",
+		contract.EnvDatabase:         "kpilake_dev",
+		contract.EnvWorkgroup:        "kpilake-dev-aggregation",
+		contract.EnvAggregatedBucket: "example-aggregated",
+		contract.EnvResultLocation:   "s3://example-results/aggregation/",
+		contract.EnvResultKMSKey:     "arn:aws:kms:ap-northeast-1:111122223333:key/example",
+		contract.EnvRawBucket:        "example-raw",
+		contract.EnvStateKeys:        `{"social.posts":["id"]}`,
 	}
 	without := func(drop ...string) map[string]string {
 		env := map[string]string{}
@@ -48,17 +48,17 @@ func TestAggregate(t *testing.T) {
 	}{
 		{name: "complete", env: full},
 		// time.LoadLocation("") is UTC, which would aggregate the wrong days without a word.
-		{name: "no time zone", env: without(aggregate.EnvTimeZone),
-			wantErr: []string{aggregate.EnvTimeZone, "IANA time zone", `is ""`}},
-		{name: "unknown time zone", env: with(aggregate.EnvTimeZone, "Asia/Tokio"),
-			wantErr: []string{aggregate.EnvTimeZone, `"Asia/Tokio"`}},
-		{name: "runner settings missing", env: without(aggregate.EnvWorkgroup, aggregate.EnvResultKMSKey),
-			wantErr: []string{aggregate.EnvWorkgroup, aggregate.EnvResultKMSKey, "not set"}},
+		{name: "no time zone", env: without(contract.EnvTimeZone),
+			wantErr: []string{contract.EnvTimeZone, "IANA time zone", `is ""`}},
+		{name: "unknown time zone", env: with(contract.EnvTimeZone, "Asia/Tokio"),
+			wantErr: []string{contract.EnvTimeZone, `"Asia/Tokio"`}},
+		{name: "runner settings missing", env: without(contract.EnvWorkgroup, contract.EnvResultKMSKey),
+			wantErr: []string{contract.EnvWorkgroup, contract.EnvResultKMSKey, "not set"}},
 		// The embedded catalog reads the state of social.posts.
-		{name: "no raw bucket for the state nodes", env: without(aggregate.EnvRawBucket),
-			wantErr: []string{"state nodes", "state_social_posts", aggregate.EnvRawBucket}},
-		{name: "state keys that do not parse", env: with(aggregate.EnvStateKeys, `{"posts":["id"]}`),
-			wantErr: []string{aggregate.EnvStateKeys, `"posts" is not <source>.<table>`}},
+		{name: "no raw bucket for the state nodes", env: without(contract.EnvRawBucket),
+			wantErr: []string{"state nodes", "state_social_posts", contract.EnvRawBucket}},
+		{name: "state keys that do not parse", env: with(contract.EnvStateKeys, `{"posts":["id"]}`),
+			wantErr: []string{contract.EnvStateKeys, `"posts" is not <source>.<table>`}},
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	for _, c := range cases {
@@ -94,11 +94,11 @@ func TestSweep(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	env := map[string]string{
-		aggregate.EnvDatabase:         "kpilake_dev",
-		aggregate.EnvWorkgroup:        "kpilake-dev-aggregation",
-		aggregate.EnvAggregatedBucket: "example-aggregated",
-		aggregate.EnvResultLocation:   "s3://example-results/aggregation/",
-		aggregate.EnvResultKMSKey:     "arn:aws:kms:ap-northeast-1:111122223333:key/example",
+		contract.EnvDatabase:         "kpilake_dev",
+		contract.EnvWorkgroup:        "kpilake-dev-aggregation",
+		contract.EnvAggregatedBucket: "example-aggregated",
+		contract.EnvResultLocation:   "s3://example-results/aggregation/",
+		contract.EnvResultKMSKey:     "arn:aws:kms:ap-northeast-1:111122223333:key/example",
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	for _, c := range []struct {
@@ -108,10 +108,10 @@ func TestSweep(t *testing.T) {
 	}{
 		{name: "default grace"},
 		{name: "a grace shorter than a query", grace: "10m", wantErr: "SupersededGrace"},
-		{name: "a grace that is no duration", grace: "6", wantErr: aggregate.EnvSupersededGrace},
+		{name: "a grace that is no duration", grace: "6", wantErr: contract.EnvSupersededGrace},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			env[aggregate.EnvSupersededGrace] = c.grace
+			env[contract.EnvSupersededGrace] = c.grace
 			h, err := Sweep(context.Background(), func(k string) string { return env[k] }, log)
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kpilake/kpilake/cmd/kpilake/internal/plan"
 	"github.com/kpilake/kpilake/cmd/kpilake/internal/queue"
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/lambdas/backfill"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
@@ -246,7 +247,7 @@ func (f *backfillFlags) again(cmd *cobra.Command, p *plan.Plan) []string {
 
 // sendAndWatch sends the jobs to the backfill queue and, with --watch, watches them drain.
 func (a *App) sendAndWatch(ctx context.Context, cmd *cobra.Command, f *backfillFlags, loc *locator, p *plan.Plan, requestID string, jobs []backfill.Job) error {
-	queueURL, err := loc.resolve(ctx, backfill.OutputQueueURL, f.queueURL, "--queue-url")
+	queueURL, err := loc.resolve(ctx, contract.OutputBackfillQueueURL, f.queueURL, "--queue-url")
 	if err != nil {
 		return err
 	}
@@ -257,7 +258,7 @@ func (a *App) sendAndWatch(ctx context.Context, cmd *cobra.Command, f *backfillF
 	var before queue.Counts
 	var dlqURL string
 	if f.watch {
-		if dlqURL, err = loc.resolve(ctx, backfill.OutputDeadLetterQueueURL, f.dlqURL, "--dlq-url"); err != nil {
+		if dlqURL, err = loc.resolve(ctx, contract.OutputBackfillDeadLetterQueueURL, f.dlqURL, "--dlq-url"); err != nil {
 			return err
 		}
 		if before, err = queue.ReadCounts(ctx, c.SQS, queueURL, dlqURL); err != nil {

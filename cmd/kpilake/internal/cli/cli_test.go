@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kpilake/kpilake/cmd/kpilake/internal/queue"
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/internal/testsvc"
 	"github.com/kpilake/kpilake/lambdas/backfill"
 	"github.com/kpilake/kpilake/layout"
@@ -272,7 +273,7 @@ func (m *moto) deploy(t *testing.T, name string) map[string]string {
 	for _, o := range out.Stacks[0].Outputs {
 		outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
 	}
-	for _, k := range []string{backfill.OutputQueueURL, backfill.OutputDeadLetterQueueURL, OutputRawBucketName} {
+	for _, k := range []string{contract.OutputBackfillQueueURL, contract.OutputBackfillDeadLetterQueueURL, OutputRawBucketName} {
 		if outputs[k] == "" {
 			t.Fatalf("moto's stack has no output %s: %v", k, outputs)
 		}
@@ -367,18 +368,18 @@ func TestBackfill_OnMoto_PlanSendWatchRedrive(t *testing.T) {
 	}
 
 	// Send and watch; the worker fails one day: the watch ends in failure.
-	wk := startWorker(t, m, outputs[backfill.OutputQueueURL], outputs[backfill.OutputDeadLetterQueueURL], "2026-11-03")
+	wk := startWorker(t, m, outputs[contract.OutputBackfillQueueURL], outputs[contract.OutputBackfillDeadLetterQueueURL], "2026-11-03")
 	r = run(t, m.clients, append(rangeArgs, "--yes", "--watch", "--interval", "20ms", "--settle", "0s")...)
 	if r.code != ExitFailure {
 		t.Fatalf("send and watch: exit %d, want %d; stdout:\n%s\nstderr:\n%s", r.code, ExitFailure, r.out, r.err)
 	}
-	for _, w := range []string{"request  bf-test", "Sending 5 jobs of request bf-test to " + outputs[backfill.OutputQueueURL], "Sent 5 jobs.",
+	for _, w := range []string{"request  bf-test", "Sending 5 jobs of request bf-test to " + outputs[contract.OutputBackfillQueueURL], "Sent 5 jobs.",
 		"done 4/5 (80%), in flight 0, queued 0, failed 1"} {
 		if !strings.Contains(r.out, w) {
 			t.Errorf("stdout\n%s\ndoes not say\n%s", r.out, w)
 		}
 	}
-	if w := "1 of 5 jobs failed: they are in the dead-letter queue " + outputs[backfill.OutputDeadLetterQueueURL]; !strings.Contains(r.err, w) ||
+	if w := "1 of 5 jobs failed: they are in the dead-letter queue " + outputs[contract.OutputBackfillDeadLetterQueueURL]; !strings.Contains(r.err, w) ||
 		!strings.Contains(r.err, "\n  kpilake backfill redrive --env dev\n") {
 		t.Errorf("stderr\n%s\ndoes not say\n%s\nand how to redrive", r.err, w)
 	}

@@ -13,12 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/spf13/pflag"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/config"
 )
-
-// StackPrefix names an environment's stack: KpiLake-<env>. It is infra/stack's convention
-// (stack.Name), copied here so that the CLI does not link the CDK.
-const StackPrefix = "KpiLake-"
 
 // OutputRawBucketName is the stack output naming the raw zone's bucket (infra/stack outputs).
 const OutputRawBucketName = "RawBucketName"
@@ -183,7 +180,7 @@ type locator struct {
 
 func (a *App) locate(env environment, stack, region string) *locator {
 	if stack == "" {
-		stack = StackPrefix + env.Name
+		stack = contract.StackName(env.Name)
 	}
 	if region == "" {
 		region = env.Region

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kpilake/kpilake/cmd/kpilake/internal/queue"
-	"github.com/kpilake/kpilake/lambdas/backfill"
+	"github.com/kpilake/kpilake/contract"
 )
 
 // barWidth is the width of the live bar, in characters.
@@ -51,11 +51,11 @@ the dead-letter queue's messages count as failed, including those of earlier req
 				return err
 			}
 			loc := a.locate(env, t.stack, t.region)
-			queueURL, err := loc.resolve(cmd.Context(), backfill.OutputQueueURL, t.queueURL, "--queue-url")
+			queueURL, err := loc.resolve(cmd.Context(), contract.OutputBackfillQueueURL, t.queueURL, "--queue-url")
 			if err != nil {
 				return err
 			}
-			dlqURL, err := loc.resolve(cmd.Context(), backfill.OutputDeadLetterQueueURL, t.dlqURL, "--dlq-url")
+			dlqURL, err := loc.resolve(cmd.Context(), contract.OutputBackfillDeadLetterQueueURL, t.dlqURL, "--dlq-url")
 			if err != nil {
 				return err
 			}
@@ -121,11 +121,11 @@ count. Jobs the worker had rejected as malformed are moved too, and reported: th
 				return err
 			}
 			loc := a.locate(env, t.stack, t.region)
-			queueURL, err := loc.resolve(ctx, backfill.OutputQueueURL, t.queueURL, "--queue-url")
+			queueURL, err := loc.resolve(ctx, contract.OutputBackfillQueueURL, t.queueURL, "--queue-url")
 			if err != nil {
 				return err
 			}
-			dlqURL, err := loc.resolve(ctx, backfill.OutputDeadLetterQueueURL, t.dlqURL, "--dlq-url")
+			dlqURL, err := loc.resolve(ctx, contract.OutputBackfillDeadLetterQueueURL, t.dlqURL, "--dlq-url")
 			if err != nil {
 				return err
 			}

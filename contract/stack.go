@@ -1,0 +1,15 @@
+package contract
+
+// StackPrefix begins the name of every kpilake stack: KpiLake-<environment>.
+const StackPrefix = "KpiLake-"
+
+// StackName is the CloudFormation stack of environment env, such as KpiLake-prod; the operator
+// CLI finds the environment's outputs there.
+func StackName(env string) string { return StackPrefix + env }
+
+// Stack outputs that the operator CLI reads from the deployed stack.
+const (
+	// OutputBackfillQueueURL and OutputBackfillDeadLetterQueueURL locate the backfill queues.
+	OutputBackfillQueueURL           = "BackfillQueueUrl"
+	OutputBackfillDeadLetterQueueURL = "BackfillDeadLetterQueueUrl"
+)
