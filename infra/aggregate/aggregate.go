@@ -31,6 +31,7 @@ import (
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/infra/nag"
+	"github.com/kpilake/kpilake/infra/statemachine"
 	handler "github.com/kpilake/kpilake/lambdas/aggregate"
 	"github.com/kpilake/kpilake/lambdas/plan"
 	"github.com/kpilake/kpilake/layout"
@@ -60,12 +61,6 @@ const (
 
 // NonRetryableErrors are the aggregate function's error types that the workflow never retries.
 var NonRetryableErrors = []string{ErrorInput, ErrorQueryFailed}
-
-// LambdaServiceErrors are the errors of the Lambda service itself, always worth retrying.
-var LambdaServiceErrors = []string{
-	"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-	"Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException",
-}
 
 // IAM actions of the aggregate function, exported so that tests and reviewers see one list. It
 // reads anywhere in the database (the queries read source tables and upstream KPI tables; the
@@ -450,7 +445,7 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 		ResultPath:               jsii.String("$.plan"),
 		RetryOnServiceExceptions: jsii.Bool(false),
 	})
-	planRun.AddRetry(serviceRetry())
+	planRun.AddRetry(statemachine.ServiceRetry())
 	planRun.AddCatch(notify("NotifyPlanFailure", map[string]any{"stage": "plan"}).Next(failed), catchAll)
 
 	// One KPI: its failure is published from inside the wave, where the KPI is known, and ends
@@ -471,7 +466,7 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 	})
 	// Retriers match in order: the errors that must not be retried come first.
 	aggregateKPI.AddRetry(&awsstepfunctions.RetryProps{Errors: jsii.Strings(NonRetryableErrors...), MaxAttempts: jsii.Number(0)})
-	aggregateKPI.AddRetry(serviceRetry())
+	aggregateKPI.AddRetry(statemachine.ServiceRetry())
 	// The account's active-query quota is full: wait long, and spread the KPIs' retries.
 	aggregateKPI.AddRetry(&awsstepfunctions.RetryProps{
 		Errors:         jsii.Strings(ErrorAthenaThrottled),
@@ -558,35 +553,15 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 	days.AddCatch(notify("NotifyRunFailure", map[string]any{}).Next(failed), catchAll)
 	days.Next(awsstepfunctions.NewSucceed(node, jsii.String("Done"), nil))
 
-	logs := awslogs.NewLogGroup(node, jsii.String("WorkflowLogs"), &awslogs.LogGroupProps{
-		Retention:     p.LogRetention,
+	return statemachine.New(node, &statemachine.Props{
+		Subject:       "KPI aggregation",
+		Comment:       "kpilake: daily KPI aggregation in dependency waves",
+		Definition:    planRun.Next(days),
+		Timeout:       awscdk.Duration_Hours(jsii.Number(workflowTimeoutHours)),
+		Alerts:        p.Alerts,
+		LogRetention:  p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
-	})
-	sm := awsstepfunctions.NewStateMachine(node, jsii.String("Workflow"), &awsstepfunctions.StateMachineProps{
-		Comment:          jsii.String("kpilake: daily KPI aggregation in dependency waves"),
-		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(planRun.Next(days)),
-		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
-		TracingEnabled:   jsii.Bool(true),
-		Timeout:          awscdk.Duration_Hours(jsii.Number(workflowTimeoutHours)),
-		Logs: &awsstepfunctions.LogOptions{
-			Destination:          logs,
-			Level:                awsstepfunctions.LogLevel_ALL,
-			IncludeExecutionData: jsii.Bool(true),
-		},
-	})
-	// The topic is encrypted: publishing needs its key as well as sns:Publish.
-	p.Alerts.Topic.GrantPublish(sm)
-	return sm
-}
-
-func serviceRetry() *awsstepfunctions.RetryProps {
-	return &awsstepfunctions.RetryProps{
-		Errors:         jsii.Strings(LambdaServiceErrors...),
-		Interval:       awscdk.Duration_Seconds(jsii.Number(2)),
-		BackoffRate:    jsii.Number(2),
-		MaxAttempts:    jsii.Number(6),
-		JitterStrategy: awsstepfunctions.JitterType_FULL,
-	}
+	}).StateMachine
 }
 
 // rules starts the workflow on crawler success, alerts on crawler failure and on executions that
@@ -630,22 +605,5 @@ func (w *Workflow) rules(node constructs.Construct, p WorkflowProps) {
 			*awsevents.EventField_FromPath(jsii.String("$.detail.crawlerName")),
 			*awsevents.EventField_Time(),
 			*awsevents.EventField_FromPath(jsii.String("$.detail.errorMessage"))))))},
-	})
-	// Failures inside the workflow are caught and published with their reason; a timed-out or
-	// aborted execution never reaches that step, so EventBridge reports those.
-	awsevents.NewRule(node, jsii.String("ExecutionEnded"), &awsevents.RuleProps{
-		Description: jsii.String("kpilake: KPI aggregation timed out or was aborted"),
-		EventPattern: &awsevents.EventPattern{
-			Source:     jsii.Strings("aws.states"),
-			DetailType: jsii.Strings("Step Functions Execution Status Change"),
-			Detail: &map[string]any{
-				"status":          []string{"TIMED_OUT", "ABORTED"},
-				"stateMachineArn": []string{*w.StateMachine.StateMachineArn()},
-			},
-		},
-		Targets: &[]awsevents.IRuleTarget{p.Alerts.RuleTarget(awsevents.RuleTargetInput_FromText(jsii.String(fmt.Sprintf(
-			"kpilake: KPI aggregation %s (execution %s)",
-			*awsevents.EventField_FromPath(jsii.String("$.detail.status")),
-			*awsevents.EventField_FromPath(jsii.String("$.detail.executionArn"))))))},
 	})
 }

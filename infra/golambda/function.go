@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/logkey"
@@ -218,6 +219,11 @@ func (f *Function) suppress(p FunctionProps) {
 			"a VPC would add NAT or endpoints and protect nothing.",
 			nag.Rule("LambdaInsideVPC", nag.NIST, nag.HIPAA)...)
 	}
+	// Tracing is on (Tracing_ACTIVE): the role may write traces, which name no resource.
+	cdknag.NagSuppressions_AddResourceSuppressions(f.Role, &[]*cdknag.NagPackSuppression{
+		nag.SuppressMatching("AwsSolutions-IAM5", "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
+			`^Resource::\*$`),
+	}, jsii.Bool(true))
 	nag.Suppress(fn, "Concurrency is bounded by the caller (a Map state's MaxConcurrency, an SQS event source's maximum concurrency, "+
 		"a schedule); reserved concurrency would take from the account's unreserved pool and fails deployment in accounts with a low concurrency quota.",
 		nag.Rule("LambdaConcurrency", nag.NIST, nag.HIPAA)...)

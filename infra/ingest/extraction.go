@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
@@ -28,6 +27,7 @@ import (
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/infra/salt"
+	"github.com/kpilake/kpilake/infra/statemachine"
 	"github.com/kpilake/kpilake/lambdas/extract"
 )
 
@@ -35,12 +35,6 @@ import (
 // that does not match the database): the workflow fails on them at once. Anything else (a
 // database or network hiccup, a timeout) is retried with backoff.
 var InputErrors = []string{contract.InputErrorName}
-
-// lambdaServiceErrors are the errors of the Lambda service itself, always worth retrying.
-var lambdaServiceErrors = []string{
-	"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-	"Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException",
-}
 
 // DatabaseExtractionProps configures a DatabaseExtraction.
 type DatabaseExtractionProps struct {
@@ -203,23 +197,6 @@ func NewDatabaseExtraction(scope constructs.Construct, id string, props *Databas
 	x.StateMachine = x.workflow(node, p, src)
 	x.Schedule, x.ScheduleDeadLetters = x.schedule(node, p, src)
 
-	// Failures inside the workflow are caught and published with their reason; a timed-out or
-	// aborted execution never reaches that step, so EventBridge reports those.
-	awsevents.NewRule(node, jsii.String("ExecutionEnded"), &awsevents.RuleProps{
-		Description: jsii.String("kpilake: extraction of " + src.Name + " timed out or was aborted"),
-		EventPattern: &awsevents.EventPattern{
-			Source:     jsii.Strings("aws.states"),
-			DetailType: jsii.Strings("Step Functions Execution Status Change"),
-			Detail: &map[string]any{
-				"status":          []string{"TIMED_OUT", "ABORTED"},
-				"stateMachineArn": []string{*x.StateMachine.StateMachineArn()},
-			},
-		},
-		Targets: &[]awsevents.IRuleTarget{p.Alerts.RuleTarget(awsevents.RuleTargetInput_FromText(jsii.String(fmt.Sprintf(
-			"kpilake: extraction of source %s %s (execution %s)", src.Name,
-			*awsevents.EventField_FromPath(jsii.String("$.detail.status")),
-			*awsevents.EventField_FromPath(jsii.String("$.detail.executionArn"))))))},
-	})
 	return x
 }
 
@@ -279,7 +256,7 @@ func (x *DatabaseExtraction) workflow(node constructs.Construct, p DatabaseExtra
 		ResultPath:               jsii.String("$.plan"),
 		RetryOnServiceExceptions: jsii.Bool(false),
 	})
-	planDay.AddRetry(serviceRetry())
+	planDay.AddRetry(statemachine.ServiceRetry())
 	catch(planDay)
 
 	extractTable := awsstepfunctionstasks.NewLambdaInvoke(node, jsii.String("ExtractTable"), &awsstepfunctionstasks.LambdaInvokeProps{
@@ -290,7 +267,7 @@ func (x *DatabaseExtraction) workflow(node constructs.Construct, p DatabaseExtra
 		RetryOnServiceExceptions: jsii.Bool(false),
 	})
 	extractTable.AddRetry(&awsstepfunctions.RetryProps{Errors: jsii.Strings(InputErrors...), MaxAttempts: jsii.Number(0)})
-	extractTable.AddRetry(serviceRetry())
+	extractTable.AddRetry(statemachine.ServiceRetry())
 	extractTable.AddRetry(&awsstepfunctions.RetryProps{
 		Errors:         jsii.Strings("States.ALL"),
 		Interval:       awscdk.Duration_Seconds(jsii.Number(30)),
@@ -368,35 +345,15 @@ func (x *DatabaseExtraction) workflow(node constructs.Construct, p DatabaseExtra
 	extractAll.Next(crawl)
 	crawl.Next(awsstepfunctions.NewSucceed(node, jsii.String("Done"), nil))
 
-	logs := awslogs.NewLogGroup(node, jsii.String("WorkflowLogs"), &awslogs.LogGroupProps{
-		Retention:     p.LogRetention,
+	return statemachine.New(node, &statemachine.Props{
+		Subject:       "extraction of source " + src.Name,
+		Comment:       "kpilake: daily extraction of source " + src.Name,
+		Definition:    planDay.Next(chooseForce),
+		Timeout:       awscdk.Duration_Hours(jsii.Number(workflowTimeoutHours)),
+		Alerts:        p.Alerts,
+		LogRetention:  p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
-	})
-	sm := awsstepfunctions.NewStateMachine(node, jsii.String("Workflow"), &awsstepfunctions.StateMachineProps{
-		Comment:          jsii.String("kpilake: daily extraction of source " + src.Name),
-		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(planDay.Next(chooseForce)),
-		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
-		TracingEnabled:   jsii.Bool(true),
-		Timeout:          awscdk.Duration_Hours(jsii.Number(workflowTimeoutHours)),
-		Logs: &awsstepfunctions.LogOptions{
-			Destination:          logs,
-			Level:                awsstepfunctions.LogLevel_ALL,
-			IncludeExecutionData: jsii.Bool(true),
-		},
-	})
-	// The topic is encrypted: publishing needs its key as well as sns:Publish.
-	p.Alerts.Topic.GrantPublish(sm)
-	return sm
-}
-
-func serviceRetry() *awsstepfunctions.RetryProps {
-	return &awsstepfunctions.RetryProps{
-		Errors:         jsii.Strings(lambdaServiceErrors...),
-		Interval:       awscdk.Duration_Seconds(jsii.Number(2)),
-		BackoffRate:    jsii.Number(2),
-		MaxAttempts:    jsii.Number(6),
-		JitterStrategy: awsstepfunctions.JitterType_FULL,
-	}
+	}).StateMachine
 }
 
 var cronFields = regexp.MustCompile(`^cron\((.*)\)$`)

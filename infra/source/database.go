@@ -186,8 +186,6 @@ func (d *Database) suppressions(cat *catalog.Catalog, plan *golambda.Function) {
 	}}, jsii.Bool(false))
 	x := d.Extraction
 	cdknag.NagSuppressions_AddResourceSuppressions(x.Function.Construct, &[]*cdknag.NagPackSuppression{
-		nag.SuppressMatching("AwsSolutions-IAM5", "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
-			`^Resource::\*$`),
 		nag.SuppressMatching("AwsSolutions-IAM5", "The extraction writes objects under its own source's raw prefix only.",
 			`^Resource::`+raw+`/`+prefix+`\*$`),
 		nag.SuppressMatching("AwsSolutions-IAM5", "Attaching a function to its subnets needs EC2 network-interface actions, which support no resource-level permissions.",
@@ -196,10 +194,6 @@ func (d *Database) suppressions(cat *catalog.Catalog, plan *golambda.Function) {
 	cdknag.NagSuppressions_AddResourceSuppressions(x.StateMachine, &[]*cdknag.NagPackSuppression{
 		nag.SuppressMatching("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
 			`^Resource::(`+extract+`|`+ref(plan.Function, "Arn")+`):\*$`),
-		nag.SuppressMatching("AwsSolutions-IAM5", "X-Ray tracing and CloudWatch Logs delivery actions of a state machine support no resource-level permissions.",
-			`^Resource::\*$`),
-		nag.SuppressMatching("AwsSolutions-IAM5", "Publishing to the encrypted alert topic needs kms:GenerateDataKey*, on the alert topic's key only.",
-			`^Action::kms:GenerateDataKey\*$`),
 	}, jsii.Bool(true))
 	cdknag.NagSuppressions_AddResourceSuppressions(x.ScheduleDeadLetters, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-SQS3"),

@@ -1,7 +1,6 @@
 package source_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -71,42 +70,8 @@ func ExampleNewDatabase() {
 func TestNewDatabase_PassesAwsSolutionsAlone(t *testing.T) {
 	stack := cdktest.TestStack(t)
 	var sales *source.Database
-	cdktest.Setup(t, func() {
-		sales = newSales(stack)
-		awscdk.Aspects_Of(stack).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
-	})
-	asm := awscdk.Stage_Of(stack).Synth(nil)
-	data, err := os.ReadFile(filepath.Join(*asm.Directory(), "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var manifest struct {
-		Artifacts map[string]struct {
-			Metadata map[string][]struct {
-				Type string `json:"type"`
-				Data any    `json:"data"`
-			} `json:"metadata"`
-		} `json:"artifacts"`
-	}
-	if err := json.Unmarshal(data, &manifest); err != nil {
-		t.Fatal(err)
-	}
-	var findings []string
-	for _, art := range manifest.Artifacts {
-		for path, entries := range art.Metadata {
-			if !strings.Contains(path, "/Source-sales/") {
-				continue
-			}
-			for _, e := range entries {
-				if e.Type == "aws:cdk:error" || e.Type == "aws:cdk:warning" {
-					findings = append(findings, fmt.Sprintf("%s %s: %v", e.Type, path, e.Data))
-				}
-			}
-		}
-	}
-	if len(manifest.Artifacts) == 0 {
-		t.Fatal("the assembly has no artifacts")
-	}
+	cdktest.Setup(t, func() { sales = newSales(stack) })
+	findings := cdktest.AwsSolutionsFindings(t, stack, "/Source-sales/")
 	for _, f := range findings {
 		t.Error(f)
 	}

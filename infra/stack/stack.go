@@ -431,8 +431,6 @@ func (s *Stack) suppressions() {
 					regexp.QuoteMeta(layout.FirehoseErrorPrefix(name))+`)\*$`),
 		}, jsii.Bool(true))
 	}
-	xray := nag.SuppressMatching("AwsSolutions-IAM5", "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
-		`^Resource::\*$`)
 	// The aggregate function and the backfill worker hold aggregate.GrantAggregate; it and the
 	// sweep name the KPI tables, temporary tables and prefixes by pattern, so that a new KPI adds no
 	// statement: these are the patterns' suppressions, written once.
@@ -453,7 +451,6 @@ func (s *Stack) suppressions() {
 			"so that a new KPI needs no new statement.", `^Resource::<LakeAggregated\w+\.Arn>/`+regexp.QuoteMeta(layout.KPIsPrefix)+`\*$`)
 	}
 	aggregating := []*cdknag.NagPackSuppression{
-		xray,
 		nag.SuppressMatching("AwsSolutions-IAM5", "KPI queries read any source and upstream KPI table of the lake's database (read-only Glue actions).",
 			tables("")),
 		kpiTables("CTAS creates and repartitions"),
@@ -465,11 +462,8 @@ func (s *Stack) suppressions() {
 			`^Resource::<LakeQueryResults\w+\.Arn>/`+regexp.QuoteMeta(layout.AthenaResultsPrefix)+`\*$`),
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(s.Plan.Role, &[]*cdknag.NagPackSuppression{
-		xray, kpiTables("The plan reads the partitions of"),
+		kpiTables("The plan reads the partitions of"),
 	}, jsii.Bool(true))
-	if f := s.ExtractionPlan; f != nil {
-		cdknag.NagSuppressions_AddResourceSuppressions(f.Role, &[]*cdknag.NagPackSuppression{xray}, jsii.Bool(true))
-	}
 	if b := s.Backfill; b != nil {
 		cdknag.NagSuppressions_AddResourceSuppressions(b.Worker.Construct, &aggregating, jsii.Bool(true))
 	}
@@ -478,10 +472,6 @@ func (s *Stack) suppressions() {
 		cdknag.NagSuppressions_AddResourceSuppressions(w.StateMachine, &[]*cdknag.NagPackSuppression{
 			nag.SuppressMatching("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
 				`^Resource::<(AggregationAggregate|Plan)Function\w+\.Arn>:\*$`),
-			nag.SuppressMatching("AwsSolutions-IAM5", "X-Ray tracing and CloudWatch Logs delivery actions of a state machine support no resource-level permissions.",
-				`^Resource::\*$`),
-			nag.SuppressMatching("AwsSolutions-IAM5", "Publishing to the encrypted alert topic needs kms:GenerateDataKey*, on the alert topic's key only.",
-				`^Action::kms:GenerateDataKey\*$`),
 		}, jsii.Bool(true))
 		cdknag.NagSuppressions_AddResourceSuppressions(w.DeadLetters, &[]*cdknag.NagPackSuppression{{
 			Id:     jsii.String("AwsSolutions-SQS3"),
@@ -490,7 +480,6 @@ func (s *Stack) suppressions() {
 	}
 	if sw := s.Sweep; sw != nil {
 		cdknag.NagSuppressions_AddResourceSuppressions(sw.Function.Construct, &[]*cdknag.NagPackSuppression{
-			xray,
 			nag.SuppressMatching("AwsSolutions-IAM5", "The sweep reads the catalog of the lake's database (read-only Glue actions) to settle KPI partitions and find temporary tables.",
 				tables("")),
 			kpiTables("The sweep settles the partitions of"),
