@@ -5,6 +5,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -14,8 +15,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/layout"
 )
 
@@ -165,6 +168,10 @@ func NewLogStream(scope constructs.Construct, id string, props *LogStreamProps) 
 	})
 	// Firehose validates its role when the stream is created.
 	s.DeliveryStream.Node().AddDependency(s.Role)
+	cdknag.NagSuppressions_AddResourceSuppressions(s.Role, &[]*cdknag.NagPackSuppression{
+		nag.SuppressMatching("AwsSolutions-IAM5", "Firehose writes objects under its own stream's data and error prefixes only.",
+			`^Resource::<\w+\.Arn>/(`+regexp.QuoteMeta(dataPrefix)+`|`+regexp.QuoteMeta(errorPrefix)+`)\*$`),
+	}, jsii.Bool(true))
 	return s
 }
 

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -184,5 +185,33 @@ func TestLogStream_ErrorsAreNotCrawled(t *testing.T) {
 	raw, _ := json.Marshal(dest)
 	if !strings.Contains(string(raw), "dt=!{timestamp:yyyy-MM-dd}") {
 		t.Errorf("destination does not partition by dt: %s", raw)
+	}
+}
+
+// A log stream in one call: the stream, its role, its error log and its own cdk-nag
+// suppressions, in a stack of its own beside the lake it lands in.
+func ExampleNewLogStream() {
+	stack := cdktest.NewStack("Example")
+	web := ingest.NewLogStream(stack, "Web", &ingest.LogStreamProps{
+		Lake:     lake.NewLake(stack, "Lake", nil),
+		Name:     "web_access",
+		TimeZone: "Asia/Tokyo",
+	})
+	tp, err := cdktest.Synth(stack)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(tp.Resources("AWS::KinesisFirehose::DeliveryStream")), "delivery stream, named by", tp.LogicalID(web.Name()) != "")
+	// Output: 1 delivery stream, named by true
+}
+
+func TestNewLogStream_PassesAwsSolutionsAlone(t *testing.T) {
+	stack := cdktest.TestStack(t)
+	cdktest.Setup(t, func() {
+		ingest.NewLogStream(stack, "Web", &ingest.LogStreamProps{Lake: lake.NewLake(stack, "Lake", nil), Name: "web_access"})
+	})
+	for _, f := range cdktest.AwsSolutionsFindings(t, stack, "/Web/") {
+		t.Error(f)
 	}
 }

@@ -424,13 +424,6 @@ func (s *Stack) suppressions() {
 				`^Resource::\*$`),
 		}, jsii.Bool(true))
 	}
-	for name, ls := range s.LogStreams {
-		cdknag.NagSuppressions_AddResourceSuppressions(ls.Role, &[]*cdknag.NagPackSuppression{
-			nag.SuppressMatching("AwsSolutions-IAM5", "Firehose writes objects under its own stream's data and error prefixes only.",
-				`^Resource::<LakeRaw\w+\.Arn>/(`+regexp.QuoteMeta(layout.AppLogStreamPrefix(name))+`|`+
-					regexp.QuoteMeta(layout.FirehoseErrorPrefix(name))+`)\*$`),
-		}, jsii.Bool(true))
-	}
 	// The aggregate function and the backfill worker hold aggregate.GrantAggregate; it and the
 	// sweep name the KPI tables, temporary tables and prefixes by pattern, so that a new KPI adds no
 	// statement: these are the patterns' suppressions, written once.
