@@ -48,6 +48,7 @@ import (
 	"github.com/kpilake/kpilake/infra/alerts"
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/golambda"
+	"github.com/kpilake/kpilake/infra/internal/cw"
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/infra/names"
@@ -294,10 +295,7 @@ func (b *Backfill) alarms(node constructs.Construct, p BackfillProps) {
 			"A job the worker moved itself carries its reason in the message attribute %s (and %s: malformed, query-failed, input-error); "+
 			"the worker's logs name the failed KPI and error. Fix the cause, then move the jobs back to the backfill queue.",
 			MaxReceiveCount, handler.AttrError, handler.AttrErrorKind)),
-		Metric: b.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
-			Statistic: jsii.String("Maximum"),
-			Period:    seconds(AlarmPeriod),
-		}),
+		Metric:             b.MetricDeadLetters(&awscloudwatch.MetricOptions{Period: seconds(AlarmPeriod)}),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(1),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -310,16 +308,38 @@ func (b *Backfill) alarms(node constructs.Construct, p BackfillProps) {
 	b.MessageAgeAlarm = awscloudwatch.NewAlarm(node, jsii.String("MessageAgeAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String(fmt.Sprintf("kpilake: the oldest backfill job has waited %g hours or more; the workers are stuck or far behind. "+
 			"Check the worker's logs and its event source mapping; the queue deletes a job after %g days.", hours, RetentionPeriod.Hours()/24)),
-		Metric: b.Queue.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{
-			Statistic: jsii.String("Maximum"),
-			Period:    seconds(AlarmPeriod),
-		}),
+		Metric:             b.MetricOldestJobAge(&awscloudwatch.MetricOptions{Period: seconds(AlarmPeriod)}),
 		Threshold:          jsii.Number(p.MaxMessageAge.Seconds()),
 		EvaluationPeriods:  jsii.Number(1),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
 	b.MessageAgeAlarm.AddAlarmAction(notify)
+}
+
+// MetricJobsWaiting is the number of jobs waiting in the queue (Maximum unless opts says).
+func (b *Backfill) MetricJobsWaiting(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return b.Queue.MetricApproximateNumberOfMessagesVisible(cw.WithStatistic(opts, "Maximum"))
+}
+
+// MetricJobsInProgress is the number of jobs that workers hold (Maximum unless opts says).
+func (b *Backfill) MetricJobsInProgress(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return b.Queue.MetricApproximateNumberOfMessagesNotVisible(cw.WithStatistic(opts, "Maximum"))
+}
+
+// MetricJobsDone is the number of jobs finished and deleted (Sum unless opts says).
+func (b *Backfill) MetricJobsDone(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return b.Queue.MetricNumberOfMessagesDeleted(cw.WithStatistic(opts, "Sum"))
+}
+
+// MetricOldestJobAge is the age in seconds of the oldest waiting job (Maximum unless opts says).
+func (b *Backfill) MetricOldestJobAge(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return b.Queue.MetricApproximateAgeOfOldestMessage(cw.WithStatistic(opts, "Maximum"))
+}
+
+// MetricDeadLetters is the number of jobs in the dead-letter queue (Maximum unless opts says).
+func (b *Backfill) MetricDeadLetters(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return b.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(cw.WithStatistic(opts, "Maximum"))
 }
 
 // GrantEnqueue lets grantee put jobs on the backfill queue, as the operator CLI does.

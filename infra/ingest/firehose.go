@@ -17,6 +17,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/kpilake/kpilake/infra/internal/cw"
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/layout"
@@ -204,28 +205,16 @@ func (s *LogStream) Metric(name string, opts *awscloudwatch.MetricOptions) awscl
 // MetricDeliverySuccess is the share of the stream's deliveries to S3 that succeeded (1 when
 // all did): DeliveryToS3.Success, Average.
 func (s *LogStream) MetricDeliverySuccess(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return s.Metric("DeliveryToS3.Success", withStatistic(opts, "Average"))
+	return s.Metric("DeliveryToS3.Success", cw.WithStatistic(opts, "Average"))
 }
 
 // MetricDataFreshness is the age in seconds of the oldest record not yet delivered to S3:
 // DeliveryToS3.DataFreshness, Maximum.
 func (s *LogStream) MetricDataFreshness(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return s.Metric("DeliveryToS3.DataFreshness", withStatistic(opts, "Maximum"))
+	return s.Metric("DeliveryToS3.DataFreshness", cw.WithStatistic(opts, "Maximum"))
 }
 
 // MetricIncomingRecords is the number of records put into the stream: IncomingRecords, Sum.
 func (s *LogStream) MetricIncomingRecords(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return s.Metric("IncomingRecords", withStatistic(opts, "Sum"))
-}
-
-// withStatistic is opts with stat as its statistic unless it names one.
-func withStatistic(opts *awscloudwatch.MetricOptions, stat string) *awscloudwatch.MetricOptions {
-	out := awscloudwatch.MetricOptions{}
-	if opts != nil {
-		out = *opts
-	}
-	if out.Statistic == nil {
-		out.Statistic = jsii.String(stat)
-	}
-	return &out
+	return s.Metric("IncomingRecords", cw.WithStatistic(opts, "Sum"))
 }

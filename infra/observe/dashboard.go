@@ -170,11 +170,11 @@ func (o *Observe) dashboard() {
 	var dead []awscloudwatch.IMetric
 	if b := p.Backfill; b != nil {
 		backfillWidget = graph(TitleBackfill, halfWidth, []awscloudwatch.IMetric{
-			b.Queue.MetricApproximateNumberOfMessagesVisible(labelled(statMaximum, dashboardQueuePeriod, "waiting")),
-			b.Queue.MetricApproximateNumberOfMessagesNotVisible(labelled(statMaximum, dashboardQueuePeriod, "in progress")),
-			b.Queue.MetricNumberOfMessagesDeleted(labelled(statSum, dashboardQueuePeriod, "done")),
+			b.MetricJobsWaiting(labelled(statMaximum, dashboardQueuePeriod, "waiting")),
+			b.MetricJobsInProgress(labelled(statMaximum, dashboardQueuePeriod, "in progress")),
+			b.MetricJobsDone(labelled(statSum, dashboardQueuePeriod, "done")),
 		}, nil)
-		dead = append(dead, b.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(labelled(statMaximum, dashboardQueuePeriod, "Backfill")))
+		dead = append(dead, b.MetricDeadLetters(labelled(statMaximum, dashboardQueuePeriod, "Backfill")))
 	}
 	for _, q := range p.DeadLetterQueues {
 		dead = append(dead, q.Queue.MetricApproximateNumberOfMessagesVisible(labelled(statMaximum, dashboardQueuePeriod, q.Name)))
