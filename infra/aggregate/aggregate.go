@@ -246,17 +246,16 @@ func NewWorkflow(scope constructs.Construct, id string, props *WorkflowProps) *W
 	node := constructs.NewConstruct(scope, &id)
 	w := &Workflow{Construct: node}
 
-	w.Function = golambda.NewFunction(node, "Aggregate", &golambda.FunctionProps{
+	w.Function = NewRunner(node, "Aggregate", &RunnerProps{
+		Catalog: p.Catalog, Lake: p.Lake, TimeZone: p.TimeZone, StateKeys: p.StateKeys,
 		Invocation:    golambda.Synchronous, // a Step Functions task
 		Entry:         p.AggregateEntry,
 		Description:   "kpilake: runs the Athena CTAS of one KPI for one business day and publishes its partition",
-		Environment:   StateEnvironment(AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone), p.Lake, p.StateKeys),
 		Timeout:       awscdk.Duration_Minutes(jsii.Number(aggregateTimeoutMinutes)),
 		MemoryMB:      aggregateMemoryMB,
 		LogRetention:  p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
 	})
-	w.grant(p)
 	w.StateMachine = w.workflow(node, p)
 	w.rules(node, p)
 	w.planLake(p)
@@ -356,11 +355,6 @@ func StateEnvironment(env map[string]string, lk *lake.Lake, keys handler.StateKe
 	env[contract.EnvRawBucket] = *lk.Raw.BucketName()
 	env[contract.EnvStateKeys] = keys.Env()
 	return env
-}
-
-// grant gives the function what its CTAS queries need (GrantAggregate).
-func (w *Workflow) grant(p WorkflowProps) {
-	GrantAggregate(w.Function.Role, p.Catalog, p.Lake)
 }
 
 // KPITablesArns are the Glue resources of every KPI table, by their reserved name prefix

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/catalog"
@@ -167,6 +168,13 @@ func NewSweep(scope constructs.Construct, id string, props *SweepProps) *Sweep {
 		RemovalPolicy: p.RemovalPolicy,
 	})
 	grantSweep(s.Function.Role, p.Catalog, p.Lake)
+	cdknag.NagSuppressions_AddResourceSuppressions(s.Function.Construct, &[]*cdknag.NagPackSuppression{
+		nag.SuppressMatching("AwsSolutions-IAM5", "The sweep reads the catalog of the lake's database (read-only Glue actions) to settle KPI partitions and find temporary tables.",
+			tablesPattern(p.Catalog, "")),
+		KPITablesSuppression(p.Catalog, "The sweep settles the partitions of"),
+		tempTablesSuppression(p.Catalog, "The sweep drops, when a crashed run left them,"),
+		kpiPrefixesSuppression(p.Lake, "The sweep lists, marks and deletes superseded runs"),
+	}, jsii.Bool(true))
 	nag.Suppress(s.Function.Function.Node().DefaultChild(), "Run hourly by its schedule (an asynchronous invocation): a pass that fails "+
 		"alarms (Errors) and the next pass redoes its work; a dead-letter queue would only keep the schedule's empty event.",
 		nag.Rule("LambdaDLQ", nag.NIST, nag.HIPAA, nag.Serverless)...)
@@ -194,6 +202,14 @@ func NewSweep(scope constructs.Construct, id string, props *SweepProps) *Sweep {
 			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(sweepMaxEventAgeHours)),
 		}),
 	})
+	cdknag.NagSuppressions_AddResourceSuppressions(s.Role, &[]*cdknag.NagPackSuppression{
+		nag.SuppressMatching("AwsSolutions-IAM5", "The scheduler invokes the qualified versions (ARN:*) of the sweep function only.",
+			`^Resource::`+nag.Ref(s.Function.Function, "Arn")+`:\*$`),
+	}, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(s.DeadLetters, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String("This queue is the dead-letter queue of the sweep schedule's target; it has none of its own."),
+	}}, jsii.Bool(true))
 	return s
 }
 

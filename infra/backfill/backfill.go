@@ -240,17 +240,17 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 		},
 	})
 
-	b.Worker = golambda.NewFunction(node, "Worker", &golambda.FunctionProps{
+	b.Worker = aggregate.NewRunner(node, "Worker", &aggregate.RunnerProps{
+		Catalog: p.Catalog, Lake: p.Lake, TimeZone: p.TimeZone, StateKeys: p.StateKeys,
+		Environment:   workerEnvironment(p, *b.Queue.QueueUrl(), *b.DeadLetterQueue.QueueUrl()),
 		Entry:         p.WorkerEntry,
 		Description:   "kpilake: backfill worker; runs every KPI of one business day from the backfill queue",
-		Environment:   workerEnvironment(p, *b.Queue.QueueUrl(), *b.DeadLetterQueue.QueueUrl()),
 		Timeout:       seconds(FunctionTimeout),
 		MemoryMB:      workerMemoryMB,
 		LogRetention:  p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
 		Invocation:    golambda.SQSEventSource,
 	})
-	aggregate.GrantAggregate(b.Worker.Role, p.Catalog, p.Lake)
 	// A job no retry can fix goes to the dead-letter queue at once, and the KPIs of a day that one
 	// invocation could not finish go on to the queue as a continuation; SQS-managed encryption
 	// needs no key.
@@ -277,9 +277,10 @@ func NewBackfill(scope constructs.Construct, id string, props *BackfillProps) *B
 	return b
 }
 
-// workerEnvironment is the aggregate handler's environment and the dead-letter queue.
+// workerEnvironment is what the worker reads besides the aggregate handler's environment: its
+// queues and the earliest day a job may name.
 func workerEnvironment(p BackfillProps, queueURL, deadLetterQueueURL string) map[string]string {
-	env := aggregate.StateEnvironment(aggregate.AggregateEnvironment(p.Catalog, p.Lake, p.TimeZone), p.Lake, p.StateKeys)
+	env := map[string]string{}
 	env[contract.EnvBackfillQueueURL] = queueURL
 	env[contract.EnvBackfillDeadLetterQueueURL] = deadLetterQueueURL
 	if p.EarliestDay != "" {

@@ -3,6 +3,8 @@
 package nag
 
 import (
+	"regexp"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -103,4 +105,15 @@ func SuppressMatching(rule, reason, pattern string) *cdknag.NagPackSuppression {
 		Reason:    jsii.String(reason),
 		AppliesTo: &[]any{map[string]any{"regex": "/" + pattern + "/"}},
 	}
+}
+
+// Ref is the pattern of a reference to c's attribute attr in a granular finding
+// ("<LogicalID.Arn>"), c being an L1 resource or an L2 construct with one, in its own stack.
+func Ref(c constructs.IConstruct, attr string) string {
+	if child := c.Node().DefaultChild(); child != nil {
+		c = child
+	}
+	stack := awscdk.Stack_Of(c)
+	id, _ := stack.Resolve(stack.GetLogicalId(c.(awscdk.CfnElement))).(string)
+	return regexp.QuoteMeta("<" + id + "." + attr + ">")
 }

@@ -146,27 +146,14 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 	return d
 }
 
-// ref is how cdk-nag shows an attribute of a resource in a finding (of the nested stack's own
-// resource, or of the parent's, passed as a parameter): <LogicalID.Attribute>, as a regular
-// expression. Built from the resource's logical ID in its own stack, so that the suppression holds
-// whatever the parent names its constructs.
-func ref(c constructs.IConstruct, attr string) string {
-	if child := c.Node().DefaultChild(); child != nil {
-		c = child
-	}
-	stack := awscdk.Stack_Of(c)
-	id, _ := stack.Resolve(stack.GetLogicalId(c.(awscdk.CfnElement))).(string)
-	return regexp.QuoteMeta("<" + id + "." + attr + ">")
-}
-
 // suppressions lists, with a reason each, the AwsSolutions findings of the source's own
 // resources that are by design. The parent's resources appear here as the nested stack's
 // parameters (<referenceto...>).
 func (d *Database) suppressions(cat *catalog.Catalog, plan *golambda.Function) {
 	prefix := regexp.QuoteMeta(layout.SourcePrefix(d.Name))
 	tables := regexp.QuoteMeta(cat.DatabaseName + "/" + layout.CrawlerTablePrefix(d.Name))
-	raw := ref(cat.Lake.Raw, "Arn")
-	extract := ref(d.Extraction.Function.Function, "Arn")
+	raw := nag.Ref(cat.Lake.Raw, "Arn")
+	extract := nag.Ref(d.Extraction.Function.Function, "Arn")
 	cdknag.NagSuppressions_AddResourceSuppressions(d.Crawler.Role, &[]*cdknag.NagPackSuppression{
 		nag.SuppressMatching("AwsSolutions-IAM5", "The crawler reads every object under its own raw prefix only.",
 			`^Resource::`+raw+`/`+prefix+`\*$`),
@@ -193,7 +180,7 @@ func (d *Database) suppressions(cat *catalog.Catalog, plan *golambda.Function) {
 	}, jsii.Bool(true))
 	cdknag.NagSuppressions_AddResourceSuppressions(x.StateMachine, &[]*cdknag.NagPackSuppression{
 		nag.SuppressMatching("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
-			`^Resource::(`+extract+`|`+ref(plan.Function, "Arn")+`):\*$`),
+			`^Resource::(`+extract+`|`+nag.Ref(plan.Function, "Arn")+`):\*$`),
 	}, jsii.Bool(true))
 	cdknag.NagSuppressions_AddResourceSuppressions(x.ScheduleDeadLetters, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-SQS3"),

@@ -424,44 +424,10 @@ func (s *Stack) suppressions() {
 				`^Resource::\*$`),
 		}, jsii.Bool(true))
 	}
-	// The aggregate function and the backfill worker hold aggregate.GrantAggregate; it and the
-	// sweep name the KPI tables, temporary tables and prefixes by pattern, so that a new KPI adds no
-	// statement: these are the patterns' suppressions, written once.
-	db := regexp.QuoteMeta(s.Catalog.DatabaseName)
-	tables := func(prefix string) string {
-		return `^Resource::arn:[^:]+:glue:[^:]+:.+:table/` + db + `/` + regexp.QuoteMeta(prefix) + `\*$`
-	}
-	kpiTables := func(does string) *cdknag.NagPackSuppression {
-		return nag.SuppressMatching("AwsSolutions-IAM5", does+" the KPI tables, named by their reserved prefix "+layout.KPITablePrefix+
-			"* (no source table may take it) so that a new KPI needs no new statement.", tables(layout.KPITablePrefix))
-	}
-	tempTables := func(does string) *cdknag.NagPackSuppression {
-		return nag.SuppressMatching("AwsSolutions-IAM5", does+" the CTAS runs' temporary tables, uniquely named per run under their reserved prefix "+
-			layout.TempTablePrefix+"* (no source or KPI table may take it).", tables(layout.TempTablePrefix))
-	}
-	kpiPrefixes := func(does string) *cdknag.NagPackSuppression {
-		return nag.SuppressMatching("AwsSolutions-IAM5", does+" under the KPIs' own folders of the aggregated zone, which holds nothing else, "+
-			"so that a new KPI needs no new statement.", `^Resource::<LakeAggregated\w+\.Arn>/`+regexp.QuoteMeta(layout.KPIsPrefix)+`\*$`)
-	}
-	aggregating := []*cdknag.NagPackSuppression{
-		nag.SuppressMatching("AwsSolutions-IAM5", "KPI queries read any source and upstream KPI table of the lake's database (read-only Glue actions).",
-			tables("")),
-		kpiTables("CTAS creates and repartitions"),
-		tempTables("Athena CTAS creates and the runner drops"),
-		nag.SuppressMatching("AwsSolutions-IAM5", "KPI queries read the raw zone (every source a KPI declares); read-only.",
-			`^Resource::<LakeRaw\w+\.Arn>/\*$`),
-		kpiPrefixes("Each run writes its output and deletes superseded runs"),
-		nag.SuppressMatching("AwsSolutions-IAM5", "Athena writes query output with the caller's credentials, under the workgroup's athena/ prefix only.",
-			`^Resource::<LakeQueryResults\w+\.Arn>/`+regexp.QuoteMeta(layout.AthenaResultsPrefix)+`\*$`),
-	}
 	cdknag.NagSuppressions_AddResourceSuppressions(s.Plan.Role, &[]*cdknag.NagPackSuppression{
-		kpiTables("The plan reads the partitions of"),
+		aggregate.KPITablesSuppression(s.Catalog, "The plan reads the partitions of"),
 	}, jsii.Bool(true))
-	if b := s.Backfill; b != nil {
-		cdknag.NagSuppressions_AddResourceSuppressions(b.Worker.Construct, &aggregating, jsii.Bool(true))
-	}
 	if w := s.Aggregation; w != nil {
-		cdknag.NagSuppressions_AddResourceSuppressions(w.Function.Construct, &aggregating, jsii.Bool(true))
 		cdknag.NagSuppressions_AddResourceSuppressions(w.StateMachine, &[]*cdknag.NagPackSuppression{
 			nag.SuppressMatching("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
 				`^Resource::<(AggregationAggregate|Plan)Function\w+\.Arn>:\*$`),
@@ -469,23 +435,6 @@ func (s *Stack) suppressions() {
 		cdknag.NagSuppressions_AddResourceSuppressions(w.DeadLetters, &[]*cdknag.NagPackSuppression{{
 			Id:     jsii.String("AwsSolutions-SQS3"),
 			Reason: jsii.String("This queue is the dead-letter queue of the crawler-success rule's target; it has none of its own."),
-		}}, jsii.Bool(true))
-	}
-	if sw := s.Sweep; sw != nil {
-		cdknag.NagSuppressions_AddResourceSuppressions(sw.Function.Construct, &[]*cdknag.NagPackSuppression{
-			nag.SuppressMatching("AwsSolutions-IAM5", "The sweep reads the catalog of the lake's database (read-only Glue actions) to settle KPI partitions and find temporary tables.",
-				tables("")),
-			kpiTables("The sweep settles the partitions of"),
-			tempTables("The sweep drops, when a crashed run left them,"),
-			kpiPrefixes("The sweep lists, marks and deletes superseded runs"),
-		}, jsii.Bool(true))
-		cdknag.NagSuppressions_AddResourceSuppressions(sw.Role, &[]*cdknag.NagPackSuppression{
-			nag.SuppressMatching("AwsSolutions-IAM5", "The scheduler invokes the qualified versions (ARN:*) of the sweep function only.",
-				`^Resource::<SweepSweeperFunction\w+\.Arn>:\*$`),
-		}, jsii.Bool(true))
-		cdknag.NagSuppressions_AddResourceSuppressions(sw.DeadLetters, &[]*cdknag.NagPackSuppression{{
-			Id:     jsii.String("AwsSolutions-SQS3"),
-			Reason: jsii.String("This queue is the dead-letter queue of the sweep schedule's target; it has none of its own."),
 		}}, jsii.Bool(true))
 	}
 	if c := s.LogCrawl; c != nil {
