@@ -14,8 +14,8 @@ import (
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/infra/nag"
-	"github.com/kpilake/kpilake/layout"
 	handler "github.com/kpilake/kpilake/lambdas/aggregate"
+	"github.com/kpilake/kpilake/layout"
 )
 
 // RunnerProps configures a CTAS runner function: one that runs the aggregate handler
