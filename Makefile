@@ -104,9 +104,9 @@ snapshot-update: $(NODE_STAMP) ## rewrite test/testdata/*.template.json after an
 	go test ./test -run 'TestSnapshot' -update
 
 .PHONY: diagram
-diagram: $(NODE_STAMP) ## draw docs/architecture.svg (and .dot) from the synthesized dev stack; needs Graphviz
+diagram: $(NODE_STAMP) ## draw docs/architecture.svg (flow view) and docs/architecture-full.svg (inventory), with their .dot, from the synthesized dev stack; needs Graphviz
 	@command -v dot >/dev/null || { echo "make diagram needs Graphviz's dot command: apt-get install graphviz (macOS: brew install graphviz)"; exit 1; }
-	go run ./infra/cmd/diagram -env dev -out docs/architecture.dot -svg docs/architecture.svg
+	go test ./infra/diagram -run 'TestCommitted' -count=1 -update
 
 bench: bench-synth bench-extract bench-backfill bench-coldstart bench-local ## every benchmark (figures as ratios against a baseline of the same run)
 

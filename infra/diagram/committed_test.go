@@ -2,45 +2,93 @@ package diagram
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
+
+var update = flag.Bool("update", false, "rewrite docs/architecture*.dot and .svg from the app (`make diagram`)")
 
 // root is the module root, relative to this package.
 const root = "../.."
 
-var (
-	committedDOT = filepath.Join(root, "docs", "architecture.dot")
-	committedSVG = filepath.Join(root, "docs", "architecture.svg")
-)
+// pictures are the names of the committed pictures, in docs/.
+var pictures = []string{FlowPicture, FullPicture}
+
+func committed(name, ext string) string { return filepath.Join(root, "docs", name+ext) }
+
+// devTemplate is the synthesized dev stack, shared by the tests that need it: a synthesis takes
+// tens of seconds.
+var devTemplate = sync.OnceValues(func() ([]byte, error) { return Synthesize(root, Environment) })
+
+func devGraph(t *testing.T) *Graph {
+	t.Helper()
+	tmpl, err := devTemplate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := FromTemplate(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
 
 // maxDiffLines keeps a stale-diagram failure short: the message says how to fix it.
 const maxDiffLines = 40
 
-// The committed picture must show the app as it is: a change to the constructs that changes the
-// architecture must come with `make diagram`.
+// The committed pictures must show the app as it is: a change to the constructs that changes the
+// architecture must come with `make diagram`, which runs this test with -update.
 func TestCommittedDOT_MatchesTheApp(t *testing.T) {
-	got, err := Generate(root, Environment)
+	tmpl, err := devTemplate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := os.ReadFile(committedDOT)
+	drawn, err := Pictures(tmpl)
 	if err != nil {
-		t.Fatalf("%v; run `make diagram` to draw it", err)
+		t.Fatal(err)
 	}
-	if bytes.Equal(want, got) {
-		return
+	for _, p := range drawn {
+		path := committed(p.Name, ".dot")
+		if *update {
+			writePicture(t, p)
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("%v; run `make diagram` to draw it", err)
+			continue
+		}
+		if bytes.Equal(want, p.DOT) {
+			continue
+		}
+		diff := lineDiff(string(want), string(p.DOT))
+		if len(diff) > maxDiffLines {
+			diff = append(diff[:maxDiffLines], fmt.Sprintf("... and %d more lines", len(diff)-maxDiffLines))
+		}
+		t.Errorf("docs/%s.dot is stale: the %s stack's architecture changed; run `make diagram` and commit "+
+			"docs/architecture*.dot and docs/architecture*.svg (-committed +app):\n%s", p.Name, Environment, strings.Join(diff, "\n"))
 	}
-	diff := lineDiff(string(want), string(got))
-	if len(diff) > maxDiffLines {
-		diff = append(diff[:maxDiffLines], fmt.Sprintf("... and %d more lines", len(diff)-maxDiffLines))
+}
+
+// writePicture writes a picture's DOT and the SVG that Graphviz draws from it.
+func writePicture(t *testing.T, p Picture) {
+	t.Helper()
+	svg, err := RenderSVG(p.DOT)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Errorf("docs/architecture.dot is stale: the %s stack's architecture changed; run `make diagram` and commit "+
-		"docs/architecture.dot and docs/architecture.svg (-committed +app):\n%s", Environment, strings.Join(diff, "\n"))
+	for path, data := range map[string][]byte{committed(p.Name, ".dot"): p.DOT, committed(p.Name, ".svg"): svg} {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // lineDiff lists the lines only in want ("-") and only in got ("+"). The DOT's lines are sorted
@@ -67,22 +115,70 @@ func lineDiff(want, got string) []string {
 	return out
 }
 
-// The committed SVG must be drawn from the committed DOT (checked without Graphviz).
+// Each committed SVG must be drawn from the committed DOT of its name (checked without
+// Graphviz).
 func TestCommittedSVG_IsDrawnFromTheCommittedDOT(t *testing.T) {
-	dot, err := os.ReadFile(committedDOT)
+	for _, name := range pictures {
+		dot, err := os.ReadFile(committed(name, ".dot"))
+		if err != nil {
+			t.Errorf("%v; run `make diagram` to draw it", err)
+			continue
+		}
+		svg, err := os.ReadFile(committed(name, ".svg"))
+		if err != nil {
+			t.Errorf("%v; run `make diagram` to draw it", err)
+			continue
+		}
+		got, ok := SVGSource(svg)
+		if !ok {
+			t.Errorf("docs/%s.svg carries no source hash; draw it with `make diagram`, not by hand", name)
+			continue
+		}
+		if want := SourceHash(dot); got != want {
+			t.Errorf("docs/%s.svg was drawn from another docs/%s.dot (sha256 %s, the DOT is %s); run `make diagram`", name, name, got, want)
+		}
+	}
+}
+
+// readmeWidth is the width of the README's column in pixels, to which a browser scales the
+// flow view; minReadablePx is the smallest type legible there.
+const (
+	readmeWidth   = 900
+	minReadablePx = 12
+)
+
+var (
+	svgViewBox  = regexp.MustCompile(`<svg width="[0-9.]+pt" height="[0-9.]+pt"\s+viewBox="0\.00 0\.00 ([0-9.]+) ([0-9.]+)"`)
+	svgFontSize = regexp.MustCompile(`font-size="([0-9.]+)"`)
+)
+
+// The README's picture must read at README width: no strip too wide for its height, no type
+// smaller than minReadablePx once scaled to readmeWidth. A stack that outgrows it needs a new
+// look at Flow, not smaller type.
+func TestCommittedFlowSVG_ReadsAtREADMEWidth(t *testing.T) {
+	svg, err := os.ReadFile(committed(FlowPicture, ".svg"))
 	if err != nil {
 		t.Fatalf("%v; run `make diagram` to draw it", err)
 	}
-	svg, err := os.ReadFile(committedSVG)
-	if err != nil {
-		t.Fatalf("%v; run `make diagram` to draw it", err)
+	m := svgViewBox.FindSubmatch(svg)
+	if m == nil {
+		t.Fatal("docs/architecture.svg has no <svg> element with a viewBox; draw it with `make diagram`")
 	}
-	got, ok := SVGSource(svg)
-	if !ok {
-		t.Fatal("docs/architecture.svg carries no source hash; draw it with `make diagram`, not by hand")
+	width, _ := strconv.ParseFloat(string(m[1]), 64)
+	height, _ := strconv.ParseFloat(string(m[2]), 64)
+	if ratio := width / height; ratio < 0.8 || ratio > 2.2 {
+		t.Errorf("docs/architecture.svg is %.0f×%.0f, %.2f:1 wide to tall; the README wants between about 1:1 and 2:1", width, height, ratio)
 	}
-	if want := SourceHash(dot); got != want {
-		t.Errorf("docs/architecture.svg was drawn from another docs/architecture.dot (sha256 %s, the DOT is %s); run `make diagram`", got, want)
+	smallest := 0.0
+	for _, f := range svgFontSize.FindAllSubmatch(svg, -1) {
+		size, _ := strconv.ParseFloat(string(f[1]), 64)
+		if smallest == 0 || size < smallest {
+			smallest = size
+		}
+	}
+	if px := smallest * readmeWidth / width; px < minReadablePx {
+		t.Errorf("docs/architecture.svg's smallest type (%.0fpt in %.0f wide) is %.1f px at %d px wide, under %d px",
+			smallest, width, px, readmeWidth, minReadablePx)
 	}
 }
 
@@ -120,20 +216,22 @@ func TestRenderSVG_DrawsTheCommittedDOT(t *testing.T) {
 		}
 		t.Skip("Graphviz (dot) is not installed; `make diagram` needs it, the other tests do not")
 	}
-	dot, err := os.ReadFile(committedDOT)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svg, err := RenderSVG(dot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, ok := SVGSource(svg); !ok || got != SourceHash(dot) {
-		t.Errorf("rendered SVG carries source %q, want %s", got, SourceHash(dot))
-	}
-	for _, want := range []string{"<svg", "Raw", "Legend"} {
-		if !bytes.Contains(svg, []byte(want)) {
-			t.Errorf("rendered SVG lacks %q", want)
+	for _, name := range pictures {
+		dot, err := os.ReadFile(committed(name, ".dot"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		svg, err := RenderSVG(dot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := SVGSource(svg); !ok || got != SourceHash(dot) {
+			t.Errorf("%s: rendered SVG carries source %q, want %s", name, got, SourceHash(dot))
+		}
+		for _, want := range []string{"<svg", "Raw", "data flow (reads, writes, sends, ...)"} {
+			if !bytes.Contains(svg, []byte(want)) {
+				t.Errorf("%s: rendered SVG lacks %q", name, want)
+			}
 		}
 	}
 }

@@ -15,13 +15,23 @@
 //     "reads", sqs:SendMessage "sends", ...), from a few properties (a crawler's targets, a
 //     delivery stream's bucket, a workgroup's output location) and from the functions'
 //     environment variables, matched by reference or by the literal names of the catalog and the
-//     workgroup.
+//     workgroup;
+//   - two things outside the stack are drawn from what the stack tells them: a database source,
+//     from its extraction function's source spec (contract.EnvSource), and the operator CLI, from
+//     the stack outputs it reads (contract.OutputBackfillQueueURL, ...).
+//
+// The flow view (Graph.Flow) folds that inventory into the pipeline a reader follows from the
+// sources to the aggregated zone; `make diagram` draws both (see Pictures).
 package diagram
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/kpilake/kpilake/contract"
+	"github.com/kpilake/kpilake/lambdas/extract"
 )
 
 // EdgeKind is what an arrow means. Between two resources only the arrow of the strongest kind is
@@ -74,9 +84,29 @@ type Node struct {
 	Name string
 	// Kind is the second line: "S3 bucket", "Lambda function", ...
 	Kind string
-	// Type is the CloudFormation type; for an external resource, the ARN's service.
+	// Type is the CloudFormation type; for an external resource, the ARN's service, or
+	// DatabaseType or CLIType; MonitoringType in the flow view.
 	Type string
+	// Folded are the IDs of the inventory's nodes that a node of the flow view stands for: a
+	// monitoring node's alarms and dashboards, or the schedule that starts a node.
+	Folded []string
+	// Note ends the label, on lines of its own: the flow view puts a folded schedule there.
+	Note string
+	// schedule is a schedule's expression and, on a line of its own, its time zone; "" for other
+	// nodes.
+	schedule string
 }
+
+// Types of the nodes that are no resource of the stack and that no ARN names.
+const (
+	// DatabaseType is a database source, read by an extraction function.
+	DatabaseType = "database"
+	// CLIType is the operator CLI, cmd/kpilake.
+	CLIType = "cli"
+	// MonitoringType is a node of the flow view that stands for the alarms and dashboards of a
+	// construct.
+	MonitoringType = "monitoring"
+)
 
 // ExternalGroup is the group of resources outside the stack.
 const ExternalGroup = "outside the stack"
@@ -88,6 +118,8 @@ type Edge struct {
 	Label    string
 	// Both means the data flows both ways (the source reads and writes the target).
 	Both bool
+	// metadata means a data arrow's grants touch no data: they list, describe or locate.
+	metadata bool
 	// rank orders edges of one kind: a specific property beats an IAM policy, which beats an
 	// environment variable.
 	rank int
@@ -109,6 +141,15 @@ type Graph struct {
 	// Nodes sorted by ID, edges by From, To.
 	Nodes []*Node
 	Edges []*Edge
+	// Plumbing counts the template's resources that no picture draws (IAM, logs, keys, resource
+	// policies, ...), by kind ("IAM role": 16).
+	Plumbing map[string]int
+	// LeftOut counts the inventory's nodes that the flow view leaves out, by kind (see Flow).
+	LeftOut map[string]int
+	// view is how DOT draws the graph: fullView unless set (see Flow).
+	view *view
+	// ties are invisible arrows that place one part of the picture above another.
+	ties [][2]string
 }
 
 // FromTemplate builds the graph of a synthesized template whose resources carry their construct
@@ -118,10 +159,12 @@ func FromTemplate(data []byte) (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{t: t, nodes: map[string]*Node{}, edges: map[[2]string]*Edge{}}
+	b := &builder{t: t, nodes: map[string]*Node{}, edges: edgeSet{}, omitted: map[string]int{}}
 	for _, id := range sortedKeys(t.Resources) {
 		if r := t.Resources[id]; shown(r) {
 			b.nodes[id] = &Node{ID: r.Path, Type: r.Type, Kind: kindOf(r)}
+		} else {
+			b.omitted[omittedKind(r)]++
 		}
 	}
 	if err := b.uniquePaths(); err != nil {
@@ -132,6 +175,10 @@ func FromTemplate(data []byte) (*Graph, error) {
 		b.properties(t.Resources[id])
 	}
 	b.policies()
+	b.operator()
+	if err := errors.Join(b.errs...); err != nil {
+		return nil, fmt.Errorf("diagram: %w", err)
+	}
 	return b.graph(), nil
 }
 
@@ -142,8 +189,45 @@ type builder struct {
 	external map[string]*Node
 	// names are the literal physical names of shown resources: name -> logical IDs.
 	names map[string][]string
-	// edges by unordered pair of node IDs.
-	edges map[[2]string]*Edge
+	edges edgeSet
+	// omitted counts the resources that are not nodes, by kind.
+	omitted map[string]int
+	// errs are the problems found in the template's contracts with the code outside it.
+	errs []error
+}
+
+// edgeSet holds the arrows by unordered pair of node IDs.
+type edgeSet map[[2]string]*Edge
+
+// add records an arrow; between two nodes only the strongest is kept.
+func (s edgeSet) add(e *Edge) {
+	if e.From == e.To || e.From == "" || e.To == "" {
+		return
+	}
+	key := [2]string{e.From, e.To}
+	if key[1] < key[0] {
+		key[0], key[1] = key[1], key[0]
+	}
+	if old, ok := s[key]; ok && old.weight() >= e.weight() {
+		return
+	}
+	s[key] = e
+}
+
+// sorted returns the arrows sorted by From, To.
+func (s edgeSet) sorted() []*Edge {
+	out := make([]*Edge, 0, len(s))
+	for _, e := range s {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, c := out[i], out[j]
+		if a.From != c.From {
+			return a.From < c.From
+		}
+		return a.To < c.To
+	})
+	return out
 }
 
 func (b *builder) uniquePaths() error {
@@ -228,6 +312,35 @@ var kinds = map[string]string{
 	"AWS::CloudWatch::Alarm":               "CloudWatch alarm",
 	"AWS::SecretsManager::Secret":          "Secrets Manager secret",
 	"AWS::DynamoDB::Table":                 "DynamoDB table",
+	"AWS::CloudWatch::Dashboard":           "CloudWatch dashboard",
+	"AWS::IAM::Role":                       "IAM role",
+	"AWS::IAM::Policy":                     "IAM policy",
+	"AWS::IAM::ManagedPolicy":              "IAM policy",
+	"AWS::Logs::LogGroup":                  "log group",
+	"AWS::Logs::LogStream":                 "log stream",
+	"AWS::KMS::Key":                        "KMS key",
+	"AWS::S3::BucketPolicy":                "resource policy",
+	"AWS::SQS::QueuePolicy":                "resource policy",
+	"AWS::SNS::TopicPolicy":                "resource policy",
+	"AWS::SecretsManager::ResourcePolicy":  "resource policy",
+	"AWS::Lambda::Permission":              "Lambda permission",
+	"AWS::Lambda::EventSourceMapping":      "event source mapping",
+}
+
+// omittedKind is the kind under which a resource that is not drawn is counted: custom resources
+// and their providers count as one kind.
+func omittedKind(r *resource) string {
+	if strings.HasPrefix(r.Type, "Custom::") || r.Type == "AWS::CloudFormation::CustomResource" {
+		return "custom resource"
+	}
+	for _, seg := range strings.Split(r.Path, "/") {
+		for _, p := range providerPrefixes {
+			if strings.HasPrefix(seg, p) {
+				return "custom-resource provider part"
+			}
+		}
+	}
+	return kindOf(r)
 }
 
 func kindOf(r *resource) string {
@@ -324,10 +437,7 @@ func (b *builder) arnTargets(arn string, external bool) []string {
 		return out
 	}
 	if n := externalNode(svc, res); n != nil {
-		if b.external == nil {
-			b.external = map[string]*Node{}
-		}
-		b.external[n.ID] = n
+		b.addExternal(n)
 		out = append(out, n.ID)
 	}
 	return out
@@ -370,19 +480,7 @@ func externalNode(svc, res string) *Node {
 }
 
 // add records an arrow; between two nodes only the strongest is kept.
-func (b *builder) add(e *Edge) {
-	if e.From == e.To || e.From == "" || e.To == "" {
-		return
-	}
-	key := [2]string{e.From, e.To}
-	if key[1] < key[0] {
-		key[0], key[1] = key[1], key[0]
-	}
-	if old, ok := b.edges[key]; ok && old.weight() >= e.weight() {
-		return
-	}
-	b.edges[key] = e
-}
+func (b *builder) add(e *Edge) { b.edges.add(e) }
 
 // node is the node ID of a logical ID ("" if the resource is not shown).
 func (b *builder) node(logicalID string) string {
@@ -418,6 +516,9 @@ func (b *builder) properties(r *resource) {
 		label := "on event"
 		if s, ok := p["ScheduleExpression"].(string); ok {
 			label = s
+			if n := b.nodes[r.LogicalID]; n != nil {
+				n.schedule = s
+			}
 		}
 		for _, t := range list(p["Targets"]) {
 			b.connect(me, b.targets(lookup(t, "Arn"), false), Trigger, fromProperty, label)
@@ -427,8 +528,13 @@ func (b *builder) properties(r *resource) {
 	case "AWS::Scheduler::Schedule":
 		use("Target")
 		label, _ := p["ScheduleExpression"].(string)
+		schedule := label
 		if tz, ok := p["ScheduleExpressionTimezone"].(string); ok {
 			label += " " + tz
+			schedule += "\n" + tz
+		}
+		if n := b.nodes[r.LogicalID]; n != nil {
+			n.schedule = schedule
 		}
 		b.connect(me, b.targets(lookup(p, "Target", "Arn"), false), Trigger, fromProperty, label)
 		b.connect(me, b.targets(lookup(p, "Target", "DeadLetterConfig", "Arn"), false), DeadLetter, fromProperty, "dead letters")
@@ -468,6 +574,9 @@ func (b *builder) properties(r *resource) {
 		for _, k := range sortedKeys(vars) {
 			b.connect(me, b.targets(vars[k], true), Data, fromLoose, "uses")
 		}
+		if err := b.database(self, vars); err != nil {
+			b.errs = append(b.errs, fmt.Errorf("function %s: %w", r.Path, err))
+		}
 		b.connect(me, b.targets(lookup(p, "DeadLetterConfig", "TargetArn"), false), DeadLetter, fromProperty, "failed events")
 	case "AWS::Glue::Crawler":
 		use("Targets", "DatabaseName")
@@ -495,6 +604,86 @@ func (b *builder) properties(r *resource) {
 			b.connect(me, b.targets(p[k], false), Ref, fromLoose, k)
 		}
 	}
+}
+
+// engineNames are the readable names of the source engines.
+var engineNames = map[extract.Engine]string{extract.MySQL: "MySQL", extract.PostgreSQL: "PostgreSQL"}
+
+// database adds the database source an extraction function reads, as its source spec
+// (contract.EnvSource) describes it; a function without a spec reads none.
+func (b *builder) database(fn string, vars map[string]any) error {
+	raw, ok := vars[contract.EnvSource]
+	if !ok || fn == "" {
+		return nil
+	}
+	s, ok := raw.(string)
+	if !ok {
+		return fmt.Errorf("%s is not a literal string", contract.EnvSource)
+	}
+	spec, err := extract.ParseSourceSpec([]byte(s))
+	if err != nil {
+		return fmt.Errorf("%s: %w", contract.EnvSource, err)
+	}
+	engine, ok := engineNames[spec.Engine]
+	if !ok {
+		engine = string(spec.Engine)
+	}
+	n := &Node{
+		ID:    "external:" + DatabaseType + ":" + spec.Name,
+		Group: ExternalGroup,
+		Name:  spec.Name,
+		Kind:  engine + " database",
+		Type:  DatabaseType,
+	}
+	b.addExternal(n)
+	b.add(&Edge{From: n.ID, To: fn, Kind: Data, Label: plural(len(spec.Tables), "table"), rank: fromProperty})
+	return nil
+}
+
+// operatorOutputs are the stack outputs through which the operator CLI finds the resources it
+// works on, and what it does there.
+var operatorOutputs = []struct {
+	output, label string
+	// both means the CLI reads and deletes (redrives) what it finds there.
+	both bool
+}{
+	{contract.OutputBackfillQueueURL, "enqueues days", false},
+	{contract.OutputBackfillDeadLetterQueueURL, "watches, redrives", true},
+}
+
+// operator adds the operator CLI (cmd/kpilake) and its arrows to the resources whose outputs it
+// reads, when the stack has such outputs.
+func (b *builder) operator() {
+	cli := &Node{ID: "external:" + CLIType + ":kpilake", Group: ExternalGroup, Name: "kpilake", Kind: "operator CLI", Type: CLIType}
+	for _, o := range operatorOutputs {
+		for _, t := range b.targets(b.t.Outputs[o.output], false) {
+			b.addExternal(cli)
+			b.add(&Edge{From: cli.ID, To: t, Kind: Data, Label: o.label, Both: o.both, rank: fromProperty})
+		}
+	}
+}
+
+func (b *builder) addExternal(n *Node) {
+	if b.external == nil {
+		b.external = map[string]*Node{}
+	}
+	b.external[n.ID] = n
+}
+
+// plural is "1 table", "5 tables", "2 policies".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	switch {
+	case len(noun) > 1 && strings.HasSuffix(noun, "y") && !strings.ContainsAny(noun[len(noun)-2:len(noun)-1], "aeiou"):
+		noun = strings.TrimSuffix(noun, "y") + "ies"
+	case strings.HasSuffix(noun, "s"):
+		noun += "es"
+	default:
+		noun += "s"
+	}
+	return fmt.Sprintf("%d %s", n, noun)
 }
 
 // callLabel names what calling a resource does.
@@ -564,7 +753,7 @@ func compact(s []string) []string {
 
 // graph names the nodes and returns the sorted graph.
 func (b *builder) graph() *Graph {
-	g := &Graph{Stack: b.t.Stack}
+	g := &Graph{Stack: b.t.Stack, Plumbing: b.omitted, Edges: b.edges.sorted()}
 	for _, n := range b.nodes {
 		g.Nodes = append(g.Nodes, n)
 	}
@@ -573,16 +762,6 @@ func (b *builder) graph() *Graph {
 	}
 	sort.Slice(g.Nodes, func(i, j int) bool { return g.Nodes[i].ID < g.Nodes[j].ID })
 	name(g.Nodes, b.t.Resources, b.nodes)
-	for _, e := range b.edges {
-		g.Edges = append(g.Edges, e)
-	}
-	sort.Slice(g.Edges, func(i, j int) bool {
-		a, c := g.Edges[i], g.Edges[j]
-		if a.From != c.From {
-			return a.From < c.From
-		}
-		return a.To < c.To
-	})
 	return g
 }
 

@@ -144,7 +144,8 @@ func (b *builder) grantEdges(principal, target string, acc access) {
 	if acc == 0 {
 		return
 	}
-	e := &Edge{From: principal, To: target, Kind: Data, rank: fromPolicy}
+	// Without reads or writes the grant only lists, describes or locates (s3:ListBucket).
+	e := &Edge{From: principal, To: target, Kind: Data, rank: fromPolicy, metadata: acc&(read|write) == 0}
 	typ := b.typeOf(target)
 	switch {
 	case acc&(read|write) == read|write:
@@ -165,7 +166,7 @@ func (b *builder) grantEdges(principal, target string, acc access) {
 			e.Label, e.Both, e.From, e.To = "publishes", false, principal, target
 		}
 	case "AWS::Athena::WorkGroup":
-		e.Label, e.Both, e.From, e.To = "queries", false, principal, target
+		e.Label, e.Both, e.From, e.To, e.metadata = "queries", false, principal, target, false
 	case "AWS::KinesisFirehose::DeliveryStream", "firehose":
 		if acc&write != 0 {
 			e.Label, e.Both, e.From, e.To = "puts records", false, principal, target

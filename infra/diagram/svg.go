@@ -63,16 +63,27 @@ func RenderSVG(dot []byte) ([]byte, error) {
 	return Stamp(svg, dot)
 }
 
-// Generate synthesizes one environment of the app in root (see Synthesize) and returns its
-// diagram in the DOT language.
-func Generate(root, env string) ([]byte, error) {
-	tmpl, err := Synthesize(root, env)
-	if err != nil {
-		return nil, err
-	}
+// Names of the pictures under docs/: <name>.dot and the <name>.svg drawn from it.
+const (
+	// FlowPicture is the flow view (Graph.Flow), the README's picture.
+	FlowPicture = "architecture"
+	// FullPicture is the full inventory.
+	FullPicture = "architecture-full"
+)
+
+// Picture is one drawing of a stack in the DOT language.
+type Picture struct {
+	// Name is FlowPicture or FullPicture.
+	Name string
+	DOT  []byte
+}
+
+// Pictures draws a synthesized template (see Synthesize) as the pictures `make diagram` keeps
+// in docs/: the flow view, then the full inventory.
+func Pictures(tmpl []byte) ([]Picture, error) {
 	g, err := FromTemplate(tmpl)
 	if err != nil {
 		return nil, err
 	}
-	return g.DOT(), nil
+	return []Picture{{FlowPicture, g.Flow().DOT()}, {FullPicture, g.DOT()}}, nil
 }

@@ -26,11 +26,15 @@ const pathMetadataContext = "aws:cdk:enable-path-metadata"
 func Synthesize(root, env string) ([]byte, error) {
 	templates, err := app.SynthEnvironment(root, env, Account, map[string]any{pathMetadataContext: true})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("diagram: synthesize environment %s: %w", env, err)
 	}
 	file := stack.Name(env) + ".template.json"
 	if _, ok := templates[file]; !ok {
-		return nil, fmt.Errorf("synth of environment %s wrote no %s", env, file)
+		return nil, fmt.Errorf("diagram: synth of environment %s wrote no %s", env, file)
 	}
-	return review.Flatten(templates, file)
+	flat, err := review.Flatten(templates, file)
+	if err != nil {
+		return nil, fmt.Errorf("diagram: inline the nested stacks of %s: %w", file, err)
+	}
+	return flat, nil
 }

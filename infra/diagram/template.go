@@ -28,6 +28,8 @@ type template struct {
 	// Stack is the stack's construct path, the first part of every resource's path.
 	Stack     string
 	Resources map[string]*resource
+	// Outputs are the stack outputs' values by output name.
+	Outputs map[string]any
 }
 
 func parseTemplate(data []byte) (*template, error) {
@@ -37,6 +39,9 @@ func parseTemplate(data []byte) (*template, error) {
 			Properties map[string]any `json:"Properties"`
 			Metadata   map[string]any `json:"Metadata"`
 		} `json:"Resources"`
+		Outputs map[string]struct {
+			Value any `json:"Value"`
+		} `json:"Outputs"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("diagram: the template is not JSON: %w", err)
@@ -44,7 +49,10 @@ func parseTemplate(data []byte) (*template, error) {
 	if len(doc.Resources) == 0 {
 		return nil, errors.New("diagram: the template has no resources")
 	}
-	t := &template{Resources: map[string]*resource{}}
+	t := &template{Resources: map[string]*resource{}, Outputs: map[string]any{}}
+	for name, o := range doc.Outputs {
+		t.Outputs[name] = o.Value
+	}
 	var errs []error
 	for _, id := range sortedKeys(doc.Resources) {
 		r := doc.Resources[id]

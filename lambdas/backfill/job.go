@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/layout"
 	"github.com/kpilake/kpilake/queries"
 )
@@ -132,12 +131,3 @@ func checkKeys(body []byte) error {
 	}
 	return nil
 }
-
-// OutputQueueURL and OutputDeadLetterQueueURL are contract's.
-//
-// Deprecated: use contract.OutputBackfillQueueURL and contract.OutputBackfillDeadLetterQueueURL
-// (kept until infra/diagram moves to them).
-const (
-	OutputQueueURL           = contract.OutputBackfillQueueURL
-	OutputDeadLetterQueueURL = contract.OutputBackfillDeadLetterQueueURL
-)

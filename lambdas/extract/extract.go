@@ -20,11 +20,6 @@ import (
 	"github.com/kpilake/kpilake/layout"
 )
 
-// EnvSource is contract.EnvSource.
-//
-// Deprecated: use contract.EnvSource (kept until infra/diagram moves to it).
-const EnvSource = contract.EnvSource
-
 // Defaults of Config's tuning fields.
 const (
 	DefaultRowGroupRows      = 100_000

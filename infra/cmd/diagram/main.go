@@ -1,6 +1,7 @@
 // Command diagram draws the architecture of one environment's stack: it synthesizes the app,
-// writes the diagram in Graphviz's DOT language and, with -svg, renders it with Graphviz.
-// `make diagram` runs it for docs/architecture.dot and docs/architecture.svg.
+// writes the diagram in Graphviz's DOT language and, with -svg, renders it with Graphviz: the
+// data flow (-view flow, docs/architecture.*) or every resource (-view full,
+// docs/architecture-full.*). `make diagram` writes both for the README.
 package main
 
 import (
@@ -16,11 +17,12 @@ import (
 
 func main() {
 	env := flag.String("env", diagram.Environment, "environment of cdk.json to draw")
+	view := flag.String("view", "flow", "flow: the data flow, alarms and dashboards folded; full: every resource")
 	out := flag.String("out", "docs/architecture.dot", "where to write the DOT source (- for standard output)")
 	svg := flag.String("svg", "", "where to write the SVG drawn from it by Graphviz (none if empty)")
 	tmpl := flag.String("template", "", "draw this synthesized template (with construct path metadata) instead of synthesizing the app")
 	flag.Parse()
-	err := run(*env, *out, *svg, *tmpl)
+	err := run(*env, *view, *out, *svg, *tmpl)
 	jsii.Close()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -28,23 +30,27 @@ func main() {
 	}
 }
 
-func run(env, out, svg, tmpl string) error {
-	var dot []byte
+func run(env, view, out, svg, tmpl string) error {
+	if view != "flow" && view != "full" {
+		return fmt.Errorf("-view %q: give flow or full", view)
+	}
+	var data []byte
+	var err error
 	if tmpl != "" {
-		data, err := os.ReadFile(tmpl)
-		if err != nil {
-			return err
-		}
-		g, err := diagram.FromTemplate(data)
-		if err != nil {
-			return err
-		}
-		dot = g.DOT()
+		data, err = os.ReadFile(tmpl)
 	} else {
-		var err error
-		if dot, err = diagram.Generate(".", env); err != nil {
-			return err
-		}
+		data, err = diagram.Synthesize(".", env)
+	}
+	if err != nil {
+		return err
+	}
+	g, err := diagram.FromTemplate(data)
+	if err != nil {
+		return err
+	}
+	dot := g.DOT()
+	if view == "flow" {
+		dot = g.Flow().DOT()
 	}
 	if out == "-" {
 		if _, err := os.Stdout.Write(dot); err != nil {
