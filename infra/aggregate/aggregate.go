@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctionstasks"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/alerts"
@@ -257,6 +258,10 @@ func NewWorkflow(scope constructs.Construct, id string, props *WorkflowProps) *W
 		RemovalPolicy: p.RemovalPolicy,
 	})
 	w.StateMachine = w.workflow(node, p)
+	cdknag.NagSuppressions_AddResourceSuppressions(w.StateMachine, &[]*cdknag.NagPackSuppression{
+		nag.SuppressMatching("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
+			`^Resource::(`+nag.Ref(w.Function.Function, "Arn")+`|`+nag.Ref(p.Plan.Function, "Arn")+`):\*$`),
+	}, jsii.Bool(true))
 	w.rules(node, p)
 	w.planLake(p)
 	return w
@@ -304,6 +309,9 @@ func (w *Workflow) planLake(p WorkflowProps) {
 		Actions:   jsii.Strings(PlanGlueActions...),
 		Resources: jsii.Strings(KPITablesArns(p.Catalog)...),
 	}))
+	cdknag.NagSuppressions_AddResourceSuppressions(p.Plan.Role, &[]*cdknag.NagPackSuppression{
+		kpiTablesSuppression(p.Catalog, "The plan reads the partitions of"),
+	}, jsii.Bool(true))
 }
 
 // CrawlerPrefixes is the value of the plan function's contract.EnvCrawlers: each crawler's name (a
@@ -581,6 +589,10 @@ func (w *Workflow) rules(node constructs.Construct, p WorkflowProps) {
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
 	nag.DeadLetterQueue(w.DeadLetters)
+	cdknag.NagSuppressions_AddResourceSuppressions(w.DeadLetters, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String("This queue is the dead-letter queue of the crawler-success rule's target; it has none of its own."),
+	}}, jsii.Bool(true))
 	w.SucceededRule = awsevents.NewRule(node, jsii.String("CrawlerSucceeded"), &awsevents.RuleProps{
 		Description:  jsii.String("kpilake: a crawler catalogued raw data; aggregate the days it brought or changed"),
 		EventPattern: crawlerPattern("Succeeded"),

@@ -730,3 +730,18 @@ func TestWorkflow_ThePlanReadsOnlyTheRawTablesFoldersAndTheKPIPartitions(t *test
 		t.Errorf("plan role on the lake (-want +got):\n%s", diff)
 	}
 }
+
+// The workflow suppresses the findings of its own resources and of its grants to the plan
+// function: alone in a stack, it leaves no AwsSolutions finding.
+func TestNewWorkflow_PassesAwsSolutionsAlone(t *testing.T) {
+	stack := cdktest.TestStack(t)
+	cdktest.Setup(t, func() {
+		d := newDeps(stack)
+		aggregate.NewWorkflow(stack, "Aggregation", d.props())
+	})
+	for _, under := range []string{"/Aggregation/", "/Plan/"} {
+		for _, f := range cdktest.AwsSolutionsFindings(t, stack, under) {
+			t.Error(f)
+		}
+	}
+}

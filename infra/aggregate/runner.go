@@ -61,7 +61,7 @@ func NewRunner(scope constructs.Construct, id string, p *RunnerProps) *golambda.
 	cdknag.NagSuppressions_AddResourceSuppressions(f.Construct, &[]*cdknag.NagPackSuppression{
 		nag.SuppressMatching("AwsSolutions-IAM5", "KPI queries read any source and upstream KPI table of the lake's database (read-only Glue actions).",
 			tablesPattern(p.Catalog, "")),
-		KPITablesSuppression(p.Catalog, "CTAS creates and repartitions"),
+		kpiTablesSuppression(p.Catalog, "CTAS creates and repartitions"),
 		tempTablesSuppression(p.Catalog, "Athena CTAS creates and the runner drops"),
 		nag.SuppressMatching("AwsSolutions-IAM5", "KPI queries read the raw zone (every source a KPI declares); read-only.",
 			`^Resource::`+nag.Ref(p.Lake.Raw, "Arn")+`/\*$`),
@@ -81,9 +81,9 @@ func tablesPattern(cat *catalog.Catalog, prefix string) string {
 	return `^Resource::arn:[^:]+:glue:[^:]+:.+:table/` + regexp.QuoteMeta(cat.DatabaseName) + `/` + regexp.QuoteMeta(prefix) + `\*$`
 }
 
-// KPITablesSuppression suppresses the finding of a grant on every KPI table; does says what the
+// kpiTablesSuppression suppresses the finding of a grant on every KPI table; does says what the
 // grantee does to them ("The plan reads the partitions of").
-func KPITablesSuppression(cat *catalog.Catalog, does string) *cdknag.NagPackSuppression {
+func kpiTablesSuppression(cat *catalog.Catalog, does string) *cdknag.NagPackSuppression {
 	return nag.SuppressMatching("AwsSolutions-IAM5", does+" the KPI tables, named by their reserved prefix "+layout.KPITablePrefix+
 		"* (no source table may take it) so that a new KPI needs no new statement.", tablesPattern(cat, layout.KPITablePrefix))
 }

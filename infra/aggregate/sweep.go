@@ -171,7 +171,7 @@ func NewSweep(scope constructs.Construct, id string, props *SweepProps) *Sweep {
 	cdknag.NagSuppressions_AddResourceSuppressions(s.Function.Construct, &[]*cdknag.NagPackSuppression{
 		nag.SuppressMatching("AwsSolutions-IAM5", "The sweep reads the catalog of the lake's database (read-only Glue actions) to settle KPI partitions and find temporary tables.",
 			tablesPattern(p.Catalog, "")),
-		KPITablesSuppression(p.Catalog, "The sweep settles the partitions of"),
+		kpiTablesSuppression(p.Catalog, "The sweep settles the partitions of"),
 		tempTablesSuppression(p.Catalog, "The sweep drops, when a crashed run left them,"),
 		kpiPrefixesSuppression(p.Lake, "The sweep lists, marks and deletes superseded runs"),
 	}, jsii.Bool(true))

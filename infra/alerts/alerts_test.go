@@ -212,3 +212,13 @@ func TestAlerts_FailsOnBadEmail(t *testing.T) {
 		t.Errorf("err = %v, want a message that the address is not plain", err)
 	}
 }
+
+// The alerts suppress the findings of their own resources: alone in a stack, they leave no
+// AwsSolutions finding.
+func TestNewAlerts_PassesAwsSolutionsAlone(t *testing.T) {
+	stack := cdktest.TestStack(t)
+	cdktest.Setup(t, func() { alerts.NewAlerts(stack, "Alerts", &alerts.AlertsProps{Email: "ops@example.com"}) })
+	for _, f := range cdktest.AwsSolutionsFindings(t, stack, "/Alerts/") {
+		t.Error(f)
+	}
+}

@@ -428,3 +428,15 @@ func TestNewBackfill_AcceptsBoundaryValues(t *testing.T) {
 		})
 	}
 }
+
+// The backfill suppresses the findings of its own resources: alone in a stack, it leaves no
+// AwsSolutions finding.
+func TestNewBackfill_PassesAwsSolutionsAlone(t *testing.T) {
+	stack := cdktest.TestStack(t)
+	cdktest.Setup(t, func() {
+		backfill.NewBackfill(stack, "Backfill", newDeps(stack).props())
+	})
+	for _, f := range cdktest.AwsSolutionsFindings(t, stack, "/Backfill/") {
+		t.Error(f)
+	}
+}

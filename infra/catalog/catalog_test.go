@@ -569,3 +569,24 @@ func checkError(t *testing.T, err error, want []string) {
 		}
 	}
 }
+
+// The catalog and the crawler each suppress the findings of their own resources: alone in a
+// stack, they leave no AwsSolutions finding.
+func TestNewCatalogAndCrawler_PassAwsSolutionsAlone(t *testing.T) {
+	for _, under := range []string{"/Catalog/", "/Crawler/"} {
+		t.Run(under, func(t *testing.T) {
+			stack := cdktest.TestStack(t)
+			cdktest.Setup(t, func() {
+				c := catalog.NewCatalog(stack, "Catalog", &catalog.CatalogProps{Lake: lake.NewLake(stack, "Lake", nil)})
+				if under == "/Crawler/" {
+					catalog.NewCrawler(stack, "Crawler", &catalog.CrawlerProps{
+						Catalog: c, Prefixes: []string{"sales_db/", "app_logs/"}, TablePrefix: "sales_db_",
+					})
+				}
+			})
+			for _, f := range cdktest.AwsSolutionsFindings(t, stack, under) {
+				t.Error(f)
+			}
+		})
+	}
+}

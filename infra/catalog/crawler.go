@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -13,8 +14,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/kpilake/kpilake/infra/lake"
+	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/layout"
 )
 
@@ -173,7 +176,28 @@ func NewCrawler(scope constructs.Construct, id string, props *CrawlerProps) *Cra
 		SchemaChangePolicy:           &awsglue.CfnCrawler_SchemaChangePolicyProperty{UpdateBehavior: jsii.String("LOG"), DeleteBehavior: jsii.String("LOG")},
 	})
 	c.Crawler.Node().AddDependency(c.LogGroup, cat.Database)
+	c.suppressions(cat, props.TablePrefix)
 	return c
+}
+
+// suppressions lists, with a reason each, the AwsSolutions findings of the crawler's role that
+// are by design.
+func (c *Crawler) suppressions(cat *Catalog, tablePrefix string) {
+	raw := nag.Ref(cat.Lake.Raw, "Arn")
+	var s []*cdknag.NagPackSuppression
+	for _, pre := range c.Prefixes {
+		s = append(s, nag.SuppressMatching("AwsSolutions-IAM5", "The crawler reads every object under its own raw prefixes only.",
+			`^Resource::`+raw+`/`+regexp.QuoteMeta(pre)+`\*$`))
+	}
+	s = append(s,
+		nag.SuppressMatching("AwsSolutions-IAM5", "The crawler creates and updates only tables with its own table prefix.",
+			`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+regexp.QuoteMeta(cat.DatabaseName+"/"+tablePrefix)+`\*$`),
+		nag.SuppressMatching("AwsSolutions-IAM5", "The crawler writes streams of its own log group only.",
+			`^Resource::`+nag.Ref(c.LogGroup, "Arn")+`:log-stream:\*$`),
+		nag.SuppressMatching("AwsSolutions-IAM5", "glue:GetSecurityConfiguration supports no resource-level permissions.",
+			`^Resource::\*$`),
+	)
+	cdknag.NagSuppressions_AddResourceSuppressions(c.Role, &s, jsii.Bool(true))
 }
 
 // Name is the crawler's name (its Ref).

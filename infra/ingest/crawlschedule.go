@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/config"
@@ -95,6 +96,10 @@ func NewCrawlerSchedule(scope constructs.Construct, id string, props *CrawlerSch
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
 	nag.DeadLetterQueue(c.DeadLetters)
+	cdknag.NagSuppressions_AddResourceSuppressions(c.DeadLetters, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String("This queue is the dead-letter queue of the crawl schedule's target; it has none of its own."),
+	}}, jsii.Bool(true))
 	account := awscdk.Stack_Of(node).Account()
 	c.Role = awsiam.NewRole(node, jsii.String("Role"), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{

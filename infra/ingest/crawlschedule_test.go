@@ -165,3 +165,19 @@ func TestNewCrawlerSchedule_FailsIf(t *testing.T) {
 		}
 	})
 }
+
+// The schedule suppresses the findings of its own resources: alone in a stack, it leaves no
+// AwsSolutions finding.
+func TestNewCrawlerSchedule_PassesAwsSolutionsAlone(t *testing.T) {
+	stack := cdktest.TestStack(t)
+	cdktest.Setup(t, func() {
+		cat := catalog.NewCatalog(stack, "Catalog", &catalog.CatalogProps{Lake: lake.NewLake(stack, "Lake", nil)})
+		crawler := catalog.NewCrawler(stack, "Crawler", &catalog.CrawlerProps{
+			Catalog: cat, Prefixes: []string{layout.AppLogsPrefix()}, TablePrefix: layout.CrawlerTablePrefix(layout.AppLogsSource),
+		})
+		ingest.NewCrawlerSchedule(stack, "LogCrawl", &ingest.CrawlerScheduleProps{Crawler: crawler, TimeZone: businessZone})
+	})
+	for _, f := range cdktest.AwsSolutionsFindings(t, stack, "/LogCrawl/") {
+		t.Error(f)
+	}
+}

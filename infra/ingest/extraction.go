@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctionstasks"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/alerts"
@@ -29,6 +30,7 @@ import (
 	"github.com/kpilake/kpilake/infra/salt"
 	"github.com/kpilake/kpilake/infra/statemachine"
 	"github.com/kpilake/kpilake/lambdas/extract"
+	"github.com/kpilake/kpilake/layout"
 )
 
 // InputErrors are the Lambda error types that no retry can fix (a bad request, or a table spec
@@ -196,7 +198,7 @@ func NewDatabaseExtraction(scope constructs.Construct, id string, props *Databas
 
 	x.StateMachine = x.workflow(node, p, src)
 	x.Schedule, x.ScheduleDeadLetters = x.schedule(node, p, src)
-
+	x.suppressions(p, src)
 	return x
 }
 
@@ -354,6 +356,28 @@ func (x *DatabaseExtraction) workflow(node constructs.Construct, p DatabaseExtra
 		LogRetention:  p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
 	}).StateMachine
+}
+
+// suppressions lists, with a reason each, the AwsSolutions findings of the extraction's own
+// resources that are by design.
+func (x *DatabaseExtraction) suppressions(p DatabaseExtractionProps, src config.Source) {
+	fn := []*cdknag.NagPackSuppression{
+		nag.SuppressMatching("AwsSolutions-IAM5", "The extraction writes objects under its own source's raw prefix only.",
+			`^Resource::`+nag.Ref(p.Lake.Raw, "Arn")+`/`+regexp.QuoteMeta(layout.SourcePrefix(src.Name))+`\*$`),
+	}
+	if len(src.SubnetIDs) > 0 {
+		fn = append(fn, nag.SuppressMatching("AwsSolutions-IAM5", "Attaching a function to its subnets needs EC2 network-interface actions, which support no resource-level permissions.",
+			`^Resource::\*$`))
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(x.Function.Construct, &fn, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(x.StateMachine, &[]*cdknag.NagPackSuppression{
+		nag.SuppressMatching("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
+			`^Resource::(`+nag.Ref(x.Function.Function, "Arn")+`|`+nag.Ref(p.Plan.Function, "Arn")+`):\*$`),
+	}, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(x.ScheduleDeadLetters, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String("This queue is the dead-letter queue of the schedule's target; it has none of its own."),
+	}}, jsii.Bool(true))
 }
 
 var cronFields = regexp.MustCompile(`^cron\((.*)\)$`)

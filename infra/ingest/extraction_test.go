@@ -699,3 +699,16 @@ func TestNewDatabaseExtraction_FailsIfTheFunctionWouldRefuseTheSource(t *testing
 		}, []string{id, "orders", "TimestampColumn"}},
 	})
 }
+
+// The extraction suppresses the findings of its own resources: alone in a stack, it leaves no
+// AwsSolutions finding.
+func TestNewDatabaseExtraction_PassesAwsSolutionsAlone(t *testing.T) {
+	stack := cdktest.TestStack(t)
+	cdktest.Setup(t, func() {
+		src := cdktest.SalesSource()
+		ingest.NewDatabaseExtraction(stack, "Extraction", newExtractionDeps(stack, src.Name).props(src))
+	})
+	for _, f := range cdktest.AwsSolutionsFindings(t, stack, "/Extraction/") {
+		t.Error(f)
+	}
+}

@@ -225,6 +225,7 @@ func (l *Lake) suppress(p LakeProps) {
 	nag.Suppress(l.AccessLogs, second, replication...)
 	nag.Suppress(l.AccessLogs, "S3 server access logging delivers only to buckets encrypted with SSE-S3, not SSE-KMS.",
 		nag.Rule("S3DefaultEncryptionKMS", nag.NIST, nag.HIPAA)...)
+	nag.Suppress(l.AccessLogs, "This is the server access log target of the other zones; logging it into itself would loop.", "AwsSolutions-S1")
 	nag.Suppress(l.Aggregated, "Derived data: every KPI table is rebuilt from the raw zone by a backfill; the workflow deletes superseded KPI runs on purpose, which versions would keep.",
 		append(replication, versioning...)...)
 	nag.Suppress(l.QueryResults, fmt.Sprintf("Athena's transient query output, expired after %d days; never the only copy of anything.", p.QueryResultsExpireAfterDays),

@@ -523,3 +523,20 @@ func TestNewLake_AcceptsTheLimits(t *testing.T) {
 		})
 	}
 }
+
+// The lake suppresses the findings of its own resources, protected or not: alone in a stack, it
+// leaves no AwsSolutions finding.
+func TestNewLake_PassesAwsSolutionsAlone(t *testing.T) {
+	for name, props := range map[string]*lake.LakeProps{
+		"default":   nil,
+		"protected": {Protection: &lake.ProtectionProps{BreakGlassRoleArn: "arn:aws:iam::123456789012:role/admin"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			stack := cdktest.TestStack(t)
+			cdktest.Setup(t, func() { lake.NewLake(stack, "Lake", props) })
+			for _, f := range cdktest.AwsSolutionsFindings(t, stack, "/Lake/") {
+				t.Error(f)
+			}
+		})
+	}
+}

@@ -91,3 +91,13 @@ func TestNew_KeyPolicyIsScopedToCloudWatchLogsOfTheRegion(t *testing.T) {
 		t.Errorf("service statements of the key policy (-want +got):\n%s", diff)
 	}
 }
+
+// The logs key suppresses the findings it causes: alone in a stack, it leaves no AwsSolutions
+// finding.
+func TestNew_PassesAwsSolutionsAlone(t *testing.T) {
+	stack := cdktest.TestStack(t)
+	cdktest.Setup(t, func() { logkey.New(stack, "LogKey", nil) })
+	for _, f := range cdktest.AwsSolutionsFindings(t, stack, "/LogKey/") {
+		t.Error(f)
+	}
+}

@@ -814,3 +814,17 @@ func TestDashboard_SplitsWidgetsPastCloudWatchsCapacity(t *testing.T) {
 		t.Errorf("limits.CheckTemplate = %v, %v; want no problem", ps, err)
 	}
 }
+
+// Observe suppresses the findings of its own resources: alone in a stack, it leaves no
+// AwsSolutions finding.
+func TestNewObserve_PassesAwsSolutionsAlone(t *testing.T) {
+	stack := cdktest.TestStack(t)
+	cdktest.Setup(t, func() {
+		observe.NewObserve(stack, "Observe", &observe.ObserveProps{
+			Environment: env, TimeZone: businessZone, Alerts: alerts.NewAlerts(stack, "Alerts", nil), KPIs: kpis,
+		})
+	})
+	for _, f := range cdktest.AwsSolutionsFindings(t, stack, "/Observe/") {
+		t.Error(f)
+	}
+}

@@ -212,3 +212,13 @@ func TestNew_SecretKeepsTheLogicalIDOfScopeID(t *testing.T) {
 		t.Errorf("the secret's logical ID is %s, want Salt<hash> (the construct Salt directly under the scope)", s.secret)
 	}
 }
+
+// The salt suppresses the findings of its own resources: alone in a stack, it leaves no
+// AwsSolutions finding.
+func TestNew_PassesAwsSolutionsAlone(t *testing.T) {
+	stack := cdktest.TestStack(t)
+	cdktest.Setup(t, func() { salt.New(stack, "Salt", nil) })
+	for _, f := range cdktest.AwsSolutionsFindings(t, stack, "/Salt/") {
+		t.Error(f)
+	}
+}

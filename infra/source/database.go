@@ -8,7 +8,6 @@ package source
 import (
 	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -21,7 +20,6 @@ import (
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/ingest"
-	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/infra/observe"
 	"github.com/kpilake/kpilake/infra/salt"
 	"github.com/kpilake/kpilake/layout"
@@ -142,48 +140,18 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 		obs.Tables = append(obs.Tables, observe.Table{Source: src.Name, Table: t.Name})
 	}
 	d.Observe = observe.NewObserve(d.NestedStack, "Observe", obs)
-	d.suppressions(p.Catalog, p.Plan)
+	d.suppressions()
 	return d
 }
 
-// suppressions lists, with a reason each, the AwsSolutions findings of the source's own
-// resources that are by design. The parent's resources appear here as the nested stack's
-// parameters (<referenceto...>).
-func (d *Database) suppressions(cat *catalog.Catalog, plan *golambda.Function) {
-	prefix := regexp.QuoteMeta(layout.SourcePrefix(d.Name))
-	tables := regexp.QuoteMeta(cat.DatabaseName + "/" + layout.CrawlerTablePrefix(d.Name))
-	raw := nag.Ref(cat.Lake.Raw, "Arn")
-	extract := nag.Ref(d.Extraction.Function.Function, "Arn")
-	cdknag.NagSuppressions_AddResourceSuppressions(d.Crawler.Role, &[]*cdknag.NagPackSuppression{
-		nag.SuppressMatching("AwsSolutions-IAM5", "The crawler reads every object under its own raw prefix only.",
-			`^Resource::`+raw+`/`+prefix+`\*$`),
-		nag.SuppressMatching("AwsSolutions-IAM5", "The crawler creates and updates only tables with its own table prefix.",
-			`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+tables+`\*$`),
-		nag.SuppressMatching("AwsSolutions-IAM5", "The crawler writes streams of its own log group only.",
-			`^Resource::<Crawler\w*Logs\w+\.Arn>:log-stream:\*$`),
-		nag.SuppressMatching("AwsSolutions-IAM5", "glue:GetSecurityConfiguration supports no resource-level permissions.",
-			`^Resource::\*$`),
-	}, jsii.Bool(true))
+// suppressions adds, with its reason, what only a source in a nested stack needs.
+func (d *Database) suppressions() {
 	// The catalog's security configuration (a parameter here) encrypts the crawler's CloudWatch
-	// logs (catalog.NewCatalog; its test holds it); cdk-nag cannot follow the parameter.
+	// logs (catalog.NewCatalog; its test holds it); cdk-nag cannot follow the parameter. The
+	// crawler and the extraction suppress their own findings.
 	cdknag.NagSuppressions_AddResourceSuppressions(d.Crawler.Crawler, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-GL1"),
 		Reason: jsii.String("The crawler uses the catalog's security configuration, which encrypts CloudWatch logs with the logs key; " +
 			"it is a parameter of this nested stack, which cdk-nag does not follow."),
 	}}, jsii.Bool(false))
-	x := d.Extraction
-	cdknag.NagSuppressions_AddResourceSuppressions(x.Function.Construct, &[]*cdknag.NagPackSuppression{
-		nag.SuppressMatching("AwsSolutions-IAM5", "The extraction writes objects under its own source's raw prefix only.",
-			`^Resource::`+raw+`/`+prefix+`\*$`),
-		nag.SuppressMatching("AwsSolutions-IAM5", "Attaching a function to its subnets needs EC2 network-interface actions, which support no resource-level permissions.",
-			`^Resource::\*$`),
-	}, jsii.Bool(true))
-	cdknag.NagSuppressions_AddResourceSuppressions(x.StateMachine, &[]*cdknag.NagPackSuppression{
-		nag.SuppressMatching("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
-			`^Resource::(`+extract+`|`+nag.Ref(plan.Function, "Arn")+`):\*$`),
-	}, jsii.Bool(true))
-	cdknag.NagSuppressions_AddResourceSuppressions(x.ScheduleDeadLetters, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-SQS3"),
-		Reason: jsii.String("This queue is the dead-letter queue of the schedule's target; it has none of its own."),
-	}}, jsii.Bool(true))
 }

@@ -4,14 +4,12 @@ package stack
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/aggregate"
@@ -288,7 +286,6 @@ func New(scope constructs.Construct, props *Props) *Stack {
 	}
 	s.observe(kpis.Names())
 	s.outputs()
-	s.suppressions()
 	return s
 }
 
@@ -398,50 +395,6 @@ func (s *Stack) outputs() {
 	}
 	for _, name := range sortedKeys(s.Crawlers) {
 		s.output("CrawlerName"+camel(name), "Glue crawler of "+name, s.Crawlers[name].Name())
-	}
-}
-
-// suppressions lists, with a reason each, the AwsSolutions findings that are by design.
-func (s *Stack) suppressions() {
-	cdknag.NagSuppressions_AddResourceSuppressions(s.Lake.AccessLogs, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-S1"),
-		Reason: jsii.String("This is the server access log target of the other zones; logging it into itself would loop."),
-	}}, jsii.Bool(true))
-	for name, c := range s.Crawlers {
-		if _, ok := s.Sources[name]; ok {
-			continue // the source's nested stack suppresses its own
-		}
-		prefix := regexp.QuoteMeta(layout.SourcePrefix(name))
-		tables := regexp.QuoteMeta(s.Catalog.DatabaseName + "/" + layout.CrawlerTablePrefix(name))
-		cdknag.NagSuppressions_AddResourceSuppressions(c.Role, &[]*cdknag.NagPackSuppression{
-			nag.SuppressMatching("AwsSolutions-IAM5", "The crawler reads every object under its own raw prefix only.",
-				`^Resource::<LakeRaw\w+\.Arn>/`+prefix+`\*$`),
-			nag.SuppressMatching("AwsSolutions-IAM5", "The crawler creates and updates only tables with its own table prefix.",
-				`^Resource::arn:[^:]+:glue:[^:]+:.+:table/`+tables+`\*$`),
-			nag.SuppressMatching("AwsSolutions-IAM5", "The crawler writes streams of its own log group only.",
-				`^Resource::<Crawler\w+Logs\w+\.Arn>:log-stream:\*$`),
-			nag.SuppressMatching("AwsSolutions-IAM5", "glue:GetSecurityConfiguration supports no resource-level permissions.",
-				`^Resource::\*$`),
-		}, jsii.Bool(true))
-	}
-	cdknag.NagSuppressions_AddResourceSuppressions(s.Plan.Role, &[]*cdknag.NagPackSuppression{
-		aggregate.KPITablesSuppression(s.Catalog, "The plan reads the partitions of"),
-	}, jsii.Bool(true))
-	if w := s.Aggregation; w != nil {
-		cdknag.NagSuppressions_AddResourceSuppressions(w.StateMachine, &[]*cdknag.NagPackSuppression{
-			nag.SuppressMatching("AwsSolutions-IAM5", "Step Functions invokes the qualified versions (ARN:*) of its own two functions only.",
-				`^Resource::<(AggregationAggregate|Plan)Function\w+\.Arn>:\*$`),
-		}, jsii.Bool(true))
-		cdknag.NagSuppressions_AddResourceSuppressions(w.DeadLetters, &[]*cdknag.NagPackSuppression{{
-			Id:     jsii.String("AwsSolutions-SQS3"),
-			Reason: jsii.String("This queue is the dead-letter queue of the crawler-success rule's target; it has none of its own."),
-		}}, jsii.Bool(true))
-	}
-	if c := s.LogCrawl; c != nil {
-		cdknag.NagSuppressions_AddResourceSuppressions(c.DeadLetters, &[]*cdknag.NagPackSuppression{{
-			Id:     jsii.String("AwsSolutions-SQS3"),
-			Reason: jsii.String("This queue is the dead-letter queue of the log crawl schedule's target; it has none of its own."),
-		}}, jsii.Bool(true))
 	}
 }
 
