@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -88,8 +89,33 @@ const OutputAlertTopicArn = "AlertTopicArn"
 // Name is the stack name of an environment.
 func Name(env string) string { return contract.StackName(env) }
 
+// build holds the settings that every part of an environment's stack reads.
+type build struct {
+	e         *config.Environment
+	removal   awscdk.RemovalPolicy
+	retention awslogs.RetentionDays
+	root      string
+	kpis      *queries.Catalog
+}
+
 // New creates the stack of one environment.
 func New(scope constructs.Construct, props *Props) *Stack {
+	s := newStack(scope, props)
+	b := settings(props)
+	s.storage(b)
+	s.logStreams(b)
+	s.Alerts = alerts.NewAlerts(s.Stack, "Alerts", &alerts.AlertsProps{Email: b.e.AlarmEmail, RemovalPolicy: b.removal})
+	s.Plan = s.planFunction(b, "Plan", "kpilake: resolves the business days a workflow run extracts or aggregates")
+	s.sources(b)
+	s.aggregation(b)
+	s.observe(b.kpis.Names())
+	s.outputs()
+	return s
+}
+
+// newStack is the environment's empty stack: its name, account and region, tags and the
+// environment's name for its functions' metrics.
+func newStack(scope constructs.Construct, props *Props) *Stack {
 	e := props.Env
 	account := e.Account
 	if account == "" {
@@ -124,6 +150,12 @@ func New(scope constructs.Construct, props *Props) *Stack {
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("environment"), jsii.String(e.Name), nil)
 	nag.AllowRolePolicies(s.Stack)
 
+	return s
+}
+
+// settings reads the environment's removal policy, log retention, module root and KPI catalog.
+func settings(props *Props) build {
+	e := props.Env
 	removal := awscdk.RemovalPolicy_RETAIN
 	if e.RemovalPolicy == config.Destroy {
 		removal = awscdk.RemovalPolicy_DESTROY
@@ -133,6 +165,23 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		panic(fmt.Errorf("stack %s: logRetentionDays %d has no CloudWatch equivalent", e.Name, e.LogRetentionDays))
 	}
 
+	root := props.Root
+	if root == "" {
+		root = "."
+	}
+	kpis := props.KPIs
+	if kpis == nil {
+		var err error
+		if kpis, err = queries.Load(); err != nil {
+			panic(fmt.Errorf("stack %s: %w", e.Name, err))
+		}
+	}
+	return build{e: e, removal: removal, retention: retention, root: root, kpis: kpis}
+}
+
+// storage is the lake, the logs key and the catalog.
+func (s *Stack) storage(b build) {
+	e, removal, retention := b.e, b.removal, b.retention
 	s.Lake = lake.NewLake(s.Stack, "Lake", &lake.LakeProps{
 		RemovalPolicy:                    removal,
 		RawInfrequentAccessAfterDays:     e.Lake.RawInfrequentAccessAfterDays,
@@ -150,6 +199,11 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		LogRetention:               retention,
 		LogKey:                     s.LogKey,
 	})
+}
+
+// logStreams are the Firehose log streams, their crawler and its daily schedule.
+func (s *Stack) logStreams(b build) {
+	e, removal, retention := b.e, b.removal, b.retention
 	for _, ls := range e.LogStreams {
 		s.LogStreams[ls.Name] = ingest.NewLogStream(s.Stack, "LogStream-"+ls.Name, &ingest.LogStreamProps{
 			Lake:          s.Lake,
@@ -175,31 +229,33 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		})
 	}
 
-	s.Alerts = alerts.NewAlerts(s.Stack, "Alerts", &alerts.AlertsProps{Email: e.AlarmEmail, RemovalPolicy: removal})
-	root := props.Root
-	if root == "" {
-		root = "."
-	}
-	planFunction := func(id, description string) *golambda.Function {
-		return golambda.NewFunction(s.Stack, id, &golambda.FunctionProps{
-			Invocation:  golambda.Synchronous, // a Step Functions task
-			Entry:       filepath.Join(root, "lambdas", "cmd", "plan"),
-			Description: description,
-			Environment: map[string]string{contract.EnvTimeZone: e.TimeZone},
-			// A crawl's plan lists the lookback's raw objects and KPI partitions: a few seconds.
-			Timeout:       awscdk.Duration_Seconds(jsii.Number(60)),
-			MemoryMB:      128,
-			LogRetention:  retention,
-			RemovalPolicy: removal,
-		})
-	}
-	s.Plan = planFunction("Plan", "kpilake: resolves the business days a workflow run extracts or aggregates")
+}
 
+// planFunction is a plan function (lambdas/cmd/plan) under id.
+func (s *Stack) planFunction(b build, id, description string) *golambda.Function {
+	e, removal, retention, root := b.e, b.removal, b.retention, b.root
+	return golambda.NewFunction(s.Stack, id, &golambda.FunctionProps{
+		Invocation:  golambda.Synchronous, // a Step Functions task
+		Entry:       filepath.Join(root, "lambdas", "cmd", "plan"),
+		Description: description,
+		Environment: map[string]string{contract.EnvTimeZone: e.TimeZone},
+		// A crawl's plan lists the lookback's raw objects and KPI partitions: a few seconds.
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(60)),
+		MemoryMB:      128,
+		LogRetention:  retention,
+		RemovalPolicy: removal,
+	})
+}
+
+// sources are the database sources, each a nested stack, with the plan function and the hash
+// salt they share.
+func (s *Stack) sources(b build) {
+	e, removal, retention, root := b.e, b.removal, b.retention, b.root
 	if len(e.Sources) > 0 {
 		// The sources' extractions resolve their business day with a plan function of their
 		// own: the aggregation's (Plan) names every source's crawler in its environment, so a
 		// nested source stack that invoked it would depend on the stack that depends on it.
-		s.ExtractionPlan = planFunction("ExtractionPlan", "kpilake: resolves the business day a database extraction exports")
+		s.ExtractionPlan = s.planFunction(b, "ExtractionPlan", "kpilake: resolves the business day a database extraction exports")
 		s.Salt = salt.New(s.Stack, "HashSalt", &salt.Props{RemovalPolicy: removal, BreakGlassRoleArn: e.Lake.BreakGlassRoleArn})
 	}
 	// Each database source is a nested stack of its own (package source), so that sources grow
@@ -222,13 +278,11 @@ func New(scope constructs.Construct, props *Props) *Stack {
 		s.Crawlers[src.Name] = d.Crawler
 		s.Extractions[src.Name] = d.Extraction
 	}
-	kpis := props.KPIs
-	if kpis == nil {
-		var err error
-		if kpis, err = queries.Load(); err != nil {
-			panic(fmt.Errorf("stack %s: %w", e.Name, err))
-		}
-	}
+}
+
+// aggregation is the aggregation workflow, the backfill and the sweep, where there are KPIs.
+func (s *Stack) aggregation(b build) {
+	e, removal, retention, root, kpis := b.e, b.removal, b.retention, b.root, b.kpis
 	if len(s.Crawlers) > 0 && len(kpis.Names()) > 0 {
 		crawlers := make([]*catalog.Crawler, 0, len(s.Crawlers))
 		for _, name := range sortedKeys(s.Crawlers) {
@@ -284,9 +338,6 @@ func New(scope constructs.Construct, props *Props) *Stack {
 			f.Function.AddEnvironment(jsii.String(contract.EnvSupersededGrace), jsii.String(aggregate.GraceValue(grace)), nil)
 		}
 	}
-	s.observe(kpis.Names())
-	s.outputs()
-	return s
 }
 
 // publishers are the functions that run the CTAS runner: the aggregate function and the backfill
