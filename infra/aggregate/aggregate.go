@@ -414,28 +414,54 @@ func GrantAggregate(grantee awsiam.IGrantable, cat *catalog.Catalog, lk *lake.La
 }
 
 func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepfunctions.StateMachine {
-	failed := awsstepfunctions.NewFail(node, jsii.String("Failed"), &awsstepfunctions.FailProps{
-		Error:     jsii.String(ErrorAggregationFailed),
-		CausePath: jsii.String("$.failure.Cause"),
-	})
-	notify := func(id string, message map[string]any) awsstepfunctionstasks.SnsPublish {
-		message["execution"] = awsstepfunctions.JsonPath_ExecutionId()
-		message["error"] = awsstepfunctions.JsonPath_StringAt(jsii.String("$.failure.Error"))
-		message["cause"] = awsstepfunctions.JsonPath_StringAt(jsii.String("$.failure.Cause"))
-		return awsstepfunctionstasks.NewSnsPublish(node, jsii.String(id), &awsstepfunctionstasks.SnsPublishProps{
-			Topic:      p.Alerts.Topic,
-			Subject:    jsii.String("kpilake: KPI aggregation failed"),
-			Message:    awsstepfunctions.TaskInput_FromObject(&message),
-			ResultPath: awsstepfunctions.JsonPath_DISCARD(),
-		})
+	a := &aggregationStates{node: node, p: p,
+		failed: awsstepfunctions.NewFail(node, jsii.String("Failed"), &awsstepfunctions.FailProps{
+			Error:     jsii.String(ErrorAggregationFailed),
+			CausePath: jsii.String("$.failure.Cause"),
+		}),
+		catchAll: &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: jsii.String("$.failure")},
 	}
-	catchAll := &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: jsii.String("$.failure")}
+	planRun := a.planRun()
+	days := a.days(a.waves(a.wave(a.aggregateKPI(w.Function))))
+	return statemachine.New(node, &statemachine.Props{
+		Subject:       "KPI aggregation",
+		Comment:       "kpilake: daily KPI aggregation in dependency waves",
+		Definition:    planRun.Next(days),
+		Timeout:       awscdk.Duration_Hours(jsii.Number(workflowTimeoutHours)),
+		Alerts:        p.Alerts,
+		LogRetention:  p.LogRetention,
+		RemovalPolicy: p.RemovalPolicy,
+	}).StateMachine
+}
 
+// aggregationStates builds the states of the aggregation workflow: the plan, then each day's
+// waves of KPIs, each failure published once, where what failed is known.
+type aggregationStates struct {
+	node     constructs.Construct
+	p        WorkflowProps
+	failed   awsstepfunctions.Fail
+	catchAll *awsstepfunctions.CatchProps
+}
+
+// notify publishes a failure to the alert topic: message, the execution and the failure.
+func (a *aggregationStates) notify(id string, message map[string]any) awsstepfunctionstasks.SnsPublish {
+	message["execution"] = awsstepfunctions.JsonPath_ExecutionId()
+	message["error"] = awsstepfunctions.JsonPath_StringAt(jsii.String("$.failure.Error"))
+	message["cause"] = awsstepfunctions.JsonPath_StringAt(jsii.String("$.failure.Cause"))
+	return awsstepfunctionstasks.NewSnsPublish(a.node, jsii.String(id), &awsstepfunctionstasks.SnsPublishProps{
+		Topic:      a.p.Alerts.Topic,
+		Subject:    jsii.String("kpilake: KPI aggregation failed"),
+		Message:    awsstepfunctions.TaskInput_FromObject(&message),
+		ResultPath: awsstepfunctions.JsonPath_DISCARD(),
+	})
+}
+
+func (a *aggregationStates) planRun() awsstepfunctionstasks.LambdaInvoke {
 	// The plan fails on a bad trigger or a broken KPI catalog, which no retry fixes, or on a call
 	// to S3 or Glue that its SDK retried already: only Lambda's own errors are retried. The days
 	// are not known when it fails.
-	planRun := awsstepfunctionstasks.NewLambdaInvoke(node, jsii.String("PlanRun"), &awsstepfunctionstasks.LambdaInvokeProps{
-		LambdaFunction: p.Plan.Function,
+	planRun := awsstepfunctionstasks.NewLambdaInvoke(a.node, jsii.String("PlanRun"), &awsstepfunctionstasks.LambdaInvokeProps{
+		LambdaFunction: a.p.Plan.Function,
 		Comment:        jsii.String("The business days (the given date, or the days the crawl brought or changed) and their KPI waves"),
 		Payload:        awsstepfunctions.TaskInput_FromJsonPathAt(jsii.String("$")),
 		ResultSelector: &map[string]any{
@@ -448,12 +474,16 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 		RetryOnServiceExceptions: jsii.Bool(false),
 	})
 	planRun.AddRetry(statemachine.ServiceRetry())
-	planRun.AddCatch(notify("NotifyPlanFailure", map[string]any{"stage": "plan"}).Next(failed), catchAll)
+	planRun.AddCatch(a.notify("NotifyPlanFailure", map[string]any{"stage": "plan"}).Next(a.failed), a.catchAll)
 
+	return planRun
+}
+
+func (a *aggregationStates) aggregateKPI(fn *golambda.Function) awsstepfunctionstasks.LambdaInvoke {
 	// One KPI: its failure is published from inside the wave, where the KPI is known, and ends
 	// the branch with ErrorKPIFailed so that the waves' catch does not publish it again.
-	aggregateKPI := awsstepfunctionstasks.NewLambdaInvoke(node, jsii.String("AggregateKPI"), &awsstepfunctionstasks.LambdaInvokeProps{
-		LambdaFunction: w.Function.Function,
+	aggregateKPI := awsstepfunctionstasks.NewLambdaInvoke(a.node, jsii.String("AggregateKPI"), &awsstepfunctionstasks.LambdaInvokeProps{
+		LambdaFunction: fn.Function,
 		// The trigger tells the handler whether to wait for the inputs of the day (an event's run)
 		// or to run as asked (a manual run); the crawled prefixes, which inputs not to wait for.
 		Payload: awsstepfunctions.TaskInput_FromObject(&map[string]any{
@@ -484,19 +514,23 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 		MaxAttempts:    jsii.Number(2),
 		JitterStrategy: awsstepfunctions.JitterType_FULL,
 	})
-	kpiFailed := awsstepfunctions.NewFail(node, jsii.String("KPIFailed"), &awsstepfunctions.FailProps{
+	kpiFailed := awsstepfunctions.NewFail(a.node, jsii.String("KPIFailed"), &awsstepfunctions.FailProps{
 		Error:     jsii.String(ErrorKPIFailed),
 		CausePath: jsii.String("$.failure.Cause"),
 	})
-	aggregateKPI.AddCatch(notify("NotifyKPIFailure", map[string]any{
+	aggregateKPI.AddCatch(a.notify("NotifyKPIFailure", map[string]any{
 		"kpi":  awsstepfunctions.JsonPath_StringAt(jsii.String("$.kpi")),
 		"date": awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
-	}).Next(kpiFailed), catchAll)
+	}).Next(kpiFailed), a.catchAll)
 
-	wave := awsstepfunctions.NewMap(node, jsii.String("AggregateWave"), &awsstepfunctions.MapProps{
-		Comment:        jsii.String(fmt.Sprintf("The KPIs of one wave are independent: at most %d at once", p.MaxConcurrency)),
+	return aggregateKPI
+}
+
+func (a *aggregationStates) wave(aggregateKPI awsstepfunctionstasks.LambdaInvoke) awsstepfunctions.Map {
+	wave := awsstepfunctions.NewMap(a.node, jsii.String("AggregateWave"), &awsstepfunctions.MapProps{
+		Comment:        jsii.String(fmt.Sprintf("The KPIs of one wave are independent: at most %d at once", a.p.MaxConcurrency)),
 		ItemsPath:      jsii.String("$.kpis"),
-		MaxConcurrency: jsii.Number(p.MaxConcurrency),
+		MaxConcurrency: jsii.Number(a.p.MaxConcurrency),
 		ItemSelector: &map[string]any{
 			"kpi":     awsstepfunctions.JsonPath_StringAt(jsii.String("$$.Map.Item.Value")),
 			"date":    awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
@@ -506,11 +540,15 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 	})
 	wave.ItemProcessor(aggregateKPI, nil)
 
+	return wave
+}
+
+func (a *aggregationStates) waves(wave awsstepfunctions.Map) awsstepfunctions.Map {
 	// A day's output is its date, not its KPIs' results: a result is about 350 bytes, and
 	// results of every KPI of every day of a catch-up, carried to the end of the run, would pass
 	// Step Functions' 256 KB with 25 KPIs over 32 days and fail a run that published them all.
 	// Each result stays in the execution's history (AggregateKPI's output) and the function's log.
-	waves := awsstepfunctions.NewMap(node, jsii.String("AggregateWaves"), &awsstepfunctions.MapProps{
+	waves := awsstepfunctions.NewMap(a.node, jsii.String("AggregateWaves"), &awsstepfunctions.MapProps{
 		Comment:        jsii.String("The day's waves in dependency order, one at a time"),
 		ItemsPath:      jsii.String("$.waves"),
 		MaxConcurrency: jsii.Number(1),
@@ -525,19 +563,23 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 	})
 	waves.ItemProcessor(wave, nil)
 	// A day that fails ends with ErrorKPIFailed once its alert (which names the day) is out.
-	dayFailed := awsstepfunctions.NewFail(node, jsii.String("DayFailed"), &awsstepfunctions.FailProps{
+	dayFailed := awsstepfunctions.NewFail(a.node, jsii.String("DayFailed"), &awsstepfunctions.FailProps{
 		Error:     jsii.String(ErrorKPIFailed),
 		CausePath: jsii.String("$.failure.Cause"),
 	})
 	waves.AddCatch(dayFailed, &awsstepfunctions.CatchProps{Errors: jsii.Strings(ErrorKPIFailed), ResultPath: jsii.String("$.failure")})
-	waves.AddCatch(notify("NotifyFailure", map[string]any{
+	waves.AddCatch(a.notify("NotifyFailure", map[string]any{
 		"date": awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
-	}).Next(dayFailed), catchAll)
+	}).Next(dayFailed), a.catchAll)
 
+	return waves
+}
+
+func (a *aggregationStates) days(waves awsstepfunctions.Map) awsstepfunctions.Map {
 	// One day at a time, oldest first (the plan's order): a day's waves already use the share of
 	// the Athena quota the workflow may take, and a KPI over a window of days reads the earlier
 	// days as this run left them.
-	days := awsstepfunctions.NewMap(node, jsii.String("AggregateDays"), &awsstepfunctions.MapProps{
+	days := awsstepfunctions.NewMap(a.node, jsii.String("AggregateDays"), &awsstepfunctions.MapProps{
 		Comment:        jsii.String("The days to aggregate, oldest first, one at a time"),
 		ItemsPath:      jsii.String("$.plan.days"),
 		MaxConcurrency: jsii.Number(1),
@@ -551,19 +593,11 @@ func (w *Workflow) workflow(node constructs.Construct, p WorkflowProps) awsstepf
 		ResultPath: jsii.String("$.aggregated"),
 	})
 	days.ItemProcessor(waves, nil)
-	days.AddCatch(failed, &awsstepfunctions.CatchProps{Errors: jsii.Strings(ErrorKPIFailed), ResultPath: jsii.String("$.failure")})
-	days.AddCatch(notify("NotifyRunFailure", map[string]any{}).Next(failed), catchAll)
-	days.Next(awsstepfunctions.NewSucceed(node, jsii.String("Done"), nil))
+	days.AddCatch(a.failed, &awsstepfunctions.CatchProps{Errors: jsii.Strings(ErrorKPIFailed), ResultPath: jsii.String("$.failure")})
+	days.AddCatch(a.notify("NotifyRunFailure", map[string]any{}).Next(a.failed), a.catchAll)
+	days.Next(awsstepfunctions.NewSucceed(a.node, jsii.String("Done"), nil))
 
-	return statemachine.New(node, &statemachine.Props{
-		Subject:       "KPI aggregation",
-		Comment:       "kpilake: daily KPI aggregation in dependency waves",
-		Definition:    planRun.Next(days),
-		Timeout:       awscdk.Duration_Hours(jsii.Number(workflowTimeoutHours)),
-		Alerts:        p.Alerts,
-		LogRetention:  p.LogRetention,
-		RemovalPolicy: p.RemovalPolicy,
-	}).StateMachine
+	return days
 }
 
 // rules starts the workflow on crawler success, alerts on crawler failure and on executions that
