@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,10 +38,26 @@ import (
 	"github.com/kpilake/kpilake/queries"
 )
 
-func TestMain(m *testing.M) { testsvc.Main(m) }
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// The moto-backed tests wait far more than they compute: on moto's answers, and on the
+	// visibility timeouts, leases and retry delays they test. -parallel defaults to GOMAXPROCS,
+	// which on a 2-core machine runs two of them at a time and leaves the CPU idle while they
+	// wait; unless -parallel is given, run more at once.
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if p := flag.Lookup("test.parallel"); p != nil && !given {
+		if n, ok := p.Value.(flag.Getter).Get().(int); ok && n < minParallel {
+			if err := p.Value.Set(strconv.Itoa(minParallel)); err != nil {
+				panic(err)
+			}
+		}
+	}
+	testsvc.Main(m)
+}
 
-// maxReceiveCount is the redrive policy of the test queues, as the stack sets a few receives.
-const maxReceiveCount = 3
+// minParallel is the least -parallel the package's tests run with unless it is given.
+const minParallel = 8
 
 // kpiColumns are the output columns of each KPI of the embedded catalog (queries/*.sql), as Athena
 // would register them for its CTAS.
@@ -59,21 +76,10 @@ var kpiColumns = map[string][]gtypes.Column{
 // queue and dead-letter queue, and a worker wired as the backfill Lambda wires it (the real
 // aggregate handler, CTAS runner and KPI catalog), so tests share the server and run in parallel.
 type env struct {
-	db, bucket       string
-	queueURL, dlqURL string
-	queueARN         string
-	glue             *glue.Client
-	s3               *s3.Client
-	sqs              *sqs.Client
-	worker           *backfill.Worker
-	timeout          time.Duration
-
-	// batches counts the batches the worker has completed, for drain's stall check.
-	batches    atomic.Int64
-	mu         sync.Mutex
-	deliveries map[string][]string // message id -> ApproximateReceiveCount of each delivery
-	reported   map[string]int      // message id -> times reported as a batch item failure
-	bodies     map[string]string   // message id -> body
+	*queues
+	db, bucket string
+	glue       *glue.Client
+	s3         *s3.Client
 }
 
 var (
@@ -91,10 +97,16 @@ type envOptions struct {
 	overlap *overlapGlue
 	// queue, if set, wraps the SQS client the worker calls.
 	queue func(backfill.Queue) backfill.Queue
-	// lease and retryDelay configure the worker; zero: its defaults.
-	lease, retryDelay time.Duration
+	// lease configures the worker; zero: its default.
+	lease time.Duration
+	// retryDelay configures the worker; zero: a second, not the worker's default minute, so that
+	// a test that wants no job given back fails in seconds, not minutes, when one is.
+	retryDelay time.Duration
 	// timeout, if set, is each invocation's deadline, as Lambda's function timeout.
 	timeout time.Duration
+	// pollMax, if set, is the runner's longest wait between two looks at a running query;
+	// default 5 ms, for queries that end at the first look.
+	pollMax time.Duration
 }
 
 // newEnv builds an env.
@@ -111,16 +123,13 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	cfg := m.AWSConfig()
 	n := envSeq.Add(1)
 	e := &env{
-		db:         fmt.Sprintf("backfill_%d", n),
-		bucket:     fmt.Sprintf("backfill-aggregated-%d", n),
-		glue:       glue.NewFromConfig(cfg),
-		s3:         s3.NewFromConfig(cfg, testsvc.S3PathStyle),
-		sqs:        sqs.NewFromConfig(cfg),
-		deliveries: map[string][]string{},
-		reported:   map[string]int{},
-		bodies:     map[string]string{},
-		timeout:    opts.timeout,
+		queues: newQueues(t, sqs.NewFromConfig(cfg), fmt.Sprintf("backfill-%d", n), opts.visibility),
+		db:     fmt.Sprintf("backfill_%d", n),
+		bucket: fmt.Sprintf("backfill-aggregated-%d", n),
+		glue:   glue.NewFromConfig(cfg),
+		s3:     s3.NewFromConfig(cfg, testsvc.S3PathStyle),
 	}
+	e.timeout = opts.timeout
 	ctx := context.Background()
 	if _, err := e.glue.CreateDatabase(ctx, &glue.CreateDatabaseInput{DatabaseInput: &gtypes.DatabaseInput{Name: aws.String(e.db)}}); err != nil {
 		t.Fatal(err)
@@ -129,23 +138,6 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(testsvc.Region)}}); err != nil {
 		t.Fatal(err)
 	}
-	dlq, err := e.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("backfill-%d-dlq", n))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.dlqURL = aws.ToString(dlq.QueueUrl)
-	dlqARN := e.queueAttr(t, e.dlqURL, sqstypes.QueueAttributeNameQueueArn)
-	q, err := e.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("backfill-%d", n)),
-		Attributes: map[string]string{
-			string(sqstypes.QueueAttributeNameVisibilityTimeout): strconv.Itoa(int(opts.visibility / time.Second)),
-			string(sqstypes.QueueAttributeNameRedrivePolicy): fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":"%d"}`,
-				dlqARN, maxReceiveCount),
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.queueURL = aws.ToString(q.QueueUrl)
-	e.queueARN = e.queueAttr(t, e.queueURL, sqstypes.QueueAttributeNameQueueArn)
 
 	sim := &ctassim.Athena{
 		Client:     athena.NewFromConfig(cfg),
@@ -160,9 +152,13 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		athenaAPI = opts.athena(sim)
 	}
 	discard := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	pollMax := 5 * time.Millisecond
+	if opts.pollMax > 0 {
+		pollMax = opts.pollMax
+	}
 	runnerCfg := ctas.Config{
 		Database: e.db, Workgroup: "primary", AggregatedBucket: e.bucket,
-		PollInitial: time.Millisecond, PollMax: 5 * time.Millisecond,
+		PollInitial: time.Millisecond, PollMax: pollMax,
 		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond,
 		// For the tests whose invocations have a deadline of seconds (envOptions.timeout): time
 		// to publish a query that ends just before the stop, on a loaded machine.
@@ -171,6 +167,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	// Two calls, because ctas.New takes its own, unexported, Glue interface.
 	var runner *ctas.Runner
+	var err error
 	if og := opts.overlap; og != nil {
 		og.Client = e.glue
 		runner, err = ctas.New(athenaAPI, og, e.s3, runnerCfg)
@@ -206,246 +203,16 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	handler := aggregate.NewHandler(kpis, e.db, tokyo, runner, discard).
 		WithState(aggregate.StateKeys{{Source: "social", Table: "posts"}: queries.DefaultStateKey}, raw)
+	retryDelay := opts.retryDelay
+	if retryDelay == 0 {
+		retryDelay = time.Second
+	}
 	e.worker, err = backfill.NewWorker(kpis, handler, queue, backfill.Config{
-		QueueURL: e.queueURL, DeadLetterQueueURL: e.dlqURL, Lease: opts.lease, RetryDelay: opts.retryDelay, Logger: discard})
+		QueueURL: e.queueURL, DeadLetterQueueURL: e.dlqURL, Lease: opts.lease, RetryDelay: retryDelay, Logger: discard})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
-}
-
-func (e *env) queueAttr(t *testing.T, url string, name sqstypes.QueueAttributeName) string {
-	t.Helper()
-	out, err := e.sqs.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
-		AttributeNames: []sqstypes.QueueAttributeName{name}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out.Attributes[string(name)]
-}
-
-// enqueue sends the bodies to the backfill queue, ten to a batch as the CLI does, and returns the
-// message ids in order.
-func (e *env) enqueue(t *testing.T, bodies ...string) []string {
-	t.Helper()
-	var ids []string
-	for chunk := range slices.Chunk(bodies, 10) {
-		in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(e.queueURL)}
-		for i, b := range chunk {
-			in.Entries = append(in.Entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(b)})
-		}
-		out, err := e.sqs.SendMessageBatch(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(out.Failed) > 0 {
-			t.Fatalf("send batch: %d failed, first %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
-		}
-		byEntry := map[string]string{}
-		for _, ok := range out.Successful {
-			byEntry[aws.ToString(ok.Id)] = aws.ToString(ok.MessageId)
-		}
-		for i := range chunk {
-			ids = append(ids, byEntry[strconv.Itoa(i)])
-		}
-	}
-	return ids
-}
-
-func (e *env) jobs(t *testing.T, days []layout.Day, kpis ...string) []string {
-	t.Helper()
-	bodies := make([]string, len(days))
-	for i, d := range days {
-		bodies[i] = jobBody(t, d.String(), kpis...)
-	}
-	return bodies
-}
-
-// drain works the backfill queue as Lambda's event source mapping does, with one poller per batch
-// size given, until the queue holds no message, visible or in flight.
-//
-// It gives up when no batch has completed for drainStall (the queue is stuck: a job that never
-// comes back, a poller that hangs), not after a fixed time: a year of jobs takes minutes, more on
-// a loaded machine, and slow is not stuck. It also stops before the test binary's deadline.
-func (e *env) drain(t *testing.T, batchSizes ...int32) {
-	t.Helper()
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	if d, ok := t.Deadline(); ok {
-		var stop context.CancelFunc
-		ctx, stop = context.WithDeadline(ctx, d.Add(-30*time.Second))
-		defer stop()
-	}
-	done := make(chan struct{})
-	go e.watchStall(ctx, cancel, done)
-	defer close(done)
-	errs := make(chan error, len(batchSizes))
-	var wg sync.WaitGroup
-	for _, n := range batchSizes {
-		wg.Go(func() {
-			if err := e.poll(ctx, n); err != nil {
-				cancel(err)
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	// The first error cancels the other pollers, whose errors only say so; the cause says why.
-	if err, ok := <-errs; ok {
-		t.Fatalf("%v\n(why the drain stopped: %v)", err, context.Cause(ctx))
-	}
-}
-
-// drainStall is how long drain waits for some batch to complete before it calls the queue stuck.
-// It is longer than any visibility timeout or retry delay a test waits out on purpose.
-const drainStall = 2 * time.Minute
-
-// watchStall cancels ctx when no batch has completed for drainStall, until done is closed.
-func (e *env) watchStall(ctx context.Context, cancel context.CancelCauseFunc, done <-chan struct{}) {
-	tick := time.NewTicker(5 * time.Second)
-	defer tick.Stop()
-	last, since := e.batches.Load(), time.Now()
-	for {
-		select {
-		case <-done:
-			return
-		case <-ctx.Done():
-			return
-		case now := <-tick.C:
-			if n := e.batches.Load(); n != last {
-				last, since = n, now
-			} else if now.Sub(since) >= drainStall {
-				cancel(fmt.Errorf("no batch completed for %s after %d batches", drainStall, n))
-				return
-			}
-		}
-	}
-}
-
-// poll is one poller of the event source mapping: receive up to batch messages, invoke the worker,
-// delete every message not reported as a batch item failure (those come back after the
-// visibility timeout, and SQS moves them to the dead-letter queue after maxReceiveCount).
-func (e *env) poll(ctx context.Context, batch int32) error {
-	for {
-		if ctx.Err() != nil {
-			return fmt.Errorf("queue not drained: %w", context.Cause(ctx))
-		}
-		out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl:                    aws.String(e.queueURL),
-			MaxNumberOfMessages:         batch,
-			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
-		})
-		if err != nil {
-			return fmt.Errorf("receive: %w", err)
-		}
-		if len(out.Messages) == 0 {
-			empty, err := e.empty(ctx)
-			if err != nil || empty {
-				return err
-			}
-			time.Sleep(20 * time.Millisecond)
-			continue
-		}
-		if err := e.invoke(ctx, out.Messages); err != nil {
-			return err
-		}
-	}
-}
-
-// invoke hands the messages to the worker as one event and deletes those it did not report.
-func (e *env) invoke(ctx context.Context, msgs []sqstypes.Message) error {
-	ev := events.SQSEvent{}
-	e.mu.Lock()
-	for _, m := range msgs {
-		id := aws.ToString(m.MessageId)
-		e.deliveries[id] = append(e.deliveries[id], m.Attributes[string(sqstypes.MessageSystemAttributeNameApproximateReceiveCount)])
-		e.bodies[id] = aws.ToString(m.Body)
-		ev.Records = append(ev.Records, events.SQSMessage{
-			MessageId: id, ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body),
-			Attributes: m.Attributes, Md5OfBody: aws.ToString(m.MD5OfBody),
-			EventSource: "aws:sqs", EventSourceARN: e.queueARN, AWSRegion: testsvc.Region,
-		})
-	}
-	e.mu.Unlock()
-	if e.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, e.timeout)
-		defer cancel()
-	}
-	resp, err := e.worker.Handle(ctx, ev)
-	if err != nil {
-		return fmt.Errorf("worker returned an error (the whole batch would be retried): %w", err)
-	}
-	defer e.batches.Add(1)
-	failed := map[string]bool{}
-	e.mu.Lock()
-	for _, f := range resp.BatchItemFailures {
-		failed[f.ItemIdentifier] = true
-		e.reported[f.ItemIdentifier]++
-	}
-	e.mu.Unlock()
-	del := &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(e.queueURL)}
-	for i, m := range msgs {
-		if !failed[aws.ToString(m.MessageId)] {
-			del.Entries = append(del.Entries, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
-		}
-	}
-	if len(del.Entries) == 0 {
-		return nil
-	}
-	out, err := e.sqs.DeleteMessageBatch(ctx, del)
-	if err != nil {
-		return fmt.Errorf("delete: %w", err)
-	}
-	if len(out.Failed) > 0 {
-		return fmt.Errorf("delete: %d failed, first %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
-	}
-	return nil
-}
-
-// empty reports whether the backfill queue holds no message, visible, in flight or delayed.
-func (e *env) empty(ctx context.Context) (bool, error) {
-	names := []sqstypes.QueueAttributeName{
-		sqstypes.QueueAttributeNameApproximateNumberOfMessages,
-		sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-		sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed,
-	}
-	out, err := e.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(e.queueURL), AttributeNames: names})
-	if err != nil {
-		return false, fmt.Errorf("queue attributes: %w", err)
-	}
-	for _, n := range names {
-		if v := out.Attributes[string(n)]; v != "0" {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
-// deadLetters receives the n messages of the dead-letter queue, with their attributes.
-func (e *env) deadLetters(t *testing.T, n int) []sqstypes.Message {
-	t.Helper()
-	var got []sqstypes.Message
-	deadline := time.Now().Add(10 * time.Second)
-	for len(got) < n && time.Now().Before(deadline) {
-		out, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(e.dlqURL), MaxNumberOfMessages: 10, VisibilityTimeout: 60, WaitTimeSeconds: 1,
-			MessageAttributeNames:       []string{"All"},
-			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, out.Messages...)
-	}
-	if len(got) != n {
-		t.Fatalf("%d messages in the dead-letter queue, want %d", len(got), n)
-	}
-	if left := e.queueAttr(t, e.dlqURL, sqstypes.QueueAttributeNameApproximateNumberOfMessages); left != "0" {
-		t.Errorf("%s more messages in the dead-letter queue than the %d expected", left, n)
-	}
-	return got
 }
 
 // partitions returns the location of each dt partition of the KPI's table, by day.
@@ -583,27 +350,35 @@ func days(first string, n int) []layout.Day {
 	return out
 }
 
-func TestBackfill_AYearOfJobsPublishesEveryKPIOfEveryDayOnce(t *testing.T) {
+func TestBackfill_JobsInBatchesOfEverySizePublishEveryKPIOfEveryDayOnce(t *testing.T) {
 	t.Parallel()
 	// Long enough that no job comes back while a poller still works it, even on a loaded machine:
 	// the stack sets it to six times the function's timeout.
 	e := newEnv(t, envOptions{visibility: 5 * time.Minute})
-	year := days("2025-01-01", 365)
-	if testing.Short() {
-		// moto answers a few hundred calls a second and a year takes about 20,000: over a minute.
-		year = year[:31]
-	}
-	ids := e.enqueue(t, e.jobs(t, year)...)
+	// Eleven days, where this test once ran a year (365 days, 2,190 KPI runs, five minutes of moto
+	// calls): what moto adds to the in-memory year (TestWorker_AYearOfJobsIsWorkedOnceThroughTheQueue)
+	// is the real calls and the real aggregate handler, runner, Glue and S3 behind the worker, and
+	// eleven days exercise all of them: more jobs than one SendMessageBatch (10) and one receive
+	// (10) take, events of several records and of one, worked by concurrent pollers of up to ten,
+	// three and one, every KPI's table created by its first CTAS and its partitions added after,
+	// and the state of social.posts built on the day before (a poller works its event's days in
+	// order) across the end of a month, of February 29th and of a year. Each later day of a year
+	// repeats one of these.
+	ds := slices.Concat(days("2024-02-26", 6), days("2024-12-29", 5))
+	ids := e.enqueue(t, e.jobs(t, ds)...)
 
 	began := time.Now()
-	e.drain(t, 1, 10, 3, 7, 5, 10, 2, 8)
-	t.Logf("%d jobs (%d KPI runs) drained in %s", len(year), len(year)*len(allKPIs), time.Since(began).Round(time.Millisecond))
+	e.drain(t, 10, 3, 1)
+	t.Logf("%d jobs (%d KPI runs) drained in %s", len(ds), len(ds)*len(allKPIs), time.Since(began).Round(time.Millisecond))
 
-	e.checkPublishedOnce(t, every(allKPIs, year))
+	e.checkPublishedOnce(t, every(allKPIs, ds))
 	for _, id := range ids {
-		if len(e.deliveries[id]) == 0 {
-			t.Errorf("message %s never delivered", id)
+		if got := e.deliveries[id]; !slices.Equal(got, []string{"1"}) {
+			t.Errorf("message %s delivered with receive counts %v, want once", id, got)
 		}
+	}
+	if e.largest < 2 {
+		t.Errorf("the largest event held %d records; the pollers of ten and three should have received several at once", e.largest)
 	}
 	if len(e.reported) != 0 {
 		t.Errorf("%d messages reported for redelivery: %v", len(e.reported), e.reported)
@@ -620,31 +395,19 @@ func TestBackfill_AYearOfJobsPublishesEveryKPIOfEveryDayOnce(t *testing.T) {
 	}
 }
 
-// receive takes up to n messages off the backfill queue, as the event source mapping would.
-func (e *env) receive(t *testing.T, n int32) []sqstypes.Message {
-	t.Helper()
-	out, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL),
-		MaxNumberOfMessages: n, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.Messages) != int(n) {
-		t.Fatalf("received %d messages, want %d", len(out.Messages), n)
-	}
-	return out.Messages
-}
-
 func TestBackfill_DuplicateDeliveryPublishesEachDayOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{visibility: 5 * time.Minute})
 	// The same job enqueued twice (an operator ran the request twice) and worked one after the other.
-	twice := days("2026-03-01", 3)
+	// Two days (once three): the second day's state builds on the first, whose duplicate then
+	// publishes it again underneath; a third day would only repeat the second.
+	twice := days("2026-03-01", 2)
 	bodies := e.jobs(t, twice)
 	e.enqueue(t, append(slices.Clone(bodies), bodies...)...)
 	e.drain(t, 1)
 	// One message delivered again after it was worked (its delete was lost, or its visibility
 	// timeout expired just before): the second invocation sees it with a higher receive count.
-	again := days("2026-03-04", 2)
+	again := days("2026-03-03", 2)
 	e.enqueue(t, e.jobs(t, again)...)
 	msgs := e.receive(t, int32(len(again)))
 	for range 2 {
@@ -666,8 +429,9 @@ func TestBackfill_ConcurrentDuplicateDeliveryPublishesEachDayOnce(t *testing.T) 
 	// One message delivered to two invocations at once (SQS delivers at least once), and the same
 	// job enqueued twice and picked up by two pollers at the same time. Their runs overlap as they
 	// happen to; TestBackfill_OverlappingDuplicatesLeaveThePartitionAtARunThatExists forces the
-	// overlaps that matter.
-	once := days("2026-03-10", 3)
+	// overlaps that matter. Two days each (once three): an event of more than one record, and
+	// two days' duplicates on four pollers; a third day only adds KPI runs.
+	once := days("2026-03-10", 2)
 	e.enqueue(t, e.jobs(t, once)...)
 	msgs := e.receive(t, int32(len(once)))
 	var wg sync.WaitGroup
@@ -676,7 +440,7 @@ func TestBackfill_ConcurrentDuplicateDeliveryPublishesEachDayOnce(t *testing.T) 
 		wg.Go(func() { _ = e.invoke(context.Background(), msgs) })
 	}
 	wg.Wait()
-	twice := days("2026-03-13", 3)
+	twice := days("2026-03-12", 2)
 	bodies := e.jobs(t, twice)
 	e.enqueue(t, append(slices.Clone(bodies), bodies...)...)
 	e.drain(t, 1, 1, 2, 2)
@@ -939,17 +703,6 @@ func (q mortalQueue) SendMessage(ctx context.Context, in *sqs.SendMessageInput, 
 	return q.Queue.SendMessage(ctx, in, opts...)
 }
 
-// tryReceive takes the backfill queue's visible messages, if any, without waiting.
-func (e *env) tryReceive(t *testing.T) []sqstypes.Message {
-	t.Helper()
-	out, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL),
-		MaxNumberOfMessages: 10, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out.Messages
-}
-
 func TestBackfill_CrashedDeliveryComesBackAfterTheLease(t *testing.T) {
 	t.Parallel()
 	const lease = backfill.MinLease
@@ -1139,6 +892,7 @@ func (g *overlapGlue) UpdatePartition(ctx context.Context, in *glue.UpdatePartit
 // invocations at once (SQS delivers at least once; a visibility timeout can expire mid-job) and
 // makes their runs overlap at the partition switch, the newer run writing first.
 func TestBackfill_OverlappingDuplicatesLeaveThePartitionAtARunThatExists(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		published bool // the day was published before
@@ -1218,14 +972,19 @@ func (a *slowAthena) GetQueryExecution(ctx context.Context, in *athena.GetQueryE
 }
 
 func TestBackfill_ADayLongerThanAnInvocationIsHandedOnAndPublishedOnce(t *testing.T) {
-	// Not parallel: its invocations have seconds, and the year of jobs of the parallel tests
-	// slows moto's calls down enough to cut a publish at the deadline, which reruns a KPI.
+	// Not parallel: its invocations have seconds, and the load of the parallel tests on moto and
+	// the machine can slow a publish enough to cut it at the deadline, which reruns a KPI.
 	// A query takes 2 s and an invocation has 12 s, of which the worker's stop margin (a sixth of
-	// the 6 s lease) and the runner's (4 s) leave 7 s: a day's five KPIs take two invocations.
+	// the 6 s lease) and the runner's (4 s) leave 7 s: a day's six KPIs take two invocations.
+	// The runner looks at a running query every 50 ms at most: at the default 5 ms, the 2 s
+	// queries cost moto 400 calls each.
 	slow := &slowAthena{took: 2 * time.Second, started: map[string]time.Time{}, runOf: map[string]string{}, succeeded: map[string]int{}}
 	e := newEnv(t, envOptions{visibility: 5 * time.Minute, lease: 6 * time.Second, retryDelay: time.Second, timeout: 12 * time.Second,
-		athena: func(sim *ctassim.Athena) ctassim.AthenaAPI { slow.AthenaAPI = sim; return slow }})
-	ds := days("2026-07-01", 3)
+		pollMax: 50 * time.Millisecond, athena: func(sim *ctassim.Athena) ctassim.AthenaAPI { slow.AthenaAPI = sim; return slow }})
+	// Two days (once three), one a poller: both days handed on at once, their continuations
+	// numbered per day; a third day waited for a free poller and added 7 s of queries to the
+	// serial part of the run.
+	ds := days("2026-07-01", 2)
 	ids := e.enqueue(t, e.jobs(t, ds)...)
 	// One message an invocation, as the stack's event source mapping (infra/backfill.BatchSize):
 	// each job has the invocation's whole time.

@@ -384,6 +384,41 @@ func TestWorker_SendsMalformedMessageToDLQWithoutRetry(t *testing.T) {
 	}
 }
 
+func TestWorker_TakesADayOverInTheBusinessZoneThoughNotInUTC(t *testing.T) {
+	// 2026-11-27 16:00 UTC is 2026-11-28 01:00 in Tokyo: the 27th is over there, not yet in UTC.
+	// (At testNow, 10:00 in Tokyo, both zones are on the same day and cannot tell them apart.)
+	now := time.Date(2026, 11, 27, 16, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		date   string
+		reason string // "" means worked
+	}{
+		{"2026-11-27", ""},
+		{"2026-11-28", "2026-11-28 is not over yet in Asia/Tokyo; the last day to backfill is 2026-11-27"},
+	} {
+		t.Run(tc.date, func(t *testing.T) {
+			agg := &fakeAggregator{}
+			q := newFakeQueue()
+			w, err := backfill.NewWorker(catalog(t), agg, q, backfill.Config{QueueURL: testQueueURL, DeadLetterQueueURL: testDLQURL,
+				TimeZone: testZone(t), EarliestDay: mustDay(t, "2020-01-01"), Now: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := w.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
+				record("m1", jobBody(t, tc.date, "reactions_given_received"))}})
+			if err != nil || len(resp.BatchItemFailures) != 0 {
+				t.Fatalf("Handle: %v, reported %v", err, resp.BatchItemFailures)
+			}
+			dead := q.sentTo(testDLQURL)
+			switch {
+			case tc.reason == "" && (len(dead) != 0 || !slices.Equal(agg.kpis(tc.date), []string{"reactions_given_received"})):
+				t.Errorf("dead-lettered %d, aggregated %v; want the day worked", len(dead), agg.kpis(tc.date))
+			case tc.reason != "" && (len(dead) != 1 || !strings.Contains(aws.ToString(dead[0].MessageAttributes[backfill.AttrError].StringValue), tc.reason)):
+				t.Errorf("dead-lettered %d; want the job, with the reason %q", len(dead), tc.reason)
+			}
+		})
+	}
+}
+
 func TestWorker_TruncatesTheReasonOnARuneBoundary(t *testing.T) {
 	dlq := newFakeQueue()
 	// The reason quotes the unknown name, 2-byte runes after a prefix of either parity: one of the
