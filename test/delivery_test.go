@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/kpilake/kpilake/infra/app"
 	"github.com/kpilake/kpilake/infra/config"
@@ -83,20 +82,7 @@ func TestSnapshot_Delivery(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := normalize(t, raw)
-			path := filepath.Join("testdata", name+".template.json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run `make snapshot-update` to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("template %s changed (-want +got); if intended, run `make snapshot-update`:\n%s", name, diff)
-			}
+			checkSnapshot(t, name+".template.json", raw)
 		})
 	}
 }

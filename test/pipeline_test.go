@@ -102,20 +102,7 @@ func TestSnapshot_Pipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := normalize(t, raw)
-	path := filepath.Join("testdata", name+".template.json")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run `make snapshot-update` to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("template %s changed (-want +got); if intended, run `make snapshot-update`:\n%s", name, diff)
-	}
+	checkSnapshot(t, name+".template.json", raw)
 }
 
 func TestPipeline_NagAndCfnLint(t *testing.T) {

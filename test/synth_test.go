@@ -176,6 +176,26 @@ func TestSynth_OneStackPerEnvironment(t *testing.T) {
 // and the nested stacks', KpiLakeprodSourcesocial78B5D8ED.nested.template.json.
 var envSnapshot = regexp.MustCompile(`^KpiLake(-[a-z0-9]+\.template|[A-Za-z0-9]+\.nested\.template)\.json$`)
 
+// checkSnapshot compares template raw, normalized, with its snapshot testdata/<file> (with
+// -update, rewrites it first).
+func checkSnapshot(t *testing.T, file string, raw []byte) {
+	t.Helper()
+	got := normalize(t, raw)
+	path := filepath.Join("testdata", file)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run `make snapshot-update` to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("template %s changed (-want +got); if intended, run `make snapshot-update` and review the diff:\n%s", file, diff)
+	}
+}
+
 // TestSnapshot compares every template of the assembly, each nested stack's in a file of its
 // own as the CDK writes it, with its snapshot in testdata/, and finds no snapshot left over.
 func TestSnapshot(t *testing.T) {
@@ -188,20 +208,7 @@ func TestSnapshot(t *testing.T) {
 	sort.Strings(names)
 	for _, name := range names {
 		t.Run(strings.TrimSuffix(name, ".template.json"), func(t *testing.T) {
-			got := normalize(t, files[name])
-			path := filepath.Join("testdata", name)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run `make snapshot-update` to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("template %s changed (-want +got); if intended, run `make snapshot-update` and review the diff:\n%s", name, diff)
-			}
+			checkSnapshot(t, name, files[name])
 		})
 	}
 	// Other snapshot tests own the other stacks' snapshots (TestSnapshot_Delivery, TestSnapshot_Pipeline).
