@@ -91,8 +91,8 @@ deploy-pipeline: $(NODE_STAMP) ## deploy the CDK Pipelines stack once (kpilake.d
 test: $(NODE_STAMP) ## run every test: units, constructs, snapshots, cdk-nag, cfn-lint
 	go test $(GO_TEST_FLAGS) ./...
 
-test-unit: ## the tests that need no service and no CDK synth (go test -short): the inner loop; make test runs everything
-	go test -short $(GO_TEST_FLAGS) ./...
+test-unit: ## the tests that need no service and no CDK synth (go test -short -tags unit): the inner loop; make test runs everything
+	go test -short -tags unit $(GO_TEST_FLAGS) ./...
 
 lint: $(STATICCHECK) $(ACTIONLINT) ## gofmt, go vet, staticcheck, actionlint (the GitHub workflows)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -1,3 +1,5 @@
+//go:build !unit
+
 // Package test synthesizes the real app for every environment and checks the result: snapshots
 // of the templates, cdk-nag (AwsSolutions) and cfn-lint findings, and config errors at synth.
 package test

@@ -1,3 +1,5 @@
+//go:build !unit
+
 // Package workflow runs the synthesized state machines on moto's Step Functions interpreter,
 // with the real Go handlers answering the Lambda tasks in-process and moto standing in for S3,
 // Secrets Manager, Glue, SNS and SQS. The definitions come from `cdk synth` of the dev

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/kpilake/kpilake/infra/app"
 	"github.com/kpilake/kpilake/infra/review"
 	"github.com/kpilake/kpilake/infra/stack"
 )
@@ -87,7 +88,7 @@ func run(o options) ([]*review.StackDiff, error) {
 		d, err := review.Diff(review.StackName(o.head), base, head)
 		return []*review.StackDiff{d}, err
 	}
-	templates, err := review.Synthesize(".", o.env)
+	templates, err := synthesize(".", o.env)
 	if err != nil {
 		return nil, err
 	}
@@ -204,4 +205,20 @@ func write(w io.Writer, o options, diffs []*review.StackDiff) error {
 		}
 	}
 	return nil
+}
+
+// synthesize builds the real app for one environment of cdk.json (root is the module's root) the
+// way the snapshot tests do, for the placeholder review.Account, and returns its templates
+// normalized, by file name (KpiLake-prod.template.json, and any nested stack's).
+func synthesize(root, env string) (map[string][]byte, error) {
+	templates, err := app.SynthEnvironment(root, env, review.Account, nil)
+	if err != nil {
+		return nil, err
+	}
+	for name, data := range templates {
+		if templates[name], err = review.Normalize(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return templates, nil
 }
