@@ -1,6 +1,6 @@
-// Package layout is the lake's storage contract: zones, object prefixes, the partition key and the
-// catalog table names. The constructs and the Lambdas both import it, so a prefix or a table name
-// is written once, here.
+// Package layout is the lake's storage contract: zones, object prefixes, the partition key, the
+// KPI run ids and the catalog table names. The constructs and the Lambdas both import it, so a
+// prefix, a name or a format is written once, here.
 //
 // Keys inside a zone's bucket look like:
 //
@@ -11,6 +11,8 @@
 package layout
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strings"
@@ -179,11 +181,20 @@ func KPIRunPrefix(kpi string, d Day, runID string) string {
 	return KPIPrefix(kpi) + d.Partition() + "/" + RunKey + "=" + runID + "/"
 }
 
-// RunIDTimeLayout is the time part of a run id (ctas.NewRunID): the run's start, in UTC, to the
+// RunIDTimeLayout is the time part of a run id (NewRunID): the run's start, in UTC, to the
 // millisecond, written without the decimal point so that run ids sort in time order.
 const RunIDTimeLayout = "20060102T150405.000Z"
 
 var runIDRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$`)
+
+// NewRunID returns the id of a run that starts at t: the UTC millisecond, then 8 random hex
+// digits (20261125T050615123Z-1f2e3d4c), so that ids sort by time and two runs in the same
+// millisecond still differ. RunStart reads the time back.
+func NewRunID(t time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return strings.Replace(t.UTC().Format(RunIDTimeLayout), ".", "", 1) + "-" + hex.EncodeToString(b[:])
+}
 
 // RunStart is when the run of id started, as its id records it (20261125T050615123Z-1f2e3d4c
 // started at 2026-11-25 05:06:15.123 UTC); ok is false when id is not a run id.

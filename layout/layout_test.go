@@ -396,3 +396,25 @@ func TestRunStart_ReadsTheStartOfARunFromItsLocation(t *testing.T) {
 		}
 	}
 }
+
+func TestNewRunID_IsTimeOrderedUniqueAndReadBack(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 5, 6, 15, 123e6, time.UTC)
+	a, b, c := layout.NewRunID(t0), layout.NewRunID(t0), layout.NewRunID(t0.Add(time.Millisecond))
+	for _, id := range []string{a, b} {
+		if got, ok := layout.RunStart(id); !ok || !got.Equal(t0) {
+			t.Errorf("RunStart(%q) = %v, %t; want %v, true", id, got, ok, t0)
+		}
+	}
+	if a == b {
+		t.Errorf("two runs in the same millisecond got the same id %q", a)
+	}
+	if !(a < c && b < c) {
+		t.Errorf("ids do not sort by time: %q, %q then %q", a, b, c)
+	}
+	if !strings.HasPrefix(a, "20261125T050615123Z-") {
+		t.Errorf("id %q does not start with the UTC time", a)
+	}
+	if other := layout.NewRunID(t0.In(time.FixedZone("JST", 9*3600))); !strings.HasPrefix(other, "20261125T050615123Z-") {
+		t.Errorf("id %q of a time in another zone is not written in UTC", other)
+	}
+}

@@ -189,7 +189,7 @@ func TestWorkflow_FunctionRunsOnArm64AL2023For15Minutes(t *testing.T) {
 func TestWorkflow_TempTablePrefixMatchesTheRunner(t *testing.T) {
 	d, _ := layout.ParseDay("2026-11-24")
 	for _, k := range kpis {
-		name := ctas.TempTableName(k, d, ctas.NewRunID(time.Now()))
+		name := ctas.TempTableName(k, d, layout.NewRunID(time.Now()))
 		if !strings.HasPrefix(name, layout.TempTablePrefix) {
 			t.Errorf("ctas.TempTableName(%q) = %q, outside the granted %s*", k, name, layout.TempTablePrefix)
 		}

@@ -61,7 +61,7 @@ func TestRunner_DropsTemporaryTablesLeftByCrashedRunsOfTheDay(t *testing.T) {
 }
 
 func TestTempRunStart_ReadsTheRunIDOfTempTableName(t *testing.T) {
-	id := NewRunID(time.Date(2026, 11, 25, 5, 6, 15, 123e6, time.UTC))
+	id := layout.NewRunID(time.Date(2026, 11, 25, 5, 6, 15, 123e6, time.UTC))
 	name := TempTableName(testKPI, testDay, id)
 	got, ok := tempRunStart(strings.TrimPrefix(name, TempTableName(testKPI, testDay, "")))
 	if want := time.Date(2026, 11, 25, 5, 6, 15, 123e6, time.UTC); !ok || !got.Equal(want) {

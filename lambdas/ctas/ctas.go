@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/kpilake/kpilake/layout"
 )
 
 // athenaAPI is the part of Athena the runner calls.
@@ -96,7 +97,7 @@ func New(a athenaAPI, g glueAPI, s s3API, cfg Config) (*Runner, error) {
 		return nil, errors.New("ctas.New: the Athena, Glue and S3 clients are required")
 	}
 	cfg.withDefaults()
-	r := &Runner{athena: a, glue: g, s3: s, cfg: cfg, now: time.Now, newRun: NewRunID}
+	r := &Runner{athena: a, glue: g, s3: s, cfg: cfg, now: time.Now, newRun: layout.NewRunID}
 	r.pub = &publisher{glue: g, s3: s, bucket: cfg.AggregatedBucket, database: cfg.Database, grace: cfg.SupersededGrace,
 		log: cfg.Logger, now: func() time.Time { return r.now() }, retry: r.retry}
 	return r, nil

@@ -4,12 +4,9 @@ package ctas
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 
@@ -54,16 +51,7 @@ type Result struct {
 var (
 	// identRE is what the runner accepts as a table name it puts between double quotes.
 	identRE = rematch.MustCompile(`^[a-z][a-z0-9_]*$`, 1, 255)
-	runIDRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$`)
 )
-
-// NewRunID returns a run id that sorts by time: the UTC millisecond, then 8 random hex digits, such
-// as 20261125T050615123Z-1f2e3d4c.
-func NewRunID(t time.Time) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return strings.Replace(t.UTC().Format("20060102T150405.000"), ".", "", 1) + "Z-" + hex.EncodeToString(b[:])
-}
 
 // Run publishes req.KPI for req.Date: it heals the day's partition, runs the CTAS into a new run
 // prefix, switches the partition to it (publish.go), then cleans up. On any error before the
@@ -133,8 +121,8 @@ func (r *Runner) prepare(ctx context.Context, req Request) (*run, error) {
 		return nil, fmt.Errorf("ctas %s %s: %w before the query started", req.KPI, req.Date, ErrDeadline)
 	}
 	id := r.newRun(r.now())
-	if !runIDRE.MatchString(id) {
-		return nil, fmt.Errorf("ctas: run id %q is not of the form 20060102T150405000Z-0a1b2c3d", id)
+	if _, ok := layout.RunStart(id); !ok {
+		return nil, fmt.Errorf("ctas: run id %q is not of the form 20060102T150405000Z-0a1b2c3d (layout.NewRunID)", id)
 	}
 	tmp := TempTableName(req.KPI, req.Date, id)
 	if !identRE.MatchString(tmp) {

@@ -91,7 +91,7 @@ func runKey(rest string) (id, name string, ok bool) {
 }
 
 // runOf is the run id in a run location (…/run=<id>/), or "" for any other location. Run ids
-// sort in time order (NewRunID).
+// sort in time order (layout.NewRunID).
 func runOf(location string) string { return layout.RunOf(location) }
 
 // newestReady is the newest run with a ReadyMarker, or "".

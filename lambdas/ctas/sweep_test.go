@@ -170,9 +170,9 @@ func TestSweep_DeletesWhatTheGraceAllowsAndDropsWhatCrashedRunsLeft(t *testing.T
 	// Temporary tables: a crashed run's (with its query still running), a run in flight, another
 	// KPI's (not swept).
 	now := time.Now()
-	staleID := NewRunID(now.Add(-DefaultStaleTempAfter - time.Minute))
+	staleID := layout.NewRunID(now.Add(-DefaultStaleTempAfter - time.Minute))
 	stale := TempTableName(testKPI, quiet, staleID)
-	inFlight := TempTableName(testKPI, quiet, NewRunID(now.Add(-time.Minute)))
+	inFlight := TempTableName(testKPI, quiet, layout.NewRunID(now.Add(-time.Minute)))
 	otherKPI := TempTableName("other_kpi", quiet, staleID)
 	for _, name := range []string{stale, inFlight, otherKPI} {
 		l.createTemp(t, name)

@@ -278,7 +278,7 @@ func (r scriptedRunner) Run(ctx context.Context, req ctas.Request) (ctas.Result,
 	if call.Err != nil {
 		return ctas.Result{}, call.Err
 	}
-	runID := ctas.NewRunID(call.Start)
+	runID := layout.NewRunID(call.Start)
 	location := "s3://aggregated/" + layout.KPIRunPrefix(req.KPI, req.Date, runID)
 	if err := r.d.publish(ctx, req.KPI, req.Date, location); err != nil {
 		return ctas.Result{}, err
