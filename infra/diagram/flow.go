@@ -118,7 +118,7 @@ func (g *Graph) Flow() *Graph {
 			f.LeftOut[n.Kind]++
 		}
 	}
-	f.ties = alertTies(nodes)
+	f.ties = append(monitoringRows(nodes), alertTies(nodes)...)
 	for _, id := range sortedKeys(nodes) {
 		n := nodes[id]
 		switch {
@@ -309,6 +309,26 @@ func foldSchedules(edges edgeSet, nodes map[string]*Node) {
 			}
 		}
 	}
+}
+
+// monitoringPerRow is how many monitoring nodes stand side by side: more would widen the picture
+// past the pipeline beside them.
+const monitoringPerRow = 2
+
+// monitoringRows stack the monitoring nodes in rows of monitoringPerRow, each node above the one
+// monitoringPerRow after it.
+func monitoringRows(nodes map[string]*Node) [][2]string {
+	var ids []string
+	for _, id := range sortedKeys(nodes) {
+		if nodes[id].Type == MonitoringType {
+			ids = append(ids, id)
+		}
+	}
+	var ties [][2]string
+	for i := monitoringPerRow; i < len(ids); i++ {
+		ties = append(ties, [2]string{ids[i-monitoringPerRow], ids[i]})
+	}
+	return ties
 }
 
 // alertTies place the alerts (the monitoring nodes, their topics and subscriptions) above the

@@ -375,3 +375,22 @@ func TestPlural(t *testing.T) {
 		}
 	}
 }
+
+// Monitoring nodes stand monitoringPerRow side by side, each above the one a row after it; other
+// nodes are not tied.
+func TestMonitoringRows_StackTheMonitoringNodes(t *testing.T) {
+	nodes := map[string]*Node{"topic": {ID: "topic", Type: "AWS::SNS::Topic"}}
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		nodes[id] = &Node{ID: id, Type: MonitoringType}
+	}
+	want := [][2]string{{"a", "c"}, {"b", "d"}, {"c", "e"}}
+	if diff := cmp.Diff(want, monitoringRows(nodes)); diff != "" {
+		t.Errorf("ties (-want +got):\n%s", diff)
+	}
+	delete(nodes, "c")
+	delete(nodes, "d")
+	delete(nodes, "e")
+	if got := monitoringRows(nodes); len(got) != 0 {
+		t.Errorf("two monitoring nodes got ties %v, want none", got)
+	}
+}

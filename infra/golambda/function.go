@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -21,6 +22,7 @@ import (
 	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/logkey"
 	"github.com/kpilake/kpilake/infra/nag"
+	"github.com/kpilake/kpilake/lambdas/metrics"
 )
 
 // MetricsEnvironmentContext is the construct context key that names the environment of the
@@ -33,6 +35,12 @@ const MetricsEnvironmentContext = "kpilake:environment"
 // must have no children yet.
 func SetMetricsEnvironment(scope constructs.Construct, env string) {
 	scope.Node().SetContext(jsii.String(MetricsEnvironmentContext), jsii.String(env))
+}
+
+// MetricsEnvironment is the environment named under scope (SetMetricsEnvironment), or "".
+func MetricsEnvironment(scope constructs.Construct) string {
+	name, _ := scope.Node().TryGetContext(jsii.String(MetricsEnvironmentContext)).(string)
+	return name
 }
 
 // Defaults of FunctionProps.
@@ -117,6 +125,9 @@ type Function struct {
 	LogGroup awslogs.LogGroup
 	// AssetHash identifies the sources the binary was built from.
 	AssetHash string
+	// MetricsEnvironment is the Environment dimension of the kpilake metrics the function records
+	// (SetMetricsEnvironment), or "" when it was built under no environment's name.
+	MetricsEnvironment string
 }
 
 // NewFunction builds the handler and creates the function, its role and its log group.
@@ -167,8 +178,9 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 	for k, v := range p.Environment {
 		env[k] = jsii.String(v)
 	}
-	if name, ok := scope.Node().TryGetContext(jsii.String(MetricsEnvironmentContext)).(string); ok && name != "" {
+	if name := MetricsEnvironment(scope); name != "" {
 		env[contract.EnvEnvironment] = jsii.String(name)
+		f.MetricsEnvironment = name
 	}
 	var desc *string
 	if p.Description != "" {
@@ -198,6 +210,24 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 	}
 	f.suppress(p)
 	return f
+}
+
+// RecordedMetric is a kpilake metric that the function records (lambdas/metrics): name in the
+// metrics.Namespace namespace with dims and, when the function has one, its MetricsEnvironment
+// as the Environment dimension. opts sets the statistic, period and label as for any metric.
+func (f *Function) RecordedMetric(name string, dims map[string]string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	all := map[string]*string{}
+	for k, v := range dims {
+		all[k] = jsii.String(v)
+	}
+	if f.MetricsEnvironment != "" {
+		all[metrics.DimEnvironment] = jsii.String(f.MetricsEnvironment)
+	}
+	m := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String(metrics.Namespace), MetricName: jsii.String(name), DimensionsMap: &all})
+	if opts == nil {
+		return m
+	}
+	return m.With(opts)
 }
 
 // suppress records, on the function resource, why the cdk-nag rules that do not fit it are met

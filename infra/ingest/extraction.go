@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
@@ -25,11 +27,13 @@ import (
 	"github.com/kpilake/kpilake/infra/catalog"
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/golambda"
+	"github.com/kpilake/kpilake/infra/internal/cw"
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/infra/nag"
 	"github.com/kpilake/kpilake/infra/salt"
 	"github.com/kpilake/kpilake/infra/statemachine"
 	"github.com/kpilake/kpilake/lambdas/extract"
+	"github.com/kpilake/kpilake/lambdas/metrics"
 	"github.com/kpilake/kpilake/layout"
 )
 
@@ -118,6 +122,35 @@ type DatabaseExtraction struct {
 	Schedule awsscheduler.Schedule
 	// ScheduleDeadLetters keeps schedule invocations that could not start the workflow.
 	ScheduleDeadLetters awssqs.Queue
+
+	source string
+	tables []string
+}
+
+// Tables are the names of the tables the extraction exports, in the source's order.
+func (x *DatabaseExtraction) Tables() []string { return slices.Clone(x.tables) }
+
+// MetricRowsExtracted is the number of rows the function exported of table, one of Tables (Sum
+// and labelled <source>.<table> unless opts says otherwise).
+func (x *DatabaseExtraction) MetricRowsExtracted(table string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return x.tableMetric(metrics.RowsExtracted, table, opts)
+}
+
+// MetricBytesExtracted is the size of the Parquet the function wrote of table, one of Tables (Sum
+// and labelled <source>.<table> unless opts says otherwise).
+func (x *DatabaseExtraction) MetricBytesExtracted(table string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return x.tableMetric(metrics.BytesExtracted, table, opts)
+}
+
+func (x *DatabaseExtraction) tableMetric(name, table string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	if !slices.Contains(x.tables, table) {
+		panic(fmt.Errorf("ingest.DatabaseExtraction of %s: no table %q to measure; the source's tables are %s", x.source, table, strings.Join(x.tables, ", ")))
+	}
+	o := cw.WithStatistic(opts, "Sum")
+	if o.Label == nil {
+		o.Label = jsii.String(x.source + "." + table)
+	}
+	return x.Function.RecordedMetric(name, map[string]string{metrics.DimSource: x.source, metrics.DimTable: table}, o)
 }
 
 // Defaults of the extraction.
@@ -160,7 +193,10 @@ func NewDatabaseExtraction(scope constructs.Construct, id string, props *Databas
 		panic(fmt.Errorf("ingest.NewDatabaseExtraction %q: %w", id, err))
 	}
 	node := constructs.NewConstruct(scope, &id)
-	x := &DatabaseExtraction{Construct: node}
+	x := &DatabaseExtraction{Construct: node, source: src.Name}
+	for _, t := range src.Tables {
+		x.tables = append(x.tables, t.Name)
+	}
 
 	x.Function = golambda.NewFunction(node, "Extract", &golambda.FunctionProps{
 		Invocation:  golambda.Synchronous, // a Step Functions task

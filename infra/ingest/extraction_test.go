@@ -4,6 +4,7 @@ package ingest_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kpilake/kpilake/contract"
@@ -713,4 +716,78 @@ func TestNewDatabaseExtraction_PassesAwsSolutionsAlone(t *testing.T) {
 	for _, f := range cdktest.AwsSolutionsFindings(t, stack, "/Extraction/") {
 		t.Error(f)
 	}
+}
+
+// metricLine is a metric as a dashboard line: namespace, name, sorted dimensions, statistic,
+// period in seconds and label.
+func metricLine(m awscloudwatch.Metric) string {
+	var dims []string
+	for k, v := range *m.Dimensions() {
+		dims = append(dims, fmt.Sprintf("%s=%v", k, v))
+	}
+	slices.Sort(dims)
+	return fmt.Sprintf("%s %s %s %s %gs %s", *m.Namespace(), *m.MetricName(), strings.Join(dims, " "), *m.Statistic(),
+		*m.Period().ToSeconds(nil), *m.Label())
+}
+
+// The extraction measures each of its tables with the metrics its function records
+// (lambdas/extract: metrics.RowsExtracted and BytesExtracted per Source and Table), in the
+// environment the function records them in.
+func TestDatabaseExtraction_MeasuresEachTable(t *testing.T) {
+	src := cdktest.SalesSource()
+	table := src.Tables[0].Name
+	daily := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Days(jsii.Number(1)), Label: jsii.String("rows")}
+	for _, tc := range []struct {
+		name        string
+		environment string // "": built under no environment's name
+		metric      func(x *ingest.DatabaseExtraction) awscloudwatch.Metric
+		want        string
+	}{
+		{"rows in an environment", "staging", func(x *ingest.DatabaseExtraction) awscloudwatch.Metric { return x.MetricRowsExtracted(table, nil) },
+			fmt.Sprintf("KpiLake RowsExtracted Environment=staging Source=%s Table=%s Sum 300s %s.%s", src.Name, table, src.Name, table)},
+		{"bytes in an environment", "staging", func(x *ingest.DatabaseExtraction) awscloudwatch.Metric { return x.MetricBytesExtracted(table, nil) },
+			fmt.Sprintf("KpiLake BytesExtracted Environment=staging Source=%s Table=%s Sum 300s %s.%s", src.Name, table, src.Name, table)},
+		{"no environment", "", func(x *ingest.DatabaseExtraction) awscloudwatch.Metric { return x.MetricRowsExtracted(table, nil) },
+			fmt.Sprintf("KpiLake RowsExtracted Source=%s Table=%s Sum 300s %s.%s", src.Name, table, src.Name, table)},
+		{"the caller's period and label", "staging", func(x *ingest.DatabaseExtraction) awscloudwatch.Metric { return x.MetricRowsExtracted(table, daily) },
+			fmt.Sprintf("KpiLake RowsExtracted Environment=staging Source=%s Table=%s Sum 86400s rows", src.Name, table)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got string
+			cdktest.Setup(t, func() {
+				stack := cdktest.NewStack("Test")
+				if tc.environment != "" {
+					golambda.SetMetricsEnvironment(stack, tc.environment)
+				}
+				x := ingest.NewDatabaseExtraction(stack, "Extraction", newExtractionDeps(stack, src.Name).props(src))
+				if diff := cmp.Diff(tableNames(src), toAny(x.Tables())); diff != "" {
+					t.Errorf("Tables (-want +got):\n%s", diff)
+				}
+				got = metricLine(tc.metric(x))
+			})
+			if got != tc.want {
+				t.Errorf("metric\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDatabaseExtraction_MeasuresOnlyItsTables(t *testing.T) {
+	src := cdktest.SalesSource()
+	err := cdktest.Recover(func() {
+		stack := cdktest.NewStack("Test")
+		x := ingest.NewDatabaseExtraction(stack, "Extraction", newExtractionDeps(stack, src.Name).props(src))
+		x.MetricRowsExtracted("no_such_table", nil)
+	})
+	if err == nil || !strings.Contains(err.Error(), `no table "no_such_table" to measure`) {
+		t.Errorf("measuring a table the source does not have: got %v, want an error naming the table", err)
+	}
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesisfirehose"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -17,6 +18,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/kpilake/kpilake/infra/alerts"
+	"github.com/kpilake/kpilake/infra/golambda"
 	"github.com/kpilake/kpilake/infra/internal/cw"
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/infra/nag"
@@ -27,6 +30,17 @@ import (
 const (
 	DefaultBufferMB       = 64
 	DefaultBufferInterval = 300 * time.Second
+)
+
+// The log stream's alarms (LogStreamProps.Alerts).
+const (
+	// DeliveryPeriod is the period over which the stream's S3 deliveries must all succeed.
+	DeliveryPeriod = 15 * time.Minute
+	// DeliveryLateFactor times the buffer interval (twice) is the age of the oldest undelivered
+	// record at which the stream alarms: Firehose delivers at least once per buffer interval.
+	DeliveryLateFactor = 2
+	// LatePeriod is the period over which the oldest record's age is taken.
+	LatePeriod = 5 * time.Minute
 )
 
 // LogStreamProps configures a LogStream.
@@ -46,6 +60,10 @@ type LogStreamProps struct {
 	LogRetention awslogs.RetentionDays
 	// RemovalPolicy of the log group. Default: awscdk.RemovalPolicy_RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
+	// Alerts, when given, receives the stream's alarms: delivery to S3 failing (DeliveryToS3.Success
+	// Average < 1 over DeliveryPeriod) and late (the oldest undelivered record older than
+	// DeliveryLateFactor times BufferInterval). Default: nil, no alarms.
+	Alerts *alerts.Alerts
 }
 
 func (p *LogStreamProps) validate() error {
@@ -80,6 +98,9 @@ type LogStream struct {
 	Role awsiam.Role
 	// LogGroup receives delivery errors.
 	LogGroup awslogs.LogGroup
+	// DeliveryFailingAlarm and DeliveryLateAlarm alarm on the stream's delivery to S3; nil
+	// without LogStreamProps.Alerts.
+	DeliveryFailingAlarm, DeliveryLateAlarm awscloudwatch.Alarm
 }
 
 // NewLogStream creates the delivery stream, its role and its error log.
@@ -173,7 +194,53 @@ func NewLogStream(scope constructs.Construct, id string, props *LogStreamProps) 
 		nag.SuppressMatching("AwsSolutions-IAM5", "Firehose writes objects under its own stream's data and error prefixes only.",
 			`^Resource::<\w+\.Arn>/(`+regexp.QuoteMeta(dataPrefix)+`|`+regexp.QuoteMeta(errorPrefix)+`)\*$`),
 	}, jsii.Bool(true))
+	if p.Alerts != nil {
+		s.alarms(node, p)
+	}
 	return s
+}
+
+// alarms alarm when the stream's deliveries to S3 fail, or fall behind its buffer interval.
+// Firehose publishes these metrics only while records flow: no data is not breaching.
+func (s *LogStream) alarms(node constructs.Construct, p LogStreamProps) {
+	notify := awscloudwatchactions.NewSnsAction(p.Alerts.Topic)
+	prefix := "kpilake: "
+	if env := golambda.MetricsEnvironment(node); env != "" {
+		prefix = "kpilake " + env + ": " // as the environment's other alarms say (infra/observe)
+	}
+	s.DeliveryFailingAlarm = awscloudwatch.NewAlarm(node, jsii.String("DeliveryFailingAlarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String(prefix + fmt.Sprintf("Firehose failed to deliver log stream %s to the raw bucket in the last %g minutes; "+
+			"records wait in Firehose (up to 24 hours) and then go to the error prefix. "+
+			"The stream's delivery-error log says why (S3 or KMS permissions, a disabled key, a deleted bucket).", p.Name, DeliveryPeriod.Minutes())),
+		Metric:             s.MetricDeliverySuccess(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Seconds(jsii.Number(DeliveryPeriod.Seconds()))}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		DatapointsToAlarm:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	s.DeliveryFailingAlarm.AddAlarmAction(notify)
+	late := DeliveryLateFactor * p.BufferInterval
+	s.DeliveryLateAlarm = awscloudwatch.NewAlarm(node, jsii.String("DeliveryLateAlarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String(prefix + fmt.Sprintf("the oldest record of log stream %s has waited more than %g minutes (twice the buffer interval) "+
+			"for delivery to S3: deliveries are failing or throttled. Check the stream's delivery-error log and its DeliveryToS3 metrics.",
+			p.Name, late.Minutes())),
+		Metric:             s.MetricDataFreshness(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Seconds(jsii.Number(LatePeriod.Seconds()))}),
+		Threshold:          jsii.Number(late.Seconds()),
+		EvaluationPeriods:  jsii.Number(1),
+		DatapointsToAlarm:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	s.DeliveryLateAlarm.AddAlarmAction(notify)
+}
+
+// Alarms are the stream's alarms (none without LogStreamProps.Alerts).
+func (s *LogStream) Alarms() []awscloudwatch.Alarm {
+	if s.DeliveryFailingAlarm == nil {
+		return nil
+	}
+	return []awscloudwatch.Alarm{s.DeliveryFailingAlarm, s.DeliveryLateAlarm}
 }
 
 // Name is the delivery stream's name, for producers' PutRecord calls.

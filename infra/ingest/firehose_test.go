@@ -13,10 +13,12 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kpilake/kpilake/infra/alerts"
 	"github.com/kpilake/kpilake/infra/ingest"
 	"github.com/kpilake/kpilake/infra/internal/cdktest"
 	"github.com/kpilake/kpilake/infra/lake"
@@ -190,14 +192,15 @@ func TestLogStream_ErrorsAreNotCrawled(t *testing.T) {
 	}
 }
 
-// A log stream in one call: the stream, its role, its error log and its own cdk-nag
-// suppressions, in a stack of its own beside the lake it lands in.
+// A log stream in one call: the stream, its role, its error log, its alarms on the alert topic
+// and its own cdk-nag suppressions, in a stack of its own beside the lake it lands in.
 func ExampleNewLogStream() {
 	stack := cdktest.NewStack("Example")
 	web := ingest.NewLogStream(stack, "Web", &ingest.LogStreamProps{
 		Lake:     lake.NewLake(stack, "Lake", nil),
 		Name:     "web_access",
 		TimeZone: "Asia/Tokyo",
+		Alerts:   alerts.NewAlerts(stack, "Alerts", nil),
 	})
 	tp, err := cdktest.Synth(stack)
 	if err != nil {
@@ -205,15 +208,86 @@ func ExampleNewLogStream() {
 		return
 	}
 	fmt.Println(len(tp.Resources("AWS::KinesisFirehose::DeliveryStream")), "delivery stream, named by", tp.LogicalID(web.Name()) != "")
-	// Output: 1 delivery stream, named by true
+	fmt.Println(len(tp.Resources("AWS::CloudWatch::Alarm")), "alarms")
+	// Output:
+	// 1 delivery stream, named by true
+	// 2 alarms
 }
 
 func TestNewLogStream_PassesAwsSolutionsAlone(t *testing.T) {
 	stack := cdktest.TestStack(t)
 	cdktest.Setup(t, func() {
-		ingest.NewLogStream(stack, "Web", &ingest.LogStreamProps{Lake: lake.NewLake(stack, "Lake", nil), Name: "web_access"})
+		ingest.NewLogStream(stack, "Web", &ingest.LogStreamProps{
+			Lake: lake.NewLake(stack, "Lake", nil), Name: "web_access", Alerts: alerts.NewAlerts(stack, "Alerts", nil),
+		})
 	})
 	for _, f := range cdktest.AwsSolutionsFindings(t, stack, "/Web/") {
 		t.Error(f)
 	}
+}
+
+// A log stream given the alert topic alarms on its own delivery to S3: failing (any failed
+// delivery in 15 minutes) and late (the oldest record older than twice the stream's own buffer
+// interval, which no caller repeats); without the topic it has no alarms.
+func TestLogStream_AlarmsOnFailingAndLateDelivery(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		buffer        time.Duration
+		wantLateAfter float64
+	}{
+		{"default buffer", 0, 2 * ingest.DefaultBufferInterval.Seconds()},
+		{"own buffer", 120 * time.Second, 240},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stack := cdktest.NewStack("Test")
+			var s *ingest.LogStream
+			var al *alerts.Alerts
+			cdktest.Setup(t, func() {
+				al = alerts.NewAlerts(stack, "Alerts", nil)
+				s = ingest.NewLogStream(stack, "Web", &ingest.LogStreamProps{
+					Lake: lake.NewLake(stack, "Lake", nil), Name: "web_access", BufferInterval: tc.buffer, Alerts: al,
+				})
+			})
+			tp, err := cdktest.Synth(stack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(s.Alarms()); n != 2 {
+				t.Fatalf("Alarms() has %d alarms, want 2", n)
+			}
+			stream := map[string]any{"Name": "DeliveryStreamName", "Value": map[string]any{"Ref": tp.LogicalID(s.Name())}}
+			topic := []any{map[string]any{"Ref": tp.LogicalID(al.Topic.TopicArn())}}
+			for alarm, want := range map[awscloudwatch.Alarm]map[string]any{
+				s.DeliveryFailingAlarm: {
+					"Namespace": "AWS/Firehose", "MetricName": "DeliveryToS3.Success", "Statistic": "Average", "Period": float64(900),
+					"Threshold": float64(1), "ComparisonOperator": "LessThanThreshold",
+				},
+				s.DeliveryLateAlarm: {
+					"Namespace": "AWS/Firehose", "MetricName": "DeliveryToS3.DataFreshness", "Statistic": "Maximum", "Period": float64(300),
+					"Threshold": tc.wantLateAfter, "ComparisonOperator": "GreaterThanThreshold",
+				},
+			} {
+				id := tp.LogicalID(alarm.AlarmName())
+				props := tp.Properties(t, id)
+				want["Dimensions"] = []any{stream}
+				want["EvaluationPeriods"], want["DatapointsToAlarm"] = float64(1), float64(1)
+				want["TreatMissingData"] = "notBreaching"
+				want["AlarmActions"] = topic
+				for k, v := range want {
+					if diff := cmp.Diff(v, props[k]); diff != "" {
+						t.Errorf("alarm %s %s (-want +got):\n%s", id, k, diff)
+					}
+				}
+				if desc, _ := props["AlarmDescription"].(string); !strings.Contains(desc, "log stream web_access") {
+					t.Errorf("alarm %s description %q does not name the stream", id, desc)
+				}
+			}
+		})
+	}
+	t.Run("without the alert topic", func(t *testing.T) {
+		tp, _, s := logStream(t, ingest.LogStreamProps{})
+		if n := len(tp.Resources("AWS::CloudWatch::Alarm")); n != 0 || len(s.Alarms()) != 0 {
+			t.Errorf("a stream without Alerts has %d alarms in its template and %d in Alarms(), want none", n, len(s.Alarms()))
+		}
+	})
 }

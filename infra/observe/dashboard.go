@@ -97,6 +97,11 @@ func (o *Observe) dashboard() {
 	for _, a := range o.Alarms {
 		alarms = append(alarms, a)
 	}
+	for _, s := range p.LogStreams {
+		for _, a := range s.Stream.Alarms() {
+			alarms = append(alarms, a)
+		}
+	}
 	if b := p.Backfill; b != nil {
 		alarms = append(alarms, b.DeadLetterAlarm, b.MessageAgeAlarm)
 	}
@@ -146,12 +151,22 @@ func (o *Observe) dashboard() {
 		}, nil))
 	}
 
-	parts = chunks(len(p.Tables), linesPerWidget)
+	type table struct {
+		x    Extraction
+		name string
+	}
+	var tables []table
+	for _, x := range p.Extractions {
+		for _, t := range x.Tables() {
+			tables = append(tables, table{x, t})
+		}
+	}
+	parts = chunks(len(tables), linesPerWidget)
 	for i, c := range parts {
 		var rows, bytes []awscloudwatch.IMetric
-		for _, t := range p.Tables[c[0]:c[1]] {
-			rows = append(rows, o.tableMetric(metrics.RowsExtracted, t, statSum, dashboardRunPeriod))
-			bytes = append(bytes, o.tableMetric(metrics.BytesExtracted, t, statSum, dashboardRunPeriod))
+		for _, t := range tables[c[0]:c[1]] {
+			rows = append(rows, t.x.MetricRowsExtracted(t.name, metricOptions(statSum, dashboardRunPeriod)))
+			bytes = append(bytes, t.x.MetricBytesExtracted(t.name, metricOptions(statSum, dashboardRunPeriod)))
 		}
 		add(graph(part(TitleRowsExtracted, i, len(parts)), halfWidth, rows, nil),
 			graph(part(TitleBytesExtracted, i, len(parts)), halfWidth, bytes, nil))

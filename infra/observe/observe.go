@@ -13,9 +13,8 @@
 //     rule already turns into an alert naming the crawler and its error; this alarm counts that
 //     rule's matched events (AWS/Events MatchedEvents >= 1), so a failure also shows as an alarm
 //     state, and reaches the topic even if the rule's own delivery fails.
-//   - Firehose log streams: delivery to S3 failing (DeliveryToS3.Success Average < 1 over 15
-//     minutes) and late (DeliveryToS3.DataFreshness Maximum above twice the buffer interval).
-//   - Dead-letter queues other than the backfill's (whose alarms the backfill construct owns): a
+//   - Dead-letter queues other than the backfill's (whose alarms the backfill construct owns, as a
+//     log stream owns its delivery alarms: ingest.LogStreamProps.Alerts): a
 //     message there is a schedule or crawler event that could not start its workflow, so a day is
 //     not processed, or an alert that a rule could not publish; ApproximateNumberOfMessagesVisible
 //     >= 1.
@@ -75,17 +74,12 @@ const (
 
 // Periods of the alarms.
 const (
-	// AlarmPeriod is the period of the failure alarms: workflows, functions, crawler failures,
-	// dead letters and late log delivery.
+	// AlarmPeriod is the period of the failure alarms: workflows, functions, crawler failures
+	// and dead letters.
 	AlarmPeriod = 5 * time.Minute
-	// DeliveryPeriod is the period over which a log stream's S3 deliveries must all succeed.
-	DeliveryPeriod = 15 * time.Minute
 	// FreshnessPeriod is the period of the freshness alarms; their evaluation periods are the
 	// lag in hours.
 	FreshnessPeriod = time.Hour
-	// DeliveryLateFactor times the buffer interval is the age of the oldest undelivered record at
-	// which a log stream alarms: Firehose delivers at least once per buffer interval.
-	DeliveryLateFactor = 2
 )
 
 // EventBridge's CloudWatch namespace and metric, statistics and the dashboard's periods.
@@ -118,20 +112,23 @@ type Function struct {
 	Function *golambda.Function
 }
 
-// LogStream is a Firehose log stream whose delivery to S3 alarms when failing or late.
+// LogStream is a Firehose log stream, shown by its records in and its oldest record; its own
+// alarms (ingest.LogStreamProps.Alerts) join the dashboard's alarm status.
 type LogStream struct {
 	// Name is the stream's name in the configuration, such as "web_access". Required.
 	Name string
 	// Stream is the delivery stream. Required.
 	Stream *ingest.LogStream
-	// BufferInterval is the stream's buffer interval (ingest.LogStreamProps.BufferInterval).
-	// Default: ingest.DefaultBufferInterval.
-	BufferInterval time.Duration
 }
 
-// Table is an extracted table, shown by its volume.
-type Table struct {
-	Source, Table string
+// Extraction is a source's daily export (ingest.DatabaseExtraction), shown by the rows and bytes
+// it exported of each table.
+type Extraction interface {
+	// Tables are the tables the extraction exports.
+	Tables() []string
+	// MetricRowsExtracted and MetricBytesExtracted measure one of Tables.
+	MetricRowsExtracted(table string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric
+	MetricBytesExtracted(table string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric
 }
 
 // Queue is a dead-letter queue that alarms when it holds a message.
@@ -171,12 +168,12 @@ type ObserveProps struct {
 	// CrawlerSucceededRule is the rule that matches successful crawls; the dashboard counts its
 	// events beside the failures. Default: nil.
 	CrawlerSucceededRule awsevents.IRule
-	// LogStreams alarm when delivery to S3 fails or falls behind. Default: none.
+	// LogStreams are shown by their records and delivery delay. Default: none.
 	LogStreams []LogStream
 	// KPIs are the catalog's KPI names: each alarms when it is not fresh. Default: none.
 	KPIs []string
-	// Tables are the extracted tables, shown by rows and bytes per day. Default: none.
-	Tables []Table
+	// Extractions are shown by the rows and bytes of each of their tables per day. Default: none.
+	Extractions []Extraction
 	// Backfill is shown by its progress and dead letters; its own alarms join the dashboard's
 	// alarm status. Default: nil.
 	Backfill *backfill.Backfill
@@ -246,10 +243,6 @@ func (p *ObserveProps) validate() error {
 		if s.Stream == nil {
 			errs = append(errs, fmt.Errorf("LogStreams[%d].Stream is required", i))
 		}
-		if s.BufferInterval < 0 || s.BufferInterval > 900*time.Second || s.BufferInterval%time.Second != 0 {
-			errs = append(errs, fmt.Errorf("LogStreams[%d].BufferInterval is %v; give the stream's whole-second buffer interval, up to 900 s (0 for the default, %v)",
-				i, s.BufferInterval, ingest.DefaultBufferInterval))
-		}
 	}
 	for i, k := range p.KPIs {
 		if err := layout.ValidateName("KPI", k); err != nil {
@@ -258,11 +251,9 @@ func (p *ObserveProps) validate() error {
 			errs = append(errs, fmt.Errorf("KPIs[%d] %q is given twice", i, k))
 		}
 	}
-	for i, t := range p.Tables {
-		if t.Source == "" || t.Table == "" {
-			errs = append(errs, fmt.Errorf("Tables[%d]: give both Source and Table, such as {\"social\", \"users\"}", i))
-		} else if slices.Index(p.Tables, t) != i {
-			errs = append(errs, fmt.Errorf("Tables[%d] %s.%s is given twice", i, t.Source, t.Table))
+	for i, x := range p.Extractions {
+		if x == nil {
+			errs = append(errs, fmt.Errorf("Extractions[%d] is nil; give the source's *ingest.DatabaseExtraction", i))
 		}
 	}
 	if lag := p.FreshnessLag; lag != 0 && (lag < MinFreshnessLag || lag > MaxFreshnessLag || lag%time.Hour != 0) {
@@ -296,9 +287,6 @@ type Observe struct {
 	Throttles map[string]awscloudwatch.Alarm
 	// CrawlerFailed alarms on the crawler-failure rule's matched events (nil without the rule).
 	CrawlerFailed awscloudwatch.Alarm
-	// DeliveryFailing and DeliveryLate alarm per log stream, by LogStream.Name.
-	DeliveryFailing map[string]awscloudwatch.Alarm
-	DeliveryLate    map[string]awscloudwatch.Alarm
 	// DeadLetters alarm per dead-letter queue, by Queue.Name.
 	DeadLetters map[string]awscloudwatch.Alarm
 	// Freshness alarms when a KPI's newest day ended more than the lag ago, for every KPI at
@@ -329,26 +317,18 @@ func NewObserve(scope constructs.Construct, id string, props *ObserveProps) *Obs
 	if p.LambdaErrorsThreshold == 0 {
 		p.LambdaErrorsThreshold = DefaultLambdaErrorsThreshold
 	}
-	for i := range p.LogStreams {
-		if p.LogStreams[i].BufferInterval == 0 {
-			p.LogStreams[i].BufferInterval = ingest.DefaultBufferInterval
-		}
-	}
 	o := &Observe{
 		Construct:          constructs.NewConstruct(scope, &id),
 		ExecutionsFailed:   map[string]awscloudwatch.Alarm{},
 		ExecutionsTimedOut: map[string]awscloudwatch.Alarm{},
 		Errors:             map[string]awscloudwatch.Alarm{},
 		Throttles:          map[string]awscloudwatch.Alarm{},
-		DeliveryFailing:    map[string]awscloudwatch.Alarm{},
-		DeliveryLate:       map[string]awscloudwatch.Alarm{},
 		DeadLetters:        map[string]awscloudwatch.Alarm{},
 		props:              p,
 	}
 	o.workflowAlarms()
 	o.functionAlarms()
 	o.crawlerAlarm()
-	o.logStreamAlarms()
 	o.deadLetterAlarms()
 	o.freshnessAlarms()
 	o.gapAlarms()
@@ -455,32 +435,6 @@ func (o *Observe) crawlerAlarm() {
 	})
 }
 
-func (o *Observe) logStreamAlarms() {
-	for _, s := range o.props.LogStreams {
-		o.DeliveryFailing[s.Name] = o.alarm(alarm{
-			id: "LogStream-" + s.Name + "-DeliveryFailing",
-			description: fmt.Sprintf("Firehose failed to deliver log stream %s to the raw bucket in the last 15 minutes; records wait in Firehose (up to 24 hours) and then go to the error prefix. "+
-				"The stream's delivery-error log says why (S3 or KMS permissions, a disabled key, a deleted bucket).", s.Name),
-			metric:     s.Stream.MetricDeliverySuccess(metricOptions(statAverage, DeliveryPeriod)),
-			threshold:  1,
-			comparison: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
-			periods:    1,
-			missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
-		})
-		late := DeliveryLateFactor * s.BufferInterval
-		o.DeliveryLate[s.Name] = o.alarm(alarm{
-			id: "LogStream-" + s.Name + "-DeliveryLate",
-			description: fmt.Sprintf("the oldest record of log stream %s has waited more than %g minutes (twice the buffer interval) for delivery to S3: deliveries are failing or throttled. "+
-				"Check the stream's delivery-error log and its DeliveryToS3 metrics.", s.Name, late.Minutes()),
-			metric:     s.Stream.MetricDataFreshness(metricOptions(statMaximum, AlarmPeriod)),
-			threshold:  late.Seconds(),
-			comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-			periods:    1,
-			missing:    awscloudwatch.TreatMissingData_NOT_BREACHING,
-		})
-	}
-}
-
 func (o *Observe) deadLetterAlarms() {
 	for _, q := range o.props.DeadLetterQueues {
 		remedy := q.Remedy
@@ -568,21 +522,6 @@ func (o *Observe) gapAlarms() {
 		fmt.Sprintf("A KPI has a gap: a day whose inputs changed more than %d hours ago has no publication that reflects them. "+
 			"The alarm's reason names the KPIs (KPI=<name>). The plan function's log line \"unpublished days\" for each names the days. "+
 			"See the README, Aggregation: \"A day that stays unpublished\".", hours))
-}
-
-func (o *Observe) tableMetric(name string, t Table, stat string, period time.Duration) awscloudwatch.Metric {
-	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-		Namespace:  jsii.String(metrics.Namespace),
-		MetricName: jsii.String(name),
-		DimensionsMap: &map[string]*string{
-			metrics.DimEnvironment: jsii.String(o.props.Environment),
-			metrics.DimSource:      jsii.String(t.Source),
-			metrics.DimTable:       jsii.String(t.Table),
-		},
-		Statistic: jsii.String(stat),
-		Period:    duration(period),
-		Label:     jsii.String(t.Source + "." + t.Table),
-	})
 }
 
 func ruleMatches(r awsevents.IRule, stat string, period time.Duration, label string) awscloudwatch.Metric {

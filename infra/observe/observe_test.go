@@ -55,6 +55,7 @@ type synthesized struct {
 	// Logical IDs.
 	topic, extraction, aggregation, plan, worker, failedRule, succeededRule, stream, scheduleDLQ, startDLQ string
 	backfillQueue, backfillDLQ, backfillDLQAlarm, backfillAgeAlarm                                         string
+	streamFailingAlarm, streamLateAlarm                                                                    string
 }
 
 func synth(change func(*observe.ObserveProps)) (*synthesized, error) {
@@ -77,7 +78,7 @@ func synth(change func(*observe.ObserveProps)) (*synthesized, error) {
 			}})
 		}
 		failed, succeeded := rule("CrawlerFailed", "Failed"), rule("CrawlerSucceeded", "Succeeded")
-		stream := ingest.NewLogStream(stack, "LogStream", &ingest.LogStreamProps{Lake: lk, Name: "web_access", BufferInterval: 120 * time.Second})
+		stream := ingest.NewLogStream(stack, "LogStream", &ingest.LogStreamProps{Lake: lk, Name: "web_access", BufferInterval: 120 * time.Second, Alerts: al})
 		scheduleDLQ := awssqs.NewQueue(stack, jsii.String("ScheduleDLQ"), nil)
 		startDLQ := awssqs.NewQueue(stack, jsii.String("StartDLQ"), nil)
 		bf := backfill.NewBackfill(stack, "Backfill", &backfill.BackfillProps{
@@ -95,9 +96,9 @@ func synth(change func(*observe.ObserveProps)) (*synthesized, error) {
 			},
 			CrawlerFailedRule:    failed,
 			CrawlerSucceededRule: succeeded,
-			LogStreams:           []observe.LogStream{{Name: "web_access", Stream: stream, BufferInterval: 120 * time.Second}},
+			LogStreams:           []observe.LogStream{{Name: "web_access", Stream: stream}},
 			KPIs:                 kpis,
-			Tables:               []observe.Table{{Source: "social", Table: "users"}, {Source: "social", Table: "posts"}},
+			Extractions:          []observe.Extraction{sourceTables{"social", []string{"users", "posts"}}},
 			Backfill:             bf,
 			DeadLetterQueues: []observe.Queue{
 				{Name: "ExtractionSchedule-social", Queue: scheduleDLQ, Holds: "schedule invocations", Remedy: "so the day's extraction did not run."},
@@ -129,6 +130,8 @@ func synth(change func(*observe.ObserveProps)) (*synthesized, error) {
 		s.backfillDLQ = tp.LogicalID(bf.DeadLetterQueue.QueueUrl())
 		s.backfillDLQAlarm = alarmID(tp, bf.DeadLetterAlarm)
 		s.backfillAgeAlarm = alarmID(tp, bf.MessageAgeAlarm)
+		s.streamFailingAlarm = alarmID(tp, stream.DeliveryFailingAlarm)
+		s.streamLateAlarm = alarmID(tp, stream.DeliveryLateAlarm)
 	})
 	return s, err
 }
@@ -235,20 +238,6 @@ func TestObserve_AlarmsOnTheCrawlerFailureRulesMatches(t *testing.T) {
 	s.checkPlainAlarm(t, s.o.CrawlerFailed, plainAlarm{
 		namespace: "AWS/Events", metric: "MatchedEvents", stat: "Sum", dimensions: dims("RuleName", ref(s.failedRule)),
 		period: 300, threshold: 1, comparison: "GreaterThanOrEqualToThreshold", missing: "notBreaching",
-	})
-}
-
-func TestObserve_AlarmsOnFailingAndLateLogDelivery(t *testing.T) {
-	s := must(t, full)
-	stream := dims("DeliveryStreamName", ref(s.stream))
-	s.checkPlainAlarm(t, s.o.DeliveryFailing["web_access"], plainAlarm{
-		namespace: "AWS/Firehose", metric: "DeliveryToS3.Success", stat: "Average", dimensions: stream,
-		period: 900, threshold: 1, comparison: "LessThanThreshold", missing: "notBreaching",
-	})
-	// Twice the stream's 120-second buffer interval.
-	s.checkPlainAlarm(t, s.o.DeliveryLate["web_access"], plainAlarm{
-		namespace: "AWS/Firehose", metric: "DeliveryToS3.DataFreshness", stat: "Maximum", dimensions: stream,
-		period: 300, threshold: 240, comparison: "GreaterThanThreshold", missing: "notBreaching",
 	})
 }
 
@@ -365,15 +354,15 @@ func TestObserve_AlarmsWhenAKPIHasAGap(t *testing.T) {
 
 func TestObserve_CreatesOneAlarmPerCheckAndNoOther(t *testing.T) {
 	s := must(t, full)
-	// 2 workflows x 2, 2 functions x 2, crawler, 1 stream x 2, 2 dead-letter queues, one
-	// freshness and one gap alarm for every KPI.
-	const want = 4 + 4 + 1 + 2 + 2 + 1 + 1
+	// 2 workflows x 2, 2 functions x 2, crawler, 2 dead-letter queues, one freshness and one
+	// gap alarm for every KPI.
+	const want = 4 + 4 + 1 + 2 + 1 + 1
 	if got := len(s.o.Alarms); got != want {
 		t.Errorf("Observe created %d alarms, want %d", got, want)
 	}
-	// Plus the backfill's own two.
-	if got := len(s.tp.Resources("AWS::CloudWatch::Alarm")); got != want+2 {
-		t.Errorf("template has %d alarms, want %d", got, want+2)
+	// Plus the log stream's and the backfill's own two each.
+	if got := len(s.tp.Resources("AWS::CloudWatch::Alarm")); got != want+4 {
+		t.Errorf("template has %d alarms, want %d", got, want+4)
 	}
 	for id, res := range s.tp.Resources("AWS::CloudWatch::Alarm") {
 		props, _ := res["Properties"].(map[string]any)
@@ -400,7 +389,6 @@ func TestObserve_AppliesDefaults(t *testing.T) {
 	s, err := synth(func(p *observe.ObserveProps) {
 		p.FreshnessLag = 0
 		p.LambdaErrorsThreshold = 0
-		p.LogStreams[0].BufferInterval = 0
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -415,7 +403,6 @@ func TestObserve_AppliesDefaults(t *testing.T) {
 	check(s.o.Freshness, "Threshold", observe.DefaultFreshnessLag.Seconds())
 	check(s.o.Gap, "Threshold", observe.DefaultFreshnessLag.Seconds())
 	check(s.o.Errors["Plan"], "Threshold", observe.DefaultLambdaErrorsThreshold)
-	check(s.o.DeliveryLate["web_access"], "Threshold", 2*ingest.DefaultBufferInterval.Seconds())
 }
 
 func TestObserve_FailsOnInvalidProps(t *testing.T) {
@@ -440,12 +427,9 @@ func TestObserve_FailsOnInvalidProps(t *testing.T) {
 		{"queue without what it holds", func(p *observe.ObserveProps) { p.DeadLetterQueues[0].Holds = "" }, []string{"DeadLetterQueues[0].Holds is required"}},
 		{"log stream name not snake_case", func(p *observe.ObserveProps) { p.LogStreams[0].Name = "Web" }, []string{"LogStreams[0].Name", "not snake_case"}},
 		{"log stream without a stream", func(p *observe.ObserveProps) { p.LogStreams[0].Stream = nil }, []string{"LogStreams[0].Stream is required"}},
-		{"log buffer over 900 s", func(p *observe.ObserveProps) { p.LogStreams[0].BufferInterval = 901 * time.Second },
-			[]string{"LogStreams[0].BufferInterval is 15m1s", "up to 900 s"}},
 		{"KPI not snake_case", func(p *observe.ObserveProps) { p.KPIs = []string{"ActiveUsers"} }, []string{"KPIs[0]", "not snake_case"}},
 		{"KPI given twice", func(p *observe.ObserveProps) { p.KPIs = []string{"a", "a"} }, []string{`KPIs[1] "a" is given twice`}},
-		{"table without a source", func(p *observe.ObserveProps) { p.Tables[0].Source = "" }, []string{"Tables[0]: give both Source and Table"}},
-		{"table given twice", func(p *observe.ObserveProps) { p.Tables[1] = p.Tables[0] }, []string{"Tables[1] social.users is given twice"}},
+		{"nil extraction", func(p *observe.ObserveProps) { p.Extractions = append(p.Extractions, nil) }, []string{"Extractions[1] is nil"}},
 		{"lag of a day", func(p *observe.ObserveProps) { p.FreshnessLag = 24 * time.Hour },
 			[]string{"FreshnessLag is 24h0m0s", "from 25h0m0s (a day is published once a day) to 168h0m0s"}},
 		{"lag beyond a week", func(p *observe.ObserveProps) { p.FreshnessLag = 169 * time.Hour }, []string{"FreshnessLag is 169h0m0s", "168h0m0s"}},
@@ -631,7 +615,8 @@ func TestDashboard_ShowsTheStatusOfEveryAlarm(t *testing.T) {
 	for _, a := range s.o.Alarms {
 		want = append(want, "${"+alarmID(s.tp, a)+".Arn}")
 	}
-	want = append(want, "${"+s.backfillDLQAlarm+".Arn}", "${"+s.backfillAgeAlarm+".Arn}")
+	want = append(want, "${"+s.streamFailingAlarm+".Arn}", "${"+s.streamLateAlarm+".Arn}",
+		"${"+s.backfillDLQAlarm+".Arn}", "${"+s.backfillAgeAlarm+".Arn}")
 	if diff := cmp.Diff(want, w.Properties["alarms"]); diff != "" {
 		t.Errorf("alarm status widget (-want +got):\n%s", diff)
 	}
@@ -687,13 +672,39 @@ func TestDashboard_ShowsFreshnessAgainstTheLagAndTheTopKPIs(t *testing.T) {
 	}
 }
 
+// sourceTables is a source's extraction as the dashboard sees it: the metrics it gives name their
+// source and table (ingest.DatabaseExtraction's carry the kpilake namespace and environment:
+// TestDatabaseExtraction_MeasuresEachTable).
+type sourceTables struct {
+	source string
+	tables []string
+}
+
+func (x sourceTables) Tables() []string { return x.tables }
+
+func (x sourceTables) MetricRowsExtracted(table string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return x.metric("Rows", table, opts)
+}
+
+func (x sourceTables) MetricBytesExtracted(table string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return x.metric("Bytes", table, opts)
+}
+
+func (x sourceTables) metric(name, table string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String("Extraction"), MetricName: jsii.String(name), Label: jsii.String(x.source + "." + table),
+		DimensionsMap: &map[string]*string{"Source": jsii.String(x.source), "Table": jsii.String(table)},
+	}).With(opts)
+}
+
+// The extraction widgets show each table of each extraction, a day per point.
 func TestDashboard_ShowsExtractionPerTable(t *testing.T) {
 	s := must(t, full)
 	ws := widgets(t, s)
 	var rows, bytes []string
 	for _, tb := range []string{"users", "posts"} {
-		rows = append(rows, fmt.Sprintf("KpiLake RowsExtracted Environment=%s Source=social Table=%s {label:social.%s period:86400 stat:Sum}", env, tb, tb))
-		bytes = append(bytes, fmt.Sprintf("KpiLake BytesExtracted Environment=%s Source=social Table=%s {label:social.%s period:86400 stat:Sum}", env, tb, tb))
+		rows = append(rows, fmt.Sprintf("Extraction Rows Source=social Table=%s {label:social.%s period:86400 stat:Sum}", tb, tb))
+		bytes = append(bytes, fmt.Sprintf("Extraction Bytes Source=social Table=%s {label:social.%s period:86400 stat:Sum}", tb, tb))
 	}
 	for title, want := range map[string][]string{observe.TitleRowsExtracted: rows, observe.TitleBytesExtracted: bytes} {
 		if diff := cmp.Diff(want, metricLines(find(t, ws, title))); diff != "" {
@@ -772,11 +783,15 @@ func TestDashboard_SplitsWidgetsPastCloudWatchsCapacity(t *testing.T) {
 	for i := range 205 {
 		many = append(many, fmt.Sprintf("kpi_%03d", i))
 	}
-	var tables []observe.Table
-	for i := range 150 {
-		tables = append(tables, observe.Table{Source: fmt.Sprintf("src_%02d", i/20), Table: fmt.Sprintf("t_%02d", i%20)})
+	var sources []observe.Extraction
+	for i := range 8 { // 150 tables: 7 sources of 20, one of 10
+		x := sourceTables{source: fmt.Sprintf("src_%02d", i)}
+		for j := range min(20, 150-20*i) {
+			x.tables = append(x.tables, fmt.Sprintf("t_%02d", j))
+		}
+		sources = append(sources, x)
 	}
-	s, err := synth(func(p *observe.ObserveProps) { p.KPIs, p.Tables = many, tables })
+	s, err := synth(func(p *observe.ObserveProps) { p.KPIs, p.Extractions = many, sources })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -797,7 +812,7 @@ func TestDashboard_SplitsWidgetsPastCloudWatchsCapacity(t *testing.T) {
 		}
 		parts[base]++
 	}
-	alarms := len(s.o.Alarms) + 2 // and the backfill's two
+	alarms := len(s.o.Alarms) + 4 // and the log stream's and the backfill's two each
 	for title, want := range map[string][2]int{
 		observe.TitleAlarms: {alarms, (alarms + 99) / 100},
 		// One query each, whatever the KPIs.

@@ -103,7 +103,7 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 		Description:                 jsii.String(fmt.Sprintf("kpilake: database source %s (%s)", src.Name, p.Environment)),
 		SuppressTemplateIndentation: jsii.Bool(true),
 	})
-	if scope.Node().TryGetContext(jsii.String(golambda.MetricsEnvironmentContext)) == nil {
+	if golambda.MetricsEnvironment(scope) == "" {
 		golambda.SetMetricsEnvironment(d.NestedStack, p.Environment) // a source in a stack of its own
 	}
 	d.Crawler = catalog.NewCrawler(d.NestedStack, "Crawler", &catalog.CrawlerProps{
@@ -135,9 +135,7 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 			Name: "ExtractionSchedule-" + src.Name, Queue: d.Extraction.ScheduleDeadLetters,
 			Holds: "daily schedule invocations that could not start the extraction of " + src.Name,
 		}},
-	}
-	for _, t := range src.Tables {
-		obs.Tables = append(obs.Tables, observe.Table{Source: src.Name, Table: t.Name})
+		Extractions: []observe.Extraction{d.Extraction},
 	}
 	d.Observe = observe.NewObserve(d.NestedStack, "Observe", obs)
 	d.suppressions()

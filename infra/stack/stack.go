@@ -103,8 +103,8 @@ func New(scope constructs.Construct, props *Props) *Stack {
 	s := newStack(scope, props)
 	b := settings(props)
 	s.storage(b)
-	s.logStreams(b)
 	s.Alerts = alerts.NewAlerts(s.Stack, "Alerts", &alerts.AlertsProps{Email: b.e.AlarmEmail, RemovalPolicy: b.removal})
+	s.logStreams(b)
 	s.Plan = s.planFunction(b, "Plan", "kpilake: resolves the business days a workflow run extracts or aggregates")
 	s.sources(b)
 	s.aggregation(b)
@@ -211,6 +211,7 @@ func (s *Stack) logStreams(b build) {
 			TimeZone:      e.TimeZone,
 			LogRetention:  retention,
 			RemovalPolicy: removal,
+			Alerts:        s.Alerts,
 		})
 	}
 	if len(e.LogStreams) > 0 {
