@@ -100,7 +100,6 @@ type partition struct {
 // Estimate lists every raw partition the plan's queries read (each once) and sums them per
 // KPI, per query and per table.
 func (e *Estimator) Estimate(ctx context.Context, cat *queries.Catalog, p *Plan) (*Estimate, error) {
-	days := p.Days()
 	var kpis []*queries.KPI
 	for _, name := range p.Selected() {
 		k, ok := cat.KPI(name)
@@ -109,57 +108,81 @@ func (e *Estimator) Estimate(ctx context.Context, cat *queries.Catalog, p *Plan)
 		}
 		kpis = append(kpis, k)
 	}
-
-	// Every partition read, each once.
-	need := map[partition]bool{}
-	for _, k := range kpis {
-		for _, t := range k.Sources {
-			for i := -(k.Lookback - 1); i < len(days); i++ {
-				need[partition{t, p.From.AddDays(i)}] = true
-			}
-		}
-	}
-	sizes, err := e.list(ctx, need)
+	sizes, err := e.list(ctx, partitionsRead(kpis, p))
 	if err != nil {
 		return nil, err
 	}
-
 	est := &Estimate{Bucket: e.Bucket, Partitions: len(sizes)}
-	tables := map[queries.SourceTable]*TableEstimate{}
+	days := p.Days()
 	for _, k := range kpis {
-		ke := KPIEstimate{Name: k.Name, Days: len(days), Lookback: k.Lookback}
-		for _, d := range days {
-			var scanned int64
-			for _, t := range k.Sources {
-				for i := range k.Lookback {
-					scanned += sizes[partition{t, d.AddDays(-i)}].bytes
-				}
-			}
-			ke.ScannedBytes += scanned
-			ke.BilledBytes += Billed(scanned)
-		}
+		ke := kpiEstimate(k, days, sizes)
 		est.KPIs = append(est.KPIs, ke)
 		est.ScannedBytes += ke.ScannedBytes
 		est.BilledBytes += ke.BilledBytes
 		est.Queries += ke.Days
-		for _, t := range k.Sources {
-			tables[t] = &TableEstimate{Table: t}
-		}
 	}
-	for t, te := range tables {
-		for _, d := range days {
-			s := sizes[partition{t, d}]
-			te.Bytes += s.bytes
-			if s.objects == 0 {
-				te.Missing = append(te.Missing, d)
+	est.Tables = tableEstimates(kpis, days, sizes)
+	return est, nil
+}
+
+// partitionsRead are the raw partitions that the queries of kpis over the plan's days read: each
+// day's and its lookback's, each once.
+func partitionsRead(kpis []*queries.KPI, p *Plan) map[partition]bool {
+	need := map[partition]bool{}
+	n := len(p.Days())
+	for _, k := range kpis {
+		for _, t := range k.Sources {
+			for i := -(k.Lookback - 1); i < n; i++ {
+				need[partition{t, p.From.AddDays(i)}] = true
 			}
 		}
-		est.Tables = append(est.Tables, *te)
 	}
-	slices.SortFunc(est.Tables, func(a, b TableEstimate) int {
+	return need
+}
+
+// kpiEstimate sums what k's query of each day scans: every source's partitions of the day and
+// its lookback, billed per query.
+func kpiEstimate(k *queries.KPI, days []layout.Day, sizes map[partition]size) KPIEstimate {
+	ke := KPIEstimate{Name: k.Name, Days: len(days), Lookback: k.Lookback}
+	for _, d := range days {
+		var scanned int64
+		for _, t := range k.Sources {
+			for i := range k.Lookback {
+				scanned += sizes[partition{t, d.AddDays(-i)}].bytes
+			}
+		}
+		ke.ScannedBytes += scanned
+		ke.BilledBytes += Billed(scanned)
+	}
+	return ke
+}
+
+// tableEstimates are the raw tables that kpis read, each over the plan's days (its own
+// partitions, not the lookback), by name.
+func tableEstimates(kpis []*queries.KPI, days []layout.Day, sizes map[partition]size) []TableEstimate {
+	seen := map[queries.SourceTable]bool{}
+	var out []TableEstimate
+	for _, k := range kpis {
+		for _, t := range k.Sources {
+			if seen[t] {
+				continue
+			}
+			seen[t] = true
+			te := TableEstimate{Table: t}
+			for _, d := range days {
+				s := sizes[partition{t, d}]
+				te.Bytes += s.bytes
+				if s.objects == 0 {
+					te.Missing = append(te.Missing, d)
+				}
+			}
+			out = append(out, te)
+		}
+	}
+	slices.SortFunc(out, func(a, b TableEstimate) int {
 		return strings.Compare(a.Table.String(), b.Table.String())
 	})
-	return est, nil
+	return out
 }
 
 type size struct {
