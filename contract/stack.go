@@ -12,4 +12,7 @@ const (
 	// OutputBackfillQueueURL and OutputBackfillDeadLetterQueueURL locate the backfill queues.
 	OutputBackfillQueueURL           = "BackfillQueueUrl"
 	OutputBackfillDeadLetterQueueURL = "BackfillDeadLetterQueueUrl"
+	// OutputRawBucketName names the raw zone's bucket, whose partitions the backfill's cost
+	// estimate lists.
+	OutputRawBucketName = "RawBucketName"
 )

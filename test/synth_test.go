@@ -24,6 +24,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/app"
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/delivery"
@@ -624,4 +625,18 @@ func withoutTable(t *testing.T, table string) map[string]any {
 		s["tables"] = kept
 	}
 	return map[string]any{config.ContextKey: cfg, app.EnvContextKey: "dev"}
+}
+
+// The operator CLI finds the environment's resources by the stack's outputs (contract.Output*):
+// every environment's stack has each of them, with a value.
+func TestOutputs_TheCLIReadsAreInEveryStack(t *testing.T) {
+	a := synthAll(t)
+	for _, name := range a.stacks {
+		tp := loadTemplate(t, a, name)
+		for _, key := range []string{contract.OutputRawBucketName, contract.OutputBackfillQueueURL, contract.OutputBackfillDeadLetterQueueURL} {
+			if out, ok := tp.Outputs[key]; !ok || out.Value == nil {
+				t.Errorf("%s: no output %s, which kpilake backfill reads", name, key)
+			}
+		}
+	}
 }

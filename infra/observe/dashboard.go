@@ -65,34 +65,45 @@ func part(title string, i, n int) string {
 	return fmt.Sprintf("%s (%d/%d)", title, i+1, n)
 }
 
+// row is one line of the dashboard's widgets; a nil widget is left out, and so is a row of none.
+type row []awscloudwatch.IWidget
+
 // dashboard builds the environment's dashboard, row by row: what is wrong (alarm status), the
 // daily run, freshness, queries, extraction, log streams, backfill and dead letters, functions.
 // A widget with nothing to show (no KPIs, no log streams, ...) is left out.
 func (o *Observe) dashboard() {
-	p := o.props
 	o.Dashboard = awscloudwatch.NewDashboard(o.Construct, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		DefaultInterval: duration(dashboardRange),
 		// Each graph keeps its own period: daily counts stay daily over any range.
 		PeriodOverride: awscloudwatch.PeriodOverride_INHERIT,
 	})
-	add := func(widgets ...awscloudwatch.IWidget) {
-		var row []awscloudwatch.IWidget
-		for _, w := range widgets {
-			if w != nil {
-				row = append(row, w)
-			}
-		}
-		if len(row) > 0 {
-			o.Dashboard.AddWidgets(row...)
-		}
-	}
-
-	add(awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
+	header := row{awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
 		Markdown: jsii.String(o.header()),
 		Width:    jsii.Number(fullWidth),
 		Height:   jsii.Number(headerHeight),
-	}))
+	})}
+	rows := append([]row{header}, o.alarmRows()...)
+	rows = append(rows, o.runsRow())
+	rows = append(rows, o.kpiRows()...)
+	rows = append(rows, o.extractionRows()...)
+	rows = append(rows, o.logStreamsRow(), o.queuesRow(), o.functionsRow())
+	for _, r := range rows {
+		var widgets []awscloudwatch.IWidget
+		for _, w := range r {
+			if w != nil {
+				widgets = append(widgets, w)
+			}
+		}
+		if len(widgets) > 0 {
+			o.Dashboard.AddWidgets(widgets...)
+		}
+	}
+}
 
+// alarmRows show the state of every alarm of the environment: Observe's, the log streams' and
+// the backfill's, alarmsPerWidget a widget.
+func (o *Observe) alarmRows() []row {
+	p := o.props
 	alarms := make([]interfacesawscloudwatch.IAlarmRef, 0, len(o.Alarms)+2)
 	for _, a := range o.Alarms {
 		alarms = append(alarms, a)
@@ -105,20 +116,26 @@ func (o *Observe) dashboard() {
 	if b := p.Backfill; b != nil {
 		alarms = append(alarms, b.DeadLetterAlarm, b.MessageAgeAlarm)
 	}
+	var rows []row
 	parts := chunks(len(alarms), alarmsPerWidget)
 	for i, c := range parts {
 		some := alarms[c[0]:c[1]]
-		add(awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
+		rows = append(rows, row{awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
 			Title:  jsii.String(part(TitleAlarms, i, len(parts))),
 			Alarms: &some,
 			Width:  jsii.Number(fullWidth),
 			// About four alarms fit in a line of a full-width widget.
 			Height: jsii.Number(float64(2 + (len(some)+3)/4)),
 			SortBy: awscloudwatch.AlarmStatusWidgetSortBy_STATE_UPDATED_TIMESTAMP,
-		}))
+		})})
 	}
+	return rows
+}
 
-	var runs []awscloudwatch.IWidget
+// runsRow shows each workflow's runs a day, and the crawls.
+func (o *Observe) runsRow() row {
+	p := o.props
+	var runs row
 	for _, w := range p.Workflows {
 		sm := w.StateMachine
 		runs = append(runs, graph(TitleRunsPrefix+w.Name, runWidth, []awscloudwatch.IMetric{
@@ -138,49 +155,68 @@ func (o *Observe) dashboard() {
 	if len(crawls) > 0 {
 		runs = append(runs, graph(TitleCrawls, runWidth, crawls, nil))
 	}
-	add(runs...)
+	return runs
+}
 
-	// The KPIs' widgets are Metrics Insights queries grouped by KPI, the top ones of each measure:
-	// one widget each whatever the number of KPIs, and the KPIs that need a look on top.
-	if len(p.KPIs) > 0 {
-		add(o.freshnessWidget())
-		add(graph(TitleBytesScanned, halfWidth, []awscloudwatch.IMetric{
+// kpiRows show the KPIs' freshness and their queries. The widgets are Metrics Insights queries
+// grouped by KPI, the top ones of each measure: one widget each whatever the number of KPIs, and
+// the KPIs that need a look on top.
+func (o *Observe) kpiRows() []row {
+	if len(o.props.KPIs) == 0 {
+		return nil
+	}
+	return []row{
+		{o.freshnessWidget()},
+		{graph(TitleBytesScanned, halfWidth, []awscloudwatch.IMetric{
 			o.topKPIs("SUM", metrics.BytesScanned, dashboardRunPeriod, "bytes scanned"),
 		}, nil), graph(TitleEngineTime, halfWidth, []awscloudwatch.IMetric{
 			o.topKPIs("MAX", metrics.QueryEngineTime, dashboardRunPeriod, "engine time (ms)"),
-		}, nil))
+		}, nil)},
 	}
+}
 
+// extractionRows show the rows and bytes extracted of each table a day, linesPerWidget a widget.
+func (o *Observe) extractionRows() []row {
 	type table struct {
 		x    Extraction
 		name string
 	}
 	var tables []table
-	for _, x := range p.Extractions {
+	for _, x := range o.props.Extractions {
 		for _, t := range x.Tables() {
 			tables = append(tables, table{x, t})
 		}
 	}
-	parts = chunks(len(tables), linesPerWidget)
+	var out []row
+	parts := chunks(len(tables), linesPerWidget)
 	for i, c := range parts {
 		var rows, bytes []awscloudwatch.IMetric
 		for _, t := range tables[c[0]:c[1]] {
 			rows = append(rows, t.x.MetricRowsExtracted(t.name, metricOptions(statSum, dashboardRunPeriod)))
 			bytes = append(bytes, t.x.MetricBytesExtracted(t.name, metricOptions(statSum, dashboardRunPeriod)))
 		}
-		add(graph(part(TitleRowsExtracted, i, len(parts)), halfWidth, rows, nil),
-			graph(part(TitleBytesExtracted, i, len(parts)), halfWidth, bytes, nil))
+		out = append(out, row{graph(part(TitleRowsExtracted, i, len(parts)), halfWidth, rows, nil),
+			graph(part(TitleBytesExtracted, i, len(parts)), halfWidth, bytes, nil)})
 	}
+	return out
+}
 
-	if len(p.LogStreams) > 0 {
-		var in, late []awscloudwatch.IMetric
-		for _, s := range p.LogStreams {
-			in = append(in, s.Stream.MetricIncomingRecords(labelled(statSum, time.Hour, s.Name+" records in")))
-			late = append(late, s.Stream.MetricDataFreshness(labelled(statMaximum, dashboardQueuePeriod, s.Name+" oldest record (s)")))
-		}
-		add(graph(TitleLogStreams, fullWidth, in, late))
+// logStreamsRow shows the log streams' records in and their oldest undelivered record.
+func (o *Observe) logStreamsRow() row {
+	if len(o.props.LogStreams) == 0 {
+		return nil
 	}
+	var in, late []awscloudwatch.IMetric
+	for _, s := range o.props.LogStreams {
+		in = append(in, s.Stream.MetricIncomingRecords(labelled(statSum, time.Hour, s.Name+" records in")))
+		late = append(late, s.Stream.MetricDataFreshness(labelled(statMaximum, dashboardQueuePeriod, s.Name+" oldest record (s)")))
+	}
+	return row{graph(TitleLogStreams, fullWidth, in, late)}
+}
 
+// queuesRow shows the backfill's progress and every dead-letter queue.
+func (o *Observe) queuesRow() row {
+	p := o.props
 	var backfillWidget, deadLetterWidget awscloudwatch.IWidget
 	var dead []awscloudwatch.IMetric
 	if b := p.Backfill; b != nil {
@@ -197,16 +233,20 @@ func (o *Observe) dashboard() {
 	if len(dead) > 0 {
 		deadLetterWidget = graph(TitleDeadLetters, halfWidth, dead, nil)
 	}
-	add(backfillWidget, deadLetterWidget)
+	return row{backfillWidget, deadLetterWidget}
+}
 
-	if len(p.Functions) > 0 {
-		var errs, throttles []awscloudwatch.IMetric
-		for _, f := range p.Functions {
-			errs = append(errs, f.Function.Function.MetricErrors(labelled(statSum, time.Hour, f.Name)))
-			throttles = append(throttles, f.Function.Function.MetricThrottles(labelled(statSum, time.Hour, f.Name)))
-		}
-		add(graph(TitleLambdaErrors, halfWidth, errs, nil), graph(TitleLambdaThrottles, halfWidth, throttles, nil))
+// functionsRow shows every function's errors and throttles an hour.
+func (o *Observe) functionsRow() row {
+	if len(o.props.Functions) == 0 {
+		return nil
 	}
+	var errs, throttles []awscloudwatch.IMetric
+	for _, f := range o.props.Functions {
+		errs = append(errs, f.Function.Function.MetricErrors(labelled(statSum, time.Hour, f.Name)))
+		throttles = append(throttles, f.Function.Function.MetricThrottles(labelled(statSum, time.Hour, f.Name)))
+	}
+	return row{graph(TitleLambdaErrors, halfWidth, errs, nil), graph(TitleLambdaThrottles, halfWidth, throttles, nil)}
 }
 
 func (o *Observe) header() string {

@@ -416,7 +416,7 @@ func (s *Stack) output(id, desc string, value *string) {
 
 // outputs are what operators and the CLI read from the deployed stack.
 func (s *Stack) outputs() {
-	s.output("RawBucketName", "Raw zone bucket", s.Lake.Raw.BucketName())
+	s.output(contract.OutputRawBucketName, "Raw zone bucket", s.Lake.Raw.BucketName())
 	s.output("AggregatedBucketName", "Aggregated zone bucket", s.Lake.Aggregated.BucketName())
 	s.output("QueryResultsBucketName", "Athena query results bucket", s.Lake.QueryResults.BucketName())
 	s.output("LakeKeyArn", "KMS key of the aggregated and query-results zones", s.Lake.Key.KeyArn())

@@ -205,7 +205,7 @@ func (a *App) estimate(ctx context.Context, loc *locator, f *backfillFlags, cat 
 	if f.noEstimate {
 		return nil
 	}
-	bucket, err := loc.resolve(ctx, OutputRawBucketName, f.rawBucket, "--raw-bucket (or --no-estimate)")
+	bucket, err := loc.resolve(ctx, contract.OutputRawBucketName, f.rawBucket, "--raw-bucket (or --no-estimate)")
 	if err != nil {
 		return err
 	}

@@ -273,7 +273,7 @@ func (m *moto) deploy(t *testing.T, name string) map[string]string {
 	for _, o := range out.Stacks[0].Outputs {
 		outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
 	}
-	for _, k := range []string{contract.OutputBackfillQueueURL, contract.OutputBackfillDeadLetterQueueURL, OutputRawBucketName} {
+	for _, k := range []string{contract.OutputBackfillQueueURL, contract.OutputBackfillDeadLetterQueueURL, contract.OutputRawBucketName} {
 		if outputs[k] == "" {
 			t.Fatalf("moto's stack has no output %s: %v", k, outputs)
 		}
@@ -340,7 +340,7 @@ func TestBackfill_OnMoto_PlanSendWatchRedrive(t *testing.T) {
 	m := newMoto(t)
 	outputs := m.deploy(t, "KpiLake-dev")
 	ctx := context.Background()
-	raw := outputs[OutputRawBucketName]
+	raw := outputs[contract.OutputRawBucketName]
 	for _, d := range []string{"2026-11-01", "2026-11-02", "2026-11-03"} {
 		day, _ := layout.ParseDay(d)
 		key := layout.TablePartitionPrefix(layout.AppLogsSource, "web_access", day) + "part-0.gz"

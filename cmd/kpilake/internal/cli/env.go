@@ -17,9 +17,6 @@ import (
 	"github.com/kpilake/kpilake/infra/config"
 )
 
-// OutputRawBucketName is the stack output naming the raw zone's bucket (infra/stack outputs).
-const OutputRawBucketName = "RawBucketName"
-
 // environment is what the CLI needs of an environment's configuration.
 type environment struct {
 	Name     string
