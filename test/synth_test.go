@@ -500,6 +500,7 @@ func TestApp_FailsSynthOnBadConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each case is an app process of its own
 			ctx, _ := json.Marshal(tc.context)
 			cmd := exec.Command(bin)
 			cmd.Dir = root
