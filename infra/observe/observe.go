@@ -35,6 +35,7 @@ package observe
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -252,7 +253,7 @@ func (p *ObserveProps) validate() error {
 		}
 	}
 	for i, x := range p.Extractions {
-		if x == nil {
+		if v := reflect.ValueOf(x); x == nil || v.Kind() == reflect.Pointer && v.IsNil() {
 			errs = append(errs, fmt.Errorf("Extractions[%d] is nil; give the source's *ingest.DatabaseExtraction", i))
 		}
 	}

@@ -430,6 +430,9 @@ func TestObserve_FailsOnInvalidProps(t *testing.T) {
 		{"KPI not snake_case", func(p *observe.ObserveProps) { p.KPIs = []string{"ActiveUsers"} }, []string{"KPIs[0]", "not snake_case"}},
 		{"KPI given twice", func(p *observe.ObserveProps) { p.KPIs = []string{"a", "a"} }, []string{`KPIs[1] "a" is given twice`}},
 		{"nil extraction", func(p *observe.ObserveProps) { p.Extractions = append(p.Extractions, nil) }, []string{"Extractions[1] is nil"}},
+		{"nil extraction pointer", func(p *observe.ObserveProps) {
+			p.Extractions = append(p.Extractions, (*ingest.DatabaseExtraction)(nil))
+		}, []string{"Extractions[1] is nil"}},
 		{"lag of a day", func(p *observe.ObserveProps) { p.FreshnessLag = 24 * time.Hour },
 			[]string{"FreshnessLag is 24h0m0s", "from 25h0m0s (a day is published once a day) to 168h0m0s"}},
 		{"lag beyond a week", func(p *observe.ObserveProps) { p.FreshnessLag = 169 * time.Hour }, []string{"FreshnessLag is 169h0m0s", "168h0m0s"}},
