@@ -78,6 +78,8 @@ func (s *synthesizedAggregation) properties(id string) map[string]any {
 }
 
 func synthesizeAggregation() (s *synthesizedAggregation, err error) {
+	synthMu.Lock()
+	defer synthMu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("synth panicked: %v", r)
@@ -163,15 +165,14 @@ func synthesizeAggregation() (s *synthesizedAggregation, err error) {
 	return s, nil
 }
 
-// aggregationWorld is moto behind the Lambda proxy and the synthesized aggregation. It shares
-// the extraction tests' moto when that exists (the proxy forwards to one server only); otherwise
-// it starts one, which the extraction world, started later, replaces as the proxy's target.
+// aggregationWorld is the synthesized aggregation and clients of the shared moto (services).
 type aggregationWorld struct {
-	app  *synthesizedAggregation
-	api  *awsAPI
-	s3   *s3.Client
-	glue *glue.Client
-	seq  atomic.Int64
+	app   *synthesizedAggregation
+	proxy *lambdaProxy
+	api   *awsAPI
+	s3    *s3.Client
+	glue  *glue.Client
+	seq   atomic.Int64
 }
 
 var (
@@ -202,29 +203,12 @@ func newAggregationWorld() (*aggregationWorld, error) {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
 	w := &aggregationWorld{app: s}
-	worldMu.Lock()
-	ext := shared
-	worldMu.Unlock()
-	if ext != nil {
-		w.setAPI(ext.api)
-		return w, nil
-	}
-	if proxy == nil {
-		if proxy, err = newLambdaProxy(); err != nil {
-			return nil, err
-		}
-	}
-	m, err := testsvc.StartMotoWithCallbackPort(proxy.port)
+	svc, err := startServices()
 	if err != nil {
 		return nil, err
 	}
-	if err := proxy.forwardTo(m.Endpoint); err != nil {
-		return nil, err
-	}
-	if err := m.Post("/moto-api/config", `{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}`); err != nil {
-		return nil, err
-	}
-	w.setAPI(newAWSAPI(m.Endpoint))
+	w.proxy = svc.proxy
+	w.setAPI(svc.api)
 	return w, nil
 }
 
@@ -430,7 +414,7 @@ func (w *aggregationWorld) deploy(t *testing.T, busy time.Duration, script runSc
 		t.Fatalf("the plan function reads the raw bucket %q and the database %q; want the lake's", env[contract.EnvRawBucket], env[contract.EnvDatabase])
 	}
 	env[contract.EnvDatabase] = d.database // the synthesized name, made unique per test
-	d.plan = proxy.register(planName, time.Minute, func(context.Context) (lambda.Handler, error) {
+	d.plan = w.proxy.register(planName, time.Minute, func(context.Context) (lambda.Handler, error) {
 		h, err := plan.Setup(log, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, w.s3, w.glue, metrics.New(d.logs, "test"))
 		if err != nil {
 			return nil, err
@@ -438,7 +422,7 @@ func (w *aggregationWorld) deploy(t *testing.T, busy time.Duration, script runSc
 		return lambda.NewHandler(h.Handle), nil
 	})
 	runner := scriptedRunner{d: d, busy: busy, script: script}
-	d.aggregate = proxy.register(aggregateName, time.Minute, func(context.Context) (lambda.Handler, error) {
+	d.aggregate = w.proxy.register(aggregateName, time.Minute, func(context.Context) (lambda.Handler, error) {
 		raw, err := plan.NewRawZone(w.s3, d.rawBucket)
 		if err != nil {
 			return nil, err

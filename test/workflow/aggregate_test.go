@@ -102,6 +102,7 @@ func catalogWaves(t *testing.T, kpis []string) [][]string {
 }
 
 func TestAggregation_RunsEveryKPIWaveAfterWaveAndTheKPIsOfAWaveTogether(t *testing.T) {
+	t.Parallel()
 	w := setupAggregation(t)
 	waves := catalogWaves(t, nil)
 	if len(waves[0]) < 2 || len(waves[0]) > w.app.maxConcurrency {
@@ -203,6 +204,7 @@ func TestAggregation_RunsEveryKPIWaveAfterWaveAndTheKPIsOfAWaveTogether(t *testi
 
 // A manual run of some KPIs also reruns what depends on them, wave after wave.
 func TestAggregation_ManualRunOfAKPIRerunsItsDependents(t *testing.T) {
+	t.Parallel()
 	w := setupAggregation(t)
 	first := catalogWaves(t, nil)[0][0]
 	waves := catalogWaves(t, []string{first})
@@ -267,44 +269,52 @@ func readersOf(t *testing.T, source string) [][]string {
 // brought, and only the KPIs that read what that crawler catalogues, directly or through upstream
 // KPIs. A KPI that reads both sources runs after each crawl.
 func TestAggregation_CrawlerEventAggregatesTheKPIsOfItsSourceForTheDayItBrought(t *testing.T) {
+	t.Parallel()
 	const day = "2026-11-24"
 	w := setupAggregation(t)
+	var mu sync.Mutex
 	ran := map[string][]string{}
-	for _, source := range []string{sourceName, layout.AppLogsSource} {
-		t.Run(source, func(t *testing.T) {
-			d := w.deploy(t, 0, succeed, nil)
-			d.landRaw(t, source, day)
-			// 16:30 UTC on the 24th is 01:30 on the 25th in Tokyo.
-			arn, ex := d.run(t, crawlerEvent(d.crawlers[source], "2026-11-24T16:30:00Z"))
-			out := succeededAggregation(t, d, arn, ex)
-			want := readersOf(t, source)
-			if len(out.Plan.Days) != 1 || out.Plan.Days[0].Date != day || out.Plan.Trigger != "event" {
-				t.Fatalf("plan = %+v, want the day the crawl brought, %s", out.Plan, day)
-			}
-			if diff := cmp.Diff(want, out.Plan.Days[0].Waves); diff != "" {
-				t.Errorf("planned waves (-want +got):\n%s", diff)
-			}
-			var got []string
-			for _, c := range d.kpiCalls() {
-				got = append(got, c.KPI)
-				if c.Date != day {
-					t.Errorf("%s aggregated for %s, want %s", c.KPI, c.Date, day)
+	// Each crawl in a deployment of its own, at the same time; "crawls" returns when both have ended.
+	t.Run("crawls", func(t *testing.T) {
+		for _, source := range []string{sourceName, layout.AppLogsSource} {
+			t.Run(source, func(t *testing.T) {
+				t.Parallel()
+				d := w.deploy(t, 0, succeed, nil)
+				d.landRaw(t, source, day)
+				// 16:30 UTC on the 24th is 01:30 on the 25th in Tokyo.
+				arn, ex := d.run(t, crawlerEvent(d.crawlers[source], "2026-11-24T16:30:00Z"))
+				out := succeededAggregation(t, d, arn, ex)
+				want := readersOf(t, source)
+				if len(out.Plan.Days) != 1 || out.Plan.Days[0].Date != day || out.Plan.Trigger != "event" {
+					t.Fatalf("plan = %+v, want the day the crawl brought, %s", out.Plan, day)
 				}
-			}
-			ran[source] = got
-			// The KPIs of a wave end in any order; the waves' order is checked above. A KPI that
-			// reads the other source too waits for it, and does not run.
-			var wantRun []string
-			for _, k := range slices.Concat(want...) {
-				if !readsBoth(t, k) {
-					wantRun = append(wantRun, k)
+				if diff := cmp.Diff(want, out.Plan.Days[0].Waves); diff != "" {
+					t.Errorf("planned waves (-want +got):\n%s", diff)
 				}
-			}
-			if diff := cmp.Diff(slices.Sorted(slices.Values(wantRun)), slices.Sorted(slices.Values(got))); diff != "" {
-				t.Errorf("KPIs run (-want +got):\n%s", diff)
-			}
-		})
-	}
+				var got []string
+				for _, c := range d.kpiCalls() {
+					got = append(got, c.KPI)
+					if c.Date != day {
+						t.Errorf("%s aggregated for %s, want %s", c.KPI, c.Date, day)
+					}
+				}
+				mu.Lock()
+				ran[source] = got
+				mu.Unlock()
+				// The KPIs of a wave end in any order; the waves' order is checked above. A KPI that
+				// reads the other source too waits for it, and does not run.
+				var wantRun []string
+				for _, k := range slices.Concat(want...) {
+					if !readsBoth(t, k) {
+						wantRun = append(wantRun, k)
+					}
+				}
+				if diff := cmp.Diff(slices.Sorted(slices.Values(wantRun)), slices.Sorted(slices.Values(got))); diff != "" {
+					t.Errorf("KPIs run (-want +got):\n%s", diff)
+				}
+			})
+		}
+	})
 	for _, k := range catalogWaves(t, nil) {
 		for _, kpi := range k {
 			if !readsBoth(t, kpi) && !slices.Contains(ran[sourceName], kpi) && !slices.Contains(ran[layout.AppLogsSource], kpi) {
@@ -325,6 +335,7 @@ func readsBoth(t *testing.T, kpi string) bool {
 // ends at 00:10 on D+2 (a crawler that waited on a running one). The run aggregates D, the day
 // the crawl brought, not D+1, the day before the event.
 func TestAggregation_CrawlEndingAfterMidnightAggregatesTheDayItBrought(t *testing.T) {
+	t.Parallel()
 	const day = "2026-11-24"
 	w := setupAggregation(t)
 	d := w.deploy(t, 0, succeed, nil)
@@ -350,6 +361,7 @@ func TestAggregation_CrawlEndingAfterMidnightAggregatesTheDayItBrought(t *testin
 // next crawl of the source aggregates that day again (and what reads it), oldest day first, and
 // leaves the newer day, published after its inputs, alone.
 func TestAggregation_ReExtractionOfADayAWeekBackAggregatesItAgain(t *testing.T) {
+	t.Parallel()
 	const old, recent = "2026-11-17", "2026-11-24"
 	w := setupAggregation(t)
 	d := w.deploy(t, 0, succeed, nil)
@@ -398,6 +410,7 @@ func TestAggregation_ReExtractionOfADayAWeekBackAggregatesItAgain(t *testing.T) 
 // it; the other crawl's run publishes it, once, after its last input; a later crawl does not
 // publish it again. Every other KPI is published by the crawl of its own source.
 func TestAggregation_AKPIOfBothSourcesIsPublishedOnceAfterItsLastInputInEitherCrawlOrder(t *testing.T) {
+	t.Parallel()
 	const kpi, day = "engagement_score", "2026-11-24"
 	w := setupAggregation(t)
 	for _, order := range []struct {
@@ -413,6 +426,7 @@ func TestAggregation_AKPIOfBothSourcesIsPublishedOnceAfterItsLastInputInEitherCr
 			[]string{"kpi active_users_by_department dt=" + day}},
 	} {
 		t.Run(order.name, func(t *testing.T) {
+			t.Parallel()
 			d := w.deploy(t, 0, succeed, nil)
 			d.landRaw(t, order.sources[0], day)
 			arn, ex := d.run(t, crawlerEvent(d.crawlers[order.sources[0]], order.events[0]))
@@ -471,6 +485,7 @@ func TestAggregation_AKPIOfBothSourcesIsPublishedOnceAfterItsLastInputInEitherCr
 // the KPIs that read only the logs publish that day from what the catalog has rather than wait
 // for a crawl that has already happened; the KPIs that also read the database still wait for it.
 func TestAggregation_TheCrawlsOwnTablesAreNotWaitedFor(t *testing.T) {
+	t.Parallel()
 	const day = "2026-11-24"
 	w := setupAggregation(t)
 	d := w.deploy(t, 0, succeed, nil)
@@ -521,6 +536,7 @@ func mustKPI(t *testing.T, name string) (*queries.KPI, bool) {
 
 // A crawler whose tables no KPI reads starts an execution that plans nothing and succeeds.
 func TestAggregation_CrawlOfASourceNoKPIReadsAggregatesNothing(t *testing.T) {
+	t.Parallel()
 	w := setupAggregation(t)
 	d := w.deploy(t, 0, succeed, nil)
 	arn, ex := d.run(t, crawlerEvent(d.crawlers[idleSource], "2026-11-24T16:30:00Z"))
@@ -538,6 +554,7 @@ func TestAggregation_CrawlOfASourceNoKPIReadsAggregatesNothing(t *testing.T) {
 // A request the plan rejects (an event of a crawler it does not know, a bad date) fails the
 // execution at once, with one alert that names the stage, the error and the cause.
 func TestAggregation_RejectedRequestFailsInThePlanAndAlerts(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		input any
@@ -548,6 +565,7 @@ func TestAggregation_RejectedRequestFailsInThePlanAndAlerts(t *testing.T) {
 		{"bad date", map[string]any{"date": "2026-13-45"}, []string{"2026-13-45"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			w := setupAggregation(t)
 			d := w.deploy(t, 0, succeed, nil)
 			arn, ex := d.run(t, tc.input)
@@ -583,6 +601,7 @@ func TestAggregation_RejectedRequestFailsInThePlanAndAlerts(t *testing.T) {
 // The throttle retrier waits 10 s (x2, full jitter) in the synthesized definition; this test's
 // copy waits 1 s and changes nothing else.
 func TestAggregation_RetriesAThrottledKPIAndSucceeds(t *testing.T) {
+	t.Parallel()
 	w := setupAggregation(t)
 	throttled := catalogWaves(t, nil)[0][0]
 	script := func(kpi string, attempt int) error {
@@ -612,6 +631,7 @@ func TestAggregation_RetriesAThrottledKPIAndSucceeds(t *testing.T) {
 }
 
 func TestAggregation_FailedQueryIsNotRetriedAlertsOnceAndFailsTheExecution(t *testing.T) {
+	t.Parallel()
 	w := setupAggregation(t)
 	waves := catalogWaves(t, nil)
 	broken := waves[0][len(waves[0])-1]

@@ -115,6 +115,7 @@ func (d *deployment) crawlerStarted(t *testing.T) {
 }
 
 func TestExtraction_ExtractsTheGivenTablesOfTheGivenDayThenStartsTheCrawler(t *testing.T) {
+	t.Parallel()
 	w := setup(t)
 	d := w.deploy(t, nil)
 	tables := []string{"users", "posts"}
@@ -133,6 +134,7 @@ func TestExtraction_ExtractsTheGivenTablesOfTheGivenDayThenStartsTheCrawler(t *t
 }
 
 func TestExtraction_ExtractsEveryConfiguredTableWhenNoneIsGiven(t *testing.T) {
+	t.Parallel()
 	w := setup(t)
 	d := w.deploy(t, nil)
 	arn, ex := d.run(t, map[string]any{"date": w.day.String()})
@@ -148,6 +150,7 @@ func TestExtraction_ExtractsEveryConfiguredTableWhenNoneIsGiven(t *testing.T) {
 // sample day, makes the workflow extract the sample day: the day before the scheduled time in
 // the business time zone.
 func TestExtraction_ScheduledRunExtractsTheBusinessDayBefore(t *testing.T) {
+	t.Parallel()
 	w := setup(t)
 	props := w.app.properties(w.app.schedule)
 	target, _ := props["Target"].(map[string]any)
@@ -210,6 +213,7 @@ func retryInterval(state, errorName string, seconds int) func(*testing.T, map[st
 }
 
 func TestExtraction_WaitsForARunningCrawlerThenStartsIt(t *testing.T) {
+	t.Parallel()
 	w := setup(t)
 	const running = "Glue.CrawlerRunningException"
 	d := w.deploy(t, retryInterval("StartCrawler", running, 1))
@@ -278,6 +282,7 @@ func (d *deployment) alertMessages(t *testing.T) []map[string]string {
 }
 
 func TestExtraction_UnknownTableFailsWithoutRetryAndAlerts(t *testing.T) {
+	t.Parallel()
 	w := setup(t)
 	d := w.deploy(t, nil)
 	const unknown = "no_such_table"
@@ -334,6 +339,7 @@ func count(list []string, s string) int {
 // retry the refusal. The day's partition stays as the daily run wrote it; forced, the run
 // succeeds; a "force" that is not a boolean fails before any table is extracted.
 func TestExtraction_PastSnapshotDayIsRefusedWithoutRetryUnlessForced(t *testing.T) {
+	t.Parallel()
 	w := setup(t)
 	d := w.deploy(t, nil)
 	tables := []string{"users"}

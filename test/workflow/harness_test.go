@@ -59,7 +59,10 @@ const (
 	account     = "123456789012"
 )
 
-var proxy *lambdaProxy
+// parallel is how many tests run at once unless -test.parallel says otherwise. A test spends
+// its time waiting for moto's interpreter (its executions poll, its Wait states and retries
+// sleep), not on a core, so more of them than this machine has cores keep both it and moto busy.
+const parallel = 6
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -67,14 +70,60 @@ func TestMain(m *testing.M) {
 		fmt.Println("-short (make test-unit): these tests synthesize the app and run services; make test runs them")
 		os.Exit(0)
 	}
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		if err := flag.Set("test.parallel", fmt.Sprint(parallel)); err != nil {
+			fmt.Fprintln(os.Stderr, "workflow:", err)
+			os.Exit(1)
+		}
+	}
 	code := m.Run()
-	if proxy != nil {
-		proxy.close()
+	if started.Load() {
+		if svc, err := startServices(); err == nil {
+			svc.proxy.close()
+		}
 	}
 	testsvc.StopAll()
 	jsii.Close()
 	os.Exit(code)
 }
+
+// services are what the extraction and the aggregation tests share: one moto, and the Lambda
+// proxy in front of it to which moto's interpreter sends its AWS calls. One server for both
+// kinds of test, so that they can run at the same time: the proxy forwards to one server only.
+type services struct {
+	moto  *testsvc.Moto
+	proxy *lambdaProxy
+	api   *awsAPI
+}
+
+// started says whether startServices ran, so that TestMain does not start them to stop them.
+var started atomic.Bool
+
+// startServices starts moto behind the Lambda proxy, once.
+var startServices = sync.OnceValues(func() (*services, error) {
+	started.Store(true)
+	p, err := newLambdaProxy()
+	if err != nil {
+		return nil, err
+	}
+	m, err := testsvc.StartMotoWithCallbackPort(p.port)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.forwardTo(m.Endpoint); err != nil {
+		return nil, err
+	}
+	if err := m.Post("/moto-api/config", `{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}`); err != nil {
+		return nil, err
+	}
+	return &services{moto: m, proxy: p, api: newAWSAPI(m.Endpoint)}, nil
+})
+
+// synthMu lets one test at a time synthesize: the extraction and the aggregation worlds are
+// built by whichever of their tests comes first, and jsii's Node process works one call at a time.
+var synthMu sync.Mutex
 
 // synthesized is the environment's stack as `cdk synth` writes it, with the logical IDs of what
 // the source's extraction workflow refers to.
@@ -88,6 +137,8 @@ type synthesized struct {
 // synthesize builds the app with cdk.json's context for one environment, as `cdk synth -c
 // env=dev` does (cdk-nag included), and reads the template it wrote.
 func synthesize() (s *synthesized, err error) {
+	synthMu.Lock()
+	defer synthMu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("synth panicked: %v", r)
@@ -343,22 +394,11 @@ func newWorld(db *testsvc.Database) (*world, error) {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
 	w := &world{app: s, database: "kpilake_" + environment}
-	if proxy == nil {
-		if proxy, err = newLambdaProxy(); err != nil {
-			return nil, err
-		}
-	}
-	w.proxy = proxy
-	if w.moto, err = testsvc.StartMotoWithCallbackPort(proxy.port); err != nil {
+	svc, err := startServices()
+	if err != nil {
 		return nil, err
 	}
-	if err := proxy.forwardTo(w.moto.Endpoint); err != nil {
-		return nil, err
-	}
-	if err := w.moto.Post("/moto-api/config", `{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}`); err != nil {
-		return nil, err
-	}
-	w.api = newAWSAPI(w.moto.Endpoint)
+	w.moto, w.proxy, w.api = svc.moto, svc.proxy, svc.api
 	cfg := w.moto.AWSConfig()
 	w.s3 = s3.NewFromConfig(cfg, testsvc.S3PathStyle)
 	w.sm = secretsmanager.NewFromConfig(cfg)
