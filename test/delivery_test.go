@@ -33,6 +33,8 @@ var (
 func synthDelivery(t *testing.T) string {
 	t.Helper()
 	deliveryOnce.Do(func() {
+		jsiiMu.Lock()
+		defer jsiiMu.Unlock()
 		ctx := cdkContext(t)
 		ctx[config.ContextKey].(map[string]any)["delivery"] = map[string]any{"githubRepository": deliveryRepository}
 		deliveryDir, deliveryErr = os.MkdirTemp("", "kpilake-delivery-")
@@ -90,6 +92,7 @@ func TestSnapshot_Delivery(t *testing.T) {
 }
 
 func TestDelivery_NagAndCfnLint(t *testing.T) {
+	t.Parallel()
 	dir := synthDelivery(t)
 	names := deliveryStacks(t)
 	if len(names) == 0 {

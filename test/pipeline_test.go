@@ -37,6 +37,8 @@ var (
 func synthPipeline(t *testing.T) string {
 	t.Helper()
 	pipelineOnce.Do(func() {
+		jsiiMu.Lock()
+		defer jsiiMu.Unlock()
 		ctx := cdkContext(t)
 		ctx[config.ContextKey].(map[string]any)["delivery"] = map[string]any{
 			"githubRepository": deliveryRepository,
@@ -108,6 +110,7 @@ func TestSnapshot_Pipeline(t *testing.T) {
 }
 
 func TestPipeline_NagAndCfnLint(t *testing.T) {
+	t.Parallel()
 	dir := synthPipeline(t)
 	byRegion := templatesByRegion(t, dir, []string{delivery.PipelineStackName})
 	for _, env := range []string{"dev", "prod"} {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,12 +167,43 @@ func (r scaledSynth) TotalResources() (n int) {
 // synthScaled synthesizes dev grown to sc, in process, and reads every template it wrote.
 func synthScaled(t testing.TB, sc scale) scaledSynth {
 	t.Helper()
+	return synthScaledIn(t, sc, t.TempDir())
+}
+
+var (
+	scaledMu sync.Mutex
+	// scaled are the environments that tests synthesized, by scale; TestMain removes their dirs.
+	scaled = map[scale]scaledSynth{}
+)
+
+// synthScaledOnce is synthScaled for tests: each scale is synthesized once, for every test that
+// asks for it. (The benchmark synthesizes each time: it measures the synthesis.)
+func synthScaledOnce(t *testing.T, sc scale) scaledSynth {
+	t.Helper()
+	scaledMu.Lock()
+	defer scaledMu.Unlock()
+	if r, ok := scaled[sc]; ok {
+		return r
+	}
+	dir, err := os.MkdirTemp("", "kpilake-scaled-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := synthScaledIn(t, sc, dir)
+	scaled[sc] = r
+	return r
+}
+
+// synthScaledIn synthesizes dev grown to sc into dir.
+func synthScaledIn(t testing.TB, sc scale, dir string) scaledSynth {
+	t.Helper()
 	ctx := scaledContext(t, sc)
 	kpis := scaledKPIs(t, sc.KPIs)
-	dir := t.TempDir()
 	out := scaledSynth{Dir: dir}
 	start := time.Now()
 	out.Err = func() (err error) {
+		jsiiMu.Lock()
+		defer jsiiMu.Unlock()
 		defer func() {
 			if r := recover(); r != nil {
 				err = fmt.Errorf("synth panicked: %v", r)
@@ -282,11 +314,11 @@ func policies(t *testing.T, r scaledSynth) map[string]string {
 }
 
 // Adding a KPI adds no IAM statement: the grants cover the KPI tables, their prefixes and their
-// temporary tables by naming pattern, so a hundred more KPIs leave every policy as it was, and
+// temporary tables by naming pattern, so hundreds more KPIs leave every policy as it was, and
 // cdk-nag stays clean.
 func TestIAM_AddingKPIsAddsNoStatement(t *testing.T) {
-	few := synthScaled(t, scale{Sources: 1, TablesPerSource: 5, KPIs: 5})
-	many := synthScaled(t, scale{Sources: 1, TablesPerSource: 5, KPIs: 105})
+	few := synthScaledOnce(t, scale{Sources: 1, TablesPerSource: 5, KPIs: 5})
+	many := synthScaledOnce(t, scale{Sources: 1, TablesPerSource: 5, KPIs: 500})
 	for _, r := range []scaledSynth{few, many} {
 		if r.Err != nil {
 			t.Fatalf("synth: %v", r.Err)
@@ -299,14 +331,14 @@ func TestIAM_AddingKPIsAddsNoStatement(t *testing.T) {
 	want, got := policies(t, few), policies(t, many)
 	for id, doc := range got {
 		if w, ok := want[id]; !ok {
-			t.Errorf("105 KPIs add policy %s (%d bytes)", id, len(doc))
+			t.Errorf("500 KPIs add policy %s (%d bytes)", id, len(doc))
 		} else if len(doc) != len(w) {
-			t.Errorf("policy %s is %d bytes with 5 KPIs and %d bytes with 105: a statement or resource per KPI", id, len(w), len(doc))
+			t.Errorf("policy %s is %d bytes with 5 KPIs and %d bytes with 500: a statement or resource per KPI", id, len(w), len(doc))
 		}
 	}
 	for id := range want {
 		if _, ok := got[id]; !ok {
-			t.Errorf("policy %s of 5 KPIs is missing with 105", id)
+			t.Errorf("policy %s of 5 KPIs is missing with 500", id)
 		}
 	}
 }
@@ -334,8 +366,9 @@ func TestApp_PlanPastTheStepFunctionsPayloadIsAConfigError(t *testing.T) {
 // resource (its nested stack) to the environment's stack and the same resources to its own;
 // cdk-nag finds nothing and cfn-lint passes the environment's stack and a source's.
 func TestScale_FiftySourcesAndFiveHundredKPIs(t *testing.T) {
-	ten := synthScaled(t, scale{Sources: 10, TablesPerSource: 20, KPIs: 500})
-	fifty := synthScaled(t, scale{Sources: 50, TablesPerSource: 20, KPIs: 500})
+	t.Parallel()
+	ten := synthScaledOnce(t, scale{Sources: 10, TablesPerSource: 20, KPIs: 500})
+	fifty := synthScaledOnce(t, scale{Sources: 50, TablesPerSource: 20, KPIs: 500})
 	for _, r := range []scaledSynth{ten, fifty} {
 		if r.Err != nil {
 			t.Fatalf("synth: %v", r.Err)
@@ -387,8 +420,8 @@ func TestScale_FiftySourcesAndFiveHundredKPIs(t *testing.T) {
 // its grants by naming patterns, and the plan names it once. 5 and 500 KPIs make templates of the
 // same resources and, but for the KPIs' names in the functions' catalogs (none), the same size.
 func TestScale_AKPIAddsNoResource(t *testing.T) {
-	few := synthScaled(t, scale{Sources: 1, TablesPerSource: 5, KPIs: 5})
-	many := synthScaled(t, scale{Sources: 1, TablesPerSource: 5, KPIs: 500})
+	few := synthScaledOnce(t, scale{Sources: 1, TablesPerSource: 5, KPIs: 5})
+	many := synthScaledOnce(t, scale{Sources: 1, TablesPerSource: 5, KPIs: 500})
 	for _, r := range []scaledSynth{few, many} {
 		if r.Err != nil {
 			t.Fatalf("synth: %v", r.Err)

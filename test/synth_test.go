@@ -68,6 +68,12 @@ var (
 	synthed   assembly
 )
 
+// jsiiMu is held by every synthesis that a parallel test (t.Parallel) may run: jsii's client
+// writes a call to Node and reads the answer without a lock of its own, so two goroutines calling
+// at once would read each other's answers. The parallel tests are those that spend their time in
+// other processes (cfn-lint, make diff, the app binary); every other test runs before them, alone.
+var jsiiMu sync.Mutex
+
 // template returns the synthesized template of stack name with its nested stacks inlined
 // (review.Flatten): the checks read what the stack deploys, wherever a resource sits.
 func (a assembly) template(t *testing.T, name string) []byte {
@@ -101,6 +107,8 @@ func (a assembly) files(t testing.TB) map[string][]byte {
 func synthAll(t *testing.T) assembly {
 	t.Helper()
 	synthOnce.Do(func() {
+		jsiiMu.Lock()
+		defer jsiiMu.Unlock()
 		dir, err := os.MkdirTemp("", "kpilake-synth-")
 		if err != nil {
 			synthed.err = err
@@ -138,7 +146,11 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code := m.Run()
-	for _, dir := range []string{synthed.dir, deliveryDir} {
+	dirs := []string{synthed.dir, deliveryDir, pipelineDir}
+	for _, r := range scaled {
+		dirs = append(dirs, r.Dir)
+	}
+	for _, dir := range dirs {
 		if dir != "" {
 			os.RemoveAll(dir)
 		}
@@ -354,6 +366,7 @@ func needTool(t *testing.T, name, why string) string {
 }
 
 func TestCfnLint_Clean(t *testing.T) {
+	t.Parallel()
 	lint := needTool(t, "cfn-lint", "it lints every synthesized template")
 	a := synthAll(t)
 	cfg, err := config.Parse(cdkContext(t)[config.ContextKey])
@@ -429,6 +442,7 @@ func templatesByRegion(t *testing.T, dir string, stacks []string) map[string][]s
 
 // An environment in another region is linted in that region, not in a fixed one.
 func TestCfnLint_EachEnvironmentInItsRegion(t *testing.T) {
+	t.Parallel()
 	lint := needTool(t, "cfn-lint", "it lints every synthesized template")
 	ctx := cdkContext(t)
 	raw, _ := json.Marshal(ctx)
@@ -440,13 +454,21 @@ func TestCfnLint_EachEnvironmentInItsRegion(t *testing.T) {
 	}
 	ctx[app.EnvContextKey] = "prod"
 	dir := t.TempDir()
-	a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
-	stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
+	name, err := func() (string, error) {
+		jsiiMu.Lock()
+		defer jsiiMu.Unlock()
+		a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
+		stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
+		if err != nil {
+			return "", err
+		}
+		a.Synth(nil)
+		return *stacks[0].StackName(), nil
+	}()
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Synth(nil)
-	byRegion := templatesByRegion(t, dir, []string{*stacks[0].StackName()})
+	byRegion := templatesByRegion(t, dir, []string{name})
 	if len(byRegion) != 1 || len(byRegion[other]) < 2 {
 		t.Fatalf("templates by region = %v, want the prod template and its sources' in %s", byRegion, other)
 	}
@@ -454,12 +476,10 @@ func TestCfnLint_EachEnvironmentInItsRegion(t *testing.T) {
 }
 
 // The CDK entry point must fail synth, listing every problem, when cdk.json is wrong. This runs
-// the real app binary the way the CDK CLI does (context in CDK_CONTEXT_JSON).
+// the app as the CDK CLI does: cdk.json's command, with the context in CDK_CONTEXT_JSON.
 func TestApp_FailsSynthOnBadConfig(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "app")
-	if out, err := exec.Command("go", "build", "-o", bin, "../infra/cmd/app").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	t.Parallel()
+	command := appCommand(t)
 	bad := map[string]any{config.ContextKey: map[string]any{"environments": map[string]any{
 		"prod": map[string]any{
 			"region": "tokyo", "production": true, "removalPolicy": "destroy",
@@ -498,17 +518,21 @@ func TestApp_FailsSynthOnBadConfig(t *testing.T) {
 			"kpilake.environments.dev.sources[].tables", "split a source with many tables into two sources",
 		}},
 	}
-	for _, tc := range tests {
+	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel() // each case is an app process of its own
+			// Each case is an app process of its own. The first runs alone: its `go run` builds
+			// the app into Go's cache, from which the others start.
+			if i > 0 {
+				t.Parallel()
+			}
 			ctx, _ := json.Marshal(tc.context)
-			cmd := exec.Command(bin)
+			cmd := exec.Command(command[0], command[1:]...)
 			cmd.Dir = root
 			cmd.Env = append(os.Environ(), "CDK_CONTEXT_JSON="+string(ctx), "CDK_OUTDIR="+t.TempDir())
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-				t.Fatalf("app exited with %v, want exit status 1; output:\n%s", err, out)
+				t.Fatalf("%s exited with %v, want exit status 1; output:\n%s", strings.Join(command, " "), err, out)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(string(out), w) {
@@ -520,6 +544,26 @@ func TestApp_FailsSynthOnBadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// appCommand is cdk.json's "app", the command with which the CDK CLI runs the app.
+func appCommand(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		App string `json:"app"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("cdk.json: %v", err)
+	}
+	command := strings.Fields(doc.App)
+	if len(command) == 0 {
+		t.Fatal(`cdk.json has no "app" command`)
+	}
+	return command
 }
 
 // stateMachineDefinitions returns each state machine's definition from a synthesized template,
