@@ -1,9 +1,8 @@
 //go:build !unit
 
-package lake_test
+package constructs
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -20,8 +19,6 @@ import (
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/layout"
 )
-
-func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
 
 // lakeStack is one synthesized lake with a role per grant under test.
 type lakeStack struct {

@@ -1,10 +1,9 @@
 //go:build !unit
 
-package salt_test
+package constructs
 
 import (
 	"encoding/json"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,8 +16,6 @@ import (
 	"github.com/kpilake/kpilake/infra/internal/cdktest"
 	"github.com/kpilake/kpilake/infra/salt"
 )
-
-func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
 
 const breakGlass = "arn:aws:iam::123456789012:role/kpilake-break-glass"
 
@@ -72,7 +69,7 @@ func denies(doc any) []map[string]any {
 // Manager, to every principal but the break-glass role, and names no reader: a reader's role in a
 // nested stack (package source) takes the secret's ARN as a parameter, so a key that named the
 // role would be a dependency cycle.
-func TestNew_DeniesReadingToAllButTheReaders(t *testing.T) {
+func TestSalt_DeniesReadingToAllButTheReaders(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		props      *salt.Props
@@ -153,7 +150,7 @@ func toList(v any) []any {
 
 // A reader may get the secret, and decrypt with its key through Secrets Manager only, by its own
 // policy.
-func TestGrantRead_GetsTheSecretAndDecryptsThroughSecretsManager(t *testing.T) {
+func TestSaltGrantRead_GetsTheSecretAndDecryptsThroughSecretsManager(t *testing.T) {
 	s := synthSalt(t, nil, 1)
 	secret := map[string]any{"Ref": s.secret}
 	key := map[string]any{"Fn::GetAtt": []any{s.key, "Arn"}}
@@ -169,7 +166,7 @@ func TestGrantRead_GetsTheSecretAndDecryptsThroughSecretsManager(t *testing.T) {
 }
 
 // The key rotates, encrypts the secret, and both follow the removal policy.
-func TestNew_OwnRotatingKeyFollowsTheRemovalPolicy(t *testing.T) {
+func TestSalt_OwnRotatingKeyFollowsTheRemovalPolicy(t *testing.T) {
 	for policy, want := range map[awscdk.RemovalPolicy]string{
 		"":                           "Retain",
 		awscdk.RemovalPolicy_RETAIN:  "Retain",
@@ -183,7 +180,7 @@ func TestNew_OwnRotatingKeyFollowsTheRemovalPolicy(t *testing.T) {
 	}
 }
 
-func TestNew_FailsIf(t *testing.T) {
+func TestSalt_FailsIf(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		props salt.Props
@@ -208,7 +205,7 @@ func TestNew_FailsIf(t *testing.T) {
 
 // The secret is the construct scope/id, as it was before the salt had a key of its own: a new
 // logical ID would replace a deployed salt with a new random one.
-func TestNew_SecretKeepsTheLogicalIDOfScopeID(t *testing.T) {
+func TestSalt_SecretKeepsTheLogicalIDOfScopeID(t *testing.T) {
 	s := synthSalt(t, nil, 0)
 	if !regexp.MustCompile(`^Salt[0-9A-F]{8}$`).MatchString(s.secret) {
 		t.Errorf("the secret's logical ID is %s, want Salt<hash> (the construct Salt directly under the scope)", s.secret)
@@ -217,7 +214,7 @@ func TestNew_SecretKeepsTheLogicalIDOfScopeID(t *testing.T) {
 
 // The salt suppresses the findings of its own resources: alone in a stack, it leaves no
 // AwsSolutions finding.
-func TestNew_PassesAwsSolutionsAlone(t *testing.T) {
+func TestSalt_PassesAwsSolutionsAlone(t *testing.T) {
 	stack := cdktest.TestStack(t)
 	cdktest.Setup(t, func() { salt.New(stack, "Salt", nil) })
 	for _, f := range cdktest.AwsSolutionsFindings(t, stack, "/Salt/") {

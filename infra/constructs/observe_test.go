@@ -1,11 +1,10 @@
 //go:build !unit
 
-package observe_test
+package constructs
 
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -33,23 +32,17 @@ import (
 	"github.com/kpilake/kpilake/lambdas/metrics"
 )
 
-func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
+// observedKPIs are the KPIs that Observe watches.
+var observedKPIs = []string{"active_users", "engagement_score"}
 
-// moduleRoot is the module's root relative to this package: where lambdas/ lives.
-const moduleRoot = "../.."
-
-const (
-	env          = "staging"
-	businessZone = "Asia/Tokyo"
-)
-
-var kpis = []string{"active_users", "engagement_score"}
+// env is the environment that Observe names in its alarms.
+const env = "staging"
 
 // entry is any Go main package: the functions' code does not matter to these tests.
 var entry = filepath.Join(moduleRoot, "lambdas", "cmd", "plan")
 
 // synthesized is a stack with every kind of resource Observe watches, and Observe.
-type synthesized struct {
+type synthesizedObserve struct {
 	tp *cdktest.Template
 	o  *observe.Observe
 	// Logical IDs.
@@ -58,8 +51,8 @@ type synthesized struct {
 	streamFailingAlarm, streamLateAlarm                                                                    string
 }
 
-func synth(change func(*observe.ObserveProps)) (*synthesized, error) {
-	s := &synthesized{}
+func synthObserve(change func(*observe.ObserveProps)) (*synthesizedObserve, error) {
+	s := &synthesizedObserve{}
 	err := cdktest.Recover(func() {
 		stack := cdktest.NewStack("Test")
 		lk := lake.NewLake(stack, "Lake", nil)
@@ -82,7 +75,7 @@ func synth(change func(*observe.ObserveProps)) (*synthesized, error) {
 		scheduleDLQ := awssqs.NewQueue(stack, jsii.String("ScheduleDLQ"), nil)
 		startDLQ := awssqs.NewQueue(stack, jsii.String("StartDLQ"), nil)
 		bf := backfill.NewBackfill(stack, "Backfill", &backfill.BackfillProps{
-			Catalog: cat, Lake: lk, Alerts: al, KPIs: kpis, TimeZone: businessZone, Root: moduleRoot, WorkerEntry: entry,
+			Catalog: cat, Lake: lk, Alerts: al, KPIs: observedKPIs, TimeZone: businessZone, Root: moduleRoot, WorkerEntry: entry,
 		})
 		p := &observe.ObserveProps{
 			Environment: env,
@@ -97,7 +90,7 @@ func synth(change func(*observe.ObserveProps)) (*synthesized, error) {
 			CrawlerFailedRule:    failed,
 			CrawlerSucceededRule: succeeded,
 			LogStreams:           []observe.LogStream{{Name: "web_access", Stream: stream}},
-			KPIs:                 kpis,
+			KPIs:                 observedKPIs,
 			Extractions:          []observe.Extraction{sourceTables{"social", []string{"users", "posts"}}},
 			Backfill:             bf,
 			DeadLetterQueues: []observe.Queue{
@@ -141,19 +134,7 @@ func alarmID(tp *cdktest.Template, a awscloudwatch.Alarm) string {
 	return tp.LogicalID(a.AlarmName())
 }
 
-var full = sync.OnceValues(func() (*synthesized, error) { return synth(nil) })
-
-func must(t *testing.T, get func() (*synthesized, error)) *synthesized {
-	t.Helper()
-	s, err := get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func ref(id string) map[string]any          { return map[string]any{"Ref": id} }
-func getAtt(id, attr string) map[string]any { return map[string]any{"Fn::GetAtt": []any{id, attr}} }
+var full = sync.OnceValues(func() (*synthesizedObserve, error) { return synthObserve(nil) })
 
 func dims(kv ...any) []any {
 	var out []any
@@ -171,7 +152,7 @@ type plainAlarm struct {
 	comparison, missing     string
 }
 
-func (s *synthesized) checkPlainAlarm(t *testing.T, a awscloudwatch.Alarm, want plainAlarm) {
+func (s *synthesizedObserve) checkPlainAlarm(t *testing.T, a awscloudwatch.Alarm, want plainAlarm) {
 	t.Helper()
 	id := alarmID(s.tp, a)
 	props := s.tp.Properties(t, id)
@@ -373,7 +354,7 @@ func TestObserve_CreatesOneAlarmPerCheckAndNoOther(t *testing.T) {
 }
 
 func TestObserve_NotifiesRecoveryWhenAsked(t *testing.T) {
-	s, err := synth(func(p *observe.ObserveProps) { p.NotifyOnRecovery = true })
+	s, err := synthObserve(func(p *observe.ObserveProps) { p.NotifyOnRecovery = true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +367,7 @@ func TestObserve_NotifiesRecoveryWhenAsked(t *testing.T) {
 }
 
 func TestObserve_AppliesDefaults(t *testing.T) {
-	s, err := synth(func(p *observe.ObserveProps) {
+	s, err := synthObserve(func(p *observe.ObserveProps) {
 		p.FreshnessLag = 0
 		p.LambdaErrorsThreshold = 0
 	})
@@ -441,7 +422,7 @@ func TestObserve_FailsOnInvalidProps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := synth(tt.change)
+			_, err := synthObserve(tt.change)
 			if err == nil {
 				t.Fatal("NewObserve succeeded, want an error")
 			}
@@ -474,7 +455,7 @@ func TestObserve_ReportsEveryProblemAtOnce(t *testing.T) {
 
 // body is the dashboard's DashboardBody with its Fn::Join resolved: a Ref becomes "${Id}", a
 // GetAtt "${Id.Attr}".
-func body(t *testing.T, s *synthesized) map[string]any {
+func body(t *testing.T, s *synthesizedObserve) map[string]any {
 	t.Helper()
 	id := s.tp.LogicalID(s.o.Dashboard.DashboardName())
 	props := s.tp.Properties(t, id)
@@ -520,7 +501,7 @@ type widget struct {
 	Properties          map[string]any
 }
 
-func widgets(t *testing.T, s *synthesized) []widget {
+func widgets(t *testing.T, s *synthesizedObserve) []widget {
 	t.Helper()
 	raw, _ := json.Marshal(body(t, s)["widgets"])
 	var ws []widget
@@ -767,7 +748,7 @@ func TestObserve_LeavesOutWhatHasNothingToShow(t *testing.T) {
 	if n := len(tp.Resources("AWS::CloudWatch::Alarm")); n != 0 || len(o.Alarms) != 0 {
 		t.Errorf("%d alarms, want none", n)
 	}
-	ws := widgets(t, &synthesized{tp: tp, o: o})
+	ws := widgets(t, &synthesizedObserve{tp: tp, o: o})
 	if len(ws) != 1 || ws[0].Type != "text" {
 		t.Errorf("widgets %+v, want the header only", ws)
 	}
@@ -794,7 +775,7 @@ func TestDashboard_SplitsWidgetsPastCloudWatchsCapacity(t *testing.T) {
 		}
 		sources = append(sources, x)
 	}
-	s, err := synth(func(p *observe.ObserveProps) { p.KPIs, p.Extractions = many, sources })
+	s, err := synthObserve(func(p *observe.ObserveProps) { p.KPIs, p.Extractions = many, sources })
 	if err != nil {
 		t.Fatal(err)
 	}

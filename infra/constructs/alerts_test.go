@@ -1,10 +1,9 @@
 //go:build !unit
 
-package alerts_test
+package constructs
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
@@ -16,8 +15,6 @@ import (
 	"github.com/kpilake/kpilake/infra/alerts"
 	"github.com/kpilake/kpilake/infra/internal/cdktest"
 )
-
-func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
 
 func TestAlerts_TopicIsEncryptedTLSOnlyAndMailed(t *testing.T) {
 	stack := cdktest.NewStack("Test")

@@ -1,9 +1,8 @@
 //go:build !unit
 
-package logkey_test
+package constructs
 
 import (
-	"os"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -15,11 +14,9 @@ import (
 	"github.com/kpilake/kpilake/infra/logkey"
 )
 
-func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
-
 // Log groups created before and after the key, at any depth, are encrypted with it; a log group
 // that names its own key keeps it.
-func TestNew_EncryptsEveryLogGroupWithoutAKey(t *testing.T) {
+func TestLogKey_EncryptsEveryLogGroupWithoutAKey(t *testing.T) {
 	stack := cdktest.TestStack(t)
 	var key, own awskms.Key
 	cdktest.Setup(t, func() {
@@ -60,7 +57,7 @@ func TestNew_EncryptsEveryLogGroupWithoutAKey(t *testing.T) {
 
 // Only CloudWatch Logs of the stack's region may use the key, and only for the account's log
 // groups; the key rotates.
-func TestNew_KeyPolicyIsScopedToCloudWatchLogsOfTheRegion(t *testing.T) {
+func TestLogKey_KeyPolicyIsScopedToCloudWatchLogsOfTheRegion(t *testing.T) {
 	stack := cdktest.TestStack(t)
 	var key awskms.Key
 	cdktest.Setup(t, func() { key = logkey.New(stack, "LogKey", nil) })
@@ -96,7 +93,7 @@ func TestNew_KeyPolicyIsScopedToCloudWatchLogsOfTheRegion(t *testing.T) {
 
 // The logs key suppresses the findings it causes: alone in a stack, it leaves no AwsSolutions
 // finding.
-func TestNew_PassesAwsSolutionsAlone(t *testing.T) {
+func TestLogKey_PassesAwsSolutionsAlone(t *testing.T) {
 	stack := cdktest.TestStack(t)
 	cdktest.Setup(t, func() { logkey.New(stack, "LogKey", nil) })
 	for _, f := range cdktest.AwsSolutionsFindings(t, stack, "/LogKey/") {

@@ -1,10 +1,9 @@
 //go:build !unit
 
-package catalog_test
+package constructs
 
 import (
 	"encoding/json"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,8 +21,6 @@ import (
 	"github.com/kpilake/kpilake/infra/lake"
 	"github.com/kpilake/kpilake/infra/logkey"
 )
-
-func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
 
 // catalogStack is one synthesized lake, catalog and crawler, with the logical IDs the tests need.
 type catalogStack struct {
@@ -109,12 +106,6 @@ func mustCatalog(t *testing.T, get func() (*catalogStack, error)) *catalogStack 
 	}
 	return s
 }
-
-func getAtt(logicalID, attr string) map[string]any {
-	return map[string]any{"Fn::GetAtt": []any{logicalID, attr}}
-}
-
-func ref(logicalID string) map[string]any { return map[string]any{"Ref": logicalID} }
 
 func join(parts ...any) map[string]any { return map[string]any{"Fn::Join": []any{"", parts}} }
 

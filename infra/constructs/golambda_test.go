@@ -1,6 +1,6 @@
 //go:build !unit
 
-package golambda_test
+package constructs
 
 import (
 	"crypto/sha256"
@@ -28,8 +28,6 @@ import (
 	"github.com/kpilake/kpilake/infra/internal/cdktest"
 )
 
-func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
-
 // planDir is the project's real handler, as an absolute path so that no test depends on the
 // working directory.
 func planDir() (string, error) {
@@ -49,7 +47,7 @@ func planEntry(t *testing.T) string {
 func TestBuildHandler_BuildsStaticArm64Bootstrap(t *testing.T) {
 	for name, entry := range map[string]string{
 		"project handler":   planEntry(t),
-		"throwaway handler": module(t, handler(nil)),
+		"throwaway handler": module(t, handlerModule(nil)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, err := golambda.BuildHandler(entry)
@@ -134,8 +132,8 @@ const (
 	greetGo = "package greet\n\nfunc Hello() string { return \"hello\" }\n"
 )
 
-// handler is a module whose main package imports one of the module's own packages.
-func handler(change func(files map[string]string)) map[string]string {
+// handlerModule is a module whose main package imports one of the module's own packages.
+func handlerModule(change func(files map[string]string)) map[string]string {
 	files := map[string]string{"go.mod": goMod, "cmd/h/main.go": mainGo, "greet/greet.go": greetGo}
 	if change != nil {
 		change(files)
@@ -154,7 +152,7 @@ func build(t *testing.T, files map[string]string) golambda.Build {
 
 func TestBuildHandler_SameSourcesGiveSameHash(t *testing.T) {
 	// BuildHandler caches by directory, so each build needs its own module copy.
-	a, b := build(t, handler(nil)), build(t, handler(nil))
+	a, b := build(t, handlerModule(nil)), build(t, handlerModule(nil))
 	if a.Hash != b.Hash {
 		t.Errorf("two copies of one module hash to %s and %s", a.Hash, b.Hash)
 	}
@@ -164,7 +162,7 @@ func TestBuildHandler_SameSourcesGiveSameHash(t *testing.T) {
 }
 
 func TestBuildHandler_HashChangesWithSourcesOfTheBinary(t *testing.T) {
-	base := build(t, handler(nil))
+	base := build(t, handlerModule(nil))
 	for name, change := range map[string]func(map[string]string){
 		"main package file": func(f map[string]string) {
 			f["cmd/h/main.go"] = strings.Replace(mainGo, "println(greet.Hello())", "println(greet.Hello(), 1)", 1)
@@ -176,7 +174,7 @@ func TestBuildHandler_HashChangesWithSourcesOfTheBinary(t *testing.T) {
 		"go.mod": func(f map[string]string) { f["go.mod"] = strings.Replace(goMod, "go 1.26", "go 1.26.0", 1) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			if got := build(t, handler(change)); got.Hash == base.Hash {
+			if got := build(t, handlerModule(change)); got.Hash == base.Hash {
 				t.Errorf("hash %s did not change", got.Hash)
 			}
 		})
@@ -184,8 +182,8 @@ func TestBuildHandler_HashChangesWithSourcesOfTheBinary(t *testing.T) {
 }
 
 func TestBuildHandler_HashIgnoresFilesOutsideTheBinary(t *testing.T) {
-	base := build(t, handler(nil))
-	other := build(t, handler(func(f map[string]string) {
+	base := build(t, handlerModule(nil))
+	other := build(t, handlerModule(func(f map[string]string) {
 		f["README.md"] = "# h\n"
 		f["greet/greet_test.go"] = "package greet\n\nimport \"testing\"\n\nfunc TestHello(t *testing.T) {}\n"
 		f["unused/unused.go"] = "package unused\n"
@@ -196,7 +194,7 @@ func TestBuildHandler_HashIgnoresFilesOutsideTheBinary(t *testing.T) {
 }
 
 func TestBuildHandler_FailsOnEntryThatIsNotADirectory(t *testing.T) {
-	dir := module(t, handler(nil))
+	dir := module(t, handlerModule(nil))
 	for name, entry := range map[string]string{
 		"missing": filepath.Join(dir, "nope"),
 		"file":    filepath.Join(dir, "main.go"),
@@ -227,7 +225,7 @@ func TestBuildHandler_FailsOutsideAModule(t *testing.T) {
 }
 
 func TestBuildHandler_ReportsCompilerErrors(t *testing.T) {
-	dir := module(t, handler(func(f map[string]string) { f["cmd/h/main.go"] = "package main\n\nfunc main() { undefined() }\n" }))
+	dir := module(t, handlerModule(func(f map[string]string) { f["cmd/h/main.go"] = "package main\n\nfunc main() { undefined() }\n" }))
 	_, err := golambda.BuildHandler(dir)
 	if err == nil || !strings.Contains(err.Error(), "undefined") {
 		t.Errorf("BuildHandler of a broken handler: got %v, want the compiler's message", err)
@@ -329,10 +327,6 @@ func mustFunctions(t *testing.T) *functionStack {
 		t.Fatal(err)
 	}
 	return s
-}
-
-func getAtt(logicalID, attr string) map[string]any {
-	return map[string]any{"Fn::GetAtt": []any{logicalID, attr}}
 }
 
 func TestNewFunction_RunsBootstrapOnArm64AL2023WithTracingAndJSONLogs(t *testing.T) {

@@ -1,6 +1,6 @@
 //go:build !unit
 
-package aggregate_test
+package constructs
 
 import (
 	"path/filepath"

@@ -1,9 +1,8 @@
 //go:build !unit
 
-package nag_test
+package constructs
 
 import (
-	"os"
 	"slices"
 	"testing"
 
@@ -13,8 +12,6 @@ import (
 	"github.com/kpilake/kpilake/infra/internal/cdktest"
 	"github.com/kpilake/kpilake/infra/nag"
 )
-
-func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
 
 // Only a policy attached to exactly one role, and to no user or group, is exempt from the
 // no-inline-policy rules; the aspect also covers policies created after it was added.

@@ -1,11 +1,8 @@
 //go:build !unit
 
-package backfill_test
+package constructs
 
 import (
-	"encoding/json"
-	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,49 +24,40 @@ import (
 	"github.com/kpilake/kpilake/layout"
 )
 
-func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
-
-// moduleRoot is the module's root relative to this package: where lambdas/ lives.
-const moduleRoot = "../.."
-
-const businessZone = "Asia/Tokyo"
-
-var kpis = []string{"active_users", "posts_per_department", "engagement_score"}
-
 // deps are the constructs a backfill needs, as the stack wires them.
-type deps struct {
+type backfillDeps struct {
 	lake    *lake.Lake
 	catalog *catalog.Catalog
 	alerts  *alerts.Alerts
 }
 
-func newDeps(stack awscdk.Stack) *deps {
-	d := &deps{lake: lake.NewLake(stack, "Lake", nil)}
+func newBackfillDeps(stack awscdk.Stack) *backfillDeps {
+	d := &backfillDeps{lake: lake.NewLake(stack, "Lake", nil)}
 	d.catalog = catalog.NewCatalog(stack, "Catalog", &catalog.CatalogProps{Lake: d.lake})
 	d.alerts = alerts.NewAlerts(stack, "Alerts", nil)
 	return d
 }
 
-func (d *deps) props() *backfill.BackfillProps {
+func (d *backfillDeps) props() *backfill.BackfillProps {
 	return &backfill.BackfillProps{
 		Catalog: d.catalog, Lake: d.lake, Alerts: d.alerts, KPIs: kpis, TimeZone: businessZone, Root: moduleRoot,
 	}
 }
 
-type synthesized struct {
+type synthesizedBackfill struct {
 	tp *cdktest.Template
 	b  *backfill.Backfill
-	*deps
+	*backfillDeps
 	queue, dlq, fn, fnRole string
 	// enqueuer is a role given GrantEnqueue.
 	enqueuer string
 }
 
-func synth(change func(*backfill.BackfillProps)) (*synthesized, error) {
-	s := &synthesized{}
+func synthBackfill(change func(*backfill.BackfillProps)) (*synthesizedBackfill, error) {
+	s := &synthesizedBackfill{}
 	err := cdktest.Recover(func() {
 		stack := cdktest.NewStack("Test")
-		s.deps = newDeps(stack)
+		s.backfillDeps = newBackfillDeps(stack)
 		p := s.props()
 		if change != nil {
 			change(p)
@@ -93,35 +81,17 @@ func synth(change func(*backfill.BackfillProps)) (*synthesized, error) {
 	return s, err
 }
 
-var configured = sync.OnceValues(func() (*synthesized, error) {
-	return synth(func(p *backfill.BackfillProps) {
+var configuredBackfill = sync.OnceValues(func() (*synthesizedBackfill, error) {
+	return synthBackfill(func(p *backfill.BackfillProps) {
 		p.MaxConcurrency = 7
 		p.MaxMessageAge = 30 * time.Hour
 	})
 })
 
-var defaults = sync.OnceValues(func() (*synthesized, error) { return synth(nil) })
-
-func must(t *testing.T, get func() (*synthesized, error)) *synthesized {
-	t.Helper()
-	s, err := get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func sortedLines(lines []string) []string {
-	return slices.Compact(slices.Sorted(slices.Values(lines)))
-}
-
-func pretty(v any) string {
-	b, _ := json.MarshalIndent(v, "", "  ")
-	return string(b)
-}
+var defaultBackfill = sync.OnceValues(func() (*synthesizedBackfill, error) { return synthBackfill(nil) })
 
 func TestBackfill_QueuesAreEncryptedAndKeepJobsFourteenDays(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredBackfill)
 	for name, q := range map[string]string{"queue": s.queue, "dead-letter queue": s.dlq} {
 		t.Run(name, func(t *testing.T) {
 			props := s.tp.Properties(t, q)
@@ -138,7 +108,7 @@ func TestBackfill_QueuesAreEncryptedAndKeepJobsFourteenDays(t *testing.T) {
 
 // Both queues deny any request that does not use TLS.
 func TestBackfill_QueuesAcceptTLSOnly(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredBackfill)
 	for name, q := range map[string]string{"queue": s.queue, "dead-letter queue": s.dlq} {
 		t.Run(name, func(t *testing.T) {
 			want := map[string]any{
@@ -168,7 +138,7 @@ func TestBackfill_QueuesAcceptTLSOnly(t *testing.T) {
 }
 
 func TestBackfill_QueueMovesAJobToTheDeadLetterQueueAfterThreeReceives(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredBackfill)
 	s.tp.HasProperties(t, s.queue, map[string]any{
 		"RedrivePolicy": map[string]any{
 			"deadLetterTargetArn": map[string]any{"Fn::GetAtt": []any{s.dlq, "Arn"}},
@@ -183,7 +153,7 @@ func TestBackfill_QueueMovesAJobToTheDeadLetterQueueAfterThreeReceives(t *testin
 // Lambda recommends a visibility timeout of at least 6 times the function's timeout, so that a
 // job is not delivered again while a worker still runs it.
 func TestBackfill_VisibilityTimeoutIsSixTimesTheWorkerTimeout(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredBackfill)
 	timeout, _ := s.tp.Properties(t, s.fn)["Timeout"].(float64)
 	visibility, _ := s.tp.Properties(t, s.queue)["VisibilityTimeout"].(float64)
 	if timeout != 15*60 {
@@ -199,9 +169,9 @@ func TestBackfill_VisibilityTimeoutIsSixTimesTheWorkerTimeout(t *testing.T) {
 
 func TestBackfill_WorkerTakesOneJobAtATimeWithBoundedConcurrencyAndPartialFailures(t *testing.T) {
 	for name, tc := range map[string]struct {
-		get  func() (*synthesized, error)
+		get  func() (*synthesizedBackfill, error)
 		want int
-	}{"configured": {configured, 7}, "default": {defaults, backfill.DefaultMaxConcurrency}} {
+	}{"configured": {configuredBackfill, 7}, "default": {defaultBackfill, backfill.DefaultMaxConcurrency}} {
 		t.Run(name, func(t *testing.T) {
 			s := must(t, tc.get)
 			mappings := s.tp.Resources("AWS::Lambda::EventSourceMapping")
@@ -225,7 +195,7 @@ func TestBackfill_WorkerTakesOneJobAtATimeWithBoundedConcurrencyAndPartialFailur
 }
 
 func TestBackfill_WorkerRunsOnArm64AL2023WithTheAggregateEnvironment(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredBackfill)
 	s.tp.HasProperties(t, s.fn, map[string]any{
 		"Runtime":       "provided.al2023",
 		"Architectures": []any{"arm64"},
@@ -253,7 +223,7 @@ func TestBackfill_WorkerRunsOnArm64AL2023WithTheAggregateEnvironment(t *testing.
 // The worker runs the aggregate handler, so it needs exactly the aggregate function's grant, plus
 // consuming the queue and sending (only sending) to the dead-letter queue.
 func TestBackfill_WorkerMayAggregateItsKPIsConsumeTheQueueAndOnlySendDeadLetters(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredBackfill)
 	tp := s.tp
 	db := s.catalog.DatabaseName
 	var want []string
@@ -302,7 +272,7 @@ func TestBackfill_WorkerMayAggregateItsKPIsConsumeTheQueueAndOnlySendDeadLetters
 }
 
 func TestBackfill_GrantEnqueueAllowsSendingToTheQueueOnly(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredBackfill)
 	q := s.tp.Resolve(s.b.Queue.QueueArn())
 	var want []string
 	for _, a := range []string{"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"} {
@@ -315,9 +285,9 @@ func TestBackfill_GrantEnqueueAllowsSendingToTheQueueOnly(t *testing.T) {
 
 func TestBackfill_AlarmsOnDeadLettersAndOnOldJobsToTheAlertTopic(t *testing.T) {
 	for name, tc := range map[string]struct {
-		get    func() (*synthesized, error)
+		get    func() (*synthesizedBackfill, error)
 		maxAge time.Duration
-	}{"configured": {configured, 30 * time.Hour}, "default": {defaults, 72 * time.Hour}} {
+	}{"configured": {configuredBackfill, 30 * time.Hour}, "default": {defaultBackfill, 72 * time.Hour}} {
 		t.Run(name, func(t *testing.T) {
 			s := must(t, tc.get)
 			tp := s.tp
@@ -389,7 +359,7 @@ func TestNewBackfill_FailsIf(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			stack := cdktest.TestStack(t)
 			var p *backfill.BackfillProps
-			cdktest.Setup(t, func() { p = newDeps(stack).props() })
+			cdktest.Setup(t, func() { p = newBackfillDeps(stack).props() })
 			tc.change(p)
 			err := cdktest.Recover(func() { backfill.NewBackfill(stack, "Backfill", p) })
 			if err == nil {
@@ -422,7 +392,7 @@ func TestNewBackfill_AcceptsBoundaryValues(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			stack := cdktest.TestStack(t)
 			var p *backfill.BackfillProps
-			cdktest.Setup(t, func() { p = newDeps(stack).props() })
+			cdktest.Setup(t, func() { p = newBackfillDeps(stack).props() })
 			tc.change(p)
 			if err := cdktest.Recover(func() { backfill.NewBackfill(stack, "Backfill", p) }); err != nil {
 				t.Errorf("NewBackfill: %v", err)
@@ -436,7 +406,7 @@ func TestNewBackfill_AcceptsBoundaryValues(t *testing.T) {
 func TestNewBackfill_PassesAwsSolutionsAlone(t *testing.T) {
 	stack := cdktest.TestStack(t)
 	cdktest.Setup(t, func() {
-		backfill.NewBackfill(stack, "Backfill", newDeps(stack).props())
+		backfill.NewBackfill(stack, "Backfill", newBackfillDeps(stack).props())
 	})
 	for _, f := range cdktest.AwsSolutionsFindings(t, stack, "/Backfill/") {
 		t.Error(f)

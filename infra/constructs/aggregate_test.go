@@ -1,6 +1,6 @@
 //go:build !unit
 
-package aggregate_test
+package constructs
 
 import (
 	"encoding/json"
@@ -29,17 +29,8 @@ import (
 	"github.com/kpilake/kpilake/queries"
 )
 
-func TestMain(m *testing.M) { os.Exit(cdktest.Main(m)) }
-
-// moduleRoot is the module's root relative to this package: where lambdas/ lives.
-const moduleRoot = "../.."
-
-const businessZone = "Asia/Tokyo"
-
-var kpis = []string{"active_users", "posts_per_department", "engagement_score"}
-
 // deps are the constructs a workflow needs, as the stack wires them.
-type deps struct {
+type workflowDeps struct {
 	lake     *lake.Lake
 	catalog  *catalog.Catalog
 	crawlers []*catalog.Crawler
@@ -47,8 +38,8 @@ type deps struct {
 	plan     *golambda.Function
 }
 
-func newDeps(stack awscdk.Stack) *deps {
-	d := &deps{lake: lake.NewLake(stack, "Lake", nil)}
+func newWorkflowDeps(stack awscdk.Stack) *workflowDeps {
+	d := &workflowDeps{lake: lake.NewLake(stack, "Lake", nil)}
 	d.catalog = catalog.NewCatalog(stack, "Catalog", &catalog.CatalogProps{Lake: d.lake})
 	for _, src := range []string{"social", "app_logs"} {
 		d.crawlers = append(d.crawlers, catalog.NewCrawler(stack, "Crawler_"+src, &catalog.CrawlerProps{
@@ -63,7 +54,7 @@ func newDeps(stack awscdk.Stack) *deps {
 	return d
 }
 
-func (d *deps) props() *aggregate.WorkflowProps {
+func (d *workflowDeps) props() *aggregate.WorkflowProps {
 	p := &aggregate.WorkflowProps{
 		Catalog: d.catalog, Lake: d.lake, Crawlers: d.crawlers, Alerts: d.alerts, Plan: d.plan,
 		KPIs: kpis, TimeZone: businessZone, Root: moduleRoot,
@@ -76,19 +67,19 @@ func (d *deps) props() *aggregate.WorkflowProps {
 	return p
 }
 
-type synthesized struct {
+type synthesizedWorkflow struct {
 	tp *cdktest.Template
 	w  *aggregate.Workflow
-	*deps
+	*workflowDeps
 	fn, fnRole, sm, smRole string
 	def                    map[string]any
 }
 
-func synth(change func(*aggregate.WorkflowProps)) (*synthesized, error) {
-	s := &synthesized{}
+func synthWorkflow(change func(*aggregate.WorkflowProps)) (*synthesizedWorkflow, error) {
+	s := &synthesizedWorkflow{}
 	err := cdktest.Recover(func() {
 		stack := cdktest.NewStack("Test")
-		s.deps = newDeps(stack)
+		s.workflowDeps = newWorkflowDeps(stack)
 		p := s.props()
 		if change != nil {
 			change(p)
@@ -110,26 +101,17 @@ func synth(change func(*aggregate.WorkflowProps)) (*synthesized, error) {
 	return s, err
 }
 
-var configured = sync.OnceValues(func() (*synthesized, error) {
-	return synth(func(p *aggregate.WorkflowProps) {
+var configuredWorkflow = sync.OnceValues(func() (*synthesizedWorkflow, error) {
+	return synthWorkflow(func(p *aggregate.WorkflowProps) {
 		p.MaxConcurrency = 3
 		p.StateKeys = handler.StateKeys{{Source: "social", Table: "posts"}: {"id"}}
 	})
 })
 
-var defaults = sync.OnceValues(func() (*synthesized, error) { return synth(nil) })
-
-func must(t *testing.T, get func() (*synthesized, error)) *synthesized {
-	t.Helper()
-	s, err := get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+var defaultWorkflow = sync.OnceValues(func() (*synthesizedWorkflow, error) { return synthWorkflow(nil) })
 
 // state returns a state of the definition, nested in Map item processors along path.
-func (s *synthesized) state(t *testing.T, path ...string) map[string]any {
+func (s *synthesizedWorkflow) state(t *testing.T, path ...string) map[string]any {
 	t.Helper()
 	states, _ := s.def["States"].(map[string]any)
 	var st map[string]any
@@ -144,11 +126,6 @@ func (s *synthesized) state(t *testing.T, path ...string) map[string]any {
 	return st
 }
 
-func pretty(v any) string {
-	b, _ := json.MarshalIndent(v, "", "  ")
-	return string(b)
-}
-
 func decodeJSON(t *testing.T, s string) any {
 	t.Helper()
 	var v any
@@ -158,12 +135,8 @@ func decodeJSON(t *testing.T, s string) any {
 	return v
 }
 
-func sortedLines(lines []string) []string {
-	return slices.Compact(slices.Sorted(slices.Values(lines)))
-}
-
 func TestWorkflow_FunctionRunsOnArm64AL2023For15Minutes(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredWorkflow)
 	s.tp.HasProperties(t, s.fn, map[string]any{
 		"Runtime":       "provided.al2023",
 		"Architectures": []any{"arm64"},
@@ -210,7 +183,7 @@ func TestWorkflow_GlueActionsCoverTheRunnersCalls(t *testing.T) {
 // not, so this is the guard: the function's workgroup lets the runner set the location, and keeps
 // the cutoff, the metrics and encrypted results as its defaults.
 func TestWorkflow_FunctionRunsInAWorkgroupThatAllowsExternalLocation(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredWorkflow)
 	env, _ := s.tp.Properties(t, s.fn)["Environment"].(map[string]any)
 	vars, _ := env["Variables"].(map[string]any)
 	byName := map[any]map[string]any{}
@@ -237,7 +210,7 @@ func TestWorkflow_FunctionRunsInAWorkgroupThatAllowsExternalLocation(t *testing.
 }
 
 func TestWorkflow_FunctionMayQueryTheWorkgroupAndWriteOnlyItsKPIs(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredWorkflow)
 	tp := s.tp
 	db := s.catalog.DatabaseName
 	var want []string
@@ -285,7 +258,7 @@ func TestWorkflow_FunctionMayQueryTheWorkgroupAndWriteOnlyItsKPIs(t *testing.T) 
 }
 
 func TestWorkflow_StateMachineIsStandardTracedAndLogsEverything(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredWorkflow)
 	s.tp.HasProperties(t, s.sm, map[string]any{
 		"StateMachineType":     "STANDARD",
 		"TracingConfiguration": map[string]any{"Enabled": true},
@@ -301,9 +274,9 @@ func TestWorkflow_StateMachineIsStandardTracedAndLogsEverything(t *testing.T) {
 
 func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) {
 	for name, tc := range map[string]struct {
-		get  func() (*synthesized, error)
+		get  func() (*synthesizedWorkflow, error)
 		want int
-	}{"configured": {configured, 3}, "default": {defaults, aggregate.DefaultMaxConcurrency}} {
+	}{"configured": {configuredWorkflow, 3}, "default": {defaultWorkflow, aggregate.DefaultMaxConcurrency}} {
 		t.Run(name, func(t *testing.T) {
 			s := must(t, tc.get)
 			if s.def["StartAt"] != "PlanRun" {
@@ -376,7 +349,7 @@ func TestWorkflow_PlansThenRunsWavesInOrderAndTheirKPIsInParallel(t *testing.T) 
 }
 
 func TestWorkflow_RetriesThrottlingLongAndNeverRetriesFailedQueries(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredWorkflow)
 	retry, _ := s.state(t, "AggregateDays", "AggregateWaves", "AggregateWave", "AggregateKPI")["Retry"].([]any)
 	want := decodeJSON(t, `[
 		{"ErrorEquals": ["InputError", "QueryFailed"], "MaxAttempts": 0},
@@ -396,7 +369,7 @@ func TestWorkflow_RetriesThrottlingLongAndNeverRetriesFailedQueries(t *testing.T
 }
 
 func TestWorkflow_AlertsOnceOnEveryFailureWithTheKPIWhereKnown(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredWorkflow)
 	topic := s.tp.Placeholder(s.alerts.Topic.TopicArn())
 	catch := func(next string) any {
 		return map[string]any{"ErrorEquals": []any{"States.ALL"}, "ResultPath": "$.failure", "Next": next}
@@ -459,7 +432,7 @@ func TestWorkflow_AlertsOnceOnEveryFailureWithTheKPIWhereKnown(t *testing.T) {
 }
 
 func TestWorkflow_StateMachineRoleInvokesItsFunctionsAndPublishesAlerts(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredWorkflow)
 	tp := s.tp
 	var want []string
 	for _, fn := range []*golambda.Function{s.plan, s.w.Function} {
@@ -485,7 +458,7 @@ func TestWorkflow_StateMachineRoleInvokesItsFunctionsAndPublishesAlerts(t *testi
 	}
 }
 
-func (s *synthesized) crawlerNames() []any {
+func (s *synthesizedWorkflow) crawlerNames() []any {
 	var names []any
 	for _, c := range s.crawlers {
 		names = append(names, s.tp.Resolve(c.Name()))
@@ -494,7 +467,7 @@ func (s *synthesized) crawlerNames() []any {
 }
 
 func TestWorkflow_CrawlerSuccessStartsTheWorkflowWithRetriesAndADeadLetterQueue(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredWorkflow)
 	tp := s.tp
 	id := tp.LogicalID(s.w.SucceededRule.RuleName())
 	tp.HasProperties(t, id, map[string]any{
@@ -550,7 +523,7 @@ func TestWorkflow_CrawlerSuccessStartsTheWorkflowWithRetriesAndADeadLetterQueue(
 }
 
 func TestWorkflow_CrawlerFailureAlertsWithAReadableMessage(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredWorkflow)
 	tp := s.tp
 	id := tp.LogicalID(s.w.FailedRule.RuleName())
 	tp.HasProperties(t, id, map[string]any{
@@ -579,7 +552,7 @@ func TestWorkflow_CrawlerFailureAlertsWithAReadableMessage(t *testing.T) {
 }
 
 func TestWorkflow_AlertsWhenAnExecutionTimesOutOrIsAborted(t *testing.T) {
-	s := must(t, configured)
+	s := must(t, configuredWorkflow)
 	tp := s.tp
 	found := false
 	for id, r := range tp.Resources("AWS::Events::Rule") {
@@ -637,7 +610,7 @@ func TestNewWorkflow_FailsIf(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			stack := cdktest.TestStack(t)
 			var p *aggregate.WorkflowProps
-			cdktest.Setup(t, func() { p = newDeps(stack).props() })
+			cdktest.Setup(t, func() { p = newWorkflowDeps(stack).props() })
 			tc.change(p)
 			err := cdktest.Recover(func() { aggregate.NewWorkflow(stack, "Aggregate", p) })
 			if err == nil {
@@ -661,7 +634,7 @@ func TestNewWorkflow_FailsIf(t *testing.T) {
 // The plan function learns which raw prefixes each crawler catalogues from the crawlers that
 // start the workflow, so that a crawler's event aggregates only the KPIs that read them.
 func TestWorkflow_TellsThePlanWhatEachCrawlerCatalogues(t *testing.T) {
-	s := must(t, defaults)
+	s := must(t, defaultWorkflow)
 	id := s.tp.LogicalID(s.plan.Function.FunctionName())
 	env, _ := s.tp.Properties(t, id)["Environment"].(map[string]any)
 	vars, _ := env["Variables"].(map[string]any)
@@ -701,8 +674,8 @@ func TestWorkflow_TellsThePlanWhatEachCrawlerCatalogues(t *testing.T) {
 // The plan function reads the lake it is told about, and may only list the raw tables' folders
 // and read the KPI tables' partitions.
 func TestWorkflow_ThePlanReadsOnlyTheRawTablesFoldersAndTheKPIPartitions(t *testing.T) {
-	s := must(t, func() (*synthesized, error) {
-		return synth(func(p *aggregate.WorkflowProps) {
+	s := must(t, func() (*synthesizedWorkflow, error) {
+		return synthWorkflow(func(p *aggregate.WorkflowProps) {
 			p.RawTables = []queries.SourceTable{{Source: "social", Table: "posts"}, queries.LogStream("web_access")}
 			p.LookbackDays = 7
 		})
@@ -738,7 +711,7 @@ func TestWorkflow_ThePlanReadsOnlyTheRawTablesFoldersAndTheKPIPartitions(t *test
 func TestNewWorkflow_PassesAwsSolutionsAlone(t *testing.T) {
 	stack := cdktest.TestStack(t)
 	cdktest.Setup(t, func() {
-		d := newDeps(stack)
+		d := newWorkflowDeps(stack)
 		aggregate.NewWorkflow(stack, "Aggregation", d.props())
 	})
 	for _, under := range []string{"/Aggregation/", "/Plan/"} {
