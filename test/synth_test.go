@@ -475,8 +475,10 @@ func TestCfnLint_EachEnvironmentInItsRegion(t *testing.T) {
 	cfnLint(t, lint, byRegion)
 }
 
-// The CDK entry point must fail synth, listing every problem, when cdk.json is wrong. This runs
-// the app as the CDK CLI does: cdk.json's command, with the context in CDK_CONTEXT_JSON.
+// The CDK entry point must fail synth, listing every problem, when cdk.json is wrong. Two cases
+// run the app as the CDK CLI does (cdk.json's command, the context in CDK_CONTEXT_JSON): an error
+// of the configuration and one found at synth, each a message and exit status 1, no Go panic.
+// The others differ only in the message, which app.Build returns the same way in process.
 func TestApp_FailsSynthOnBadConfig(t *testing.T) {
 	t.Parallel()
 	command := appCommand(t)
@@ -489,21 +491,22 @@ func TestApp_FailsSynthOnBadConfig(t *testing.T) {
 	}}}
 	tests := []struct {
 		name    string
+		process bool // run as the CDK CLI runs the app
 		context map[string]any
 		want    []string
 	}{
-		{"every problem listed", bad, []string{
+		{"every problem listed", true, bad, []string{
 			"4 problems",
 			`kpilake.environments.prod.region: "tokyo" is not an AWS region`,
 			"kpilake.environments.prod.removalPolicy: a production environment must keep its data",
 			"kpilake.environments.prod.athena.bytesScannedCutoffPerQuery: must be between 10000000",
 			"kpilake.environments.prod.regoin: unknown key",
 		}},
-		{"unknown environment", map[string]any{
+		{"unknown environment", false, map[string]any{
 			config.ContextKey: cdkContext(t)[config.ContextKey], app.EnvContextKey: "staging",
 		}, []string{`environment "staging" is not configured; choose one of dev, prod`}},
-		{"no configuration", map[string]any{}, []string{`kpilake: is missing`}},
-		{"a KPI reads a table the environment lacks", withoutTable(t, "posts"), []string{
+		{"no configuration", false, map[string]any{}, []string{`kpilake: is missing`}},
+		{"a KPI reads a table the environment lacks", false, withoutTable(t, "posts"), []string{
 			"the KPI catalog (queries/) does not fit the configuration",
 			`department_activity.sql: kpi "department_activity" reads social.posts, which this environment does not have`,
 		}},
@@ -512,7 +515,7 @@ func TestApp_FailsSynthOnBadConfig(t *testing.T) {
 		// A source of 300 tables: its extraction function's environment, which lists them, past
 		// Lambda's 4 KB (each source is a nested stack of its own, so resources per stack no longer
 		// grow with sources; infra/limits' test drives every other limit).
-		{"a function's environment past Lambda's limit", scaledContext(t, scale{Sources: 1, TablesPerSource: 300, KPIs: 5}), []string{
+		{"a function's environment past Lambda's limit", true, scaledContext(t, scale{Sources: 1, TablesPerSource: 300, KPIs: 5}), []string{
 			"the environment would not deploy: ",
 			"KpiLakedevSourcesocial", "/ExtractionExtractFunction", " bytes of environment variables, over the limit of 4096 (Lambda, per function)",
 			"kpilake.environments.dev.sources[].tables", "split a source with many tables into two sources",
@@ -520,10 +523,22 @@ func TestApp_FailsSynthOnBadConfig(t *testing.T) {
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			// Each case is an app process of its own. The first runs alone: its `go run` builds
-			// the app into Go's cache, from which the others start.
+			// The first runs alone: its `go run` builds the app into Go's cache, from which the
+			// other process starts.
 			if i > 0 {
 				t.Parallel()
+			}
+			if !tc.process {
+				err := buildAndSynth(t, tc.context)
+				if err == nil {
+					t.Fatal("app.Build and app.Synth succeeded, want an error")
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error lacks %q:\n%v", w, err)
+					}
+				}
+				return
 			}
 			ctx, _ := json.Marshal(tc.context)
 			cmd := exec.Command(command[0], command[1:]...)
@@ -544,6 +559,20 @@ func TestApp_FailsSynthOnBadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// buildAndSynth builds and synthesizes the app with context in process, as the app's main does,
+// and returns the error that main would print.
+func buildAndSynth(t *testing.T, context map[string]any) error {
+	t.Helper()
+	jsiiMu.Lock()
+	defer jsiiMu.Unlock()
+	a := awscdk.NewApp(&awscdk.AppProps{Context: &context, Outdir: jsii.String(t.TempDir())})
+	stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
+	if err == nil {
+		err = app.Synth(a, stacks)
+	}
+	return err
 }
 
 // appCommand is cdk.json's "app", the command with which the CDK CLI runs the app.
