@@ -613,14 +613,7 @@ func TestNewWorkflow_FailsIf(t *testing.T) {
 			cdktest.Setup(t, func() { p = newWorkflowDeps(stack).props() })
 			tc.change(p)
 			err := cdktest.Recover(func() { aggregate.NewWorkflow(stack, "Aggregate", p) })
-			if err == nil {
-				t.Fatalf("NewWorkflow succeeded, want an error mentioning %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
+			cdktest.WantError(t, "NewWorkflow", err, tc.want...)
 		})
 	}
 	t.Run("nil props", func(t *testing.T) {

@@ -362,14 +362,7 @@ func TestNewBackfill_FailsIf(t *testing.T) {
 			cdktest.Setup(t, func() { p = newBackfillDeps(stack).props() })
 			tc.change(p)
 			err := cdktest.Recover(func() { backfill.NewBackfill(stack, "Backfill", p) })
-			if err == nil {
-				t.Fatalf("NewBackfill succeeded, want an error mentioning %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
+			cdktest.WantError(t, "NewBackfill", err, tc.want...)
 		})
 	}
 	t.Run("nil props", func(t *testing.T) {

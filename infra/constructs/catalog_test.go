@@ -443,7 +443,7 @@ func TestNewCatalog_FailsIf(t *testing.T) {
 				cdktest.Setup(t, func() { tc.props.Lake = lake.NewLake(stack, "Lake", nil) })
 			}
 			err := cdktest.Recover(func() { catalog.NewCatalog(stack, "Catalog", &tc.props) })
-			checkError(t, err, append([]string{`catalog.NewCatalog "Catalog"`}, tc.want...))
+			cdktest.WantError(t, "NewCatalog", err, append([]string{`catalog.NewCatalog "Catalog"`}, tc.want...)...)
 		})
 	}
 	t.Run("both problems, all reported", func(t *testing.T) {
@@ -451,12 +451,12 @@ func TestNewCatalog_FailsIf(t *testing.T) {
 		err := cdktest.Recover(func() {
 			catalog.NewCatalog(stack, "Catalog", &catalog.CatalogProps{BytesScannedCutoffPerQuery: 1})
 		})
-		checkError(t, err, []string{"Lake is required", "BytesScannedCutoffPerQuery is 1"})
+		cdktest.WantError(t, "NewCatalog", err, "Lake is required", "BytesScannedCutoffPerQuery is 1")
 	})
 	t.Run("nil props", func(t *testing.T) {
 		stack := cdktest.TestStack(t)
 		err := cdktest.Recover(func() { catalog.NewCatalog(stack, "Catalog", nil) })
-		checkError(t, err, []string{"Lake is required"})
+		cdktest.WantError(t, "NewCatalog", err, "Lake is required")
 	})
 }
 
@@ -534,7 +534,7 @@ func TestNewCrawler_FailsIf(t *testing.T) {
 				})
 			}
 			err := cdktest.Recover(func() { catalog.NewCrawler(stack, "Crawler", &tc.props) })
-			checkError(t, err, append([]string{`catalog.NewCrawler "Crawler"`}, tc.want...))
+			cdktest.WantError(t, "NewCrawler", err, append([]string{`catalog.NewCrawler "Crawler"`}, tc.want...)...)
 		})
 	}
 	t.Run("every problem, all reported", func(t *testing.T) {
@@ -542,25 +542,13 @@ func TestNewCrawler_FailsIf(t *testing.T) {
 		err := cdktest.Recover(func() {
 			catalog.NewCrawler(stack, "Crawler", &catalog.CrawlerProps{Prefixes: []string{"a", "/b/"}, TablePrefix: "B"})
 		})
-		checkError(t, err, []string{"Catalog is required", `Prefixes[0] "a"`, `Prefixes[1] "/b/"`, `TablePrefix "B"`})
+		cdktest.WantError(t, "NewCrawler", err, "Catalog is required", `Prefixes[0] "a"`, `Prefixes[1] "/b/"`, `TablePrefix "B"`)
 	})
 	t.Run("nil props", func(t *testing.T) {
 		stack := cdktest.TestStack(t)
 		err := cdktest.Recover(func() { catalog.NewCrawler(stack, "Crawler", nil) })
-		checkError(t, err, []string{"Catalog is required", "Prefixes: give at least one", "TablePrefix is required"})
+		cdktest.WantError(t, "NewCrawler", err, "Catalog is required", "Prefixes: give at least one", "TablePrefix is required")
 	})
-}
-
-func checkError(t *testing.T, err error, want []string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("succeeded, want an error mentioning %q", want)
-	}
-	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error %q does not mention %q", err, w)
-		}
-	}
 }
 
 // The catalog and the crawler each suppress the findings of their own resources: alone in a

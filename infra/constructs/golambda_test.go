@@ -201,14 +201,7 @@ func TestBuildHandler_FailsOnEntryThatIsNotADirectory(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := golambda.BuildHandler(entry)
-			if err == nil {
-				t.Fatalf("BuildHandler(%s) succeeded", entry)
-			}
-			for _, want := range []string{entry, "is not a directory", "lambdas/cmd/plan"} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q does not mention %q", err, want)
-				}
-			}
+			cdktest.WantError(t, "BuildHandler("+entry+")", err, entry, "is not a directory", "lambdas/cmd/plan")
 		})
 	}
 }
@@ -458,14 +451,7 @@ func TestNewFunction_FailsIf(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			stack := cdktest.TestStack(t)
 			err := cdktest.Recover(func() { golambda.NewFunction(stack, "Fn", tc.props) })
-			if err == nil {
-				t.Fatalf("NewFunction(%+v) succeeded", tc.props)
-			}
-			for _, w := range append([]string{`golambda.NewFunction "Fn"`}, tc.want...) {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
+			cdktest.WantError(t, fmt.Sprintf("NewFunction(%+v)", tc.props), err, append([]string{`golambda.NewFunction "Fn"`}, tc.want...)...)
 		})
 	}
 }

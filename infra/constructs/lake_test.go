@@ -3,6 +3,7 @@
 package constructs
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -496,14 +497,7 @@ func TestNewLake_FailsIf(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			stack := cdktest.TestStack(t)
 			err := cdktest.Recover(func() { lake.NewLake(stack, "Lake", &tc.props) })
-			if err == nil {
-				t.Fatalf("NewLake(%+v) succeeded, want an error", tc.props)
-			}
-			for _, w := range append([]string{`lake.NewLake "Lake"`}, tc.want...) {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
+			cdktest.WantError(t, fmt.Sprintf("NewLake(%+v)", tc.props), err, append([]string{`lake.NewLake "Lake"`}, tc.want...)...)
 		})
 	}
 }

@@ -150,14 +150,7 @@ func TestNewCrawlerSchedule_FailsIf(t *testing.T) {
 			})
 			tc.change(props)
 			err := cdktest.Recover(func() { ingest.NewCrawlerSchedule(stack, "LogCrawl", props) })
-			if err == nil {
-				t.Fatalf("NewCrawlerSchedule succeeded, want an error mentioning %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
+			cdktest.WantError(t, "NewCrawlerSchedule", err, tc.want...)
 		})
 	}
 	t.Run("nil props", func(t *testing.T) {

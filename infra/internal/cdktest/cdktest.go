@@ -147,6 +147,20 @@ func Recover(fn func()) (err error) {
 	return nil
 }
 
+// WantError fails the test unless err is an error whose message mentions each of want; what
+// names the call that should have failed.
+func WantError(t testing.TB, what string, err error, want ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s succeeded, want an error mentioning %q", what, want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not mention %q", err, w)
+		}
+	}
+}
+
 // Check runs an assertion and reports its panic (how jsii reports a failed match) as an error of
 // t, so that one failed assertion neither stops the test binary nor hides the others.
 func Check(t testing.TB, what string, fn func()) {
