@@ -8,13 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/jsii-runtime-go"
-
-	"github.com/kpilake/kpilake/infra/app"
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/delivery"
 )
@@ -23,42 +18,17 @@ import (
 // so that no fork trusts a repository it does not own).
 const deliveryRepository = "kpilake-example/kpilake"
 
-var (
-	deliveryOnce sync.Once
-	deliveryDir  string
-	deliveryErr  error
-)
+// withDelivery is cdk.json's context ctx with "delivery" configured: each environment gets its
+// GitHub deploy role's stack.
+func withDelivery(ctx map[string]any) map[string]any {
+	ctx[config.ContextKey].(map[string]any)["delivery"] = map[string]any{"githubRepository": deliveryRepository}
+	return ctx
+}
 
-// synthDelivery synthesizes every environment with "delivery" configured, once.
+// synthDelivery is the directory of the app synthesized with "delivery" configured (synthAll).
 func synthDelivery(t *testing.T) string {
 	t.Helper()
-	deliveryOnce.Do(func() {
-		jsiiMu.Lock()
-		defer jsiiMu.Unlock()
-		ctx := cdkContext(t)
-		ctx[config.ContextKey].(map[string]any)["delivery"] = map[string]any{"githubRepository": deliveryRepository}
-		deliveryDir, deliveryErr = os.MkdirTemp("", "kpilake-delivery-")
-		if deliveryErr != nil {
-			return
-		}
-		deliveryErr = func() (err error) {
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("synth panicked: %v", r)
-				}
-			}()
-			a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(deliveryDir)})
-			if _, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root}); err != nil {
-				return err
-			}
-			a.Synth(nil)
-			return nil
-		}()
-	})
-	if deliveryErr != nil {
-		t.Fatalf("synth with delivery: %v", deliveryErr)
-	}
-	return deliveryDir
+	return synthAll(t).dir
 }
 
 func deliveryStacks(t *testing.T) []string {

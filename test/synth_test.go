@@ -103,7 +103,10 @@ func (a assembly) files(t testing.TB) map[string][]byte {
 	return files
 }
 
-// synthAll synthesizes the real app, as `cdk synth` does, into a temporary directory.
+// synthAll synthesizes the real app, as `cdk synth` does, into a temporary directory, with
+// cdk.json's configuration and a delivery repository added (withDelivery): the deploy roles'
+// stacks join the environments' stacks, which delivery leaves as they are (their snapshots, which
+// `make diff` compares with cdk.json's app as it is, hold that), so one synthesis serves both.
 func synthAll(t *testing.T) assembly {
 	t.Helper()
 	synthOnce.Do(func() {
@@ -121,7 +124,7 @@ func synthAll(t *testing.T) assembly {
 					err = fmt.Errorf("synth panicked: %v", r)
 				}
 			}()
-			ctx := cdkContext(t)
+			ctx := withDelivery(cdkContext(t))
 			a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
 			stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
 			if err != nil {
@@ -146,7 +149,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code := m.Run()
-	dirs := []string{synthed.dir, deliveryDir, pipelineDir}
+	dirs := []string{synthed.dir, pipelineDir}
 	for _, r := range scaled {
 		dirs = append(dirs, r.Dir)
 	}
