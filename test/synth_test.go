@@ -513,6 +513,12 @@ func TestApp_FailsSynthOnBadConfig(t *testing.T) {
 			"the KPI catalog (queries/) does not fit the configuration",
 			`department_activity.sql: kpi "department_activity" reads social.posts, which this environment does not have`,
 		}},
+		// reactions_given_received reads {{ state "social" "posts" }}; cdk.json's posts is
+		// incremental, which the synthesis of every other test passes.
+		{"a KPI reads the state of a table extracted as a snapshot", false, asSnapshot(t, "posts"), []string{
+			"environment dev", `{{ state "social" "posts" }}`, "social.posts is not incremental",
+			config.ContextKey + ".environments.dev.sources", `{{ source "social" "posts" }}`,
+		}},
 		// Past CloudFormation's resources per stack: a config error with the count, the limit and
 		// the cdk.json key to change, not the CDK's panic and a Go stack trace.
 		// A source of 300 tables: its extraction function's environment, which lists them, past
@@ -688,6 +694,25 @@ func TestStateMachines_PassASLValidator(t *testing.T) {
 // withoutTable is the cdk.json context with one table removed from every source, for dev only.
 func withoutTable(t *testing.T, table string) map[string]any {
 	t.Helper()
+	return withTables(t, func(tb map[string]any) bool { return tb["name"] != table })
+}
+
+// asSnapshot is cdk.json's dev environment with table extracted as a snapshot (whole, each day).
+func asSnapshot(t *testing.T, table string) map[string]any {
+	t.Helper()
+	return withTables(t, func(tb map[string]any) bool {
+		if tb["name"] == table {
+			tb["mode"] = string(config.Snapshot)
+			delete(tb, "timestampColumn")
+		}
+		return true
+	})
+}
+
+// withTables is cdk.json's dev environment with each source's tables edited by keep, which
+// returns whether to keep the table.
+func withTables(t *testing.T, keep func(table map[string]any) bool) map[string]any {
+	t.Helper()
 	ctx := cdkContext(t)
 	cfg := ctx[config.ContextKey].(map[string]any)
 	env := cfg["environments"].(map[string]any)["dev"].(map[string]any)
@@ -695,7 +720,7 @@ func withoutTable(t *testing.T, table string) map[string]any {
 		s := src.(map[string]any)
 		var kept []any
 		for _, tb := range s["tables"].([]any) {
-			if tb.(map[string]any)["name"] != table {
+			if keep(tb.(map[string]any)) {
 				kept = append(kept, tb)
 			}
 		}

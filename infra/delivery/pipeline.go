@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/config"
+	"github.com/kpilake/kpilake/infra/internal/fnsub"
 	"github.com/kpilake/kpilake/infra/nag"
 )
 
@@ -251,40 +251,11 @@ func (p *Pipeline) subRoleArns() {
 	}
 	for i, st := range stages {
 		for j, a := range st.Actions {
-			if sub, ok := joinToSub(a.Configuration["RoleArn"]); ok {
+			if sub, ok := fnsub.FromJoin(a.Configuration["RoleArn"]); ok {
 				cfn.AddPropertyOverride(jsii.String(fmt.Sprintf("Stages.%d.Actions.%d.Configuration.RoleArn", i, j)), map[string]any{"Fn::Sub": sub})
 			}
 		}
 	}
-}
-
-// joinToSub is the Fn::Sub string of v, an Fn::Join with an empty delimiter of strings and Refs.
-func joinToSub(v any) (string, bool) {
-	m, _ := v.(map[string]any)
-	join, ok := m["Fn::Join"].([]any)
-	if !ok || len(join) != 2 || join[0] != "" {
-		return "", false
-	}
-	parts, _ := join[1].([]any)
-	var b strings.Builder
-	for _, part := range parts {
-		switch x := part.(type) {
-		case string:
-			if strings.Contains(x, "${") {
-				return "", false
-			}
-			b.WriteString(x)
-		case map[string]any:
-			ref, ok := x["Ref"].(string)
-			if !ok || len(x) != 1 {
-				return "", false
-			}
-			b.WriteString("${" + ref + "}")
-		default:
-			return "", false
-		}
-	}
-	return b.String(), true
 }
 
 // awsEnvironment is the CDK environment of account (or def) and region.
