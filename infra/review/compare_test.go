@@ -1,18 +1,16 @@
-package main
+package review
 
 import (
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/kpilake/kpilake/infra/review"
 )
 
 // The pull-request comment of two snapshot directories: an unchanged stack, a changed one and a
 // stack only the pull request has, each in the table, in one comment that starts with the marker.
 func TestDiffDirs_CommentsOnEveryStackOfEitherSide(t *testing.T) {
-	snaps := filepath.Join("..", "..", "..", "test", "testdata")
+	snaps := filepath.Join("..", "..", "test", "testdata")
 	dev, err := os.ReadFile(filepath.Join(snaps, "KpiLake-dev.template.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -32,18 +30,17 @@ func TestDiffDirs_CommentsOnEveryStackOfEitherSide(t *testing.T) {
 	put(base, "KpiLake-prod.template.json", prod)
 	put(head, "KpiLake-prod.template.json", []byte(strings.Replace(string(prod), `"MemorySize": 256`, `"MemorySize": 2048`, 1)))
 	put(head, "KpiLake-staging.template.json", dev)
-	o := options{baseDir: base, headDir: head, markdown: true, title: "main against this pull request"}
-	diffs, err := run(o)
+	diffs, err := Compare(Request{BaseDir: base, HeadDir: head}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	if err := write(&b, o, diffs); err != nil {
+	if err := WriteMarkdown(&b, "main against this pull request", diffs); err != nil {
 		t.Fatal(err)
 	}
 	md := b.String()
 	for _, want := range []string{
-		review.CommentMarker + "\n### Infrastructure diff\n\nmain against this pull request\n",
+		CommentMarker + "\n### Infrastructure diff\n\nmain against this pull request\n",
 		"| KpiLake-dev | 0 | 0 | 0 | 0 | no change | no change |",
 		"| KpiLake-prod | 0 | 1 | 0 | 0 | no change | no change |",
 		"[~] MemorySize: 256 -> 2048",
@@ -55,19 +52,19 @@ func TestDiffDirs_CommentsOnEveryStackOfEitherSide(t *testing.T) {
 	}
 }
 
-func TestRun_ExplainsMissingArguments(t *testing.T) {
+func TestCompare_ExplainsMissingArguments(t *testing.T) {
 	tests := []struct {
-		o    options
+		r    Request
 		want string
 	}{
-		{options{}, "-base is required"},
-		{options{base: "x"}, "give -env NAME"},
-		{options{base: "x", env: "prod", head: "y"}, "not both"},
-		{options{baseDir: "x"}, "go together"},
+		{Request{}, "-base is required"},
+		{Request{Base: "x"}, "give -env NAME"},
+		{Request{Base: "x", Env: "prod", Head: "y"}, "not both"},
+		{Request{BaseDir: "x"}, "go together"},
 	}
 	for _, tc := range tests {
-		if _, err := run(tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("run(%+v) = %v, want an error with %q", tc.o, err, tc.want)
+		if _, err := Compare(tc.r, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Compare(%+v) = %v, want an error with %q", tc.r, err, tc.want)
 		}
 	}
 }
