@@ -49,8 +49,15 @@ func startMariaDB(pick func() (int, error)) (_ *Database, err error) {
 		}
 	}()
 	data := filepath.Join(dir, "data")
+	// A temporary directory of its own: bootstraps running at once in /tmp (another test
+	// binary's, or another test's) fail now and then on each other's temporary tables ("Unknown
+	// table 'mysql.tmp_proxies_priv'").
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return nil, err
+	}
 	install := exec.Command(bins["mariadb-install-db"], "--no-defaults", "--user=root", "--datadir="+data,
-		"--skip-test-db", "--auth-root-authentication-method=normal")
+		"--skip-test-db", "--auth-root-authentication-method=normal", "--tmpdir="+tmp)
 	if out, err := install.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("mariadb-install-db: %w\n%s", err, out)
 	}
@@ -59,7 +66,7 @@ func startMariaDB(pick func() (int, error)) (_ *Database, err error) {
 		return nil, err
 	}
 	return OnOwnPort("MariaDB", pick, func(port int) (*Database, error) {
-		cmd := exec.Command(bins["mariadbd"], "--no-defaults", "--user=root", "--datadir="+data,
+		cmd := exec.Command(bins["mariadbd"], "--no-defaults", "--user=root", "--datadir="+data, "--tmpdir="+tmp,
 			"--bind-address=127.0.0.1", "--port="+itoa(port), "--socket="+filepath.Join(dir, "mysqld.sock"),
 			"--pid-file="+filepath.Join(dir, "mysqld.pid"), "--skip-log-bin", "--skip-name-resolve",
 			"--innodb-buffer-pool-size=256M", "--innodb-flush-log-at-trx-commit=0", "--max-allowed-packet=64M",

@@ -13,11 +13,13 @@ import (
 // another server holds, as when another test binary's MariaDB binds the free port first:
 // startMariaDB must not return that server, but its own on a port of a later attempt.
 func TestStartMariaDB_RetriesWhenAnotherServerHoldsItsPort(t *testing.T) {
+	t.Parallel()
 	testStartRetriesWhenAnotherServerHoldsItsPort(t, StartMariaDB, startMariaDB, mariaDBDataDir)
 }
 
 // TestStartPostgreSQL_RetriesWhenAnotherServerHoldsItsPort is the same for PostgreSQL.
 func TestStartPostgreSQL_RetriesWhenAnotherServerHoldsItsPort(t *testing.T) {
+	t.Parallel()
 	testStartRetriesWhenAnotherServerHoldsItsPort(t, StartPostgreSQL, startPostgreSQL, postgreSQLDataDir)
 }
 
@@ -47,6 +49,7 @@ func testStartRetriesWhenAnotherServerHoldsItsPort(t *testing.T, other func() (*
 		"not the protocol": mute,
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			taken, asked := hold(t)
 			pick, offered := takenFirst(taken)
 			db, err := startDB(pick)
