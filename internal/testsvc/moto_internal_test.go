@@ -17,6 +17,7 @@ import (
 // server holds, as when another test binary's moto binds the free port first: startMoto must not
 // return that server, but its own on a port of a later attempt.
 func TestStartMoto_RetriesWhenAnotherServerHoldsItsPort(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short (make test-unit) starts no moto server; make test runs this test")
 	}
@@ -37,6 +38,7 @@ func TestStartMoto_RetriesWhenAnotherServerHoldsItsPort(t *testing.T) {
 		"not HTTP": mute,
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			taken, asked := listen(t)
 			pick, offered := takenFirst(taken)
 			m, err := startMoto(motoOptions{port: pick})

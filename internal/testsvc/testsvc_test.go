@@ -18,6 +18,7 @@ import (
 func TestMain(m *testing.M) { testsvc.Main(m) }
 
 func TestMariaDB_AcceptsVerifiedTLS(t *testing.T) {
+	t.Parallel()
 	db := testsvc.MariaDB(t)
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(db.TLS.CAPEM) {
@@ -41,6 +42,7 @@ func TestMariaDB_AcceptsVerifiedTLS(t *testing.T) {
 }
 
 func TestPostgreSQL_AcceptsVerifiedTLS(t *testing.T) {
+	t.Parallel()
 	db := testsvc.PostgreSQL(t)
 	cfg, err := pgx.ParseConfig(fmt.Sprintf("postgres://%s@%s:%d/postgres?sslmode=verify-full", db.User, db.Host, db.Port))
 	if err != nil {
@@ -64,6 +66,7 @@ func TestPostgreSQL_AcceptsVerifiedTLS(t *testing.T) {
 }
 
 func TestMoto_Answers(t *testing.T) {
+	t.Parallel()
 	m := testsvc.MotoServer(t)
 	if err := m.Reset(); err != nil {
 		t.Fatal(err)
