@@ -25,12 +25,6 @@ func withDelivery(ctx map[string]any) map[string]any {
 	return ctx
 }
 
-// synthDelivery is the directory of the app synthesized with "delivery" configured (synthAll).
-func synthDelivery(t *testing.T) string {
-	t.Helper()
-	return synthAll(t).dir
-}
-
 func deliveryStacks(t *testing.T) []string {
 	t.Helper()
 	cfg, err := config.Parse(cdkContext(t)[config.ContextKey])
@@ -48,7 +42,7 @@ func deliveryStacks(t *testing.T) []string {
 // `go test ./test -run TestSnapshot -update` rewrites it too), cdk-nag's packs with nothing
 // unsuppressed, and cfn-lint in their region.
 func TestSnapshot_Delivery(t *testing.T) {
-	dir := synthDelivery(t)
+	dir := synthAll(t).dir
 	names := deliveryStacks(t)
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
@@ -63,7 +57,7 @@ func TestSnapshot_Delivery(t *testing.T) {
 
 func TestDelivery_NagAndCfnLint(t *testing.T) {
 	t.Parallel()
-	dir := synthDelivery(t)
+	dir := synthAll(t).dir
 	names := deliveryStacks(t)
 	if len(names) == 0 {
 		t.Fatal("no environments")
@@ -82,7 +76,7 @@ func TestDelivery_NagAndCfnLint(t *testing.T) {
 // same name, through the account's one GitHub provider (created by the first environment's
 // stack), and may only assume the CDK bootstrap roles of its own account and region.
 func TestDelivery_DeployRoleTrustsOneRepositoryEnvironment(t *testing.T) {
-	dir := synthDelivery(t)
+	dir := synthAll(t).dir
 	providers := 0
 	for _, env := range []string{"dev", "prod"} {
 		raw, err := os.ReadFile(filepath.Join(dir, delivery.StackName(env)+".template.json"))

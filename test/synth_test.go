@@ -104,9 +104,10 @@ func (a assembly) files(t testing.TB) map[string][]byte {
 }
 
 // synthAll synthesizes the real app, as `cdk synth` does, into a temporary directory, with
-// cdk.json's configuration and a delivery repository added (withDelivery): the deploy roles'
-// stacks join the environments' stacks, which delivery leaves as they are (their snapshots, which
-// `make diff` compares with cdk.json's app as it is, hold that), so one synthesis serves both.
+// cdk.json's configuration and a delivery repository added (withDelivery), so that one synthesis
+// serves both: the deploy roles' stacks join the environments' stacks, which app.Build makes by
+// the same call with or without delivery (prod's snapshot, which make diff compares with cdk.json's
+// app as it is, holds that too).
 func synthAll(t *testing.T) assembly {
 	t.Helper()
 	synthOnce.Do(func() {

@@ -36,12 +36,12 @@ func Compare(r Request, synth Synthesize) ([]*StackDiff, error) {
 	case r.Env == "" && r.Head == "":
 		return nil, errors.New("give -env NAME (synthesize that environment) or -head FILE")
 	}
-	base, err := ReadNormalized(r.Base, r.Account)
+	base, err := readNormalized(r.Base, r.Account)
 	if err != nil {
 		return nil, err
 	}
 	if r.Head != "" {
-		head, err := ReadNormalized(r.Head, "")
+		head, err := readNormalized(r.Head, "")
 		if err != nil {
 			return nil, err
 		}
@@ -83,7 +83,7 @@ func Compare(r Request, synth Synthesize) ([]*StackDiff, error) {
 	}
 	sort.Strings(nested)
 	for _, f := range nested {
-		old, err := ReadNormalized(filepath.Join(filepath.Dir(r.Base), f), r.Account)
+		old, err := readNormalized(filepath.Join(filepath.Dir(r.Base), f), r.Account)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
@@ -124,11 +124,11 @@ func DiffDirs(baseDir, headDir, account string) ([]*StackDiff, error) {
 	sort.Slice(names, func(i, j int) bool { return StackName(names[i]) < StackName(names[j]) })
 	var diffs []*StackDiff
 	for _, f := range names {
-		base, err := ReadNormalized(filepath.Join(baseDir, f), account)
+		base, err := readNormalized(filepath.Join(baseDir, f), account)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
-		head, err := ReadNormalized(filepath.Join(headDir, f), "")
+		head, err := readNormalized(filepath.Join(headDir, f), "")
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
@@ -142,7 +142,7 @@ func DiffDirs(baseDir, headDir, account string) ([]*StackDiff, error) {
 }
 
 // readNormalized reads and normalizes a template; a missing file is os.ErrNotExist (nil bytes).
-func ReadNormalized(path, account string) ([]byte, error) {
+func readNormalized(path, account string) ([]byte, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

@@ -70,7 +70,6 @@ def _get_service_model(name):
 core_utils.get_service_model = core_responses.get_service_model = _get_service_model
 
 
-
 def _parse_once(module):
     module.parse = functools.lru_cache(maxsize=None)(module.parse)
 
@@ -137,7 +136,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
 
 for _name, _patch in _AfterImport.patches.items():
-    if _name in sys.modules:  # imported with moto.stepfunctions.models, above
+    if _name in sys.modules:  # already imported (moto may import one before this line runs)
         _patch(sys.modules[_name])
 sys.meta_path.insert(0, _AfterImport())
 
