@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
@@ -602,7 +601,7 @@ func TestAlerts_ChecksReportWhatIsNotWired(t *testing.T) {
 	ctx := cdkContext(t)
 	ctx[app.EnvContextKey] = "dev"
 	dir := t.TempDir()
-	a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
+	a := variantApp(ctx, dir)
 	stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
 	if err != nil {
 		t.Fatal(err)

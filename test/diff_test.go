@@ -11,9 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/jsii-runtime-go"
-
 	"github.com/kpilake/kpilake/infra/app"
 	"github.com/kpilake/kpilake/infra/config"
 	"github.com/kpilake/kpilake/infra/review"
@@ -64,7 +61,7 @@ func TestDiff_OneConfigChangeShowsAsExactlyThatProperty(t *testing.T) {
 	src["memoryMB"] = 2048.0
 	ctx[app.EnvContextKey] = "prod"
 	dir := t.TempDir()
-	a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
+	a := variantApp(ctx, dir)
 	if _, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root}); err != nil {
 		t.Fatal(err)
 	}

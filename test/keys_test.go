@@ -10,9 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/jsii-runtime-go"
-
 	"github.com/kpilake/kpilake/contract"
 	"github.com/kpilake/kpilake/infra/app"
 	"github.com/kpilake/kpilake/infra/config"
@@ -570,7 +567,7 @@ func TestSalt_BreakGlassRoleReadsItToo(t *testing.T) {
 	}
 	ctx[app.EnvContextKey] = "prod"
 	dir := t.TempDir()
-	a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
+	a := variantApp(ctx, dir)
 	stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
 	if err != nil {
 		t.Fatal(err)

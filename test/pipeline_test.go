@@ -77,7 +77,7 @@ func TestPipeline_SelectingAnEnvironmentBuildsItAlone(t *testing.T) {
 		"pipeline":         map[string]any{"connectionArn": pipelineConnection},
 	}
 	ctx[app.EnvContextKey] = "prod"
-	a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
+	a := variantApp(ctx, t.TempDir())
 	stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
 	if err != nil {
 		t.Fatal(err)

@@ -164,10 +164,13 @@ func (r scaledSynth) TotalResources() (n int) {
 	return n
 }
 
-// synthScaled synthesizes dev grown to sc, in process, and reads every template it wrote.
+// synthScaled synthesizes dev grown to sc, in process, as `cdk synth` does (with the CDK's
+// built-in validation), and reads every template it wrote.
 func synthScaled(t testing.TB, sc scale) scaledSynth {
 	t.Helper()
-	return synthScaledIn(t, sc, t.TempDir())
+	return synthScaledIn(t, sc, t.TempDir(), func(ctx map[string]any, dir string) awscdk.App {
+		return awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
+	})
 }
 
 var (
@@ -177,7 +180,8 @@ var (
 )
 
 // synthScaledOnce is synthScaled for tests: each scale is synthesized once, for every test that
-// asks for it. (The benchmark synthesizes each time: it measures the synthesis.)
+// asks for it, as a variant (variantApp). (The benchmark synthesizes each time: it measures the
+// synthesis.)
 func synthScaledOnce(t *testing.T, sc scale) scaledSynth {
 	t.Helper()
 	scaledMu.Lock()
@@ -189,13 +193,13 @@ func synthScaledOnce(t *testing.T, sc scale) scaledSynth {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := synthScaledIn(t, sc, dir)
+	r := synthScaledIn(t, sc, dir, variantApp)
 	scaled[sc] = r
 	return r
 }
 
-// synthScaledIn synthesizes dev grown to sc into dir.
-func synthScaledIn(t testing.TB, sc scale, dir string) scaledSynth {
+// synthScaledIn synthesizes dev grown to sc into dir, in an App that newApp makes.
+func synthScaledIn(t testing.TB, sc scale, dir string, newApp func(ctx map[string]any, dir string) awscdk.App) scaledSynth {
 	t.Helper()
 	ctx := scaledContext(t, sc)
 	kpis := scaledKPIs(t, sc.KPIs)
@@ -209,7 +213,7 @@ func synthScaledIn(t testing.TB, sc scale, dir string) scaledSynth {
 				err = fmt.Errorf("synth panicked: %v", r)
 			}
 		}()
-		a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
+		a := newApp(ctx, dir)
 		stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root, KPIs: kpis})
 		if err != nil {
 			return err
@@ -349,7 +353,7 @@ func TestIAM_AddingKPIsAddsNoStatement(t *testing.T) {
 // (about 7,000 KPIs; 500 fit at any lookback).
 func TestApp_PlanPastTheStepFunctionsPayloadIsAConfigError(t *testing.T) {
 	ctx := scaledContext(t, scale{Sources: 1, TablesPerSource: 5})
-	a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
+	a := variantApp(ctx, t.TempDir())
 	_, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root, KPIs: scaledKPIs(t, 7500)})
 	for _, want := range []string{
 		"queries/: the aggregation's plan of 7500 KPIs (and 1 state tables) can be",

@@ -56,6 +56,16 @@ func cdkContext(t testing.TB) map[string]any {
 	return doc.Context
 }
 
+// variantApp is an App for a synthesis that varies the app as deployed (another region, a bad
+// configuration, a planted finding, generated sources): it skips the CDK's built-in
+// CloudFormation validation, which synthAll and the pipeline's synthesis run, as `cdk synth` does,
+// on the environments and the pipeline that deploy. cfn-lint lints the variants that are meant
+// to deploy. The validation is a WebAssembly engine: each synthesis it checks costs CPU time that
+// the variants would pay for nothing.
+func variantApp(ctx map[string]any, dir string) awscdk.App {
+	return awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir), BuiltinCloudFormationValidation: jsii.Bool(false)})
+}
+
 // assembly is the app synthesized once for every environment.
 type assembly struct {
 	dir    string
@@ -301,7 +311,7 @@ func TestNag_ReportsAnInsecureBucket(t *testing.T) {
 	ctx := cdkContext(t)
 	ctx[app.EnvContextKey] = "dev"
 	dir := t.TempDir()
-	a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
+	a := variantApp(ctx, dir)
 	stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
 	if err != nil {
 		t.Fatal(err)
@@ -461,7 +471,7 @@ func TestCfnLint_EachEnvironmentInItsRegion(t *testing.T) {
 	name, err := func() (string, error) {
 		jsiiMu.Lock()
 		defer jsiiMu.Unlock()
-		a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
+		a := variantApp(ctx, dir)
 		stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
 		if err != nil {
 			return "", err
@@ -577,7 +587,7 @@ func buildAndSynth(t *testing.T, context map[string]any) error {
 	t.Helper()
 	jsiiMu.Lock()
 	defer jsiiMu.Unlock()
-	a := awscdk.NewApp(&awscdk.AppProps{Context: &context, Outdir: jsii.String(t.TempDir())})
+	a := variantApp(context, t.TempDir())
 	stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
 	if err == nil {
 		err = app.Synth(a, stacks)

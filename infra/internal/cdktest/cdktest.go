@@ -102,12 +102,17 @@ var Context = sync.OnceValues(func() (map[string]any, error) {
 
 // NewStack returns a stack, alone in a new App with the feature flags of cdk.json, in account
 // Account and region Region. It panics if cdk.json cannot be read.
+//
+// The App skips the CDK's built-in CloudFormation validation (a WebAssembly engine that takes
+// about 2.5 CPU-s to start in each test process, then validates every synthesis): a construct
+// test asserts its resources and cdk-nag's findings; the environments as deployed are
+// synthesized with that validation on, and linted with cfn-lint, in the module's test package.
 func NewStack(id string) awscdk.Stack {
 	ctx, err := Context()
 	if err != nil {
 		panic(err)
 	}
-	props := &awscdk.AppProps{Context: &ctx}
+	props := &awscdk.AppProps{Context: &ctx, BuiltinCloudFormationValidation: jsii.Bool(false)}
 	if outRoot != "" {
 		dir, err := os.MkdirTemp(outRoot, "cdk.out-")
 		if err != nil {
