@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -55,6 +56,9 @@ func cdkContext(t testing.TB) map[string]any {
 	}
 	return doc.Context
 }
+
+// cfnValidatePlugin is the name that the CDK's built-in CloudFormation validation reports under.
+const cfnValidatePlugin = "CloudFormation Validate"
 
 // variantApp is an App for a synthesis that varies the app as deployed (another region, a bad
 // configuration, a planted finding, generated sources): it skips the CDK's built-in
@@ -306,18 +310,23 @@ func TestNag_NoUnsuppressedFindings(t *testing.T) {
 	}
 }
 
-// The gate must bite: an insecure bucket and queue in the same app are reported by every pack.
+// The gates must bite: an insecure bucket and queue in the same app are reported by every pack,
+// and a queue that CloudFormation would reject by the CDK's built-in validation, which the app
+// runs as `cdk synth` does (cdk.json's validateAgainstDefaultRules makes its errors fail synth).
 func TestNag_ReportsAnInsecureBucket(t *testing.T) {
 	ctx := cdkContext(t)
 	ctx[app.EnvContextKey] = "dev"
 	dir := t.TempDir()
-	a := variantApp(ctx, dir)
+	a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(dir)})
 	stacks, err := app.Build(a, app.Options{DefaultAccount: snapshotAccount, Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
 	awss3.NewBucket(stacks[0].Stack, jsii.String("Insecure"), &awss3.BucketProps{})
 	awssqs.NewQueue(stacks[0].Stack, jsii.String("InsecureQueue"), &awssqs.QueueProps{})
+	awscdk.NewCfnResource(stacks[0].Stack, jsii.String("InvalidQueue"), &awscdk.CfnResourceProps{
+		Type: jsii.String("AWS::SQS::Queue"), Properties: &map[string]any{"VisibilityTimeout": 43201},
+	})
 	failed := func() (failed any) {
 		defer func() { failed = recover() }()
 		a.Synth(nil)
@@ -332,7 +341,9 @@ func TestNag_ReportsAnInsecureBucket(t *testing.T) {
 	}
 	var r struct {
 		PluginReports []struct {
+			PluginName string `json:"pluginName"`
 			Violations []struct {
+				RuleName            string `json:"ruleName"`
 				Description         string `json:"description"`
 				ViolatingConstructs []struct {
 					ConstructPath string `json:"constructPath"`
@@ -343,12 +354,17 @@ func TestNag_ReportsAnInsecureBucket(t *testing.T) {
 	if err := json.Unmarshal(report, &r); err != nil {
 		t.Fatalf("validation report: %v", err)
 	}
+	planted := []string{"KpiLake-dev/Insecure/Resource", "KpiLake-dev/InsecureQueue/Resource", "KpiLake-dev/InvalidQueue"}
 	flagged := map[string]bool{}
 	for _, pr := range r.PluginReports {
 		for _, v := range pr.Violations {
+			// cdk-nag's rule leads its description; the CDK's validation names it apart.
 			rule, _, _ := strings.Cut(v.Description, ":")
+			if pr.PluginName == cfnValidatePlugin {
+				rule = pr.PluginName + "::" + v.RuleName
+			}
 			for _, c := range v.ViolatingConstructs {
-				if c.ConstructPath == "KpiLake-dev/Insecure/Resource" || c.ConstructPath == "KpiLake-dev/InsecureQueue/Resource" {
+				if slices.Contains(planted, c.ConstructPath) {
 					flagged[rule] = true
 				} else {
 					t.Errorf("finding on a kpilake resource: %s %s", rule, c.ConstructPath)
@@ -356,11 +372,12 @@ func TestNag_ReportsAnInsecureBucket(t *testing.T) {
 			}
 		}
 	}
-	// One rule of each pack.
+	// One rule of each pack, and the CDK's validation of the queue's VisibilityTimeout (at most
+	// 43,200 seconds).
 	for _, rule := range []string{"AwsSolutions-S1", "AwsSolutions-S10", "NIST.800.53.R5-S3BucketVersioningEnabled",
-		"HIPAA.Security-S3BucketVersioningEnabled", "Serverless-SQSRedrivePolicy"} {
+		"HIPAA.Security-S3BucketVersioningEnabled", "Serverless-SQSRedrivePolicy", cfnValidatePlugin + "::F3034"} {
 		if !flagged[rule] {
-			t.Errorf("cdk-nag did not report %s on the insecure bucket or queue; report:\n%s", rule, report)
+			t.Errorf("synth did not report %s on the planted bucket or queues; report:\n%s", rule, report)
 		}
 	}
 }
@@ -563,7 +580,8 @@ func TestApp_FailsSynthOnBadConfig(t *testing.T) {
 			ctx, _ := json.Marshal(tc.context)
 			cmd := exec.Command(command[0], command[1:]...)
 			cmd.Dir = root
-			cmd.Env = append(os.Environ(), "CDK_CONTEXT_JSON="+string(ctx), "CDK_OUTDIR="+t.TempDir())
+			// CDK_VALIDATION=false: a bad configuration is a variant (variantApp).
+			cmd.Env = append(os.Environ(), "CDK_CONTEXT_JSON="+string(ctx), "CDK_OUTDIR="+t.TempDir(), "CDK_VALIDATION=false")
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != 1 {

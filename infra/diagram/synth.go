@@ -20,11 +20,11 @@ const Account = review.Account
 const pathMetadataContext = "aws:cdk:enable-path-metadata"
 
 // Synthesize builds the real app for one environment of cdk.json, the way `cdk synth -c env=ENV`
-// does, and returns its stack's CloudFormation template with its nested stacks inlined
-// (review.Flatten), each resource annotated with its construct path. root is the module's root
-// directory.
+// does (without the CDK's CloudFormation validation: a picture needs none), and returns its
+// stack's CloudFormation template with its nested stacks inlined (review.Flatten), each resource
+// annotated with its construct path. root is the module's root directory.
 func Synthesize(root, env string) ([]byte, error) {
-	templates, err := app.SynthEnvironment(root, env, Account, map[string]any{pathMetadataContext: true})
+	templates, err := app.SynthEnvironment(root, env, Account, map[string]any{pathMetadataContext: true}, app.WithoutValidation)
 	if err != nil {
 		return nil, fmt.Errorf("diagram: synthesize environment %s: %w", env, err)
 	}
