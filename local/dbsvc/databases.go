@@ -56,10 +56,21 @@ func startMariaDB(pick func() (int, error)) (_ *Database, err error) {
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, err
 	}
-	install := exec.Command(bins["mariadb-install-db"], "--no-defaults", "--user=root", "--datadir="+data,
-		"--skip-test-db", "--auth-root-authentication-method=normal", "--tmpdir="+tmp)
-	if out, err := install.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("mariadb-install-db: %w\n%s", err, out)
+	installArgs := []string{"--no-defaults", "--user=root", "--skip-test-db", "--auth-root-authentication-method=normal"}
+	install := func(data string) error {
+		tmp := filepath.Join(filepath.Dir(data), "tmp")
+		if err := os.MkdirAll(tmp, 0o700); err != nil {
+			return err
+		}
+		cmd := exec.Command(bins["mariadb-install-db"], append(installArgs, "--datadir="+data, "--tmpdir="+tmp)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("mariadb-install-db: %w\n%s", err, out)
+		}
+		return nil
+	}
+	noChown := func(string) error { return nil }
+	if err := initDataDir("mariadb", bins["mariadb-install-db"], installArgs, data, noChown, install); err != nil {
+		return nil, err
 	}
 	tlsFiles, err := writeTLS(dir)
 	if err != nil {
@@ -130,21 +141,35 @@ func startPostgreSQL(pick func() (int, error)) (_ *Database, err error) {
 		}
 	}()
 	asUser := func(name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }
+	chown := func(string) error { return nil }
 	if os.Geteuid() == 0 {
 		runuser, err := exec.LookPath("runuser")
 		if err != nil {
 			return nil, fmt.Errorf("runuser (to run PostgreSQL as postgres): %w", ErrMissing)
 		}
-		if out, err := exec.Command("chown", "-R", "postgres:postgres", dir).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("chown %s: %w\n%s", dir, err, out)
+		chown = func(dir string) error {
+			if out, err := exec.Command("chown", "-R", "postgres:postgres", dir).CombinedOutput(); err != nil {
+				return fmt.Errorf("chown %s: %w\n%s", dir, err, out)
+			}
+			return nil
+		}
+		if err := chown(dir); err != nil {
+			return nil, err
 		}
 		asUser = func(name string, args ...string) *exec.Cmd {
 			return exec.Command(runuser, append([]string{"-u", "postgres", "--", name}, args...)...)
 		}
 	}
 	data := filepath.Join(dir, "data")
-	if out, err := asUser(bins["initdb"], "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
+	initArgs := []string{"-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"}
+	initdb := func(data string) error {
+		if out, err := asUser(bins["initdb"], append([]string{"-D", data}, initArgs...)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("initdb: %w\n%s", err, out)
+		}
+		return nil
+	}
+	if err := initDataDir("postgres", bins["initdb"], initArgs, data, chown, initdb); err != nil {
+		return nil, err
 	}
 	tlsFiles, err := writeTLS(dir)
 	if err != nil {
