@@ -24,7 +24,7 @@ const pathMetadataContext = "aws:cdk:enable-path-metadata"
 // stack's CloudFormation template with its nested stacks inlined (review.Flatten), each resource
 // annotated with its construct path. root is the module's root directory.
 func Synthesize(root, env string) ([]byte, error) {
-	templates, err := app.SynthEnvironment(root, env, Account, map[string]any{pathMetadataContext: true}, app.WithoutValidation)
+	templates, err := app.SynthEnvironment(root, env, Account, map[string]any{pathMetadataContext: true})
 	if err != nil {
 		return nil, fmt.Errorf("diagram: synthesize environment %s: %w", env, err)
 	}
