@@ -10,6 +10,7 @@ package testsvc
 
 import (
 	"errors"
+	"flag"
 	"os"
 	"strconv"
 	"sync"
@@ -23,6 +24,21 @@ func Main(m *testing.M) {
 	code := m.Run()
 	StopAll()
 	os.Exit(code)
+}
+
+// SetParallel makes -test.parallel n unless the command line gives it. Call it from TestMain
+// (it parses the flags) in a package whose tests wait on services (moto's answers, a visibility
+// timeout, a database) far more than they compute: the default, GOMAXPROCS, runs two at a time on
+// a 2-core machine and leaves the CPU idle while they wait.
+func SetParallel(n int) {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		if err := flag.Set("test.parallel", strconv.Itoa(n)); err != nil {
+			panic(err)
+		}
+	}
 }
 
 // StopAll stops every service started by this process and removes their directories.

@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,21 +36,10 @@ import (
 	"github.com/kpilake/kpilake/queries"
 )
 
+// TestMain runs the moto-backed tests, which wait far more than they compute (on moto's answers,
+// and on the visibility timeouts, leases and retry delays they test), minParallel at a time.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	// The moto-backed tests wait far more than they compute: on moto's answers, and on the
-	// visibility timeouts, leases and retry delays they test. -parallel defaults to GOMAXPROCS,
-	// which on a 2-core machine runs two of them at a time and leaves the CPU idle while they
-	// wait; unless -parallel is given, run more at once.
-	given := false
-	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
-	if p := flag.Lookup("test.parallel"); p != nil && !given {
-		if n, ok := p.Value.(flag.Getter).Get().(int); ok && n < minParallel {
-			if err := p.Value.Set(strconv.Itoa(minParallel)); err != nil {
-				panic(err)
-			}
-		}
-	}
+	testsvc.SetParallel(minParallel)
 	testsvc.Main(m)
 }
 

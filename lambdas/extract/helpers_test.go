@@ -32,7 +32,15 @@ import (
 	"github.com/kpilake/kpilake/layout"
 )
 
-func TestMain(m *testing.M) { testsvc.Main(m) }
+// parallel is how many of the tests that talk to the databases and moto run at once: they wait
+// on them more than they compute. TestExtract_MemoryStaysBounded, which measures the process's
+// heap, is not one of them: it runs alone, before them.
+const parallel = 4
+
+func TestMain(m *testing.M) {
+	testsvc.SetParallel(parallel)
+	testsvc.Main(m)
+}
 
 // testSalt keys hashed columns in the tests.
 var testSalt = []byte("0123456789abcdef-test-salt")

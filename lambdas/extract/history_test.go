@@ -87,6 +87,7 @@ func TestSnapshot_RefusesADayOlderThanTheDayBeforeTheRun(t *testing.T) {
 // changes the table, and re-extracts the day a week later: refused, the day's object is the one
 // the daily run wrote; forced, it holds today's state.
 func TestMariaDB_RefusedSnapshotKeepsTheDaysPartition(t *testing.T) {
+	t.Parallel()
 	a := newAWS(t)
 	d := newMariaDB(t, a)
 	d.exec(t, "CREATE TABLE users (id INT, department_id INT)", "INSERT INTO users VALUES (1, 10)")

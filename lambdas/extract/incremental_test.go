@@ -141,6 +141,7 @@ func forEachColumnKind(t *testing.T, fn func(t *testing.T, d *testDB, table stri
 // extraction of D at 01:30, is in dt=D with its new version. Under a [D, D+1) window it was in
 // no partition: its timestamp had left D, and D+1's KPIs do not count a row created on D.
 func TestIncremental_KeepsRowEditedAfterMidnight(t *testing.T) {
+	t.Parallel()
 	const zone, day = "Asia/Tokyo", "2026-11-24"
 	forEachColumnKind(t, func(t *testing.T, d *testDB, table string, kind tsKind) {
 		tb := newIncTable(t, d, table, kind, "UTC") // stored in UTC, read for Tokyo
@@ -167,6 +168,7 @@ func TestIncremental_KeepsRowEditedAfterMidnight(t *testing.T) {
 // Re-running an older day after more changes replaces its partition with newer versions and
 // more rows, and never loses a row that the first run had (hard deletes aside).
 func TestIncremental_RerunOfAnOlderDayKeepsEveryRowOfTheFirstRun(t *testing.T) {
+	t.Parallel()
 	const zone, day = "Asia/Tokyo", "2026-11-24"
 	forEachColumnKind(t, func(t *testing.T, d *testDB, table string, kind tsKind) {
 		tb := newIncTable(t, d, table, kind, "America/Los_Angeles")
@@ -207,6 +209,7 @@ func TestIncremental_RerunOfAnOlderDayKeepsEveryRowOfTheFirstRun(t *testing.T) {
 // knows the rows unchanged since before the lake began; from then on a day is the increment. A
 // day before the first one (a backfill) is again a first day.
 func TestIncremental_TheTablesFirstDayInTheLakeExportsEveryRow(t *testing.T) {
+	t.Parallel()
 	const zone = "Asia/Tokyo"
 	forEachColumnKind(t, func(t *testing.T, d *testDB, table string, kind tsKind) {
 		tb := newIncTable(t, d, table, kind, "UTC")
@@ -250,6 +253,7 @@ func TestIncremental_TheTablesFirstDayInTheLakeExportsEveryRow(t *testing.T) {
 // before it is out, later days' rows and a row from a skewed clock in the future are in, and a
 // row without a timestamp is never in.
 func TestIncremental_WindowStartsAtTheBusinessMidnight(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, business, stored, day string
 		midnight                    string // D 00:00 in the business zone, in UTC

@@ -32,6 +32,7 @@ const mariaAllTypes = `CREATE TABLE all_types (
 )`
 
 func TestMariaDB_ExtractsEveryMappedType(t *testing.T) {
+	t.Parallel()
 	d := newMariaDB(t, newAWS(t))
 	d.exec(t, mariaAllTypes,
 		`INSERT INTO all_types VALUES (1,
@@ -177,6 +178,7 @@ var cmpIgnoreRunFields = cmp.FilterPath(func(p cmp.Path) bool {
 }, cmp.Ignore())
 
 func TestMariaDB_ZeroDatesBecomeNull(t *testing.T) {
+	t.Parallel()
 	d := newMariaDB(t, newAWS(t))
 	d.exec(t, "CREATE TABLE legacy (id INT, d DATE, dt DATETIME)",
 		"SET SESSION sql_mode = ''",
@@ -227,6 +229,7 @@ func ids(rows []map[string]any) []any {
 }
 
 func TestMariaDB_IncrementalSelectsFromTheBusinessMidnight(t *testing.T) {
+	t.Parallel()
 	d := newMariaDB(t, newAWS(t))
 	d.exec(t,
 		"CREATE TABLE dt_utc (id INT, changed DATETIME(6))",
@@ -277,6 +280,7 @@ func TestMariaDB_IncrementalSelectsFromTheBusinessMidnight(t *testing.T) {
 }
 
 func TestMariaDB_ExcludesAndHashesColumns(t *testing.T) {
+	t.Parallel()
 	d := newMariaDB(t, newAWS(t))
 	d.exec(t, "CREATE TABLE users (id BIGINT, name VARCHAR(50), email VARCHAR(100), phone VARCHAR(20), avatar VARBINARY(8))",
 		"INSERT INTO users VALUES (42, '山田 太郎', 'taro@example.com', '090-0000-0000', X'CAFE'), (43, 'Ann', NULL, NULL, NULL)")
@@ -305,6 +309,7 @@ func TestMariaDB_ExcludesAndHashesColumns(t *testing.T) {
 }
 
 func TestMariaDB_RerunReplacesTheDay(t *testing.T) {
+	t.Parallel()
 	d := newMariaDB(t, newAWS(t))
 	d.exec(t, "CREATE TABLE posts (id INT, body TEXT)", "INSERT INTO posts VALUES (1, 'first')")
 	r := newRun(t, d, TableSpec{Name: "posts"})
@@ -330,6 +335,7 @@ func TestMariaDB_RerunReplacesTheDay(t *testing.T) {
 // TestMariaDB_FailedRerunKeepsThePreviousDay fails a rerun at S3 (a part upload) and at the run's
 // deadline. The first run's object must survive each, and no multipart upload may stay open.
 func TestMariaDB_FailedRerunKeepsThePreviousDay(t *testing.T) {
+	t.Parallel()
 	a := newAWS(t)
 	d := newMariaDB(t, a)
 	d.exec(t, "CREATE TABLE blobs (id INT, payload VARBINARY(2048))",
@@ -392,6 +398,7 @@ func TestMariaDB_FailedRerunKeepsThePreviousDay(t *testing.T) {
 func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
 
 func TestMariaDB_BadInputFailsClearlyAndKeepsThePreviousDay(t *testing.T) {
+	t.Parallel()
 	a := newAWS(t)
 	d := newMariaDB(t, a)
 	d.exec(t, "CREATE TABLE users (id INT, name VARCHAR(20))", "INSERT INTO users VALUES (1, 'a')",
@@ -527,6 +534,7 @@ func TestMariaDB_BadInputFailsClearlyAndKeepsThePreviousDay(t *testing.T) {
 }
 
 func TestMariaDB_VerifiesTheServerCertificate(t *testing.T) {
+	t.Parallel()
 	d := newMariaDB(t, newAWS(t))
 	d.exec(t, "CREATE TABLE users (id INT)")
 	r := newRun(t, d, TableSpec{Name: "users"})
@@ -560,6 +568,7 @@ func otherCA(t *testing.T) *x509.CertPool {
 }
 
 func TestMariaDB_SessionIsReadOnly(t *testing.T) {
+	t.Parallel()
 	a := newAWS(t)
 	d := newMariaDB(t, a)
 	d.exec(t, "CREATE TABLE users (id INT)")

@@ -31,6 +31,7 @@ func (s *spanRecorder) Start(ctx context.Context, name string, ann map[string]st
 }
 
 func TestMariaDB_EmitsMetricsAndASpanPerTable(t *testing.T) {
+	t.Parallel()
 	d := newMariaDB(t, newAWS(t))
 	d.exec(t, "CREATE TABLE posts (id INT, body TEXT)", "INSERT INTO posts VALUES (1, 'first'), (2, 'second'), (3, 'third')")
 	r := newRun(t, d, TableSpec{Name: "posts"})

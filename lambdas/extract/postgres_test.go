@@ -11,6 +11,7 @@ import (
 )
 
 func TestPostgreSQL_ExtractsEveryMappedType(t *testing.T) {
+	t.Parallel()
 	d := newPostgres(t, newAWS(t))
 	d.exec(t, "CREATE EXTENSION IF NOT EXISTS citext",
 		"CREATE TYPE mood AS ENUM ('sad', 'happy', '😀')",
@@ -134,6 +135,7 @@ func TestPostgreSQL_ExtractsEveryMappedType(t *testing.T) {
 }
 
 func TestPostgreSQL_IncrementalSelectsFromTheBusinessMidnight(t *testing.T) {
+	t.Parallel()
 	d := newPostgres(t, newAWS(t))
 	d.exec(t,
 		"CREATE TABLE tstz (id int, changed timestamptz)",
@@ -162,6 +164,7 @@ func TestPostgreSQL_IncrementalSelectsFromTheBusinessMidnight(t *testing.T) {
 }
 
 func TestPostgreSQL_ExcludesAndHashesColumns(t *testing.T) {
+	t.Parallel()
 	d := newPostgres(t, newAWS(t))
 	d.exec(t, "CREATE TABLE users (id bigint, name text, email text, phone text, avatar bytea, joined timestamptz)",
 		`INSERT INTO users VALUES (42, '山田 太郎', 'taro@example.com', '090', '\xcafe', '2026-11-24 09:00:00+09'),
@@ -184,6 +187,7 @@ func TestPostgreSQL_ExcludesAndHashesColumns(t *testing.T) {
 // TestPostgreSQL_FailedRerunKeepsThePreviousDay fails a rerun on a value that has no Parquet
 // form, after several parts have been uploaded: the first run's object must survive.
 func TestPostgreSQL_FailedRerunKeepsThePreviousDay(t *testing.T) {
+	t.Parallel()
 	a := newAWS(t)
 	d := newPostgres(t, a)
 	d.exec(t, "CREATE TABLE events (id int, at timestamptz, payload bytea)",
@@ -214,6 +218,7 @@ func TestPostgreSQL_FailedRerunKeepsThePreviousDay(t *testing.T) {
 }
 
 func TestPostgreSQL_BadInputFailsClearly(t *testing.T) {
+	t.Parallel()
 	a := newAWS(t)
 	d := newPostgres(t, a)
 	d.exec(t, "CREATE TABLE places (id int, location point, tags text[])")
@@ -272,6 +277,7 @@ func TestPostgreSQL_BadInputFailsClearly(t *testing.T) {
 // it) that names the table, the column and the row and says how to extract the table anyway,
 // and no object appears.
 func TestPostgreSQL_ValuesWithoutAParquetFormAreInputErrors(t *testing.T) {
+	t.Parallel()
 	a := newAWS(t)
 	d := newPostgres(t, a)
 	d.exec(t,
@@ -340,6 +346,7 @@ func TestPostgreSQL_ValuesWithoutAParquetFormAreInputErrors(t *testing.T) {
 }
 
 func TestPostgreSQL_SessionIsReadOnly(t *testing.T) {
+	t.Parallel()
 	d := newPostgres(t, newAWS(t))
 	d.exec(t, "CREATE TABLE users (id int)")
 	creds := dbCredentials{Username: d.server.User, Host: d.server.Host, Port: d.server.Port}

@@ -157,6 +157,7 @@ func values(rows []sampleRow) []map[string]any {
 // The sample source, seeded into MariaDB and into PostgreSQL, comes out of the real extraction
 // as the dataset it was generated from, row by row, and as the same Parquet from both engines.
 func TestSample_ExtractsEveryTableRowByRowFromBothEngines(t *testing.T) {
+	t.Parallel()
 	ds := sample.Generate(sample.Config{})
 	want := sampleRows(ds)
 	// Guard the test's reach: every table has soft-deleted and live rows, and NULLs appear.

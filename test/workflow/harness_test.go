@@ -70,14 +70,7 @@ func TestMain(m *testing.M) {
 		fmt.Println("-short (make test-unit): these tests synthesize the app and run services; make test runs them")
 		os.Exit(0)
 	}
-	given := false
-	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
-	if !given {
-		if err := flag.Set("test.parallel", fmt.Sprint(parallel)); err != nil {
-			fmt.Fprintln(os.Stderr, "workflow:", err)
-			os.Exit(1)
-		}
-	}
+	testsvc.SetParallel(parallel)
 	code := m.Run()
 	if started.Load() {
 		if svc, err := startServices(); err == nil {
