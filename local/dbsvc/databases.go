@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -192,6 +193,9 @@ func startPostgreSQL(pick func() (int, error)) (_ *Database, err error) {
 		if err != nil {
 			return nil, err
 		}
+		// Fast shutdown: SIGTERM is PostgreSQL's smart shutdown, which waits for clients, and
+		// runuser answers it by waiting two seconds before it kills the server.
+		p.stopSignal = syscall.SIGINT
 		if err := waitOwnData(p, port, data, postgreSQLDataDir); err != nil {
 			p.stopProcess()
 			return nil, err

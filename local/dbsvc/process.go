@@ -33,6 +33,8 @@ type Process struct {
 	cmd  *exec.Cmd
 	dir  string
 	done chan struct{}
+	// stopSignal stops the process (default SIGTERM).
+	stopSignal syscall.Signal
 }
 
 // Name is the process's name, as StartProcess was given it.
@@ -76,7 +78,11 @@ func (p *Process) shutdown() {
 func (p *Process) stopProcess() {
 	if p.cmd != nil && p.cmd.Process != nil {
 		// The whole process group: runuser and the server it started.
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		sig := p.stopSignal
+		if sig == 0 {
+			sig = syscall.SIGTERM
+		}
+		_ = syscall.Kill(-p.cmd.Process.Pid, sig)
 		select {
 		case <-p.done:
 		case <-time.After(15 * time.Second):
