@@ -141,25 +141,12 @@ func startPostgreSQL(pick func() (int, error)) (_ *Database, err error) {
 			os.RemoveAll(dir)
 		}
 	}()
-	asUser := func(name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }
-	chown := func(string) error { return nil }
-	if os.Geteuid() == 0 {
-		runuser, err := exec.LookPath("runuser")
-		if err != nil {
-			return nil, fmt.Errorf("runuser (to run PostgreSQL as postgres): %w", ErrMissing)
-		}
-		chown = func(dir string) error {
-			if out, err := exec.Command("chown", "-R", "postgres:postgres", dir).CombinedOutput(); err != nil {
-				return fmt.Errorf("chown %s: %w\n%s", dir, err, out)
-			}
-			return nil
-		}
-		if err := chown(dir); err != nil {
-			return nil, err
-		}
-		asUser = func(name string, args ...string) *exec.Cmd {
-			return exec.Command(runuser, append([]string{"-u", "postgres", "--", name}, args...)...)
-		}
+	asUser, chown, err := postgresUser()
+	if err != nil {
+		return nil, err
+	}
+	if err := chown(dir); err != nil {
+		return nil, err
 	}
 	data := filepath.Join(dir, "data")
 	initArgs := []string{"-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"}
@@ -203,6 +190,29 @@ func startPostgreSQL(pick func() (int, error)) (_ *Database, err error) {
 		Keep(p)
 		return &Database{Host: "127.0.0.1", Port: port, User: "postgres", TLS: tlsFiles, proc: p}, nil
 	})
+}
+
+// postgresUser returns how to run a PostgreSQL program and how to give it a directory:
+// PostgreSQL refuses to run as root, so as root each runs as the postgres system user (runuser)
+// in directories it owns; as anyone else, as the current user.
+func postgresUser() (asUser func(name string, args ...string) *exec.Cmd, chown func(dir string) error, err error) {
+	if os.Geteuid() != 0 {
+		return exec.Command, func(string) error { return nil }, nil
+	}
+	runuser, err := exec.LookPath("runuser")
+	if err != nil {
+		return nil, nil, fmt.Errorf("runuser (to run PostgreSQL as postgres): %w", ErrMissing)
+	}
+	asUser = func(name string, args ...string) *exec.Cmd {
+		return exec.Command(runuser, append([]string{"-u", "postgres", "--", name}, args...)...)
+	}
+	chown = func(dir string) error {
+		if out, err := exec.Command("chown", "-R", "postgres:postgres", dir).CombinedOutput(); err != nil {
+			return fmt.Errorf("chown %s: %w\n%s", dir, err, out)
+		}
+		return nil
+	}
+	return asUser, chown, nil
 }
 
 // postgreSQLDataDir asks the PostgreSQL server on port, as postgres, for its data directory.
