@@ -26,18 +26,23 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// SetParallel makes -test.parallel n unless the command line gives it. Call it from TestMain
-// (it parses the flags) in a package whose tests wait on services (moto's answers, a visibility
-// timeout, a database) far more than they compute: the default, GOMAXPROCS, runs two at a time on
-// a 2-core machine and leaves the CPU idle while they wait.
+// SetParallel raises -test.parallel to at least n unless the command line gives it. Call it from
+// TestMain (it parses the flags) in a package whose tests wait on services (moto's answers, a
+// visibility timeout, a database) far more than they compute: the default, GOMAXPROCS, runs two
+// at a time on a 2-core machine and leaves the CPU idle while they wait.
 func SetParallel(n int) {
 	flag.Parse()
 	given := false
 	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
-	if !given {
-		if err := flag.Set("test.parallel", strconv.Itoa(n)); err != nil {
-			panic(err)
-		}
+	p := flag.Lookup("test.parallel")
+	if given || p == nil {
+		return
+	}
+	if cur, ok := p.Value.(flag.Getter).Get().(int); ok && cur >= n {
+		return
+	}
+	if err := p.Value.Set(strconv.Itoa(n)); err != nil {
+		panic(err)
 	}
 }
 

@@ -76,6 +76,7 @@ func templateFresh(tmpl string) bool {
 // makeTemplate initializes a template in a directory of its own and renames it to tmpl,
 // replacing a stale one.
 func makeTemplate(kind, tmpl string, chown func(dir string) error, init func(dir string) error) error {
+	sweep(kind)
 	staging, err := os.MkdirTemp(os.TempDir(), fmt.Sprintf("kpilake-%s-staging-", kind))
 	if err != nil {
 		return err
@@ -104,4 +105,21 @@ func makeTemplate(kind, tmpl string, chown func(dir string) error, init func(dir
 		return fmt.Errorf("install the %s template: %w", kind, err)
 	}
 	return nil
+}
+
+// sweep removes, once they are older than templateMaxAge, what a process killed while it made a
+// template leaves behind (its staging directory, a template it had moved aside) and the templates
+// of programs or arguments no longer used, which nothing else removes. A template still in use is
+// fresh: its mark is younger than that.
+func sweep(kind string) {
+	for _, pattern := range []string{"kpilake-" + kind + "-staging-*", "kpilake-" + kind + "-template-*"} {
+		dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), pattern))
+		for _, d := range dirs {
+			st, err := os.Stat(d)
+			if err != nil || time.Since(st.ModTime()) < templateMaxAge || templateFresh(d) {
+				continue
+			}
+			_ = os.RemoveAll(d)
+		}
+	}
 }

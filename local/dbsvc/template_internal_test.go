@@ -111,3 +111,51 @@ func TestInitDataDir_InitializesOncePerProgramAndArguments(t *testing.T) {
 		}
 	}
 }
+
+// Making a template removes what a killed process left behind (a staging directory, a template
+// moved aside) and old templates of other programs once they are past the template age, and
+// nothing that may be in use: a newer staging directory, a server's own directory.
+func TestInitDataDir_SweepsWhatAKilledProcessLeftBehind(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	old := time.Now().Add(-templateMaxAge - time.Hour)
+	plant := func(name string, at time.Time) string {
+		t.Helper()
+		dir := filepath.Join(tmp, name)
+		if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(dir, at, at); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	gone := []string{
+		plant("kpilake-test-staging-111", old),
+		plant("kpilake-test-template-0123456789abcdef.old-kpilake-test-staging-222", old),
+		plant("kpilake-test-template-fedcba9876543210", old), // another program's, never finished
+	}
+	kept := []string{
+		plant("kpilake-test-staging-333", time.Now()), // another process is making one
+		plant("kpilake-test-444", old),                // a server's directory (dbsvc's, not a template's)
+	}
+	program := filepath.Join(t.TempDir(), "initdb")
+	if err := os.WriteFile(program, []byte("v1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	init := func(dir string) error { return os.Mkdir(dir, 0o700) }
+	data := filepath.Join(t.TempDir(), "data")
+	if err := initDataDir("test", program, nil, data, func(string) error { return nil }, init); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range gone {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s is still there (%v), want it swept", filepath.Base(d), err)
+		}
+	}
+	for _, d := range kept {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(d), err)
+		}
+	}
+}
